@@ -1,0 +1,14 @@
+// The command table. Each command lives in its own file and is added here.
+import { serveCommand } from './serve.ts';
+import { validateCommand } from './validate.ts';
+
+export interface Command {
+  summary: string;
+  /** returns the exit code, or undefined to keep running (servers) */
+  run(argv: string[]): Promise<number | undefined>;
+}
+
+export const commands: Record<string, Command> = {
+  serve: serveCommand,
+  validate: validateCommand,
+};

@@ -1,0 +1,63 @@
+// `sluice serve --config FILE`: run the dataplane. SIGTERM/SIGINT drain and exit 0; SIGHUP reloads.
+import { parseArgs } from 'node:util';
+import { Dataplane } from '../dataplane/src/dataplane.ts';
+import { createLogger } from '../dataplane/src/observability/logger.ts';
+import type { Command } from './commands.ts';
+
+const HELP = `usage: sluice serve --config FILE [--host HOST] [--port PORT]
+
+Runs the dataplane with FILE (YAML or JSON), hot-reloading it when it changes.
+PORT and HOST environment variables override the config's server.port and server.host.`;
+
+export const serveCommand: Command = {
+  summary: 'run the dataplane (OpenAI-compatible gateway) from a config file',
+  async run(argv) {
+    const { values } = parseArgs({
+      args: argv,
+      options: {
+        config: { type: 'string', short: 'c' },
+        host: { type: 'string' },
+        port: { type: 'string', short: 'p' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+    if (values.help) {
+      console.log(HELP);
+      return 0;
+    }
+    const configFile = values.config ?? process.env.SLUICE_CONFIG;
+    if (!configFile) {
+      console.error(HELP);
+      return 2;
+    }
+    const portText = values.port ?? process.env.PORT;
+    const port = portText === undefined ? undefined : Number(portText);
+    if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
+      console.error(`sluice serve: invalid port '${portText}'`);
+      return 2;
+    }
+    const log = createLogger();
+    const dataplane = new Dataplane({ configFile, log, host: values.host ?? process.env.HOST, port });
+    await dataplane.start();
+    let stopping = false;
+    const shutdown = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'draining');
+      dataplane.stop().then(
+        () => {
+          log.info('stopped');
+          process.exit(0);
+        },
+        (err: unknown) => {
+          log.error({ err }, 'error while stopping');
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+    process.on('SIGINT', () => shutdown('SIGINT'));
+    process.on('SIGHUP', () => void dataplane.reloadNow());
+    return undefined;
+  },
+};

@@ -1,0 +1,28 @@
+// An inbound client API: how its requests are validated, how its errors look, and where its prompt is.
+import type { GatewayError } from '../errors.ts';
+import type { ClientApi } from '../providers/types.ts';
+
+export interface ClientRequest {
+  model: string;
+  stream: boolean;
+  /** the parsed body; policies may adjust it (e.g. clamp max tokens) before translation */
+  body: Record<string, unknown>;
+  /** stream_options.include_usage (or the client API's equivalent) */
+  wantsStreamUsage: boolean;
+}
+
+export interface ClientApiSpec {
+  api: ClientApi;
+  /** URL path this API is served on */
+  path: string;
+  /** Validate a parsed JSON body. Throws GatewayError (400) naming the bad field in `param`. */
+  parse(body: unknown): ClientRequest;
+  /** The error body in this API's shape. */
+  errorBody(err: GatewayError): string;
+  /** All prompt text, for token counting, content filters and complexity scoring. */
+  promptText(body: Record<string, unknown>): string;
+  /** Number of conversation turns (messages), for complexity scoring and token overhead. */
+  turns(body: Record<string, unknown>): number;
+  getMaxOutputTokens(body: Record<string, unknown>): number | undefined;
+  setMaxOutputTokens(body: Record<string, unknown>, n: number): void;
+}

@@ -1,0 +1,328 @@
+// The rendered-config contract between the operator and the dataplane.
+// This is the ONLY definition of it: the operator imports these schemas and renders through them.
+// Design goals: easy to render (plain lists keyed by `name`, no cross-object nesting beyond names),
+// easy to diff (stable key order when serialised), strict (unknown keys are errors, so typos surface).
+import { z } from 'zod';
+
+const name = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^[a-z0-9]([-a-z0-9_.]*[a-z0-9])?$/, 'must be lowercase alphanumerics, "-", "_" or "."');
+
+/** Where a secret value comes from. Inline values are not allowed: secrets never live in a ConfigMap. */
+export const secretSourceSchema = z.union([
+  z.strictObject({ env: z.string().min(1).describe('environment variable holding the value') }),
+  z.strictObject({
+    file: z.string().min(1).describe('file holding the value; relative paths resolve against secretsDir'),
+  }),
+]);
+export type SecretSource = z.infer<typeof secretSourceSchema>;
+
+export const timeoutsSchema = z.strictObject({
+  connectMs: z.number().int().positive().optional(),
+  firstByteMs: z.number().int().positive().optional().describe('time to response headers / first token'),
+  idleMs: z.number().int().positive().optional().describe('max gap between two stream chunks'),
+  totalMs: z.number().int().positive().optional(),
+});
+export type Timeouts = z.infer<typeof timeoutsSchema>;
+
+export const pricingSchema = z.strictObject({
+  inputPerMTok: z.number().nonnegative().describe('USD per million input tokens'),
+  outputPerMTok: z.number().nonnegative().describe('USD per million output tokens'),
+  cachedInputPerMTok: z.number().nonnegative().optional(),
+});
+export type Pricing = z.infer<typeof pricingSchema>;
+
+export const modelSchema = z.strictObject({
+  name: z.string().min(1),
+  contextWindow: z.number().int().positive().optional(),
+  maxOutputTokens: z.number().int().positive().optional(),
+  pricing: pricingSchema.optional(),
+  tokenizer: z
+    .enum(['o200k_base', 'cl100k_base', 'estimate'])
+    .optional()
+    .describe('defaults by model family'),
+  capabilities: z.array(z.enum(['chat', 'completions', 'embeddings', 'tools', 'vision', 'json'])).optional(),
+});
+export type ModelConfig = z.infer<typeof modelSchema>;
+
+export const mockSettingsSchema = z.strictObject({
+  latencyMs: z.number().int().nonnegative().default(0).describe('delay before the first byte'),
+  chunkDelayMs: z.number().int().nonnegative().default(0).describe('delay between stream chunks'),
+  outputTokens: z.number().int().positive().default(16).describe('tokens in every answer'),
+  chunkTokens: z.number().int().positive().default(1).describe('tokens per stream chunk'),
+  text: z.string().optional().describe('answer text; defaults to a deterministic echo-style sentence'),
+});
+export type MockSettings = z.infer<typeof mockSettingsSchema>;
+
+export const circuitBreakerSchema = z.strictObject({
+  consecutiveFailures: z.number().int().positive().default(5),
+  baseEjectionMs: z.number().int().positive().default(10_000),
+  maxEjectionMs: z.number().int().positive().default(300_000),
+});
+
+export const healthCheckSchema = z.strictObject({
+  path: z.string().startsWith('/').default('/models'),
+  intervalMs: z.number().int().positive().default(10_000),
+  timeoutMs: z.number().int().positive().default(2_000),
+  unhealthyThreshold: z.number().int().positive().default(2),
+  healthyThreshold: z.number().int().positive().default(1),
+});
+
+export const providerSchema = z.strictObject({
+  name,
+  type: z
+    .string()
+    .min(1)
+    .describe(
+      'provider type or preset: openai, anthropic, gemini, bedrock, azure-openai, mock, deepseek, ...',
+    ),
+  baseUrl: z.url().optional().describe('overrides the preset default'),
+  credentials: z
+    .record(z.string(), secretSourceSchema)
+    .optional()
+    .describe('named secret values the provider needs, e.g. apiKey, accessKeyId, secretAccessKey'),
+  apiVersion: z.string().optional().describe('azure-openai api-version, anthropic-version, ...'),
+  region: z.string().optional().describe('bedrock / vertex region'),
+  headers: z.record(z.string(), z.string()).optional().describe('extra static request headers'),
+  models: z.array(modelSchema).default([]),
+  timeouts: timeoutsSchema.optional(),
+  maxConcurrency: z.number().int().positive().optional(),
+  maxQueue: z.number().int().nonnegative().default(100),
+  connections: z.number().int().positive().default(128).describe('undici pool size per endpoint'),
+  circuitBreaker: circuitBreakerSchema.optional(),
+  healthCheck: healthCheckSchema.optional(),
+  mock: mockSettingsSchema.optional(),
+});
+export type ProviderConfig = z.infer<typeof providerSchema>;
+
+export const headerMatchSchema = z
+  .strictObject({
+    name: z.string().min(1),
+    equals: z.string().optional(),
+    in: z.array(z.string()).optional(),
+    regex: z.string().optional(),
+    present: z.boolean().optional(),
+  })
+  .refine((h) => [h.equals, h.in, h.regex, h.present].filter((v) => v !== undefined).length === 1, {
+    message: 'exactly one of equals, in, regex, present',
+  });
+export type HeaderMatch = z.infer<typeof headerMatchSchema>;
+
+export const backendSchema = z.strictObject({
+  provider: name,
+  model: z.string().optional().describe('model name sent upstream; defaults to the requested model'),
+  weight: z.number().int().nonnegative().default(1),
+  tier: z.enum(['cheap', 'strong']).optional().describe('for the complexity strategy'),
+});
+export type BackendConfig = z.infer<typeof backendSchema>;
+
+export const retrySchema = z.strictObject({
+  attempts: z
+    .number()
+    .int()
+    .nonnegative()
+    .default(2)
+    .describe('retries after the first try, across backends'),
+  baseDelayMs: z.number().int().nonnegative().default(50),
+  maxDelayMs: z.number().int().positive().default(2_000),
+  budgetPercent: z.number().min(0).max(100).default(20).describe('retries allowed as % of recent requests'),
+  onStatus: z.array(z.number().int().min(400).max(599)).default([429, 500, 502, 503, 504]),
+  respectRetryAfterMaxMs: z.number().int().nonnegative().default(5_000),
+});
+export type RetryConfig = z.infer<typeof retrySchema>;
+
+export const complexitySchema = z.strictObject({
+  strongThreshold: z
+    .number()
+    .min(0)
+    .max(1)
+    .default(0.5)
+    .describe('score at or above which the strong tier is used'),
+  weights: z
+    .strictObject({
+      length: z.number().nonnegative().default(0.35),
+      code: z.number().nonnegative().default(0.25),
+      reasoning: z.number().nonnegative().default(0.25),
+      turns: z.number().nonnegative().default(0.15),
+    })
+    .prefault({}),
+});
+
+export const routeSchema = z.strictObject({
+  name,
+  match: z
+    .strictObject({
+      models: z
+        .array(z.string().min(1))
+        .optional()
+        .describe('exact names or globs such as gpt-4o* ; omit for any'),
+      paths: z.array(z.string().startsWith('/')).optional().describe('path prefixes, e.g. /api/chat'),
+      headers: z.array(headerMatchSchema).optional(),
+    })
+    .prefault({}),
+  strategy: z
+    .enum(['weighted-random', 'round-robin', 'least-outstanding', 'latency', 'cost', 'complexity'])
+    .default('weighted-random'),
+  backends: z.array(backendSchema).min(1),
+  fallback: z.array(backendSchema).default([]).describe('tried in order after the balanced backends fail'),
+  retry: retrySchema.prefault({}),
+  timeouts: timeoutsSchema.optional(),
+  complexity: complexitySchema.optional(),
+  cache: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      ttlSeconds: z.number().int().positive().default(300),
+    })
+    .optional(),
+});
+export type RouteConfig = z.infer<typeof routeSchema>;
+
+const windowSchema = z.enum(['second', 'minute', 'hour', 'day', 'month']);
+
+export const policySchema = z.strictObject({
+  name,
+  scope: z
+    .strictObject({
+      routes: z.array(name).optional(),
+      models: z.array(z.string()).optional(),
+      perApiKey: z.boolean().default(false).describe('count limits per API key instead of per namespace'),
+    })
+    .optional(),
+  requests: z
+    .strictObject({
+      limit: z.number().int().positive(),
+      window: windowSchema,
+      burst: z.number().int().positive().optional(),
+    })
+    .optional(),
+  concurrency: z.strictObject({ max: z.number().int().positive() }).optional(),
+  maxInputTokens: z.number().int().positive().optional(),
+  maxOutputTokens: z
+    .strictObject({ limit: z.number().int().positive(), mode: z.enum(['clamp', 'reject']).default('clamp') })
+    .optional(),
+  tokens: z
+    .array(
+      z.strictObject({
+        limit: z.number().int().positive(),
+        window: windowSchema,
+        kind: z.enum(['input', 'output', 'total']).default('total'),
+      }),
+    )
+    .optional(),
+  budget: z.strictObject({ usd: z.number().positive(), window: windowSchema }).optional(),
+  maxPromptChars: z.number().int().positive().optional(),
+  contentFilters: z
+    .array(z.strictObject({ name, pattern: z.string().min(1), flags: z.string().optional() }))
+    .optional(),
+  models: z
+    .strictObject({ allow: z.array(z.string()).optional(), deny: z.array(z.string()).optional() })
+    .optional(),
+});
+export type PolicyConfig = z.infer<typeof policySchema>;
+
+export const apiKeySchema = z.strictObject({
+  name: z.string().min(1),
+  sha256: z.string().regex(/^[a-f0-9]{64}$/, 'must be a lowercase hex SHA-256 digest'),
+});
+
+export const jwtMatchSchema = z.strictObject({
+  issuer: z.string().optional(),
+  audience: z.string().optional(),
+  algorithms: z.array(z.enum(['HS256', 'RS256', 'ES256'])).min(1),
+  secret: secretSourceSchema.optional().describe('HS256 shared secret'),
+  publicKey: secretSourceSchema.optional().describe('PEM public key for RS256/ES256'),
+  jwksFile: z.string().optional(),
+  claim: z.string().default('namespace').describe('claim whose value must equal the namespace name'),
+});
+
+export const namespaceSchema = z.strictObject({
+  name,
+  default: z.boolean().default(false).describe('serves requests that carry no credentials'),
+  match: z
+    .strictObject({
+      apiKeys: z.array(apiKeySchema).optional(),
+      apiKeysFile: z.string().optional().describe('JSON list of {name, sha256}; relative to secretsDir'),
+      headers: z.array(headerMatchSchema).optional(),
+      jwt: jwtMatchSchema.optional(),
+    })
+    .prefault({}),
+  routes: z.array(name).optional().describe('routes this namespace may use; omit for all'),
+  models: z
+    .array(z.string())
+    .optional()
+    .describe('model names or globs this namespace may use; omit for all'),
+  policies: z.array(name).default([]),
+  cache: z.strictObject({ enabled: z.boolean().default(false) }).optional(),
+});
+export type NamespaceConfig = z.infer<typeof namespaceSchema>;
+
+export const storeSchema = z
+  .strictObject({
+    type: z.enum(['memory', 'redis']).default('memory'),
+    redis: z
+      .strictObject({
+        url: z.string().min(1).describe('redis://, rediss://, redis-sentinel:// or a comma list for cluster'),
+        password: secretSourceSchema.optional(),
+        keyPrefix: z.string().default('sluice:'),
+        commandTimeoutMs: z.number().int().positive().default(50),
+        failMode: z.enum(['open', 'closed']).default('open'),
+        replicas: z
+          .number()
+          .int()
+          .positive()
+          .default(1)
+          .describe('for fail-open: each replica takes limit/N locally'),
+      })
+      .optional(),
+  })
+  .prefault({});
+
+export const serverSchema = z
+  .strictObject({
+    host: z.string().default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(8080),
+    bodyLimitBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(10 * 1024 * 1024),
+    maxResponseBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(64 * 1024 * 1024),
+    secretsDir: z
+      .string()
+      .optional()
+      .describe('base for relative secret file paths; defaults to the config folder'),
+    drainTimeoutMs: z.number().int().positive().default(30_000),
+    timeouts: timeoutsSchema.prefault({}),
+    logPrompts: z.boolean().default(false),
+  })
+  .prefault({});
+
+export const cacheSchema = z
+  .strictObject({
+    maxEntries: z.number().int().positive().default(10_000),
+    maxEntryBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(1024 * 1024),
+  })
+  .prefault({});
+
+export const configSchema = z.strictObject({
+  version: z.literal(1).default(1),
+  server: serverSchema,
+  store: storeSchema,
+  cache: cacheSchema,
+  providers: z.array(providerSchema).min(1),
+  routes: z.array(routeSchema).min(1),
+  namespaces: z.array(namespaceSchema).default([]),
+  policies: z.array(policySchema).default([]),
+});
+export type SluiceConfig = z.infer<typeof configSchema>;
+export type SluiceConfigInput = z.input<typeof configSchema>;

@@ -1,0 +1,102 @@
+// Hot reload. Kubelet updates a mounted ConfigMap by writing a new timestamped folder and atomically
+// swapping the `..data` symlink, so watching the file itself misses updates: we watch the folder (and
+// the secrets folder), debounce, and also poll the resolved content as a safety net for filesystems
+// where fs.watch is unreliable. A reload that fails keeps the last good config serving.
+import { createHash } from 'node:crypto';
+import { type FSWatcher, watch } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+export interface WatchOptions {
+  file: string;
+  extraDirs?: string[];
+  debounceMs?: number;
+  pollMs?: number;
+  /** called with the file text when its content (or a watched secret) changed */
+  onChange: (text: string, reason: string) => Promise<void>;
+  onError: (err: unknown) => void;
+}
+
+export class ConfigWatcher {
+  readonly #opts: WatchOptions;
+  readonly #watchers: FSWatcher[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #poll: NodeJS.Timeout | undefined;
+  #lastDigest = '';
+  #running: Promise<void> = Promise.resolve();
+  #pendingReason: string | undefined;
+
+  constructor(opts: WatchOptions) {
+    this.#opts = opts;
+  }
+
+  /** Start watching; `initialText` is what the current config was loaded from. */
+  start(initialText: string, secretsDigest = ''): void {
+    this.#lastDigest = digest(initialText) + secretsDigest;
+    const dirs = new Set([dirname(this.#opts.file), ...(this.#opts.extraDirs ?? [])]);
+    for (const dir of dirs) {
+      try {
+        const w = watch(dir, { persistent: false }, () => this.#schedule('fs event'));
+        w.on('error', (err) => this.#opts.onError(err));
+        this.#watchers.push(w);
+      } catch (err) {
+        this.#opts.onError(err);
+      }
+    }
+    this.#poll = setInterval(() => this.#schedule('poll'), this.#opts.pollMs ?? 2_000);
+    this.#poll.unref();
+  }
+
+  /** Force a check now (used by SIGHUP and tests). */
+  trigger(reason = 'manual'): Promise<void> {
+    this.#schedule(reason, 0);
+    return new Promise((r) => setTimeout(r, 0)).then(() => this.#running);
+  }
+
+  #schedule(reason: string, delay = this.#opts.debounceMs ?? 100): void {
+    this.#pendingReason = reason;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      const why = this.#pendingReason ?? reason;
+      this.#running = this.#running.then(() => this.#check(why));
+    }, delay);
+    this.#timer.unref();
+  }
+
+  async #check(reason: string): Promise<void> {
+    let text: string;
+    try {
+      text = await readFile(this.#opts.file, 'utf8');
+    } catch (err) {
+      // mid-swap the file can be briefly absent; the next event or poll retries
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.#opts.onError(err);
+      return;
+    }
+    const d = digest(text) + (await this.#secretsDigest());
+    if (d === this.#lastDigest) return;
+    this.#lastDigest = d;
+    try {
+      await this.#opts.onChange(text, reason);
+    } catch (err) {
+      this.#opts.onError(err);
+    }
+  }
+
+  /** Secrets change without the config changing (rotation): include their content in the digest. */
+  async #secretsDigest(): Promise<string> {
+    return this.secretsDigestFn ? await this.secretsDigestFn() : '';
+  }
+
+  secretsDigestFn: (() => Promise<string>) | undefined;
+
+  close(): void {
+    for (const w of this.#watchers) w.close();
+    if (this.#timer) clearTimeout(this.#timer);
+    if (this.#poll) clearInterval(this.#poll);
+  }
+}
+
+export function digest(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}

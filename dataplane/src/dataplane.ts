@@ -1,0 +1,178 @@
+// The dataplane process: load config, serve, hot-reload atomically, drain on shutdown.
+// Each request reads the runtime once at its start, so in-flight requests finish on the config they
+// started with while new ones see the new config the moment it is swapped in.
+import { readFile } from 'node:fs/promises';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { ConfigError, parseConfigText, validateConfig } from './config/load.ts';
+import type { SluiceConfig } from './config/schema.ts';
+import { ConfigWatcher, digest } from './config/watch.ts';
+import { metrics } from './observability/metrics.ts';
+import { HealthChecker } from './proxy/health.ts';
+import { type CompileOptions, compileRuntime, configDirOf, type Runtime } from './runtime/compile.ts';
+import { ProviderStateCache } from './runtime/provider_runtime.ts';
+import { buildServer } from './server.ts';
+
+export interface DataplaneOptions {
+  configFile: string;
+  log: Logger;
+  host?: string;
+  port?: number;
+  gateFactory?: CompileOptions['gateFactory'];
+  /** called after every successful (re)load with the config hash */
+  onLoaded?: (hash: string) => void;
+}
+
+export class Dataplane {
+  readonly #opts: DataplaneOptions;
+  readonly #state = new ProviderStateCache();
+  #runtime!: Runtime;
+  #app!: FastifyInstance;
+  #watcher: ConfigWatcher | undefined;
+  #health: HealthChecker | undefined;
+  #draining = false;
+  #lastError: string | undefined;
+  #reloads = 0;
+  address = '';
+
+  constructor(opts: DataplaneOptions) {
+    this.#opts = opts;
+  }
+
+  get runtime(): Runtime {
+    return this.#runtime;
+  }
+
+  async #compile(text: string): Promise<Runtime> {
+    const cfg: SluiceConfig = validateConfig(
+      parseConfigText(text, this.#opts.configFile),
+      this.#opts.configFile,
+    );
+    return compileRuntime(cfg, {
+      configDir: configDirOf(this.#opts.configFile),
+      state: this.#state,
+      gateFactory: this.#opts.gateFactory,
+    });
+  }
+
+  async #secretsDigest(): Promise<string> {
+    const parts = await Promise.all(
+      this.#runtime.secretFiles.map((f) => readFile(f, 'utf8').catch(() => '')),
+    );
+    return parts.length ? digest(parts.join('\0')) : '';
+  }
+
+  async start(): Promise<string> {
+    const { log } = this.#opts;
+    const text = await readFile(this.#opts.configFile, 'utf8').catch((err: Error) => {
+      throw new ConfigError(this.#opts.configFile, [{ path: '', message: `cannot read: ${err.message}` }]);
+    });
+    this.#runtime = await this.#compile(text);
+    this.#markLoaded(this.#runtime);
+    const cfg = this.#runtime.config;
+    this.#app = buildServer(
+      {
+        runtime: () => this.#runtime,
+        draining: () => this.#draining,
+        ready: () => this.#readiness(),
+      },
+      log,
+      cfg.server.bodyLimitBytes,
+    );
+    this.#health = new HealthChecker(log);
+    this.#health.update(this.#runtime);
+    this.address = await this.#app.listen({
+      host: this.#opts.host ?? cfg.server.host,
+      port: this.#opts.port ?? cfg.server.port,
+    });
+    this.#watcher = new ConfigWatcher({
+      file: this.#opts.configFile,
+      extraDirs:
+        this.#runtime.secretsDir !== configDirOf(this.#opts.configFile) ? [this.#runtime.secretsDir] : [],
+      onChange: (t, reason) => this.#reload(t, reason),
+      onError: (err) => log.warn({ err }, 'config watch error'),
+    });
+    this.#watcher.secretsDigestFn = () => this.#secretsDigest();
+    this.#watcher.start(text, await this.#secretsDigest());
+    log.info(
+      { address: this.address, hash: this.#runtime.hash, routes: cfg.routes.length },
+      'sluice dataplane listening',
+    );
+    return this.address;
+  }
+
+  /** Re-read the config now (SIGHUP). */
+  reloadNow(): Promise<void> {
+    return this.#watcher?.trigger('signal') ?? Promise.resolve();
+  }
+
+  async #reload(text: string, reason: string): Promise<void> {
+    const { log } = this.#opts;
+    const t0 = performance.now();
+    let next: Runtime;
+    try {
+      next = await this.#compile(text);
+    } catch (err) {
+      this.#lastError = err instanceof Error ? err.message : String(err);
+      metrics.configReloads.inc({ result: 'failure' });
+      metrics.configValid.set(0);
+      log.error({ reason, error: this.#lastError }, 'config reload failed; keeping the last good config');
+      return;
+    }
+    const previous = this.#runtime;
+    this.#runtime = next;
+    this.#markLoaded(next);
+    this.#health?.update(next);
+    log.info({ reason, hash: next.hash, ms: Math.round(performance.now() - t0) }, 'config reloaded');
+    if (previous.gate !== next.gate) await previous.gate.close?.().catch(() => {});
+    await this.#state.prune(new Set(next.providers.values()));
+  }
+
+  #markLoaded(rt: Runtime): void {
+    this.#lastError = undefined;
+    this.#reloads++;
+    metrics.configInfo.reset();
+    metrics.configInfo.set({ hash: rt.hash }, 1);
+    metrics.configValid.set(1);
+    metrics.configLastGood.set(Date.now() / 1000);
+    if (this.#reloads > 1) metrics.configReloads.inc({ result: 'success' });
+    this.#opts.onLoaded?.(rt.hash);
+  }
+
+  #readiness(): { ready: boolean; details: Record<string, unknown> } {
+    const details: Record<string, unknown> = {
+      configHash: this.#runtime.hash,
+      configValid: this.#lastError === undefined,
+      draining: this.#draining,
+    };
+    if (this.#lastError) details.configError = this.#lastError;
+    const providers: Record<string, unknown> = {};
+    for (const p of this.#runtime.providers.values())
+      providers[p.name] = { circuit: p.breaker.state, healthy: p.healthy };
+    details.providers = providers;
+    const gateHealth = this.#runtime.gate.health?.();
+    if (gateHealth) details.policy = gateHealth;
+    return { ready: !this.#draining, details };
+  }
+
+  /** Stop accepting, let in-flight requests and streams finish up to the drain deadline, then close. */
+  async stop(): Promise<void> {
+    this.#draining = true;
+    this.#watcher?.close();
+    this.#health?.stop();
+    const deadline = this.#runtime.config.server.drainTimeoutMs;
+    const closed = this.#app.close();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((r) => {
+      timer = setTimeout(() => r('timeout'), deadline);
+    });
+    const result = await Promise.race([closed.then(() => 'closed' as const), timeout]);
+    if (timer) clearTimeout(timer);
+    if (result === 'timeout') {
+      this.#opts.log.warn({ deadlineMs: deadline }, 'drain deadline passed; closing remaining connections');
+      this.#app.server.closeAllConnections();
+    }
+    await this.#runtime.gate.close?.().catch(() => {});
+    await this.#state.closeAll();
+  }
+}

@@ -1,0 +1,158 @@
+// Every error the gateway returns has a stable code, an HTTP status and an OpenAI error `type`.
+// The table is the documentation: docs/errors.md is checked against it by a test.
+
+export type ErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'permission_error'
+  | 'not_found_error'
+  | 'rate_limit_error'
+  | 'upstream_error'
+  | 'timeout_error'
+  | 'server_error';
+
+interface ErrorSpec {
+  status: number;
+  type: ErrorType;
+  doc: string;
+}
+
+export const ERRORS = {
+  SLUICE_ERR_INVALID_JSON: { status: 400, type: 'invalid_request_error', doc: 'The body is not valid JSON.' },
+  SLUICE_ERR_INVALID_REQUEST: {
+    status: 400,
+    type: 'invalid_request_error',
+    doc: 'A field is missing or has the wrong type; `param` names it.',
+  },
+  SLUICE_ERR_UNKNOWN_MODEL: {
+    status: 400,
+    type: 'invalid_request_error',
+    doc: 'No route serves the requested model for this caller.',
+  },
+  SLUICE_ERR_UNSUPPORTED_FEATURE: {
+    status: 400,
+    type: 'invalid_request_error',
+    doc: 'The chosen provider cannot do what the request asks (tools, vision, embeddings, ...).',
+  },
+  SLUICE_ERR_CONTENT_FILTERED: {
+    status: 400,
+    type: 'invalid_request_error',
+    doc: 'A policy content filter matched; the message names the rule.',
+  },
+  SLUICE_ERR_PROMPT_TOO_LONG: {
+    status: 400,
+    type: 'invalid_request_error',
+    doc: 'The prompt exceeds a policy limit or the context window.',
+  },
+  SLUICE_ERR_UNAUTHENTICATED: {
+    status: 401,
+    type: 'authentication_error',
+    doc: 'No credentials, or credentials that match no namespace.',
+  },
+  SLUICE_ERR_FORBIDDEN: {
+    status: 403,
+    type: 'permission_error',
+    doc: 'The namespace may not use this model or route.',
+  },
+  SLUICE_ERR_NOT_FOUND: { status: 404, type: 'not_found_error', doc: 'No such path.' },
+  SLUICE_ERR_METHOD_NOT_ALLOWED: { status: 405, type: 'invalid_request_error', doc: 'Wrong HTTP method.' },
+  SLUICE_ERR_BODY_TOO_LARGE: {
+    status: 413,
+    type: 'invalid_request_error',
+    doc: 'The request body exceeds server.bodyLimitBytes.',
+  },
+  SLUICE_ERR_UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    type: 'invalid_request_error',
+    doc: 'The body is not application/json.',
+  },
+  SLUICE_ERR_RATE_LIMITED: {
+    status: 429,
+    type: 'rate_limit_error',
+    doc: 'A policy limit was hit; the message names it and `Retry-After` says when to retry.',
+  },
+  SLUICE_ERR_QUEUE_FULL: {
+    status: 429,
+    type: 'rate_limit_error',
+    doc: 'The provider is at max concurrency and its queue is full.',
+  },
+  SLUICE_ERR_UPSTREAM_RATE_LIMITED: {
+    status: 429,
+    type: 'rate_limit_error',
+    doc: 'Every backend answered 429 and no fallback succeeded.',
+  },
+  SLUICE_ERR_UPSTREAM_REJECTED: {
+    status: 400,
+    type: 'invalid_request_error',
+    doc: 'The upstream rejected the request with a 4xx (not 429); its status and message are passed on.',
+  },
+  SLUICE_ERR_INTERNAL: {
+    status: 500,
+    type: 'server_error',
+    doc: 'A bug in Sluice; the request id finds it in the logs.',
+  },
+  SLUICE_ERR_UPSTREAM_ERROR: {
+    status: 502,
+    type: 'upstream_error',
+    doc: 'The upstream answered with an error or an unreadable response; the message names the provider.',
+  },
+  SLUICE_ERR_UPSTREAM_CONNECT: {
+    status: 502,
+    type: 'upstream_error',
+    doc: 'The upstream could not be reached (refused, reset, DNS).',
+  },
+  SLUICE_ERR_RESPONSE_TOO_LARGE: {
+    status: 502,
+    type: 'upstream_error',
+    doc: 'The upstream response exceeds server.maxResponseBytes.',
+  },
+  SLUICE_ERR_NO_HEALTHY_BACKEND: {
+    status: 503,
+    type: 'upstream_error',
+    doc: 'Every backend of the route is ejected by its circuit breaker or failed.',
+  },
+  SLUICE_ERR_STORE_UNAVAILABLE: {
+    status: 503,
+    type: 'server_error',
+    doc: 'The shared limit store is down and the policy fails closed.',
+  },
+  SLUICE_ERR_SHUTTING_DOWN: { status: 503, type: 'server_error', doc: 'The replica is draining.' },
+  SLUICE_ERR_UPSTREAM_TIMEOUT: {
+    status: 504,
+    type: 'timeout_error',
+    doc: 'The upstream did not answer in time (connect, first byte, idle or total timeout; the message says which).',
+  },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class GatewayError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly type: ErrorType;
+  readonly param: string | null;
+  readonly headers: Record<string, string> | undefined;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    opts: { param?: string; headers?: Record<string, string>; cause?: unknown; status?: number } = {},
+  ) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'GatewayError';
+    this.code = code;
+    this.status = opts.status ?? ERRORS[code].status;
+    this.type = ERRORS[code].type;
+    this.param = opts.param ?? null;
+    this.headers = opts.headers;
+  }
+
+  /** OpenAI's error shape. */
+  toJSON(): { error: { message: string; type: string; code: string; param: string | null } } {
+    return { error: { message: this.message, type: this.type, code: this.code, param: this.param } };
+  }
+}
+
+export function isGatewayError(err: unknown): err is GatewayError {
+  return err instanceof GatewayError;
+}

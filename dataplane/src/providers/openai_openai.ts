@@ -1,0 +1,255 @@
+// OpenAI client -> OpenAI-compatible backend (OpenAI, Azure, every OpenAI-compatible preset, the mock).
+// Passthrough: upstream bytes reach the client unchanged; frames are parsed only to read text and usage.
+// The one rewrite: Sluice asks for stream usage (include_usage) so it can account exactly, and strips
+// the usage-only chunk again when the client did not ask for it.
+import { GatewayError } from '../errors.ts';
+import { fromOpenAIUsage, type OpenAIUsage, toOpenAIUsage } from './openai_usage.ts';
+import { authHeaders, JSON_HEADERS, upstreamPath } from './request_parts.ts';
+import { SseParser, sseData } from './sse.ts';
+import type {
+  ClientApi,
+  StreamEvent,
+  StreamTranslator,
+  TranslateContext,
+  TranslatedResponse,
+  Translator,
+  UpstreamErrorInfo,
+  UpstreamRequest,
+  Usage,
+} from './types.ts';
+
+interface OpenAIChunk {
+  id?: string;
+  model?: string;
+  created?: number;
+  object?: string;
+  choices?: Array<{
+    index?: number;
+    delta?: {
+      content?: string | null;
+      reasoning_content?: string | null;
+      tool_calls?: Array<{ function?: { arguments?: string } }>;
+    };
+    text?: string;
+    finish_reason?: string | null;
+  }>;
+  usage?: OpenAIUsage | null;
+  error?: unknown;
+}
+
+function checkUnsupported(body: Record<string, unknown>, ctx: TranslateContext): void {
+  const unsupported = ctx.provider.preset.quirks?.unsupported;
+  if (!unsupported) return;
+  const feature =
+    unsupported.includes('tools') && body.tools !== undefined
+      ? 'tools'
+      : unsupported.includes('json') && body.response_format !== undefined
+        ? 'response_format'
+        : undefined;
+  if (feature) {
+    throw new GatewayError(
+      'SLUICE_ERR_UNSUPPORTED_FEATURE',
+      `provider '${ctx.provider.name}' (${ctx.provider.preset.displayName}) does not support ${feature}`,
+      { param: feature },
+    );
+  }
+}
+
+function buildRequest(body: Record<string, unknown>, ctx: TranslateContext): UpstreamRequest {
+  checkUnsupported(body, ctx);
+  const out: Record<string, unknown> = { ...body, model: ctx.upstreamModel };
+  const quirks = ctx.provider.preset.quirks;
+  if (ctx.stream && ctx.clientApi !== 'openai-embeddings' && !quirks?.noStreamOptions) {
+    const so = (body.stream_options as Record<string, unknown> | undefined) ?? {};
+    out.stream_options = { ...so, include_usage: true };
+  }
+  if (
+    quirks?.maxCompletionTokens &&
+    out.max_tokens !== undefined &&
+    out.max_completion_tokens === undefined
+  ) {
+    out.max_completion_tokens = out.max_tokens;
+    delete out.max_tokens;
+  }
+  return {
+    method: 'POST',
+    path: upstreamPath(ctx.provider, ctx.clientApi, ctx.upstreamModel),
+    headers: {
+      ...JSON_HEADERS,
+      ...authHeaders(ctx.provider),
+      ...(ctx.stream ? { accept: 'text/event-stream' } : {}),
+    },
+    body: JSON.stringify(out),
+  };
+}
+
+function parseResponse(body: Buffer, _ctx: TranslateContext): TranslatedResponse {
+  let parsed: OpenAIChunk;
+  try {
+    parsed = JSON.parse(body.toString('utf8')) as OpenAIChunk;
+  } catch (err) {
+    throw new GatewayError('SLUICE_ERR_UPSTREAM_ERROR', 'upstream returned a body that is not valid JSON', {
+      cause: err,
+    });
+  }
+  return {
+    body,
+    usage: fromOpenAIUsage(parsed.usage),
+    finishReason: parsed.choices?.[0]?.finish_reason ?? undefined,
+  };
+}
+
+export function parseOpenAIError(status: number, body: Buffer): UpstreamErrorInfo {
+  const text = body.toString('utf8');
+  try {
+    const parsed = JSON.parse(text) as {
+      error?: { message?: string; code?: string; type?: string } | string;
+    };
+    const e = parsed.error;
+    if (typeof e === 'string') return { message: e };
+    if (e?.message) return { message: e.message, providerCode: e.code ?? e.type };
+  } catch {
+    // not JSON: fall through to the status line
+  }
+  return { message: `HTTP ${status}` };
+}
+
+class OpenAIStream implements StreamTranslator {
+  readonly #ctx: TranslateContext;
+  readonly #sse = new SseParser();
+  #id = 'chatcmpl-sluice';
+  #model: string;
+  #created = Math.floor(Date.now() / 1000);
+  #sawDone = false;
+  #sawFinish = false;
+
+  constructor(ctx: TranslateContext) {
+    this.#ctx = ctx;
+    this.#model = ctx.clientModel;
+  }
+
+  push(chunk: Buffer): StreamEvent[] {
+    return this.#frames(this.#sse.push(chunk));
+  }
+
+  end(): StreamEvent[] {
+    const events = this.#frames(this.#sse.end());
+    if (this.#sawDone) return events;
+    if (this.#sawFinish) {
+      // Some compatible servers omit the terminator; the answer itself completed, so close it properly.
+      events.push({ data: 'data: [DONE]\n\n', done: true });
+      return events;
+    }
+    throw new GatewayError(
+      'SLUICE_ERR_UPSTREAM_ERROR',
+      `provider '${this.#ctx.provider.name}' ended the stream before the answer was complete`,
+    );
+  }
+
+  #frames(frames: ReturnType<SseParser['push']>): StreamEvent[] {
+    const events: StreamEvent[] = [];
+    for (const f of frames) {
+      if (f.data === '[DONE]') {
+        this.#sawDone = true;
+        events.push({ data: f.raw, done: true });
+        continue;
+      }
+      let chunk: OpenAIChunk;
+      try {
+        chunk = JSON.parse(f.data) as OpenAIChunk;
+      } catch (err) {
+        throw new GatewayError(
+          'SLUICE_ERR_UPSTREAM_ERROR',
+          `provider '${this.#ctx.provider.name}' sent a malformed stream event`,
+          {
+            cause: err,
+          },
+        );
+      }
+      if (chunk.error !== undefined) {
+        const info = parseOpenAIError(200, Buffer.from(f.data));
+        throw new GatewayError(
+          'SLUICE_ERR_UPSTREAM_ERROR',
+          `provider '${this.#ctx.provider.name}' failed mid-stream: ${info.message}`,
+        );
+      }
+      if (chunk.id) this.#id = chunk.id;
+      if (chunk.model) this.#model = chunk.model;
+      if (chunk.created) this.#created = chunk.created;
+      const choice = chunk.choices?.[0];
+      let text: string | undefined;
+      if (choice) {
+        text = choice.delta?.content ?? choice.text ?? undefined;
+        const extra = choice.delta?.reasoning_content ?? undefined;
+        const args = choice.delta?.tool_calls?.map((c) => c.function?.arguments ?? '').join('');
+        if (extra || args) text = (text ?? '') + (extra ?? '') + (args ?? '');
+        if (choice.finish_reason) this.#sawFinish = true;
+      }
+      const usage = fromOpenAIUsage(chunk.usage);
+      let data: string = f.raw;
+      if (usage && !this.#ctx.clientWantsStreamUsage) {
+        if (!chunk.choices || chunk.choices.length === 0) data = '';
+        else {
+          delete chunk.usage;
+          data = sseData(JSON.stringify(chunk));
+        }
+      }
+      const ev: StreamEvent = { data };
+      if (text) ev.text = text;
+      if (usage) ev.usage = usage;
+      events.push(ev);
+    }
+    return events;
+  }
+
+  #chunk(choice: Record<string, unknown> | undefined, usage?: Usage): string {
+    const completions = this.#ctx.clientApi === 'openai-completions';
+    const body: Record<string, unknown> = {
+      id: this.#id,
+      object: completions ? 'text_completion' : 'chat.completion.chunk',
+      created: this.#created,
+      model: this.#model,
+      choices: choice ? [choice] : [],
+    };
+    if (usage) body.usage = toOpenAIUsage(usage);
+    return sseData(JSON.stringify(body));
+  }
+
+  textChunk(text: string): string {
+    const completions = this.#ctx.clientApi === 'openai-completions';
+    return this.#chunk(
+      completions
+        ? { index: 0, text, finish_reason: null }
+        : { index: 0, delta: { content: text }, finish_reason: null },
+    );
+  }
+
+  finish(reason: 'length', usage: Usage): string {
+    const completions = this.#ctx.clientApi === 'openai-completions';
+    const last = completions
+      ? { index: 0, text: '', finish_reason: reason }
+      : { index: 0, delta: {}, finish_reason: reason };
+    return this.#chunk(last) + this.#chunk(undefined, usage) + 'data: [DONE]\n\n';
+  }
+
+  errorEvent(err: GatewayError): string {
+    return sseData(JSON.stringify(err.toJSON()));
+  }
+}
+
+function make(clientApi: ClientApi): Translator {
+  return {
+    clientApi,
+    backendApi: 'openai',
+    buildRequest,
+    parseResponse,
+    createStream: (ctx) => new OpenAIStream(ctx),
+    parseError: (status, body) => parseOpenAIError(status, body),
+  };
+}
+
+export const openaiToOpenai: Translator[] = [
+  make('openai-chat'),
+  make('openai-completions'),
+  make('openai-embeddings'),
+];

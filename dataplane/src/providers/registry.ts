@@ -1,0 +1,30 @@
+// The one place a translator is chosen: (client API, backend API) -> translator.
+// A pair that is not registered is unsupported; the core turns that into a 400 naming the provider.
+import { openaiToOpenai } from './openai_openai.ts';
+import type { BackendApi, ClientApi, Translator } from './types.ts';
+
+const translators = new Map<string, Translator>();
+
+export function registerTranslator(t: Translator): void {
+  translators.set(`${t.clientApi}->${t.backendApi}`, t);
+}
+
+for (const t of openaiToOpenai) registerTranslator(t);
+
+/** The translator for a pair, or undefined when the pair is unsupported. */
+export function findTranslator(client: ClientApi, backend: BackendApi): Translator | undefined {
+  return translators.get(`${client}->${backend}`);
+}
+
+export class UnsupportedPairError extends Error {
+  constructor(client: ClientApi, backend: BackendApi) {
+    super(`unsupported: no translator from ${client} to ${backend}`);
+    this.name = 'UnsupportedPairError';
+  }
+}
+
+export function getTranslator(client: ClientApi, backend: BackendApi): Translator {
+  const t = findTranslator(client, backend);
+  if (!t) throw new UnsupportedPairError(client, backend);
+  return t;
+}

@@ -1,0 +1,59 @@
+// Pieces every translator needs to address a provider: the path for an operation and the auth headers.
+import type { ResolvedProvider } from './types.ts';
+
+export function expandTemplate(template: string, provider: ResolvedProvider, model: string): string {
+  return template
+    .replaceAll('{model}', encodeURIComponent(model))
+    .replaceAll(
+      '{apiVersion}',
+      encodeURIComponent(provider.config.apiVersion ?? provider.preset.defaultApiVersion ?? ''),
+    )
+    .replaceAll('{region}', encodeURIComponent(provider.config.region ?? ''));
+}
+
+/** basePath + the preset's path for `op` + the preset's query, with templates expanded. */
+export function upstreamPath(
+  provider: ResolvedProvider,
+  op: string,
+  model: string,
+  extraQuery?: string,
+): string {
+  const template = (provider.preset.paths as Record<string, string | undefined>)[op];
+  if (template === undefined) throw new Error(`preset ${provider.preset.type} has no path for ${op}`);
+  let path = provider.basePath + expandTemplate(template, provider, model);
+  const query = [
+    provider.preset.query ? expandTemplate(provider.preset.query, provider, model) : '',
+    extraQuery ?? '',
+  ]
+    .filter(Boolean)
+    .join('&');
+  if (query) path += (path.includes('?') ? '&' : '?') + query;
+  return path;
+}
+
+/** Auth + static headers for a provider (sigv4 is signed by its translator, not here). */
+export function authHeaders(provider: ResolvedProvider): Record<string, string> {
+  const headers: Record<string, string> = { ...provider.config.headers };
+  const key = provider.credentials.apiKey;
+  if (key !== undefined) {
+    switch (provider.preset.auth) {
+      case 'bearer':
+        headers.authorization = `Bearer ${key}`;
+        break;
+      case 'api-key':
+        headers['api-key'] = key;
+        break;
+      case 'x-api-key':
+        headers['x-api-key'] = key;
+        break;
+      case 'goog-api-key':
+        headers['x-goog-api-key'] = key;
+        break;
+      default:
+        break;
+    }
+  }
+  return headers;
+}
+
+export const JSON_HEADERS = { 'content-type': 'application/json', accept: 'application/json' } as const;

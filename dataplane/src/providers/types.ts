@@ -1,0 +1,143 @@
+// The one interface every client-API -> provider-API translator implements.
+// The proxy core only ever talks to these types; it never looks at a provider's name or type.
+
+import type { ModelConfig, ProviderConfig } from '../config/schema.ts';
+import type { GatewayError } from '../errors.ts';
+
+/** The inbound API a client speaks. */
+export type ClientApi = 'openai-chat' | 'openai-completions' | 'openai-embeddings' | 'anthropic-messages';
+
+/** The wire format a provider speaks. OpenAI-compatible presets all map to 'openai'. */
+export type BackendApi = 'openai' | 'anthropic' | 'gemini' | 'bedrock';
+
+export interface Usage {
+  inputTokens: number;
+  outputTokens: number;
+  cachedInputTokens?: number;
+  cacheCreationInputTokens?: number;
+  reasoningTokens?: number;
+  /** true when Sluice counted the tokens itself because the provider reported none */
+  estimated?: boolean;
+}
+
+/** How a provider authenticates; chosen by the preset, applied by the translator. */
+export type AuthStyle = 'bearer' | 'api-key' | 'x-api-key' | 'goog-api-key' | 'sigv4' | 'none';
+
+/** Static facts about a provider type (OpenAI-compatible presets differ only in these). */
+export interface ProviderPreset {
+  /** the config `type` value */
+  type: string;
+  displayName: string;
+  api: BackendApi;
+  /** 'mock' answers in-process (deterministic, for demos and load tests); 'http' goes over undici */
+  transport: 'http' | 'mock';
+  defaultBaseUrl?: string;
+  auth: AuthStyle;
+  /** path templates relative to baseUrl; `{model}` and `{apiVersion}` are substituted */
+  paths: Partial<Record<ClientApi | 'stream' | 'health', string>>;
+  /** query string appended to every request, with the same substitutions (e.g. azure's api-version) */
+  query?: string;
+  /** credential names the provider needs, checked at config load */
+  requiredCredentials: string[];
+  /** provider-specific behaviours the shared translator honours */
+  quirks?: {
+    /** provider rejects stream_options (so usage must be counted by Sluice) */
+    noStreamOptions?: boolean;
+    /** provider uses max_completion_tokens instead of max_tokens */
+    maxCompletionTokens?: boolean;
+    /** features the provider does not support; requests that use them get a 400 naming the provider */
+    unsupported?: Array<'tools' | 'vision' | 'json' | 'embeddings' | 'completions'>;
+  };
+  defaultApiVersion?: string;
+  defaultModels?: string[];
+}
+
+/** A provider as the core sees it after config load: config + preset + resolved secrets. */
+export interface ResolvedProvider {
+  name: string;
+  config: ProviderConfig;
+  preset: ProviderPreset;
+  baseUrl: string;
+  /** origin (scheme://host:port) used as the undici pool key */
+  origin: string;
+  /** path prefix of baseUrl, without trailing slash */
+  basePath: string;
+  credentials: Readonly<Record<string, string>>;
+  models: ReadonlyMap<string, ModelConfig>;
+}
+
+export interface TranslateContext {
+  provider: ResolvedProvider;
+  /** model name sent upstream (after route rename) */
+  upstreamModel: string;
+  /** model name the client asked for (echoed back to the client) */
+  clientModel: string;
+  clientApi: ClientApi;
+  stream: boolean;
+  requestId: string;
+  /** the client asked for usage in the stream (stream_options.include_usage); otherwise Sluice strips it */
+  clientWantsStreamUsage: boolean;
+}
+
+export interface UpstreamRequest {
+  method: 'POST' | 'GET';
+  /** path + query, relative to the provider origin */
+  path: string;
+  headers: Record<string, string>;
+  body: string | Buffer;
+}
+
+export interface TranslatedResponse {
+  /** client-format body */
+  body: string | Buffer;
+  usage: Usage | undefined;
+  /** normalised finish reason if known (stop, length, tool_calls, content_filter) */
+  finishReason?: string;
+}
+
+/** One piece of client-format stream output, plus what the core needs to account for it. */
+export interface StreamEvent {
+  /** bytes to write to the client as-is ('' to write nothing) */
+  data: string | Buffer;
+  /** generated text carried by this event (for output token counting and caps) */
+  text?: string;
+  /** usage reported by the upstream in this event */
+  usage?: Usage;
+  /** the upstream signalled a clean end of the answer */
+  done?: boolean;
+}
+
+export interface StreamTranslator {
+  /** feed upstream bytes; returns client-format events (possibly none while a frame is incomplete) */
+  push(chunk: Buffer): StreamEvent[];
+  /** upstream ended; returns trailing events. Throws GatewayError if the stream ended without its terminal event. */
+  end(): StreamEvent[];
+  /** client-format bytes for a text-only delta (used when the core trims a delta at a token cap) */
+  textChunk(text: string): string;
+  /** client-format closing sequence when the core stops the answer early (token cap): finish 'length' + usage + end marker */
+  finish(reason: 'length', usage: Usage): string;
+  /** client-format error event for a failure after bytes reached the client */
+  errorEvent(err: GatewayError): string;
+}
+
+export interface UpstreamErrorInfo {
+  message: string;
+  /** the provider's own error type/code if it gave one */
+  providerCode?: string;
+}
+
+export interface Translator {
+  readonly clientApi: ClientApi;
+  readonly backendApi: BackendApi;
+  /** Build the upstream request from the client's parsed body. Throws GatewayError (400) for unsupported features. */
+  buildRequest(
+    body: Record<string, unknown>,
+    ctx: TranslateContext,
+  ): UpstreamRequest | Promise<UpstreamRequest>;
+  /** Translate a successful (2xx) non-streaming upstream body into the client's format. */
+  parseResponse(body: Buffer, ctx: TranslateContext): TranslatedResponse;
+  /** Make a stateful translator for one streaming response. */
+  createStream(ctx: TranslateContext): StreamTranslator;
+  /** Extract a readable message from an upstream error body (never echoing credentials). */
+  parseError(status: number, body: Buffer, ctx: TranslateContext): UpstreamErrorInfo;
+}

@@ -1,0 +1,213 @@
+// The attempt loop: walk the ordered backends (balanced first, then the fallback chain), skipping
+// ejected ones, retrying retryable failures with backoff while the route's retry budget allows, and
+// return the first 2xx upstream response with everything needed to translate it.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ClientApiSpec, ClientRequest } from '../api/types.ts';
+import { GatewayError } from '../errors.ts';
+import { metrics } from '../observability/metrics.ts';
+import type { TranslateContext, Translator } from '../providers/types.ts';
+import { effectiveTimeouts } from '../runtime/compile.ts';
+import type { CompiledRoute } from '../runtime/route.ts';
+import { type CompiledBackend, upstreamModel } from './balancer.ts';
+import { backoffMs, parseRetryAfter } from './retry.ts';
+import { type EffectiveTimeouts, type UpstreamResponse, upstreamFailure } from './transport.ts';
+
+export interface AttemptInput {
+  requestId: string;
+  spec: ClientApiSpec;
+  request: ClientRequest;
+  route: CompiledRoute;
+  candidates: CompiledBackend[];
+  /** aborted when the client goes away */
+  signal: AbortSignal;
+  /** index in candidates to start from (after a stream failed before its first byte) */
+  start?: number;
+  /** carried across calls so retries and fallbacks of one request share one count */
+  state?: AttemptState;
+}
+
+export interface AttemptState {
+  tries: number;
+  lastError?: GatewayError;
+  previous?: CompiledBackend;
+}
+
+export interface Attempt {
+  backend: CompiledBackend;
+  translator: Translator;
+  tctx: TranslateContext;
+  response: UpstreamResponse;
+  timeouts: EffectiveTimeouts;
+  /** abort this to cancel the upstream request (client gone, cap reached) */
+  controller: AbortController;
+  startedAt: number;
+  /** position of backend in the candidate list */
+  index: number;
+  /** release the provider's concurrency slot and outstanding count; idempotent */
+  release(outcome: 'ok' | 'failure' | 'neutral'): void;
+}
+
+const MAX_ERROR_BODY = 64 * 1024;
+
+async function readBounded(body: UpstreamResponse['body'], limit: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > limit) {
+      body.destroy();
+      break;
+    }
+    parts.push(chunk);
+  }
+  return Buffer.concat(parts);
+}
+
+function outcomeLabel(status: number): string {
+  if (status === 429) return 'http_429';
+  if (status >= 500) return 'http_5xx';
+  if (status >= 400) return 'http_4xx';
+  return 'ok';
+}
+
+/** Builds the translation context for one backend. */
+function translateContext(input: AttemptInput, backend: CompiledBackend): TranslateContext {
+  return {
+    provider: backend.provider.resolved,
+    upstreamModel: upstreamModel(backend, input.request.model),
+    clientModel: input.request.model,
+    clientApi: input.spec.api,
+    stream: input.request.stream,
+    requestId: input.requestId,
+    clientWantsStreamUsage: input.request.wantsStreamUsage,
+  };
+}
+
+export async function runAttempts(input: AttemptInput): Promise<Attempt> {
+  const { route, candidates, signal } = input;
+  const retry = route.config.retry;
+  const state = input.state ?? { tries: 0 };
+  if (state.tries === 0) route.budget.recordRequest();
+  let unsupported: GatewayError | undefined;
+
+  for (let i = input.start ?? 0; i < candidates.length; i++) {
+    const backend = candidates[i] as CompiledBackend;
+    const provider = backend.provider;
+    const translator = provider.translators[input.spec.api];
+    if (!translator) {
+      unsupported ??= new GatewayError(
+        'SLUICE_ERR_UNSUPPORTED_FEATURE',
+        `provider '${provider.name}' (${provider.resolved.preset.displayName}) does not support ${input.spec.path}`,
+      );
+      continue;
+    }
+    if (!provider.healthy || !provider.breaker.available()) continue;
+    if (state.tries > 0) {
+      if (state.tries > retry.attempts || !route.budget.tryRetry(retry.budgetPercent)) break;
+      const wait = state.lastError?.headers?.['retry-after'];
+      const retryAfter = wait === undefined ? undefined : parseRetryAfter(wait);
+      const delay = retryAfter !== undefined ? retryAfter : backoffMs(state.tries - 1, retry);
+      if (retryAfter !== undefined && retryAfter > retry.respectRetryAfterMaxMs) {
+        // the upstream asked for longer than we may wait: try the next backend without sleeping
+      } else if (delay > 0) {
+        await sleep(delay, undefined, { signal });
+      }
+      if (state.previous) {
+        metrics.fallbacks.inc({
+          route: route.name,
+          from_provider: state.previous.provider.name,
+          to_provider: provider.name,
+          reason: state.lastError?.code ?? 'error',
+        });
+      }
+    }
+    if (!provider.breaker.tryAcquire()) continue;
+    state.tries++;
+    state.previous = backend;
+
+    const tctx = translateContext(input, backend);
+    const upstreamReq = await translator.buildRequest(structuredClone(input.request.body), tctx);
+    const timeouts = route.config.timeouts
+      ? effectiveTimeouts(provider.timeouts, route.config.timeouts)
+      : provider.timeouts;
+    const controller = new AbortController();
+    const onClientAbort = () => controller.abort(signal.reason);
+    signal.addEventListener('abort', onClientAbort, { once: true });
+    const attemptSignal = AbortSignal.any([controller.signal, AbortSignal.timeout(timeouts.totalMs)]);
+
+    let released = false;
+    let limited = false;
+    const release = (outcome: 'ok' | 'failure' | 'neutral') => {
+      if (released) return;
+      released = true;
+      signal.removeEventListener('abort', onClientAbort);
+      provider.outstanding--;
+      if (limited) provider.limiter?.release();
+      if (outcome === 'ok') provider.breaker.success();
+      else if (outcome === 'failure') provider.breaker.failure();
+      else provider.breaker.release();
+    };
+
+    provider.outstanding++;
+    const startedAt = performance.now();
+    try {
+      if (provider.limiter) {
+        await provider.limiter.acquire(signal, provider.name);
+        limited = true;
+      }
+      const response = await provider.transport.send(upstreamReq, attemptSignal, timeouts);
+      const elapsed = (performance.now() - startedAt) / 1000;
+      const outcome = outcomeLabel(response.status);
+      metrics.upstreamAttempts.inc({ provider: provider.name, outcome });
+      metrics.upstreamDuration.observe({ provider: provider.name, outcome }, elapsed);
+      if (response.status < 400) {
+        return { backend, translator, tctx, response, timeouts, controller, startedAt, index: i, release };
+      }
+      const body = await readBounded(response.body, MAX_ERROR_BODY).catch(() => Buffer.alloc(0));
+      const info = translator.parseError(response.status, body, tctx);
+      const retryable = retry.onStatus.includes(response.status);
+      release(response.status >= 500 ? 'failure' : 'neutral');
+      const retryAfter = response.headers['retry-after'];
+      const headers: Record<string, string> = {};
+      if (typeof retryAfter === 'string') headers['retry-after'] = retryAfter;
+      const msg = `provider '${provider.name}' answered ${response.status}: ${info.message}`;
+      const failure =
+        response.status === 429
+          ? new GatewayError('SLUICE_ERR_UPSTREAM_RATE_LIMITED', msg, { headers })
+          : response.status >= 500
+            ? new GatewayError('SLUICE_ERR_UPSTREAM_ERROR', msg, { headers })
+            : new GatewayError('SLUICE_ERR_UPSTREAM_REJECTED', msg, { status: response.status });
+      state.lastError = failure;
+      if (!retryable) throw failure;
+    } catch (err) {
+      // a non-retryable upstream answer, already released above
+      if (err === state.lastError) throw err;
+      if (signal.aborted) {
+        release('neutral');
+        throw err;
+      }
+      const failure = upstreamFailure(err, provider.name, timeouts);
+      if (failure.code === 'SLUICE_ERR_QUEUE_FULL') {
+        release('neutral');
+      } else {
+        metrics.upstreamAttempts.inc({
+          provider: provider.name,
+          outcome: failure.code === 'SLUICE_ERR_UPSTREAM_TIMEOUT' ? 'timeout' : 'connect',
+        });
+        release('failure');
+      }
+      state.lastError = failure;
+    }
+  }
+  if (state.lastError) throw state.lastError;
+  if (unsupported) throw unsupported;
+  throw new GatewayError(
+    'SLUICE_ERR_NO_HEALTHY_BACKEND',
+    `route '${route.name}': every backend is ejected or unhealthy`,
+    {
+      headers: { 'retry-after': '1' },
+    },
+  );
+}
+
+export { readBounded };

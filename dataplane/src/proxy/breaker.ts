@@ -1,0 +1,85 @@
+// Per-provider circuit breaker (outlier ejection): after N consecutive failures the provider is ejected
+// for an exponentially growing time; when that passes one probe request is let through (half-open) and
+// its outcome closes the circuit or ejects again.
+import { metrics } from '../observability/metrics.ts';
+
+export type CircuitState = 'closed' | 'open' | 'half-open';
+
+export interface BreakerSettings {
+  consecutiveFailures: number;
+  baseEjectionMs: number;
+  maxEjectionMs: number;
+}
+
+const STATE_VALUE: Record<CircuitState, number> = { closed: 0, open: 1, 'half-open': 2 };
+
+export class CircuitBreaker {
+  settings: BreakerSettings;
+  readonly #label: string;
+  #failures = 0;
+  #ejections = 0;
+  #openUntil = 0;
+  #probeInFlight = false;
+  #state: CircuitState = 'closed';
+
+  constructor(label: string, settings: BreakerSettings) {
+    this.#label = label;
+    this.settings = settings;
+    metrics.circuitState.set({ provider: label }, 0);
+  }
+
+  get state(): CircuitState {
+    if (this.#state === 'open' && Date.now() >= this.#openUntil) this.#set('half-open');
+    return this.#state;
+  }
+
+  /** May a request go to this provider now? In half-open state only one probe at a time. */
+  tryAcquire(): boolean {
+    const s = this.state;
+    if (s === 'closed') return true;
+    if (s === 'open' || this.#probeInFlight) return false;
+    this.#probeInFlight = true;
+    return true;
+  }
+
+  /** Would tryAcquire succeed (without taking the probe slot)? Used to order backends. */
+  available(): boolean {
+    const s = this.state;
+    return s === 'closed' || (s === 'half-open' && !this.#probeInFlight);
+  }
+
+  success(): void {
+    this.#failures = 0;
+    this.#probeInFlight = false;
+    if (this.#state !== 'closed') {
+      this.#ejections = 0;
+      this.#set('closed');
+    }
+  }
+
+  failure(): void {
+    this.#failures++;
+    const wasProbe = this.#probeInFlight;
+    this.#probeInFlight = false;
+    if (wasProbe || this.#state === 'half-open' || this.#failures >= this.settings.consecutiveFailures) {
+      this.#ejections++;
+      const ms = Math.min(
+        this.settings.maxEjectionMs,
+        this.settings.baseEjectionMs * 2 ** (this.#ejections - 1),
+      );
+      this.#openUntil = Date.now() + ms;
+      this.#failures = 0;
+      this.#set('open');
+    }
+  }
+
+  /** A request that was let through ended without telling us about the provider (e.g. client abort). */
+  release(): void {
+    this.#probeInFlight = false;
+  }
+
+  #set(s: CircuitState): void {
+    this.#state = s;
+    metrics.circuitState.set({ provider: this.#label }, STATE_VALUE[s]);
+  }
+}

@@ -1,0 +1,77 @@
+// The seam between the proxy core and tenancy/policy: who is calling, what they may use, and what
+// limits admit. The core calls these in order; the policy engine (dataplane/src/policy) implements them.
+// `openGate` serves configs without namespaces: everyone is the "default" tenant with no limits.
+import type { ClientApiSpec, ClientRequest } from '../api/types.ts';
+import type { Usage } from '../providers/types.ts';
+import type { CompiledRoute } from '../runtime/route.ts';
+
+export interface RequestHeaders {
+  [name: string]: string | string[] | undefined;
+}
+
+export interface Identity {
+  namespace: string;
+  /** name of the API key that matched, if any (never the key itself) */
+  keyName?: string;
+}
+
+export interface AdmitInput {
+  identity: Identity;
+  route: CompiledRoute;
+  spec: ClientApiSpec;
+  request: ClientRequest;
+  /** lazily counted input tokens for the requested model */
+  inputTokens: () => number;
+  promptText: () => string;
+}
+
+export interface Completion {
+  provider: string;
+  model: string;
+  cached: boolean;
+  truncated: boolean;
+}
+
+export interface Admission {
+  /** headers for the response (x-ratelimit-*) */
+  headers: Record<string, string>;
+  /** output tokens this request may still produce (stream cap), or undefined for no cap */
+  outputCap: number | undefined;
+  /** ask before each streamed delta whether the window budget still allows `tokens` more output */
+  allowOutput?: (tokens: number) => boolean;
+  /** cache key when the response cache applies to this request */
+  cacheKey: string | undefined;
+  /** reconcile reservations with real usage; called exactly once per admitted request */
+  complete(usage: Usage | undefined, done: Completion | undefined): void;
+}
+
+export interface Gate {
+  /** Throws GatewayError 401 when credentials are missing or unknown. */
+  identify(headers: RequestHeaders): Identity | Promise<Identity>;
+  /** Throws GatewayError 403 when the identity may not use the route or model. */
+  authorize(identity: Identity, route: CompiledRoute, model: string): void;
+  /** Models the identity may see in /v1/models. */
+  visibleModel(identity: Identity, route: CompiledRoute, model: string): boolean;
+  /** Throws GatewayError 400/429/503 when a policy rejects; may adjust request.body (clamp max tokens). */
+  admit(input: AdmitInput): Promise<Admission>;
+  /** response cache (keys come from Admission.cacheKey) */
+  cacheGet?(key: string): Promise<Buffer | string | undefined>;
+  cacheSet?(key: string, body: Buffer | string): Promise<void>;
+  /** readiness details (e.g. Redis state) for /readyz */
+  health?(): Record<string, unknown>;
+  close?(): Promise<void>;
+}
+
+const OPEN_ADMISSION: Admission = {
+  headers: {},
+  outputCap: undefined,
+  cacheKey: undefined,
+  complete: () => {},
+};
+
+export const openGate: Gate = {
+  identify: () => ({ namespace: 'default' }),
+  authorize: () => {},
+  visibleModel: () => true,
+  admit: async () => OPEN_ADMISSION,
+};

@@ -1,0 +1,118 @@
+// The built-in `mock` provider: answers in OpenAI's wire format without a network, deterministically.
+// The text is a fixed word list cycled to the configured token count (one word = one token by the
+// mock's own accounting, which it reports as usage), so demos and load tests need no upstream at all.
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { MockSettings } from '../config/schema.ts';
+import type { UpstreamRequest } from '../providers/types.ts';
+import type { EffectiveTimeouts, Transport, UpstreamResponse } from './transport.ts';
+
+const WORDS = [
+  'Sluice',
+  ' routes',
+  ' every',
+  ' request',
+  ' to',
+  ' the',
+  ' right',
+  ' model',
+  ' and',
+  ' counts',
+  ' each',
+  ' token',
+  '.',
+];
+
+function words(n: number, text: string | undefined): string[] {
+  if (text !== undefined) {
+    const parts = text.match(/\s*\S+/g) ?? [];
+    return Array.from({ length: n }, (_, i) => parts[i % Math.max(1, parts.length)] ?? '');
+  }
+  // Later cycles start with a space so the sentence repeats readably.
+  return Array.from(
+    { length: n },
+    (_, i) => (i >= WORDS.length && i % WORDS.length === 0 ? ' ' : '') + (WORDS[i % WORDS.length] ?? ''),
+  );
+}
+
+/** Rough prompt size the mock reports: ~4 characters a token, like the documented estimator. */
+function promptTokens(body: Record<string, unknown>): number {
+  const text = JSON.stringify(body.messages ?? body.prompt ?? body.input ?? '');
+  return Math.max(1, Math.ceil(text.length / 4));
+}
+
+export class MockTransport implements Transport {
+  readonly #settings: MockSettings;
+
+  constructor(settings: MockSettings) {
+    this.#settings = settings;
+  }
+
+  async send(req: UpstreamRequest, signal: AbortSignal, _t: EffectiveTimeouts): Promise<UpstreamResponse> {
+    const s = this.#settings;
+    if (s.latencyMs > 0) await sleep(s.latencyMs, undefined, { signal });
+    const body = JSON.parse(String(req.body)) as Record<string, unknown>;
+    const model = String(body.model);
+    const id = `mock-${Date.now().toString(36)}`;
+    const created = Math.floor(Date.now() / 1000);
+    const json = { 'content-type': 'application/json' };
+    if (req.path.endsWith('/embeddings')) {
+      const inputs = Array.isArray(body.input) ? body.input : [body.input];
+      const data = inputs.map((_, index) => ({
+        object: 'embedding',
+        index,
+        embedding: [0.1, 0.2, 0.3, 0.4],
+      }));
+      const usage = { prompt_tokens: promptTokens(body), total_tokens: promptTokens(body) };
+      return respond(200, json, JSON.stringify({ object: 'list', data, model, usage }));
+    }
+    const completions = req.path.endsWith('/completions') && !req.path.endsWith('/chat/completions');
+    const maxTokens = Number(body.max_completion_tokens ?? body.max_tokens ?? Number.POSITIVE_INFINITY);
+    const n = Math.min(s.outputTokens, maxTokens);
+    const finish = n < s.outputTokens ? 'length' : 'stop';
+    const out = words(n, s.text);
+    const usage = {
+      prompt_tokens: promptTokens(body),
+      completion_tokens: n,
+      total_tokens: promptTokens(body) + n,
+    };
+    if (body.stream !== true) {
+      const text = out.join('');
+      const choice = completions
+        ? { index: 0, text, finish_reason: finish, logprobs: null }
+        : { index: 0, message: { role: 'assistant', content: text }, finish_reason: finish, logprobs: null };
+      const object = completions ? 'text_completion' : 'chat.completion';
+      return respond(200, json, JSON.stringify({ id, object, created, model, choices: [choice], usage }));
+    }
+    const object = completions ? 'text_completion' : 'chat.completion.chunk';
+    const includeUsage =
+      (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
+    const frame = (choices: unknown[], extra: Record<string, unknown> = {}) =>
+      `data: ${JSON.stringify({ id, object, created, model, choices, ...extra })}\n\n`;
+    const delta = (content: string, first: boolean) =>
+      completions
+        ? { index: 0, text: content, finish_reason: null }
+        : { index: 0, delta: first ? { role: 'assistant', content } : { content }, finish_reason: null };
+    async function* generate(): AsyncGenerator<Buffer> {
+      for (let i = 0; i < out.length; i += s.chunkTokens) {
+        if (i > 0 && s.chunkDelayMs > 0) await sleep(s.chunkDelayMs, undefined, { signal });
+        yield Buffer.from(frame([delta(out.slice(i, i + s.chunkTokens).join(''), i === 0)]));
+      }
+      const last = completions
+        ? { index: 0, text: '', finish_reason: finish }
+        : { index: 0, delta: {}, finish_reason: finish };
+      yield Buffer.from(frame([last]) + (includeUsage ? frame([], { usage }) : '') + 'data: [DONE]\n\n');
+    }
+    return {
+      status: 200,
+      headers: { 'content-type': 'text/event-stream' },
+      body: Readable.from(generate(), { objectMode: true }) as never,
+    };
+  }
+
+  async close(): Promise<void> {}
+}
+
+function respond(status: number, headers: Record<string, string>, text: string): UpstreamResponse {
+  return { status, headers, body: Readable.from([Buffer.from(text)], { objectMode: true }) as never };
+}

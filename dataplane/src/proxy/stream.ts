@@ -1,0 +1,148 @@
+// Streaming a translated upstream response to the client with backpressure, output token caps and
+// honest endings: a completed answer ends with the client format's terminator; a cap ends with
+// finish_reason "length" + usage; a failure after the first byte ends with an error event, never with
+// something that looks like success.
+import { once } from 'node:events';
+import type { ServerResponse } from 'node:http';
+import type { GatewayError } from '../errors.ts';
+import type { StreamEvent, StreamTranslator, Usage } from '../providers/types.ts';
+import type { EncodingName } from '../tokens/counter.ts';
+import { countTokens, truncateToTokens } from '../tokens/counter.ts';
+import type { UpstreamResponse } from './transport.ts';
+
+export interface StreamResult {
+  /** usage as reported upstream, or counted by Sluice (estimated: true) */
+  usage: Usage;
+  outcome: 'complete' | 'truncated' | 'client-aborted' | 'error';
+  error?: GatewayError;
+  /** ms from start until the first byte reached the client */
+  firstByteAt?: number;
+}
+
+export interface PumpOptions {
+  res: ServerResponse;
+  translator: StreamTranslator;
+  upstream: UpstreamResponse;
+  /** events already read while deciding whether to fall back; written first */
+  pending: StreamEvent[];
+  inputTokens: () => number;
+  encoding: EncodingName;
+  outputCap: number | undefined;
+  allowOutput: ((tokens: number) => boolean) | undefined;
+  abortUpstream: () => void;
+  clientGone: AbortSignal;
+  onFirstByte: () => void;
+  /** turns a transport error (idle timeout, reset) into the documented gateway error */
+  mapError: (err: unknown) => GatewayError;
+}
+
+async function write(res: ServerResponse, data: string | Buffer, clientGone: AbortSignal): Promise<void> {
+  if (data.length === 0) return;
+  if (!res.write(data)) {
+    // Backpressure: wait for the client to drain before reading more from upstream.
+    await Promise.race([once(res, 'drain'), once(clientGone, 'abort')]);
+  }
+}
+
+/**
+ * Read the upstream until the translator yields the first event with bytes for the client.
+ * Throws if the upstream fails first, so the caller can still fall back to another backend.
+ */
+export async function readFirstEvents(
+  translator: StreamTranslator,
+  iterator: AsyncIterator<Buffer>,
+): Promise<{ events: StreamEvent[]; ended: boolean }> {
+  const events: StreamEvent[] = [];
+  for (;;) {
+    const next = await iterator.next();
+    if (next.done) {
+      events.push(...translator.end());
+      return { events, ended: true };
+    }
+    events.push(...translator.push(next.value));
+    if (events.some((e) => e.data.length > 0)) return { events, ended: false };
+  }
+}
+
+export async function pumpStream(
+  opts: PumpOptions,
+  iterator: AsyncIterator<Buffer>,
+  ended: boolean,
+): Promise<StreamResult> {
+  const { res, translator, clientGone } = opts;
+  let upstreamUsage: Usage | undefined;
+  let outputTokens = 0;
+  let firstByte = false;
+
+  const handle = async (ev: StreamEvent): Promise<'continue' | 'truncated'> => {
+    if (ev.usage) upstreamUsage = { ...upstreamUsage, ...ev.usage };
+    let data = ev.data;
+    if (ev.text) {
+      const tokens = countTokens(ev.text, opts.encoding);
+      const capLeft = opts.outputCap === undefined ? Number.POSITIVE_INFINITY : opts.outputCap - outputTokens;
+      const budgetOk = opts.allowOutput ? opts.allowOutput(tokens) : true;
+      if (tokens > capLeft || !budgetOk) {
+        const room = budgetOk ? capLeft : 0;
+        const kept = room > 0 ? truncateToTokens(ev.text, room, opts.encoding) : '';
+        const keptTokens = countTokens(kept, opts.encoding);
+        outputTokens += keptTokens;
+        const usage: Usage = { inputTokens: upstreamUsage?.inputTokens ?? opts.inputTokens(), outputTokens };
+        await write(
+          res,
+          (kept ? translator.textChunk(kept) : '') + translator.finish('length', usage),
+          clientGone,
+        );
+        return 'truncated';
+      }
+      outputTokens += tokens;
+    }
+    if (data.length > 0) {
+      if (!firstByte) {
+        firstByte = true;
+        opts.onFirstByte();
+      }
+      await write(res, data, clientGone);
+    }
+    data = '';
+    return 'continue';
+  };
+
+  const finalUsage = (): Usage =>
+    upstreamUsage && (upstreamUsage.outputTokens > 0 || upstreamUsage.inputTokens > 0)
+      ? upstreamUsage
+      : { inputTokens: opts.inputTokens(), outputTokens, estimated: true };
+
+  try {
+    for (const ev of opts.pending) {
+      if ((await handle(ev)) === 'truncated') {
+        opts.abortUpstream();
+        return {
+          usage: { inputTokens: upstreamUsage?.inputTokens ?? opts.inputTokens(), outputTokens },
+          outcome: 'truncated',
+        };
+      }
+    }
+    while (!ended) {
+      if (clientGone.aborted) throw clientGone.reason;
+      const next = await iterator.next();
+      const events = next.done ? translator.end() : translator.push(next.value);
+      ended = next.done === true;
+      for (const ev of events) {
+        if ((await handle(ev)) === 'truncated') {
+          opts.abortUpstream();
+          return {
+            usage: { inputTokens: upstreamUsage?.inputTokens ?? opts.inputTokens(), outputTokens },
+            outcome: 'truncated',
+          };
+        }
+      }
+    }
+    return { usage: finalUsage(), outcome: 'complete' };
+  } catch (err) {
+    opts.abortUpstream();
+    if (clientGone.aborted) return { usage: finalUsage(), outcome: 'client-aborted' };
+    const gwErr = opts.mapError(err);
+    if (!res.destroyed) await write(res, translator.errorEvent(gwErr), clientGone).catch(() => {});
+    return { usage: finalUsage(), outcome: 'error', error: gwErr };
+  }
+}

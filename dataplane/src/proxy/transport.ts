@@ -1,0 +1,107 @@
+// Sending one upstream request. HTTP goes over an undici Pool per origin (keep-alive, pipelining off,
+// pools survive config reloads); the built-in mock answers in-process. Timeouts map onto undici's:
+// connect -> connect.timeout, first byte -> headersTimeout, idle between chunks -> bodyTimeout;
+// total is an AbortSignal. Every failure becomes a GatewayError that says which timeout or what broke.
+import { Pool } from 'undici';
+import { GatewayError } from '../errors.ts';
+import type { UpstreamRequest } from '../providers/types.ts';
+
+export interface UpstreamResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: AsyncIterable<Buffer> & { destroy(err?: Error): void };
+}
+
+export interface EffectiveTimeouts {
+  connectMs: number;
+  firstByteMs: number;
+  idleMs: number;
+  totalMs: number;
+}
+
+export interface Transport {
+  send(req: UpstreamRequest, signal: AbortSignal, timeouts: EffectiveTimeouts): Promise<UpstreamResponse>;
+  close(): Promise<void>;
+}
+
+/** Map an undici/network error to the documented gateway error. */
+export function upstreamFailure(err: unknown, provider: string, timeouts: EffectiveTimeouts): GatewayError {
+  if (err instanceof GatewayError) return err;
+  const code = (err as { code?: string }).code ?? '';
+  const name = (err as { name?: string }).name ?? '';
+  const cause = { cause: err };
+  switch (code) {
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return new GatewayError(
+        'SLUICE_ERR_UPSTREAM_TIMEOUT',
+        `provider '${provider}': connect timeout after ${timeouts.connectMs} ms`,
+        cause,
+      );
+    case 'UND_ERR_HEADERS_TIMEOUT':
+      return new GatewayError(
+        'SLUICE_ERR_UPSTREAM_TIMEOUT',
+        `provider '${provider}': no response (first byte) within ${timeouts.firstByteMs} ms`,
+        cause,
+      );
+    case 'UND_ERR_BODY_TIMEOUT':
+      return new GatewayError(
+        'SLUICE_ERR_UPSTREAM_TIMEOUT',
+        `provider '${provider}': stream idle for more than ${timeouts.idleMs} ms`,
+        cause,
+      );
+    default:
+      break;
+  }
+  if (name === 'TimeoutError') {
+    return new GatewayError(
+      'SLUICE_ERR_UPSTREAM_TIMEOUT',
+      `provider '${provider}': total timeout of ${timeouts.totalMs} ms exceeded`,
+      cause,
+    );
+  }
+  const detail = code || name || 'error';
+  return new GatewayError(
+    'SLUICE_ERR_UPSTREAM_CONNECT',
+    `provider '${provider}': connection failed (${detail})`,
+    cause,
+  );
+}
+
+export class HttpTransport implements Transport {
+  readonly #pool: Pool;
+
+  constructor(origin: string, connections: number, connectTimeoutMs: number) {
+    this.#pool = new Pool(origin, {
+      connections,
+      pipelining: 1,
+      keepAliveTimeout: 30_000,
+      keepAliveMaxTimeout: 600_000,
+      connect: { timeout: connectTimeoutMs },
+    });
+  }
+
+  async send(
+    req: UpstreamRequest,
+    signal: AbortSignal,
+    timeouts: EffectiveTimeouts,
+  ): Promise<UpstreamResponse> {
+    const res = await this.#pool.request({
+      method: req.method,
+      path: req.path,
+      headers: req.headers,
+      body: req.method === 'GET' ? null : req.body,
+      signal,
+      headersTimeout: timeouts.firstByteMs,
+      bodyTimeout: timeouts.idleMs,
+    });
+    return {
+      status: res.statusCode,
+      headers: res.headers,
+      body: res.body as unknown as UpstreamResponse['body'],
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.close();
+  }
+}

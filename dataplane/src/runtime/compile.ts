@@ -1,0 +1,144 @@
+// Config -> Runtime: everything the request path needs, decided once per config load.
+// Secrets are read here (a missing secret fails the load, so the last good config keeps serving).
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { ConfigError } from '../config/load.ts';
+import type { ModelConfig, ProviderConfig, SecretSource, SluiceConfig, Timeouts } from '../config/schema.ts';
+import { getPreset } from '../providers/presets.ts';
+import type { ResolvedProvider } from '../providers/types.ts';
+import { type Gate, openGate } from '../proxy/gate.ts';
+import type { EffectiveTimeouts } from '../proxy/transport.ts';
+import type { ProviderRuntime, ProviderStateCache } from './provider_runtime.ts';
+import { type CompiledRoute, compileRoute } from './route.ts';
+
+export interface Runtime {
+  config: SluiceConfig;
+  /** sha256 of the canonical config, reported in metrics and to the operator */
+  hash: string;
+  providers: ReadonlyMap<string, ProviderRuntime>;
+  routes: CompiledRoute[];
+  gate: Gate;
+  secretsDir: string;
+  /** every secret file this config read, so rotations trigger a reload */
+  secretFiles: string[];
+}
+
+export interface CompileOptions {
+  /** folder the config came from: the default base for relative secret files */
+  configDir: string;
+  state: ProviderStateCache;
+  /** builds the policy gate for configs with namespaces (injected so the core does not depend on it) */
+  gateFactory?: (
+    cfg: SluiceConfig,
+    readSecret: (s: SecretSource) => string,
+    secretsDir: string,
+  ) => Gate | Promise<Gate>;
+  env?: NodeJS.ProcessEnv;
+}
+
+const DEFAULT_TIMEOUTS: EffectiveTimeouts = {
+  connectMs: 5_000,
+  firstByteMs: 60_000,
+  idleMs: 30_000,
+  totalMs: 600_000,
+};
+
+export function effectiveTimeouts(...layers: Array<Timeouts | undefined>): EffectiveTimeouts {
+  const t = { ...DEFAULT_TIMEOUTS };
+  for (const l of layers) {
+    if (!l) continue;
+    if (l.connectMs) t.connectMs = l.connectMs;
+    if (l.firstByteMs) t.firstByteMs = l.firstByteMs;
+    if (l.idleMs) t.idleMs = l.idleMs;
+    if (l.totalMs) t.totalMs = l.totalMs;
+  }
+  return t;
+}
+
+export function configHash(cfg: SluiceConfig): string {
+  return createHash('sha256').update(JSON.stringify(cfg)).digest('hex').slice(0, 16);
+}
+
+export function makeSecretReader(
+  secretsDir: string,
+  env: NodeJS.ProcessEnv,
+  filesRead: string[] = [],
+): (s: SecretSource, path?: string) => string {
+  return (s, path = 'secret') => {
+    if ('env' in s) {
+      const v = env[s.env];
+      if (v === undefined || v === '')
+        throw new ConfigError('secrets', [{ path, message: `environment variable ${s.env} is not set` }]);
+      return v;
+    }
+    const file = isAbsolute(s.file) ? s.file : resolve(secretsDir, s.file);
+    filesRead.push(file);
+    try {
+      return readFileSync(file, 'utf8').trim();
+    } catch (err) {
+      throw new ConfigError('secrets', [
+        { path, message: `cannot read secret file ${file}: ${(err as NodeJS.ErrnoException).code ?? err}` },
+      ]);
+    }
+  };
+}
+
+function resolveProvider(
+  p: ProviderConfig,
+  i: number,
+  readSecret: (s: SecretSource, path?: string) => string,
+): ResolvedProvider {
+  const preset = getPreset(p.type);
+  if (!preset)
+    throw new ConfigError('config', [
+      { path: `providers[${i}].type`, message: `unsupported provider type "${p.type}"` },
+    ]);
+  const baseUrl = (p.baseUrl ?? preset.defaultBaseUrl ?? '').replace(/\/+$/, '');
+  const url = new URL(baseUrl);
+  const credentials: Record<string, string> = {};
+  for (const [k, src] of Object.entries(p.credentials ?? {})) {
+    credentials[k] = readSecret(src, `providers[${i}].credentials.${k}`);
+  }
+  const models = new Map<string, ModelConfig>(p.models.map((m) => [m.name, m]));
+  return {
+    name: p.name,
+    config: p,
+    preset,
+    baseUrl,
+    origin: url.origin,
+    basePath: url.pathname.replace(/\/+$/, ''),
+    credentials: Object.freeze(credentials),
+    models,
+  };
+}
+
+export async function compileRuntime(config: SluiceConfig, opts: CompileOptions): Promise<Runtime> {
+  const secretsDir = config.server.secretsDir
+    ? resolve(opts.configDir, config.server.secretsDir)
+    : opts.configDir;
+  const secretFiles: string[] = [];
+  const readSecret = makeSecretReader(secretsDir, opts.env ?? process.env, secretFiles);
+  const providers = new Map<string, ProviderRuntime>();
+  config.providers.forEach((p, i) => {
+    const resolved = resolveProvider(p, i, readSecret);
+    const timeouts = effectiveTimeouts(config.server.timeouts, p.timeouts);
+    providers.set(p.name, opts.state.obtain(resolved, timeouts));
+  });
+  const routes = config.routes.map((r) => compileRoute(r, providers));
+  if (config.namespaces.length > 0 && !opts.gateFactory) {
+    // Never serve a tenant config without enforcing it.
+    throw new ConfigError('config', [
+      { path: 'namespaces', message: 'namespaces require the policy engine (gateFactory)' },
+    ]);
+  }
+  const gate =
+    opts.gateFactory && config.namespaces.length > 0
+      ? await opts.gateFactory(config, readSecret, secretsDir)
+      : openGate;
+  return { config, hash: configHash(config), providers, routes, gate, secretsDir, secretFiles };
+}
+
+export function configDirOf(file: string): string {
+  return dirname(resolve(file));
+}

@@ -1,0 +1,94 @@
+// A route compiled for the request path: matchers built once at load (fastify route.js style), the
+// balancer and retry budget ready, and backends pointing at live provider runtimes.
+import type { HeaderMatch, RouteConfig } from '../config/schema.ts';
+import { Balancer, type CompiledBackend } from '../proxy/balancer.ts';
+import { RetryBudget } from '../proxy/retry.ts';
+import type { ProviderRuntime } from './provider_runtime.ts';
+
+export interface CompiledRoute {
+  name: string;
+  config: RouteConfig;
+  /** exact model names and aliases this route lists, for /v1/models */
+  listedModels: string[];
+  matchesModel(model: string): boolean;
+  matchesPath(path: string): boolean;
+  /** the route only serves requests under one of its path prefixes */
+  pathOnly: boolean;
+  matchesHeaders(get: (name: string) => string | undefined): boolean;
+  balancer: Balancer;
+  fallback: CompiledBackend[];
+  budget: RetryBudget;
+}
+
+export function globToRegExp(glob: string): RegExp {
+  const escaped = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replaceAll('*', '.*')
+    .replaceAll('?', '.');
+  return new RegExp(`^${escaped}$`);
+}
+
+export function compileHeaderMatch(m: HeaderMatch): (get: (name: string) => string | undefined) => boolean {
+  const name = m.name.toLowerCase();
+  if (m.equals !== undefined) {
+    const v = m.equals;
+    return (get) => get(name) === v;
+  }
+  if (m.in !== undefined) {
+    const set = new Set(m.in);
+    return (get) => {
+      const v = get(name);
+      return v !== undefined && set.has(v);
+    };
+  }
+  if (m.regex !== undefined) {
+    const re = new RegExp(m.regex);
+    return (get) => {
+      const v = get(name);
+      return v !== undefined && re.test(v);
+    };
+  }
+  const present = m.present === true;
+  return (get) => (get(name) !== undefined) === present;
+}
+
+export function compileModelMatcher(patterns: string[] | undefined): (model: string) => boolean {
+  if (!patterns || patterns.length === 0) return () => true;
+  const exact = new Set(patterns.filter((p) => !p.includes('*') && !p.includes('?')));
+  const globs = patterns.filter((p) => p.includes('*') || p.includes('?')).map(globToRegExp);
+  if (globs.length === 0) return (m) => exact.has(m);
+  return (m) => exact.has(m) || globs.some((g) => g.test(m));
+}
+
+export function compileRoute(
+  cfg: RouteConfig,
+  providers: ReadonlyMap<string, ProviderRuntime>,
+  random?: () => number,
+): CompiledRoute {
+  const toBackend = (b: RouteConfig['backends'][number]): CompiledBackend => ({
+    provider: providers.get(b.provider) as ProviderRuntime,
+    model: b.model,
+    weight: b.weight,
+    tier: b.tier,
+  });
+  const headerMatchers = (cfg.match.headers ?? []).map(compileHeaderMatch);
+  const paths = cfg.match.paths ?? [];
+  return {
+    name: cfg.name,
+    config: cfg,
+    listedModels: (cfg.match.models ?? []).filter((p) => !p.includes('*') && !p.includes('?')),
+    matchesModel: compileModelMatcher(cfg.match.models),
+    matchesPath:
+      paths.length === 0
+        ? () => true
+        : (p) =>
+            paths.some(
+              (prefix) => p === prefix || p.startsWith(prefix.endsWith('/') ? prefix : `${prefix}/`),
+            ),
+    pathOnly: paths.length > 0,
+    matchesHeaders: headerMatchers.length === 0 ? () => true : (get) => headerMatchers.every((m) => m(get)),
+    balancer: new Balancer(cfg, cfg.backends.map(toBackend), random),
+    fallback: cfg.fallback.map(toBackend),
+    budget: new RetryBudget(),
+  };
+}

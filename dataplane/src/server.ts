@@ -1,0 +1,180 @@
+// The HTTP surface: fastify routes for every client API, /v1/models, path-prefixed routes, health,
+// readiness and metrics. Framework errors (bad JSON, body too large, wrong media type) are mapped to
+// the documented codes in the client API's own error shape.
+import { randomUUID } from 'node:crypto';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
+import type { Logger } from 'pino';
+import { clientApis } from './api/registry.ts';
+import type { ClientApiSpec } from './api/types.ts';
+import { type ErrorCode, GatewayError } from './errors.ts';
+import { metrics, registry } from './observability/metrics.ts';
+import { handleApi } from './proxy/pipeline.ts';
+import type { Runtime } from './runtime/compile.ts';
+
+export interface ServerState {
+  runtime(): Runtime;
+  ready(): { ready: boolean; details: Record<string, unknown> };
+  draining(): boolean;
+}
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/** The client API a path speaks: exact API paths, else by suffix for path-prefixed routes. */
+export function specForPath(path: string): ClientApiSpec {
+  const exact = clientApis.find((s) => s.path === path);
+  if (exact) return exact;
+  const bySuffix = clientApis.find(
+    (s) => s.api !== 'openai-chat' && path.endsWith(s.path.replace(/^\/v1/, '')),
+  );
+  return bySuffix ?? (clientApis.find((s) => s.api === 'openai-chat') as ClientApiSpec);
+}
+
+const FRAMEWORK_ERRORS: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'SLUICE_ERR_BODY_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'SLUICE_ERR_UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'SLUICE_ERR_INVALID_JSON',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'SLUICE_ERR_INVALID_JSON',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'SLUICE_ERR_INVALID_REQUEST',
+};
+
+function toGatewayError(err: FastifyError): GatewayError {
+  if (err instanceof GatewayError) return err;
+  const mapped = err.code ? FRAMEWORK_ERRORS[err.code] : undefined;
+  if (mapped === 'SLUICE_ERR_UNSUPPORTED_MEDIA_TYPE') {
+    return new GatewayError(mapped, 'the body must be JSON: send Content-Type: application/json');
+  }
+  if (mapped === 'SLUICE_ERR_BODY_TOO_LARGE') return new GatewayError(mapped, 'request body is too large');
+  if (mapped) return new GatewayError(mapped, err.message);
+  if (err instanceof SyntaxError || (err.statusCode === 400 && /JSON/i.test(err.message))) {
+    return new GatewayError('SLUICE_ERR_INVALID_JSON', `invalid JSON body: ${err.message}`);
+  }
+  if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+    return new GatewayError('SLUICE_ERR_INVALID_REQUEST', err.message);
+  }
+  return new GatewayError('SLUICE_ERR_INTERNAL', 'internal error', { cause: err });
+}
+
+export function sendError(reply: FastifyReply, spec: ClientApiSpec, err: GatewayError): FastifyReply {
+  if (err.headers) for (const [k, v] of Object.entries(err.headers)) reply.header(k, v);
+  return reply.code(err.status).header('content-type', 'application/json').send(spec.errorBody(err));
+}
+
+export function buildServer(state: ServerState, log: Logger, bodyLimit: number): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: log.child({ component: 'http' }, { level: 'warn' }) as unknown as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit,
+    genReqId: (req) => {
+      const h = req.headers['x-request-id'];
+      return typeof h === 'string' && REQUEST_ID.test(h) ? h : randomUUID();
+    },
+    forceCloseConnections: 'idle',
+    return503OnClosing: false,
+    keepAliveTimeout: 65_000,
+    maxParamLength: 200,
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+    // While draining, requests that still arrive on open keep-alive connections are served, but the
+    // connection is closed after the response so the client moves to another replica.
+    if (state.draining()) reply.header('connection', 'close');
+  });
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const gw = toGatewayError(err);
+    if (gw.code === 'SLUICE_ERR_INTERNAL') log.error({ err, reqId: req.id }, 'unhandled error');
+    return sendError(reply, specForPath(req.url.split('?')[0] ?? ''), gw);
+  });
+
+  app.setNotFoundHandler((req, reply) =>
+    sendError(
+      reply,
+      specForPath(req.url),
+      new GatewayError('SLUICE_ERR_NOT_FOUND', `no route for ${req.method} ${req.url.split('?')[0]}`),
+    ),
+  );
+
+  const serve = (spec: ClientApiSpec) => async (req: FastifyRequest, reply: FastifyReply) => {
+    const runtime = state.runtime();
+    metrics.inflight.inc();
+    try {
+      await handleApi(req, reply, spec, runtime, log);
+    } finally {
+      metrics.inflight.dec();
+    }
+  };
+
+  for (const spec of clientApis) {
+    app.post(spec.path, serve(spec));
+    app.route({
+      method: ['GET', 'PUT', 'DELETE', 'PATCH'],
+      url: spec.path,
+      handler: (_req, reply) =>
+        sendError(
+          reply,
+          spec,
+          new GatewayError('SLUICE_ERR_METHOD_NOT_ALLOWED', `use POST for ${spec.path}`),
+        ).header('allow', 'POST'),
+    });
+  }
+
+  // Routes matched by path prefix (e.g. /api/chat): the client API is chosen by the path's ending.
+  app.post('/*', async (req, reply) => {
+    const path = req.url.split('?')[0] ?? '';
+    const runtime = state.runtime();
+    if (!runtime.routes.some((r) => r.pathOnly && r.matchesPath(path))) {
+      return sendError(
+        reply,
+        specForPath(path),
+        new GatewayError('SLUICE_ERR_NOT_FOUND', `no route for POST ${path}`),
+      );
+    }
+    return serve(specForPath(path))(req, reply);
+  });
+
+  app.get('/v1/models', async (req, reply) => {
+    const runtime = state.runtime();
+    const spec = specForPath('/v1/chat/completions');
+    let identity: Awaited<ReturnType<Runtime['gate']['identify']>>;
+    try {
+      identity = await runtime.gate.identify(req.headers);
+    } catch (err) {
+      return sendError(reply, spec, err as GatewayError);
+    }
+    const seen = new Set<string>();
+    const data: Array<{ id: string; object: 'model'; created: number; owned_by: string }> = [];
+    for (const route of runtime.routes) {
+      const names = route.listedModels.length
+        ? route.listedModels
+        : route.balancer.backends.flatMap((b) =>
+            b.model ? [b.model] : [...b.provider.resolved.models.keys()],
+          );
+      for (const id of names) {
+        if (seen.has(id) || !route.matchesModel(id) || !runtime.gate.visibleModel(identity, route, id))
+          continue;
+        seen.add(id);
+        data.push({ id, object: 'model', created: 0, owned_by: `sluice/${route.name}` });
+      }
+    }
+    return reply.send({ object: 'list', data });
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    const { ready, details } = state.ready();
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', ...details });
+  });
+  app.get('/metrics', async (_req, reply) => {
+    reply.header('content-type', registry.contentType);
+    return registry.metrics();
+  });
+  return app;
+}

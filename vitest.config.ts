@@ -1,0 +1,19 @@
+import { defineConfig } from 'vitest/config';
+
+// Integration suites start real processes (dataplane, redis-server, kube-apiserver),
+// so files run in parallel forks but with generous timeouts and a bounded pool on 2 cores.
+export default defineConfig({
+  test: {
+    include: [
+      'dataplane/src/**/*.test.ts',
+      'operator/src/**/*.test.ts',
+      'test/**/*.test.ts',
+      'scripts/**/*.test.ts',
+    ],
+    testTimeout: 30_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+    maxWorkers: 2,
+    reporters: ['default'],
+  },
+});
