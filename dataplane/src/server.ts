@@ -152,11 +152,10 @@ export function buildServer(state: ServerState, log: Logger, bodyLimit: number):
     const seen = new Set<string>();
     const data: Array<{ id: string; object: 'model'; created: number; owned_by: string }> = [];
     for (const route of runtime.routes) {
-      const names = route.listedModels.length
-        ? route.listedModels
-        : route.balancer.backends.flatMap((b) =>
-            b.model ? [b.model] : [...b.provider.resolved.models.keys()],
-          );
+      // Exact names the route lists, plus provider models its globs (or no model match) accept.
+      const names = route.listedModels.concat(
+        route.balancer.backends.flatMap((b) => (b.model ? [] : [...b.provider.resolved.models.keys()])),
+      );
       for (const id of names) {
         if (seen.has(id) || !route.matchesModel(id) || !runtime.gate.visibleModel(identity, route, id))
           continue;

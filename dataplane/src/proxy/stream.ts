@@ -74,43 +74,56 @@ export async function pumpStream(
   let outputTokens = 0;
   let firstByte = false;
 
+  const capped = opts.outputCap !== undefined || opts.allowOutput !== undefined;
+  // Without a cap, text is only kept (not tokenized) so usage can be counted once at the end if the
+  // upstream reports none; tokenizing every delta is paid only when a cap needs it.
+  let uncountedText = '';
+
   const handle = async (ev: StreamEvent): Promise<'continue' | 'truncated'> => {
     if (ev.usage) upstreamUsage = { ...upstreamUsage, ...ev.usage };
-    let data = ev.data;
     if (ev.text) {
-      const tokens = countTokens(ev.text, opts.encoding);
-      const capLeft = opts.outputCap === undefined ? Number.POSITIVE_INFINITY : opts.outputCap - outputTokens;
-      const budgetOk = opts.allowOutput ? opts.allowOutput(tokens) : true;
-      if (tokens > capLeft || !budgetOk) {
-        const room = budgetOk ? capLeft : 0;
-        const kept = room > 0 ? truncateToTokens(ev.text, room, opts.encoding) : '';
-        const keptTokens = countTokens(kept, opts.encoding);
-        outputTokens += keptTokens;
-        const usage: Usage = { inputTokens: upstreamUsage?.inputTokens ?? opts.inputTokens(), outputTokens };
-        await write(
-          res,
-          (kept ? translator.textChunk(kept) : '') + translator.finish('length', usage),
-          clientGone,
-        );
-        return 'truncated';
+      if (!capped) uncountedText += ev.text;
+      else {
+        const tokens = countTokens(ev.text, opts.encoding);
+        const capLeft =
+          opts.outputCap === undefined ? Number.POSITIVE_INFINITY : opts.outputCap - outputTokens;
+        const budgetOk = opts.allowOutput ? opts.allowOutput(tokens) : true;
+        if (tokens > capLeft || !budgetOk) {
+          const room = budgetOk ? capLeft : 0;
+          const kept = room > 0 ? truncateToTokens(ev.text, room, opts.encoding) : '';
+          outputTokens += countTokens(kept, opts.encoding);
+          const usage: Usage = {
+            inputTokens: upstreamUsage?.inputTokens ?? opts.inputTokens(),
+            outputTokens,
+          };
+          await write(
+            res,
+            (kept ? translator.textChunk(kept) : '') + translator.finish('length', usage),
+            clientGone,
+          );
+          return 'truncated';
+        }
+        outputTokens += tokens;
       }
-      outputTokens += tokens;
     }
-    if (data.length > 0) {
+    if (ev.data.length > 0) {
       if (!firstByte) {
         firstByte = true;
         opts.onFirstByte();
       }
-      await write(res, data, clientGone);
+      await write(res, ev.data, clientGone);
     }
-    data = '';
     return 'continue';
   };
 
   const finalUsage = (): Usage =>
     upstreamUsage && (upstreamUsage.outputTokens > 0 || upstreamUsage.inputTokens > 0)
       ? upstreamUsage
-      : { inputTokens: opts.inputTokens(), outputTokens, estimated: true };
+      : {
+          inputTokens: opts.inputTokens(),
+          outputTokens: capped ? outputTokens : countTokens(uncountedText, opts.encoding),
+          estimated: true,
+        };
 
   try {
     for (const ev of opts.pending) {

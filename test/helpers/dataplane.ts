@@ -1,0 +1,149 @@
+// Starting dataplanes for tests: in-process (fast, for most suites) or as a real `sluice serve`
+// process (for reload, drain and multi-replica suites). Configs are written to a temp folder; the
+// process variant learns its port from the "listening" log line (it listens on port 0).
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pino } from 'pino';
+import { stringify } from 'yaml';
+import { Dataplane } from '../../dataplane/src/dataplane.ts';
+
+export const REPO_ROOT = resolve(import.meta.dirname, '../..');
+export const NODE_BIN = join(REPO_ROOT, 'node_modules/.bin/node');
+
+export interface TestConfigDir {
+  dir: string;
+  file: string;
+  /** replace the config atomically (write + rename), as an editor or the operator would */
+  write(config: unknown): void;
+  cleanup(): void;
+}
+
+export function configDir(config: unknown, name = 'config.yaml'): TestConfigDir {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-test-'));
+  const file = join(dir, name);
+  let n = 0;
+  const write = (cfg: unknown) => {
+    const tmp = join(dir, `.tmp-${n++}`);
+    writeFileSync(tmp, typeof cfg === 'string' ? cfg : stringify(cfg));
+    renameSync(tmp, file);
+  };
+  write(config);
+  return { dir, file, write, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export interface InProcessDataplane {
+  url: string;
+  baseURL: string;
+  dataplane: Dataplane;
+  config: TestConfigDir;
+  stop(): Promise<void>;
+}
+
+export async function startDataplane(config: unknown): Promise<InProcessDataplane> {
+  const cfg = configDir(config);
+  const dataplane = new Dataplane({
+    configFile: cfg.file,
+    log: pino({ level: 'silent' }),
+    host: '127.0.0.1',
+    port: 0,
+  });
+  const address = await dataplane.start();
+  return {
+    url: address,
+    baseURL: `${address}/v1`,
+    dataplane,
+    config: cfg,
+    async stop() {
+      await dataplane.stop();
+      cfg.cleanup();
+    },
+  };
+}
+
+export interface DataplaneProcess {
+  url: string;
+  baseURL: string;
+  child: ChildProcess;
+  logs: string[];
+  /** resolves with the exit code */
+  exited: Promise<number | null>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Spawn `sluice serve --config FILE --port 0` with Node 24 and wait until it listens. */
+export async function spawnDataplane(
+  configFile: string,
+  env: NodeJS.ProcessEnv = {},
+  timeoutMs = 20_000,
+): Promise<DataplaneProcess> {
+  const child = spawn(
+    NODE_BIN,
+    [join(REPO_ROOT, 'bin/sluice.js'), 'serve', '--config', configFile, '--port', '0', '--host', '127.0.0.1'],
+    {
+      cwd: REPO_ROOT,
+      env: { ...process.env, SLUICE_LOG_LEVEL: 'info', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const logs: string[] = [];
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const url = await new Promise<string>((resolveUrl, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`dataplane did not start in ${timeoutMs} ms:\n${logs.join('')}`)),
+      timeoutMs,
+    );
+    let buf = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let i = buf.indexOf('\n');
+      while (i >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        logs.push(`${line}\n`);
+        if (line.includes('sluice dataplane listening')) {
+          clearTimeout(timer);
+          resolveUrl((JSON.parse(line) as { address: string }).address);
+        }
+        i = buf.indexOf('\n');
+      }
+    });
+    child.stderr?.on('data', (d: Buffer) => logs.push(d.toString()));
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`dataplane exited with ${code} before listening:\n${logs.join('')}`));
+    });
+  });
+  return {
+    url,
+    baseURL: `${url}/v1`,
+    child,
+    logs,
+    exited,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      const code = await exited;
+      clearTimeout(killer);
+      return code;
+    },
+  };
+}
+
+/** A config with one route over the given providers, for tests. */
+export function simpleConfig(
+  providers: unknown[],
+  route: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return { providers, routes: [{ name: 'main', ...route }], ...extra };
+}
+
+export function openaiProvider(
+  name: string,
+  baseUrl: string,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return { name, type: 'openai', baseUrl, credentials: { apiKey: { env: 'SLUICE_TEST_KEY' } }, ...extra };
+}
