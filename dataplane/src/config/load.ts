@@ -72,6 +72,17 @@ export function checkReferences(cfg: SluiceConfig): ConfigIssue[] {
     if (!p.baseUrl && !preset.defaultBaseUrl) {
       issues.push({ path: `providers[${i}].baseUrl`, message: `required for provider type "${p.type}"` });
     }
+    const needsRegion =
+      preset.auth === 'sigv4' || (!p.baseUrl && (preset.defaultBaseUrl ?? '').includes('{region}'));
+    if (needsRegion && !p.region) {
+      issues.push({ path: `providers[${i}].region`, message: `required for provider type "${p.type}"` });
+    } else if (p.region !== undefined && !/^[a-z0-9]+(-[a-z0-9]+)*$/.test(p.region)) {
+      // the region becomes part of a host name and of the SigV4 scope
+      issues.push({
+        path: `providers[${i}].region`,
+        message: 'must look like a region name, e.g. us-east-1',
+      });
+    }
     for (const cred of preset.requiredCredentials) {
       if (!p.credentials?.[cred]) {
         issues.push({

@@ -94,7 +94,10 @@ function resolveProvider(
     throw new ConfigError('config', [
       { path: `providers[${i}].type`, message: `unsupported provider type "${p.type}"` },
     ]);
-  const baseUrl = (p.baseUrl ?? preset.defaultBaseUrl ?? '').replace(/\/+$/, '');
+  // Presets such as bedrock carry the region in their host (https://bedrock-runtime.{region}.amazonaws.com).
+  const baseUrl = (p.baseUrl ?? preset.defaultBaseUrl ?? '')
+    .replaceAll('{region}', p.region ?? '')
+    .replace(/\/+$/, '');
   const url = new URL(baseUrl);
   const credentials: Record<string, string> = {};
   for (const [k, src] of Object.entries(p.credentials ?? {})) {
