@@ -81,6 +81,9 @@ export function buildServer(state: ServerState, log: Logger, bodyLimit: number):
     routerOptions: { ignoreTrailingSlash: true },
   });
 
+  // Only JSON bodies are accepted; anything else is a documented 415, not a confusing 400.
+  app.removeContentTypeParser('text/plain');
+
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
     // While draining, requests that still arrive on open keep-alive connections are served, but the

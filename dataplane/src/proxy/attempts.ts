@@ -54,11 +54,12 @@ async function readBounded(body: UpstreamResponse['body'], limit: number): Promi
   let size = 0;
   for await (const chunk of body) {
     size += chunk.length;
+    parts.push(chunk);
     if (size > limit) {
+      // stop reading: the caller sees a result longer than `limit` and knows it was cut
       body.destroy();
       break;
     }
-    parts.push(chunk);
   }
   return Buffer.concat(parts);
 }
