@@ -219,6 +219,14 @@ export const policySchema = z.strictObject({
   models: z
     .strictObject({ allow: z.array(z.string()).optional(), deny: z.array(z.string()).optional() })
     .optional(),
+  reserveOutputTokens: z
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .describe(
+      'output tokens reserved against token/cost windows when a request sets no max tokens (default: the model maxOutputTokens, else 4096); the answer is capped to it',
+    ),
 });
 export type PolicyConfig = z.infer<typeof policySchema>;
 
@@ -254,7 +262,12 @@ export const namespaceSchema = z.strictObject({
     .optional()
     .describe('model names or globs this namespace may use; omit for all'),
   policies: z.array(name).default([]),
-  cache: z.strictObject({ enabled: z.boolean().default(false) }).optional(),
+  cache: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      ttlSeconds: z.number().int().positive().optional().describe("overrides the route's cache TTL"),
+    })
+    .optional(),
 });
 export type NamespaceConfig = z.infer<typeof namespaceSchema>;
 
@@ -274,6 +287,19 @@ export const storeSchema = z
           .positive()
           .default(1)
           .describe('for fail-open: each replica takes limit/N locally'),
+        failureThreshold: z
+          .number()
+          .int()
+          .positive()
+          .default(3)
+          .describe('consecutive failed commands that open the circuit to Redis'),
+        retryIntervalMs: z
+          .number()
+          .int()
+          .positive()
+          .default(1_000)
+          .describe('how often an open circuit probes Redis to recover'),
+        connectTimeoutMs: z.number().int().positive().default(2_000),
       })
       .optional(),
   })
@@ -311,6 +337,12 @@ export const cacheSchema = z
       .int()
       .positive()
       .default(1024 * 1024),
+    maxBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(64 * 1024 * 1024)
+      .describe('total bytes of the in-memory (L1) response cache'),
   })
   .prefault({});
 
