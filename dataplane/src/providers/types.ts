@@ -112,10 +112,14 @@ export interface StreamTranslator {
   push(chunk: Buffer): StreamEvent[];
   /** upstream ended; returns trailing events. Throws GatewayError if the stream ended without its terminal event. */
   end(): StreamEvent[];
-  /** client-format bytes for a text-only delta (used when the core trims a delta at a token cap) */
-  textChunk(text: string): string;
+  /**
+   * client-format bytes for a text-only delta (used when the core trims a delta at a token cap).
+   * `cut` is the event whose text was trimmed: none of its data reached the client, nor did any event
+   * after it. Stateful formats (Anthropic content blocks) use it to continue from what the client saw.
+   */
+  textChunk(text: string, cut?: StreamEvent): string;
   /** client-format closing sequence when the core stops the answer early (token cap): finish 'length' + usage + end marker */
-  finish(reason: 'length', usage: Usage): string;
+  finish(reason: 'length', usage: Usage, cut?: StreamEvent): string;
   /** client-format error event for a failure after bytes reached the client */
   errorEvent(err: GatewayError): string;
 }

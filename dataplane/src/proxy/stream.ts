@@ -98,7 +98,7 @@ export async function pumpStream(
           };
           await write(
             res,
-            (kept ? translator.textChunk(kept) : '') + translator.finish('length', usage),
+            (kept ? translator.textChunk(kept, ev) : '') + translator.finish('length', usage, ev),
             clientGone,
           );
           return 'truncated';
