@@ -162,12 +162,16 @@ export class Dataplane {
     this.#health?.stop();
     const deadline = this.#runtime.config.server.drainTimeoutMs;
     const closed = this.#app.close();
+    // server.close() only closes connections idle at that moment; a keep-alive connection whose
+    // stream finishes later would hold the drain open until its keep-alive timeout, so sweep.
+    const sweep = setInterval(() => this.#app.server.closeIdleConnections(), 100);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((r) => {
       timer = setTimeout(() => r('timeout'), deadline);
     });
     const result = await Promise.race([closed.then(() => 'closed' as const), timeout]);
     if (timer) clearTimeout(timer);
+    clearInterval(sweep);
     if (result === 'timeout') {
       this.#opts.log.warn({ deadlineMs: deadline }, 'drain deadline passed; closing remaining connections');
       this.#app.server.closeAllConnections();

@@ -8,6 +8,7 @@ import Fastify, {
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
+  LogController,
 } from 'fastify';
 import type { Logger } from 'pino';
 import { clientApis } from './api/registry.ts';
@@ -68,7 +69,8 @@ export function sendError(reply: FastifyReply, spec: ClientApiSpec, err: Gateway
 export function buildServer(state: ServerState, log: Logger, bodyLimit: number): FastifyInstance {
   const app = Fastify({
     loggerInstance: log.child({ component: 'http' }, { level: 'warn' }) as unknown as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Sluice logs one line per request itself (pipeline.ts); fastify's own request logs would double it.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit,
     genReqId: (req) => {
       const h = req.headers['x-request-id'];
@@ -77,8 +79,7 @@ export function buildServer(state: ServerState, log: Logger, bodyLimit: number):
     forceCloseConnections: 'idle',
     return503OnClosing: false,
     keepAliveTimeout: 65_000,
-    maxParamLength: 200,
-    routerOptions: { ignoreTrailingSlash: true },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
   });
 
   // Only JSON bodies are accepted; anything else is a documented 415, not a confusing 400.
