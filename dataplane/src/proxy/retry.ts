@@ -24,7 +24,11 @@ export class RetryBudget {
   static readonly MIN_RETRIES_PER_WINDOW = 10;
   #requests = 0;
   #retries = 0;
-  #windowStart = Date.now();
+  #windowStart: number;
+
+  constructor(now = Date.now()) {
+    this.#windowStart = now;
+  }
 
   #roll(now: number): void {
     if (now - this.#windowStart >= RetryBudget.WINDOW_MS) {
