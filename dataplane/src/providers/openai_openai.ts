@@ -32,25 +32,45 @@ interface OpenAIChunk {
     };
     text?: string;
     finish_reason?: string | null;
+    usage?: OpenAIUsage | null;
   }>;
   usage?: OpenAIUsage | null;
   error?: unknown;
+}
+
+/** true when any message carries an image part (OpenAI's vision input) */
+function hasImages(body: Record<string, unknown>): boolean {
+  const messages = body.messages;
+  if (!Array.isArray(messages)) return false;
+  return messages.some(
+    (m) =>
+      Array.isArray((m as { content?: unknown }).content) &&
+      ((m as { content: unknown[] }).content as Array<{ type?: unknown }>).some(
+        (p) => p?.type === 'image_url',
+      ),
+  );
 }
 
 function checkUnsupported(body: Record<string, unknown>, ctx: TranslateContext): void {
   const unsupported = ctx.provider.preset.quirks?.unsupported;
   if (!unsupported) return;
   const feature =
-    unsupported.includes('tools') && body.tools !== undefined
-      ? 'tools'
-      : unsupported.includes('json') && body.response_format !== undefined
-        ? 'response_format'
-        : undefined;
+    unsupported.includes('embeddings') && ctx.clientApi === 'openai-embeddings'
+      ? 'embeddings'
+      : unsupported.includes('completions') && ctx.clientApi === 'openai-completions'
+        ? 'legacy completions (/v1/completions)'
+        : unsupported.includes('tools') && body.tools !== undefined
+          ? 'tools'
+          : unsupported.includes('json') && body.response_format !== undefined
+            ? 'response_format'
+            : unsupported.includes('vision') && hasImages(body)
+              ? 'image input'
+              : undefined;
   if (feature) {
     throw new GatewayError(
       'SLUICE_ERR_UNSUPPORTED_FEATURE',
       `provider '${ctx.provider.name}' (${ctx.provider.preset.displayName}) does not support ${feature}`,
-      { param: feature },
+      { param: feature === 'tools' || feature === 'response_format' ? feature : undefined },
     );
   }
 }
@@ -70,6 +90,10 @@ function buildRequest(body: Record<string, unknown>, ctx: TranslateContext): Ups
   ) {
     out.max_completion_tokens = out.max_tokens;
     delete out.max_tokens;
+  }
+  if (quirks?.legacyMaxTokens && out.max_completion_tokens !== undefined) {
+    out.max_tokens ??= out.max_completion_tokens;
+    delete out.max_completion_tokens;
   }
   return {
     method: 'POST',
@@ -185,7 +209,8 @@ class OpenAIStream implements StreamTranslator {
         if (extra || args) text = (text ?? '') + (extra ?? '') + (args ?? '');
         if (choice.finish_reason) this.#sawFinish = true;
       }
-      const usage = fromOpenAIUsage(chunk.usage);
+      // some compatible servers (Moonshot) put the final usage inside the choice instead of the chunk
+      const usage = fromOpenAIUsage(chunk.usage ?? choice?.usage);
       let data: string = f.raw;
       if (usage && !this.#ctx.clientWantsStreamUsage) {
         if (!chunk.choices || chunk.choices.length === 0) data = '';

@@ -45,6 +45,8 @@ export interface ProviderPreset {
     noStreamOptions?: boolean;
     /** provider uses max_completion_tokens instead of max_tokens */
     maxCompletionTokens?: boolean;
+    /** provider knows only max_tokens (max_completion_tokens is rejected or, worse, ignored) */
+    legacyMaxTokens?: boolean;
     /** features the provider does not support; requests that use them get a 400 naming the provider */
     unsupported?: Array<'tools' | 'vision' | 'json' | 'embeddings' | 'completions'>;
   };
