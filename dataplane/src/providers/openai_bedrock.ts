@@ -1,0 +1,238 @@
+// OpenAI client -> Amazon Bedrock Converse (/model/{modelId}/converse) and ConverseStream
+// (/model/{modelId}/converse-stream), signed with SigV4. The stream is AWS event-stream binary framing
+// whose messages carry `:event-type` (messageStart, contentBlockStart, contentBlockDelta,
+// contentBlockStop, messageStop, metadata) or `:message-type: exception` with `:exception-type`.
+import { GatewayError } from '../errors.ts';
+import { type EventMessage, EventStreamDecoder } from './aws_eventstream.ts';
+import { toConverseRequest } from './bedrock_request.ts';
+import { signRequest } from './bedrock_sigv4.ts';
+import { chatCompletionBody, OpenAIChunkStream, type ToolCallOut } from './openai_output.ts';
+import { upstreamPath } from './request_parts.ts';
+import type {
+  StreamEvent,
+  TranslateContext,
+  TranslatedResponse,
+  Translator,
+  UpstreamErrorInfo,
+  UpstreamRequest,
+  Usage,
+} from './types.ts';
+import { parseUpstreamJson } from './upstream_json.ts';
+
+interface ConverseUsage {
+  inputTokens?: number;
+  outputTokens?: number;
+  totalTokens?: number;
+  cacheReadInputTokens?: number;
+  cacheWriteInputTokens?: number;
+}
+
+type OutBlock = {
+  text?: string;
+  toolUse?: { toolUseId: string; name: string; input: unknown };
+  reasoningContent?: { reasoningText?: { text?: string } };
+};
+
+interface ConverseResponse {
+  output?: { message?: { role?: string; content?: OutBlock[] } };
+  stopReason?: string;
+  usage?: ConverseUsage;
+}
+
+/**
+ * Bedrock reports input tokens without the cached ones (like Anthropic); Sluice's Usage follows
+ * OpenAI, where prompt tokens include cache reads and writes, so they are added back.
+ */
+export function converseUsage(u: ConverseUsage | undefined): Usage | undefined {
+  if (!u || typeof u !== 'object') return undefined;
+  const read = u.cacheReadInputTokens ?? 0;
+  const write = u.cacheWriteInputTokens ?? 0;
+  const usage: Usage = {
+    inputTokens: (u.inputTokens ?? 0) + read + write,
+    outputTokens: u.outputTokens ?? 0,
+  };
+  if (read) usage.cachedInputTokens = read;
+  if (write) usage.cacheCreationInputTokens = write;
+  return usage;
+}
+
+const STOP: Record<string, string> = {
+  end_turn: 'stop',
+  stop_sequence: 'stop',
+  max_tokens: 'length',
+  model_context_window_exceeded: 'length',
+  tool_use: 'tool_calls',
+  guardrail_intervened: 'content_filter',
+  content_filtered: 'content_filter',
+};
+
+export function stopReason(r: string | undefined): string {
+  return (r && STOP[r]) ?? 'stop';
+}
+
+export async function converseRequest(
+  req: Record<string, unknown>,
+  ctx: TranslateContext,
+): Promise<UpstreamRequest> {
+  const path = upstreamPath(ctx.provider, ctx.stream ? 'stream' : 'openai-chat', ctx.upstreamModel);
+  const body = JSON.stringify(req);
+  const base = {
+    'content-type': 'application/json',
+    accept: ctx.stream ? 'application/vnd.amazon.eventstream' : 'application/json',
+    ...ctx.provider.config.headers,
+  };
+  const headers = await signRequest(ctx.provider, 'POST', path, base, body);
+  return { method: 'POST', path, headers, body };
+}
+
+function parseConverse(body: Buffer, ctx: TranslateContext): TranslatedResponse {
+  const r = parseUpstreamJson<ConverseResponse>(body, ctx.provider.name);
+  let text = '';
+  let reasoning = '';
+  const toolCalls: ToolCallOut[] = [];
+  for (const b of r.output?.message?.content ?? []) {
+    if (typeof b.text === 'string') text += b.text;
+    else if (b.toolUse)
+      toolCalls.push({
+        id: b.toolUse.toolUseId,
+        name: b.toolUse.name,
+        arguments: JSON.stringify(b.toolUse.input ?? {}),
+      });
+    else if (b.reasoningContent?.reasoningText?.text) reasoning += b.reasoningContent.reasoningText.text;
+  }
+  const usage = converseUsage(r.usage);
+  const finish = stopReason(r.stopReason);
+  const choice = { index: 0, text, reasoning, toolCalls, finishReason: finish };
+  return {
+    body: chatCompletionBody(`chatcmpl-${ctx.requestId}`, ctx.upstreamModel, [choice], usage),
+    usage,
+    finishReason: finish,
+  };
+}
+
+/** Bedrock errors: {"message": "..."} (some services capitalise it), the type in x-amzn-errortype. */
+export function parseBedrockError(status: number, body: Buffer): UpstreamErrorInfo {
+  try {
+    const e = JSON.parse(body.toString('utf8')) as { message?: string; Message?: string; __type?: string };
+    const message = e.message ?? e.Message;
+    if (message) return e.__type ? { message, providerCode: e.__type } : { message };
+  } catch {
+    // not JSON
+  }
+  return { message: `HTTP ${status}` };
+}
+
+interface StreamPayload {
+  contentBlockIndex?: number;
+  start?: { toolUse?: { toolUseId: string; name: string } };
+  delta?: { text?: string; toolUse?: { input?: string }; reasoningContent?: { text?: string } };
+  stopReason?: string;
+  usage?: ConverseUsage;
+  message?: string;
+}
+
+export class BedrockChatStream extends OpenAIChunkStream {
+  readonly #decoder = new EventStreamDecoder();
+  /** contentBlockIndex -> OpenAI tool call index */
+  readonly #toolBlocks = new Map<number, number>();
+  #stopped = false;
+  #done = false;
+
+  push(chunk: Buffer): StreamEvent[] {
+    return this.#messages(() => this.#decoder.push(chunk));
+  }
+
+  end(): StreamEvent[] {
+    this.#messages(() => {
+      this.#decoder.end();
+      return [];
+    });
+    if (this.#done) return [];
+    if (!this.#stopped) {
+      throw new GatewayError(
+        'SLUICE_ERR_UPSTREAM_ERROR',
+        `provider '${this.ctx.provider.name}' ended the stream before the answer was complete`,
+      );
+    }
+    // messageStop without a metadata event: close anyway, usage will be counted by Sluice
+    this.#done = true;
+    return [this.emitDone()];
+  }
+
+  #messages(read: () => EventMessage[]): StreamEvent[] {
+    let messages: EventMessage[];
+    try {
+      messages = read();
+    } catch (err) {
+      throw new GatewayError(
+        'SLUICE_ERR_UPSTREAM_ERROR',
+        `provider '${this.ctx.provider.name}' sent a malformed event stream: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+    const events: StreamEvent[] = [];
+    for (const m of messages) events.push(...this.#message(m));
+    return events;
+  }
+
+  #message(m: EventMessage): StreamEvent[] {
+    const payload = parseUpstreamJson<StreamPayload>(m.payload, this.ctx.provider.name);
+    if (m.headers[':message-type'] !== 'event') {
+      const type = String(m.headers[':exception-type'] ?? m.headers[':error-code'] ?? 'exception');
+      const detail = payload.message ?? String(m.headers[':error-message'] ?? '');
+      throw new GatewayError(
+        'SLUICE_ERR_UPSTREAM_ERROR',
+        `provider '${this.ctx.provider.name}' failed mid-stream: ${type}: ${detail}`,
+      );
+    }
+    switch (m.headers[':event-type']) {
+      case 'messageStart':
+        return [];
+      case 'contentBlockStart': {
+        const tool = payload.start?.toolUse;
+        if (!tool) return [];
+        const n = this.#toolBlocks.size;
+        this.#toolBlocks.set(payload.contentBlockIndex ?? 0, n);
+        return [this.emitToolStart(0, n, tool.toolUseId, tool.name, '')];
+      }
+      case 'contentBlockDelta': {
+        const d = payload.delta ?? {};
+        if (typeof d.text === 'string') return d.text ? [this.emitText(0, d.text)] : [];
+        if (d.reasoningContent?.text) return [this.emitReasoning(0, d.reasoningContent.text)];
+        if (typeof d.toolUse?.input === 'string' && d.toolUse.input !== '') {
+          const n = this.#toolBlocks.get(payload.contentBlockIndex ?? 0);
+          if (n === undefined)
+            throw new GatewayError(
+              'SLUICE_ERR_UPSTREAM_ERROR',
+              `provider '${this.ctx.provider.name}' sent tool input for a block it never started`,
+            );
+          return [this.emitToolArgs(0, n, d.toolUse.input)];
+        }
+        return [];
+      }
+      case 'messageStop':
+        this.#stopped = true;
+        return [this.emitFinish(0, stopReason(payload.stopReason))];
+      case 'metadata': {
+        const usage = converseUsage(payload.usage);
+        if (usage) this.usage = usage;
+        if (!this.#stopped) return usage ? [{ data: '', usage }] : [];
+        this.#done = true;
+        return [this.emitDone()];
+      }
+      default:
+        return [];
+    }
+  }
+}
+
+export const openaiChatToBedrock: Translator = {
+  clientApi: 'openai-chat',
+  backendApi: 'bedrock',
+  buildRequest: (body, ctx) => converseRequest(toConverseRequest(body, ctx), ctx),
+  parseResponse: parseConverse,
+  createStream: (ctx) => new BedrockChatStream(ctx),
+  parseError: (status, body) => parseBedrockError(status, body),
+};
+
+export const openaiToBedrock: Translator[] = [openaiChatToBedrock];

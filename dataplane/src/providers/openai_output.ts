@@ -1,0 +1,153 @@
+// Writing OpenAI chat responses for translators whose backend is not OpenAI: the whole
+// `chat.completion` body, and the `chat.completion.chunk` SSE stream with OpenAI's conventions
+// (role on the first delta, tool calls by index with the id and name on their first delta, a finish
+// chunk, an optional usage-only chunk with empty choices, then `data: [DONE]`).
+import type { GatewayError } from '../errors.ts';
+import { toOpenAIUsage } from './openai_usage.ts';
+import { sseData } from './sse.ts';
+import type { StreamEvent, StreamTranslator, TranslateContext, Usage } from './types.ts';
+
+export interface ToolCallOut {
+  id: string;
+  name: string;
+  /** JSON text, as OpenAI carries it */
+  arguments: string;
+}
+
+export interface ChoiceOut {
+  index: number;
+  text: string;
+  reasoning: string;
+  toolCalls: ToolCallOut[];
+  finishReason: string;
+}
+
+export function chatCompletionBody(
+  id: string,
+  model: string,
+  choices: ChoiceOut[],
+  usage: Usage | undefined,
+): string {
+  const body: Record<string, unknown> = {
+    id,
+    object: 'chat.completion',
+    created: Math.floor(Date.now() / 1000),
+    model,
+    choices: choices.map((c) => {
+      const message: Record<string, unknown> = {
+        role: 'assistant',
+        content: c.text === '' && c.toolCalls.length > 0 ? null : c.text,
+        refusal: null,
+      };
+      if (c.reasoning) message.reasoning_content = c.reasoning;
+      if (c.toolCalls.length > 0) {
+        message.tool_calls = c.toolCalls.map((t) => ({
+          id: t.id,
+          type: 'function',
+          function: { name: t.name, arguments: t.arguments },
+        }));
+      }
+      return { index: c.index, message, logprobs: null, finish_reason: c.finishReason };
+    }),
+  };
+  if (usage) body.usage = toOpenAIUsage(usage);
+  return JSON.stringify(body);
+}
+
+/**
+ * Base for stream translators that emit OpenAI chunks: subclasses parse their backend's framing and
+ * call the `emit*` helpers; the cap/finish/error endings the core needs are shared.
+ */
+export abstract class OpenAIChunkStream implements StreamTranslator {
+  protected readonly ctx: TranslateContext;
+  protected id: string;
+  protected model: string;
+  readonly #created = Math.floor(Date.now() / 1000);
+  readonly #roleSent = new Set<number>();
+  /** usage as last reported upstream */
+  protected usage: Usage | undefined;
+
+  constructor(ctx: TranslateContext) {
+    this.ctx = ctx;
+    this.id = `chatcmpl-${ctx.requestId}`;
+    this.model = ctx.upstreamModel;
+  }
+
+  abstract push(chunk: Buffer): StreamEvent[];
+  abstract end(): StreamEvent[];
+
+  protected chunk(choice: Record<string, unknown> | undefined, usage?: Usage): string {
+    const body: Record<string, unknown> = {
+      id: this.id,
+      object: 'chat.completion.chunk',
+      created: this.#created,
+      model: this.model,
+      choices: choice ? [choice] : [],
+    };
+    if (usage) body.usage = toOpenAIUsage(usage);
+    return sseData(JSON.stringify(body));
+  }
+
+  #delta(index: number, delta: Record<string, unknown>): string {
+    if (!this.#roleSent.has(index)) {
+      this.#roleSent.add(index);
+      delta = { role: 'assistant', ...delta };
+    }
+    return this.chunk({ index, delta, logprobs: null, finish_reason: null });
+  }
+
+  protected emitText(index: number, text: string): StreamEvent {
+    return { data: this.#delta(index, { content: text }), text };
+  }
+
+  protected emitReasoning(index: number, text: string): StreamEvent {
+    return { data: this.#delta(index, { reasoning_content: text }), text };
+  }
+
+  /** The first delta of a tool call: id, name and (possibly empty) first arguments piece. */
+  protected emitToolStart(
+    index: number,
+    toolIndex: number,
+    id: string,
+    name: string,
+    args: string,
+  ): StreamEvent {
+    const call = { index: toolIndex, id, type: 'function', function: { name, arguments: args } };
+    const ev: StreamEvent = { data: this.#delta(index, { content: null, tool_calls: [call] }) };
+    if (args) ev.text = args;
+    return ev;
+  }
+
+  protected emitToolArgs(index: number, toolIndex: number, args: string): StreamEvent {
+    const call = { index: toolIndex, function: { arguments: args } };
+    return { data: this.#delta(index, { tool_calls: [call] }), text: args };
+  }
+
+  protected emitFinish(index: number, reason: string): StreamEvent {
+    return { data: this.chunk({ index, delta: {}, logprobs: null, finish_reason: reason }) };
+  }
+
+  /** The closing events: the usage chunk when the client asked for it, then [DONE]. */
+  protected emitDone(): StreamEvent {
+    const usageChunk = this.usage && this.ctx.clientWantsStreamUsage ? this.chunk(undefined, this.usage) : '';
+    const ev: StreamEvent = { data: `${usageChunk}data: [DONE]\n\n`, done: true };
+    if (this.usage) ev.usage = this.usage;
+    return ev;
+  }
+
+  textChunk(text: string): string {
+    return this.#delta(0, { content: text });
+  }
+
+  finish(reason: 'length', usage: Usage): string {
+    return (
+      this.chunk({ index: 0, delta: {}, logprobs: null, finish_reason: reason }) +
+      this.chunk(undefined, usage) +
+      'data: [DONE]\n\n'
+    );
+  }
+
+  errorEvent(err: GatewayError): string {
+    return sseData(JSON.stringify(err.toJSON()));
+  }
+}
