@@ -42,6 +42,98 @@ const PRESETS: ProviderPreset[] = [
     query: 'api-version={apiVersion}',
     defaultApiVersion: '2024-10-21',
   }),
+  // --- native wire formats (translated) ---
+  {
+    type: 'gemini',
+    displayName: 'Google Gemini API',
+    api: 'gemini',
+    transport: 'http',
+    defaultBaseUrl: 'https://generativelanguage.googleapis.com/v1beta',
+    auth: 'goog-api-key',
+    paths: {
+      'openai-chat': '/models/{model}:generateContent',
+      stream: '/models/{model}:streamGenerateContent?alt=sse',
+      'openai-embeddings': '/models/{model}:batchEmbedContents',
+      health: '/models',
+    },
+    requiredCredentials: ['apiKey'],
+  },
+  {
+    type: 'bedrock',
+    displayName: 'Amazon Bedrock (Converse)',
+    api: 'bedrock',
+    transport: 'http',
+    defaultBaseUrl: 'https://bedrock-runtime.{region}.amazonaws.com',
+    auth: 'sigv4',
+    paths: { 'openai-chat': '/model/{model}/converse', stream: '/model/{model}/converse-stream' },
+    requiredCredentials: ['accessKeyId', 'secretAccessKey'],
+  },
+  // --- OpenAI-compatible providers: base URL, auth and quirks only (docs/providers.md has the sources) ---
+  openaiCompatible('deepseek', 'DeepSeek', 'https://api.deepseek.com/v1', {
+    quirks: { legacyMaxTokens: true, unsupported: ['embeddings', 'completions', 'vision'] },
+  }),
+  openaiCompatible(
+    'dashscope',
+    'Alibaba Cloud Model Studio (DashScope, Qwen)',
+    'https://dashscope.aliyuncs.com/compatible-mode/v1',
+    {
+      quirks: { legacyMaxTokens: true },
+    },
+  ),
+  openaiCompatible('moonshot', 'Moonshot AI (Kimi)', 'https://api.moonshot.cn/v1', {
+    quirks: { legacyMaxTokens: true, unsupported: ['embeddings', 'completions'] },
+  }),
+  openaiCompatible('zhipu', 'Zhipu AI BigModel (GLM)', 'https://open.bigmodel.cn/api/paas/v4', {
+    quirks: { legacyMaxTokens: true, unsupported: ['completions'] },
+  }),
+  openaiCompatible('qianfan', 'Baidu Qianfan (ERNIE)', 'https://qianfan.baidubce.com/v2', {
+    quirks: { legacyMaxTokens: true, unsupported: ['completions'] },
+  }),
+  openaiCompatible('doubao', 'Volcengine Ark (Doubao)', 'https://ark.cn-beijing.volces.com/api/v3', {
+    quirks: { legacyMaxTokens: true, unsupported: ['completions'] },
+  }),
+  openaiCompatible('minimax', 'MiniMax', 'https://api.minimax.io/v1', {
+    quirks: { legacyMaxTokens: true, unsupported: ['embeddings', 'completions'] },
+  }),
+  openaiCompatible('mistral', 'Mistral AI', 'https://api.mistral.ai/v1', {
+    // rejects unknown fields with 422; sends stream usage in the last chunk by itself
+    quirks: { noStreamOptions: true, legacyMaxTokens: true, unsupported: ['completions'] },
+  }),
+  openaiCompatible('groq', 'Groq', 'https://api.groq.com/openai/v1', {
+    quirks: { unsupported: ['embeddings', 'completions'] },
+  }),
+  openaiCompatible('together', 'Together AI', 'https://api.together.xyz/v1'),
+  openaiCompatible('fireworks', 'Fireworks AI', 'https://api.fireworks.ai/inference/v1'),
+  openaiCompatible('openrouter', 'OpenRouter', 'https://openrouter.ai/api/v1'),
+  openaiCompatible('xai', 'xAI (Grok)', 'https://api.x.ai/v1', { quirks: { unsupported: ['embeddings'] } }),
+  openaiCompatible('perplexity', 'Perplexity (Sonar)', 'https://api.perplexity.ai', {
+    quirks: { legacyMaxTokens: true, unsupported: ['tools', 'embeddings', 'completions'] },
+  }),
+  openaiCompatible('cohere', 'Cohere (Compatibility API)', 'https://api.cohere.ai/compatibility/v1', {
+    // the compatibility API reports no stream usage, so Sluice counts it instead of asking
+    quirks: { noStreamOptions: true, legacyMaxTokens: true, unsupported: ['completions'] },
+  }),
+  openaiCompatible('deepinfra', 'DeepInfra', 'https://api.deepinfra.com/v1/openai'),
+  openaiCompatible('siliconflow', 'SiliconFlow', 'https://api.siliconflow.cn/v1', {
+    quirks: { legacyMaxTokens: true },
+  }),
+  openaiCompatible('cerebras', 'Cerebras', 'https://api.cerebras.ai/v1', {
+    quirks: { unsupported: ['embeddings'] },
+  }),
+  // self-hosted servers: the API key is optional (sent as Bearer when configured)
+  openaiCompatible('vllm', 'vLLM', 'http://localhost:8000/v1', { requiredCredentials: [] }),
+  openaiCompatible('ollama', 'Ollama', 'http://localhost:11434/v1', {
+    requiredCredentials: [],
+    quirks: { legacyMaxTokens: true },
+  }),
+  openaiCompatible('lm-studio', 'LM Studio', 'http://localhost:1234/v1', {
+    requiredCredentials: [],
+    quirks: { legacyMaxTokens: true },
+  }),
+  openaiCompatible('llama-cpp', 'llama.cpp server', 'http://localhost:8080/v1', {
+    requiredCredentials: [],
+    quirks: { legacyMaxTokens: true },
+  }),
   {
     type: 'mock',
     displayName: 'Built-in mock (deterministic, no network)',

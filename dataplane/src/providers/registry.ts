@@ -1,5 +1,7 @@
 // The one place a translator is chosen: (client API, backend API) -> translator.
 // A pair that is not registered is unsupported; the core turns that into a 400 naming the provider.
+import { openaiToBedrock } from './openai_bedrock.ts';
+import { openaiToGemini } from './openai_gemini.ts';
 import { openaiToOpenai } from './openai_openai.ts';
 import type { BackendApi, ClientApi, Translator } from './types.ts';
 
@@ -10,6 +12,8 @@ export function registerTranslator(t: Translator): void {
 }
 
 for (const t of openaiToOpenai) registerTranslator(t);
+for (const t of openaiToGemini) registerTranslator(t);
+for (const t of openaiToBedrock) registerTranslator(t);
 
 /** The translator for a pair, or undefined when the pair is unsupported. */
 export function findTranslator(client: ClientApi, backend: BackendApi): Translator | undefined {
