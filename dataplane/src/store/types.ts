@@ -1,0 +1,101 @@
+// The shared-state contract behind every limit. One admission is ONE atomic batch: all request-rate
+// buckets, concurrency slots and token/cost windows a request touches are checked together and either
+// all charged or none, so a request rejected by its token budget does not burn a request slot and two
+// replicas can never both take the last unit of a budget. Both stores (memory, Redis) implement exactly
+// these semantics; store/contract.test-suite.ts runs the same cases against each.
+
+/** GCRA request bucket: `emissionMs` between requests at the sustained rate, `burst` requests at once. */
+export interface RateOp {
+  key: string;
+  emissionMs: number;
+  burst: number;
+}
+
+/** A concurrency slot held until settle (or until the lease expires if the holder died). */
+export interface ConcurrencyOp {
+  key: string;
+  max: number;
+  /** unique per request; the member released on settle */
+  id: string;
+  leaseMs: number;
+}
+
+/**
+ * A fixed window counter (tokens or micro-USD). The request needs `fixed` units for sure (its input)
+ * plus `perOutput` units for each output token granted. `ttlMs` keeps the key until the window is over.
+ */
+export interface WindowOp {
+  key: string;
+  limit: number;
+  fixed: number;
+  perOutput: number;
+  ttlMs: number;
+  /** ms until this window resets, for headers and Retry-After */
+  resetMs: number;
+}
+
+export interface AdmitBatch {
+  rates: RateOp[];
+  concurrency: ConcurrencyOp[];
+  windows: WindowOp[];
+  /** output tokens the request would like reserved; the grant may be lower (never below 1 if > 0) */
+  wantOutput: number;
+}
+
+export interface RateState {
+  remaining: number;
+  /** ms until the bucket is full again */
+  resetMs: number;
+}
+
+export interface AdmitOk {
+  ok: true;
+  /** output tokens reserved in every window (min over windows of what is left, capped at wantOutput) */
+  grant: number;
+  rates: RateState[];
+  /** units used in each window after this reservation */
+  windowsUsed: number[];
+}
+
+export interface AdmitDenied {
+  ok: false;
+  kind: 'rate' | 'concurrency' | 'window';
+  /** index into the batch list of that kind */
+  index: number;
+  retryAfterMs: number;
+}
+
+export type AdmitResult = AdmitOk | AdmitDenied;
+
+/** Reconcile: add `delta` (may be negative) to window counters that still exist; free concurrency slots. */
+export interface SettleBatch {
+  windows: Array<{ key: string; delta: number }>;
+  concurrency: Array<{ key: string; id: string }>;
+}
+
+export interface StoreHealth {
+  type: 'memory' | 'redis';
+  healthy: boolean;
+  /** 'shared': Redis answers; 'local-fallback': fail-open on a local limit/N share; 'unavailable': fail-closed */
+  mode: 'local' | 'shared' | 'local-fallback' | 'unavailable';
+  lastError?: string;
+  since?: string;
+}
+
+/** Where an admission was recorded, so its settlement goes to the same place. */
+export type Placement = 'primary' | 'fallback';
+
+export interface Store {
+  readonly type: 'memory' | 'redis';
+  admit(batch: AdmitBatch): Promise<{ result: AdmitResult; placement: Placement }>;
+  settle(batch: SettleBatch, placement: Placement): Promise<void>;
+  /** L2 response cache; memory stores have none (the L1 is already in memory) */
+  cacheGet?(key: string): Promise<Buffer | undefined>;
+  cacheSet?(key: string, value: Buffer, ttlMs: number): Promise<void>;
+  health(): StoreHealth;
+  close(): Promise<void>;
+}
+
+export function emptySettle(batch: SettleBatch): boolean {
+  return batch.windows.length === 0 && batch.concurrency.length === 0;
+}
