@@ -99,6 +99,23 @@ describe('fallback and retry', () => {
     expect(e.message).toMatch(/provider 'b' answered 429/);
   });
 
+  it('retries a single backend up to retry.attempts times', async () => {
+    a.setFault((_r, n) => (n < 2 ? { status: 502 } : {}));
+    const client = await gateway({ backends: [{ provider: 'a' }], retry: { attempts: 2, baseDelayMs: 1 } });
+    expect((await chat(client)).choices[0]?.message.content).toContain('[a]');
+    expect(a.requests).toHaveLength(3);
+  });
+
+  it('does not wait for, or re-ask, a backend whose Retry-After exceeds the allowed wait', async () => {
+    a.setFault(() => ({ status: 429, retryAfter: '120' }));
+    const client = await gateway({ backends: [{ provider: 'a' }], retry: { attempts: 3 } });
+    const t0 = Date.now();
+    const err = (await chat(client).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(Date.now() - t0).toBeLessThan(500);
+    expect(err.status).toBe(429);
+    expect(a.requests).toHaveLength(1);
+  });
+
   it('does not retry a 4xx the upstream rejected, and passes its status on', async () => {
     a.setFault(() => ({ status: 422 }));
     const client = await gateway({ backends: [{ provider: 'a' }], fallback: [{ provider: 'b' }] });

@@ -28,6 +28,8 @@ export interface AttemptInput {
 
 export interface AttemptState {
   tries: number;
+  /** providers that asked us to wait longer than we may (Retry-After): not retried in this request */
+  backedOff?: Set<string>;
   lastError?: GatewayError;
   previous?: CompiledBackend;
 }
@@ -91,7 +93,12 @@ export async function runAttempts(input: AttemptInput): Promise<Attempt> {
   if (state.tries === 0) route.budget.recordRequest();
   let unsupported: GatewayError | undefined;
 
-  for (let i = input.start ?? 0; i < candidates.length; i++) {
+  // Walk the candidates in order and wrap around, so a route with a single backend still gets its
+  // `retry.attempts` retries; the tries count and the retry budget bound the walk.
+  const first = input.start ?? 0;
+  const end = first + candidates.length * (retry.attempts + 1);
+  for (let k = first; k < end; k++) {
+    const i = k % candidates.length;
     const backend = candidates[i] as CompiledBackend;
     const provider = backend.provider;
     const translator = provider.translators[input.spec.api];
@@ -102,14 +109,14 @@ export async function runAttempts(input: AttemptInput): Promise<Attempt> {
       );
       continue;
     }
-    if (!provider.healthy || !provider.breaker.available()) continue;
+    if (!provider.healthy || !provider.breaker.available() || state.backedOff?.has(provider.name)) continue;
     if (state.tries > 0) {
       if (state.tries > retry.attempts || !route.budget.tryRetry(retry.budgetPercent)) break;
       const wait = state.lastError?.headers?.['retry-after'];
       const retryAfter = wait === undefined ? undefined : parseRetryAfter(wait);
       const delay = retryAfter !== undefined ? retryAfter : backoffMs(state.tries - 1, retry);
       if (retryAfter !== undefined && retryAfter > retry.respectRetryAfterMaxMs) {
-        // the upstream asked for longer than we may wait: try the next backend without sleeping
+        // the upstream asked for longer than we may wait: move on without sleeping
       } else if (delay > 0) {
         await sleep(delay, undefined, { signal });
       }
@@ -170,7 +177,13 @@ export async function runAttempts(input: AttemptInput): Promise<Attempt> {
       release(response.status >= 500 ? 'failure' : 'neutral');
       const retryAfter = response.headers['retry-after'];
       const headers: Record<string, string> = {};
-      if (typeof retryAfter === 'string') headers['retry-after'] = retryAfter;
+      if (typeof retryAfter === 'string') {
+        headers['retry-after'] = retryAfter;
+        // Asked to wait longer than we may: do not ask this provider again within this request.
+        const ms = parseRetryAfter(retryAfter);
+        if (ms !== undefined && ms > retry.respectRetryAfterMaxMs)
+          (state.backedOff ??= new Set()).add(provider.name);
+      }
       const msg = `provider '${provider.name}' answered ${response.status}: ${info.message}`;
       const failure =
         response.status === 429
