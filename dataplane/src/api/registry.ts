@@ -1,8 +1,14 @@
 // The inbound APIs the dataplane serves. Adding one is an entry here plus its translators.
+import { anthropicMessages } from './anthropic.ts';
 import { openaiChat, openaiCompletions, openaiEmbeddings } from './openai.ts';
 import type { ClientApiSpec } from './types.ts';
 
-export const clientApis: ClientApiSpec[] = [openaiChat, openaiCompletions, openaiEmbeddings];
+export const clientApis: ClientApiSpec[] = [
+  openaiChat,
+  openaiCompletions,
+  openaiEmbeddings,
+  anthropicMessages,
+];
 
 export function registerClientApi(spec: ClientApiSpec): void {
   if (!clientApis.some((s) => s.api === spec.api)) clientApis.push(spec);

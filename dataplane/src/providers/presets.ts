@@ -44,6 +44,19 @@ const PRESETS: ProviderPreset[] = [
   }),
   // --- native wire formats (translated) ---
   {
+    type: 'anthropic',
+    displayName: 'Anthropic',
+    api: 'anthropic',
+    transport: 'http',
+    defaultBaseUrl: 'https://api.anthropic.com',
+    // x-api-key plus the anthropic-version header (config apiVersion), added by the Anthropic translators
+    auth: 'x-api-key',
+    paths: { 'openai-chat': '/v1/messages', 'anthropic-messages': '/v1/messages', health: '/v1/models' },
+    requiredCredentials: ['apiKey'],
+    defaultApiVersion: '2023-06-01',
+    quirks: { unsupported: ['embeddings', 'completions'] },
+  },
+  {
     type: 'gemini',
     displayName: 'Google Gemini API',
     api: 'gemini',

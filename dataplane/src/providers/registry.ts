@@ -1,5 +1,8 @@
 // The one place a translator is chosen: (client API, backend API) -> translator.
 // A pair that is not registered is unsupported; the core turns that into a 400 naming the provider.
+import { anthropicToAnthropic } from './anthropic_anthropic.ts';
+import { anthropicToOpenAI } from './anthropic_openai.ts';
+import { openaiToAnthropic } from './openai_anthropic.ts';
 import { openaiToBedrock } from './openai_bedrock.ts';
 import { openaiToGemini } from './openai_gemini.ts';
 import { openaiToOpenai } from './openai_openai.ts';
@@ -14,6 +17,9 @@ export function registerTranslator(t: Translator): void {
 for (const t of openaiToOpenai) registerTranslator(t);
 for (const t of openaiToGemini) registerTranslator(t);
 for (const t of openaiToBedrock) registerTranslator(t);
+registerTranslator(openaiToAnthropic);
+registerTranslator(anthropicToAnthropic);
+registerTranslator(anthropicToOpenAI);
 
 /** The translator for a pair, or undefined when the pair is unsupported. */
 export function findTranslator(client: ClientApi, backend: BackendApi): Translator | undefined {
