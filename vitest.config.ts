@@ -12,10 +12,11 @@ export default defineConfig({
     ],
     testTimeout: 30_000,
     hookTimeout: 120_000,
+    globalSetup: ['test/global/log_scrub.ts'],
     pool: 'forks',
     maxWorkers: 2,
     reporters: ['default'],
     // The upstream credential the test configs reference; the log-scrubbing checks grep for it.
-    env: { SLUICE_TEST_KEY: 'sk-test-upstream-secret-7f3a9' },
+    env: { SLUICE_TEST_KEY: 'sk-test-upstream-secret-7f3a9' }, // = UPSTREAM_KEY in test/helpers/secrets.ts
   },
 });

@@ -5,9 +5,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { pino } from 'pino';
 import { stringify } from 'yaml';
 import { Dataplane } from '../../dataplane/src/dataplane.ts';
+import { recordProcessLogs, testLogger } from './logging.ts';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
 export const NODE_BIN = join(REPO_ROOT, 'node_modules/.bin/node');
@@ -45,7 +45,7 @@ export async function startDataplane(config: unknown): Promise<InProcessDataplan
   const cfg = configDir(config);
   const dataplane = new Dataplane({
     configFile: cfg.file,
-    log: pino({ level: 'silent' }),
+    log: testLogger(),
     host: '127.0.0.1',
     port: 0,
   });
@@ -83,7 +83,7 @@ export async function spawnDataplane(
     [join(REPO_ROOT, 'bin/sluice.js'), 'serve', '--config', configFile, '--port', '0', '--host', '127.0.0.1'],
     {
       cwd: REPO_ROOT,
-      env: { ...process.env, SLUICE_LOG_LEVEL: 'info', ...env },
+      env: { ...process.env, SLUICE_LOG_LEVEL: 'debug', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
@@ -126,6 +126,7 @@ export async function spawnDataplane(
       const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
       const code = await exited;
       clearTimeout(killer);
+      recordProcessLogs(`dataplane-${child.pid}`, logs);
       return code;
     },
   };
