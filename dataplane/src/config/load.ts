@@ -2,6 +2,7 @@
 // and cross-references (route -> provider, namespace -> policy/route) are checked here, not at request time.
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { getPreset } from '../providers/presets.ts';
@@ -33,9 +34,22 @@ export function formatPath(path: ReadonlyArray<PropertyKey>): string {
   return out;
 }
 
+/**
+ * First line of a value the operator stored gzip-compressed and base64-encoded because the plain text
+ * would not fit the 1 MiB limit of a ConfigMap or Secret. The rest of the text is the base64.
+ */
+export const COMPRESSED_MARKER = '# sluice:gzip+base64';
+
+/** Plain text as is; compressed text (see COMPRESSED_MARKER) decompressed. */
+export function decodeStoredText(text: string): string {
+  if (!text.startsWith(COMPRESSED_MARKER)) return text;
+  return gunzipSync(Buffer.from(text.slice(COMPRESSED_MARKER.length).trim(), 'base64')).toString('utf8');
+}
+
 export function parseConfigText(text: string, source: string): unknown {
   try {
-    return extname(source) === '.json' ? JSON.parse(text) : parseYaml(text);
+    const plain = decodeStoredText(text);
+    return extname(source) === '.json' ? JSON.parse(plain) : parseYaml(plain);
   } catch (err) {
     throw new ConfigError(source, [{ path: '', message: `cannot parse: ${(err as Error).message}` }]);
   }

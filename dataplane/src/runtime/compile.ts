@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { ConfigError } from '../config/load.ts';
+import { ConfigError, decodeStoredText } from '../config/load.ts';
 import type { ModelConfig, ProviderConfig, SecretSource, SluiceConfig, Timeouts } from '../config/schema.ts';
 import { getPreset } from '../providers/presets.ts';
 import type { ResolvedProvider } from '../providers/types.ts';
@@ -75,7 +75,8 @@ export function makeSecretReader(
     const file = isAbsolute(s.file) ? s.file : resolve(secretsDir, s.file);
     filesRead.push(file);
     try {
-      return readFileSync(file, 'utf8').trim();
+      // large values (API-key lists) may be stored compressed by the operator
+      return decodeStoredText(readFileSync(file, 'utf8')).trim();
     } catch (err) {
       throw new ConfigError('secrets', [
         { path, message: `cannot read secret file ${file}: ${(err as NodeJS.ErrnoException).code ?? err}` },
