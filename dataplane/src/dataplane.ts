@@ -77,7 +77,11 @@ export class Dataplane {
         ready: () => this.#readiness(),
       },
       log,
-      cfg.server.bodyLimitBytes,
+      {
+        bodyLimit: cfg.server.bodyLimitBytes,
+        maxHeaderBytes: cfg.server.maxHeaderBytes,
+        requestReceiveTimeoutMs: cfg.server.requestReceiveTimeoutMs,
+      },
     );
     this.#health = new HealthChecker(log);
     this.#health.update(this.#runtime);
@@ -160,6 +164,10 @@ export class Dataplane {
     this.#draining = true;
     this.#watcher?.close();
     this.#health?.stop();
+    // Like a preStop sleep: keep serving (each response says connection: close, so clients move
+    // their keep-alive connections elsewhere) before the listener closes and refuses new ones.
+    const delay = this.#runtime.config.server.drainDelayMs;
+    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
     const deadline = this.#runtime.config.server.drainTimeoutMs;
     const closed = this.#app.close();
     // server.close() only closes connections idle at that moment; a keep-alive connection whose

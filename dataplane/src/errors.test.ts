@@ -8,11 +8,9 @@ import { ERRORS, GatewayError } from './errors.ts';
 describe('error catalogue', () => {
   it('docs/errors.md lists every code with its status and type', () => {
     const doc = readFileSync(join(import.meta.dirname, '../../docs/errors.md'), 'utf8');
-    const rows = [...doc.matchAll(/^\| `(SLUICE_ERR_\w+)` \| (\d{3}) \| `(\w+)` \|/gm)].map((m) => [
-      m[1],
-      Number(m[2]),
-      m[3],
-    ]);
+    const rows = [...doc.matchAll(/^\|\s*`(SLUICE_ERR_\w+)`\s*\|\s*(\d{3})\s*\|\s*`(\w+)`\s*\|/gm)].map(
+      (m) => [m[1], Number(m[2]), m[3]],
+    );
     const expected = Object.entries(ERRORS).map(([code, e]) => [code, e.status, e.type]);
     expect(rows).toEqual(expected);
   });

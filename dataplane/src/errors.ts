@@ -56,6 +56,11 @@ export const ERRORS = {
   },
   SLUICE_ERR_NOT_FOUND: { status: 404, type: 'not_found_error', doc: 'No such path.' },
   SLUICE_ERR_METHOD_NOT_ALLOWED: { status: 405, type: 'invalid_request_error', doc: 'Wrong HTTP method.' },
+  SLUICE_ERR_REQUEST_TIMEOUT: {
+    status: 408,
+    type: 'invalid_request_error',
+    doc: 'The request was not received within server.requestReceiveTimeoutMs (slow sender).',
+  },
   SLUICE_ERR_BODY_TOO_LARGE: {
     status: 413,
     type: 'invalid_request_error',
@@ -65,6 +70,11 @@ export const ERRORS = {
     status: 415,
     type: 'invalid_request_error',
     doc: 'The body is not application/json.',
+  },
+  SLUICE_ERR_HEADERS_TOO_LARGE: {
+    status: 431,
+    type: 'invalid_request_error',
+    doc: 'The request headers exceed server.maxHeaderBytes.',
   },
   SLUICE_ERR_RATE_LIMITED: {
     status: 429,
@@ -116,7 +126,6 @@ export const ERRORS = {
     type: 'server_error',
     doc: 'The shared limit store is down and the policy fails closed.',
   },
-  SLUICE_ERR_SHUTTING_DOWN: { status: 503, type: 'server_error', doc: 'The replica is draining.' },
   SLUICE_ERR_UPSTREAM_TIMEOUT: {
     status: 504,
     type: 'timeout_error',

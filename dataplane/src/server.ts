@@ -2,6 +2,8 @@
 // readiness and metrics. Framework errors (bad JSON, body too large, wrong media type) are mapped to
 // the documented codes in the client API's own error shape.
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { Socket } from 'node:net';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
@@ -66,8 +68,53 @@ export function sendError(reply: FastifyReply, spec: ClientApiSpec, err: Gateway
   return reply.code(err.status).header('content-type', 'application/json').send(spec.errorBody(err));
 }
 
-export function buildServer(state: ServerState, log: Logger, bodyLimit: number): FastifyInstance {
+export interface ServerLimits {
+  bodyLimit: number;
+  maxHeaderBytes: number;
+  requestReceiveTimeoutMs: number;
+}
+
+/** Dot segments in a path (raw or percent-encoded) are never a legitimate API path. */
+const DOT_SEGMENT = /(^|\/)(\.|%2e){1,2}(\/|$)/i;
+
+/**
+ * Errors Node's HTTP parser raises before fastify sees a request (header overflow, slow senders,
+ * garbage) still get a JSON body in OpenAI's shape, then the connection is closed.
+ */
+function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const gw =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? new GatewayError('SLUICE_ERR_HEADERS_TOO_LARGE', 'request headers are too large')
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new GatewayError('SLUICE_ERR_REQUEST_TIMEOUT', 'the request was not received in time')
+        : new GatewayError(
+            'SLUICE_ERR_INVALID_REQUEST',
+            `malformed HTTP request (${err.code ?? 'parse error'})`,
+          );
+  const body = JSON.stringify(gw.toJSON());
+  socket.end(
+    `HTTP/1.1 ${gw.status} ${gw.status === 431 ? 'Request Header Fields Too Large' : gw.status === 408 ? 'Request Timeout' : 'Bad Request'}\r\n` +
+      `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
+
+export function buildServer(state: ServerState, log: Logger, limits: ServerLimits): FastifyInstance {
+  const bodyLimit = limits.bodyLimit;
   const app = Fastify({
+    serverFactory: (handler) =>
+      createServer(
+        {
+          maxHeaderSize: limits.maxHeaderBytes,
+          requestTimeout: limits.requestReceiveTimeoutMs,
+          headersTimeout: Math.min(limits.requestReceiveTimeoutMs, 60_000),
+        },
+        handler,
+      ),
+    clientErrorHandler,
     loggerInstance: log.child({ component: 'http' }, { level: 'warn' }) as unknown as FastifyBaseLogger,
     // Sluice logs one line per request itself (pipeline.ts); fastify's own request logs would double it.
     logController: new LogController({ disableRequestLogging: true }),
@@ -134,7 +181,7 @@ export function buildServer(state: ServerState, log: Logger, bodyLimit: number):
   app.post('/*', async (req, reply) => {
     const path = req.url.split('?')[0] ?? '';
     const runtime = state.runtime();
-    if (!runtime.routes.some((r) => r.pathOnly && r.matchesPath(path))) {
+    if (DOT_SEGMENT.test(path) || !runtime.routes.some((r) => r.pathOnly && r.matchesPath(path))) {
       return sendError(
         reply,
         specForPath(path),

@@ -324,6 +324,25 @@ export const serverSchema = z
       .optional()
       .describe('base for relative secret file paths; defaults to the config folder'),
     drainTimeoutMs: z.number().int().positive().default(30_000),
+    drainDelayMs: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(0)
+      .describe(
+        'after SIGTERM, keep accepting (answering with connection: close) this long before closing the listener',
+      ),
+    requestReceiveTimeoutMs: z
+      .number()
+      .int()
+      .positive()
+      .default(30_000)
+      .describe('max time to receive a request (headers and body); slow senders get 408'),
+    maxHeaderBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(16 * 1024),
     timeouts: timeoutsSchema.prefault({}),
     logPrompts: z.boolean().default(false),
   })
