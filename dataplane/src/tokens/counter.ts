@@ -1,8 +1,15 @@
 // Token counting for limits, caps and usage when a provider reports none.
-// OpenAI families use their real BPE encodings (js-tiktoken): o200k_base for gpt-4o / 4.1 / 5 / o-series,
-// cl100k_base for gpt-4 / 3.5 and embeddings. Other families use the documented estimator
-// (1 token per 4 characters of Latin text, 1 per CJK character), which the provider's reported usage
-// corrects after the fact.
+//
+// Method per model family (docs/policies.md "Token counting"):
+//   - OpenAI families use their real BPE encodings (js-tiktoken): o200k_base for gpt-4o / 4.1 / 4.5 / 5,
+//     the o-series and gpt-oss; cl100k_base for gpt-4 / gpt-4-turbo / gpt-3.5 and the embedding models.
+//   - Every other family (Claude, Gemini, Llama, Qwen, DeepSeek, Mistral, ...) uses the estimator:
+//     1 token per CJK character plus 1 per 4 other characters. Their tokenizers are either unpublished
+//     (Claude, Gemini) or differ per checkpoint; the provider's reported usage corrects the count after
+//     the fact (policy reconciliation, and the per-model correction in policy/correction.ts).
+//   - Chat prompts add OpenAI's framing: 3 tokens per message and 3 to prime the reply.
+// Text that looks like a special token ("<|endoftext|>") is counted as plain text, as the providers'
+// APIs do for user content; it must never make counting throw.
 import { getEncoding, type Tiktoken } from 'js-tiktoken';
 
 export type EncodingName = 'o200k_base' | 'cl100k_base' | 'estimate';
@@ -18,11 +25,19 @@ function encoder(name: 'o200k_base' | 'cl100k_base'): Tiktoken {
   return e;
 }
 
+function encode(text: string, name: 'o200k_base' | 'cl100k_base'): number[] {
+  return encoder(name).encode(text, [], []);
+}
+
+const O200K = /^(gpt-4o|gpt-4\.1|gpt-4\.5|gpt-5|o\d|chatgpt-4o|gpt-oss|gpt-realtime|gpt-audio|codex-mini)/;
+const CL100K = /^(gpt-4|gpt-3\.5|text-embedding|davinci-002|babbage-002)/;
+
 export function encodingForModel(model: string, configured?: EncodingName): EncodingName {
   if (configured) return configured;
-  const m = model.toLowerCase();
-  if (/^(gpt-4o|gpt-4\.1|gpt-4\.5|gpt-5|o\d|chatgpt-4o|gpt-oss)/.test(m)) return 'o200k_base';
-  if (/^(gpt-4|gpt-3\.5|text-embedding|davinci|babbage)/.test(m)) return 'cl100k_base';
+  // "openai/gpt-4o" (routers, Bedrock-style ids) and "ft:gpt-4o-mini:org::id" name the base model too.
+  const m = model.toLowerCase().replace(/^.*\//, '').replace(/^ft:/, '');
+  if (O200K.test(m)) return 'o200k_base';
+  if (CL100K.test(m)) return 'cl100k_base';
   return 'estimate';
 }
 
@@ -34,13 +49,39 @@ export function estimateTokens(text: string): number {
   return cjk + Math.ceil((text.length - cjk) / 4);
 }
 
+// Counts of large texts computed off the main thread (tokens/pool.ts) are remembered here, so the
+// synchronous callers that later count the same prompt (usage fallback, balancers) do not redo it.
+const MEMO_MIN_CHARS = 16 * 1024;
+const MEMO_MAX_CHARS = 32 * 1024 * 1024;
+const memo = new Map<string, number>();
+const memoKey = (text: string, encoding: EncodingName) => `${encoding}\u0000${text}`;
+let memoChars = 0;
+
+export function rememberCount(text: string, encoding: EncodingName, tokens: number): void {
+  if (text.length < MEMO_MIN_CHARS || text.length > MEMO_MAX_CHARS) return;
+  const key = memoKey(text, encoding);
+  if (memo.has(key)) return;
+  memo.set(key, tokens);
+  memoChars += key.length;
+  // Oldest first (Map keeps insertion order) until the memo is back under its size bound.
+  for (const k of memo.keys()) {
+    if (memoChars <= MEMO_MAX_CHARS) break;
+    memo.delete(k);
+    memoChars -= k.length;
+  }
+}
+
 export function countTokens(text: string, encoding: EncodingName): number {
   if (!text) return 0;
   if (encoding === 'estimate') return estimateTokens(text);
-  return encoder(encoding).encode(text).length;
+  if (text.length >= MEMO_MIN_CHARS) {
+    const known = memo.get(memoKey(text, encoding));
+    if (known !== undefined) return known;
+  }
+  return encode(text, encoding).length;
 }
 
-/** The longest prefix of `text` that is at most `max` tokens. */
+/** The longest prefix of `text` that is at most `max` tokens and does not end inside a character. */
 export function truncateToTokens(text: string, max: number, encoding: EncodingName): string {
   if (max <= 0) return '';
   if (encoding === 'estimate') {
@@ -61,11 +102,22 @@ export function truncateToTokens(text: string, max: number, encoding: EncodingNa
     return text.slice(0, i);
   }
   const e = encoder(encoding);
-  const ids = e.encode(text);
-  return ids.length <= max ? text : e.decode(ids.slice(0, max));
+  const ids = encode(text, encoding);
+  if (ids.length <= max) return text;
+  // A token boundary can fall inside a multi-byte character (emoji, rare CJK): step back until the
+  // prefix decodes cleanly instead of sending U+FFFD to the client.
+  for (let n = max; n > 0; n--) {
+    const prefix = e.decode(ids.slice(0, n));
+    if (!prefix.endsWith('\uFFFD') && text.startsWith(prefix)) return prefix;
+  }
+  return '';
 }
 
-/** Chat prompt tokens: the text plus OpenAI's per-message framing (3 per message, 3 to prime the reply). */
+/** Chat framing per OpenAI's published counting recipe: 3 tokens per message, 3 to prime the reply. */
+export const TOKENS_PER_MESSAGE = 3;
+export const TOKENS_REPLY_PRIMING = 3;
+
+/** Chat prompt tokens: the text plus the per-message framing. */
 export function countPromptTokens(text: string, turns: number, encoding: EncodingName): number {
-  return countTokens(text, encoding) + 3 * turns + 3;
+  return countTokens(text, encoding) + TOKENS_PER_MESSAGE * turns + TOKENS_REPLY_PRIMING;
 }
