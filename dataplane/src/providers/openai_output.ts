@@ -7,6 +7,11 @@ import { toOpenAIUsage } from './openai_usage.ts';
 import { sseData } from './sse.ts';
 import type { StreamEvent, StreamTranslator, TranslateContext, Usage } from './types.ts';
 
+type TextKind =
+  | { kind: 'text' | 'reasoning'; index: number }
+  | { kind: 'tool-start'; index: number; toolIndex: number; id: string; name: string }
+  | { kind: 'tool-args'; index: number; toolIndex: number };
+
 export interface ToolCallOut {
   id: string;
   name: string;
@@ -66,6 +71,8 @@ export abstract class OpenAIChunkStream implements StreamTranslator {
   readonly #roleSent = new Set<number>();
   /** usage as last reported upstream */
   protected usage: Usage | undefined;
+  /** what each text-carrying event was, so a delta trimmed at a token cap keeps its kind */
+  readonly #kinds = new WeakMap<StreamEvent, TextKind>();
 
   constructor(ctx: TranslateContext) {
     this.ctx = ctx;
@@ -96,12 +103,37 @@ export abstract class OpenAIChunkStream implements StreamTranslator {
     return this.chunk({ index, delta, logprobs: null, finish_reason: null });
   }
 
+  #kinded(ev: StreamEvent, kind: TextKind): StreamEvent {
+    this.#kinds.set(ev, kind);
+    return ev;
+  }
+
+  #deltaFor(kind: TextKind, text: string): string {
+    switch (kind.kind) {
+      case 'reasoning':
+        return this.#delta(kind.index, { reasoning_content: text });
+      case 'tool-start': {
+        const fn = { name: kind.name, arguments: text };
+        const call = { index: kind.toolIndex, id: kind.id, type: 'function', function: fn };
+        return this.#delta(kind.index, { content: null, tool_calls: [call] });
+      }
+      case 'tool-args':
+        return this.#delta(kind.index, {
+          tool_calls: [{ index: kind.toolIndex, function: { arguments: text } }],
+        });
+      default:
+        return this.#delta(kind.index, { content: text });
+    }
+  }
+
   protected emitText(index: number, text: string): StreamEvent {
-    return { data: this.#delta(index, { content: text }), text };
+    const kind: TextKind = { kind: 'text', index };
+    return this.#kinded({ data: this.#deltaFor(kind, text), text }, kind);
   }
 
   protected emitReasoning(index: number, text: string): StreamEvent {
-    return { data: this.#delta(index, { reasoning_content: text }), text };
+    const kind: TextKind = { kind: 'reasoning', index };
+    return this.#kinded({ data: this.#deltaFor(kind, text), text }, kind);
   }
 
   /** The first delta of a tool call: id, name and (possibly empty) first arguments piece. */
@@ -112,15 +144,15 @@ export abstract class OpenAIChunkStream implements StreamTranslator {
     name: string,
     args: string,
   ): StreamEvent {
-    const call = { index: toolIndex, id, type: 'function', function: { name, arguments: args } };
-    const ev: StreamEvent = { data: this.#delta(index, { content: null, tool_calls: [call] }) };
+    const kind: TextKind = { kind: 'tool-start', index, toolIndex, id, name };
+    const ev: StreamEvent = { data: this.#deltaFor(kind, args) };
     if (args) ev.text = args;
-    return ev;
+    return this.#kinded(ev, kind);
   }
 
   protected emitToolArgs(index: number, toolIndex: number, args: string): StreamEvent {
-    const call = { index: toolIndex, function: { arguments: args } };
-    return { data: this.#delta(index, { tool_calls: [call] }), text: args };
+    const kind: TextKind = { kind: 'tool-args', index, toolIndex };
+    return this.#kinded({ data: this.#deltaFor(kind, args), text: args }, kind);
   }
 
   protected emitFinish(index: number, reason: string): StreamEvent {
@@ -135,13 +167,15 @@ export abstract class OpenAIChunkStream implements StreamTranslator {
     return ev;
   }
 
-  textChunk(text: string): string {
-    return this.#delta(0, { content: text });
+  /** A delta trimmed at a token cap, of the same kind (content, reasoning, tool arguments) as `cut`. */
+  textChunk(text: string, cut?: StreamEvent): string {
+    return this.#deltaFor((cut && this.#kinds.get(cut)) ?? { kind: 'text', index: 0 }, text);
   }
 
-  finish(reason: 'length', usage: Usage): string {
+  finish(reason: 'length', usage: Usage, cut?: StreamEvent): string {
+    const index = (cut && this.#kinds.get(cut)?.index) ?? 0;
     return (
-      this.chunk({ index: 0, delta: {}, logprobs: null, finish_reason: reason }) +
+      this.chunk({ index, delta: {}, logprobs: null, finish_reason: reason }) +
       this.chunk(undefined, usage) +
       'data: [DONE]\n\n'
     );
