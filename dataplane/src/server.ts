@@ -75,7 +75,7 @@ export interface ServerLimits {
 }
 
 /** Dot segments in a path (raw or percent-encoded) are never a legitimate API path. */
-const DOT_SEGMENT = /(^|\/)(\.|%2e){1,2}(\/|$)/i;
+const DOT_SEGMENT = /(^|\/|%2f|\\|%5c)(\.|%2e){1,2}(\/|%2f|\\|%5c|$)/i;
 
 /**
  * Errors Node's HTTP parser raises before fastify sees a request (header overflow, slow senders,
@@ -111,6 +111,11 @@ export function buildServer(state: ServerState, log: Logger, limits: ServerLimit
           maxHeaderSize: limits.maxHeaderBytes,
           requestTimeout: limits.requestReceiveTimeoutMs,
           headersTimeout: Math.min(limits.requestReceiveTimeoutMs, 60_000),
+          // Node checks those timeouts on this interval (default 30 s): check often enough to matter.
+          connectionsCheckingInterval: Math.max(
+            250,
+            Math.min(5_000, Math.floor(limits.requestReceiveTimeoutMs / 2)),
+          ),
         },
         handler,
       ),
