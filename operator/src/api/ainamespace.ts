@@ -3,6 +3,7 @@
 import {
   ageColumn,
   conditionColumn,
+  duration,
   headerMatches,
   objectName,
   type Resource,
@@ -83,6 +84,7 @@ export const aiNamespaceSpec = cel(
     }),
     cache: obj('response cache for this tenant', {
       enabled: bool('use the response cache', { default: false }),
+      ttl: duration("how long a cached response is served; overrides the route's TTL"),
     }),
   }),
   {

@@ -64,6 +64,10 @@ export const aiPolicySpec = cel(
       },
     ),
     maxPromptChars: int('largest prompt in characters', { minimum: 1 }),
+    reserveOutputTokens: int(
+      'output tokens reserved against token and cost limits when a request sets no max tokens; the answer is capped to it',
+      { minimum: 1 },
+    ),
     contentFilters: arr(
       'regular expressions that reject a prompt when they match',
       obj('one content filter', {

@@ -1,0 +1,61 @@
+// Collects what is wrong with one object while it is rendered, then states it as two verdicts.
+// An object with any problem is left out of the config and is never reported Accepted.
+import type { Outcome, Problem, Verdict } from './types.ts';
+
+export type RefReason = 'RefNotFound' | 'RefNotAccepted' | 'SecretNotFound' | 'SecretKeyNotFound';
+
+const MAX_MESSAGE = 2000;
+
+function join(problems: Problem[]): string {
+  const text = problems.map((p) => p.message).join('; ');
+  return text.length > MAX_MESSAGE ? `${text.slice(0, MAX_MESSAGE - 3)}...` : text;
+}
+
+export class Findings {
+  readonly #invalid: Problem[] = [];
+  readonly #refs: Array<Problem & { reason: RefReason }> = [];
+  readonly #conflicts: Problem[] = [];
+
+  /** the spec asks for something the dataplane cannot do; `path` names the field (spec.x.y) */
+  invalid(message: string, path = 'spec'): void {
+    this.#invalid.push({ path, message });
+  }
+
+  /** a referenced object or Secret is missing or not usable */
+  ref(reason: RefReason, message: string, path = 'spec'): void {
+    this.#refs.push({ reason, message, path });
+  }
+
+  /** the object clashes with another one (two defaults, one API key in two tenants) */
+  conflict(message: string, path = 'spec'): void {
+    this.#conflicts.push({ path, message });
+  }
+
+  get ok(): boolean {
+    return this.#invalid.length + this.#refs.length + this.#conflicts.length === 0;
+  }
+
+  outcome(base: Omit<Outcome, 'accepted' | 'resolvedRefs' | 'problems'>): Outcome {
+    const refs = this.#refs;
+    const resolvedRefs: Verdict = refs.length
+      ? { ok: false, reason: refs[0]?.reason ?? 'RefNotFound', message: join(refs) }
+      : { ok: true, reason: 'ResolvedRefs', message: 'all references are resolved' };
+    let accepted: Verdict;
+    if (this.#invalid.length) accepted = { ok: false, reason: 'Invalid', message: join(this.#invalid) };
+    else if (this.#conflicts.length)
+      accepted = { ok: false, reason: 'Conflicted', message: join(this.#conflicts) };
+    else if (refs.length)
+      accepted = { ok: false, reason: 'InvalidRefs', message: `not rendered: ${join(refs)}` };
+    else
+      accepted = {
+        ok: true,
+        reason: 'Accepted',
+        message: `rendered into the dataplane config as ${base.dataplaneName}`,
+      };
+    const problems = [...this.#invalid, ...this.#conflicts, ...refs].map(({ path, message }) => ({
+      path,
+      message,
+    }));
+    return { ...base, accepted, resolvedRefs, problems };
+  }
+}

@@ -1,0 +1,214 @@
+// Renders every custom resource into ONE dataplane config, through the dataplane's own schema and
+// checks (validateConfig), plus the data of the Secret that holds credentials and API-key hashes.
+// Used by the operator and by `sluice render`, so what CI renders is what the cluster gets.
+//
+// An object that cannot be rendered is left out (and reported), never allowed to break the others:
+// when the dataplane's checks reject an entry, its owner is excluded and the pass is repeated, so
+// cascades (a provider dropped -> its routes unresolved) come out right.
+import { stringify } from 'yaml';
+import { ConfigError, validateConfig } from '../../../dataplane/src/config/load.ts';
+import type { SluiceConfig, SluiceConfigInput } from '../../../dataplane/src/config/schema.ts';
+import { configHash } from '../../../dataplane/src/runtime/compile.ts';
+import { Findings } from './findings.ts';
+import { type KeyOwners, renderNamespace } from './namespace.ts';
+import { renderPolicy } from './policy.ts';
+import { renderProvider } from './provider.ts';
+import { RefIndex } from './refs.ts';
+import { renderRoute, routeOrder } from './route.ts';
+import { SecretReader } from './secrets.ts';
+import {
+  byNamespaceName,
+  dataplaneName,
+  type Inventory,
+  type Kind,
+  keyOf,
+  namespaceOf,
+  type Outcome,
+  type Problem,
+  type RenderOptions,
+} from './types.ts';
+
+export interface RenderResult {
+  /** the validated config, or undefined when nothing can be served (no accepted provider or route) */
+  config?: SluiceConfig;
+  /** YAML text of the config as written to the ConfigMap ('' when there is no config) */
+  configText: string;
+  /** the hash the dataplane reports once it has loaded this config ('' when there is no config) */
+  hash: string;
+  /** output Secret data: file name -> value, only for accepted objects */
+  secretData: Record<string, string>;
+  outcomes: Outcome[];
+  /** why there is no config, when there is none */
+  emptyReason?: string;
+}
+
+/** The deployment-level part of the config (base) is wrong: no object is to blame. */
+export class RenderError extends Error {
+  override name = 'RenderError';
+}
+
+interface Pass {
+  input?: SluiceConfigInput;
+  secretData: Record<string, string>;
+  outcomes: Outcome[];
+  /** owner key of each entry, per config list, by index */
+  owners: Record<'providers' | 'routes' | 'namespaces' | 'policies', string[]>;
+  emptyReason?: string;
+}
+
+const HEADER =
+  '# Rendered by the Sluice operator from AIProvider, AIRoute, AINamespace and AIPolicy objects.\n' +
+  '# Do not edit: the operator overwrites changes. Secret values live in the rendered Secret.\n';
+
+function creation(o: { metadata: { creationTimestamp?: string | Date } }): number {
+  const t = o.metadata.creationTimestamp;
+  return t ? new Date(t).getTime() : 0;
+}
+
+function renderPass(inv: Inventory, opts: RenderOptions, rejected: ReadonlyMap<string, Problem>): Pass {
+  const secrets = new SecretReader(inv, opts.assumeSecrets);
+  const refs = new RefIndex();
+  const secretData: Record<string, string> = {};
+  const owners: Pass['owners'] = { providers: [], routes: [], namespaces: [], policies: [] };
+  const lists = {
+    providers: [] as NonNullable<SluiceConfigInput['providers']>,
+    routes: [] as NonNullable<SluiceConfigInput['routes']>,
+    namespaces: [] as NonNullable<SluiceConfigInput['namespaces']>,
+    policies: [] as NonNullable<SluiceConfigInput['policies']>,
+  };
+
+  const record = <T>(
+    kind: Kind,
+    obj:
+      | Inventory['providers'][number]
+      | Inventory['routes'][number]
+      | Inventory['namespaces'][number]
+      | Inventory['policies'][number],
+    findings: Findings,
+    input: T,
+    objSecrets: Record<string, string>,
+    list: keyof Pass['owners'],
+  ) => {
+    const key = keyOf(kind, obj);
+    const why = rejected.get(key);
+    if (why) findings.invalid(why.message, why.path);
+    const ns = namespaceOf(obj);
+    const outcome = findings.outcome({
+      key,
+      kind,
+      namespace: ns,
+      name: obj.metadata.name,
+      generation: obj.metadata.generation ?? 0,
+      dataplaneName: dataplaneName(ns, obj.metadata.name),
+    });
+    refs.add(outcome);
+    if (!outcome.accepted.ok) return;
+    Object.assign(secretData, objSecrets);
+    (lists[list] as T[]).push(input);
+    owners[list].push(key);
+  };
+
+  for (const p of byNamespaceName(inv.providers)) {
+    const out: Record<string, string> = {};
+    const { findings, input } = renderProvider(p, secrets, out);
+    record('AIProvider', p, findings, input, out, 'providers');
+  }
+  for (const r of [...inv.routes].sort(routeOrder)) {
+    const { findings, input } = renderRoute(r, refs, dataplaneName(namespaceOf(r), r.metadata.name));
+    record('AIRoute', r, findings, input, {}, 'routes');
+  }
+  for (const p of byNamespaceName(inv.policies)) {
+    const { findings, input } = renderPolicy(p, refs);
+    record('AIPolicy', p, findings, input, {}, 'policies');
+  }
+  // oldest first: an older tenant keeps its default flag and its API keys when a newer one clashes
+  const keyOwners: KeyOwners = new Map();
+  let defaultOwner: string | undefined;
+  const tenants = byNamespaceName(inv.namespaces).sort((a, b) => creation(a) - creation(b));
+  for (const n of tenants) {
+    const out: Record<string, string> = {};
+    const { findings, input } = renderNamespace(n, refs, secrets, out, keyOwners);
+    if (n.spec.default) {
+      if (defaultOwner) findings.conflict(`${defaultOwner} is already the default namespace`);
+      else defaultOwner = `AINamespace ${namespaceOf(n)}/${n.metadata.name}`;
+    }
+    record('AINamespace', n, findings, input, out, 'namespaces');
+  }
+  // the tenant list is rendered by name (creation order only decided the conflicts above)
+  const order = lists.namespaces.map((n, i) => ({ n, key: owners.namespaces[i] ?? '' }));
+  order.sort((a, b) => (a.n.name < b.n.name ? -1 : 1));
+  lists.namespaces = order.map((x) => x.n);
+  owners.namespaces = order.map((x) => x.key);
+
+  const outcomes = refs.all();
+  let emptyReason: string | undefined;
+  if (lists.providers.length === 0) emptyReason = 'no AIProvider is accepted';
+  else if (lists.routes.length === 0) emptyReason = 'no AIRoute is accepted';
+  if (emptyReason) return { secretData: {}, outcomes, owners, emptyReason };
+  const base = opts.base ?? {};
+  const input: SluiceConfigInput = {
+    version: 1,
+    server: { ...base.server, secretsDir: opts.secretsDir },
+    ...(base.store ? { store: base.store } : {}),
+    ...(base.cache ? { cache: base.cache } : {}),
+    ...lists,
+  };
+  return { input, secretData, outcomes, owners };
+}
+
+const OWNER_PATH = /^(providers|routes|namespaces|policies)\[(\d+)\]\.?(.*)$/;
+
+export function render(inv: Inventory, opts: RenderOptions): RenderResult {
+  const rejected = new Map<string, Problem>();
+  // each round excludes at least one more object, so this ends; the bound is a guard
+  for (
+    let round = 0;
+    round <= inv.providers.length + inv.routes.length + inv.namespaces.length + inv.policies.length;
+    round++
+  ) {
+    const pass = renderPass(inv, opts, rejected);
+    if (!pass.input)
+      return {
+        configText: '',
+        hash: '',
+        secretData: {},
+        outcomes: pass.outcomes,
+        emptyReason: pass.emptyReason,
+      };
+    let config: SluiceConfig;
+    try {
+      config = validateConfig(pass.input, 'rendered config');
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      const before = rejected.size;
+      const global: string[] = [];
+      for (const issue of err.issues) {
+        const m = OWNER_PATH.exec(issue.path);
+        const owner = m ? pass.owners[m[1] as keyof Pass['owners']][Number(m[2])] : undefined;
+        if (!owner) {
+          global.push(`${issue.path || '(root)'}: ${issue.message}`);
+          continue;
+        }
+        if (rejected.has(owner)) continue;
+        const field = m?.[3] ?? '';
+        rejected.set(owner, {
+          path: field ? `rendered ${field}` : 'spec',
+          message: `the dataplane rejects ${field || 'it'}: ${issue.message}`,
+        });
+      }
+      if (global.length) throw new RenderError(`rendered config is invalid: ${global.join('; ')}`);
+      if (rejected.size === before) throw new RenderError(`rendered config is invalid: ${err.message}`);
+      continue;
+    }
+    return {
+      config,
+      configText: HEADER + stringify(pass.input, { lineWidth: 0, aliasDuplicateObjects: false }),
+      hash: configHash(config),
+      secretData: pass.secretData,
+      outcomes: pass.outcomes,
+    };
+  }
+  throw new RenderError('rendering did not converge');
+}
+
+export { Findings };
