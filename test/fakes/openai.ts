@@ -48,6 +48,8 @@ export interface FakeOpenAI {
   /** choose the fault for the n-th request (0-based) */
   setFault(fn: (req: RecordedRequest, n: number) => Fault): void;
   openSockets(): number;
+  /** responses started and neither finished nor closed: upstream work a gateway left hanging */
+  activeResponses(): number;
   close(): Promise<void>;
 }
 
@@ -89,6 +91,7 @@ export async function startFakeOpenAI(opts: { name?: string; apiKey?: string } =
   const requests: RecordedRequest[] = [];
   let faultFn: (req: RecordedRequest, n: number) => Fault = () => ({});
   const sockets = new Set<Socket>();
+  let active = 0;
 
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -110,7 +113,9 @@ export async function startFakeOpenAI(opts: { name?: string; apiKey?: string } =
       };
       const n = requests.length;
       requests.push(rec);
+      active++;
       res.on('close', () => {
+        active--;
         if (!res.writableFinished) rec.aborted = true;
       });
       void serve(rec, faultFn(rec, n), res);
@@ -250,6 +255,7 @@ export async function startFakeOpenAI(opts: { name?: string; apiKey?: string } =
       faultFn = fn;
     },
     openSockets: () => sockets.size,
+    activeResponses: () => active,
     async close() {
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));
