@@ -57,6 +57,16 @@ describe('event-stream framing', () => {
     expect(() => new EventStreamDecoder().push(frame)).toThrow(/prelude|checksum|crc/i);
   });
 
+  it('returns the good messages before a corrupt one and raises the corruption on the next call', () => {
+    const good = encodeMessage(HEADERS, PAYLOAD);
+    const bad = encodeMessage(HEADERS, PAYLOAD);
+    bad[bad.length - 1] = (bad[bad.length - 1] as number) ^ 0x01;
+    const d = new EventStreamDecoder();
+    expect(d.push(Buffer.concat([good, bad, good]))).toHaveLength(1);
+    expect(() => d.end()).toThrow(EventStreamError);
+    expect(() => d.push(good)).toThrow(EventStreamError);
+  });
+
   it('rejects impossible lengths and streams that end inside a message', () => {
     const tiny = Buffer.alloc(12);
     tiny.writeUInt32BE(5, 0);

@@ -32,23 +32,36 @@ const codec = new EventStreamCodec(
 export class EventStreamDecoder {
   #buf: Buffer = Buffer.alloc(0);
 
+  #error: EventStreamError | undefined;
+
+  /**
+   * Whole messages in the bytes so far. A corrupt message after good ones is reported on the next call,
+   * so the good ones are not lost; nothing after a corrupt message is ever decoded.
+   */
   push(chunk: Buffer): EventMessage[] {
+    if (this.#error) throw this.#error;
     this.#buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
     const out: EventMessage[] = [];
-    while (this.#buf.length >= PRELUDE) {
-      const total = this.#buf.readUInt32BE(0);
-      if (total < MIN_MESSAGE || total > MAX_MESSAGE)
-        throw new EventStreamError(`event-stream message length ${total} is out of range`);
-      if (this.#buf.length < total) break;
-      const frame = this.#buf.subarray(0, total);
-      this.#buf = this.#buf.subarray(total);
-      out.push(decodeMessage(frame));
+    try {
+      while (this.#buf.length >= PRELUDE) {
+        const total = this.#buf.readUInt32BE(0);
+        if (total < MIN_MESSAGE || total > MAX_MESSAGE)
+          throw new EventStreamError(`event-stream message length ${total} is out of range`);
+        if (this.#buf.length < total) break;
+        const frame = this.#buf.subarray(0, total);
+        this.#buf = this.#buf.subarray(total);
+        out.push(decodeMessage(frame));
+      }
+    } catch (err) {
+      if (out.length === 0) throw err;
+      this.#error = err as EventStreamError;
     }
     return out;
   }
 
-  /** Throws if the stream ended inside a message. */
+  /** Throws if the stream ended inside a message (or after a corrupt one). */
   end(): void {
+    if (this.#error) throw this.#error;
     if (this.#buf.length > 0)
       throw new EventStreamError(`event stream ended inside a message (${this.#buf.length} bytes left)`);
   }

@@ -138,16 +138,16 @@ export class BedrockChatStream extends OpenAIChunkStream {
   #stopped = false;
   #done = false;
 
-  push(chunk: Buffer): StreamEvent[] {
-    return this.#messages(() => this.#decoder.push(chunk));
+  protected read(chunk: Buffer, out: StreamEvent[]): void {
+    for (const m of this.#decode(() => this.#decoder.push(chunk))) out.push(...this.#message(m));
   }
 
-  end(): StreamEvent[] {
-    this.#messages(() => {
+  protected close(out: StreamEvent[]): void {
+    this.#decode(() => {
       this.#decoder.end();
       return [];
     });
-    if (this.#done) return [];
+    if (this.#done) return;
     if (!this.#stopped) {
       throw new GatewayError(
         'SLUICE_ERR_UPSTREAM_ERROR',
@@ -156,13 +156,12 @@ export class BedrockChatStream extends OpenAIChunkStream {
     }
     // messageStop without a metadata event: close anyway, usage will be counted by Sluice
     this.#done = true;
-    return [this.emitDone()];
+    out.push(this.emitDone());
   }
 
-  #messages(read: () => EventMessage[]): StreamEvent[] {
-    let messages: EventMessage[];
+  #decode(read: () => EventMessage[]): EventMessage[] {
     try {
-      messages = read();
+      return read();
     } catch (err) {
       throw new GatewayError(
         'SLUICE_ERR_UPSTREAM_ERROR',
@@ -170,9 +169,6 @@ export class BedrockChatStream extends OpenAIChunkStream {
         { cause: err },
       );
     }
-    const events: StreamEvent[] = [];
-    for (const m of messages) events.push(...this.#message(m));
-    return events;
   }
 
   #message(m: EventMessage): StreamEvent[] {

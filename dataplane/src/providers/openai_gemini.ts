@@ -64,24 +64,22 @@ export class GeminiChatStream extends OpenAIChunkStream {
   readonly #tools = new Map<number, number>();
   #finished = false;
 
-  push(chunk: Buffer): StreamEvent[] {
-    return this.#frames(this.#sse.push(chunk));
+  protected read(chunk: Buffer, out: StreamEvent[]): void {
+    this.#frames(this.#sse.push(chunk), out);
   }
 
-  end(): StreamEvent[] {
-    const events = this.#frames(this.#sse.end());
+  protected close(out: StreamEvent[]): void {
+    this.#frames(this.#sse.end(), out);
     if (!this.#finished) {
       throw new GatewayError(
         'SLUICE_ERR_UPSTREAM_ERROR',
         `provider '${this.ctx.provider.name}' ended the stream before the answer was complete`,
       );
     }
-    events.push(this.emitDone());
-    return events;
+    out.push(this.emitDone());
   }
 
-  #frames(frames: ReturnType<SseParser['push']>): StreamEvent[] {
-    const events: StreamEvent[] = [];
+  #frames(frames: ReturnType<SseParser['push']>, events: StreamEvent[]): void {
     for (const f of frames) {
       if (f.data === '') continue;
       let r: GeminiResponse;
@@ -108,7 +106,6 @@ export class GeminiChatStream extends OpenAIChunkStream {
       // usage rides on an event with no bytes so the core accounts it even if the client never asked
       if (usage) events.push({ data: '', usage });
     }
-    return events;
   }
 
   #candidates(r: GeminiResponse): StreamEvent[] {

@@ -80,8 +80,35 @@ export abstract class OpenAIChunkStream implements StreamTranslator {
     this.model = ctx.upstreamModel;
   }
 
-  abstract push(chunk: Buffer): StreamEvent[];
-  abstract end(): StreamEvent[];
+  /** Parse upstream bytes, appending client events to `out`; throw GatewayError on upstream failure. */
+  protected abstract read(chunk: Buffer, out: StreamEvent[]): void;
+  /** The upstream ended: append the closing events, or throw if the answer was not complete. */
+  protected abstract close(out: StreamEvent[]): void;
+
+  #failure: unknown;
+
+  /**
+   * Events parsed before a failure in the same upstream read still go to the client; the failure is
+   * raised on the next call, so the client sees exactly the text that arrived and then the error.
+   */
+  push(chunk: Buffer): StreamEvent[] {
+    if (this.#failure !== undefined) throw this.#failure;
+    const out: StreamEvent[] = [];
+    try {
+      this.read(chunk, out);
+    } catch (err) {
+      if (!out.some((e) => e.data.length > 0)) throw err;
+      this.#failure = err;
+    }
+    return out;
+  }
+
+  end(): StreamEvent[] {
+    if (this.#failure !== undefined) throw this.#failure;
+    const out: StreamEvent[] = [];
+    this.close(out);
+    return out;
+  }
 
   protected chunk(choice: Record<string, unknown> | undefined, usage?: Usage): string {
     const body: Record<string, unknown> = {
