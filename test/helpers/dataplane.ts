@@ -77,10 +77,20 @@ export async function spawnDataplane(
   configFile: string,
   env: NodeJS.ProcessEnv = {},
   timeoutMs = 20_000,
+  port = 0,
 ): Promise<DataplaneProcess> {
   const child = spawn(
     NODE_BIN,
-    [join(REPO_ROOT, 'bin/sluice.js'), 'serve', '--config', configFile, '--port', '0', '--host', '127.0.0.1'],
+    [
+      join(REPO_ROOT, 'bin/sluice.js'),
+      'serve',
+      '--config',
+      configFile,
+      '--port',
+      String(port),
+      '--host',
+      '127.0.0.1',
+    ],
     {
       cwd: REPO_ROOT,
       env: { ...process.env, SLUICE_LOG_LEVEL: 'debug', ...env },
