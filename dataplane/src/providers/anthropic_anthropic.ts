@@ -10,6 +10,7 @@ import {
   anthropicHeaders,
   anthropicStopToFinish,
   fromAnthropicUsage,
+  HeldFailure,
   parseAnthropicError,
   parseAnthropicFrame,
   parseUpstreamJSON,
@@ -66,6 +67,7 @@ function frame(event: string, data: Record<string, unknown>): string {
 class AnthropicPassthroughStream implements StreamTranslator {
   readonly #ctx: TranslateContext;
   readonly #sse = new SseParser();
+  readonly #held = new HeldFailure();
   readonly #usage = new AnthropicUsageTracker();
   readonly #deltas = new WeakMap<StreamEvent, BlockDelta>();
   /** the last block a text frame was produced for (fallback when the core gives no cut event) */
@@ -77,11 +79,11 @@ class AnthropicPassthroughStream implements StreamTranslator {
   }
 
   push(chunk: Buffer): StreamEvent[] {
-    return this.#frames(this.#sse.push(chunk));
+    return this.#held.run(false, (events) => this.#frames(this.#sse.push(chunk), events));
   }
 
   end(): StreamEvent[] {
-    const events = this.#frames(this.#sse.end());
+    const events = this.#held.run(true, (out) => this.#frames(this.#sse.end(), out));
     if (this.#done) return events;
     throw new GatewayError(
       'SLUICE_ERR_UPSTREAM_ERROR',
@@ -89,8 +91,7 @@ class AnthropicPassthroughStream implements StreamTranslator {
     );
   }
 
-  #frames(frames: ReturnType<SseParser['push']>): StreamEvent[] {
-    const events: StreamEvent[] = [];
+  #frames(frames: ReturnType<SseParser['push']>, events: StreamEvent[]): void {
     for (const f of frames) {
       const ev = parseAnthropicFrame(f, this.#ctx.provider.name);
       const out: StreamEvent = { data: f.raw };
@@ -131,7 +132,6 @@ class AnthropicPassthroughStream implements StreamTranslator {
       }
       events.push(out);
     }
-    return events;
   }
 
   #block(cut: StreamEvent | undefined): BlockDelta | undefined {

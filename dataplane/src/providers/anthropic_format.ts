@@ -4,7 +4,7 @@
 import { GatewayError } from '../errors.ts';
 import { authHeaders, JSON_HEADERS } from './request_parts.ts';
 import type { SseFrame } from './sse.ts';
-import type { ResolvedProvider, TranslateContext, UpstreamErrorInfo, Usage } from './types.ts';
+import type { ResolvedProvider, StreamEvent, TranslateContext, UpstreamErrorInfo, Usage } from './types.ts';
 
 export const DEFAULT_ANTHROPIC_VERSION = '2023-06-01';
 /** max_tokens sent upstream when an OpenAI client gives none (Anthropic requires it) */
@@ -165,6 +165,7 @@ export function anthropicErrorType(status: number): string {
     case 404:
       return 'not_found_error';
     case 413:
+    case 431:
       return 'request_too_large';
     case 429:
       return 'rate_limit_error';
@@ -345,5 +346,31 @@ export function parseAnthropicFrame(f: SseFrame, provider: string): AnthropicStr
         cause: err,
       },
     );
+  }
+}
+
+/**
+ * Runs a stream translator's frame loop so that frames read before a failing one (an `event: error`)
+ * still reach the client: the failure is held back and thrown on the next read. On the last read
+ * (`final`) there is no next one, so it is thrown at once.
+ */
+export class HeldFailure {
+  #err: unknown;
+  #held = false;
+
+  run(final: boolean, produce: (events: StreamEvent[]) => void): StreamEvent[] {
+    if (this.#held) {
+      this.#held = false;
+      throw this.#err;
+    }
+    const events: StreamEvent[] = [];
+    try {
+      produce(events);
+    } catch (err) {
+      if (final || events.length === 0) throw err;
+      this.#err = err;
+      this.#held = true;
+    }
+    return events;
   }
 }

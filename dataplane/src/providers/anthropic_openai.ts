@@ -10,6 +10,7 @@ import {
   anthropicErrorFrame,
   anthropicPromptText,
   finishToAnthropicStop,
+  HeldFailure,
   parseUpstreamJSON,
   unsupportedFeature,
 } from './anthropic_format.ts';
@@ -108,6 +109,7 @@ interface CutInfo {
 class OpenAIToAnthropicStream implements StreamTranslator {
   readonly #ctx: TranslateContext;
   readonly #sse = new SseParser();
+  readonly #held = new HeldFailure();
   readonly #w = new AnthropicEventWriter();
   readonly #cuts = new WeakMap<StreamEvent, CutInfo>();
   /** OpenAI tool call index of the open tool block */
@@ -122,11 +124,11 @@ class OpenAIToAnthropicStream implements StreamTranslator {
   }
 
   push(chunk: Buffer): StreamEvent[] {
-    return this.#frames(this.#sse.push(chunk));
+    return this.#held.run(false, (events) => this.#frames(this.#sse.push(chunk), events));
   }
 
   end(): StreamEvent[] {
-    const events = this.#frames(this.#sse.end());
+    const events = this.#held.run(true, (out) => this.#frames(this.#sse.end(), out));
     if (this.#done) return events;
     if (this.#finish !== null) {
       // some compatible servers omit [DONE]; the answer itself completed
@@ -161,8 +163,7 @@ class OpenAIToAnthropicStream implements StreamTranslator {
     return ev;
   }
 
-  #frames(frames: SseFrame[]): StreamEvent[] {
-    const events: StreamEvent[] = [];
+  #frames(frames: SseFrame[], events: StreamEvent[]): void {
     for (const f of frames) {
       if (this.#done) continue;
       if (f.data === '[DONE]') {
@@ -199,7 +200,6 @@ class OpenAIToAnthropicStream implements StreamTranslator {
         events.push({ data: '', usage });
       }
     }
-    return events;
   }
 
   #parse(data: string): OpenAIChunk {

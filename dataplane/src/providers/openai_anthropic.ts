@@ -10,6 +10,7 @@ import {
   anthropicHeaders,
   anthropicStopToFinish,
   DEFAULT_MAX_TOKENS,
+  HeldFailure,
   parseAnthropicError,
   parseAnthropicFrame,
   parseUpstreamJSON,
@@ -60,6 +61,7 @@ function parseResponse(body: Buffer, ctx: TranslateContext): TranslatedResponse 
 class AnthropicToOpenAIStream implements StreamTranslator {
   readonly #ctx: TranslateContext;
   readonly #sse = new SseParser();
+  readonly #held = new HeldFailure();
   readonly #usage = new AnthropicUsageTracker();
   /** Anthropic block index -> OpenAI tool call index */
   readonly #tools = new Map<number, number>();
@@ -77,11 +79,11 @@ class AnthropicToOpenAIStream implements StreamTranslator {
   }
 
   push(chunk: Buffer): StreamEvent[] {
-    return this.#frames(this.#sse.push(chunk));
+    return this.#held.run(false, (events) => this.#frames(this.#sse.push(chunk), events));
   }
 
   end(): StreamEvent[] {
-    const events = this.#frames(this.#sse.end());
+    const events = this.#held.run(true, (out) => this.#frames(this.#sse.end(), out));
     if (this.#done) return events;
     throw new GatewayError(
       'SLUICE_ERR_UPSTREAM_ERROR',
@@ -101,8 +103,7 @@ class AnthropicToOpenAIStream implements StreamTranslator {
     return sseData(JSON.stringify(body));
   }
 
-  #frames(frames: SseFrame[]): StreamEvent[] {
-    const events: StreamEvent[] = [];
+  #frames(frames: SseFrame[], events: StreamEvent[]): void {
     for (const f of frames) {
       if (this.#done) continue;
       const ev = parseAnthropicFrame(f, this.#ctx.provider.name);
@@ -172,7 +173,6 @@ class AnthropicToOpenAIStream implements StreamTranslator {
           break;
       }
     }
-    return events;
   }
 
   textChunk(text: string, cut?: StreamEvent): string {
