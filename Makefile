@@ -64,3 +64,18 @@ chart-package: chart-crds ## Package the chart into dist/charts/
 
 chart-test: ## Run the chart, image and GitOps tests (test/chart)
 	npx vitest run test/chart
+
+##@ GitOps
+
+ARGOCD_KINDS := AIProvider AIRoute AINamespace AIPolicy
+.PHONY: argocd-health
+argocd-health: ## Regenerate config/argocd/argocd-cm-health.yaml from config/argocd/health.lua
+	@{ printf '%s\n' \
+	  '# Generated from config/argocd/health.lua by `make argocd-health`; do not edit by hand.' \
+	  '# Merge into the argocd-cm ConfigMap (namespace argocd), e.g.:' \
+	  '#   kubectl -n argocd patch configmap argocd-cm --type merge --patch-file config/argocd/argocd-cm-health.yaml' \
+	  'data:'; \
+	  for kind in $(ARGOCD_KINDS); do \
+	    echo "  resource.customizations.health.gateway.sluice.dev_$$kind: |"; \
+	    sed 's/^./    &/' config/argocd/health.lua; \
+	  done; } > config/argocd/argocd-cm-health.yaml
