@@ -70,6 +70,7 @@ set_stamp() {
   tmp="$(mktemp "$BIN/.versions.XXXXXX")"
   awk -v n="$name" '$1 != n' "$STAMPS" >"$tmp"
   printf '%s %s\n' "$name" "$key" >>"$tmp"
+  chmod 644 "$tmp"
   mv "$tmp" "$STAMPS"
 }
 
