@@ -74,7 +74,8 @@ export class MemoryStore implements Store {
     for (const [i, op] of batch.windows.entries()) {
       const u = this.#get(op.key, now) ?? 0;
       used.push(u);
-      if (u + op.fixed > op.limit) return { ok: false, kind: 'window', index: i, retryAfterMs: op.resetMs };
+      if (u + op.fixed > op.limit)
+        return { ok: false, kind: 'window', index: i, retryAfterMs: op.resetMs, used: u };
       if (op.perOutput > 0) {
         const cap = Math.floor((op.limit - u - op.fixed) / op.perOutput + 1e-9);
         if (cap < grant || tightest < 0) {
@@ -85,7 +86,13 @@ export class MemoryStore implements Store {
     }
     const tight = tightest >= 0 ? batch.windows[tightest] : undefined;
     if (batch.wantOutput > 0 && tight && grant < 1)
-      return { ok: false, kind: 'window', index: tightest, retryAfterMs: tight.resetMs };
+      return {
+        ok: false,
+        kind: 'window',
+        index: tightest,
+        retryAfterMs: tight.resetMs,
+        used: used[tightest],
+      };
 
     const rates: RateState[] = batch.rates.map((op, i) => {
       const newTat = tats[i] as number;

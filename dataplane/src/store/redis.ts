@@ -55,10 +55,17 @@ function parseAdmitReply(raw: unknown): AdmitResult {
     retry?: number;
     grant?: number;
     rates?: unknown;
+    /** a number on denial (units used in the denying window), a list on success */
     used?: unknown;
   };
   if (!r.ok) {
-    return { ok: false, kind: r.kind ?? 'rate', index: r.index ?? 0, retryAfterMs: r.retry ?? 1_000 };
+    return {
+      ok: false,
+      kind: r.kind ?? 'rate',
+      index: r.index ?? 0,
+      retryAfterMs: r.retry ?? 1_000,
+      ...(typeof r.used === 'number' ? { used: r.used } : {}),
+    };
   }
   // cjson encodes an empty Lua table as {} rather than [].
   const rates = Array.isArray(r.rates) ? (r.rates as Array<[number, number]>) : [];

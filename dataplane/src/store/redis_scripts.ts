@@ -7,15 +7,15 @@ import { createHash } from 'node:crypto';
 /**
  * KEYS: rate keys, then concurrency keys, then window keys.
  * ARGV[1]: JSON {r: [[emissionMs, burst]], c: [[max, id, leaseMs]], w: [[limit, fixed, perOutput, ttlMs, resetMs]], o: wantOutput}
- * Returns JSON {ok, grant, rates: [[remaining, resetMs]], used: [..]} or {ok: false, kind, index, retry}.
+ * Returns JSON {ok, grant, rates: [[remaining, resetMs]], used: [..]} or {ok: false, kind, index, retry, used}.
  */
 export const ADMIT_LUA = `
 local spec = cjson.decode(ARGV[1])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local nr, nc, nw = #spec.r, #spec.c, #spec.w
-local function deny(kind, index, retry)
-  return cjson.encode({ok = false, kind = kind, index = index, retry = math.ceil(retry)})
+local function deny(kind, index, retry, used)
+  return cjson.encode({ok = false, kind = kind, index = index, retry = math.ceil(retry), used = used})
 end
 local tats = {}
 for i = 1, nr do
@@ -39,7 +39,7 @@ for i = 1, nw do
   local op = spec.w[i]
   local u = tonumber(redis.call('GET', KEYS[nr + nc + i]) or '0')
   used[i] = u
-  if u + op[2] > op[1] then return deny('window', i - 1, op[5]) end
+  if u + op[2] > op[1] then return deny('window', i - 1, op[5], u) end
   if op[3] > 0 then
     local cap = math.floor((op[1] - u - op[2]) / op[3] + 1e-9)
     if cap < grant or tightest == 0 then
@@ -48,7 +48,9 @@ for i = 1, nw do
     end
   end
 end
-if spec.o > 0 and tightest > 0 and grant < 1 then return deny('window', tightest - 1, spec.w[tightest][5]) end
+if spec.o > 0 and tightest > 0 and grant < 1 then
+  return deny('window', tightest - 1, spec.w[tightest][5], used[tightest])
+end
 local rates = {}
 for i = 1, nr do
   local e, b = spec.r[i][1], spec.r[i][2]

@@ -42,13 +42,13 @@ export function storeContract(name: string, getStore: () => Store): void {
       expect(first.result).toMatchObject({ ok: true, grant: 50, windowsUsed: [80] });
       // The input alone no longer fits: denied, with the window's reset as Retry-After.
       const tooBig = await store.admit({ ...none, windows: [window(key, 100, 30, 1)], wantOutput: 50 });
-      expect(tooBig.result).toEqual({ ok: false, kind: 'window', index: 0, retryAfterMs: 42_000 });
+      expect(tooBig.result).toEqual({ ok: false, kind: 'window', index: 0, retryAfterMs: 42_000, used: 80 });
       // The input fits but only 10 output tokens are left: granted 10, not 50.
       const partial = await store.admit({ ...none, windows: [window(key, 100, 10, 1)], wantOutput: 50 });
       expect(partial.result).toMatchObject({ ok: true, grant: 10, windowsUsed: [100] });
       // Nothing left for output: denied even though the (empty) input fits.
       const empty = await store.admit({ ...none, windows: [window(key, 100, 0, 1)], wantOutput: 5 });
-      expect(empty.result).toMatchObject({ ok: false, kind: 'window', index: 0 });
+      expect(empty.result).toMatchObject({ ok: false, kind: 'window', index: 0, used: 100 });
     });
 
     it('takes the smallest grant across windows and charges input-only windows only for input', async () => {

@@ -63,6 +63,8 @@ export interface AdmitDenied {
   /** index into the batch list of that kind */
   index: number;
   retryAfterMs: number;
+  /** for a window denial: units already used in that window (for the error message and headers) */
+  used?: number;
 }
 
 export type AdmitResult = AdmitOk | AdmitDenied;

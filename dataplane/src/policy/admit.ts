@@ -1,0 +1,288 @@
+// One request through its namespace's policies, cheapest checks first:
+//   prompt length and content filters (no tokenizing) -> max output tokens (clamp or reject) ->
+//   input tokens (counted off the event loop when large) and max input tokens ->
+//   one atomic store batch for request rates, concurrency and token/cost windows, reserving the input
+//   plus the output the request may produce -> headers, stream cap and cache key.
+// Admission.complete reconciles every window with the real usage, so reservations never leak.
+import { randomUUID } from 'node:crypto';
+import type { ClientApiSpec } from '../api/types.ts';
+import { type ErrorCode, GatewayError } from '../errors.ts';
+import { metrics } from '../observability/metrics.ts';
+import type { Usage } from '../providers/types.ts';
+import { upstreamModel } from '../proxy/balancer.ts';
+import type { Admission, AdmitInput, Completion } from '../proxy/gate.ts';
+import type { CompiledRoute } from '../runtime/route.ts';
+import type { AdmitDenied, Placement, Store } from '../store/types.ts';
+import { formatDuration } from '../store/windows.ts';
+import { type EncodingName, encodingForModel } from '../tokens/counter.ts';
+import { ASYNC_MIN_CHARS, countPromptTokensAsync } from '../tokens/pool.ts';
+import { actualAmount, type BuiltBatch, buildBatch, describeRate, describeWindow } from './batch.ts';
+import type { CompiledNamespace, CompiledPolicy } from './compile.ts';
+import { estimateCorrection } from './correction.ts';
+import { type LimitStatus, rateLimitHeaders, retryAfter } from './headers.ts';
+import { costMicroUsd, type PriceBook } from './pricing.ts';
+
+/** Output reserved when neither the request, the policy nor the model config says how much. */
+export const DEFAULT_OUTPUT_RESERVATION = 4096;
+
+export interface AdmitContext {
+  ns: CompiledNamespace;
+  store: Store;
+  prices: PriceBook;
+  /** the cache key for this request, or undefined when the cache does not apply */
+  cacheKey(
+    ns: CompiledNamespace,
+    route: CompiledRoute,
+    spec: ClientApiSpec,
+    body: Record<string, unknown>,
+  ): string | undefined;
+  now(): number;
+}
+
+/** The same choice the pipeline makes: the first backend's upstream model decides the encoding. */
+export function encodingForRoute(route: CompiledRoute, model: string): EncodingName {
+  const first = route.balancer.backends[0];
+  if (!first) return encodingForModel(model);
+  const up = upstreamModel(first, model);
+  return encodingForModel(up, first.provider.modelConfig(up)?.tokenizer);
+}
+
+function promptParam(spec: ClientApiSpec): string {
+  if (spec.api === 'openai-completions') return 'prompt';
+  if (spec.api === 'openai-embeddings') return 'input';
+  return 'messages';
+}
+
+function reject(ns: string, kind: string, code: ErrorCode, message: string, param: string): GatewayError {
+  metrics.limitRejections.inc({ namespace: ns, limit: kind });
+  return new GatewayError(code, message, { param });
+}
+
+function checkPrompt(ns: CompiledNamespace, policies: CompiledPolicy[], input: AdmitInput): void {
+  if (!policies.some((p) => p.config.maxPromptChars !== undefined || p.filters.length > 0)) return;
+  const text = input.promptText();
+  const param = promptParam(input.spec);
+  for (const p of policies) {
+    const max = p.config.maxPromptChars;
+    if (max !== undefined && text.length > max)
+      throw reject(
+        ns.name,
+        'max_prompt_chars',
+        'SLUICE_ERR_PROMPT_TOO_LONG',
+        `the prompt has ${text.length} characters; policy '${p.name}' allows ${max}`,
+        param,
+      );
+    for (const f of p.filters)
+      if (f.re.test(text))
+        throw reject(
+          ns.name,
+          'content_filter',
+          'SLUICE_ERR_CONTENT_FILTERED',
+          `the prompt was blocked by content filter '${f.name}' of policy '${p.name}'`,
+          param,
+        );
+  }
+}
+
+/** Applies max output token policies; returns the cap they set, if any. */
+function capOutput(ns: CompiledNamespace, policies: CompiledPolicy[], input: AdmitInput): number | undefined {
+  const { spec, request } = input;
+  const requested = spec.getMaxOutputTokens(request.body);
+  let cap: number | undefined;
+  for (const p of policies) {
+    const m = p.config.maxOutputTokens;
+    if (!m) continue;
+    if (m.mode === 'reject' && requested !== undefined && requested > m.limit)
+      throw reject(
+        ns.name,
+        'max_output_tokens',
+        'SLUICE_ERR_INVALID_REQUEST',
+        `max output tokens ${requested} exceeds the ${m.limit} allowed by policy '${p.name}'`,
+        request.body.max_completion_tokens !== undefined ? 'max_completion_tokens' : 'max_tokens',
+      );
+    cap = Math.min(cap ?? m.limit, m.limit);
+  }
+  if (cap !== undefined && (requested === undefined || requested > cap))
+    spec.setMaxOutputTokens(request.body, cap);
+  return cap;
+}
+
+/** How much output to reserve when the request names no maximum, and whether that is a safe body cap. */
+function defaultReservation(
+  policies: CompiledPolicy[],
+  route: CompiledRoute,
+  model: string,
+): { tokens: number; known: boolean } {
+  const fromPolicy = policies.flatMap((p) =>
+    p.config.reserveOutputTokens ? [p.config.reserveOutputTokens] : [],
+  );
+  if (fromPolicy.length) return { tokens: Math.min(...fromPolicy), known: true };
+  const first = route.balancer.backends[0];
+  const fromModel = first
+    ? first.provider.modelConfig(upstreamModel(first, model))?.maxOutputTokens
+    : undefined;
+  return fromModel
+    ? { tokens: fromModel, known: true }
+    : { tokens: DEFAULT_OUTPUT_RESERVATION, known: false };
+}
+
+function denial(ns: string, built: BuiltBatch, d: AdmitDenied, fixedOf: (i: number) => number): GatewayError {
+  const headers: Record<string, string> = { 'retry-after': retryAfter(d.retryAfterMs) };
+  const retry = `Retry in ${formatDuration(d.retryAfterMs)}.`;
+  let message: string;
+  let kind: string;
+  let policy: string;
+  if (d.kind === 'rate') {
+    const ref = built.rates[d.index] ?? built.rates[0];
+    kind = 'requests';
+    policy = ref?.policy ?? '?';
+    message = `Rate limit reached for namespace '${ns}': policy '${policy}' allows ${ref ? describeRate(ref) : '?'}. ${retry}`;
+    Object.assign(
+      headers,
+      rateLimitHeaders([{ limit: ref?.limit ?? 0, remaining: 0, resetMs: d.retryAfterMs }], []),
+    );
+  } else if (d.kind === 'concurrency') {
+    const ref = built.concurrency[d.index];
+    kind = 'concurrency';
+    policy = ref?.policy ?? '?';
+    message = `Concurrency limit reached for namespace '${ns}': policy '${policy}' allows ${ref?.max ?? '?'} requests in flight. ${retry}`;
+  } else {
+    const ref = built.windows[d.index];
+    const used = d.used ?? 0;
+    policy = ref?.policy ?? '?';
+    kind = ref?.measure === 'usd' ? 'budget' : 'tokens';
+    const needs = fixedOf(d.index);
+    const whole = ref !== undefined && needs > ref.limit;
+    if (ref?.measure === 'usd') {
+      message = `Budget exhausted for namespace '${ns}': policy '${policy}' allows ${describeWindow(ref)}; ${(used / 1e6).toFixed(4)} USD used. ${retry}`;
+    } else {
+      message = whole
+        ? `Request too large for namespace '${ns}': it needs ${needs} tokens but policy '${policy}' allows ${ref ? describeWindow(ref) : '?'} in total.`
+        : `Token limit reached for namespace '${ns}': policy '${policy}' allows ${ref ? describeWindow(ref) : '?'}; ${Math.round(used)} used, this request needs ${needs} plus its output. ${retry}`;
+      if (ref)
+        Object.assign(
+          headers,
+          rateLimitHeaders([], [{ limit: ref.limit, remaining: ref.limit - used, resetMs: d.retryAfterMs }]),
+        );
+    }
+  }
+  headers['x-sluice-limit'] = `${policy}/${kind}`;
+  return new GatewayError('SLUICE_ERR_RATE_LIMITED', message, { param: kind, headers });
+}
+
+export async function admitRequest(ctx: AdmitContext, input: AdmitInput): Promise<Admission> {
+  const { ns } = ctx;
+  const { route, spec, request } = input;
+  const model = request.model;
+  const policies = ns.policies.filter((p) => p.appliesTo(route.name, model));
+  const producesOutput = spec.api !== 'openai-embeddings';
+
+  checkPrompt(ns, policies, input);
+  let outputCap = producesOutput ? capOutput(ns, policies, input) : undefined;
+
+  let inputTokens = 0;
+  let rawEstimate: number | undefined;
+  if (policies.some((p) => p.needsTokens)) {
+    const encoding = encodingForRoute(route, model);
+    const text = input.promptText();
+    const raw =
+      text.length >= ASYNC_MIN_CHARS
+        ? await countPromptTokensAsync(text, spec.turns(request.body), encoding)
+        : input.inputTokens();
+    if (encoding === 'estimate') rawEstimate = raw;
+    inputTokens = encoding === 'estimate' ? estimateCorrection.apply(model, raw) : raw;
+    for (const p of policies) {
+      const max = p.config.maxInputTokens;
+      if (max !== undefined && inputTokens > max)
+        throw reject(
+          ns.name,
+          'max_input_tokens',
+          'SLUICE_ERR_PROMPT_TOO_LONG',
+          `the prompt has ${inputTokens} tokens; policy '${p.name}' allows ${max}`,
+          promptParam(spec),
+        );
+    }
+  }
+
+  const headers: Record<string, string> = {};
+  let built: BuiltBatch | undefined;
+  let placement: Placement = 'primary';
+  let grant = 0;
+  const storePolicies = policies.filter((p) => p.needsStore);
+  if (storePolicies.length > 0) {
+    const requestedOut = producesOutput ? spec.getMaxOutputTokens(request.body) : undefined;
+    const fallback = defaultReservation(policies, route, model);
+    const wantOutput = producesOutput ? (requestedOut ?? fallback.tokens) : 0;
+    const now = ctx.now();
+    built = buildBatch({
+      namespace: ns.name,
+      keyName: input.identity.keyName,
+      policies: storePolicies,
+      inputTokens,
+      prices: storePolicies.some((p) => p.config.budget) ? ctx.prices.reservePrices(route, model) : undefined,
+      wantOutput,
+      now,
+      requestId: randomUUID(),
+    });
+    let admitted: Awaited<ReturnType<Store['admit']>>;
+    try {
+      admitted = await ctx.store.admit(built.batch);
+    } catch (err) {
+      if (err instanceof GatewayError)
+        metrics.limitRejections.inc({ namespace: ns.name, limit: 'store_unavailable' });
+      throw err;
+    }
+    const { result } = admitted;
+    placement = admitted.placement;
+    const b = built;
+    if (!result.ok) throw denial(ns.name, b, result, (i) => Math.ceil(b.batch.windows[i]?.fixed ?? 0));
+    grant = result.grant;
+    if (built.batch.wantOutput > 0) {
+      if (request.stream) outputCap = Math.min(outputCap ?? grant, grant);
+      // Non-streaming answers cannot be cut by Sluice, so the upstream must be told the grant. A request
+      // without a maximum keeps its body when it got the full reservation of an unknown model limit.
+      else if (requestedOut !== undefined ? grant < requestedOut : grant < wantOutput || fallback.known)
+        spec.setMaxOutputTokens(request.body, grant);
+    }
+    const requests: LimitStatus[] = built.rates.map((r, i) => ({
+      limit: r.limit,
+      remaining: result.rates[i]?.remaining ?? 0,
+      resetMs: result.rates[i]?.resetMs ?? 0,
+    }));
+    const tokens: LimitStatus[] = [];
+    built.windows.forEach((w, i) => {
+      const remaining = w.limit - (result.windowsUsed[i] ?? 0);
+      const resetMs = b.batch.windows[i]?.resetMs ?? 0;
+      if (w.measure === 'usd')
+        headers['x-sluice-budget-remaining-usd'] = (Math.max(0, remaining) / 1e6).toFixed(6);
+      else tokens.push({ limit: w.limit, remaining, resetMs });
+    });
+    Object.assign(headers, rateLimitHeaders(requests, tokens));
+  }
+
+  const reserved = built ? built.batch.windows.map((w) => w.fixed + w.perOutput * grant) : [];
+  const settled = built;
+  return {
+    headers,
+    outputCap,
+    cacheKey: request.stream ? undefined : ctx.cacheKey(ns, route, spec, request.body),
+    complete(usage: Usage | undefined, done: Completion | undefined) {
+      // A failure or a cache hit used no upstream tokens: every reservation is refunded.
+      const real = done && !done.cached ? usage : undefined;
+      if (real && !real.estimated && rawEstimate !== undefined)
+        estimateCorrection.observe(model, rawEstimate, real.inputTokens);
+      if (!settled) return;
+      const cost = real && done ? costMicroUsd(real, ctx.prices.price(done.provider, done.model)) : 0;
+      const windows = settled.windows
+        .map((w, i) => ({
+          key: settled.batch.windows[i]?.key ?? '',
+          delta: actualAmount(w.measure, real, cost) - (reserved[i] ?? 0),
+        }))
+        .filter((w) => w.delta !== 0);
+      const concurrency = settled.batch.concurrency.map((c) => ({ key: c.key, id: c.id }));
+      if (windows.length === 0 && concurrency.length === 0) return;
+      // Settling never blocks or fails the response; the store queues what it cannot deliver.
+      ctx.store.settle({ windows, concurrency }, placement).catch(() => {});
+    },
+  };
+}

@@ -1,0 +1,146 @@
+// The policy engine behind the core's Gate seam: namespaces (who), authorization (what they may use),
+// admission (limits, budgets, caps), the response cache and store health for /readyz.
+// Built once per config load; the store it uses comes from a registry that outlives reloads, so a
+// reload never resets a counter.
+import type { ClientApiSpec } from '../api/types.ts';
+import { responseCacheKey } from '../cache/key.ts';
+import { ResponseCache } from '../cache/response_cache.ts';
+import type { SecretSource, SluiceConfig } from '../config/schema.ts';
+import { GatewayError } from '../errors.ts';
+import type { Admission, AdmitInput, Gate, Identity, RequestHeaders } from '../proxy/gate.ts';
+import type { CompileOptions } from '../runtime/compile.ts';
+import type { CompiledRoute } from '../runtime/route.ts';
+import type { StoreLogger } from '../store/redis.ts';
+import { type StoreLease, StoreRegistry } from '../store/registry.ts';
+import { admitRequest } from './admit.ts';
+import { type CompiledNamespace, compileNamespaces } from './compile.ts';
+import { Identifier } from './identify.ts';
+import { PriceBook } from './pricing.ts';
+
+type ReadSecret = (s: SecretSource, path?: string) => string;
+
+export class PolicyGate implements Gate {
+  readonly #namespaces: Map<string, CompiledNamespace>;
+  readonly #identifier: Identifier;
+  readonly #lease: StoreLease;
+  readonly #prices: PriceBook;
+  readonly #cache: ResponseCache;
+  readonly #now: () => number;
+
+  constructor(
+    cfg: SluiceConfig,
+    namespaces: Map<string, CompiledNamespace>,
+    identifier: Identifier,
+    lease: StoreLease,
+    now: () => number = Date.now,
+  ) {
+    this.#namespaces = namespaces;
+    this.#identifier = identifier;
+    this.#lease = lease;
+    this.#prices = new PriceBook(cfg);
+    this.#cache = new ResponseCache(cfg.cache, lease.store);
+    this.#now = now;
+  }
+
+  #ns(identity: Identity): CompiledNamespace {
+    const ns = this.#namespaces.get(identity.namespace);
+    // Identities only ever name configured namespaces; anything else is a bug, not a client error.
+    if (!ns) throw new GatewayError('SLUICE_ERR_INTERNAL', `unknown namespace '${identity.namespace}'`);
+    return ns;
+  }
+
+  identify(headers: RequestHeaders): Promise<Identity> {
+    return this.#identifier.identify(headers);
+  }
+
+  /** The reason a namespace may not use a route/model, or undefined when it may. */
+  #denied(ns: CompiledNamespace, route: CompiledRoute, model: string): string | undefined {
+    if (!ns.routeAllowed(route.name)) return `namespace '${ns.name}' may not use route '${route.name}'`;
+    if (!ns.modelAllowed(model)) return `namespace '${ns.name}' may not use model '${model}'`;
+    for (const p of ns.policies) {
+      if (p.modelAllowed && p.appliesTo(route.name, model) && !p.modelAllowed(model))
+        return `model '${model}' is not allowed by policy '${p.name}' of namespace '${ns.name}'`;
+    }
+    return undefined;
+  }
+
+  authorize(identity: Identity, route: CompiledRoute, model: string): void {
+    const reason = this.#denied(this.#ns(identity), route, model);
+    if (reason) throw new GatewayError('SLUICE_ERR_FORBIDDEN', reason, { param: 'model' });
+  }
+
+  visibleModel(identity: Identity, route: CompiledRoute, model: string): boolean {
+    return this.#denied(this.#ns(identity), route, model) === undefined;
+  }
+
+  #cacheKey = (
+    ns: CompiledNamespace,
+    route: CompiledRoute,
+    spec: ClientApiSpec,
+    body: Record<string, unknown>,
+  ): string | undefined => {
+    const r = route.config.cache;
+    const n = ns.config.cache;
+    // Opt-in: the route enables it for every namespace, or the namespace for every route it uses.
+    if (!r?.enabled && !n?.enabled) return undefined;
+    const ttlSeconds = n?.ttlSeconds ?? r?.ttlSeconds ?? 300;
+    return responseCacheKey({ namespace: ns.name, route: route.name, api: spec.api, body, ttlSeconds });
+  };
+
+  admit(input: AdmitInput): Promise<Admission> {
+    return admitRequest(
+      {
+        ns: this.#ns(input.identity),
+        store: this.#lease.store,
+        prices: this.#prices,
+        cacheKey: this.#cacheKey,
+        now: this.#now,
+      },
+      input,
+    );
+  }
+
+  cacheGet(key: string): Promise<Buffer | undefined> {
+    return this.#cache.get(key);
+  }
+
+  cacheSet(key: string, body: Buffer | string): Promise<void> {
+    return this.#cache.set(key, body);
+  }
+
+  health(): Record<string, unknown> {
+    return {
+      namespaces: this.#namespaces.size,
+      store: this.#lease.store.health(),
+      cache: this.#cache.stats(),
+    };
+  }
+
+  close(): Promise<void> {
+    return this.#lease.release();
+  }
+}
+
+/** Build the gate for one config. Everything that can fail on bad config runs before the store is taken. */
+export async function createPolicyGate(
+  cfg: SluiceConfig,
+  readSecret: ReadSecret,
+  stores: StoreRegistry = new StoreRegistry(),
+): Promise<PolicyGate> {
+  const namespaces = compileNamespaces(cfg);
+  const identifier = new Identifier(cfg.namespaces, readSecret);
+  const password = cfg.store.redis?.password
+    ? readSecret(cfg.store.redis.password, 'store.redis.password')
+    : undefined;
+  const lease = await stores.acquire(cfg.store, password);
+  return new PolicyGate(cfg, namespaces, identifier, lease);
+}
+
+/**
+ * The gate factory a Dataplane uses by default: one store registry per Dataplane, so counters survive
+ * its config reloads while two Dataplanes in one process (tests) never share in-memory state.
+ */
+export function policyGateFactory(log?: StoreLogger): NonNullable<CompileOptions['gateFactory']> {
+  const stores = new StoreRegistry(log);
+  return (cfg, readSecret) => createPolicyGate(cfg, readSecret, stores);
+}

@@ -1,0 +1,184 @@
+// Which namespace (tenant) is calling. Precedence, first match wins:
+//   1. an API key (Authorization: Bearer, x-api-key or api-key) whose SHA-256 is listed by a namespace;
+//   2. a JWT in Authorization: Bearer, verified with the keys of the namespace its claim names;
+//   3. a namespace matched by headers alone (e.g. X-Channel-Code), for callers on a trusted network;
+//   4. the default namespace, only when the request carries no credentials at all.
+// Credentials that match nothing are a 401, never a silent fall-through to the default tenant.
+// A namespace that lists both keys/JWT and headers requires both (the headers narrow the credential).
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { ConfigError } from '../config/load.ts';
+import type { NamespaceConfig, SecretSource } from '../config/schema.ts';
+import { GatewayError } from '../errors.ts';
+import type { Identity, RequestHeaders } from '../proxy/gate.ts';
+import { compileHeaderMatch } from '../runtime/route.ts';
+import { compileJwt, type JwtMatcher, looksLikeJwt, unverifiedClaims } from './jwt.ts';
+
+type Getter = (name: string) => string | undefined;
+
+interface KeyEntry {
+  digest: Buffer;
+  namespace: string;
+  keyName: string;
+}
+
+interface HeaderRule {
+  namespace: string;
+  matches: (get: Getter) => boolean;
+  /** true when the namespace also needs credentials, so the headers alone do not identify it */
+  withCredentials: boolean;
+}
+
+const WWW_AUTHENTICATE = { 'www-authenticate': 'Bearer realm="sluice"' };
+
+function unauthenticated(message: string): GatewayError {
+  return new GatewayError('SLUICE_ERR_UNAUTHENTICATED', message, { headers: WWW_AUTHENTICATE });
+}
+
+export function sha256Hex(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+function headerGetter(headers: RequestHeaders): Getter {
+  return (name) => {
+    const v = headers[name];
+    return Array.isArray(v) ? v[0] : v;
+  };
+}
+
+/** The presented credential, from the headers OpenAI, Anthropic and Azure clients use. */
+export function presentedCredential(get: Getter): string | undefined {
+  const auth = get('authorization');
+  if (auth) {
+    const m = /^Bearer\s+(.+)$/i.exec(auth.trim());
+    return m?.[1]?.trim() || undefined;
+  }
+  return get('x-api-key')?.trim() || get('api-key')?.trim() || undefined;
+}
+
+function parseKeysFile(text: string, path: string): Array<{ name: string; sha256: string }> {
+  let list: unknown;
+  try {
+    list = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError('config', [{ path, message: `not JSON: ${(err as Error).message}` }]);
+  }
+  if (!Array.isArray(list)) throw new ConfigError('config', [{ path, message: 'must be a JSON list' }]);
+  return list.map((k, i) => {
+    const o = k as { name?: unknown; sha256?: unknown };
+    if (typeof o?.name !== 'string' || typeof o.sha256 !== 'string' || !/^[a-f0-9]{64}$/.test(o.sha256))
+      throw new ConfigError('config', [
+        { path: `${path}[${i}]`, message: 'needs {name, sha256} with a lowercase hex SHA-256 digest' },
+      ]);
+    return { name: o.name, sha256: o.sha256 };
+  });
+}
+
+export class Identifier {
+  readonly #keys = new Map<string, KeyEntry>();
+  readonly #jwt: JwtMatcher[] = [];
+  readonly #headerRules = new Map<string, HeaderRule>();
+  readonly #headerOnly: HeaderRule[] = [];
+  readonly #default: string | undefined;
+
+  constructor(namespaces: NamespaceConfig[], readSecret: (s: SecretSource, path?: string) => string) {
+    namespaces.forEach((ns, i) => {
+      const path = `namespaces[${i}].match`;
+      const keys = [...(ns.match.apiKeys ?? [])];
+      if (ns.match.apiKeysFile)
+        keys.push(
+          ...parseKeysFile(
+            readSecret({ file: ns.match.apiKeysFile }, `${path}.apiKeysFile`),
+            `${path}.apiKeysFile`,
+          ),
+        );
+      for (const k of keys) {
+        const other = this.#keys.get(k.sha256);
+        if (other)
+          throw new ConfigError('config', [
+            {
+              path: `${path}.apiKeys`,
+              message: `key "${k.name}" is also listed by namespace "${other.namespace}"`,
+            },
+          ]);
+        this.#keys.set(k.sha256, {
+          digest: Buffer.from(k.sha256, 'hex'),
+          namespace: ns.name,
+          keyName: k.name,
+        });
+      }
+      if (ns.match.jwt) this.#jwt.push(compileJwt(ns.name, ns.match.jwt, `${path}.jwt`, readSecret));
+      const headers = ns.match.headers ?? [];
+      if (headers.length > 0) {
+        const matchers = headers.map(compileHeaderMatch);
+        const rule: HeaderRule = {
+          namespace: ns.name,
+          matches: (get) => matchers.every((m) => m(get)),
+          withCredentials: keys.length > 0 || ns.match.jwt !== undefined,
+        };
+        this.#headerRules.set(ns.name, rule);
+        if (!rule.withCredentials) this.#headerOnly.push(rule);
+      }
+    });
+    this.#default = namespaces.find((n) => n.default)?.name;
+  }
+
+  #checkHeaders(namespace: string, get: Getter): void {
+    const rule = this.#headerRules.get(namespace);
+    if (rule && !rule.matches(get))
+      throw new GatewayError(
+        'SLUICE_ERR_FORBIDDEN',
+        `the credentials of namespace '${namespace}' are not valid with these request headers`,
+      );
+  }
+
+  #byKey(credential: string): KeyEntry | undefined {
+    // The map is keyed by the SHA-256 of the presented key: a lookup's timing depends only on the
+    // attacker's own digest, not on any stored key. The final comparison is constant-time anyway.
+    const digest = createHash('sha256').update(credential, 'utf8').digest();
+    const entry = this.#keys.get(digest.toString('hex'));
+    return entry && timingSafeEqual(entry.digest, digest) ? entry : undefined;
+  }
+
+  async #byJwt(token: string): Promise<Identity | undefined> {
+    const claims = unverifiedClaims(token);
+    if (!claims) return undefined;
+    const candidate = this.#jwt.find((m) => claims[m.claim] === m.namespace);
+    if (!candidate) throw unauthenticated('the token does not name a namespace this gateway knows');
+    let payload: Awaited<ReturnType<JwtMatcher['verify']>>;
+    try {
+      payload = await candidate.verify(token);
+    } catch (err) {
+      throw unauthenticated(`invalid token: ${err instanceof Error ? err.message : 'verification failed'}`);
+    }
+    return {
+      namespace: candidate.namespace,
+      keyName: typeof payload.sub === 'string' ? `jwt:${payload.sub}` : undefined,
+    };
+  }
+
+  async identify(headers: RequestHeaders): Promise<Identity> {
+    const get = headerGetter(headers);
+    const credential = presentedCredential(get);
+    if (credential) {
+      const key = this.#byKey(credential);
+      if (key) {
+        this.#checkHeaders(key.namespace, get);
+        return { namespace: key.namespace, keyName: key.keyName };
+      }
+      if (this.#jwt.length > 0 && looksLikeJwt(credential)) {
+        const id = await this.#byJwt(credential);
+        if (id) {
+          this.#checkHeaders(id.namespace, get);
+          return id;
+        }
+      }
+    }
+    // Header-identified callers may still send a placeholder key (SDKs insist on one).
+    for (const rule of this.#headerOnly) if (rule.matches(get)) return { namespace: rule.namespace };
+    if (credential) throw unauthenticated('invalid API key');
+    if (this.#default) return { namespace: this.#default };
+    throw unauthenticated(
+      'missing credentials: send an API key as "Authorization: Bearer <key>", "x-api-key" or "api-key"',
+    );
+  }
+}

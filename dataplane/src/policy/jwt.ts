@@ -1,0 +1,93 @@
+// JWT namespace matching: HS256 with a shared secret, RS256/ES256 with a PEM public key or a JWKS file.
+// Keys are imported once per config load; a claim (default "namespace") must equal the namespace name.
+// Only the algorithms the namespace lists are accepted, so an "alg: none" or HS/RS confusion token fails.
+import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
+import { createLocalJWKSet, decodeJwt, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
+import { ConfigError } from '../config/load.ts';
+import type { NamespaceConfig, SecretSource } from '../config/schema.ts';
+
+type JwtConfig = NonNullable<NamespaceConfig['match']['jwt']>;
+
+export interface JwtMatcher {
+  namespace: string;
+  claim: string;
+  verify(token: string): Promise<JWTPayload>;
+}
+
+/** Allowed clock skew between the token issuer and this replica. */
+const CLOCK_TOLERANCE_S = 30;
+
+export function compileJwt(
+  namespace: string,
+  cfg: JwtConfig,
+  path: string,
+  readSecret: (s: SecretSource, path?: string) => string,
+): JwtMatcher {
+  const sources = [cfg.secret, cfg.publicKey, cfg.jwksFile].filter((s) => s !== undefined).length;
+  if (sources !== 1)
+    throw new ConfigError('config', [{ path, message: 'set exactly one of secret, publicKey or jwksFile' }]);
+  const hmac = cfg.algorithms.includes('HS256');
+  if (hmac && cfg.algorithms.length > 1)
+    throw new ConfigError('config', [
+      {
+        path: `${path}.algorithms`,
+        message: 'HS256 cannot be combined with RS256/ES256 (one key kind per namespace)',
+      },
+    ]);
+  if (hmac && !cfg.secret)
+    throw new ConfigError('config', [{ path: `${path}.secret`, message: 'HS256 needs a shared secret' }]);
+  if (!hmac && cfg.secret)
+    throw new ConfigError('config', [
+      { path: `${path}.secret`, message: 'RS256/ES256 verify with publicKey or jwksFile' },
+    ]);
+
+  let key: KeyObject | JWTVerifyGetKey;
+  try {
+    if (cfg.secret) key = createSecretKey(Buffer.from(readSecret(cfg.secret, `${path}.secret`), 'utf8'));
+    else if (cfg.publicKey) key = createPublicKey(readSecret(cfg.publicKey, `${path}.publicKey`));
+    else {
+      const text = readSecret({ file: cfg.jwksFile as string }, `${path}.jwksFile`);
+      key = createLocalJWKSet(JSON.parse(text) as Parameters<typeof createLocalJWKSet>[0]);
+    }
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError('config', [
+      {
+        path,
+        message: `cannot load the verification key: ${err instanceof Error ? err.message : String(err)}`,
+      },
+    ]);
+  }
+  const options = {
+    algorithms: cfg.algorithms,
+    issuer: cfg.issuer,
+    audience: cfg.audience,
+    clockTolerance: CLOCK_TOLERANCE_S,
+  };
+  return {
+    namespace,
+    claim: cfg.claim,
+    async verify(token) {
+      const { payload } =
+        typeof key === 'function'
+          ? await jwtVerify(token, key, options)
+          : await jwtVerify(token, key, options);
+      return payload;
+    },
+  };
+}
+
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+
+export function looksLikeJwt(token: string): boolean {
+  return token.startsWith('eyJ') && JWT_SHAPE.test(token);
+}
+
+/** Claims read without verification, only to pick which namespace's keys to verify with. */
+export function unverifiedClaims(token: string): JWTPayload | undefined {
+  try {
+    return decodeJwt(token);
+  } catch {
+    return undefined;
+  }
+}
