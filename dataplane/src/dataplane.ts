@@ -8,6 +8,7 @@ import { ConfigError, parseConfigText, validateConfig } from './config/load.ts';
 import type { SluiceConfig } from './config/schema.ts';
 import { ConfigWatcher, digest } from './config/watch.ts';
 import { metrics } from './observability/metrics.ts';
+import { policyGateFactory } from './policy/gate.ts';
 import { HealthChecker } from './proxy/health.ts';
 import { type CompileOptions, compileRuntime, configDirOf, type Runtime } from './runtime/compile.ts';
 import { ProviderStateCache } from './runtime/provider_runtime.ts';
@@ -26,6 +27,8 @@ export interface DataplaneOptions {
 export class Dataplane {
   readonly #opts: DataplaneOptions;
   readonly #state = new ProviderStateCache();
+  /** the policy engine unless a test injects another gate; its stores outlive config reloads */
+  #policyGates: CompileOptions['gateFactory'];
   #runtime!: Runtime;
   #app!: FastifyInstance;
   #watcher: ConfigWatcher | undefined;
@@ -51,7 +54,7 @@ export class Dataplane {
     return compileRuntime(cfg, {
       configDir: configDirOf(this.#opts.configFile),
       state: this.#state,
-      gateFactory: this.#opts.gateFactory,
+      gateFactory: this.#opts.gateFactory ?? (this.#policyGates ??= policyGateFactory(this.#opts.log)),
     });
   }
 
