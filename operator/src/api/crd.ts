@@ -23,7 +23,8 @@ export function objectSchema(def: KindDefinition): JSONSchemaProps {
     properties: {
       apiVersion: { description: 'APIVersion of this object: gateway.sluice.dev/v1alpha1', type: 'string' },
       kind: { description: `Kind of this object: ${def.kind}`, type: 'string' },
-      metadata: { description: 'standard object metadata', type: 'object' },
+      // the API server forbids anything but the type here: metadata is the standard ObjectMeta
+      metadata: { type: 'object' },
       spec: def.spec,
       status: status.schema,
     },

@@ -37,7 +37,9 @@ export function renderProvider(
       key: c.apiKeySecretRef.key ?? 'apiKey',
       path: 'spec.credentials.apiKeySecretRef',
     });
-  c?.secretKeyRefs?.forEach((r, i) => wanted.push({ ...r, path: `spec.credentials.secretKeyRefs[${i}]` }));
+  c?.secretKeyRefs?.forEach((r, i) => {
+    wanted.push({ ...r, path: `spec.credentials.secretKeyRefs[${i}]` });
+  });
   const credentials: Record<string, SecretSource> = {};
   for (const w of wanted) {
     const value = secrets.value(ns, w.name, w.key, findings, w.path);

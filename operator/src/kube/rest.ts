@@ -1,0 +1,111 @@
+// A thin Kubernetes REST client on top of @kubernetes/client-node's KubeConfig (auth, CA, client
+// certs). The generated clients cannot do everything the operator needs in one shape (server-side
+// apply with a field manager, the status subresource with optimistic concurrency, fieldValidation),
+// so writes go through here; watches use client-node's informers (see controller/informers.ts).
+import http from 'node:http';
+import https from 'node:https';
+import type { KubeConfig } from '@kubernetes/client-node';
+
+export interface KubeStatus {
+  kind?: string;
+  status?: string;
+  message?: string;
+  reason?: string;
+  code?: number;
+}
+
+export class KubeError extends Error {
+  override name = 'KubeError';
+  readonly code: number;
+  readonly reason: string;
+  readonly status: KubeStatus;
+  constructor(code: number, status: KubeStatus, what: string) {
+    super(`${what}: ${code} ${status.reason ?? ''} ${status.message ?? ''}`.trim());
+    this.code = code;
+    this.reason = status.reason ?? '';
+    this.status = status;
+  }
+}
+
+export interface RequestOptions {
+  query?: Record<string, string | undefined>;
+  body?: unknown;
+  contentType?: string;
+  timeoutMs?: number;
+}
+
+export const APPLY_PATCH = 'application/apply-patch+yaml';
+export const MERGE_PATCH = 'application/merge-patch+json';
+
+export class KubeRest {
+  readonly kc: KubeConfig;
+  readonly server: string;
+
+  constructor(kc: KubeConfig) {
+    this.kc = kc;
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) throw new Error('kubeconfig has no current cluster');
+    this.server = cluster.server.replace(/\/+$/, '');
+  }
+
+  async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+    const url = new URL(this.server + path);
+    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
+    const reqOpts: https.RequestOptions = { method, headers: {} };
+    await this.kc.applyToHTTPSOptions(reqOpts);
+    const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
+    const headers: Record<string, string> = {
+      ...(reqOpts.headers as Record<string, string>),
+      accept: 'application/json',
+    };
+    if (body !== undefined) {
+      headers['content-type'] = opts.contentType ?? 'application/json';
+      headers['content-length'] = String(Buffer.byteLength(body));
+    }
+    const mod = url.protocol === 'https:' ? https : http;
+    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = mod.request(url, { ...reqOpts, headers, timeout: opts.timeoutMs ?? 30_000 }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+        );
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(new Error(`${method} ${path}: timed out`)));
+      req.on('error', reject);
+      req.end(body);
+    });
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = { message: text };
+    }
+    if (status >= 400) throw new KubeError(status, (parsed ?? {}) as KubeStatus, `${method} ${path}`);
+    return parsed as T;
+  }
+}
+
+/** REST path of a namespaced resource collection or object. */
+export function resourcePath(
+  apiVersion: string,
+  plural: string,
+  namespace?: string,
+  name?: string,
+  sub?: string,
+): string {
+  const base = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+  let p = namespace ? `${base}/namespaces/${namespace}/${plural}` : `${base}/${plural}`;
+  if (name) p += `/${name}`;
+  if (sub) p += `/${sub}`;
+  return p;
+}
+
+export function isNotFound(err: unknown): boolean {
+  return err instanceof KubeError && err.code === 404;
+}
+
+export function isConflict(err: unknown): boolean {
+  return err instanceof KubeError && err.code === 409;
+}

@@ -1,0 +1,98 @@
+// The offline (GitOps CI) path shared by `sluice render` and `sluice validate -f`: read manifests,
+// validate every Sluice object against its CRD schema and CEL rules (with defaults applied, as the
+// API server would store it), then render with the operator's own renderer to check references.
+import { readFile } from 'node:fs/promises';
+import { parse } from 'yaml';
+import { inventoryOf, isSluiceResource, type Manifest, readManifests } from './render/manifests.ts';
+import { type RenderResult, render } from './render/render.ts';
+import type { RenderOptions } from './render/types.ts';
+import { validateResource } from './validate/validate_cr.ts';
+
+export interface OfflineIssue {
+  /** file[#document] the object came from */
+  source: string;
+  /** Kind namespace/name, or '' for file-level problems */
+  object: string;
+  path: string;
+  message: string;
+}
+
+export interface OfflineResult {
+  issues: OfflineIssue[];
+  /** undefined when some object failed schema validation (nothing is rendered from invalid input) */
+  rendered?: RenderResult;
+  objects: number;
+}
+
+export interface OfflineOptions extends RenderOptions {
+  /** namespace for objects that name none (kubectl apply -n) */
+  namespace: string;
+}
+
+const where = (m: Manifest) => `${m.file}#${m.index}`;
+
+export async function checkOffline(paths: string[], opts: OfflineOptions): Promise<OfflineResult> {
+  const { manifests, problems } = await readManifests(paths);
+  const issues: OfflineIssue[] = problems.map((p) => ({
+    source: p.index === undefined ? p.file : `${p.file}#${p.index}`,
+    object: '',
+    path: '',
+    message: p.message,
+  }));
+  const defaulted: Manifest[] = [];
+  const sourceOf = new Map<string, string>();
+  let objects = 0;
+  for (const m of manifests) {
+    const meta = (m.doc.metadata ?? {}) as { name?: string; namespace?: string };
+    if (!isSluiceResource(m.doc)) {
+      const group = String(m.doc.apiVersion ?? '').split('/')[0];
+      if (group === 'gateway.sluice.dev')
+        issues.push({
+          source: where(m),
+          object: '',
+          path: 'kind',
+          message: `unknown kind ${JSON.stringify(m.doc.kind)} in ${m.doc.apiVersion}`,
+        });
+      defaulted.push(m);
+      continue;
+    }
+    objects++;
+    const label = `${m.doc.kind} ${meta.namespace ?? opts.namespace}/${meta.name ?? '?'}`;
+    sourceOf.set(`${m.doc.kind}/${meta.namespace ?? opts.namespace}/${meta.name}`, where(m));
+    const v = validateResource(m.doc);
+    for (const i of v.issues)
+      issues.push({ source: where(m), object: label, path: i.path, message: i.message });
+    defaulted.push({ ...m, doc: v.defaulted });
+  }
+  if (issues.length) return { issues, objects };
+  const rendered = render(inventoryOf(defaulted, opts.namespace), opts);
+  for (const o of rendered.outcomes) {
+    if (o.accepted.ok) continue;
+    for (const p of o.problems)
+      issues.push({
+        source: sourceOf.get(o.key) ?? '',
+        object: `${o.kind} ${o.namespace}/${o.name}`,
+        path: p.path,
+        message: p.message,
+      });
+  }
+  return { issues, rendered, objects };
+}
+
+export function formatIssue(i: OfflineIssue): string {
+  return [i.source, i.object, i.path, i.message].filter(Boolean).join(': ');
+}
+
+/** server/store/cache sections from a YAML file (deployment settings no custom resource carries). */
+export async function readBaseConfig(file: string | undefined): Promise<RenderOptions['base']> {
+  if (!file) return undefined;
+  const doc = parse(await readFile(file, 'utf8')) as Record<string, unknown> | null;
+  if (!doc || typeof doc !== 'object')
+    throw new Error(`${file}: expected a YAML object with server, store or cache`);
+  const extra = Object.keys(doc).filter((k) => !['server', 'store', 'cache'].includes(k));
+  if (extra.length)
+    throw new Error(
+      `${file}: only server, store and cache belong in a base config (found ${extra.join(', ')})`,
+    );
+  return doc as RenderOptions['base'];
+}
