@@ -1,4 +1,5 @@
 // The command table. Each command lives in its own file and is added here.
+import { renderCommand } from './render.ts';
 import { serveCommand } from './serve.ts';
 import { validateCommand } from './validate.ts';
 
@@ -9,6 +10,7 @@ export interface Command {
 }
 
 export const commands: Record<string, Command> = {
+  render: renderCommand,
   serve: serveCommand,
   validate: validateCommand,
 };

@@ -3,8 +3,10 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfigFile } from '../dataplane/src/config/load.ts';
 import type { Command } from './commands.ts';
+import { validateCrs } from './validate_crs.ts';
 
 const HELP = `usage: sluice validate FILE...
+       sluice validate -f DIR|FILE...   (custom resources; see sluice validate -f --help)
 
 Validates dataplane config files (YAML or JSON) against the config schema and its references.
 Prints "FILE: ok" or one line per problem: "FILE: path.to.field: message".`;
@@ -12,6 +14,9 @@ Prints "FILE: ok" or one line per problem: "FILE: path.to.field: message".`;
 export const validateCommand: Command = {
   summary: 'check dataplane config files and print every error with its field path',
   async run(argv) {
+    // -f checks custom resources (GitOps CI); without it, dataplane config files as before
+    if (argv.some((a) => a === '-f' || a === '--filename' || a.startsWith('--filename=')))
+      return validateCrs(argv);
     const { values, positionals } = parseArgs({
       args: argv,
       allowPositionals: true,
