@@ -41,15 +41,17 @@ export interface GeminiContent {
  */
 const SIGNATURE_MARK = '__thought__';
 
+/** The signature travels base64url-encoded so the id stays within [A-Za-z0-9_-] (Anthropic tool ids). */
 export function encodeToolCallId(base: string, signature: string | undefined): string {
-  return signature ? `${base}${SIGNATURE_MARK}${signature}` : base;
+  if (!signature) return base;
+  return `${base}${SIGNATURE_MARK}${Buffer.from(signature, 'base64').toString('base64url')}`;
 }
 
 export function decodeToolCallId(id: string): { base: string; signature: string | undefined } {
   const at = id.indexOf(SIGNATURE_MARK);
-  return at < 0
-    ? { base: id, signature: undefined }
-    : { base: id.slice(0, at), signature: id.slice(at + SIGNATURE_MARK.length) };
+  if (at < 0) return { base: id, signature: undefined };
+  const packed = id.slice(at + SIGNATURE_MARK.length);
+  return { base: id.slice(0, at), signature: Buffer.from(packed, 'base64url').toString('base64') };
 }
 
 function toGeminiPart(p: InputPart): GeminiPart {

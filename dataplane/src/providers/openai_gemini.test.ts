@@ -237,7 +237,10 @@ describe('Gemini response -> OpenAI', () => {
               { text: 'Let me think.', thought: true },
               { text: 'Checking ' },
               { text: 'the weather.' },
-              { functionCall: { name: 'weather', args: { city: 'Paris' } }, thoughtSignature: 'sig==' },
+              {
+                functionCall: { name: 'weather', args: { city: 'Paris' } },
+                thoughtSignature: 'Cq8BAVKhc7+/Zg==',
+              },
             ],
           },
         },
@@ -267,7 +270,8 @@ describe('Gemini response -> OpenAI', () => {
     expect(msg.content).toBe('Checking the weather.');
     expect(msg.reasoning_content).toBe('Let me think.');
     expect(msg.tool_calls[0]?.function).toEqual({ name: 'weather', arguments: '{"city":"Paris"}' });
-    expect(decodeToolCallId(msg.tool_calls[0]?.id ?? '').signature).toBe('sig==');
+    expect(decodeToolCallId(msg.tool_calls[0]?.id ?? '').signature).toBe('Cq8BAVKhc7+/Zg==');
+    expect(msg.tool_calls[0]?.id).toMatch(/^[A-Za-z0-9_-]+$/);
     expect(body.choices[0]?.finish_reason).toBe('tool_calls');
     expect(body.usage).toEqual({
       prompt_tokens: 30,
