@@ -1,6 +1,8 @@
 // The one place a translator is chosen: (client API, backend API) -> translator.
 // A pair that is not registered is unsupported; the core turns that into a 400 naming the provider.
 import { anthropicToAnthropic } from './anthropic_anthropic.ts';
+import { anthropicToBedrock } from './anthropic_bedrock.ts';
+import { anthropicToGemini } from './anthropic_gemini.ts';
 import { anthropicToOpenAI } from './anthropic_openai.ts';
 import { openaiToAnthropic } from './openai_anthropic.ts';
 import { openaiToBedrock } from './openai_bedrock.ts';
@@ -20,6 +22,8 @@ for (const t of openaiToBedrock) registerTranslator(t);
 registerTranslator(openaiToAnthropic);
 registerTranslator(anthropicToAnthropic);
 registerTranslator(anthropicToOpenAI);
+registerTranslator(anthropicToGemini);
+registerTranslator(anthropicToBedrock);
 
 /** The translator for a pair, or undefined when the pair is unsupported. */
 export function findTranslator(client: ClientApi, backend: BackendApi): Translator | undefined {
