@@ -12,7 +12,8 @@ export interface MockSettings {
   text?: string;
 }
 
-/** One mock provider serving gpt-4o-mini (priced) and mock-large, a chat route and an internal route. */
+/** A mock provider serving gpt-4o-mini and mock-large (priced) on route chat, internal-model on route
+ * internal, and a slow mock (slow-model, 400 ms) on route slow. */
 export function tenantConfig(extra: {
   namespaces: unknown[];
   policies?: unknown[];
@@ -32,6 +33,13 @@ export function tenantConfig(extra: {
         ],
         mock: { outputTokens: 20, chunkTokens: 1, ...extra.mock },
       },
+      // Answers after 400 ms: keeps requests in flight for concurrency limits.
+      {
+        name: 'slow',
+        type: 'mock',
+        models: [{ name: 'slow-model' }],
+        mock: { latencyMs: 400, outputTokens: 5 },
+      },
     ],
     routes: [
       {
@@ -41,6 +49,7 @@ export function tenantConfig(extra: {
         ...(extra.routeCache ? { cache: extra.routeCache } : {}),
       },
       { name: 'internal', match: { models: ['internal-model'] }, backends: [{ provider: 'mock' }] },
+      { name: 'slow', match: { models: ['slow-model'] }, backends: [{ provider: 'slow' }] },
     ],
     namespaces: extra.namespaces,
     policies: extra.policies ?? [],
@@ -76,4 +85,9 @@ export async function sdkError(p: Promise<unknown>): Promise<InstanceType<typeof
     throw err;
   }
   throw new Error('expected the request to fail');
+}
+
+/** The gateway's own error message (the SDK prefixes err.message with the status). */
+export function bodyMessage(err: InstanceType<typeof OpenAI.APIError>): string {
+  return String((err.error as { message?: unknown } | undefined)?.message);
 }
