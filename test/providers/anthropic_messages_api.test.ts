@@ -181,7 +181,10 @@ describe('Anthropic error envelope', () => {
     for (const code of Object.keys(ERRORS) as ErrorCode[]) {
       const err = new GatewayError(code, `boom ${code}`);
       const body = JSON.parse(anthropicMessages.errorBody(err));
-      expect(body).toEqual({ type: 'error', error: { type: expected[err.status], message: `boom ${code}` } });
+      expect(body).toEqual({
+        type: 'error',
+        error: { type: expected[err.status], message: `boom ${code}`, details: { error_code: code } },
+      });
     }
     const overloaded = new GatewayError('SLUICE_ERR_UPSTREAM_ERROR', 'x', { status: 529 });
     expect(JSON.parse(anthropicMessages.errorBody(overloaded)).error.type).toBe('overloaded_error');

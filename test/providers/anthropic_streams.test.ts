@@ -377,7 +377,14 @@ describe('OpenAI chunks -> Anthropic events', () => {
     expect(parseSse(frame)).toEqual([
       {
         event: 'error',
-        data: { type: 'error', error: { type: 'timeout_error', message: "provider 'x': stream idle" } },
+        data: {
+          type: 'error',
+          error: {
+            type: 'timeout_error',
+            message: "provider 'x': stream idle",
+            details: { error_code: 'SLUICE_ERR_UPSTREAM_TIMEOUT' },
+          },
+        },
       },
     ]);
   });

@@ -1,7 +1,8 @@
 // The Anthropic Messages inbound API: POST /v1/messages for clients built on @anthropic-ai/sdk (or
 // anything speaking Anthropic's wire format). Requests are validated the way Anthropic validates them
 // and every error leaves in Anthropic's envelope, with Anthropic's error type for the HTTP status:
-//   {"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: Field required"}}
+//   {"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: Field required",
+//    "details":{"error_code":"SLUICE_ERR_INVALID_REQUEST","param":"max_tokens"}}}
 import type { GatewayError } from '../errors.ts';
 import { anthropicErrorJSON, anthropicPromptText } from '../providers/anthropic_format.ts';
 import { fail, isObj, validateMessages, validateSystem, validateTools } from './anthropic_validate.ts';
@@ -82,7 +83,7 @@ export const anthropicMessages: ClientApiSpec = {
   api: 'anthropic-messages',
   path: '/v1/messages',
   parse,
-  errorBody: (err: GatewayError) => anthropicErrorJSON(err.status, err.message),
+  errorBody: (err: GatewayError) => anthropicErrorJSON(err),
   promptText: anthropicPromptText,
   turns: (body) => (body.messages as unknown[]).length + (body.system ? 1 : 0),
   getMaxOutputTokens: (body) => (typeof body.max_tokens === 'number' ? body.max_tokens : undefined),

@@ -203,13 +203,22 @@ export function statusForAnthropicErrorType(type: string | undefined): number {
   }
 }
 
-export function anthropicErrorJSON(status: number, message: string): string {
-  return JSON.stringify({ type: 'error', error: { type: anthropicErrorType(status), message } });
+/**
+ * Anthropic's error envelope for a gateway error. Sluice's stable code rides in `error.details`, the
+ * place Anthropic uses for its own machine-readable codes (the SDKs expose it as `err.errorCode`).
+ */
+export function anthropicErrorJSON(err: GatewayError): string {
+  const details: Record<string, string> = { error_code: err.code };
+  if (err.param) details.param = err.param;
+  return JSON.stringify({
+    type: 'error',
+    error: { type: anthropicErrorType(err.status), message: err.message, details },
+  });
 }
 
 /** The `event: error` frame Anthropic sends when a stream fails after it started. */
 export function anthropicErrorFrame(err: GatewayError): string {
-  return `event: error\ndata: ${anthropicErrorJSON(err.status, err.message)}\n\n`;
+  return `event: error\ndata: ${anthropicErrorJSON(err)}\n\n`;
 }
 
 /** Readable message from an Anthropic error body (`{"type":"error","error":{type,message}}`). */
