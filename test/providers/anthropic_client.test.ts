@@ -189,6 +189,20 @@ describe('@anthropic-ai/sdk -> anthropic provider (passthrough)', () => {
     });
   });
 
+  it('never ends a stream cut off before message_stop like a success: the client gets an error event', async () => {
+    claude.setScript(() => ({ truncateAfterDeltas: 3, chunkDelayMs: 2 }));
+    const err = await client.messages
+      .stream({ model: 'claude-haiku-4-5', max_tokens: 100, messages: hello })
+      .finalMessage()
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.APIError);
+    const body = (err as InstanceType<typeof Anthropic.APIError>).error as {
+      error: { type: string; message: string };
+    };
+    expect(body.error.type).toBe('api_error');
+    expect(body.error.message).toBe("provider 'claude' ended the stream before message_stop");
+  });
+
   it('passes an upstream 400 on in the Anthropic envelope, naming the provider', async () => {
     // consecutive user turns: valid for the gateway (Anthropic merges them), rejected by this stricter upstream
     const err = await client.messages
