@@ -81,7 +81,8 @@ describe('openai SDK streams', () => {
       (p.choices as Array<{ finish_reason: string | null }>).some((c) => c.finish_reason !== null),
     );
     expect(finals).toHaveLength(1);
-    expect((finals[0]?.choices as Array<{ finish_reason: string }>)[0]?.finish_reason).toBe('length');
+    const choices = (finals[0]?.choices ?? []) as Array<{ finish_reason: string }>;
+    expect(choices[0]?.finish_reason).toBe('length');
   });
 
   it('caps output at the policy maximum for streams', async () => {
