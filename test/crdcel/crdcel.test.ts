@@ -7,7 +7,7 @@ import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { kindByName } from '../../operator/src/api/crd.ts';
-import { KubeError, resourcePath } from '../../operator/src/kube/rest.ts';
+import { KubeError, resourcePath } from '../../dataplane/src/k8s/kube_rest.ts';
 import { validateResource } from '../../operator/src/validate/validate_cr.ts';
 import { type SluiceEnv, startSluiceEnv } from '../envtest/sluice_env.ts';
 

@@ -1,4 +1,4 @@
-// A thin Kubernetes REST client on top of @kubernetes/client-node's KubeConfig (auth, CA, client
+// A thin Kubernetes REST client (shared by the operator and the dataplane lease reporter) on top of @kubernetes/client-node's KubeConfig (auth, CA, client
 // certs). The generated clients cannot do everything the operator needs in one shape (server-side
 // apply with a field manager, the status subresource with optimistic concurrency, fieldValidation),
 // so writes go through here; watches use client-node's informers (see controller/informers.ts).
