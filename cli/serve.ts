@@ -1,13 +1,16 @@
 // `sluice serve --config FILE`: run the dataplane. SIGTERM/SIGINT drain and exit 0; SIGHUP reloads.
 import { parseArgs } from 'node:util';
 import { Dataplane } from '../dataplane/src/dataplane.ts';
+import { leaseReporterFromEnv } from '../dataplane/src/k8s/lease_reporter.ts';
 import { createLogger } from '../dataplane/src/observability/logger.ts';
 import type { Command } from './commands.ts';
 
-const HELP = `usage: sluice serve --config FILE [--host HOST] [--port PORT]
+const HELP = `usage: sluice serve --config FILE [--host HOST] [--port PORT] [--report-lease]
 
 Runs the dataplane with FILE (YAML or JSON), hot-reloading it when it changes.
-PORT and HOST environment variables override the config's server.port and server.host.`;
+PORT and HOST environment variables override the config's server.port and server.host.
+--report-lease (or SLUICE_REPORT_LEASE=1) keeps a Lease named after POD_NAME in POD_NAMESPACE
+carrying the loaded config hash, which the operator reads to report Programmed.`;
 
 export const serveCommand: Command = {
   summary: 'run the dataplane (OpenAI-compatible gateway) from a config file',
@@ -18,6 +21,7 @@ export const serveCommand: Command = {
         config: { type: 'string', short: 'c' },
         host: { type: 'string' },
         port: { type: 'string', short: 'p' },
+        'report-lease': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -37,23 +41,36 @@ export const serveCommand: Command = {
       return 2;
     }
     const log = createLogger();
-    const dataplane = new Dataplane({ configFile, log, host: values.host ?? process.env.HOST, port });
+    const reporter =
+      values['report-lease'] || process.env.SLUICE_REPORT_LEASE === '1'
+        ? leaseReporterFromEnv(log)
+        : undefined;
+    const dataplane = new Dataplane({
+      configFile,
+      log,
+      host: values.host ?? process.env.HOST,
+      port,
+      onLoaded: reporter ? (hash) => reporter.report(hash) : undefined,
+    });
     await dataplane.start();
     let stopping = false;
     const shutdown = (signal: string) => {
       if (stopping) return;
       stopping = true;
       log.info({ signal }, 'draining');
-      dataplane.stop().then(
-        () => {
-          log.info('stopped');
-          process.exit(0);
-        },
-        (err: unknown) => {
-          log.error({ err }, 'error while stopping');
-          process.exit(1);
-        },
-      );
+      // stop counting as a replica first: a draining process gets no new traffic
+      (reporter?.stop() ?? Promise.resolve())
+        .then(() => dataplane.stop())
+        .then(
+          () => {
+            log.info('stopped');
+            process.exit(0);
+          },
+          (err: unknown) => {
+            log.error({ err }, 'error while stopping');
+            process.exit(1);
+          },
+        );
     };
     process.on('SIGTERM', () => shutdown('SIGTERM'));
     process.on('SIGINT', () => shutdown('SIGINT'));
