@@ -430,6 +430,23 @@ describe('Anthropic request -> OpenAI-compatible backend', () => {
     });
   });
 
+  it("treats tools typed 'custom' or null as client tools", async () => {
+    const schema = { type: 'object', properties: {} };
+    const { sent } = await build('openai', {
+      model: 'm',
+      max_tokens: 10,
+      messages: [{ role: 'user', content: 'x' }],
+      tools: [
+        { type: 'custom', name: 'a', input_schema: schema },
+        { type: null, name: 'b', input_schema: schema },
+      ],
+    });
+    expect(sent.tools).toEqual([
+      { type: 'function', function: { name: 'a', parameters: schema } },
+      { type: 'function', function: { name: 'b', parameters: schema } },
+    ]);
+  });
+
   it('answers 400 naming the provider and feature for Anthropic-only features', async () => {
     const base = { model: 'm', max_tokens: 10, messages: [{ role: 'user', content: 'x' }] };
     const doc = { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: 'JVBE' } };

@@ -110,7 +110,7 @@ function assistantMessage(content: string | AnthropicBlock[], path: string, o: C
 function openaiTools(tools: unknown[], o: ConvertOptions): Obj[] {
   return tools.map((raw, i) => {
     const t = (raw ?? {}) as Obj;
-    if (t.type !== undefined && t.type !== 'custom') {
+    if (t.type !== undefined && t.type !== null && t.type !== 'custom') {
       o.unsupported(`Anthropic server tools ('${String(t.type)}')`, `tools[${i}].type`);
     }
     const fn: Obj = { name: t.name, parameters: t.input_schema ?? { type: 'object', properties: {} } };
