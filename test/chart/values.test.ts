@@ -10,8 +10,9 @@ type Schema = Record<string, unknown>;
 
 /** JSON pointers of object schemas that declare properties but leave additionalProperties open. */
 function openObjects(node: unknown, pointer: string, out: string[]): string[] {
-  if (Array.isArray(node)) node.forEach((n, i) => openObjects(n, `${pointer}/${i}`, out));
-  else if (node && typeof node === 'object') {
+  if (Array.isArray(node)) {
+    for (const [i, n] of node.entries()) openObjects(n, `${pointer}/${i}`, out);
+  } else if (node && typeof node === 'object') {
     const s = node as Schema;
     if (s.properties !== undefined && s.additionalProperties !== false) out.push(pointer || '/');
     for (const [k, v] of Object.entries(s)) openObjects(v, `${pointer}/${k}`, out);
