@@ -204,6 +204,8 @@ export function toGeminiSchema(schema: unknown, root: unknown = schema, depth = 
   return out;
 }
 
+const THINKING_BUDGET: Record<string, number> = { none: 0, minimal: 0, low: 1024, medium: 8192, high: 24576 };
+
 function generationConfig(body: Record<string, unknown>, ctx: TranslateContext): Record<string, unknown> {
   const g: Record<string, unknown> = {};
   if (typeof body.temperature === 'number') g.temperature = body.temperature;
@@ -216,6 +218,11 @@ function generationConfig(body: Record<string, unknown>, ctx: TranslateContext):
   if (typeof body.presence_penalty === 'number') g.presencePenalty = body.presence_penalty;
   if (typeof body.frequency_penalty === 'number') g.frequencyPenalty = body.frequency_penalty;
   if (typeof body.seed === 'number') g.seed = body.seed;
+  // Google's own OpenAI-compatibility mapping of reasoning_effort to a thinking budget
+  const budget = THINKING_BUDGET[String(body.reasoning_effort)];
+  if (body.reasoning_effort !== undefined && budget === undefined)
+    invalid('reasoning_effort', "'reasoning_effort' must be none, minimal, low, medium or high");
+  if (budget !== undefined) g.thinkingConfig = { thinkingBudget: budget };
   const rf = body.response_format as { type?: unknown; json_schema?: { schema?: unknown } } | undefined;
   if (rf !== undefined && rf !== null) {
     if (rf.type === 'json_object') g.responseMimeType = 'application/json';

@@ -92,6 +92,7 @@ describe('OpenAI chat -> Gemini request', () => {
         stop: 'END',
         n: 2,
         seed: 7,
+        reasoning_effort: 'low',
         response_format: {
           type: 'json_schema',
           json_schema: {
@@ -131,6 +132,7 @@ describe('OpenAI chat -> Gemini request', () => {
       stopSequences: ['END'],
       candidateCount: 2,
       seed: 7,
+      thinkingConfig: { thinkingBudget: 1024 },
       responseMimeType: 'application/json',
       responseSchema: { type: 'OBJECT', properties: { a: { type: 'STRING', nullable: true } } },
     });
