@@ -34,6 +34,7 @@ const COMPATIBLE: Row[] = [
     lacks: ['embeddings', 'completions'],
   },
   { type: 'dashscope', base: 'https://dashscope.aliyuncs.com/compatible-mode/v1', legacyMax: true },
+  { type: 'qwen', base: 'https://dashscope.aliyuncs.com/compatible-mode/v1', legacyMax: true },
   {
     type: 'moonshot',
     base: 'https://api.moonshot.cn/v1',

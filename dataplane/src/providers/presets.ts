@@ -93,6 +93,15 @@ const PRESETS: ProviderPreset[] = [
       quirks: { legacyMaxTokens: true },
     },
   ),
+  // the name the CRD docs and most users know it by
+  openaiCompatible(
+    'qwen',
+    'Qwen (Alibaba Cloud DashScope)',
+    'https://dashscope.aliyuncs.com/compatible-mode/v1',
+    {
+      quirks: { legacyMaxTokens: true },
+    },
+  ),
   openaiCompatible('moonshot', 'Moonshot AI (Kimi)', 'https://api.moonshot.cn/v1', {
     quirks: { legacyMaxTokens: true, unsupported: ['embeddings', 'completions'] },
   }),
