@@ -11,6 +11,7 @@ import {
   finishToAnthropicStop,
   toAnthropicUsage,
 } from './anthropic_format.ts';
+import { parseDataUrl } from './openai_input.ts';
 import { fromOpenAIUsage, type OpenAIUsage } from './openai_usage.ts';
 import type { Usage } from './types.ts';
 
@@ -34,17 +35,11 @@ function invalid(param: string, message: string): never {
 
 const IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
 
-/** `data:<type>;base64,<data>` -> parts, or undefined for anything else. */
-export function parseDataUrl(url: string): { mediaType: string; data: string } | undefined {
-  const m = /^data:([\w.+-]+\/[\w.+-]+)(?:;[^,;]+)*;base64,(.*)$/s.exec(url);
-  return m ? { mediaType: (m[1] as string).toLowerCase(), data: m[2] as string } : undefined;
-}
-
 function imageBlock(url: string, path: string, o: ConvertOptions): AnthropicBlock {
   const data = parseDataUrl(url);
   if (data) {
-    if (!IMAGE_TYPES.has(data.mediaType)) o.unsupported(`images of type ${data.mediaType}`, path);
-    return { type: 'image', source: { type: 'base64', media_type: data.mediaType, data: data.data } };
+    if (!IMAGE_TYPES.has(data.mimeType)) o.unsupported(`images of type ${data.mimeType}`, path);
+    return { type: 'image', source: { type: 'base64', media_type: data.mimeType, data: data.data } };
   }
   if (/^https?:\/\//i.test(url)) return { type: 'image', source: { type: 'url', url } };
   return invalid(path, `'${path}' must be an http(s) URL or a base64 data URL`);
@@ -76,10 +71,10 @@ function userBlocks(content: unknown, path: string, o: ConvertOptions): Anthropi
         const file = (part.file ?? {}) as Obj;
         const data = typeof file.file_data === 'string' ? parseDataUrl(file.file_data) : undefined;
         if (!data) o.unsupported('file parts other than base64 PDF data (file_id references)', p);
-        if (data.mediaType !== 'application/pdf') o.unsupported(`files of type ${data.mediaType}`, p);
+        if (data.mimeType !== 'application/pdf') o.unsupported(`files of type ${data.mimeType}`, p);
         blocks.push({
           type: 'document',
-          source: { type: 'base64', media_type: data.mediaType, data: data.data },
+          source: { type: 'base64', media_type: data.mimeType, data: data.data },
         });
         break;
       }
