@@ -188,6 +188,7 @@ describe('helm install, upgrade, uninstall', () => {
     }
     expect(await releaseObjects()).toEqual([
       'ConfigMap/sluice-system/sluice-dashboard',
+      'ConfigMap/sluice-system/sluice-dataplane-base',
       'Deployment/sluice-system/sluice-dataplane',
       'Deployment/sluice-system/sluice-operator',
       'HorizontalPodAutoscaler/sluice-system/sluice-dataplane',

@@ -30,7 +30,15 @@ import { REPO_ROOT, run, runOk } from './helm.ts';
 
 const NODE24 = join(REPO_ROOT, 'node_modules/.bin/node');
 const DOCKERFILES = { dataplane: 'Dockerfile.dataplane', operator: 'Dockerfile.operator' } as const;
-const DEV_ONLY = ['vitest', 'typescript', '@biomejs/biome', 'node', 'openai', 'fast-check', '@types/node'];
+const DEV_ONLY = [
+  'vitest',
+  'typescript',
+  '@biomejs/biome',
+  'node',
+  'openai',
+  'fast-check',
+  '@anthropic-ai/sdk',
+];
 const PROD = [
   'fastify',
   'undici',

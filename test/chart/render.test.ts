@@ -3,6 +3,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { validateConfig } from '../../dataplane/src/config/load.ts';
 import {
   ALL_TOGGLES_ON,
   CHART_DIR,
@@ -48,6 +50,7 @@ describe('default values', () => {
       [
         'ClusterRole/sluice-operator',
         'ClusterRoleBinding/sluice-operator',
+        'ConfigMap/sluice-dataplane-base',
         'CustomResourceDefinition/ainamespaces.gateway.sluice.dev',
         'CustomResourceDefinition/aipolicies.gateway.sluice.dev',
         'CustomResourceDefinition/aiproviders.gateway.sluice.dev',
@@ -91,7 +94,7 @@ describe('default values', () => {
     );
     const secretName = get(
       volumes.find((v) => get(v, 'name') === 'secrets'),
-      'secret.secretName',
+      'projected.sources.0.secret.name',
     );
     expect(cmName).toBe('sluice-dataplane-config');
     expect(secretName).toBe('sluice-dataplane-secrets');
@@ -303,11 +306,11 @@ describe('toggles', () => {
     const redisSecret = one(objs, 'Secret', 'sluice-redis');
     expect(Buffer.from(getString(redisSecret, 'data.password'), 'base64').toString()).toBe('s3cret');
     const dp = one(objs, 'Deployment', 'sluice-dataplane');
-    const redisVol = getArray(dp, 'spec.template.spec.volumes').find((v) => get(v, 'name') === 'redis');
-    expect(get(redisVol, 'secret')).toEqual({
-      secretName: 'sluice-redis',
-      items: [{ key: 'password', path: 'password' }],
-    });
+    const secretsVol = getArray(dp, 'spec.template.spec.volumes').find((v) => get(v, 'name') === 'secrets');
+    expect(get(secretsVol, 'projected.sources')).toEqual([
+      { secret: { name: 'sluice-dataplane-secrets' } },
+      { secret: { name: 'sluice-redis', items: [{ key: 'password', path: 'sluice-redis-password' }] } },
+    ]);
 
     expect(find(objs, 'ServiceMonitor').map((s) => s.metadata.name)).toEqual([
       'sluice-dataplane',
@@ -353,12 +356,48 @@ describe('toggles', () => {
     });
     expect(find(objs, 'Secret')).toEqual([]);
     const vol = getArray(one(objs, 'Deployment', 'sluice-dataplane'), 'spec.template.spec.volumes').find(
-      (v) => get(v, 'name') === 'redis',
+      (v) => get(v, 'name') === 'secrets',
     );
-    expect(get(vol, 'secret')).toEqual({
-      secretName: 'my-redis',
-      items: [{ key: 'redis-password', path: 'password' }],
+    expect(get(vol, 'projected.sources.1')).toEqual({
+      secret: { name: 'my-redis', items: [{ key: 'redis-password', path: 'sluice-redis-password' }] },
     });
+  });
+
+  it('gives the operator a base config (server, Redis store) that the dataplane schema accepts', async () => {
+    const objs = await render({
+      redis: { url: 'redis://redis:6379', existingSecret: 'r' },
+      dataplane: { drainTimeoutSeconds: 45 },
+    });
+    const base = parse(
+      (get(one(objs, 'ConfigMap', 'sluice-dataplane-base'), 'data') as Record<string, string>)['base.yaml'] ??
+        '',
+    );
+    expect(base).toEqual({
+      server: { port: 8080, drainTimeoutMs: 45_000 },
+      store: {
+        type: 'redis',
+        redis: {
+          url: 'redis://redis:6379',
+          password: { file: 'sluice-redis-password' },
+          keyPrefix: 'sluice:',
+          commandTimeoutMs: 50,
+          failMode: 'open',
+          replicas: 2,
+        },
+      },
+    });
+    // What the operator renders: the base plus the resources' providers and routes.
+    const cfg = validateConfig({
+      ...base,
+      server: { ...base.server, secretsDir: '/etc/sluice/secrets' },
+      providers: [{ name: 'mock', type: 'mock', models: [{ name: 'm' }] }],
+      routes: [{ name: 'r', match: { models: ['m'] }, backends: [{ provider: 'mock' }] }],
+    });
+    expect(cfg.store.redis?.url).toBe('redis://redis:6379');
+    expect(cfg.server.drainTimeoutMs).toBe(45_000);
+    // The operator restarts (and re-reads it) when the base changes; the dataplane never does.
+    const op = one(objs, 'Deployment', 'sluice-operator');
+    expect(get(op, 'spec.template.metadata.annotations.checksum/base-config')).toMatch(/^[0-9a-f]{64}$/);
   });
 
   it('sets a fixed replica count and no HPA when autoscaling is off', async () => {
