@@ -102,8 +102,8 @@ describe('hot reload', () => {
     await new Promise((r) => setTimeout(r, 400));
     stop = true;
     await Promise.all(workers);
-    expect(failures).toEqual([]);
-    expect(ok).toBeGreaterThan(100);
+    expect(failures.map(String)).toEqual([]);
+    expect(ok).toBeGreaterThan(40);
     expect(seen).toEqual(new Set(['a', 'b']));
     const reloads = await metric('sluice_config_reloads_total{result="success"}');
     expect(Number(reloads.split(' ')[1])).toBeGreaterThanOrEqual(20);

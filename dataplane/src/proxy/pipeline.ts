@@ -10,13 +10,17 @@ import type { Usage } from '../providers/types.ts';
 import type { Runtime } from '../runtime/compile.ts';
 import type { CompiledRoute } from '../runtime/route.ts';
 import { countPromptTokens, type EncodingName, encodingForModel } from '../tokens/counter.ts';
-import { type Attempt, type AttemptState, readBounded, runAttempts } from './attempts.ts';
+import { type AttemptState, runAttempts } from './attempts.ts';
 import { upstreamModel } from './balancer.ts';
 import type { Admission, Identity } from './gate.ts';
-import { pumpStream, readFirstEvents } from './stream.ts';
+import { respondStream, respondWhole } from './respond.ts';
+import { readFirstEvents } from './stream.ts';
 import { upstreamFailure } from './transport.ts';
 
 export interface RequestOutcome {
+  /** set when a streamed answer failed after its first byte (the HTTP status was already 200) */
+  status?: number;
+  code?: string;
   route?: string;
   namespace?: string;
   provider?: string;
@@ -144,35 +148,38 @@ export async function handleApi(
       await respondWhole(attempt, reply, runtime, admission, getInputTokens, outcome);
       return;
     }
-    // Streaming: fall back only while no byte has reached the client.
+    // Streaming: fall back only while no byte has reached the client. Only failures while reading
+    // the first events are retried here; once respondStream has written, the stream owns the ending.
     for (;;) {
       const st = attempt.translator.createStream(attempt.tctx);
       const iterator = attempt.response.body[Symbol.asyncIterator]();
+      let first: Awaited<ReturnType<typeof readFirstEvents>>;
       try {
-        const first = await readFirstEvents(st, iterator);
-        await respondStream(
-          attempt,
-          st,
-          iterator,
-          first,
-          req,
-          reply,
-          runtime,
-          admission,
-          getInputTokens,
-          encoding,
-          clientGone.signal,
-          started,
-          outcome,
-        );
-        return;
+        first = await readFirstEvents(st, iterator);
       } catch (err) {
         if (clientGone.signal.aborted) throw err;
         attempt.controller.abort();
         attempt.release('failure');
         state.lastError = upstreamFailure(err, attempt.backend.provider.name, attempt.timeouts);
         attempt = await runAttempts({ ...base, start: attempt.index + 1 });
+        continue;
       }
+      await respondStream({
+        attempt,
+        translator: st,
+        iterator,
+        first,
+        req,
+        reply,
+        runtime,
+        admission,
+        inputTokens: getInputTokens,
+        encoding,
+        clientGone: clientGone.signal,
+        started,
+        outcome,
+      });
+      return;
     }
   } catch (err) {
     const gwErr = isGatewayError(err)
@@ -196,6 +203,10 @@ export async function handleApi(
       reply.code(gwErr.status).header('content-type', 'application/json').send(spec.errorBody(gwErr));
     }
   } finally {
+    if (outcome.code) {
+      status = outcome.status ?? status;
+      code = outcome.code;
+    }
     if (reply.statusCode >= 400 && status === 200) status = reply.statusCode;
     const seconds = (performance.now() - started) / 1000;
     metrics.requests.inc({
@@ -233,163 +244,6 @@ export async function handleApi(
       'request',
     );
   }
-}
-
-function recordUsage(runtime: Runtime, attempt: Attempt, namespace: string, usage: Usage): void {
-  const provider = attempt.backend.provider.name;
-  const model = attempt.tctx.upstreamModel;
-  const labels = { namespace, model, provider };
-  metrics.tokens.inc({ ...labels, type: 'input' }, usage.inputTokens);
-  metrics.tokens.inc({ ...labels, type: 'output' }, usage.outputTokens);
-  if (usage.cachedInputTokens)
-    metrics.tokens.inc({ ...labels, type: 'cached_input' }, usage.cachedInputTokens);
-  const common = {
-    gen_ai_operation_name: attempt.tctx.clientApi,
-    gen_ai_provider_name: provider,
-    gen_ai_request_model: model,
-    namespace,
-  };
-  metrics.tokenUsage.observe({ ...common, gen_ai_token_type: 'input' }, usage.inputTokens);
-  metrics.tokenUsage.observe({ ...common, gen_ai_token_type: 'output' }, usage.outputTokens);
-  const price = attempt.backend.provider.modelConfig(model)?.pricing;
-  if (price) {
-    const cached = usage.cachedInputTokens ?? 0;
-    const cost =
-      ((usage.inputTokens - cached) * price.inputPerMTok +
-        cached * (price.cachedInputPerMTok ?? price.inputPerMTok) +
-        usage.outputTokens * price.outputPerMTok) /
-      1e6;
-    metrics.costUsd.inc(labels, cost);
-  }
-  void runtime;
-}
-
-async function respondWhole(
-  attempt: Attempt,
-  reply: FastifyReply,
-  runtime: Runtime,
-  admission: Admission,
-  inputTokens: () => number,
-  outcome: RequestOutcome,
-): Promise<void> {
-  const limit = runtime.config.server.maxResponseBytes;
-  let body: Buffer;
-  try {
-    body = await readBounded(attempt.response.body, limit + 1);
-  } catch (err) {
-    attempt.release('failure');
-    throw upstreamFailure(err, attempt.backend.provider.name, attempt.timeouts);
-  }
-  if (body.length > limit) {
-    attempt.release('neutral');
-    throw new GatewayError(
-      'SLUICE_ERR_RESPONSE_TOO_LARGE',
-      `provider '${attempt.backend.provider.name}' response exceeds ${limit} bytes`,
-    );
-  }
-  let translated: ReturnType<Attempt['translator']['parseResponse']>;
-  try {
-    translated = attempt.translator.parseResponse(body, attempt.tctx);
-  } catch (err) {
-    attempt.release('failure');
-    throw err;
-  }
-  attempt.release('ok');
-  attempt.backend.provider.observeLatency(attempt.tctx.upstreamModel, performance.now() - attempt.startedAt);
-  const usage = translated.usage ?? { inputTokens: inputTokens(), outputTokens: 0, estimated: true };
-  outcome.provider = attempt.backend.provider.name;
-  outcome.model = attempt.tctx.upstreamModel;
-  outcome.usage = usage;
-  recordUsage(runtime, attempt, outcome.namespace ?? 'none', usage);
-  admission.complete(usage, {
-    provider: outcome.provider,
-    model: outcome.model,
-    cached: false,
-    truncated: false,
-  });
-  if (admission.cacheKey && runtime.gate.cacheSet)
-    await runtime.gate.cacheSet(admission.cacheKey, translated.body);
-  reply
-    .header('x-sluice-provider', outcome.provider)
-    .header('content-type', 'application/json')
-    .send(translated.body);
-}
-
-async function respondStream(
-  attempt: Attempt,
-  st: ReturnType<Attempt['translator']['createStream']>,
-  iterator: AsyncIterator<Buffer>,
-  first: { events: import('../providers/types.ts').StreamEvent[]; ended: boolean },
-  req: FastifyRequest,
-  reply: FastifyReply,
-  runtime: Runtime,
-  admission: Admission,
-  inputTokens: () => number,
-  encoding: EncodingName,
-  clientGone: AbortSignal,
-  started: number,
-  outcome: RequestOutcome,
-): Promise<void> {
-  outcome.provider = attempt.backend.provider.name;
-  outcome.model = attempt.tctx.upstreamModel;
-  reply.hijack();
-  const res = reply.raw;
-  const headers: Record<string, string> = {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache',
-    'x-accel-buffering': 'no',
-    'x-request-id': String(req.id),
-    'x-sluice-provider': outcome.provider,
-    ...admission.headers,
-  };
-  res.writeHead(200, headers);
-  const result = await pumpStream(
-    {
-      res,
-      translator: st,
-      upstream: attempt.response,
-      pending: first.events,
-      inputTokens,
-      encoding,
-      outputCap: admission.outputCap,
-      allowOutput: admission.allowOutput,
-      abortUpstream: () => attempt.controller.abort(),
-      clientGone,
-      mapError: (err) => upstreamFailure(err, attempt.backend.provider.name, attempt.timeouts),
-      onFirstByte: () =>
-        metrics.timeToFirstToken.observe(
-          {
-            gen_ai_operation_name: attempt.tctx.clientApi,
-            gen_ai_provider_name: attempt.backend.provider.name,
-            gen_ai_request_model: attempt.tctx.upstreamModel,
-            route: outcome.route ?? 'none',
-          },
-          (performance.now() - started) / 1000,
-        ),
-    },
-    iterator,
-    first.ended,
-  );
-  attempt.release(result.outcome === 'error' ? 'failure' : result.outcome === 'complete' ? 'ok' : 'neutral');
-  if (result.outcome === 'complete') {
-    attempt.backend.provider.observeLatency(
-      attempt.tctx.upstreamModel,
-      performance.now() - attempt.startedAt,
-    );
-  }
-  outcome.usage = result.usage;
-  outcome.truncated = result.outcome === 'truncated';
-  if (outcome.truncated)
-    metrics.streamsTruncated.inc({ namespace: outcome.namespace ?? 'none', reason: 'output_cap' });
-  recordUsage(runtime, attempt, outcome.namespace ?? 'none', result.usage);
-  admission.complete(result.usage, {
-    provider: outcome.provider,
-    model: outcome.model,
-    cached: false,
-    truncated: outcome.truncated,
-  });
-  res.end();
-  if (result.error) throw result.error;
 }
 
 /** Admission.complete must run exactly once, whichever path ends the request. */

@@ -1,0 +1,194 @@
+// Writing the answer: a whole (non-streaming) response, or a streamed one through the pump; both
+// record usage, cost and latency and reconcile the admission with the real usage.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { GatewayError } from '../errors.ts';
+import { metrics } from '../observability/metrics.ts';
+import type { StreamEvent, StreamTranslator, Usage } from '../providers/types.ts';
+import type { Runtime } from '../runtime/compile.ts';
+import type { EncodingName } from '../tokens/counter.ts';
+import { type Attempt, readBounded } from './attempts.ts';
+import type { Admission } from './gate.ts';
+import type { RequestOutcome } from './pipeline.ts';
+import { pumpStream } from './stream.ts';
+import { upstreamFailure } from './transport.ts';
+
+function recordUsage(runtime: Runtime, attempt: Attempt, namespace: string, usage: Usage): void {
+  const provider = attempt.backend.provider.name;
+  const model = attempt.tctx.upstreamModel;
+  const labels = { namespace, model, provider };
+  metrics.tokens.inc({ ...labels, type: 'input' }, usage.inputTokens);
+  metrics.tokens.inc({ ...labels, type: 'output' }, usage.outputTokens);
+  if (usage.cachedInputTokens)
+    metrics.tokens.inc({ ...labels, type: 'cached_input' }, usage.cachedInputTokens);
+  const common = {
+    gen_ai_operation_name: attempt.tctx.clientApi,
+    gen_ai_provider_name: provider,
+    gen_ai_request_model: model,
+    namespace,
+  };
+  metrics.tokenUsage.observe({ ...common, gen_ai_token_type: 'input' }, usage.inputTokens);
+  metrics.tokenUsage.observe({ ...common, gen_ai_token_type: 'output' }, usage.outputTokens);
+  const price = attempt.backend.provider.modelConfig(model)?.pricing;
+  if (price) {
+    const cached = usage.cachedInputTokens ?? 0;
+    const cost =
+      ((usage.inputTokens - cached) * price.inputPerMTok +
+        cached * (price.cachedInputPerMTok ?? price.inputPerMTok) +
+        usage.outputTokens * price.outputPerMTok) /
+      1e6;
+    metrics.costUsd.inc(labels, cost);
+  }
+  void runtime;
+}
+
+export async function respondWhole(
+  attempt: Attempt,
+  reply: FastifyReply,
+  runtime: Runtime,
+  admission: Admission,
+  inputTokens: () => number,
+  outcome: RequestOutcome,
+): Promise<void> {
+  const limit = runtime.config.server.maxResponseBytes;
+  let body: Buffer;
+  try {
+    body = await readBounded(attempt.response.body, limit + 1);
+  } catch (err) {
+    attempt.release('failure');
+    throw upstreamFailure(err, attempt.backend.provider.name, attempt.timeouts);
+  }
+  if (body.length > limit) {
+    attempt.release('neutral');
+    throw new GatewayError(
+      'SLUICE_ERR_RESPONSE_TOO_LARGE',
+      `provider '${attempt.backend.provider.name}' response exceeds ${limit} bytes`,
+    );
+  }
+  let translated: ReturnType<Attempt['translator']['parseResponse']>;
+  try {
+    translated = attempt.translator.parseResponse(body, attempt.tctx);
+  } catch (err) {
+    attempt.release('failure');
+    throw err;
+  }
+  attempt.release('ok');
+  attempt.backend.provider.observeLatency(attempt.tctx.upstreamModel, performance.now() - attempt.startedAt);
+  const usage = translated.usage ?? { inputTokens: inputTokens(), outputTokens: 0, estimated: true };
+  outcome.provider = attempt.backend.provider.name;
+  outcome.model = attempt.tctx.upstreamModel;
+  outcome.usage = usage;
+  recordUsage(runtime, attempt, outcome.namespace ?? 'none', usage);
+  admission.complete(usage, {
+    provider: outcome.provider,
+    model: outcome.model,
+    cached: false,
+    truncated: false,
+  });
+  if (admission.cacheKey && runtime.gate.cacheSet)
+    await runtime.gate.cacheSet(admission.cacheKey, translated.body);
+  reply
+    .header('x-sluice-provider', outcome.provider)
+    .header('content-type', 'application/json')
+    .send(translated.body);
+}
+
+export interface StreamResponseContext {
+  attempt: Attempt;
+  translator: StreamTranslator;
+  iterator: AsyncIterator<Buffer>;
+  first: { events: StreamEvent[]; ended: boolean };
+  req: FastifyRequest;
+  reply: FastifyReply;
+  runtime: Runtime;
+  admission: Admission;
+  inputTokens: () => number;
+  encoding: EncodingName;
+  clientGone: AbortSignal;
+  started: number;
+  outcome: RequestOutcome;
+}
+
+/**
+ * Write a streamed answer. Owns the stream's ending from the first byte on: a failure after that is
+ * written as an error event by the pump and reported in the outcome, never retried.
+ */
+export async function respondStream(ctx: StreamResponseContext): Promise<void> {
+  const {
+    attempt,
+    iterator,
+    first,
+    req,
+    reply,
+    runtime,
+    admission,
+    inputTokens,
+    encoding,
+    clientGone,
+    started,
+    outcome,
+  } = ctx;
+  const st = ctx.translator;
+  outcome.provider = attempt.backend.provider.name;
+  outcome.model = attempt.tctx.upstreamModel;
+  reply.hijack();
+  const res = reply.raw;
+  const headers: Record<string, string> = {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    'x-accel-buffering': 'no',
+    'x-request-id': String(req.id),
+    'x-sluice-provider': outcome.provider,
+    ...admission.headers,
+  };
+  res.writeHead(200, headers);
+  const result = await pumpStream(
+    {
+      res,
+      translator: st,
+      upstream: attempt.response,
+      pending: first.events,
+      inputTokens,
+      encoding,
+      outputCap: admission.outputCap,
+      allowOutput: admission.allowOutput,
+      abortUpstream: () => attempt.controller.abort(),
+      clientGone,
+      mapError: (err) => upstreamFailure(err, attempt.backend.provider.name, attempt.timeouts),
+      onFirstByte: () =>
+        metrics.timeToFirstToken.observe(
+          {
+            gen_ai_operation_name: attempt.tctx.clientApi,
+            gen_ai_provider_name: attempt.backend.provider.name,
+            gen_ai_request_model: attempt.tctx.upstreamModel,
+            route: outcome.route ?? 'none',
+          },
+          (performance.now() - started) / 1000,
+        ),
+    },
+    iterator,
+    first.ended,
+  );
+  attempt.release(result.outcome === 'error' ? 'failure' : result.outcome === 'complete' ? 'ok' : 'neutral');
+  if (result.outcome === 'complete') {
+    attempt.backend.provider.observeLatency(
+      attempt.tctx.upstreamModel,
+      performance.now() - attempt.startedAt,
+    );
+  }
+  outcome.usage = result.usage;
+  outcome.truncated = result.outcome === 'truncated';
+  if (outcome.truncated)
+    metrics.streamsTruncated.inc({ namespace: outcome.namespace ?? 'none', reason: 'output_cap' });
+  recordUsage(runtime, attempt, outcome.namespace ?? 'none', result.usage);
+  admission.complete(result.usage, {
+    provider: outcome.provider,
+    model: outcome.model,
+    cached: false,
+    truncated: outcome.truncated,
+  });
+  res.end();
+  if (result.error) {
+    outcome.status = result.error.status;
+    outcome.code = result.error.code;
+  }
+}
