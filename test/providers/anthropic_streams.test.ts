@@ -129,7 +129,7 @@ describe('Anthropic events -> OpenAI chunks', () => {
       expect(chunks.at(-1)?.data).toBe('[DONE]');
       const bodies = chunks.slice(0, -1).map((c) => c.data as J);
       expect(new Set(bodies.map((b) => b.id))).toEqual(new Set(['msg_01X']));
-      expect(bodies[0]?.choices?.[0]?.delta).toEqual({ role: 'assistant', content: '' });
+      expect(bodies[0]?.choices?.[0]?.delta).toEqual({ role: 'assistant', content: 'Okay, let me ' });
       const text = bodies.map((b) => b.choices?.[0]?.delta?.content ?? '').join('');
       expect(text).toBe('Okay, let me check.');
       const calls = bodies.flatMap((b) => (b.choices?.[0]?.delta?.tool_calls ?? []) as J[]);

@@ -10,7 +10,6 @@ import {
   anthropicHeaders,
   anthropicStopToFinish,
   DEFAULT_MAX_TOKENS,
-  HeldFailure,
   parseAnthropicError,
   parseAnthropicFrame,
   parseUpstreamJSON,
@@ -19,12 +18,11 @@ import {
 } from './anthropic_format.ts';
 import { openaiChatToAnthropic } from './anthropic_from_openai.ts';
 import { anthropicMessageToOpenAI } from './openai_from_anthropic.ts';
-import { toOpenAIUsage } from './openai_usage.ts';
+import { OpenAIChunkStream } from './openai_output.ts';
 import { upstreamPath } from './request_parts.ts';
-import { type SseFrame, SseParser, sseData } from './sse.ts';
+import { type SseFrame, SseParser } from './sse.ts';
 import type {
   StreamEvent,
-  StreamTranslator,
   TranslateContext,
   TranslatedResponse,
   Translator,
@@ -58,116 +56,77 @@ function parseResponse(body: Buffer, ctx: TranslateContext): TranslatedResponse 
   return { body: JSON.stringify(out.body), usage: out.usage, finishReason: out.finishReason ?? undefined };
 }
 
-class AnthropicToOpenAIStream implements StreamTranslator {
-  readonly #ctx: TranslateContext;
+/** Anthropic events -> OpenAI chunks, on the shared OpenAI chunk writer (roles, tool call indexes, caps). */
+class AnthropicToOpenAIStream extends OpenAIChunkStream {
   readonly #sse = new SseParser();
-  readonly #held = new HeldFailure();
-  readonly #usage = new AnthropicUsageTracker();
+  readonly #tracker = new AnthropicUsageTracker();
   /** Anthropic block index -> OpenAI tool call index */
   readonly #tools = new Map<number, number>();
-  /** tool call index carried by a text event, for a cap that cuts inside tool arguments */
-  readonly #cutTool = new WeakMap<StreamEvent, number>();
-  #id: string;
-  #model: string;
-  readonly #created = Math.floor(Date.now() / 1000);
   #done = false;
 
   constructor(ctx: TranslateContext) {
-    this.#ctx = ctx;
-    this.#id = `msg_${ctx.requestId}`;
-    this.#model = ctx.clientModel;
+    super(ctx);
+    this.id = `msg_${ctx.requestId}`;
   }
 
-  push(chunk: Buffer): StreamEvent[] {
-    return this.#held.run(false, (events) => this.#frames(this.#sse.push(chunk), events));
+  protected read(chunk: Buffer, out: StreamEvent[]): void {
+    this.#frames(this.#sse.push(chunk), out);
   }
 
-  end(): StreamEvent[] {
-    const events = this.#held.run(true, (out) => this.#frames(this.#sse.end(), out));
-    if (this.#done) return events;
-    throw new GatewayError(
-      'SLUICE_ERR_UPSTREAM_ERROR',
-      `provider '${this.#ctx.provider.name}' ended the stream before message_stop`,
-    );
+  protected close(out: StreamEvent[]): void {
+    this.#frames(this.#sse.end(), out);
+    if (!this.#done) {
+      throw new GatewayError(
+        'SLUICE_ERR_UPSTREAM_ERROR',
+        `provider '${this.ctx.provider.name}' ended the stream before message_stop`,
+      );
+    }
   }
 
-  #chunk(delta: Record<string, unknown> | undefined, finish: string | null, usage?: Usage): string {
-    const body: Record<string, unknown> = {
-      id: this.#id,
-      object: 'chat.completion.chunk',
-      created: this.#created,
-      model: this.#model,
-      choices: delta ? [{ index: 0, delta, logprobs: null, finish_reason: finish }] : [],
-    };
-    if (usage) body.usage = toOpenAIUsage(usage);
-    return sseData(JSON.stringify(body));
-  }
-
-  #frames(frames: SseFrame[], events: StreamEvent[]): void {
+  #frames(frames: SseFrame[], out: StreamEvent[]): void {
     for (const f of frames) {
       if (this.#done) continue;
-      const ev = parseAnthropicFrame(f, this.#ctx.provider.name);
+      const ev = parseAnthropicFrame(f, this.ctx.provider.name);
       switch (ev.type) {
         case 'message_start': {
-          if (ev.message?.id) this.#id = ev.message.id;
-          if (ev.message?.model) this.#model = ev.message.model;
-          const usage = this.#usage.add(ev.message?.usage);
-          const out: StreamEvent = { data: this.#chunk({ role: 'assistant', content: '' }, null) };
-          if (usage) out.usage = usage;
-          events.push(out);
+          if (ev.message?.id) this.id = ev.message.id;
+          if (ev.message?.model) this.model = ev.message.model;
+          this.usage = this.#tracker.add(ev.message?.usage);
+          // input and cache tokens are known now; the core keeps them even if the stream fails later
+          if (this.usage) out.push({ data: '', usage: this.usage });
           break;
         }
         case 'content_block_start': {
           const block = ev.content_block;
           if (block?.type === 'tool_use') {
-            const index = this.#tools.size;
-            this.#tools.set(ev.index ?? 0, index);
-            const call = {
-              index,
-              id: block.id,
-              type: 'function',
-              function: { name: block.name, arguments: '' },
-            };
-            events.push({ data: this.#chunk({ tool_calls: [call] }, null) });
-          } else if (block?.type === 'text' && block.text) {
-            events.push({ data: this.#chunk({ content: block.text }, null), text: block.text });
-          }
+            const toolIndex = this.#tools.size;
+            this.#tools.set(ev.index ?? 0, toolIndex);
+            out.push(this.emitToolStart(0, toolIndex, block.id ?? '', block.name ?? '', ''));
+          } else if (block?.type === 'text' && block.text) out.push(this.emitText(0, block.text));
           break;
         }
         case 'content_block_delta': {
           const d = ev.delta;
-          if (d?.type === 'text_delta' && d.text) {
-            events.push({ data: this.#chunk({ content: d.text }, null), text: d.text });
-          } else if (d?.type === 'input_json_delta' && d.partial_json) {
-            const index = this.#tools.get(ev.index ?? 0) ?? 0;
-            const call = { index, function: { arguments: d.partial_json } };
-            const out: StreamEvent = {
-              data: this.#chunk({ tool_calls: [call] }, null),
-              text: d.partial_json,
-            };
-            this.#cutTool.set(out, index);
-            events.push(out);
-          }
-          // thinking, signature and citation deltas have no OpenAI chat equivalent
+          if (d?.type === 'text_delta' && d.text) out.push(this.emitText(0, d.text));
+          else if (d?.type === 'input_json_delta' && d.partial_json) {
+            out.push(this.emitToolArgs(0, this.#tools.get(ev.index ?? 0) ?? 0, d.partial_json));
+          } else if (d?.type === 'thinking_delta' && d.thinking) out.push(this.emitReasoning(0, d.thinking));
+          // signature and citation deltas have no OpenAI chat equivalent
           break;
         }
         case 'message_delta': {
-          const usage = this.#usage.add(ev.usage);
-          const finish = anthropicStopToFinish(ev.delta?.stop_reason) ?? 'stop';
-          const out: StreamEvent = { data: this.#chunk({}, finish) };
-          if (usage) out.usage = usage;
-          events.push(out);
+          this.usage = this.#tracker.add(ev.usage) ?? this.usage;
+          const finish = this.emitFinish(0, anthropicStopToFinish(ev.delta?.stop_reason) ?? 'stop');
+          if (this.usage) finish.usage = this.usage;
+          out.push(finish);
           break;
         }
-        case 'message_stop': {
+        case 'message_stop':
           this.#done = true;
-          const usage = this.#usage.usage;
-          const tail = usage && this.#ctx.clientWantsStreamUsage ? this.#chunk(undefined, null, usage) : '';
-          events.push({ data: tail + 'data: [DONE]\n\n', done: true });
+          out.push(this.emitDone());
           break;
-        }
         case 'error':
-          throw streamErrorFromAnthropic(this.#ctx.provider.name, ev);
+          throw streamErrorFromAnthropic(this.ctx.provider.name, ev);
         default:
           // ping, content_block_stop and event types added later carry nothing for the client
           break;
@@ -175,23 +134,9 @@ class AnthropicToOpenAIStream implements StreamTranslator {
     }
   }
 
-  textChunk(text: string, cut?: StreamEvent): string {
-    const tool = cut ? this.#cutTool.get(cut) : undefined;
-    if (tool !== undefined)
-      return this.#chunk({ tool_calls: [{ index: tool, function: { arguments: text } }] }, null);
-    return this.#chunk({ content: text }, null);
-  }
-
-  finish(reason: 'length', usage: Usage): string {
-    this.#done = true;
-    const tail = this.#ctx.clientWantsStreamUsage
-      ? this.#chunk(undefined, null, this.#usage.withCacheSplit(usage))
-      : '';
-    return this.#chunk({}, reason) + tail + 'data: [DONE]\n\n';
-  }
-
-  errorEvent(err: GatewayError): string {
-    return sseData(JSON.stringify(err.toJSON()));
+  /** The core's cap-time usage has totals only; keep the cache split this stream reported. */
+  override finish(reason: 'length', usage: Usage, cut?: StreamEvent): string {
+    return super.finish(reason, this.#tracker.withCacheSplit(usage), cut);
   }
 }
 
