@@ -85,6 +85,30 @@ describe('active health checks', () => {
   });
 });
 
+describe('health check paths', () => {
+  it("probes the provider type's own health path with its query and auth (azure: api-version, api-key)", async () => {
+    dp = await startDataplane({
+      providers: [
+        {
+          name: 'az',
+          type: 'azure-openai',
+          baseUrl: `http://127.0.0.1:${a.port}`,
+          apiVersion: '2024-10-21',
+          credentials: { apiKey: { env: 'SLUICE_TEST_KEY' } },
+          healthCheck: { intervalMs: 50 },
+        },
+      ],
+      routes: [{ name: 'r', backends: [{ provider: 'az' }] }],
+    });
+    const deadline = Date.now() + 3000;
+    while (!a.requests.some((r) => r.method === 'GET') && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    const probe = a.requests.find((r) => r.method === 'GET');
+    expect(probe?.path).toBe('/openai/models?api-version=2024-10-21');
+    expect(probe?.headers['api-key']).toBe(process.env.SLUICE_TEST_KEY);
+  });
+});
+
 describe('metrics', () => {
   it('exposes GenAI-convention metrics with labels bounded by the config', async () => {
     dp = await startDataplane({

@@ -63,7 +63,11 @@ export const circuitBreakerSchema = z.strictObject({
 });
 
 export const healthCheckSchema = z.strictObject({
-  path: z.string().startsWith('/').default('/models'),
+  path: z
+    .string()
+    .startsWith('/')
+    .optional()
+    .describe("path below baseUrl to probe; defaults to the provider type's health path (e.g. /models)"),
   intervalMs: z.number().int().positive().default(10_000),
   timeoutMs: z.number().int().positive().default(2_000),
   unhealthyThreshold: z.number().int().positive().default(2),

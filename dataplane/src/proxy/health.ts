@@ -3,7 +3,7 @@
 // which the attempt loop skips just like an ejected one; successes bring it back.
 import type { Logger } from 'pino';
 import { metrics } from '../observability/metrics.ts';
-import { authHeaders } from '../providers/request_parts.ts';
+import { authHeaders, upstreamPath } from '../providers/request_parts.ts';
 import type { Runtime } from '../runtime/compile.ts';
 import type { ProviderRuntime } from '../runtime/provider_runtime.ts';
 
@@ -11,6 +11,12 @@ interface Probe {
   timer: NodeJS.Timeout;
   failures: number;
   successes: number;
+}
+
+/** The configured path, or the preset's health path (with its query, e.g. azure's api-version). */
+function probePath(p: ProviderRuntime): string {
+  const path = p.resolved.config.healthCheck?.path;
+  return path ? p.resolved.basePath + path : upstreamPath(p.resolved, 'health', '');
 }
 
 export class HealthChecker {
@@ -55,14 +61,15 @@ export class HealthChecker {
     let ok = false;
     try {
       const res = await p.transport.send(
-        { method: 'GET', path: p.resolved.basePath + hc.path, headers: authHeaders(p.resolved), body: '' },
+        { method: 'GET', path: probePath(p), headers: authHeaders(p.resolved), body: '' },
         AbortSignal.timeout(hc.timeoutMs),
         { ...p.timeouts, firstByteMs: hc.timeoutMs, totalMs: hc.timeoutMs },
       );
       for await (const _ of res.body) {
         // drain so the connection returns to the pool
       }
-      ok = res.status < 500;
+      // 2xx is healthy; 429 only means busy. 401/403/404 mean the provider cannot serve us either.
+      ok = (res.status >= 200 && res.status < 300) || res.status === 429;
     } catch {
       ok = false;
     }
