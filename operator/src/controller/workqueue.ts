@@ -37,7 +37,10 @@ export class WorkQueue {
   /** Add after `ms`; while a delayed add is pending, more adds of the key fold into the earliest. */
   addAfter(key: string, ms: number): void {
     if (this.#shutdown) return;
-    if (ms <= 0) return this.add(key);
+    if (ms <= 0) {
+      this.add(key);
+      return;
+    }
     const at = Date.now() + ms;
     const pending = this.#timers.get(key);
     if (pending && pending.at <= at) return;

@@ -20,8 +20,8 @@ export interface Inventory {
   routes: readonly AIRoute[];
   namespaces: readonly AINamespace[];
   policies: readonly AIPolicy[];
-  /** referenced Secrets by "namespace/name" */
-  secrets: ReadonlyMap<string, SecretEntries>;
+  /** referenced Secrets by "namespace/name" (a Map, or a lazy view over an informer cache) */
+  secrets: { get(key: string): SecretEntries | undefined };
 }
 
 /** Deployment-level settings that no custom resource carries. */

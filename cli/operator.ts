@@ -1,0 +1,112 @@
+// `sluice operator`: reconcile AIProvider/AIRoute/AINamespace/AIPolicy into the dataplane ConfigMap and
+// Secret. SIGTERM/SIGINT stop it gracefully (in-flight reconciles finish, leadership is released).
+import { parseArgs } from 'node:util';
+import { KubeConfig } from '@kubernetes/client-node';
+import { KubeRest } from '../dataplane/src/k8s/kube_rest.ts';
+import { createLogger } from '../dataplane/src/observability/logger.ts';
+import { Operator } from '../operator/src/controller/operator.ts';
+import type { OwnerReference } from '../operator/src/controller/outputs.ts';
+import { readBaseConfig } from '../operator/src/offline.ts';
+import type { Command } from './commands.ts';
+
+const HELP = `usage: sluice operator [options]
+
+options:
+  --namespaces a,b          namespaces to watch for Sluice resources (default: all)
+  --output-namespace NS     namespace of the rendered ConfigMap and Secret (default: $POD_NAMESPACE or sluice-system)
+  --config-map NAME         rendered ConfigMap (default: sluice-config)
+  --secret NAME             rendered Secret (default: sluice-secrets)
+  --dataplane-namespace NS  where dataplane replicas keep their Leases (default: the output namespace)
+  --secrets-dir DIR         where dataplanes mount the rendered Secret (default: /etc/sluice/secrets)
+  --base-config FILE        server/store/cache sections for the rendered config (YAML)
+  --owner-deployment NAME   make this Deployment (in the output namespace) own the rendered objects
+  --leader-elect            elect one active replica with a Lease (run several for availability)
+  --lease-name NAME         leader election Lease (default: sluice-operator)
+  --metrics-port PORT       serve /metrics, /healthz, /readyz (default: 8081; 0 = any free port)
+  --kubeconfig FILE         kubeconfig (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)`;
+
+export const operatorCommand: Command = {
+  summary: 'run the Kubernetes operator (CRDs -> dataplane ConfigMap and Secret)',
+  async run(argv) {
+    const { values } = parseArgs({
+      args: argv,
+      options: {
+        namespaces: { type: 'string' },
+        'output-namespace': { type: 'string' },
+        'config-map': { type: 'string' },
+        secret: { type: 'string' },
+        'dataplane-namespace': { type: 'string' },
+        'secrets-dir': { type: 'string' },
+        'base-config': { type: 'string' },
+        'owner-deployment': { type: 'string' },
+        'leader-elect': { type: 'boolean' },
+        'lease-name': { type: 'string' },
+        'metrics-port': { type: 'string' },
+        kubeconfig: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+    if (values.help) {
+      console.log(HELP);
+      return 0;
+    }
+    const port = Number(values['metrics-port'] ?? '8081');
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      console.error(`sluice operator: invalid --metrics-port '${values['metrics-port']}'`);
+      return 2;
+    }
+    const log = createLogger().child({ component: 'operator' });
+    const kc = new KubeConfig();
+    if (values.kubeconfig) kc.loadFromFile(values.kubeconfig);
+    else kc.loadFromDefault();
+    const outputNamespace = values['output-namespace'] ?? process.env.POD_NAMESPACE ?? 'sluice-system';
+    let owner: OwnerReference | undefined;
+    if (values['owner-deployment']) {
+      const name = values['owner-deployment'];
+      const d = await new KubeRest(kc).request<{ metadata: { uid: string } }>(
+        'GET',
+        `/apis/apps/v1/namespaces/${outputNamespace}/deployments/${name}`,
+      );
+      owner = { apiVersion: 'apps/v1', kind: 'Deployment', name, uid: d.metadata.uid };
+    }
+    const op = new Operator({
+      kc,
+      log,
+      namespaces: values.namespaces
+        ?.split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+      outputNamespace,
+      configMapName: values['config-map'],
+      secretName: values.secret,
+      dataplaneNamespace: values['dataplane-namespace'],
+      secretsDir: values['secrets-dir'],
+      base: await readBaseConfig(values['base-config']),
+      owner,
+      leaderElect: values['leader-elect'] ?? false,
+      leaseName: values['lease-name'],
+      metricsPort: port,
+      onLostLeadership: () => {
+        log.error('lost leadership; exiting so a fresh process can campaign again');
+        process.exit(1);
+      },
+    });
+    await op.start();
+    let stopping = false;
+    const shutdown = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'stopping');
+      op.stop().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log.error({ err }, 'error while stopping');
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+    process.on('SIGINT', () => shutdown('SIGINT'));
+    return undefined;
+  },
+};

@@ -1,0 +1,252 @@
+// The operator process: informers for the four kinds, the Secrets they reference and the replica
+// Leases; one work queue; leader election; metrics and health endpoints; graceful shutdown.
+// Informers run on every replica (warm caches, readiness), only the leader reconciles and writes.
+import { randomBytes } from 'node:crypto';
+import type http from 'node:http';
+import { hostname } from 'node:os';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { KubeRest } from '../../../dataplane/src/k8s/kube_rest.ts';
+import { REPLICA_LABEL } from '../../../dataplane/src/k8s/lease_reporter.ts';
+import { API_VERSION, type Resource } from '../api/common.ts';
+import { KINDS } from '../api/crd.ts';
+import type { RenderOptions } from '../render/types.ts';
+import { EventRecorder } from './events.ts';
+import { type EventKind, Informer } from './informers.ts';
+import { LeaderElector } from './leader.ts';
+import { OperatorMetrics, serveMetrics } from './metrics.ts';
+import type { OwnerReference } from './outputs.ts';
+import type { LeaseObject } from './programmed.ts';
+import { type Caches, Reconciler, type SecretObject, type Stats } from './reconciler.ts';
+import { runWorkers, WorkQueue } from './workqueue.ts';
+
+export interface OperatorOptions {
+  kc: KubeConfig;
+  log: Logger;
+  /** namespaces whose custom resources are reconciled; undefined = all */
+  namespaces?: string[];
+  outputNamespace: string;
+  configMapName?: string;
+  secretName?: string;
+  /** where the dataplane replicas keep their Leases (default: outputNamespace) */
+  dataplaneNamespace?: string;
+  /** where dataplanes mount the rendered Secret */
+  secretsDir?: string;
+  base?: RenderOptions['base'];
+  owner?: OwnerReference;
+  fieldManager?: string;
+  leaderElect?: boolean;
+  leaseName?: string;
+  /** leader election namespace (default: outputNamespace) */
+  leaseNamespace?: string;
+  identity?: string;
+  leaseDurationSeconds?: number;
+  renewDeadlineMs?: number;
+  retryPeriodMs?: number;
+  /** coalesce bursts of changes into one render */
+  debounceMs?: number;
+  /** how often replica Leases are re-checked for expiry */
+  programmedResyncMs?: number;
+  metricsPort?: number;
+  metricsHost?: string;
+  workers?: number;
+  /** called when leadership is lost (the CLI exits so the pod restarts clean) */
+  onLostLeadership?: () => void;
+}
+
+export class Operator {
+  readonly metrics = new OperatorMetrics();
+  readonly identity: string;
+  readonly #o: OperatorOptions;
+  readonly #rest: KubeRest;
+  readonly #caches: Caches;
+  readonly #reconciler: Reconciler;
+  readonly #elector: LeaderElector | undefined;
+  readonly #generations = new Map<string, number>();
+  #queue: WorkQueue | undefined;
+  #workers: Promise<unknown> | undefined;
+  #resync: NodeJS.Timeout | undefined;
+  #server: http.Server | undefined;
+  #synced = false;
+  #stopping = false;
+
+  constructor(o: OperatorOptions) {
+    this.#o = o;
+    this.identity = o.identity ?? `${process.env.POD_NAME ?? hostname()}_${randomBytes(4).toString('hex')}`;
+    this.#rest = new KubeRest(o.kc);
+    const inf = <T extends { metadata?: { name?: string } }>(
+      source: string,
+      apiVersion: string,
+      plural: string,
+      namespaces: readonly string[] | undefined,
+      extra: { labelSelector?: string; fieldSelector?: string } = {},
+    ) =>
+      new Informer<T>(o.kc, this.#rest, { apiVersion, plural, namespaces, ...extra }, o.log, (kind, obj) =>
+        this.#onEvent(source, kind, obj as unknown as Resource<unknown>),
+      );
+    const crs = Object.fromEntries(
+      KINDS.map((k) => [k.kind, inf<Resource<unknown>>(k.kind, API_VERSION, k.plural, o.namespaces)]),
+    ) as Pick<Caches, 'AIProvider' | 'AIRoute' | 'AINamespace' | 'AIPolicy'>;
+    this.#caches = {
+      ...crs,
+      secrets: inf<SecretObject>('Secret', 'v1', 'secrets', o.namespaces, {
+        fieldSelector: 'type!=kubernetes.io/service-account-token',
+      }),
+      leases: inf<LeaseObject>(
+        'Lease',
+        'coordination.k8s.io/v1',
+        'leases',
+        [o.dataplaneNamespace ?? o.outputNamespace],
+        {
+          labelSelector: `${REPLICA_LABEL}=true`,
+        },
+      ),
+    };
+    const fieldManager = o.fieldManager ?? 'sluice-operator';
+    this.#reconciler = new Reconciler(
+      this.#rest,
+      o.log,
+      this.metrics,
+      new EventRecorder(this.#rest, o.log, this.identity),
+      this.#caches,
+      {
+        output: {
+          namespace: o.outputNamespace,
+          configMapName: o.configMapName ?? 'sluice-config',
+          secretName: o.secretName ?? 'sluice-secrets',
+          fieldManager,
+          owner: o.owner,
+        },
+        render: { secretsDir: o.secretsDir ?? '/etc/sluice/secrets', base: o.base },
+      },
+    );
+    if (o.leaderElect) {
+      this.#elector = new LeaderElector(this.#rest, o.log, {
+        namespace: o.leaseNamespace ?? o.outputNamespace,
+        name: o.leaseName ?? 'sluice-operator',
+        identity: this.identity,
+        leaseDurationSeconds: o.leaseDurationSeconds,
+        renewDeadlineMs: o.renewDeadlineMs,
+        retryPeriodMs: o.retryPeriodMs,
+        onStartedLeading: () => this.#startWorkers(),
+        onStoppedLeading: () => {
+          void this.#stopWorkers();
+          o.onLostLeadership?.();
+        },
+      });
+    }
+  }
+
+  get stats(): Stats {
+    return this.#reconciler.stats;
+  }
+
+  get isLeader(): boolean {
+    return this.#elector ? this.#elector.isLeader : this.#queue !== undefined;
+  }
+
+  get lastHash(): string {
+    return this.#reconciler.last?.result.hash ?? '';
+  }
+
+  ready(): boolean {
+    return this.#synced && !this.#stopping;
+  }
+
+  #onEvent(source: string, kind: EventKind, obj: Resource<unknown>): void {
+    const q = this.#queue;
+    if (!q) return; // not leading: the full render on election covers whatever happened meanwhile
+    const debounce = this.#o.debounceMs ?? 50;
+    const ns = obj.metadata?.namespace ?? '';
+    const name = obj.metadata?.name ?? '';
+    if (source === 'Lease') {
+      q.add('programmed');
+      return;
+    }
+    if (source === 'Secret') {
+      if (this.#reconciler.secretMatters(ns, name)) q.addAfter('render', debounce);
+      return;
+    }
+    const key = `${source}/${ns}/${name}`;
+    const gen = obj.metadata.generation ?? 0;
+    if (kind === 'delete') this.#generations.delete(key);
+    else if (kind === 'update' && this.#generations.get(key) === gen) {
+      // a status or metadata-only change: the spec is the same, only make sure the status is right
+      q.add(`status/${key}`);
+      return;
+    } else this.#generations.set(key, gen);
+    q.addAfter('render', debounce);
+  }
+
+  async start(): Promise<void> {
+    if (this.#o.metricsPort !== undefined)
+      this.#server = await serveMetrics(
+        this.metrics,
+        { healthy: () => !this.#stopping, ready: () => this.ready() },
+        this.#o.metricsPort,
+        this.#o.metricsHost,
+      );
+    await Promise.all(Object.values(this.#caches).map((c: Informer<never>) => c.start()));
+    this.#synced = true;
+    for (const c of [
+      this.#caches.AIProvider,
+      this.#caches.AIRoute,
+      this.#caches.AINamespace,
+      this.#caches.AIPolicy,
+    ])
+      for (const o of c.list())
+        this.#generations.set(
+          `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`,
+          o.metadata.generation ?? 0,
+        );
+    if (this.#elector) this.#elector.start();
+    else this.#startWorkers();
+    this.#o.log.info(
+      { identity: this.identity, namespaces: this.#o.namespaces ?? 'all' },
+      'sluice operator started',
+    );
+  }
+
+  get metricsAddress(): string | undefined {
+    const a = this.#server?.address();
+    return a && typeof a === 'object' ? `http://127.0.0.1:${a.port}` : undefined;
+  }
+
+  #startWorkers(): void {
+    if (this.#queue || this.#stopping) return;
+    this.metrics.leader.set(1);
+    const q = new WorkQueue({ baseDelayMs: 200, maxDelayMs: 60_000 });
+    this.#queue = q;
+    this.#workers = runWorkers(
+      q,
+      this.#o.workers ?? 2,
+      async (key) => {
+        this.metrics.queueDepth.set(q.length);
+        await this.#reconciler.reconcile(key, q);
+      },
+      (key, err, retryInMs) =>
+        this.#o.log.warn({ key, err: String(err), retryInMs }, 'reconcile failed; retrying'),
+    );
+    q.add('render');
+    this.#resync = setInterval(() => q.add('programmed'), this.#o.programmedResyncMs ?? 5_000);
+    this.#resync.unref();
+  }
+
+  async #stopWorkers(): Promise<void> {
+    this.metrics.leader.set(0);
+    if (this.#resync) clearInterval(this.#resync);
+    const q = this.#queue;
+    this.#queue = undefined;
+    q?.shutDown();
+    await this.#workers;
+  }
+
+  /** Graceful: finish the reconciles in flight, release leadership, stop watching, close endpoints. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    await this.#stopWorkers();
+    await this.#elector?.stop();
+    await Promise.all(Object.values(this.#caches).map((c: Informer<never>) => c.stop()));
+    await new Promise<void>((r) => (this.#server ? this.#server.close(() => r()) : r()));
+  }
+}

@@ -1,0 +1,67 @@
+// Desired status of one object from the renderer's verdicts and the Programmed verdict. Conditions
+// keep their lastTransitionTime while their status holds, and carry the generation they describe.
+import type { Condition, ConditionType, Status } from '../api/common.ts';
+import type { Outcome, Verdict } from '../render/types.ts';
+
+function cond(type: ConditionType, v: Verdict, generation: number, now: string): Condition {
+  return {
+    type,
+    status: v.ok ? 'True' : 'False',
+    observedGeneration: generation,
+    lastTransitionTime: now,
+    reason: v.reason,
+    message: v.message,
+  };
+}
+
+export function desiredVerdicts(outcome: Outcome, programmed: Verdict): Record<ConditionType, Verdict> {
+  const prog: Verdict = outcome.accepted.ok
+    ? programmed
+    : { ok: false, reason: 'NotAccepted', message: 'not part of the rendered config (see Accepted)' };
+  const failing = [outcome.accepted, outcome.resolvedRefs, prog].find((v) => !v.ok);
+  const ready: Verdict = failing
+    ? { ok: false, reason: failing.reason, message: failing.message }
+    : {
+        ok: true,
+        reason: 'Ready',
+        message: 'accepted, references resolved and served by every live replica',
+      };
+  return { Accepted: outcome.accepted, ResolvedRefs: outcome.resolvedRefs, Programmed: prog, Ready: ready };
+}
+
+export function buildStatus(
+  outcome: Outcome,
+  programmed: Verdict,
+  existing: Status | undefined,
+  now = new Date().toISOString(),
+): Status {
+  const verdicts = desiredVerdicts(outcome, programmed);
+  const before = new Map((existing?.conditions ?? []).map((c) => [c.type, c]));
+  const conditions = (Object.keys(verdicts) as ConditionType[]).map((type) => {
+    const next = cond(type, verdicts[type], outcome.generation, now);
+    const prev = before.get(type);
+    if (prev && prev.status === next.status) next.lastTransitionTime = prev.lastTransitionTime;
+    return next;
+  });
+  return { observedGeneration: outcome.generation, conditions };
+}
+
+/** Equal apart from timestamps: no write needed. */
+export function sameStatus(a: Status | undefined, b: Status): boolean {
+  if (!a || a.observedGeneration !== b.observedGeneration) return false;
+  const strip = (s: Status) =>
+    JSON.stringify(
+      (s.conditions ?? [])
+        .map(({ lastTransitionTime: _t, ...rest }) => rest)
+        .sort((x, y) => (x.type < y.type ? -1 : 1)),
+    );
+  return strip(a) === strip(b);
+}
+
+/** Conditions whose status changed (for Events). */
+export function transitions(before: Status | undefined, after: Status): Condition[] {
+  const prev = new Map((before?.conditions ?? []).map((c) => [c.type, c]));
+  return (after.conditions ?? []).filter(
+    (c) => prev.get(c.type)?.status !== c.status || prev.get(c.type)?.reason !== c.reason,
+  );
+}
