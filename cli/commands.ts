@@ -1,4 +1,5 @@
 // The command table. Each command lives in its own file and is added here.
+import { operatorCommand } from './operator.ts';
 import { renderCommand } from './render.ts';
 import { serveCommand } from './serve.ts';
 import { validateCommand } from './validate.ts';
@@ -10,6 +11,7 @@ export interface Command {
 }
 
 export const commands: Record<string, Command> = {
+  operator: operatorCommand,
   render: renderCommand,
   serve: serveCommand,
   validate: validateCommand,
