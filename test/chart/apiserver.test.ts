@@ -270,6 +270,9 @@ describe('helm install, upgrade, uninstall', () => {
       ['sluice-operator', 'update', 'configmaps/sluice-dashboard', NS, false],
       ['sluice-operator', 'delete', 'configmaps/sluice-dataplane-config', NS, false],
       ['sluice-operator', 'create', lease, NS, true],
+      // Reads only its own Deployment (to own the rendered objects).
+      ['sluice-operator', 'get', 'deployments.apps/sluice-operator', NS, true],
+      ['sluice-operator', 'get', 'deployments.apps/sluice-dataplane', NS, false],
       ['sluice-dataplane', 'create', lease, NS, true],
       ['sluice-dataplane', 'update', lease, NS, true],
       ['sluice-dataplane', 'get', 'secrets', NS, false],

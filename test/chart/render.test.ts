@@ -203,6 +203,7 @@ describe('default values', () => {
     expect(named.map((r) => get(r, 'resourceNames'))).toEqual([
       ['sluice-dataplane-config'],
       ['sluice-dataplane-secrets'],
+      ['sluice-operator'],
     ]);
     const dpRole = one(objs, 'Role', 'sluice-dataplane');
     expect(get(dpRole, 'rules')).toEqual([
