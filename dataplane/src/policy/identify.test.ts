@@ -1,0 +1,141 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError } from '../config/load.ts';
+import { namespaceSchema, type SecretSource } from '../config/schema.ts';
+import { GatewayError } from '../errors.ts';
+import { Identifier, presentedCredential, sha256Hex } from './identify.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'sluice-identify-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const readSecret = (s: SecretSource) => {
+  if ('env' in s) return `env:${s.env}`;
+  return readFileSync(s.file, 'utf8');
+};
+
+function identifier(namespaces: unknown[]): Identifier {
+  return new Identifier(
+    namespaces.map((n) => namespaceSchema.parse(n)),
+    readSecret,
+  );
+}
+
+async function rejection(p: Promise<unknown>): Promise<GatewayError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(GatewayError);
+  return err as GatewayError;
+}
+
+describe('credential extraction', () => {
+  it('reads Bearer (any case), x-api-key and api-key, in that order', () => {
+    const get = (h: Record<string, string>) => (n: string) => h[n];
+    expect(presentedCredential(get({ authorization: 'bearer  abc ' }))).toBe('abc');
+    expect(presentedCredential(get({ 'x-api-key': 'k1', 'api-key': 'k2' }))).toBe('k1');
+    expect(presentedCredential(get({ 'api-key': 'k2' }))).toBe('k2');
+    expect(presentedCredential(get({ authorization: 'Basic dXNlcjpwYXNz' }))).toBeUndefined();
+    expect(presentedCredential(get({}))).toBeUndefined();
+  });
+});
+
+describe('header matchers (X-Channel-Code)', () => {
+  const id = identifier([
+    { name: 'exact', match: { headers: [{ name: 'X-Channel-Code', equals: 'CH-1' }] } },
+    { name: 'listed', match: { headers: [{ name: 'x-channel-code', in: ['CH-2', 'CH-3'] }] } },
+    { name: 'pattern', match: { headers: [{ name: 'X-Channel-Code', regex: '^VIP-\\d{3}$' }] } },
+    {
+      name: 'both',
+      match: {
+        headers: [
+          { name: 'X-Channel-Code', equals: 'CH-9' },
+          { name: 'X-Region', in: ['eu'] },
+        ],
+      },
+    },
+  ]);
+
+  it.each([
+    ['CH-1', 'exact'],
+    ['CH-3', 'listed'],
+    ['VIP-042', 'pattern'],
+  ])('%s -> %s', async (code, ns) => {
+    expect(await id.identify({ 'x-channel-code': code })).toEqual({ namespace: ns });
+  });
+
+  it('requires every matcher of a namespace', async () => {
+    expect(await id.identify({ 'x-channel-code': 'CH-9', 'x-region': 'eu' })).toEqual({ namespace: 'both' });
+    expect((await rejection(id.identify({ 'x-channel-code': 'CH-9' }))).status).toBe(401);
+  });
+
+  it('does not match partial regex hits or unknown codes', async () => {
+    expect((await rejection(id.identify({ 'x-channel-code': 'VIP-0420' }))).status).toBe(401);
+    expect((await rejection(id.identify({ 'x-channel-code': 'CH-4' }))).status).toBe(401);
+  });
+});
+
+describe('API keys', () => {
+  it('matches keys by SHA-256 and names the key, never storing the key itself', async () => {
+    const id = identifier([
+      { name: 'a', match: { apiKeys: [{ name: 'app', sha256: sha256Hex('sk-secret') }] } },
+    ]);
+    expect(await id.identify({ 'x-api-key': 'sk-secret' })).toEqual({ namespace: 'a', keyName: 'app' });
+    expect(JSON.stringify(id)).not.toContain('sk-secret');
+    const err = await rejection(id.identify({ 'x-api-key': 'sk-secreT' }));
+    expect(err.code).toBe('SLUICE_ERR_UNAUTHENTICATED');
+  });
+
+  it('loads keys from an apiKeysFile and rejects malformed entries with their path', () => {
+    const good = join(dir, 'keys.json');
+    writeFileSync(good, JSON.stringify([{ name: 'f', sha256: sha256Hex('sk-file') }]));
+    const id = identifier([{ name: 'f', match: { apiKeysFile: good } }]);
+    expect(id).toBeInstanceOf(Identifier);
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, JSON.stringify([{ name: 'x', sha256: 'NOT-HEX' }]));
+    expect(() => identifier([{ name: 'f', match: { apiKeysFile: bad } }])).toThrow(ConfigError);
+    try {
+      identifier([{ name: 'f', match: { apiKeysFile: bad } }]);
+    } catch (err) {
+      expect((err as ConfigError).issues[0]?.path).toBe('namespaces[0].match.apiKeysFile[0]');
+    }
+  });
+
+  it('refuses the same key in two namespaces', () => {
+    const sha = sha256Hex('sk-dup');
+    expect(() =>
+      identifier([
+        { name: 'a', match: { apiKeys: [{ name: 'k', sha256: sha }] } },
+        { name: 'b', match: { apiKeys: [{ name: 'k', sha256: sha }] } },
+      ]),
+    ).toThrow(/also listed by namespace "a"/);
+  });
+
+  it('requires the namespace headers too when a keyed namespace lists them (403 otherwise)', async () => {
+    const id = identifier([
+      {
+        name: 'k',
+        match: {
+          apiKeys: [{ name: 'k', sha256: sha256Hex('sk-k') }],
+          headers: [{ name: 'x-env', equals: 'prod' }],
+        },
+      },
+    ]);
+    expect(await id.identify({ 'x-api-key': 'sk-k', 'x-env': 'prod' })).toMatchObject({ namespace: 'k' });
+    expect((await rejection(id.identify({ 'x-api-key': 'sk-k', 'x-env': 'dev' }))).status).toBe(403);
+  });
+});
+
+describe('JWT configuration errors', () => {
+  it('names the field of a bad JWT config', () => {
+    const bad = (jwt: unknown) => () => identifier([{ name: 'j', match: { jwt } }]);
+    expect(bad({ algorithms: ['HS256'] })).toThrow(/exactly one of secret, publicKey or jwksFile/);
+    expect(bad({ algorithms: ['HS256', 'RS256'], secret: { env: 'X' } })).toThrow(/cannot be combined/);
+    expect(bad({ algorithms: ['RS256'], secret: { env: 'X' } })).toThrow(/verify with publicKey or jwksFile/);
+    expect(bad({ algorithms: ['RS256'], publicKey: { env: 'X' } })).toThrow(
+      /cannot load the verification key/,
+    );
+  });
+});
