@@ -2,7 +2,10 @@
 // `apt-get install -y redis-server`). Bound to 127.0.0.1 on a free port, no persistence, so a restart
 // comes back empty like a crashed cache node. Only the PID this harness started is ever signalled.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface RedisServer {
@@ -43,10 +46,11 @@ function requireRedis(): void {
   }
 }
 
-async function launch(port: number, extraArgs: string[]): Promise<ChildProcess> {
+async function launch(port: number, extraArgs: string[], configFile?: string): Promise<ChildProcess> {
   const child = spawn(
     'redis-server',
     [
+      ...(configFile ? [configFile] : []),
       '--port',
       String(port),
       '--bind',
@@ -131,5 +135,71 @@ export async function startRedis(extraArgs: string[] = []): Promise<RedisServer>
     },
     cli: (...args: string[]) =>
       execFileSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { encoding: 'utf8' }),
+  };
+}
+
+export interface RedisGroup {
+  /** store.redis.url for this topology */
+  url: string;
+  servers: RedisServer[];
+  stop(): Promise<void>;
+}
+
+/** A master plus one Sentinel monitoring it as "mymaster" (quorum 1). */
+export async function startSentinel(): Promise<RedisGroup> {
+  const master = await startRedis();
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-sentinel-'));
+  const conf = join(dir, 'sentinel.conf');
+  // Sentinel rewrites its config file, so it must be a private writable copy.
+  writeFileSync(
+    conf,
+    `sentinel monitor mymaster 127.0.0.1 ${master.port} 1\nsentinel down-after-milliseconds mymaster 5000\n`,
+  );
+  const port = await freePort();
+  const sentinel = await launch(port, ['--sentinel', '--dir', dir], conf);
+  return {
+    url: `redis-sentinel://127.0.0.1:${port}/mymaster`,
+    servers: [master],
+    async stop() {
+      await waitExit(sentinel, 'SIGTERM');
+      await master.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A Redis Cluster of `n` masters (no replicas) on free loopback ports, all 16384 slots assigned. */
+export async function startCluster(n = 3): Promise<RedisGroup> {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-cluster-'));
+  const servers: RedisServer[] = [];
+  for (let i = 0; i < n; i++) {
+    servers.push(
+      await startRedis([
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        join(dir, `nodes-${i}.conf`),
+        '--cluster-node-timeout',
+        '2000',
+        '--dir',
+        dir,
+      ]),
+    );
+  }
+  const addrs = servers.map((s) => `127.0.0.1:${s.port}`);
+  execFileSync('redis-cli', ['--cluster', 'create', ...addrs, '--cluster-replicas', '0', '--cluster-yes'], {
+    stdio: 'ignore',
+  });
+  for (let i = 0; i < 100; i++) {
+    if (servers.every((s) => s.cli('CLUSTER', 'INFO').includes('cluster_state:ok'))) break;
+    await sleep(100);
+  }
+  return {
+    url: addrs.map((a) => `redis://${a}`).join(','),
+    servers,
+    async stop() {
+      for (const s of servers) await s.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
