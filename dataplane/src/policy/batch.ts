@@ -75,7 +75,8 @@ export function buildBatch(input: BatchInput): BuiltBatch {
     if (c.requests) {
       const burst = c.requests.burst ?? c.requests.limit;
       batch.rates.push({
-        key: key('rq'),
+        // A GCRA bucket's state is time debt at its own rate: a changed limit starts a new bucket.
+        key: key(`rq:${c.requests.limit}/${c.requests.window}/${burst}`),
         emissionMs: windowLengthMs(c.requests.window) / c.requests.limit,
         burst,
       });

@@ -96,7 +96,9 @@ describe('batches', () => {
       now,
       requestId: 'req-1',
     });
-    expect(built.batch.rates).toEqual([{ key: '{ns}:p:rq:k:key%2F1', emissionMs: 500, burst: 10 }]);
+    expect(built.batch.rates).toEqual([
+      { key: '{ns}:p:rq:120/minute/10:k:key%2F1', emissionMs: 500, burst: 10 },
+    ]);
     expect(built.batch.concurrency[0]).toMatchObject({ key: '{ns}:p:cc:k:key%2F1', max: 3, id: 'req-1' });
     expect(built.batch.windows.map((w) => [w.key, w.limit, w.fixed, w.perOutput])).toEqual([
       [`{ns}:p:input:m${Math.floor(now / 60_000)}:k:key%2F1`, 1000, 40, 0],
