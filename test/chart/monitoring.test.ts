@@ -3,6 +3,7 @@
 import { parser } from '@prometheus-io/lezer-promql';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { registry } from '../../dataplane/src/observability/metrics.ts';
+import { OperatorMetrics } from '../../operator/src/controller/metrics.ts';
 import { ALL_TOGGLES_ON, get, getArray, type K8sObject, MONITORING_API, one, render } from './helm.ts';
 
 // Labels Prometheus adds to every scraped series (ServiceMonitor targets), plus the relabelled tenant.
@@ -12,10 +13,10 @@ interface Exported {
   labels: Set<string>;
 }
 
-/** Series names the dataplane registry exports (histograms as _bucket/_sum/_count) and their labels. */
+/** Series names the dataplane and operator registries export (histograms as _bucket/_sum/_count) and their labels. */
 function exportedSeries(): Map<string, Exported> {
   const out = new Map<string, Exported>();
-  for (const m of registry.getMetricsAsArray()) {
+  for (const m of [...registry.getMetricsAsArray(), ...new OperatorMetrics().registry.getMetricsAsArray()]) {
     const labelNames = (m as unknown as { labelNames?: readonly string[] }).labelNames ?? [];
     const labels = new Set<string>(labelNames);
     // The ServiceMonitor renames the tenant label `namespace` (it collides with the target's) to sluice_namespace.
@@ -84,6 +85,7 @@ describe('PrometheusRule', () => {
         'SluiceUpstreamDown',
         'SluiceLimitRejectionsSpike',
         'SluiceConfigNotProgrammed',
+        'SluiceOperatorNoLeader',
       ]),
     );
     const errorRate = byName.get('SluiceHighErrorRate');
@@ -101,7 +103,7 @@ describe('PrometheusRule', () => {
     for (const r of rules) {
       const expr = String(get(r, 'expr'));
       checkExpr(String(get(r, 'alert')), expr, series);
-      expect(expr).toContain('job="sluice-dataplane",namespace="sluice-system"');
+      expect(expr).toMatch(/job="sluice-(dataplane|operator-metrics)",namespace="sluice-system"/);
     }
   });
 
