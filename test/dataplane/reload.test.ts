@@ -95,9 +95,22 @@ describe('hot reload', () => {
     a.setFault(() => ({ chunkDelayMs: 5 }));
     b.setFault(() => ({ chunkDelayMs: 5 }));
     const workers = [worker(false), worker(false), worker(true), worker(true)];
+    // Each swap waits until the replica serves it (its hash changes), so all 24 are real reloads
+    // even when a loaded machine delays the watcher.
+    let hash = ((await (await fetch(`${dp.url}/readyz`)).json()) as { configHash: string }).configHash;
     for (let i = 1; i <= 24; i++) {
-      await new Promise((r) => setTimeout(r, 150));
+      await new Promise((r) => setTimeout(r, 100));
       kd.update({ 'config.yaml': config(i, i % 2 ? 'b' : 'a') });
+      const deadline = Date.now() + 5000;
+      for (;;) {
+        const now = ((await (await fetch(`${dp.url}/readyz`)).json()) as { configHash: string }).configHash;
+        if (now !== hash || Date.now() > deadline) {
+          expect(now, `reload ${i} not served`).not.toBe(hash);
+          hash = now;
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
     }
     await new Promise((r) => setTimeout(r, 400));
     stop = true;
@@ -106,7 +119,7 @@ describe('hot reload', () => {
     expect(ok).toBeGreaterThan(40);
     expect(seen).toEqual(new Set(['a', 'b']));
     const reloads = await metric('sluice_config_reloads_total{result="success"}');
-    expect(Number(reloads.split(' ')[1])).toBeGreaterThanOrEqual(20);
+    expect(Number(reloads.split(' ')[1])).toBeGreaterThanOrEqual(24);
   });
 
   it('keeps the last good config when a new one is invalid, and says so', async () => {

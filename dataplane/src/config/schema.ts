@@ -132,7 +132,10 @@ export const retrySchema = z.strictObject({
   baseDelayMs: z.number().int().nonnegative().default(50),
   maxDelayMs: z.number().int().positive().default(2_000),
   budgetPercent: z.number().min(0).max(100).default(20).describe('retries allowed as % of recent requests'),
-  onStatus: z.array(z.number().int().min(400).max(599)).default([429, 500, 502, 503, 504]),
+  onStatus: z
+    .array(z.number().int().min(400).max(599))
+    .default([429, 500, 502, 503, 504, 529])
+    .describe("statuses worth another try; 529 is Anthropic's 'overloaded'"),
   respectRetryAfterMaxMs: z.number().int().nonnegative().default(5_000),
 });
 export type RetryConfig = z.infer<typeof retrySchema>;

@@ -6,7 +6,6 @@ import { authHeaders, JSON_HEADERS } from './request_parts.ts';
 import type { SseFrame } from './sse.ts';
 import type { ResolvedProvider, StreamEvent, TranslateContext, UpstreamErrorInfo, Usage } from './types.ts';
 
-export const DEFAULT_ANTHROPIC_VERSION = '2023-06-01';
 /** max_tokens sent upstream when an OpenAI client gives none (Anthropic requires it) */
 export const DEFAULT_MAX_TOKENS = 4096;
 
@@ -247,9 +246,7 @@ export function streamErrorFromAnthropic(provider: string, ev: AnthropicStreamEv
 export function anthropicHeaders(provider: ResolvedProvider, stream: boolean): Record<string, string> {
   return {
     ...JSON_HEADERS,
-    'anthropic-version':
-      provider.config.apiVersion ?? provider.preset.defaultApiVersion ?? DEFAULT_ANTHROPIC_VERSION,
-    ...authHeaders(provider),
+    ...authHeaders(provider), // x-api-key and anthropic-version (the preset's versionHeader)
     ...(stream ? { accept: 'text/event-stream' } : {}),
   };
 }

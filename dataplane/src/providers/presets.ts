@@ -49,8 +49,9 @@ const PRESETS: ProviderPreset[] = [
     api: 'anthropic',
     transport: 'http',
     defaultBaseUrl: 'https://api.anthropic.com',
-    // x-api-key plus the anthropic-version header (config apiVersion), added by the Anthropic translators
+    // x-api-key plus the anthropic-version header (config apiVersion) on every request and health probe
     auth: 'x-api-key',
+    versionHeader: 'anthropic-version',
     paths: { 'openai-chat': '/v1/messages', 'anthropic-messages': '/v1/messages', health: '/v1/models' },
     requiredCredentials: ['apiKey'],
     defaultApiVersion: '2023-06-01',

@@ -34,6 +34,8 @@ export function upstreamPath(
 /** Auth + static headers for a provider (sigv4 is signed by its translator, not here). */
 export function authHeaders(provider: ResolvedProvider): Record<string, string> {
   const headers: Record<string, string> = { ...provider.config.headers };
+  const version = provider.config.apiVersion ?? provider.preset.defaultApiVersion;
+  if (provider.preset.versionHeader && version) headers[provider.preset.versionHeader] = version;
   const key = provider.credentials.apiKey;
   if (key !== undefined) {
     switch (provider.preset.auth) {

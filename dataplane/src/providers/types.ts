@@ -51,6 +51,8 @@ export interface ProviderPreset {
     unsupported?: Array<'tools' | 'vision' | 'json' | 'embeddings' | 'completions'>;
   };
   defaultApiVersion?: string;
+  /** header that carries the API version on every request (anthropic-version), health probes included */
+  versionHeader?: string;
   defaultModels?: string[];
 }
 

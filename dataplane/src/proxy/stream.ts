@@ -79,6 +79,14 @@ export async function pumpStream(
   // upstream reports none; tokenizing every delta is paid only when a cap needs it.
   let uncountedText = '';
 
+  // Usage of an answer Sluice cut short: what the upstream reported so far (cache splits included),
+  // with the output Sluice let through.
+  const cutUsage = (): Usage => ({
+    ...upstreamUsage,
+    inputTokens: upstreamUsage?.inputTokens ?? opts.inputTokens(),
+    outputTokens,
+  });
+
   const handle = async (ev: StreamEvent): Promise<'continue' | 'truncated'> => {
     if (ev.usage) upstreamUsage = { ...upstreamUsage, ...ev.usage };
     if (ev.text) {
@@ -92,10 +100,7 @@ export async function pumpStream(
           const room = budgetOk ? capLeft : 0;
           const kept = room > 0 ? truncateToTokens(ev.text, room, opts.encoding) : '';
           outputTokens += countTokens(kept, opts.encoding);
-          const usage: Usage = {
-            inputTokens: upstreamUsage?.inputTokens ?? opts.inputTokens(),
-            outputTokens,
-          };
+          const usage = cutUsage();
           await write(
             res,
             (kept ? translator.textChunk(kept, ev) : '') + translator.finish('length', usage, ev),
@@ -129,10 +134,7 @@ export async function pumpStream(
     for (const ev of opts.pending) {
       if ((await handle(ev)) === 'truncated') {
         opts.abortUpstream();
-        return {
-          usage: { inputTokens: upstreamUsage?.inputTokens ?? opts.inputTokens(), outputTokens },
-          outcome: 'truncated',
-        };
+        return { usage: cutUsage(), outcome: 'truncated' };
       }
     }
     while (!ended) {
@@ -143,10 +145,7 @@ export async function pumpStream(
       for (const ev of events) {
         if ((await handle(ev)) === 'truncated') {
           opts.abortUpstream();
-          return {
-            usage: { inputTokens: upstreamUsage?.inputTokens ?? opts.inputTokens(), outputTokens },
-            outcome: 'truncated',
-          };
+          return { usage: cutUsage(), outcome: 'truncated' };
         }
       }
     }
