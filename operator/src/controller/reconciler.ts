@@ -191,6 +191,7 @@ export class Reconciler {
     if (res !== 'written' || !after) return;
     this.stats.statusWrites++;
     this.#metrics.statusWrites.inc();
+    this.#log.debug({ object: objectKey, before, after }, 'status written');
     for (const c of transitions(before, after)) {
       if (c.type === 'Ready') continue;
       const warn = c.status === 'False' && c.type !== 'Programmed';

@@ -66,6 +66,16 @@ describe('status', () => {
     const s1 = buildStatus(base, pending, undefined, 't0');
     const s2 = buildStatus(base, pending, s1, 't1');
     expect(sameStatus(s1, s2)).toBe(true);
+    // the API server returns keys sorted: order must not matter
+    const reordered = JSON.parse(
+      JSON.stringify(
+        s2,
+        Object.keys(s2.conditions?.[0] ?? {})
+          .sort()
+          .concat('conditions', 'observedGeneration'),
+      ),
+    );
+    expect(sameStatus(reordered, s1)).toBe(true);
     expect(s2.conditions?.every((c) => c.lastTransitionTime === 't0')).toBe(true);
     const s3 = buildStatus(base, { ok: true, reason: 'Programmed', message: 'all' }, s2, 't2');
     expect(sameStatus(s2, s3)).toBe(false);

@@ -46,16 +46,16 @@ export function buildStatus(
   return { observedGeneration: outcome.generation, conditions };
 }
 
-/** Equal apart from timestamps: no write needed. */
+/** Equal apart from timestamps (and key order, which the API server does not keep): no write needed. */
 export function sameStatus(a: Status | undefined, b: Status): boolean {
   if (!a || a.observedGeneration !== b.observedGeneration) return false;
-  const strip = (s: Status) =>
+  const canon = (s: Status) =>
     JSON.stringify(
       (s.conditions ?? [])
-        .map(({ lastTransitionTime: _t, ...rest }) => rest)
-        .sort((x, y) => (x.type < y.type ? -1 : 1)),
+        .map((c) => [c.type, c.status, c.observedGeneration, c.reason, c.message])
+        .sort((x, y) => (String(x[0]) < String(y[0]) ? -1 : 1)),
     );
-  return strip(a) === strip(b);
+  return canon(a) === canon(b);
 }
 
 /** Conditions whose status changed (for Events). */
