@@ -13,6 +13,7 @@ const config = (limit: number, extraNs: unknown[] = []) =>
       ...extraNs,
     ],
     policies: [{ name: 'p', requests: { limit, window: 'hour' } }],
+    routeCache: { enabled: true, ttlSeconds: 300 },
   });
 
 beforeAll(async () => {
@@ -39,5 +40,12 @@ describe('limits across hot reloads', () => {
     expect(await status()).toBe(200);
     const health = (await (await fetch(`${dp.url}/readyz`)).json()) as { policy: { namespaces: number } };
     expect(health.policy.namespaces).toBe(1);
+  });
+
+  it('keeps warm cache entries through a reload', async () => {
+    const ask = () => post(dp.url, { ...hello, max_tokens: 3 }, { authorization: 'Bearer sk-ns' });
+    expect((await ask()).headers.get('x-cache')).toBe('miss');
+    await reloadTo(config(51));
+    expect((await ask()).headers.get('x-cache')).toBe('hit');
   });
 });

@@ -11,8 +11,9 @@ export class ResponseCache {
   readonly #store: Store;
   readonly #maxEntryBytes: number;
 
-  constructor(cfg: SluiceConfig['cache'], store: Store) {
-    this.#l1 = new LruCache(cfg);
+  /** `l1` may be handed over from the previous config's cache so a reload keeps warm entries. */
+  constructor(cfg: SluiceConfig['cache'], store: Store, l1: LruCache = new LruCache(cfg)) {
+    this.#l1 = l1;
     this.#store = store;
     this.#maxEntryBytes = cfg.maxEntryBytes;
   }
@@ -41,6 +42,10 @@ export class ResponseCache {
       head.writeBigUInt64BE(BigInt(expireAt));
       await this.#store.cacheSet(key, Buffer.concat([head, value]), ttl * 1000);
     }
+  }
+
+  get l1(): LruCache {
+    return this.#l1;
   }
 
   stats(): { entries: number; bytes: number } {

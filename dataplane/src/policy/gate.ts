@@ -32,15 +32,24 @@ export class PolicyGate implements Gate {
     namespaces: Map<string, CompiledNamespace>,
     identifier: Identifier,
     lease: StoreLease,
+    previous?: PolicyGate,
     now: () => number = Date.now,
   ) {
     this.#namespaces = namespaces;
     this.#identifier = identifier;
     this.#lease = lease;
     this.#prices = new PriceBook(cfg);
-    this.#cache = new ResponseCache(cfg.cache, lease.store);
+    // Keep the warm L1 across a reload when the cache bounds and the store are unchanged.
+    const keep =
+      previous &&
+      previous.#cacheBounds === JSON.stringify(cfg.cache) &&
+      previous.#lease.store === lease.store;
+    this.#cache = new ResponseCache(cfg.cache, lease.store, keep ? previous.#cache.l1 : undefined);
+    this.#cacheBounds = JSON.stringify(cfg.cache);
     this.#now = now;
   }
+
+  readonly #cacheBounds: string;
 
   #ns(identity: Identity): CompiledNamespace {
     const ns = this.#namespaces.get(identity.namespace);
@@ -126,6 +135,7 @@ export async function createPolicyGate(
   cfg: SluiceConfig,
   readSecret: ReadSecret,
   stores: StoreRegistry = new StoreRegistry(),
+  previous?: PolicyGate,
 ): Promise<PolicyGate> {
   const namespaces = compileNamespaces(cfg);
   const identifier = new Identifier(cfg.namespaces, readSecret);
@@ -133,7 +143,7 @@ export async function createPolicyGate(
     ? readSecret(cfg.store.redis.password, 'store.redis.password')
     : undefined;
   const lease = await stores.acquire(cfg.store, password);
-  return new PolicyGate(cfg, namespaces, identifier, lease);
+  return new PolicyGate(cfg, namespaces, identifier, lease, previous);
 }
 
 /**
@@ -142,5 +152,9 @@ export async function createPolicyGate(
  */
 export function policyGateFactory(log?: StoreLogger): NonNullable<CompileOptions['gateFactory']> {
   const stores = new StoreRegistry(log);
-  return (cfg, readSecret) => createPolicyGate(cfg, readSecret, stores);
+  let last: PolicyGate | undefined;
+  return async (cfg, readSecret) => {
+    last = await createPolicyGate(cfg, readSecret, stores, last);
+    return last;
+  };
 }
