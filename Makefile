@@ -79,3 +79,12 @@ argocd-health: ## Regenerate config/argocd/argocd-cm-health.yaml from config/arg
 	    echo "  resource.customizations.health.gateway.sluice.dev_$$kind: |"; \
 	    sed 's/^./    &/' config/argocd/health.lua; \
 	  done; } > config/argocd/argocd-cm-health.yaml
+
+##@ Operator
+
+.PHONY: crds e2e-kind
+crds: ## Regenerate crds/*.yaml from the API types in operator/src/api (crds.test.ts fails when they drift)
+	node_modules/.bin/node operator/src/api/generate.ts
+
+e2e-kind: ## End-to-end on a kind cluster: images, chart, traffic while routes change (needs Docker + kind; not in CI)
+	bash test/e2e-kind/run.sh
