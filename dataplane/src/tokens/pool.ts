@@ -1,5 +1,5 @@
-// Counting a large prompt with a BPE encoder takes ~0.4 ms per KB on one core (a 256 KB prompt is
-// ~100 ms): done inline it would freeze every other request on this replica. Prompts above
+// Counting a large prompt with a BPE encoder takes ~0.1 ms per KB on one core (a 256 KB prompt is
+// ~20-50 ms on a busy node): done inline it would freeze every other request on this replica. Prompts above
 // ASYNC_MIN_CHARS are counted on a small worker_threads pool instead; smaller ones stay inline, where
 // a worker round trip would cost more than it saves. bench/micro/tokenize_event_loop.ts measures it.
 import { availableParallelism } from 'node:os';
