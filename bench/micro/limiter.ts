@@ -1,0 +1,116 @@
+// Limiter operations per second through the real stores (dataplane/src/store): one "operation" is what
+// a request costs the limiter — an admit of one GCRA request bucket + one token window, then the settle
+// that reconciles the window with the real usage. Measured on the in-memory store and on Redis (a real
+// redis-server on the client core), one at a time (latency) and 64 in flight (throughput).
+// Run: `node bench/micro/limiter.ts [--redis-port N] [--quick]` prints one JSON object.
+import { parseArgs } from 'node:util';
+import { storeSchema } from '../../dataplane/src/config/schema.ts';
+import { StoreRegistry } from '../../dataplane/src/store/registry.ts';
+import type { AdmitBatch, Store } from '../../dataplane/src/store/types.ts';
+import { round } from '../stats.ts';
+
+export interface LimiterRun {
+  store: 'memory' | 'redis';
+  inFlight: number;
+  opsPerSec: number;
+  /** mean ms per admit+settle when one at a time */
+  meanMs: number;
+  p99Ms: number;
+  denied: number;
+}
+
+const TENANTS = 100;
+
+function batch(i: number): AdmitBatch {
+  const t = i % TENANTS;
+  return {
+    rates: [{ key: `bench:rate:${t}`, emissionMs: 0.001, burst: 1_000_000_000 }],
+    concurrency: [],
+    windows: [
+      {
+        key: `bench:tokens:${t}`,
+        limit: 1e15,
+        fixed: 120,
+        perOutput: 1,
+        ttlMs: 60_000,
+        resetMs: 60_000,
+      },
+    ],
+    wantOutput: 256,
+  };
+}
+
+async function one(store: Store, i: number): Promise<boolean> {
+  const { result, placement } = await store.admit(batch(i));
+  if (!result.ok) return false;
+  // the answer used 20 of the 256 reserved output tokens: give the rest back
+  await store.settle(
+    { windows: [{ key: `bench:tokens:${i % TENANTS}`, delta: 20 - result.grant }], concurrency: [] },
+    placement,
+  );
+  return true;
+}
+
+async function measure(store: Store, inFlight: number, seconds: number): Promise<LimiterRun> {
+  const lat: number[] = [];
+  let ops = 0;
+  let denied = 0;
+  const end = performance.now() + seconds * 1000;
+  const worker = async (w: number) => {
+    let i = w;
+    while (performance.now() < end) {
+      const t = performance.now();
+      if (!(await one(store, i))) denied++;
+      lat.push(performance.now() - t);
+      ops++;
+      i += inFlight;
+    }
+  };
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: inFlight }, (_, w) => worker(w)));
+  const elapsed = (performance.now() - t0) / 1000;
+  lat.sort((a, b) => a - b);
+  return {
+    store: store.type,
+    inFlight,
+    opsPerSec: round(ops / elapsed, 0),
+    meanMs: round(lat.reduce((s, x) => s + x, 0) / Math.max(1, lat.length), 4),
+    p99Ms: round(lat[Math.floor(lat.length * 0.99)] ?? 0, 4),
+    denied,
+  };
+}
+
+export async function runLimiter(redisPort: number | undefined, quick: boolean): Promise<LimiterRun[]> {
+  const seconds = quick ? 0.5 : 3;
+  const registry = new StoreRegistry();
+  const out: LimiterRun[] = [];
+  const configs = [storeSchema.parse({ type: 'memory' })];
+  if (redisPort)
+    configs.push(
+      storeSchema.parse({
+        type: 'redis',
+        redis: { url: `redis://127.0.0.1:${redisPort}`, keyPrefix: 'sluice-bench:' },
+      }),
+    );
+  for (const cfg of configs) {
+    const lease = await registry.acquire(cfg, undefined);
+    try {
+      if (lease.store.health().healthy === false)
+        throw new Error(`${cfg.type} store is not healthy: ${lease.store.health().lastError}`);
+      await measure(lease.store, 8, seconds / 3); // warm-up (JIT, Lua script load)
+      for (const inFlight of [1, 64]) out.push(await measure(lease.store, inFlight, seconds));
+    } finally {
+      await lease.release();
+    }
+  }
+  return out;
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    options: { 'redis-port': { type: 'string' }, quick: { type: 'boolean', default: false } },
+  });
+  const port = values['redis-port'] ? Number(values['redis-port']) : undefined;
+  process.stdout.write(`${JSON.stringify(await runLimiter(port, values.quick === true))}\n`);
+  process.exit(0);
+}

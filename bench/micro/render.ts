@@ -1,0 +1,71 @@
+// Markdown tables for the micro-benchmarks.
+import type { MicroResults } from './run_all.ts';
+
+const f = (x: number | undefined, d = 2) =>
+  x === undefined || !Number.isFinite(x)
+    ? 'n/a'
+    : x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+
+export function renderMicro(m: MicroResults): string {
+  const out: string[] = ['### Micro-benchmarks (one process each, pinned to the gateway core)'];
+  if (m.bpe) {
+    out.push(
+      '',
+      `Tokenizer libraries, ${m.bpe.encoding}, same text for all (prose, code, JSON, Chinese). A call is synchronous: it blocks the event loop for its whole duration.`,
+      '',
+      '| library | prompt | tokens | MB/s | ms per call (= loop blocked) | slowest call ms |',
+      '|---|---:|---:|---:|---:|---:|',
+      ...m.bpe.runs.map(
+        (r) =>
+          `| ${r.library} | ${r.sizeKB} KB | ${r.tokens.toLocaleString('en-US')} | ${f(r.mbPerSec)} | ${f(r.msPerCall, 3)} | ${f(r.maxMsPerCall, 1)} |`,
+      ),
+    );
+    if (m.bpe.mismatches.length) out.push('', `**Token counts disagree:** ${m.bpe.mismatches.join('; ')}`);
+  }
+  if (m.eventLoop?.length) {
+    out.push(
+      '',
+      'Event-loop delay while prompts are counted the way Sluice does it (bench/micro/tokenize_event_loop.ts): inline on the main thread vs the worker pool the admission path uses.',
+      '',
+      '| prompt | scenario | loop delay p50 ms | p99 ms | max ms | a 1 ms timer is late by (p99) ms |',
+      '|---:|---|---:|---:|---:|---:|',
+      ...m.eventLoop.flatMap((e) =>
+        e.results.map(
+          (r) =>
+            `| ${e.promptKB} KB | ${r.scenario} | ${f(r.p50Ms)} | ${f(r.p99Ms)} | ${f(r.maxMs)} | ${f(r.otherRequestLateP99Ms)} |`,
+        ),
+      ),
+    );
+  }
+  if (m.limiter?.length) {
+    out.push(
+      '',
+      'Limiter: one operation = admit (GCRA request bucket + token window) + settle, through the real stores.',
+      '',
+      '| store | in flight | ops/s | mean ms | p99 ms |',
+      '|---|---:|---:|---:|---:|',
+      ...m.limiter.map(
+        (r) =>
+          `| ${r.store} | ${r.inFlight} | ${r.opsPerSec.toLocaleString('en-US')} | ${f(r.meanMs, 4)} | ${f(r.p99Ms, 3)} |`,
+      ),
+    );
+  }
+  const c = m.configSwap;
+  if (c) {
+    out.push(
+      '',
+      `Config of ${c.routes.toLocaleString('en-US')} routes${c.keysIncluded ? ` and ${c.keys.toLocaleString('en-US')} API keys` : ' (**API keys left out: the policy engine was not available**)'}, ${f(c.yamlBytes / 1024, 0)} KiB of YAML (median of runs, min–max):`,
+      '',
+      '| stage | ms |',
+      '|---|---:|',
+      `| parse YAML | ${f(c.parseMs.median, 1)} (${f(c.parseMs.min, 1)}–${f(c.parseMs.max, 1)}) |`,
+      `| validate (schema + references) | ${f(c.validateMs.median, 1)} (${f(c.validateMs.min, 1)}–${f(c.validateMs.max, 1)}) |`,
+      `| compile runtime (routes, providers, policy gate) | ${f(c.compileMs.median, 1)} (${f(c.compileMs.min, 1)}–${f(c.compileMs.max, 1)}) |`,
+      `| hot reload end to end (file -> new runtime serving) | ${f(c.swapMs.median, 1)} (${f(c.swapMs.min, 1)}–${f(c.swapMs.max, 1)}) |`,
+      `| longest event-loop stall during a reload | ${f(c.maxRequestStallMs.median, 1)} (${f(c.maxRequestStallMs.min, 1)}–${f(c.maxRequestStallMs.max, 1)}) |`,
+    );
+  }
+  for (const [k, v] of Object.entries(m.errors))
+    out.push('', `**${k}:** ${v.split('\n').slice(0, 3).join(' ').slice(0, 500)}`);
+  return out.join('\n');
+}

@@ -1,0 +1,255 @@
+// `npm run bench [-- --quick] [-- --targets=direct,sluice,...] [-- --no-micro] [-- --no-docs]`
+// Everything on loopback in one process tree: the mock upstream, Redis and the load generators on the
+// client core, each gateway in turn on the gateway core. Writes bench/results/latest.json (or
+// quick.json) and, for full runs, the results section of docs/benchmarks.md.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { runMicro } from './micro/run_all.ts';
+import {
+  CLIENT_CORE,
+  freePort,
+  hasCommand,
+  loadAverage,
+  pinSelf,
+  type Started,
+  startPinned,
+  waitForPort,
+} from './procs.ts';
+import { renderResults, updateDocs } from './report.ts';
+import type { BenchResults, TargetResult } from './results.ts';
+import { fixedRate, type Timing, throughput } from './scenarios.ts';
+import { ensureLitellm } from './setup_litellm.ts';
+import { direct, litellm, portkey, REPO, sluiceBare, sluiceFull, type TargetSpec } from './targets.ts';
+import { verifyTarget } from './verify.ts';
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    targets: { type: 'string' },
+    'no-micro': { type: 'boolean', default: false },
+    'no-docs': { type: 'boolean', default: false },
+    out: { type: 'string' },
+  },
+});
+const quick = values.quick === true;
+const timing: Timing = quick
+  ? { seconds: 2, repeats: 1, warmupScale: 0.3, fixedRate: 1000, fixedSeconds: 2 }
+  : { seconds: 10, repeats: 3, warmupScale: 1, fixedRate: 1000, fixedSeconds: 10 };
+const CONNECTIONS = quick ? [50] : [50, 200];
+const ALL: TargetSpec[] = [direct, sluiceBare, sluiceFull, portkey, litellm];
+const wanted = values.targets?.split(',').map((s) => s.trim());
+const specs = wanted ? ALL.filter((s) => wanted.includes(s.name)) : ALL;
+
+const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+const tmpDir = join(REPO, 'bench', 'results', 'tmp');
+mkdirSync(tmpDir, { recursive: true });
+
+function preflight(): void {
+  const missing: string[] = [];
+  for (const cmd of ['taskset', 'wrk', 'redis-server', 'python3']) if (!hasCommand(cmd)) missing.push(cmd);
+  if (missing.length) {
+    throw new Error(
+      `missing tools: ${missing.join(', ')}. On Debian: apt-get install -y ${missing
+        .map((m) => (m === 'taskset' ? 'util-linux' : m === 'redis-server' ? 'redis-server' : m))
+        .join(' ')}`,
+    );
+  }
+  if (cpus().length < 2) throw new Error('the bench pins gateway and client to different cores: it needs 2');
+}
+
+function machine(): BenchResults['machine'] {
+  const cpu = cpus()[0]?.model ?? 'unknown';
+  let kernel = '';
+  try {
+    kernel = execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim();
+  } catch {
+    // not fatal
+  }
+  let wrk = '';
+  try {
+    execFileSync('wrk', ['--version'], { encoding: 'utf8', stdio: 'pipe' });
+  } catch (err) {
+    // wrk prints its version with the usage text and exits 1
+    wrk =
+      String((err as { stdout?: string }).stdout ?? '')
+        .split('\n')[0]
+        ?.trim() ?? '';
+  }
+  return {
+    cpu,
+    cores: cpus().length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    kernel,
+    node: process.versions.node,
+    wrk,
+  };
+}
+
+async function startRedis(): Promise<{ port: number; proc: Started; version: string }> {
+  const port = await freePort();
+  const proc = startPinned(
+    'redis',
+    CLIENT_CORE,
+    'redis-server',
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--protected-mode',
+      'yes',
+    ],
+    { logFile: join(tmpDir, 'redis.log') },
+  );
+  await waitForPort(port, 10_000, () => proc.child.exitCode === null);
+  const version =
+    execFileSync('redis-server', ['--version'], { encoding: 'utf8' }).trim().split(' ')[2] ?? '';
+  return { port, proc, version };
+}
+
+async function benchTarget(spec: TargetSpec, ctx: Parameters<TargetSpec['start']>[0]): Promise<TargetResult> {
+  const result: TargetResult = {
+    name: spec.name,
+    description: spec.description,
+    throughput: [],
+    fixedRate: [],
+    notes: [],
+  };
+  if (spec.name === 'litellm') {
+    const setup = ensureLitellm(log);
+    if (!setup.ok) {
+      result.error = `LiteLLM could not be installed: ${setup.reason}`;
+      return result;
+    }
+  }
+  log(`${spec.name}: starting`);
+  let t: Awaited<ReturnType<TargetSpec['start']>>;
+  try {
+    t = await spec.start(ctx);
+  } catch (err) {
+    result.error = (err as Error).message;
+    return result;
+  }
+  try {
+    result.version = t.version;
+    const problems = await verifyTarget(t.endpoint);
+    result.verified = problems.length === 0;
+    if (problems.length) {
+      result.error = `correctness check failed: ${problems.join('; ')}`;
+      return result;
+    }
+    for (const stream of [false, true]) {
+      for (const c of CONNECTIONS) {
+        log(`${spec.name}: ${stream ? 'stream' : 'non-stream'} x${c}`);
+        result.throughput.push(await throughput(t, stream, c, timing, tmpDir));
+      }
+    }
+    for (const stream of [false, true]) {
+      // An open-loop rate above what the target can serve only measures an ever-growing queue.
+      const capacity = result.throughput.find((x) => x.stream === stream)?.reqPerSec.median ?? 0;
+      if (capacity < timing.fixedRate * 1.1) {
+        result.notes.push(
+          `fixed ${timing.fixedRate} req/s ${stream ? 'stream' : 'non-stream'} not run: the target serves at most ~${Math.round(capacity)} req/s on its core`,
+        );
+        continue;
+      }
+      log(`${spec.name}: fixed ${timing.fixedRate} req/s ${stream ? 'stream' : 'non-stream'}`);
+      result.fixedRate.push(await fixedRate(t, stream, timing));
+    }
+  } catch (err) {
+    result.error = `${(err as Error).message}`;
+  } finally {
+    await t.stop();
+  }
+  return result;
+}
+
+async function main(): Promise<void> {
+  preflight();
+  pinSelf(CLIENT_CORE);
+  const startedAt = new Date().toISOString();
+  const loadBefore = loadAverage();
+  log(
+    `load average before: ${loadBefore.join(' ')}${loadBefore[0] > 0.5 ? ' (machine is busy: numbers will be noisier)' : ''}`,
+  );
+  const children: Started[] = [];
+  const cleanup = async () => {
+    for (const c of children.reverse()) await c.stop().catch(() => {});
+  };
+  process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+  try {
+    const mockPort = await freePort();
+    const mock = startPinned(
+      'mock',
+      CLIENT_CORE,
+      process.execPath,
+      [join(REPO, 'bench/mock_upstream.ts'), String(mockPort)],
+      {
+        logFile: join(tmpDir, 'mock.log'),
+      },
+    );
+    children.push(mock);
+    await waitForPort(mockPort, 10_000, () => mock.child.exitCode === null);
+    // Redis backs the full policy stack and the limiter micro-benchmark; it shares the client core.
+    const redis = await startRedis();
+    children.push(redis.proc);
+    const targets: TargetResult[] = [];
+    for (const spec of specs) {
+      if (spec === litellm && quick && !ensureLitellmQuick()) {
+        targets.push({
+          name: 'litellm',
+          description: spec.description,
+          throughput: [],
+          fixedRate: [],
+          notes: [],
+          error: 'skipped in --quick (venv not installed)',
+        });
+        continue;
+      }
+      targets.push(await benchTarget(spec, { mockPort, tmpDir, redisPort: redis.port }));
+      const last = targets.at(-1);
+      if (last?.error) log(`${spec.name}: ${last.error.split('\n')[0]}`);
+    }
+    const micro = values['no-micro'] ? undefined : await runMicro(quick, log, redis.port);
+    const results: BenchResults = {
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      quick,
+      timing,
+      connections: CONNECTIONS,
+      machine: { ...machine(), redis: redis.version },
+      loadAverage: { before: loadBefore, after: loadAverage() },
+      targets,
+      micro,
+    };
+    const out = values.out ?? quick ? join(tmpDir, 'quick.json') : join(REPO, 'bench', 'results', 'latest.json');
+    writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
+    log(`wrote ${out}`);
+    process.stdout.write(`${renderResults(results)}\n`);
+    if (!quick && !values['no-docs'] && !wanted) {
+      updateDocs(join(REPO, 'docs', 'benchmarks.md'), results);
+      log('updated docs/benchmarks.md');
+    }
+  } finally {
+    await cleanup();
+  }
+}
+
+/** --quick never installs the ~650 MB LiteLLM venv; it uses it if it is already there. */
+function ensureLitellmQuick(): boolean {
+  try {
+    readFileSync(join(REPO, '.cache', 'bench-venv', 'bin', 'litellm'));
+    return ensureLitellm(log).ok;
+  } catch {
+    return false;
+  }
+}
+
+await main();

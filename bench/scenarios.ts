@@ -1,0 +1,152 @@
+// The measured scenarios for one running target: closed-loop throughput (wrk) with CPU per request and
+// peak RSS of the target's process tree, and open-loop fixed-rate latency (+ time to first token).
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import type { FixedRateOptions, FixedRateResult } from './load/fixed_rate.ts';
+import { runWrk } from './load/wrk.ts';
+import { CLIENT_CORE, rssSampler, treeCpuMs } from './procs.ts';
+import { round, type Summary, summarize } from './stats.ts';
+import type { RunningTarget } from './targets.ts';
+
+export interface ThroughputRun {
+  validPerSec: number;
+  /** ms of gateway CPU (utime+stime, whole tree) per valid response; undefined for direct */
+  cpuMsPerReq: number | undefined;
+  p50Ms: number;
+  p99Ms: number;
+  rssPeakMiB: number | undefined;
+  valid: number;
+  invalid: number;
+  socketErrors: number;
+}
+
+export interface ThroughputResult {
+  stream: boolean;
+  connections: number;
+  seconds: number;
+  reqPerSec: Summary;
+  cpuMsPerReq: Summary | undefined;
+  p50Ms: Summary;
+  p99Ms: Summary;
+  rssPeakMiB: number | undefined;
+  invalid: number;
+  socketErrors: number;
+  runs: ThroughputRun[];
+}
+
+export interface Timing {
+  seconds: number;
+  repeats: number;
+  warmupScale: number;
+  fixedRate: number;
+  fixedSeconds: number;
+}
+
+export async function throughput(
+  t: RunningTarget,
+  stream: boolean,
+  connections: number,
+  timing: Timing,
+  tmpDir: string,
+): Promise<ThroughputResult> {
+  const base = { url: t.endpoint.url, headers: t.endpoint.headers, stream, connections, tmpDir };
+  const warm = Math.max(1, Math.round(t.warmupSeconds * timing.warmupScale));
+  await runWrk({ ...base, seconds: warm });
+  const runs: ThroughputRun[] = [];
+  for (let i = 0; i < timing.repeats; i++) {
+    const cpu0 = t.pid === undefined ? 0 : treeCpuMs(t.pid);
+    const rss = t.pid === undefined ? undefined : rssSampler(t.pid);
+    const r = await runWrk({ ...base, seconds: timing.seconds });
+    const cpu1 = t.pid === undefined ? 0 : treeCpuMs(t.pid);
+    runs.push({
+      validPerSec: r.validPerSec,
+      cpuMsPerReq: t.pid === undefined || r.valid === 0 ? undefined : (cpu1 - cpu0) / r.valid,
+      p50Ms: r.latencyMs.p50,
+      p99Ms: r.latencyMs.p99,
+      rssPeakMiB: rss?.stop(),
+      valid: r.valid,
+      invalid: r.invalid,
+      socketErrors: r.socketErrors,
+    });
+  }
+  const cpu = runs.map((r) => r.cpuMsPerReq).filter((x): x is number => x !== undefined);
+  const rssPeaks = runs.map((r) => r.rssPeakMiB).filter((x): x is number => x !== undefined);
+  return {
+    stream,
+    connections,
+    seconds: timing.seconds,
+    reqPerSec: summarize(runs.map((r) => r.validPerSec)),
+    cpuMsPerReq: cpu.length ? summarize(cpu) : undefined,
+    p50Ms: summarize(runs.map((r) => r.p50Ms)),
+    p99Ms: summarize(runs.map((r) => r.p99Ms)),
+    rssPeakMiB: rssPeaks.length ? round(Math.max(...rssPeaks), 1) : undefined,
+    invalid: runs.reduce((s, r) => s + r.invalid, 0),
+    socketErrors: runs.reduce((s, r) => s + r.socketErrors, 0),
+    runs,
+  };
+}
+
+function fixedRateProcess(opts: FixedRateOptions): Promise<FixedRateResult> {
+  const script = join(import.meta.dirname, 'load', 'fixed_rate.ts');
+  return new Promise((resolve, reject) => {
+    execFile(
+      'taskset',
+      ['-c', CLIENT_CORE, process.execPath, script, JSON.stringify(opts)],
+      { maxBuffer: 1 << 20, timeout: (opts.seconds + opts.warmupSeconds + 60) * 1000 },
+      (err, stdout, stderr) => {
+        if (err) reject(new Error(`fixed-rate client failed: ${err.message}\n${stderr}`));
+        else resolve(JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as FixedRateResult);
+      },
+    );
+  });
+}
+
+export interface FixedRateSummary {
+  stream: boolean;
+  rate: number;
+  seconds: number;
+  p50Ms: Summary;
+  p99Ms: Summary;
+  ttftP50Ms: Summary | undefined;
+  ttftP99Ms: Summary | undefined;
+  achievedRate: Summary;
+  invalid: number;
+  errors: number;
+  maxSendLagMs: number;
+  runs: FixedRateResult[];
+}
+
+export async function fixedRate(
+  t: RunningTarget,
+  stream: boolean,
+  timing: Timing,
+): Promise<FixedRateSummary> {
+  const runs: FixedRateResult[] = [];
+  for (let i = 0; i < timing.repeats; i++) {
+    runs.push(
+      await fixedRateProcess({
+        url: t.endpoint.url,
+        headers: t.endpoint.headers,
+        stream,
+        rate: timing.fixedRate,
+        seconds: timing.fixedSeconds,
+        warmupSeconds: Math.max(1, Math.round(t.warmupSeconds * timing.warmupScale)),
+        connections: 64,
+      }),
+    );
+  }
+  return {
+    stream,
+    rate: timing.fixedRate,
+    seconds: timing.fixedSeconds,
+    p50Ms: summarize(runs.map((r) => r.latencyMs.p50)),
+    p99Ms: summarize(runs.map((r) => r.latencyMs.p99)),
+    ttftP50Ms: stream ? summarize(runs.map((r) => r.ttftMs?.p50 ?? Number.NaN)) : undefined,
+    ttftP99Ms: stream ? summarize(runs.map((r) => r.ttftMs?.p99 ?? Number.NaN)) : undefined,
+    achievedRate: summarize(runs.map((r) => r.achievedRate)),
+    invalid: runs.reduce((s, r) => s + r.invalid, 0),
+    errors: runs.reduce((s, r) => s + r.errors, 0),
+    maxSendLagMs: Math.max(...runs.map((r) => r.maxSendLagMs)),
+    runs,
+  };
+}

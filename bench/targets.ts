@@ -1,0 +1,262 @@
+// The targets: direct (client -> mock), Sluice (bare and with the full policy stack), Portkey and
+// LiteLLM, each started pinned to the gateway core, pointed at the same mock, and described by the
+// endpoint + headers a client uses. Every process is started here and stopped by its own PID group.
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { freePort, GATEWAY_CORE, type Started, startPinned, waitForPort } from './procs.ts';
+import { ensureLitellm, VENV } from './setup_litellm.ts';
+import type { TargetEndpoint } from './verify.ts';
+import { MODEL, UPSTREAM_KEY } from './workload.ts';
+
+export const REPO = resolve(import.meta.dirname, '..');
+
+/**
+ * Node flags the dataplane ships with (see docs/benchmarks.md "Memory"): the bench runs Sluice the way
+ * the image runs it. BENCH_SLUICE_NODE_FLAGS overrides them to try others.
+ */
+export const SLUICE_NODE_FLAGS: string[] = process.env.BENCH_SLUICE_NODE_FLAGS?.split(' ').filter(
+  Boolean,
+) ?? ['--max-semi-space-size=8', '--max-old-space-size=192'];
+
+export interface BenchContext {
+  mockPort: number;
+  tmpDir: string;
+  redisPort?: number;
+  /** extra node flags for Sluice (e.g. --cpu-prof while profiling) */
+  sluiceExtraFlags?: string[];
+}
+
+export interface RunningTarget {
+  name: string;
+  endpoint: TargetEndpoint;
+  /** root of the process tree whose CPU and RSS are charged to the target (none for direct) */
+  pid: number | undefined;
+  version: string;
+  /** seconds of warm-up load before timing (JIT, lazy init; Portkey needs ~5 s) */
+  warmupSeconds: number;
+  stop(): Promise<void>;
+}
+
+export interface TargetSpec {
+  name: string;
+  description: string;
+  start(ctx: BenchContext): Promise<RunningTarget>;
+}
+
+const pkgVersion = (dir: string) =>
+  (JSON.parse(readFileSync(join(REPO, 'node_modules', dir, 'package.json'), 'utf8')) as { version: string })
+    .version;
+
+function chatUrl(port: number): string {
+  return `http://127.0.0.1:${port}/v1/chat/completions`;
+}
+
+async function started(s: Started, port: number, timeoutMs: number): Promise<void> {
+  try {
+    await waitForPort(port, timeoutMs, () => s.child.exitCode === null);
+  } catch (err) {
+    const log = existsSync(s.logFile) ? readFileSync(s.logFile, 'utf8').slice(-2000) : '';
+    await s.stop();
+    throw new Error(`${s.name} did not start: ${(err as Error).message}\n${log}`);
+  }
+}
+
+export const direct: TargetSpec = {
+  name: 'direct',
+  description: 'client -> mock upstream, no gateway (the baseline)',
+  async start(ctx) {
+    return {
+      name: 'direct',
+      endpoint: { url: chatUrl(ctx.mockPort), headers: { authorization: `Bearer ${UPSTREAM_KEY}` } },
+      pid: undefined,
+      version: `node ${process.versions.node} http`,
+      warmupSeconds: 2,
+      stop: async () => {},
+    };
+  },
+};
+
+/** The client's key for the full-policy config (its SHA-256 is what the config holds). */
+export const BENCH_CLIENT_KEY = 'sk-sluice-bench-client-key-0001';
+
+function sluiceConfig(ctx: BenchContext, port: number, full: boolean): string {
+  const cfg: Record<string, unknown> = {
+    server: { host: '127.0.0.1', port },
+    providers: [
+      {
+        name: 'bench-upstream',
+        type: 'openai',
+        baseUrl: `http://127.0.0.1:${ctx.mockPort}/v1`,
+        credentials: { apiKey: { env: 'BENCH_UPSTREAM_KEY' } },
+        models: [{ name: MODEL, pricing: { inputPerMTok: 0.15, outputPerMTok: 0.6 } }],
+      },
+    ],
+    routes: [{ name: 'default', match: { models: [MODEL] }, backends: [{ provider: 'bench-upstream' }] }],
+  };
+  if (full) {
+    if (!ctx.redisPort) throw new Error('the full policy stack needs Redis');
+    const sha256 = createHash('sha256').update(BENCH_CLIENT_KEY).digest('hex');
+    cfg.store = { type: 'redis', redis: { url: `redis://127.0.0.1:${ctx.redisPort}` } };
+    cfg.namespaces = [
+      { name: 'bench-team', match: { apiKeys: [{ name: 'bench-key', sha256 }] }, policies: ['bench-limits'] },
+    ];
+    // Limits high enough never to reject during the run, so every request pays for the checks.
+    cfg.policies = [
+      {
+        name: 'bench-limits',
+        requests: { limit: 1_000_000_000, window: 'minute' },
+        tokens: [{ limit: 1_000_000_000_000, window: 'minute', kind: 'total' }],
+      },
+    ];
+  }
+  return JSON.stringify(cfg, null, 2);
+}
+
+function sluice(full: boolean): TargetSpec {
+  const name = full ? 'sluice-full' : 'sluice';
+  return {
+    name,
+    description: full
+      ? 'Sluice with API-key namespace, Redis-backed request + token limits, token counting, metrics'
+      : 'Sluice, one route to the mock, no tenants (metrics and token counting stay on)',
+    async start(ctx) {
+      const port = await freePort();
+      const cfgFile = join(ctx.tmpDir, `${name}.json`);
+      writeFileSync(cfgFile, sluiceConfig(ctx, port, full));
+      const s = startPinned(
+        name,
+        GATEWAY_CORE,
+        process.execPath,
+        [
+          ...SLUICE_NODE_FLAGS,
+          ...(ctx.sluiceExtraFlags ?? []),
+          join(REPO, 'bin/sluice.js'),
+          'serve',
+          '--config',
+          cfgFile,
+        ],
+        {
+          env: { ...process.env, NODE_ENV: 'production', BENCH_UPSTREAM_KEY: UPSTREAM_KEY },
+          cwd: ctx.tmpDir,
+          logFile: join(ctx.tmpDir, `${name}.log`),
+        },
+      );
+      await started(s, port, 30_000);
+      const version = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string })
+        .version;
+      return {
+        name,
+        endpoint: {
+          url: chatUrl(port),
+          headers: full ? { authorization: `Bearer ${BENCH_CLIENT_KEY}` } : ({} as Record<string, string>),
+        },
+        pid: s.pid,
+        version: `sluice ${version} (node ${process.versions.node}, ${SLUICE_NODE_FLAGS.join(' ')})`,
+        warmupSeconds: 3,
+        stop: () => s.stop(),
+      };
+    },
+  };
+}
+
+export const sluiceBare = sluice(false);
+export const sluiceFull = sluice(true);
+
+export const portkey: TargetSpec = {
+  name: 'portkey',
+  description: 'Portkey AI gateway (@portkey-ai/gateway, Node), provider openai with x-portkey-custom-host',
+  async start(ctx) {
+    const port = await freePort();
+    const entry = join(REPO, 'node_modules/@portkey-ai/gateway/build/start-server.js');
+    const s = startPinned(
+      'portkey',
+      GATEWAY_CORE,
+      process.execPath,
+      // Portkey listens on every interface; the preload binds it to loopback like everything else here.
+      ['--import', join(import.meta.dirname, 'loopback_only.ts'), entry, `--port=${port}`, '--headless'],
+      {
+        env: { ...process.env, NODE_ENV: 'production', TRUSTED_CUSTOM_HOSTS: '127.0.0.1' },
+        cwd: ctx.tmpDir,
+        logFile: join(ctx.tmpDir, 'portkey.log'),
+      },
+    );
+    await started(s, port, 30_000);
+    return {
+      name: 'portkey',
+      endpoint: {
+        url: chatUrl(port),
+        headers: {
+          authorization: `Bearer ${UPSTREAM_KEY}`,
+          'x-portkey-provider': 'openai',
+          'x-portkey-custom-host': `http://127.0.0.1:${ctx.mockPort}/v1`,
+        },
+      },
+      pid: s.pid,
+      version: `@portkey-ai/gateway ${pkgVersion('@portkey-ai/gateway')} (@hono/node-server ${pkgVersion('@hono/node-server')})`,
+      warmupSeconds: 6,
+      stop: () => s.stop(),
+    };
+  },
+};
+
+/** LiteLLM refuses to start without a master key (no DB: the key is checked in memory). */
+const LITELLM_MASTER_KEY = `sk-${createHash('sha256').update('sluice-bench-litellm').digest('hex')}`;
+
+export const litellm: TargetSpec = {
+  name: 'litellm',
+  description:
+    'LiteLLM proxy (litellm[proxy], Python), 1 worker on its 1 core, documented production settings',
+  async start(ctx) {
+    const setup = ensureLitellm();
+    if (!setup.ok) throw new Error(setup.reason);
+    const bin = join(VENV, 'bin', 'litellm');
+    const port = await freePort();
+    const cfgFile = join(ctx.tmpDir, 'litellm.yaml');
+    // Production best practices from LiteLLM's docs: no verbose/debug logging (LITELLM_LOG=ERROR),
+    // no DB spend/error logs, one worker per core the proxy is given (here: 1).
+    writeFileSync(
+      cfgFile,
+      `model_list:
+  - model_name: ${MODEL}
+    litellm_params:
+      model: openai/${MODEL}
+      api_base: http://127.0.0.1:${ctx.mockPort}/v1
+      api_key: ${UPSTREAM_KEY}
+litellm_settings:
+  set_verbose: false
+  request_timeout: 600
+  drop_params: true
+general_settings:
+  disable_spend_logs: true
+  disable_error_logs: true
+`,
+    );
+    const s = startPinned(
+      'litellm',
+      GATEWAY_CORE,
+      bin,
+      ['--config', cfgFile, '--host', '127.0.0.1', '--port', String(port), '--num_workers', '1'],
+      {
+        env: {
+          ...process.env,
+          LITELLM_LOG: 'ERROR',
+          LITELLM_MASTER_KEY: LITELLM_MASTER_KEY,
+          PYTHONUNBUFFERED: '1',
+          DISABLE_ADMIN_UI: 'True',
+        },
+        cwd: ctx.tmpDir,
+        logFile: join(ctx.tmpDir, 'litellm.log'),
+      },
+    );
+    await started(s, port, 180_000);
+    return {
+      name: 'litellm',
+      endpoint: { url: chatUrl(port), headers: { authorization: `Bearer ${LITELLM_MASTER_KEY}` } },
+      pid: s.pid,
+      version: `litellm ${setup.version} (python ${setup.python}, 1 worker)`,
+      warmupSeconds: 5,
+      stop: () => s.stop(),
+    };
+  },
+};
