@@ -27,7 +27,7 @@ function store(url: string): RedisStore {
 }
 
 const batch = (ns: string): AdmitBatch => ({
-  rates: [{ key: `{${ns}}:a:rq`, emissionMs: 1_000, burst: 2 }],
+  rates: [{ key: `{${ns}}:a:rq`, emissionMs: 600_000, burst: 2 }],
   concurrency: [{ key: `{${ns}}:b:cc`, max: 5, id: 'r1', leaseMs: 60_000 }],
   windows: [
     { key: `{${ns}}:c:total:d1`, limit: 100, fixed: 10, perOutput: 1, ttlMs: 60_000, resetMs: 60_000 },
