@@ -38,6 +38,8 @@ describe('credential extraction', () => {
     expect(presentedCredential(get({ 'x-api-key': 'k1', 'api-key': 'k2' }))).toBe('k1');
     expect(presentedCredential(get({ 'api-key': 'k2' }))).toBe('k2');
     expect(presentedCredential(get({ authorization: 'Basic dXNlcjpwYXNz' }))).toBeUndefined();
+    // A non-Bearer Authorization (e.g. a proxy's Basic auth) does not hide x-api-key.
+    expect(presentedCredential(get({ authorization: 'Basic dXNlcjpwYXNz', 'x-api-key': 'k3' }))).toBe('k3');
     expect(presentedCredential(get({}))).toBeUndefined();
   });
 });

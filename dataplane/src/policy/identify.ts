@@ -47,12 +47,8 @@ function headerGetter(headers: RequestHeaders): Getter {
 
 /** The presented credential, from the headers OpenAI, Anthropic and Azure clients use. */
 export function presentedCredential(get: Getter): string | undefined {
-  const auth = get('authorization');
-  if (auth) {
-    const m = /^Bearer\s+(.+)$/i.exec(auth.trim());
-    return m?.[1]?.trim() || undefined;
-  }
-  return get('x-api-key')?.trim() || get('api-key')?.trim() || undefined;
+  const bearer = /^Bearer\s+(.+)$/i.exec(get('authorization')?.trim() ?? '')?.[1]?.trim();
+  return bearer || get('x-api-key')?.trim() || get('api-key')?.trim() || undefined;
 }
 
 function parseKeysFile(text: string, path: string): Array<{ name: string; sha256: string }> {
