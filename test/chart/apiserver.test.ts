@@ -255,7 +255,7 @@ describe('helm install, upgrade, uninstall', () => {
     const table: [string, string, string, string, boolean][] = [
       ['sluice-operator', 'list', aip, 'team-a', true],
       ['sluice-operator', 'watch', 'airoutes.gateway.sluice.dev', 'team-b', true],
-      ['sluice-operator', 'patch', 'airoutes.gateway.sluice.dev/status', 'team-b', true],
+      ['sluice-operator', 'update', 'airoutes.gateway.sluice.dev/status', 'team-b', true],
       ['sluice-operator', 'get', 'secrets', 'team-a', true],
       // Not watched: no access at all.
       ['sluice-operator', 'list', aip, 'team-c', false],
@@ -265,9 +265,10 @@ describe('helm install, upgrade, uninstall', () => {
       ['sluice-operator', 'update', aip, 'team-a', false],
       ['sluice-operator', 'delete', aip, 'team-a', false],
       // Writes only its own rendered ConfigMap and Secret in the release namespace.
-      ['sluice-operator', 'update', 'configmaps/sluice-dataplane-config', NS, true],
-      ['sluice-operator', 'update', 'secrets/sluice-dataplane-secrets', NS, true],
-      ['sluice-operator', 'update', 'configmaps/sluice-dashboard', NS, false],
+      ['sluice-operator', 'patch', 'configmaps/sluice-dataplane-config', NS, true],
+      ['sluice-operator', 'patch', 'secrets/sluice-dataplane-secrets', NS, true],
+      ['sluice-operator', 'patch', 'configmaps/sluice-dashboard', NS, false],
+      ['sluice-operator', 'list', 'secrets', NS, false],
       ['sluice-operator', 'delete', 'configmaps/sluice-dataplane-config', NS, false],
       ['sluice-operator', 'create', lease, NS, true],
       // Reads only its own Deployment (to own the rendered objects).
@@ -275,6 +276,7 @@ describe('helm install, upgrade, uninstall', () => {
       ['sluice-operator', 'get', 'deployments.apps/sluice-dataplane', NS, false],
       ['sluice-dataplane', 'create', lease, NS, true],
       ['sluice-dataplane', 'update', lease, NS, true],
+      ['sluice-dataplane', 'delete', lease, NS, true],
       ['sluice-dataplane', 'get', 'secrets', NS, false],
       ['sluice-dataplane', 'get', 'configmaps', NS, false],
       ['sluice-dataplane', 'create', lease, 'team-a', false],

@@ -2,29 +2,17 @@
 // against sample statuses (fixtures/argocd/*.yaml, each with its exact expected status and
 // message), exactly as it appears in argocd-cm-health.yaml; and the example Application's values,
 // rendered through the chart.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { get, MONITORING_API, one, REPO_ROOT, render, runOk } from './helm.ts';
+import { get, MONITORING_API, one, REPO_ROOT, render } from './helm.ts';
+import { runHealth } from './lua.ts';
 
-const LUA = ['/usr/bin/lua5.4', '/usr/local/bin/lua5.4'].find((p) => existsSync(p)) ?? 'lua5.4';
 const KINDS = ['AIProvider', 'AIRoute', 'AINamespace', 'AIPolicy'];
 const ARGOCD_DIR = join(REPO_ROOT, 'config/argocd');
 const FIXTURES = join(import.meta.dirname, 'fixtures/argocd');
-
-/** A JSON value as a Lua table constructor (null becomes nil, as ArgoCD's JSON-to-Lua does). */
-function toLua(v: unknown): string {
-  if (v === null || v === undefined) return 'nil';
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  if (Array.isArray(v)) return `{${v.map(toLua).join(', ')}}`;
-  const entries = Object.entries(v as Record<string, unknown>).map(
-    ([k, x]) => `[${JSON.stringify(k)}] = ${toLua(x)}`,
-  );
-  return `{${entries.join(', ')}}`;
-}
 
 interface Fixture {
   file: string;
@@ -36,28 +24,6 @@ const fixtures: Fixture[] = readdirSync(FIXTURES)
   .filter((f) => f.endsWith('.yaml'))
   .sort()
   .map((file) => ({ file, ...(parse(readFileSync(join(FIXTURES, file), 'utf8')) as Omit<Fixture, 'file'>) }));
-
-/** Runs `script` once per object in one interpreter; returns [status, message] per object. */
-async function runHealth(script: string, objects: unknown[], dir: string): Promise<[string, string][]> {
-  const scriptPath = join(dir, 'health.lua');
-  writeFileSync(scriptPath, script);
-  const harness = [
-    `local check = assert(loadfile(${JSON.stringify(scriptPath)}))`,
-    `local objects = ${toLua(objects)}`,
-    'for i = 1, #objects do',
-    '  obj = objects[i]',
-    '  local hs = check()',
-    '  io.write(tostring(hs.status), "\\t", tostring(hs.message), "\\n")',
-    'end',
-  ].join('\n');
-  const harnessPath = join(dir, 'harness.lua');
-  writeFileSync(harnessPath, harness);
-  const out = await runOk(LUA, [harnessPath]);
-  return out
-    .trimEnd()
-    .split('\n')
-    .map((line) => line.split('\t') as [string, string]);
-}
 
 describe('ArgoCD health checks', () => {
   let dir: string;

@@ -210,7 +210,7 @@ describe('default values', () => {
       {
         apiGroups: ['coordination.k8s.io'],
         resources: ['leases'],
-        verbs: ['get', 'create', 'update', 'patch'],
+        verbs: ['get', 'create', 'update', 'delete'],
       },
     ]);
   });
