@@ -110,6 +110,46 @@ describe('operator lifecycle', () => {
     await standby.stop();
   });
 
+  it('makes the given owner (the operator Deployment) own the rendered objects', async () => {
+    const deployment = await env.rest.request<{ metadata: { uid: string } }>(
+      'POST',
+      `/apis/apps/v1/namespaces/${OUT_NS}/deployments`,
+      {
+        body: {
+          apiVersion: 'apps/v1',
+          kind: 'Deployment',
+          metadata: { name: 'sluice-operator' },
+          spec: {
+            selector: { matchLabels: { app: 'op' } },
+            template: {
+              metadata: { labels: { app: 'op' } },
+              spec: { containers: [{ name: 'op', image: 'sluice-operator' }] },
+            },
+          },
+        },
+      },
+    );
+    const owner = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      name: 'sluice-operator',
+      uid: deployment.metadata.uid,
+    };
+    const op = await track(startOperator(env.kc, { namespaces: [NS], owner }));
+    for (const path of [cmPath, secretPath])
+      await waitFor(`owner of ${path}`, async () => {
+        const obj = await get<{ metadata: { ownerReferences?: Array<{ uid: string; kind: string }> } }>(
+          env.rest,
+          path,
+        );
+        return (
+          obj?.metadata.ownerReferences?.[0]?.uid === owner.uid &&
+          obj.metadata.ownerReferences[0].kind === 'Deployment'
+        );
+      });
+    await op.stop();
+  });
+
   it('watches only the configured namespaces and serves /metrics, /healthz and /readyz', async () => {
     await applySecret(env.rest, 'ignored', 'k', { apiKey: 'sk-x' });
     await apply(
@@ -119,16 +159,19 @@ describe('operator lifecycle', () => {
     const op = await track(
       startOperator(env.kc, { namespaces: [NS], metricsPort: 0, metricsHost: '127.0.0.1' }),
     );
-    await waitFor('rendered', async () => op.stats.renders > 0);
-    const cfg = validateConfig(
-      parseConfigText((await get<ConfigMap>(env.rest, cmPath))?.data?.['config.yaml'] ?? '', 'c.yaml'),
-    );
+    const cfg = await waitFor('rendered', async () => {
+      const text = (await get<ConfigMap>(env.rest, cmPath))?.data?.['config.yaml'];
+      return op.stats.renders > 0 && text && validateConfig(parseConfigText(text, 'c.yaml'));
+    });
     expect(cfg.providers.map((p) => p.name)).toEqual(['team-r.p']);
     expect((await get(env.rest, pathOf('AIProvider', 'ignored', 'p')))?.status).toBeUndefined();
     const base = op.metricsAddress;
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
-    const text = await (await fetch(`${base}/metrics`)).text();
+    const text = await waitFor('render counted', async () => {
+      const t = await (await fetch(`${base}/metrics`)).text();
+      return /sluice_operator_reconciles_total\{controller="render",result="success"\} [1-9]/.test(t) && t;
+    });
     expect(text).toMatch(/sluice_operator_reconciles_total\{controller="render",result="success"\} [1-9]/);
     expect(text).toMatch(/sluice_operator_rendered_bytes\{object="configmap"\} [1-9]/);
     expect(text).toContain('sluice_operator_reconcile_duration_seconds_bucket');

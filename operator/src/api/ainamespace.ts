@@ -34,6 +34,15 @@ const jwt = cel(
     }),
   }),
   {
+    rule: '[has(self.secretRef), has(self.publicKeySecretRef), has(self.jwksSecretRef)].filter(x, x).size() == 1',
+    message: 'set exactly one of secretRef, publicKeySecretRef or jwksSecretRef',
+  },
+  {
+    rule: "!('HS256' in self.algorithms) || size(self.algorithms) == 1",
+    message: 'HS256 cannot be combined with RS256 or ES256 (one key kind per namespace)',
+    fieldPath: '.algorithms',
+  },
+  {
     rule: "!('HS256' in self.algorithms) || has(self.secretRef)",
     message: 'secretRef is required when algorithms include HS256',
     fieldPath: '.secretRef',

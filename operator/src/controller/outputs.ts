@@ -84,7 +84,9 @@ export async function writeOutputs(
     ...(o.owner ? { ownerReferences: [{ ...o.owner, controller: false, blockOwnerDeletion: false }] } : {}),
   });
 
-  const secretHash = contentHash(secret.data);
+  // the owner is part of what is written: a new owner (a reinstalled operator) must be applied too
+  const ownerKey = { '\u0000owner': o.owner?.uid ?? '' };
+  const secretHash = contentHash({ ...secret.data, ...ownerKey });
   const secretPath = `/api/v1/namespaces/${o.namespace}/secrets/${o.secretName}`;
   let secretWritten = false;
   if ((await liveHash(rest, secretPath)) !== secretHash) {
@@ -99,7 +101,7 @@ export async function writeOutputs(
     secretWritten = true;
   }
 
-  const configHash = contentHash(config.data);
+  const configHash = contentHash({ ...config.data, ...ownerKey });
   const cmPath = `/api/v1/namespaces/${o.namespace}/configmaps/${o.configMapName}`;
   let configMapWritten = false;
   if ((await liveHash(rest, cmPath)) !== configHash) {
