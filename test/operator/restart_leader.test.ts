@@ -161,7 +161,7 @@ describe('operator lifecycle', () => {
     );
     const cfg = await waitFor('rendered', async () => {
       const text = (await get<ConfigMap>(env.rest, cmPath))?.data?.['config.yaml'];
-      return op.stats.renders > 0 && text && validateConfig(parseConfigText(text, 'c.yaml'));
+      return op.stats.renders > 0 && !!text && validateConfig(parseConfigText(text, 'c.yaml'));
     });
     expect(cfg.providers.map((p) => p.name)).toEqual(['team-r.p']);
     expect((await get(env.rest, pathOf('AIProvider', 'ignored', 'p')))?.status).toBeUndefined();
