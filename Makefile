@@ -46,7 +46,11 @@ lint-dockerfiles: $(HADOLINT) ## Lint Dockerfile.dataplane and Dockerfile.operat
 
 ##@ Helm chart
 
-.PHONY: chart-crds chart-lint chart-template chart-package chart-test
+.PHONY: crds chart-crds chart-lint chart-template chart-package chart-test
+crds: ## Regenerate crds/ from operator/src/api and copy them into the chart
+	node_modules/.bin/node operator/src/api/generate.ts
+	$(MAKE) chart-crds
+
 chart-crds: ## Copy crds/*.yaml into the chart's crds subchart (test/chart/crds-sync.test.ts checks they match)
 	rm -f $(CHART_CRDS)/*.yaml
 	mkdir -p $(CHART_CRDS)

@@ -157,6 +157,11 @@ describe('values.schema.json', () => {
       'dataplane.autoscaling is enabled but has no metric: set targetCPUUtilizationPercentage or enable inflightRequests',
     ],
     [
+      'several operator replicas without leader election',
+      { operator: { leaderElection: { enabled: false } } },
+      'operator.replicas > 1 needs operator.leaderElection.enabled: without it every replica would write the rendered config',
+    ],
+    [
       'maxReplicas below minReplicas',
       { dataplane: { autoscaling: { minReplicas: 5, maxReplicas: 3 } } },
       'dataplane.autoscaling.maxReplicas (3) must be >= minReplicas (5)',
