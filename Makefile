@@ -46,11 +46,7 @@ lint-dockerfiles: $(HADOLINT) ## Lint Dockerfile.dataplane and Dockerfile.operat
 
 ##@ Helm chart
 
-.PHONY: crds chart-crds chart-lint chart-template chart-package chart-test
-crds: ## Regenerate crds/ from operator/src/api and copy them into the chart
-	node_modules/.bin/node operator/src/api/generate.ts
-	$(MAKE) chart-crds
-
+.PHONY: chart-crds chart-lint chart-template chart-package chart-test
 chart-crds: ## Copy crds/*.yaml into the chart's crds subchart (test/chart/crds-sync.test.ts checks they match)
 	rm -f $(CHART_CRDS)/*.yaml
 	mkdir -p $(CHART_CRDS)
@@ -89,6 +85,7 @@ argocd-health: ## Regenerate config/argocd/argocd-cm-health.yaml from config/arg
 .PHONY: crds e2e-kind
 crds: ## Regenerate crds/*.yaml from the API types in operator/src/api (crds.test.ts fails when they drift)
 	node_modules/.bin/node operator/src/api/generate.ts
+	$(MAKE) chart-crds
 
 e2e-kind: ## End-to-end on a kind cluster: images, chart, traffic while routes change (needs Docker + kind; not in CI)
 	bash test/e2e-kind/run.sh
