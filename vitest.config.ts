@@ -9,6 +9,7 @@ export default defineConfig({
       'operator/src/**/*.test.ts',
       'test/**/*.test.ts',
       'scripts/**/*.test.ts',
+      'bench/**/*.test.ts',
     ],
     testTimeout: 30_000,
     hookTimeout: 120_000,
