@@ -1,7 +1,7 @@
 // `npm run bench [-- --quick] [-- --targets=direct,sluice,...] [-- --no-micro] [-- --no-docs]`
 // Everything on loopback in one process tree: the mock upstream, Redis and the load generators on the
 // client core, each gateway in turn on the gateway core. Writes bench/results/latest.json (or
-// quick.json) and, for full runs, the results section of docs/benchmarks.md.
+// bench/results/tmp/quick.json) and, for full runs, the results section of docs/benchmarks.md.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -32,12 +32,18 @@ const { values } = parseArgs({
     'no-micro': { type: 'boolean', default: false },
     'no-docs': { type: 'boolean', default: false },
     out: { type: 'string' },
+    // for A/B checks of one change: shorter or longer runs than the defaults, no fixed-rate phase
+    seconds: { type: 'string' },
+    repeats: { type: 'string' },
+    'no-fixed': { type: 'boolean', default: false },
   },
 });
 const quick = values.quick === true;
 const timing: Timing = quick
   ? { seconds: 2, repeats: 1, warmupScale: 0.3, fixedRate: 1000, fixedSeconds: 2 }
   : { seconds: 10, repeats: 3, warmupScale: 1, fixedRate: 1000, fixedSeconds: 10 };
+if (values.seconds) timing.seconds = Number(values.seconds);
+if (values.repeats) timing.repeats = Number(values.repeats);
 const CONNECTIONS = quick ? [50] : [50, 200];
 const ALL: TargetSpec[] = [direct, sluiceBare, sluiceFull, portkey, litellm];
 const wanted = values.targets?.split(',').map((s) => s.trim());
@@ -151,7 +157,7 @@ async function benchTarget(spec: TargetSpec, ctx: Parameters<TargetSpec['start']
         result.throughput.push(await throughput(t, stream, c, timing, tmpDir));
       }
     }
-    for (const stream of [false, true]) {
+    for (const stream of values['no-fixed'] ? [] : [false, true]) {
       // An open-loop rate above what the target can serve only measures an ever-growing queue.
       const capacity = result.throughput.find((x) => x.stream === stream)?.reqPerSec.median ?? 0;
       if (capacity < timing.fixedRate * 1.1) {
@@ -229,7 +235,8 @@ async function main(): Promise<void> {
       targets,
       micro,
     };
-    const out = values.out ?? quick ? join(tmpDir, 'quick.json') : join(REPO, 'bench', 'results', 'latest.json');
+    const out =
+      values.out ?? (quick ? join(tmpDir, 'quick.json') : join(REPO, 'bench', 'results', 'latest.json'));
     writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
     log(`wrote ${out}`);
     process.stdout.write(`${renderResults(results)}\n`);

@@ -8,19 +8,32 @@ const f = (x: number | undefined, d = 2) =>
 
 export function renderMicro(m: MicroResults): string {
   const out: string[] = ['### Micro-benchmarks (one process each, pinned to the gateway core)'];
-  if (m.bpe) {
+  const tk = m.tokenizers;
+  if (tk) {
+    const libs = Object.keys(tk.rssMB);
+    const bytes: Record<string, number> = {
+      'stream delta (6 B)': 6,
+      'prompt (1 KB)': 1024,
+      'large prompt (32 KB)': 32768,
+      'huge prompt (256 KB)': 262144,
+    };
     out.push(
       '',
-      `Tokenizer libraries, ${m.bpe.encoding}, same text for all (prose, code, JSON, Chinese). A call is synchronous: it blocks the event loop for its whole duration.`,
+      `Tokenizer libraries on ${tk.encoding} (bench/micro/tokenizers.ts): µs per call, and MB/s. A call is synchronous, so its duration is how long it blocks the event loop when run inline. Count disagreements over the mixed corpus: ${tk.disagreements}.`,
       '',
-      '| library | prompt | tokens | MB/s | ms per call (= loop blocked) | slowest call ms |',
-      '|---|---:|---:|---:|---:|---:|',
-      ...m.bpe.runs.map(
-        (r) =>
-          `| ${r.library} | ${r.sizeKB} KB | ${r.tokens.toLocaleString('en-US')} | ${f(r.mbPerSec)} | ${f(r.msPerCall, 3)} | ${f(r.maxMsPerCall, 1)} |`,
-      ),
+      `| input | ${libs.map((l) => `${l} µs/call (MB/s)`).join(' | ')} |`,
+      `|---|${libs.map(() => '---:').join('|')}|`,
+      ...Object.entries(tk.microsPerCall).map(([label, row]) => {
+        const b = bytes[label];
+        return `| ${label} | ${libs
+          .map((l) => {
+            const us = row[l];
+            return us === undefined ? 'n/a' : `${f(us, 1)}${b ? ` (${f(b / us, 1)})` : ''}`;
+          })
+          .join(' | ')} |`;
+      }),
+      `| RSS after loading the encoding (MB) | ${libs.map((l) => String(tk.rssMB[l])).join(' | ')} |`,
     );
-    if (m.bpe.mismatches.length) out.push('', `**Token counts disagree:** ${m.bpe.mismatches.join('; ')}`);
   }
   if (m.eventLoop?.length) {
     out.push(

@@ -4,9 +4,17 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { GATEWAY_CORE } from '../procs.ts';
-import type { BpeResult } from './bpe_libraries.ts';
 import type { ConfigSwapResult } from './config_swap.ts';
 import type { LimiterRun } from './limiter.ts';
+
+/** Output of bench/micro/tokenizers.ts (the policy engine's library comparison, reused as is). */
+export interface TokenizersResult {
+  encoding: string;
+  disagreements: number;
+  /** input label -> library -> µs per call */
+  microsPerCall: Record<string, Record<string, number>>;
+  rssMB: Record<string, number>;
+}
 
 /** Output of bench/micro/tokenize_event_loop.ts (the policy engine's benchmark, reused as is). */
 export interface EventLoopRun {
@@ -23,7 +31,7 @@ export interface EventLoopRun {
 }
 
 export interface MicroResults {
-  bpe?: BpeResult;
+  tokenizers?: TokenizersResult;
   eventLoop?: EventLoopRun[];
   limiter?: LimiterRun[];
   configSwap?: ConfigSwapResult;
@@ -65,8 +73,8 @@ export async function runMicro(
       log(`micro: ${name} failed: ${(err as Error).message.split('\n')[0]}`);
     }
   };
-  await attempt('bpe', async () => {
-    out.bpe = await runJson<BpeResult>('bpe_libraries.ts', q, 600_000);
+  await attempt('tokenizers', async () => {
+    out.tokenizers = await runJson<TokenizersResult>('tokenizers.ts', [], 600_000);
   });
   await attempt('eventLoop', async () => {
     out.eventLoop = [];

@@ -1,0 +1,232 @@
+// Smoke test of the benchmark harness (no timing assertions: performance is measured by `npm run
+// bench`, never by a test). Proves the pieces the numbers depend on: the mock speaks and enforces the
+// wire format, the verifier accepts exact answers and rejects mangled ones, the fixed-rate client counts
+// only valid responses, Sluice passes the verifier, /proc accounting sees a process tree, and the
+// target table decides "met" from the right ratios.
+import { once } from 'node:events';
+import { mkdirSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runFixedRate } from './load/fixed_rate.ts';
+import { wrkScript } from './load/wrk.ts';
+import { type MockUpstream, startMockUpstream } from './mock_upstream.ts';
+import { processTree, treeCpuMs, treeRssMiB } from './procs.ts';
+import { evaluateTargets } from './report.ts';
+import type { BenchResults, TargetResult } from './results.ts';
+import type { ThroughputResult } from './scenarios.ts';
+import { summarize } from './stats.ts';
+import { REPO, sluiceBare } from './targets.ts';
+import { type TargetEndpoint, verifyTarget } from './verify.ts';
+import { CONTENT, UPSTREAM_KEY } from './workload.ts';
+
+let mock: MockUpstream;
+let direct: TargetEndpoint;
+
+beforeAll(async () => {
+  mock = await startMockUpstream();
+  direct = {
+    url: `http://127.0.0.1:${mock.port}/v1/chat/completions`,
+    headers: { authorization: `Bearer ${UPSTREAM_KEY}` },
+  };
+});
+afterAll(async () => {
+  await mock.close();
+});
+
+describe('mock upstream', () => {
+  it('answers exactly what the verifier expects, whole and streamed', async () => {
+    expect(await verifyTarget(direct, 2)).toEqual([]);
+  });
+
+  it('rejects what the real API rejects', async () => {
+    const post = (headers: Record<string, string>, body: string) =>
+      fetch(direct.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body,
+      });
+    const noKey = await post({}, '{"model":"m","messages":[{"role":"user","content":"x"}]}');
+    expect(noKey.status).toBe(401);
+    expect(((await noKey.json()) as { error: { type: string } }).error.type).toBe('invalid_request_error');
+    expect((await post(direct.headers, '{not json')).status).toBe(400);
+    const noMessages = await post(direct.headers, '{"model":"m"}');
+    expect(noMessages.status).toBe(400);
+    expect(((await noMessages.json()) as { error: { param: string } }).error.param).toBe('messages');
+  });
+
+  it('streams 20 content chunks as separate writes, then finish + usage + [DONE]', async () => {
+    const res = await fetch(direct.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...direct.headers },
+      body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'x' }], stream: true }),
+    });
+    const reads: string[] = [];
+    const decoder = new TextDecoder();
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>)
+      reads.push(decoder.decode(chunk));
+    const text = reads.join('');
+    expect(text.match(/^data: /gm)?.length).toBe(22); // 20 deltas + finish + [DONE]; no usage chunk unasked
+    expect(text).not.toContain('"usage"');
+    expect(reads.length).toBeGreaterThan(1);
+  });
+});
+
+describe('verifier', () => {
+  // A "gateway" that mangles the answer in one given way: the verifier must notice each.
+  async function mangler(
+    mangle: (body: string, stream: boolean) => string,
+  ): Promise<{ server: Server; target: TargetEndpoint }> {
+    const server = createServer(async (req, res) => {
+      const parts: Buffer[] = [];
+      for await (const c of req) parts.push(c as Buffer);
+      const body = Buffer.concat(parts).toString();
+      const up = await fetch(direct.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...direct.headers },
+        body,
+      });
+      const stream = (JSON.parse(body) as { stream?: boolean }).stream === true;
+      res.writeHead(up.status, { 'content-type': up.headers.get('content-type') ?? 'application/json' });
+      res.end(mangle(await up.text(), stream));
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as AddressInfo).port;
+    return { server, target: { url: `http://127.0.0.1:${port}/v1/chat/completions`, headers: {} } };
+  }
+
+  it.each([
+    ['a changed character', (b: string) => b.replace('世界', '世介')],
+    ['a missing [DONE]', (b: string, s: boolean) => (s ? b.replace('data: [DONE]\n\n', '') : b)],
+    ['wrong usage', (b: string) => b.replace('"completion_tokens":20', '"completion_tokens":19')],
+    ['a lost finish_reason', (b: string) => b.replace('"finish_reason":"stop"', '"finish_reason":null')],
+  ])('rejects %s', async (_name, fn) => {
+    const { server, target } = await mangler(fn);
+    try {
+      expect((await verifyTarget(target, 1)).length).toBeGreaterThan(0);
+    } finally {
+      server.close();
+    }
+  });
+});
+
+describe('load generators', () => {
+  it('fixed-rate client counts every valid response and measures time to first byte', async () => {
+    const r = await runFixedRate({
+      url: direct.url,
+      headers: direct.headers,
+      stream: true,
+      rate: 200,
+      seconds: 0.5,
+      warmupSeconds: 0.2,
+      connections: 8,
+    });
+    expect(r.sent).toBe(100);
+    expect(r.valid).toBe(100);
+    expect(r.invalid + r.errors).toBe(0);
+    expect(r.ttftMs?.p50).toBeGreaterThan(0);
+    expect(r.ttftMs?.p50).toBeLessThanOrEqual(r.latencyMs.p50);
+  });
+
+  it('fixed-rate client does not count answers that fail the check', async () => {
+    const r = await runFixedRate({
+      url: direct.url,
+      headers: {},
+      stream: false,
+      rate: 200,
+      seconds: 0.25,
+      warmupSeconds: 0.1,
+      connections: 4,
+    });
+    expect(r.valid).toBe(0);
+    expect(r.invalid).toBe(r.sent);
+  });
+
+  it('wrk script embeds the exact body and headers as Lua long strings', () => {
+    const lua = wrkScript(true, { authorization: 'Bearer k]]x' });
+    expect(lua).toContain('wrk.body = [=[{"model":"gpt-4o-mini"');
+    expect(lua).toContain('[=[Bearer k]]x]=]');
+    expect(lua).toContain('"include_usage":true');
+  });
+});
+
+describe('Sluice as a bench target', () => {
+  it('passes the correctness check through a real `sluice serve` process', async () => {
+    const tmpDir = join(REPO, 'bench', 'results', 'tmp', `smoke-${process.pid}`);
+    mkdirSync(tmpDir, { recursive: true });
+    const t = await sluiceBare.start({ mockPort: mock.port, tmpDir });
+    try {
+      expect(await verifyTarget(t.endpoint, 2)).toEqual([]);
+      const pid = t.pid as number;
+      expect(processTree(pid)).toContain(pid);
+      expect(treeCpuMs(pid)).toBeGreaterThan(0);
+      expect(treeRssMiB(pid)).toBeGreaterThan(10);
+      const r = await runFixedRate({
+        url: t.endpoint.url,
+        headers: t.endpoint.headers,
+        stream: false,
+        rate: 100,
+        seconds: 0.3,
+        warmupSeconds: 0.1,
+        connections: 4,
+      });
+      expect(r.valid).toBe(r.sent);
+    } finally {
+      await t.stop();
+      rmSync(tmpDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('targets table', () => {
+  const tp = (stream: boolean, rps: number, cpu?: number): ThroughputResult => ({
+    stream,
+    connections: 50,
+    seconds: 1,
+    reqPerSec: summarize([rps]),
+    cpuMsPerReq: cpu === undefined ? undefined : summarize([cpu]),
+    p50Ms: summarize([1]),
+    p99Ms: summarize([2]),
+    rssPeakMiB: cpu === undefined ? undefined : 120,
+    invalid: 0,
+    socketErrors: 0,
+    runs: [],
+  });
+  const target = (name: string, whole: number, stream: number, cpu?: [number, number]): TargetResult => ({
+    name,
+    description: '',
+    throughput: [tp(false, whole, cpu?.[0]), tp(true, stream, cpu?.[1])],
+    fixedRate: [],
+    notes: [],
+  });
+
+  it('computes each ratio from the right pair and says when a target is met', () => {
+    const results = {
+      connections: [50],
+      targets: [
+        target('direct', 20_000, 9_000),
+        target('sluice', 15_000, 6_000, [0.05, 0.2]),
+        target('portkey', 1_400, 1_100, [0.7, 0.9]),
+      ],
+    } as unknown as BenchResults;
+    const checks = new Map(evaluateTargets(results).map((c) => [c.goal.split(' (')[0], c]));
+    expect(checks.get('non-stream ≥ 10x Portkey req/s on one core')).toMatchObject({
+      measured: '10.7x',
+      met: true,
+    });
+    expect(checks.get('non-stream ≤ 0.068 ms CPU per request')).toMatchObject({ met: true });
+    expect(checks.get('non-stream ≥ 0.6 of direct req/s')).toMatchObject({ measured: '0.75', met: true });
+    expect(checks.get('stream ≥ 5x Portkey req/s')).toMatchObject({ measured: '5.5x', met: true });
+    expect(checks.get('stream ≤ 0.166 ms CPU per 20-chunk stream')).toMatchObject({
+      measured: '0.200 ms',
+      met: false,
+    });
+    expect(checks.get('≥ 20x LiteLLM req/s per core')).toMatchObject({
+      measured: 'not measured',
+      met: undefined,
+    });
+    expect(CONTENT.length).toBeGreaterThan(20);
+  });
+});
