@@ -141,13 +141,19 @@ export async function runAttempts(input: AttemptInput): Promise<Attempt> {
     const controller = new AbortController();
     const onClientAbort = () => controller.abort(signal.reason);
     signal.addEventListener('abort', onClientAbort, { once: true });
-    const attemptSignal = AbortSignal.any([controller.signal, AbortSignal.timeout(timeouts.totalMs)]);
+    // The total timeout is a plain timer cleared on release: AbortSignal.timeout() would keep every
+    // request's signal and timer alive for the whole timeout (minutes) after the request ended.
+    const totalTimer = setTimeout(
+      () => controller.abort(new DOMException(`total timeout of ${timeouts.totalMs} ms`, 'TimeoutError')),
+      timeouts.totalMs,
+    );
 
     let released = false;
     let limited = false;
     const release = (outcome: 'ok' | 'failure' | 'neutral') => {
       if (released) return;
       released = true;
+      clearTimeout(totalTimer);
       signal.removeEventListener('abort', onClientAbort);
       provider.outstanding--;
       if (limited) provider.limiter?.release();
@@ -163,7 +169,7 @@ export async function runAttempts(input: AttemptInput): Promise<Attempt> {
         await provider.limiter.acquire(signal, provider.name);
         limited = true;
       }
-      const response = await provider.transport.send(upstreamReq, attemptSignal, timeouts);
+      const response = await provider.transport.send(upstreamReq, controller.signal, timeouts);
       const elapsed = (performance.now() - startedAt) / 1000;
       const outcome = outcomeLabel(response.status);
       metrics.upstreamAttempts.inc({ provider: provider.name, outcome });
