@@ -143,7 +143,9 @@ describe('operator reconcile', () => {
         items: Array<{ type: string; reason: string; message: string; involvedObject: { name: string } }>;
       }>('GET', `/api/v1/namespaces/${NS}/events`);
       const mine = list.items.filter((e) => e.involvedObject.name === 'late' && e.type === 'Warning');
-      return mine.length > 0 && mine;
+      return (
+        mine.some((e) => e.reason === 'RefNotFound') && mine.some((e) => e.reason === 'InvalidRefs') && mine
+      );
     });
     expect(events.map((e) => e.reason)).toEqual(expect.arrayContaining(['InvalidRefs', 'RefNotFound']));
 
@@ -229,6 +231,76 @@ describe('operator reconcile', () => {
       async () => !(await renderedConfig())?.namespaces.some((n) => n.name === 'team-a.tenant'),
     );
     await remove(env.rest, pathOf('AINamespace', NS, 'tenant'));
+  });
+
+  it('updates of providers, policies and tenants reach the config', async () => {
+    await apply(
+      env.rest,
+      cr('AIProvider', 'openai', NS, {
+        type: 'openai',
+        credentials: { apiKeySecretRef: { name: 'openai-key' } },
+        models: [{ name: 'gpt-4o', contextWindow: 1000 }],
+      }),
+    );
+    await apply(env.rest, cr('AIPolicy', 'quota', NS, { requests: { limit: 5, window: 'minute' } }));
+    await apply(
+      env.rest,
+      cr('AINamespace', 'channel', NS, {
+        match: { headers: [{ name: 'X-Channel-Code', equals: 'a' }] },
+        policies: ['quota'],
+      }),
+    );
+    await waitFor('first versions', async () => {
+      const c = await renderedConfig();
+      return (
+        c?.providers.find((p) => p.name === 'team-a.openai')?.models[0]?.contextWindow === 1000 &&
+        c.namespaces.some((n) => n.name === 'team-a.channel')
+      );
+    });
+    await apply(
+      env.rest,
+      cr('AIProvider', 'openai', NS, {
+        type: 'openai',
+        credentials: { apiKeySecretRef: { name: 'openai-key' } },
+        models: [{ name: 'gpt-4o', contextWindow: 2000 }],
+      }),
+    );
+    await apply(env.rest, cr('AIPolicy', 'quota', NS, { requests: { limit: 7, window: 'minute' } }));
+    await apply(
+      env.rest,
+      cr('AINamespace', 'channel', NS, {
+        match: { headers: [{ name: 'X-Channel-Code', equals: 'b' }] },
+        policies: ['quota'],
+      }),
+    );
+    const cfg = await waitFor('updated versions', async () => {
+      const c = await renderedConfig();
+      const ok =
+        c?.providers.find((p) => p.name === 'team-a.openai')?.models[0]?.contextWindow === 2000 &&
+        c.policies.find((p) => p.name === 'team-a.quota')?.requests?.limit === 7 &&
+        c.namespaces.find((n) => n.name === 'team-a.channel')?.match.headers?.[0]?.equals === 'b';
+      return ok && c;
+    });
+    expect(cfg.namespaces.find((n) => n.name === 'team-a.channel')?.policies).toEqual(['team-a.quota']);
+    // the provider was created in the first test (generation 1), so two updates make it 3
+    for (const [kind, name, gen] of [
+      ['AIProvider', 'openai', 3],
+      ['AIPolicy', 'quota', 2],
+      ['AINamespace', 'channel', 2],
+    ] as const)
+      await waitFor(
+        `${kind} generation ${gen}`,
+        async () => (await get(env.rest, pathOf(kind, NS, name)))?.status?.observedGeneration === gen,
+      );
+    await remove(env.rest, pathOf('AINamespace', NS, 'channel'));
+    await remove(env.rest, pathOf('AIPolicy', NS, 'quota'));
+    await waitFor('deleted', async () => {
+      const c = await renderedConfig();
+      return (
+        !c?.namespaces.some((n) => n.name === 'team-a.channel') &&
+        !c?.policies.some((p) => p.name === 'team-a.quota')
+      );
+    });
   });
 
   it('a rotated Secret rewrites only the Secret, not the ConfigMap', async () => {
