@@ -39,7 +39,6 @@ interface Entry<T> {
 export class Informer<T extends WatchedObject> {
   readonly #watches: Entry<T>[] = [];
   readonly #log: Logger;
-  readonly #spec: InformerSpec;
   #stopped = false;
   #timers = new Set<NodeJS.Timeout>();
   #synced: Promise<void> = Promise.resolve();
@@ -52,7 +51,6 @@ export class Informer<T extends WatchedObject> {
     log: Logger,
     onEvent: (kind: EventKind, obj: T) => void,
   ) {
-    this.#spec = spec;
     this.#log = log.child({ informer: spec.plural });
     const scopes = spec.namespaces ?? [undefined];
     const watch = new Watch(kc);

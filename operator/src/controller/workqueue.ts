@@ -109,7 +109,7 @@ export function runWorkers(
   workers: number,
   handle: (key: string) => Promise<void>,
   onError: (key: string, err: unknown, retryInMs: number) => void,
-): Promise<void[]> {
+): Promise<unknown> {
   const loop = async () => {
     for (;;) {
       const key = await queue.get();
