@@ -30,6 +30,22 @@ describe('sluice validate', () => {
     expect(r.stderr).toMatch(/routes\[0\]\.strategy: Invalid option/);
   });
 
+  it('reports policy errors the dataplane would refuse to load (bad filter regex, unknown scoped route)', () => {
+    const dir = configDir({
+      providers: [{ name: 'm', type: 'mock' }],
+      routes: [{ name: 'r', backends: [{ provider: 'm' }] }],
+      namespaces: [{ name: 't', default: true, policies: ['p'] }],
+      policies: [
+        { name: 'p', contentFilters: [{ name: 'bad', pattern: '([a-z' }], scope: { routes: ['nope'] } },
+      ],
+    });
+    const r = sluice('validate', dir.file);
+    dir.cleanup();
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/policies\[0\]\.scope\.routes\[0\]: unknown route "nope"/);
+    expect(r.stderr).toMatch(/policies\[0\]\.contentFilters\[0\]\.pattern: Invalid regular expression/);
+  });
+
   it('reports unparseable YAML', () => {
     const dir = configDir('x');
     writeFileSync(dir.file, 'providers: [unclosed\n');

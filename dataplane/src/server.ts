@@ -105,8 +105,8 @@ function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
 export function buildServer(state: ServerState, log: Logger, limits: ServerLimits): FastifyInstance {
   const bodyLimit = limits.bodyLimit;
   const app = Fastify({
-    serverFactory: (handler) =>
-      createServer(
+    serverFactory: (handler) => {
+      const server = createServer(
         {
           maxHeaderSize: limits.maxHeaderBytes,
           requestTimeout: limits.requestReceiveTimeoutMs,
@@ -118,7 +118,13 @@ export function buildServer(state: ServerState, log: Logger, limits: ServerLimit
           ),
         },
         handler,
-      ),
+      );
+      // Longer than the usual 60 s idle timeout of load balancers, so they close idle connections
+      // first (a server closing first races their next request into a reset). fastify's own
+      // keepAliveTimeout option does not reach a server made by serverFactory.
+      server.keepAliveTimeout = 65_000;
+      return server;
+    },
     clientErrorHandler,
     loggerInstance: log.child({ component: 'http' }, { level: 'warn' }) as unknown as FastifyBaseLogger,
     // Sluice logs one line per request itself (pipeline.ts); fastify's own request logs would double it.
@@ -130,7 +136,6 @@ export function buildServer(state: ServerState, log: Logger, limits: ServerLimit
     },
     forceCloseConnections: 'idle',
     return503OnClosing: false,
-    keepAliveTimeout: 65_000,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
   });
 

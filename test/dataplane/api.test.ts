@@ -114,6 +114,11 @@ describe('OpenAI API through the gateway', () => {
     expect(body.choices[0]?.message.content).toBe('Sluice routes every request to');
   });
 
+  it('keeps idle connections longer than load balancers do (65 s)', async () => {
+    const res = await fetch(`${dp.url}/healthz`);
+    expect(res.headers.get('keep-alive')).toBe('timeout=65');
+  });
+
   it('echoes a valid incoming x-request-id and generates one otherwise', async () => {
     const given = await fetch(`${dp.url}/v1/models`, { headers: { 'x-request-id': 'trace-abc.123' } });
     expect(given.headers.get('x-request-id')).toBe('trace-abc.123');

@@ -5,6 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { countPromptTokens } from '../../dataplane/src/tokens/counter.ts';
 import { type InProcessDataplane, startDataplane } from '../helpers/dataplane.ts';
 import { type RedisServer, startRedis } from '../helpers/redis.ts';
 import { post, sha256, tenantConfig } from './fixtures.ts';
@@ -124,8 +125,9 @@ describe('Redis outage', () => {
       const [tokensKey] = await client.keys('open:{ns}:p:total:*');
       expect(tokensKey).toBeDefined();
       const merged = Number(await client.get(tokensKey as string));
-      // 20 admitted requests, each reconciled to the mock's usage (9 prompt + 5 completion tokens).
-      expect(merged).toBe(20 * 14);
+      // 20 admitted requests, each reconciled to the mock's usage (its prompt count + 5 completion tokens).
+      const prompt = countPromptTokens('hello', 1, 'o200k_base');
+      expect(merged).toBe(20 * (prompt + 5));
     } finally {
       client.disconnect();
     }

@@ -5,6 +5,7 @@ import { extname } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { compileNamespaces } from '../policy/compile.ts';
 import { getPreset } from '../providers/presets.ts';
 import { configSchema, type SluiceConfig } from './schema.ts';
 
@@ -161,6 +162,14 @@ export function validateConfig(raw: unknown, source = 'config'): SluiceConfig {
   if (!result.success) throw new ConfigError(source, zodIssues(result.error));
   const issues = checkReferences(result.data);
   if (issues.length) throw new ConfigError(source, issues);
+  // Policy rules (filter regexes, scoped routes, key prefixes) are checked here too, so `sluice
+  // validate` and the operator reject what the dataplane would refuse to load.
+  try {
+    compileNamespaces(result.data);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError(source, err.issues);
+    throw err;
+  }
   return result.data;
 }
 

@@ -3,8 +3,10 @@
 // mock's own accounting, which it reports as usage), so demos and load tests need no upstream at all.
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { openaiChat, openaiCompletions, openaiEmbeddings } from '../api/openai.ts';
 import type { MockSettings } from '../config/schema.ts';
 import type { UpstreamRequest } from '../providers/types.ts';
+import { countPromptTokens, countTokens, encodingForModel } from '../tokens/counter.ts';
 import type { EffectiveTimeouts, Transport, UpstreamResponse } from './transport.ts';
 
 const WORDS = [
@@ -35,10 +37,17 @@ function words(n: number, text: string | undefined): string[] {
   );
 }
 
-/** Rough prompt size the mock reports: ~4 characters a token, like the documented estimator. */
+/**
+ * The prompt size the mock reports: counted exactly as Sluice counts prompts for the model's family,
+ * so accounting tests can compare Sluice's reservation with "provider-reported" usage.
+ */
 function promptTokens(body: Record<string, unknown>): number {
-  const text = JSON.stringify(body.messages ?? body.prompt ?? body.input ?? '');
-  return Math.max(1, Math.ceil(text.length / 4));
+  const encoding = encodingForModel(String(body.model));
+  if (Array.isArray(body.messages)) {
+    return countPromptTokens(openaiChat.promptText(body), openaiChat.turns(body), encoding);
+  }
+  const spec = body.prompt !== undefined ? openaiCompletions : openaiEmbeddings;
+  return Math.max(1, countTokens(spec.promptText(body), encoding));
 }
 
 export class MockTransport implements Transport {
@@ -63,7 +72,8 @@ export class MockTransport implements Transport {
         index,
         embedding: [0.1, 0.2, 0.3, 0.4],
       }));
-      const usage = { prompt_tokens: promptTokens(body), total_tokens: promptTokens(body) };
+      const prompt = promptTokens(body);
+      const usage = { prompt_tokens: prompt, total_tokens: prompt };
       return respond(200, json, JSON.stringify({ object: 'list', data, model, usage }));
     }
     const completions = req.path.endsWith('/completions') && !req.path.endsWith('/chat/completions');
@@ -71,10 +81,11 @@ export class MockTransport implements Transport {
     const n = Math.min(s.outputTokens, maxTokens);
     const finish = n < s.outputTokens ? 'length' : 'stop';
     const out = words(n, s.text);
+    const prompt = promptTokens(body);
     const usage = {
-      prompt_tokens: promptTokens(body),
+      prompt_tokens: prompt,
       completion_tokens: n,
-      total_tokens: promptTokens(body) + n,
+      total_tokens: prompt + n,
     };
     if (body.stream !== true) {
       const text = out.join('');

@@ -178,7 +178,10 @@ export async function respondStream(ctx: StreamResponseContext): Promise<void> {
   outcome.usage = result.usage;
   outcome.truncated = result.outcome === 'truncated';
   if (outcome.truncated)
-    metrics.streamsTruncated.inc({ namespace: outcome.namespace ?? 'none', reason: 'output_cap' });
+    metrics.streamsTruncated.inc({
+      namespace: outcome.namespace ?? 'none',
+      reason: result.truncatedBy ?? 'output_cap',
+    });
   recordUsage(runtime, attempt, outcome.namespace ?? 'none', result.usage);
   admission.complete(result.usage, {
     provider: outcome.provider,

@@ -14,6 +14,8 @@ export interface StreamResult {
   /** usage as reported upstream, or counted by Sluice (estimated: true) */
   usage: Usage;
   outcome: 'complete' | 'truncated' | 'client-aborted' | 'error';
+  /** what cut a truncated answer: the request's output cap or the namespace's window budget */
+  truncatedBy?: 'output_cap' | 'budget';
   error?: GatewayError;
   /** ms from start until the first byte reached the client */
   firstByteAt?: number;
@@ -78,6 +80,7 @@ export async function pumpStream(
   // Without a cap, text is only kept (not tokenized) so usage can be counted once at the end if the
   // upstream reports none; tokenizing every delta is paid only when a cap needs it.
   let uncountedText = '';
+  let truncatedBy: StreamResult['truncatedBy'];
 
   // Usage of an answer Sluice cut short: what the upstream reported so far (cache splits included),
   // with the output Sluice let through.
@@ -97,6 +100,7 @@ export async function pumpStream(
           opts.outputCap === undefined ? Number.POSITIVE_INFINITY : opts.outputCap - outputTokens;
         const budgetOk = opts.allowOutput ? opts.allowOutput(tokens) : true;
         if (tokens > capLeft || !budgetOk) {
+          truncatedBy = budgetOk ? 'output_cap' : 'budget';
           const room = budgetOk ? capLeft : 0;
           const kept = room > 0 ? truncateToTokens(ev.text, room, opts.encoding) : '';
           outputTokens += countTokens(kept, opts.encoding);
@@ -134,7 +138,7 @@ export async function pumpStream(
     for (const ev of opts.pending) {
       if ((await handle(ev)) === 'truncated') {
         opts.abortUpstream();
-        return { usage: cutUsage(), outcome: 'truncated' };
+        return { usage: cutUsage(), outcome: 'truncated', truncatedBy };
       }
     }
     while (!ended) {
@@ -145,7 +149,7 @@ export async function pumpStream(
       for (const ev of events) {
         if ((await handle(ev)) === 'truncated') {
           opts.abortUpstream();
-          return { usage: cutUsage(), outcome: 'truncated' };
+          return { usage: cutUsage(), outcome: 'truncated', truncatedBy };
         }
       }
     }
