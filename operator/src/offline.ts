@@ -4,7 +4,8 @@
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { inventoryOf, isSluiceResource, type Manifest, readManifests } from './render/manifests.ts';
-import { type RenderResult, render } from './render/render.ts';
+import { renderChecked } from './render/preflight.ts';
+import type { RenderResult } from './render/render.ts';
 import type { RenderOptions } from './render/types.ts';
 import { validateResource } from './validate/validate_cr.ts';
 
@@ -65,7 +66,7 @@ export async function checkOffline(paths: string[], opts: OfflineOptions): Promi
     defaulted.push({ ...m, doc: v.defaulted });
   }
   if (issues.length) return { issues, objects };
-  const rendered = render(inventoryOf(defaulted, opts.namespace), opts);
+  const rendered = await renderChecked(inventoryOf(defaulted, opts.namespace), opts);
   for (const o of rendered.outcomes) {
     if (o.accepted.ok) continue;
     for (const p of o.problems)

@@ -8,7 +8,8 @@ import type { Logger } from 'pino';
 import type { KubeRest } from '../../../dataplane/src/k8s/kube_rest.ts';
 import { API_VERSION, type Resource } from '../api/common.ts';
 import { kindByName } from '../api/crd.ts';
-import { type RenderResult, render } from '../render/render.ts';
+import { renderChecked } from '../render/preflight.ts';
+import type { RenderResult } from '../render/render.ts';
 import type { Inventory, Outcome, RenderOptions, SecretEntries, Verdict } from '../render/types.ts';
 import type { EventRecorder } from './events.ts';
 import type { Informer } from './informers.ts';
@@ -125,7 +126,7 @@ export class Reconciler {
 
   async #render(queue: WorkQueue): Promise<void> {
     const secretsRead = new Set<string>();
-    const result = render(this.#inventory(secretsRead), this.#o.render);
+    const result = await renderChecked(this.#inventory(secretsRead), this.#o.render);
     this.stats.renders++;
     if (result.configText) {
       const report = await writeOutputs(this.#rest, result, this.#o.output);

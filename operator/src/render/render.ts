@@ -40,6 +40,8 @@ export interface RenderResult {
   outcomes: Outcome[];
   /** why there is no config, when there is none */
   emptyReason?: string;
+  /** which object produced each entry of each config list (to blame the owner of a later problem) */
+  owners: Record<'providers' | 'routes' | 'namespaces' | 'policies', string[]>;
 }
 
 /** The deployment-level part of the config (base) is wrong: no object is to blame. */
@@ -158,8 +160,39 @@ function renderPass(inv: Inventory, opts: RenderOptions, rejected: ReadonlyMap<s
 
 const OWNER_PATH = /^(providers|routes|namespaces|policies)\[(\d+)\]\.?(.*)$/;
 
-export function render(inv: Inventory, opts: RenderOptions): RenderResult {
-  const rejected = new Map<string, Problem>();
+/**
+ * Mark the object behind each issue (by its config path) as rejected with the dataplane's message.
+ * Issues no object is to blame for (the base config) throw a RenderError.
+ */
+export function blame(
+  issues: ReadonlyArray<{ path: string; message: string }>,
+  owners: RenderResult['owners'],
+  rejected: Map<string, Problem>,
+): void {
+  const global: string[] = [];
+  for (const issue of issues) {
+    const m = OWNER_PATH.exec(issue.path);
+    const owner = m ? owners[m[1] as keyof RenderResult['owners']][Number(m[2])] : undefined;
+    if (!owner) {
+      global.push(`${issue.path || '(root)'}: ${issue.message}`);
+      continue;
+    }
+    if (rejected.has(owner)) continue;
+    const field = m?.[3] ?? '';
+    rejected.set(owner, {
+      path: field ? `rendered ${field}` : 'spec',
+      message: `the dataplane rejects ${field || 'it'}: ${issue.message}`,
+    });
+  }
+  if (global.length) throw new RenderError(`rendered config is invalid: ${global.join('; ')}`);
+}
+
+export function render(
+  inv: Inventory,
+  opts: RenderOptions,
+  seed?: ReadonlyMap<string, Problem>,
+): RenderResult {
+  const rejected = new Map<string, Problem>(seed ?? []);
   // each round excludes at least one more object, so this ends; the bound is a guard
   for (
     let round = 0;
@@ -174,6 +207,7 @@ export function render(inv: Inventory, opts: RenderOptions): RenderResult {
         secretData: {},
         outcomes: pass.outcomes,
         emptyReason: pass.emptyReason,
+        owners: pass.owners,
       };
     let config: SluiceConfig;
     try {
@@ -181,22 +215,7 @@ export function render(inv: Inventory, opts: RenderOptions): RenderResult {
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       const before = rejected.size;
-      const global: string[] = [];
-      for (const issue of err.issues) {
-        const m = OWNER_PATH.exec(issue.path);
-        const owner = m ? pass.owners[m[1] as keyof Pass['owners']][Number(m[2])] : undefined;
-        if (!owner) {
-          global.push(`${issue.path || '(root)'}: ${issue.message}`);
-          continue;
-        }
-        if (rejected.has(owner)) continue;
-        const field = m?.[3] ?? '';
-        rejected.set(owner, {
-          path: field ? `rendered ${field}` : 'spec',
-          message: `the dataplane rejects ${field || 'it'}: ${issue.message}`,
-        });
-      }
-      if (global.length) throw new RenderError(`rendered config is invalid: ${global.join('; ')}`);
+      blame(err.issues, pass.owners, rejected);
       if (rejected.size === before) throw new RenderError(`rendered config is invalid: ${err.message}`);
       continue;
     }
@@ -206,6 +225,7 @@ export function render(inv: Inventory, opts: RenderOptions): RenderResult {
       hash: configHash(config),
       secretData: pass.secretData,
       outcomes: pass.outcomes,
+      owners: pass.owners,
     };
   }
   throw new RenderError('rendering did not converge');

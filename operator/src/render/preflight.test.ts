@@ -1,0 +1,56 @@
+// Preflight: what passes the schema but would still be refused by a replica (a JWT key that does not
+// parse, an API-key list the identifier rejects) is caught and blamed on its object before writing.
+import { generateKeyPairSync } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { preflight, renderChecked } from './preflight.ts';
+import { render } from './render.ts';
+import { inventory, provider, route, tenant } from './test_fixtures.ts';
+
+const OPTS = { secretsDir: '/etc/sluice/secrets' };
+const base = {
+  providers: [provider('p')],
+  routes: [route('r', ['p'])],
+};
+const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+
+describe('preflight', () => {
+  it('passes a config the dataplane loads, including tenants with keys and a JWT public key', async () => {
+    const inv = inventory({
+      ...base,
+      namespaces: [
+        tenant('keys', { match: { apiKeys: { secretRefs: [{ name: 'ks' }] } } }),
+        tenant('jwt', {
+          match: { jwt: { algorithms: ['ES256'], publicKeySecretRef: { name: 'jwt', key: 'pub' } } },
+        }),
+      ],
+      secrets: { 'team-a/p-key': { apiKey: 'k' }, 'team-a/ks': { a: 'sk-1' }, 'team-a/jwt': { pub: pem } },
+    });
+    const r = await renderChecked(inv, OPTS);
+    expect(r.outcomes.filter((o) => !o.accepted.ok)).toEqual([]);
+    expect(await preflight(r.config as NonNullable<typeof r.config>, r.secretData)).toEqual([]);
+  });
+
+  it('rejects only the tenant whose JWT key the dataplane cannot load', async () => {
+    const inv = inventory({
+      ...base,
+      namespaces: [
+        tenant('good', { match: { headers: [{ name: 'X-Channel-Code', equals: 'a' }] } }),
+        tenant('badkey', {
+          match: { jwt: { algorithms: ['RS256'], publicKeySecretRef: { name: 'jwt', key: 'pub' } } },
+        }),
+      ],
+      secrets: { 'team-a/p-key': { apiKey: 'k' }, 'team-a/jwt': { pub: 'not a pem' } },
+    });
+    // schema and references are fine: plain render accepts it
+    expect(render(inv, OPTS).outcomes.every((o) => o.accepted.ok)).toBe(true);
+    const r = await renderChecked(inv, OPTS);
+    const bad = r.outcomes.find((o) => o.name === 'badkey');
+    expect(bad?.accepted.ok).toBe(false);
+    expect(bad?.accepted.message).toMatch(
+      /^the dataplane rejects match\.jwt: cannot load the verification key/,
+    );
+    expect(r.config?.namespaces.map((n) => n.name)).toEqual(['team-a.good']);
+    expect(Object.keys(r.secretData).some((k) => k.includes('badkey'))).toBe(false);
+  });
+});
