@@ -71,7 +71,8 @@ beforeAll(async () => {
   env = await startSluiceEnv();
   await env.namespace(OUT_NS);
   await env.namespace(NS);
-  upstream = await startFakeOpenAI({ name: 'upstream', apiKey: 'sk-e2e-upstream' });
+  // no fixed key: the test reads the Authorization header the upstream receives (to follow rotations)
+  upstream = await startFakeOpenAI({ name: 'upstream' });
   work = mkdtempSync(join(tmpdir(), 'sluice-e2e-'));
   const manifests = [
     {
@@ -97,6 +98,25 @@ beforeAll(async () => {
       spec: { type: 'mock', mock: { outputTokens: 4 } },
     },
     route(['e2e-model']),
+    // a tenant keyed by API keys from a Secret, with a policy: clients must present a key
+    {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'client-keys', namespace: NS },
+      stringData: { alice: 'sk-client-alice' },
+    },
+    {
+      apiVersion: 'gateway.sluice.dev/v1alpha1',
+      kind: 'AIPolicy',
+      metadata: { name: 'team-limits', namespace: NS },
+      spec: { requests: { limit: 1000, window: 'second' }, maxOutputTokens: { limit: 512 } },
+    },
+    {
+      apiVersion: 'gateway.sluice.dev/v1alpha1',
+      kind: 'AINamespace',
+      metadata: { name: 'team', namespace: NS },
+      spec: { match: { apiKeys: { secretRefs: [{ name: 'client-keys' }] } }, policies: ['team-limits'] },
+    },
   ];
   await env.kubectlOk(
     ['apply', '--server-side', '-f', '-'],
@@ -142,7 +162,7 @@ describe('operator + two dataplane processes', () => {
     timeout: 240_000,
   }, async () => {
     const clients = replicas.map(
-      (r) => new OpenAI({ baseURL: r.baseURL, apiKey: 'unused', maxRetries: 0, timeout: 10_000 }),
+      (r) => new OpenAI({ baseURL: r.baseURL, apiKey: 'sk-client-alice', maxRetries: 0, timeout: 10_000 }),
     );
     // steady traffic on the existing model while routes change underneath
     let stop = false;
@@ -219,6 +239,66 @@ describe('operator + two dataplane processes', () => {
     expect(stats.ok).toBeGreaterThan(50);
     expect(summary.p99Ms).toBeLessThan(2_000);
     expect(upstream.requests.filter((r) => r.path.endsWith('/chat/completions')).length).toBeGreaterThan(0);
+
+    // an unknown key is refused by every replica (the tenant's keys are hashes from its Secret)
+    for (const r of replicas) {
+      const stranger = new OpenAI({ baseURL: r.baseURL, apiKey: 'sk-nobody', maxRetries: 0 });
+      await expect(
+        stranger.chat.completions.create({ model: 'e2e-model', messages: [{ role: 'user', content: 'x' }] }),
+      ).rejects.toMatchObject({ status: 401 });
+    }
+    // a key added to the tenant's Secret is accepted everywhere; a rotated provider key reaches upstream
+    await env.kubectlOk(
+      ['apply', '--server-side', '-f', '-'],
+      stringify({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'client-keys', namespace: NS },
+        stringData: { alice: 'sk-client-alice', bob: 'sk-client-bob' },
+      }),
+    );
+    await env.kubectlOk(
+      ['apply', '--server-side', '-f', '-'],
+      stringify({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'upstream-key', namespace: NS },
+        stringData: { apiKey: 'sk-e2e-rotated' },
+      }),
+    );
+    for (const r of replicas) {
+      const bob = new OpenAI({ baseURL: r.baseURL, apiKey: 'sk-client-bob', maxRetries: 0 });
+      await waitFor(
+        'bob accepted',
+        async () => {
+          try {
+            await bob.chat.completions.create({
+              model: 'e2e-model',
+              messages: [{ role: 'user', content: 'x' }],
+            });
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        15_000,
+      );
+      const seen = upstream.requests.length;
+      await waitFor(
+        'rotated upstream key',
+        async () => {
+          await clients[replicas.indexOf(r)]?.chat.completions.create({
+            model: 'e2e-model',
+            messages: [{ role: 'user', content: 'x' }],
+          });
+          return upstream.requests
+            .slice(seen)
+            .some((q) => q.headers.authorization === 'Bearer sk-e2e-rotated');
+        },
+        15_000,
+      );
+    }
+    expect(upstream.requests[0]?.headers.authorization).toBe('Bearer sk-e2e-upstream');
 
     // both replicas report the last rendered config in their Leases: Programmed=True
     const r = await waitFor(
