@@ -85,6 +85,17 @@ describe('CRD validation by the API server', () => {
     const route = JSON.parse(await env.kubectlOk(['get', 'airoute', 'chat', '-n', NS, '-o', 'json']));
     expect(route.spec.priority).toBe(0);
     expect(route.spec.retry.budgetPercent).toBe(20);
+    // printer columns: provider type, models, Ready, Programmed, Age
+    const table = await env.kubectlOk(['get', 'aiproviders', '-n', NS]);
+    expect(table.split('\n')[0]?.split(/\s+/)).toEqual([
+      'NAME',
+      'TYPE',
+      'MODELS',
+      'READY',
+      'PROGRAMMED',
+      'AGE',
+    ]);
+    expect(table).toMatch(/openai\s+openai\s+gpt-4o-mini,gpt-4o\s/);
     const explain = await env.kubectlOk(['explain', 'airoute.spec.backends.weight']);
     expect(explain).toContain('share of traffic under weighted strategies');
   });
