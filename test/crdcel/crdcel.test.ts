@@ -95,7 +95,7 @@ describe('CRD validation by the API server', () => {
       'PROGRAMMED',
       'AGE',
     ]);
-    expect(table).toMatch(/openai\s+openai\s+gpt-4o-mini,gpt-4o\s/);
+    expect(table).toMatch(/\nopenai\s+openai\s+gpt-4o-mini\s/);
     const explain = await env.kubectlOk(['explain', 'airoute.spec.backends.weight']);
     expect(explain).toContain('share of traffic under weighted strategies');
   });

@@ -153,7 +153,12 @@ export const aiProviderKind: KindDefinition = {
   spec: aiProviderSpec.schema,
   printerColumns: [
     { name: 'Type', type: 'string', jsonPath: '.spec.type', description: 'provider type' },
-    { name: 'Models', type: 'string', jsonPath: '.spec.models[*].name', description: 'models served' },
+    {
+      name: 'Models',
+      type: 'string',
+      jsonPath: '.spec.models[*].name',
+      description: 'models served (kubectl prints the first)',
+    },
     conditionColumn('Ready', 'accepted, references resolved and programmed'),
     conditionColumn('Programmed', 'served by every live dataplane replica'),
     ageColumn,
