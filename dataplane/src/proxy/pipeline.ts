@@ -5,6 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { ClientApiSpec, ClientRequest } from '../api/types.ts';
 import { GatewayError, isGatewayError } from '../errors.ts';
+import { accessLogger } from '../observability/logger.ts';
 import { metrics } from '../observability/metrics.ts';
 import type { Usage } from '../providers/types.ts';
 import type { Runtime } from '../runtime/compile.ts';
@@ -226,7 +227,7 @@ export async function handleApi(
       },
       seconds,
     );
-    log.info(
+    accessLogger(log).info(
       {
         reqId: req.id,
         namespace: outcome.namespace,
