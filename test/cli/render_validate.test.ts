@@ -109,6 +109,22 @@ describe('sluice render / validate -f', () => {
     ).toHaveLength(2);
   });
 
+  it('`sluice serve --report-lease` without the pod identity fails with a clear message', async () => {
+    const env = { ...process.env };
+    delete env.POD_NAME;
+    delete env.POD_NAMESPACE;
+    const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        [join(ROOT, 'bin/sluice.js'), 'serve', '--config', 'config/quickstart.yaml', '--report-lease'],
+        { cwd: ROOT, env },
+        (err, _out, stderr) => resolve({ code: err ? (err as { code: number }).code : 0, stderr }),
+      );
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('--report-lease needs POD_NAME and POD_NAMESPACE');
+  });
+
   it('keeps `sluice validate FILE` for dataplane configs', async () => {
     const r = await run('validate', 'config/quickstart.yaml');
     expect(r).toMatchObject({ code: 0, stdout: 'config/quickstart.yaml: ok\n' });

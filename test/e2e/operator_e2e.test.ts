@@ -314,4 +314,18 @@ describe('operator + two dataplane processes', () => {
     );
     expect(condition(r, 'Ready')?.status).toBe('True');
   });
+
+  it('the operator process stops gracefully on SIGTERM and releases its leader Lease', async () => {
+    const lease = () =>
+      get<{ spec: { holderIdentity?: string } }>(
+        env.rest,
+        `/apis/coordination.k8s.io/v1/namespaces/${OUT_NS}/leases/sluice-operator`,
+      );
+    expect((await lease())?.spec.holderIdentity).toBeTruthy();
+    const child = operator as ChildProcess;
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect((await lease())?.spec.holderIdentity ?? '').toBe('');
+  });
 });
