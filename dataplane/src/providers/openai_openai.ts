@@ -266,6 +266,8 @@ function make(clientApi: ClientApi): Translator {
   return {
     clientApi,
     backendApi: 'openai',
+    // buildRequest copies what it changes ({...body}, a new stream_options) and edits only the copy
+    leavesBodyIntact: true,
     buildRequest,
     parseResponse,
     createStream: (ctx) => new OpenAIStream(ctx),

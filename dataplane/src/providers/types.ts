@@ -137,6 +137,12 @@ export interface UpstreamErrorInfo {
 export interface Translator {
   readonly clientApi: ClientApi;
   readonly backendApi: BackendApi;
+  /**
+   * buildRequest never mutates the body it is given, nor anything inside it. The core then hands it
+   * the client's parsed body directly instead of a deep copy per attempt (a retry or fallback must see
+   * the body exactly as the client sent it, so translators that edit in place leave this unset).
+   */
+  readonly leavesBodyIntact?: boolean;
   /** Build the upstream request from the client's parsed body. Throws GatewayError (400) for unsupported features. */
   buildRequest(
     body: Record<string, unknown>,

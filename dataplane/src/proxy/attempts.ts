@@ -134,7 +134,8 @@ export async function runAttempts(input: AttemptInput): Promise<Attempt> {
     state.previous = backend;
 
     const tctx = translateContext(input, backend);
-    const upstreamReq = await translator.buildRequest(structuredClone(input.request.body), tctx);
+    const clientBody = translator.leavesBodyIntact ? input.request.body : structuredClone(input.request.body);
+    const upstreamReq = await translator.buildRequest(clientBody, tctx);
     const timeouts = route.config.timeouts
       ? effectiveTimeouts(provider.timeouts, route.config.timeouts)
       : provider.timeouts;
