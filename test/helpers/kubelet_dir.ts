@@ -6,6 +6,7 @@ import { join } from 'node:path';
 export class KubeletDir {
   readonly dir: string;
   #n = 0;
+  #names = new Set<string>();
 
   constructor(dir: string) {
     this.dir = dir;
@@ -33,6 +34,9 @@ export class KubeletDir {
         // the per-file symlink already points through ..data
       }
     }
+    // kubelet drops the links of keys the new version no longer has
+    for (const name of this.#names) if (!(name in files)) rmSync(join(this.dir, name), { force: true });
+    this.#names = new Set(Object.keys(files));
     if (old) rmSync(join(this.dir, old), { recursive: true, force: true });
   }
 }

@@ -38,15 +38,25 @@ function headerGetter(req: FastifyRequest): (name: string) => string | undefined
   };
 }
 
+/**
+ * The first route that matches the request and that the caller's namespace may use. When routes
+ * match but none is allowed, the first match is returned so authorize() answers 403 (not 400): two
+ * tenants whose routes match the same model each get their own route.
+ */
 export function findRoute(
   runtime: Runtime,
   model: string,
   path: string,
   get: (n: string) => string | undefined,
+  identity: Identity,
 ): CompiledRoute {
+  let forbidden: CompiledRoute | undefined;
   for (const r of runtime.routes) {
-    if (r.matchesPath(path) && r.matchesModel(model) && r.matchesHeaders(get)) return r;
+    if (!(r.matchesPath(path) && r.matchesModel(model) && r.matchesHeaders(get))) continue;
+    if (runtime.gate.visibleModel(identity, r, model)) return r;
+    forbidden ??= r;
   }
+  if (forbidden) return forbidden;
   throw new GatewayError('SLUICE_ERR_UNKNOWN_MODEL', `model '${model}' is not served by any route`, {
     param: 'model',
   });
@@ -85,6 +95,7 @@ export async function handleApi(
       request.model,
       req.routeOptions.url === '/*' ? (req.url.split('?')[0] ?? '') : spec.path,
       headerGetter(req),
+      identity,
     );
     outcome.route = route.name;
     runtime.gate.authorize(identity, route, request.model);
