@@ -11,12 +11,37 @@ export function expandTemplate(template: string, provider: ResolvedProvider, mod
     .replaceAll('{region}', encodeURIComponent(provider.config.region ?? ''));
 }
 
+// Paths are decided once per (provider config, operation, model, query): a ResolvedProvider is rebuilt
+// on every config load, so a cache keyed by it can never serve a path from an older config. Model
+// names come from clients, so each provider keeps at most PATH_CACHE_MAX of them.
+const PATH_CACHE_MAX = 1024;
+const pathCache = new WeakMap<ResolvedProvider, Map<string, string>>();
+
 /** basePath + the preset's path for `op` + the preset's query, with templates expanded. */
 export function upstreamPath(
   provider: ResolvedProvider,
   op: string,
   model: string,
   extraQuery?: string,
+): string {
+  let cache = pathCache.get(provider);
+  if (!cache) {
+    cache = new Map();
+    pathCache.set(provider, cache);
+  }
+  const key = extraQuery === undefined ? `${op}\n${model}` : `${op}\n${model}\n${extraQuery}`;
+  const known = cache.get(key);
+  if (known !== undefined) return known;
+  const path = buildPath(provider, op, model, extraQuery);
+  if (cache.size < PATH_CACHE_MAX) cache.set(key, path);
+  return path;
+}
+
+function buildPath(
+  provider: ResolvedProvider,
+  op: string,
+  model: string,
+  extraQuery: string | undefined,
 ): string {
   const template = (provider.preset.paths as Record<string, string | undefined>)[op];
   if (template === undefined) throw new Error(`preset ${provider.preset.type} has no path for ${op}`);
