@@ -190,8 +190,11 @@ export async function startCluster(n = 3): Promise<RedisGroup> {
   execFileSync('redis-cli', ['--cluster', 'create', ...addrs, '--cluster-replicas', '0', '--cluster-yes'], {
     stdio: 'ignore',
   });
-  for (let i = 0; i < 100; i++) {
+  // Every node must agree the cluster is up (all slots served) before a test may use it; on a loaded
+  // machine gossip can take a while, and a half-formed cluster answers CLUSTERDOWN.
+  for (let i = 0; ; i++) {
     if (servers.every((s) => s.cli('CLUSTER', 'INFO').includes('cluster_state:ok'))) break;
+    if (i >= 300) throw new Error('redis cluster did not reach cluster_state:ok within 30 s');
     await sleep(100);
   }
   return {

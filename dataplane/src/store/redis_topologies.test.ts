@@ -17,7 +17,7 @@ afterAll(async () => {
 
 function store(url: string): RedisStore {
   return new RedisStore({
-    settings: { url, commandTimeoutMs: 1_000, connectTimeoutMs: 5_000 },
+    settings: { url, commandTimeoutMs: 3_000, connectTimeoutMs: 5_000 }, // generous: other suites load the machine
     keyPrefix: 'topo:',
     failMode: 'closed',
     replicas: 1,
