@@ -38,12 +38,19 @@ export interface PumpOptions {
   mapError: (err: unknown) => GatewayError;
 }
 
-async function write(res: ServerResponse, data: string | Buffer, clientGone: AbortSignal): Promise<void> {
-  if (data.length === 0) return;
-  if (!res.write(data)) {
-    // Backpressure: wait for the client to drain before reading more from upstream.
-    await Promise.race([once(res, 'drain'), once(clientGone, 'abort')]);
-  }
+/**
+ * Write to the client; a promise only when the socket asked us to wait (backpressure), so the common
+ * case costs no promise and no microtask per event.
+ */
+function write(
+  res: ServerResponse,
+  data: string | Buffer,
+  clientGone: AbortSignal,
+): Promise<void> | undefined {
+  if (data.length === 0) return undefined;
+  if (res.write(data)) return undefined;
+  // Backpressure: wait for the client to drain before reading more from upstream.
+  return Promise.race([once(res, 'drain'), once(clientGone, 'abort')]).then(() => {});
 }
 
 /**
@@ -90,7 +97,13 @@ export async function pumpStream(
     outputTokens,
   });
 
-  const handle = async (ev: StreamEvent): Promise<'continue' | 'truncated'> => {
+  // Bytes for the client from the events of one upstream read, written together when the read is
+  // handled (or before a truncation ending): same bytes in the same order, one write instead of one per
+  // event, since they arrived together anyway.
+  let out = '';
+
+  /** 'truncated' after writing the cap's ending (everything queued before it goes out first) */
+  const handle = (ev: StreamEvent): 'continue' | 'truncated' => {
     if (ev.usage) upstreamUsage = { ...upstreamUsage, ...ev.usage };
     if (ev.text) {
       if (!capped) uncountedText += ev.text;
@@ -105,11 +118,7 @@ export async function pumpStream(
           const kept = room > 0 ? truncateToTokens(ev.text, room, opts.encoding) : '';
           outputTokens += countTokens(kept, opts.encoding);
           const usage = cutUsage();
-          await write(
-            res,
-            (kept ? translator.textChunk(kept, ev) : '') + translator.finish('length', usage, ev),
-            clientGone,
-          );
+          out += (kept ? translator.textChunk(kept, ev) : '') + translator.finish('length', usage, ev);
           return 'truncated';
         }
         outputTokens += tokens;
@@ -120,9 +129,29 @@ export async function pumpStream(
         firstByte = true;
         opts.onFirstByte();
       }
-      await write(res, ev.data, clientGone);
+      out += ev.data;
     }
     return 'continue';
+  };
+
+  /** Handle one read's events and write their bytes; true when the stream was cut by a cap. */
+  const handleAll = (events: StreamEvent[]): boolean | Promise<boolean> => {
+    let truncated = false;
+    let wait: Promise<void> | undefined;
+    try {
+      for (const ev of events) {
+        if (handle(ev) === 'truncated') {
+          truncated = true;
+          break;
+        }
+      }
+    } finally {
+      // also when an event throws: what the events before it queued still reaches the client first
+      const data = out;
+      out = '';
+      wait = write(res, data, clientGone);
+    }
+    return wait ? wait.then(() => truncated) : truncated;
   };
 
   const finalUsage = (): Usage =>
@@ -135,22 +164,22 @@ export async function pumpStream(
         };
 
   try {
-    for (const ev of opts.pending) {
-      if ((await handle(ev)) === 'truncated') {
-        opts.abortUpstream();
-        return { usage: cutUsage(), outcome: 'truncated', truncatedBy };
-      }
+    let cut = handleAll(opts.pending);
+    if (typeof cut !== 'boolean') cut = await cut;
+    if (cut) {
+      opts.abortUpstream();
+      return { usage: cutUsage(), outcome: 'truncated', truncatedBy };
     }
     while (!ended) {
       if (clientGone.aborted) throw clientGone.reason;
       const next = await iterator.next();
       const events = next.done ? translator.end() : translator.push(next.value);
       ended = next.done === true;
-      for (const ev of events) {
-        if ((await handle(ev)) === 'truncated') {
-          opts.abortUpstream();
-          return { usage: cutUsage(), outcome: 'truncated', truncatedBy };
-        }
+      cut = handleAll(events);
+      if (typeof cut !== 'boolean') cut = await cut;
+      if (cut) {
+        opts.abortUpstream();
+        return { usage: cutUsage(), outcome: 'truncated', truncatedBy };
       }
     }
     return { usage: finalUsage(), outcome: 'complete' };
@@ -158,7 +187,7 @@ export async function pumpStream(
     opts.abortUpstream();
     if (clientGone.aborted) return { usage: finalUsage(), outcome: 'client-aborted' };
     const gwErr = opts.mapError(err);
-    if (!res.destroyed) await write(res, translator.errorEvent(gwErr), clientGone).catch(() => {});
+    if (!res.destroyed) await write(res, translator.errorEvent(gwErr), clientGone)?.catch(() => {});
     return { usage: finalUsage(), outcome: 'error', error: gwErr };
   }
 }
