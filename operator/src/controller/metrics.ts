@@ -52,6 +52,18 @@ export class OperatorMetrics {
     help: '1 while this replica is the leader',
     registers: [this.registry],
   });
+  readonly relists = new Counter({
+    name: 'sluice_operator_informer_relists_total',
+    help: 'Full lists after a watch expired (410 Gone: its resourceVersion was compacted away)',
+    labelNames: ['resource'],
+    registers: [this.registry],
+  });
+  readonly watchRestarts = new Counter({
+    name: 'sluice_operator_watch_restarts_total',
+    help: 'Watches (or lists) that failed and were restarted with backoff',
+    labelNames: ['resource'],
+    registers: [this.registry],
+  });
   readonly queueDepth = new Gauge({
     name: 'sluice_operator_workqueue_depth',
     help: 'Keys waiting in the work queue',

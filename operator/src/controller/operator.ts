@@ -81,8 +81,16 @@ export class Operator {
       namespaces: readonly string[] | undefined,
       extra: { labelSelector?: string; fieldSelector?: string } = {},
     ) =>
-      new Informer<T>(o.kc, this.#rest, { apiVersion, plural, namespaces, ...extra }, o.log, (kind, obj) =>
-        this.#onEvent(source, kind, obj as unknown as Resource<unknown>),
+      new Informer<T>(
+        o.kc,
+        this.#rest,
+        { apiVersion, plural, namespaces, ...extra },
+        o.log,
+        (kind, obj) => this.#onEvent(source, kind, obj as unknown as Resource<unknown>),
+        {
+          relisted: () => this.metrics.relists.inc({ resource: plural }),
+          restarted: () => this.metrics.watchRestarts.inc({ resource: plural }),
+        },
       );
     const crs = Object.fromEntries(
       KINDS.map((k) => [k.kind, inf<Resource<unknown>>(k.kind, API_VERSION, k.plural, o.namespaces)]),
