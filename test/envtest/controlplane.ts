@@ -68,6 +68,14 @@ export interface ControlPlane {
   startControllerManager(opts?: ControllerManagerOptions): Promise<ControllerManager>;
   /** Stops every process this harness started (SIGTERM, then SIGKILL) and removes `dir`. */
   stop(): Promise<void>;
+  /** etcd's client URL (http://127.0.0.1:PORT), e.g. for compaction through its JSON gateway. */
+  etcdUrl: string;
+  /** PID of the running kube-apiserver; undefined while stopped by stopApiServer(). */
+  readonly apiServerPid: number | undefined;
+  /** Stops only the kube-apiserver (SIGTERM, SIGKILL after `graceMs`, default 10 s); etcd keeps the data. */
+  stopApiServer(graceMs?: number): Promise<void>;
+  /** Starts the kube-apiserver again with the same flags, port and certificates; waits for /readyz. */
+  startApiServer(): Promise<void>;
 }
 
 const ADMIN_USER = 'envtest-admin';
@@ -166,36 +174,38 @@ async function startOnce(
   const certDir = join(dir, 'apiserver-certs');
   mkdirSync(certDir);
   const server = `https://127.0.0.1:${apiPort}`;
-  const apiserver = startProcess(
-    'kube-apiserver',
-    apiBin,
-    [
-      `--etcd-servers=${etcdUrl}`,
-      '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
-      // No "kubernetes" Service endpoints: the reconciler refuses loopback addresses.
-      '--endpoint-reconciler-type=none',
-      `--secure-port=${apiPort}`,
-      `--cert-dir=${certDir}`,
-      `--token-auth-file=${tokenFile}`,
-      '--authorization-mode=RBAC',
-      `--service-account-issuer=${server}`,
-      `--service-account-key-file=${saPub}`,
-      `--service-account-signing-key-file=${saKey}`,
-      '--service-cluster-ip-range=10.0.0.0/24',
-      '--allow-privileged=true',
-      ...(opts.apiServerArgs ?? []),
-    ],
-    join(dir, 'kube-apiserver.log'),
-  );
-  procs.push(apiserver);
-  await waitUntil(
-    'kube-apiserver /readyz',
-    async () => (await probe(apiPort, '/readyz', token)).status === 200,
-    apiserver,
-    timeoutMs,
-    500,
-  );
+  const apiArgs = [
+    `--etcd-servers=${etcdUrl}`,
+    '--bind-address=127.0.0.1',
+    '--advertise-address=127.0.0.1',
+    // No "kubernetes" Service endpoints: the reconciler refuses loopback addresses.
+    '--endpoint-reconciler-type=none',
+    `--secure-port=${apiPort}`,
+    `--cert-dir=${certDir}`,
+    `--token-auth-file=${tokenFile}`,
+    '--authorization-mode=RBAC',
+    `--service-account-issuer=${server}`,
+    `--service-account-key-file=${saPub}`,
+    `--service-account-signing-key-file=${saKey}`,
+    '--service-cluster-ip-range=10.0.0.0/24',
+    '--allow-privileged=true',
+    ...(opts.apiServerArgs ?? []),
+  ];
+  // Restarts (startApiServer) reuse the flags, the port and the serving certificate in certDir.
+  let apiserver: ManagedProcess | undefined;
+  const launchApiServer = async (): Promise<void> => {
+    const proc = startProcess('kube-apiserver', apiBin, apiArgs, join(dir, 'kube-apiserver.log'));
+    apiserver = proc;
+    procs.push(proc);
+    await waitUntil(
+      'kube-apiserver /readyz',
+      async () => (await probe(apiPort, '/readyz', token)).status === 200,
+      proc,
+      timeoutMs,
+      500,
+    );
+  };
+  await launchApiServer();
 
   const caPem = caFromServingBundle(readFileSync(join(certDir, 'apiserver.crt'), 'utf8'));
   const kubeconfigPath = join(dir, 'kubeconfig');
@@ -256,6 +266,18 @@ async function startOnce(
         throw err;
       }
       return { pid: kcm.pid, logPath: kcm.logPath, stop: () => kcm.stop() };
+    },
+    etcdUrl,
+    get apiServerPid() {
+      return apiserver && !apiserver.hasExited() ? apiserver.pid : undefined;
+    },
+    stopApiServer: async (graceMs) => {
+      await apiserver?.stop(graceMs);
+    },
+    startApiServer: async () => {
+      if (stopping) throw new Error('envtest: control plane is stopped');
+      if (apiserver && !apiserver.hasExited()) throw new Error('envtest: kube-apiserver is running');
+      await launchApiServer();
     },
     stop: () => {
       stopping ??= (async () => {
