@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { KubeRest } from '../dataplane/src/k8s/kube_rest.ts';
 import { createLogger } from '../dataplane/src/observability/logger.ts';
+import { durationMs } from '../operator/src/api/common.ts';
 import { Operator } from '../operator/src/controller/operator.ts';
 import type { OwnerReference } from '../operator/src/controller/outputs.ts';
 import { readBaseConfig } from '../operator/src/offline.ts';
@@ -22,7 +23,11 @@ options:
   --owner-deployment NAME   make this Deployment (in the output namespace) own the rendered objects
   --leader-elect            elect one active replica with a Lease (run several for availability)
   --lease-name NAME         leader election Lease (default: sluice-operator)
+  --leader-elect-lease-duration D   how long a standby waits before taking over a Lease nobody renews (default: 15s)
+  --leader-elect-renew-deadline D   a leader that cannot renew for this long steps down and exits (default: 10s)
+  --leader-elect-retry-period D     how often the Lease is renewed or tried (default: 2s)
   --metrics-port PORT       serve /metrics, /healthz, /readyz (default: 8081; 0 = any free port)
+  --metrics-host HOST       address the metrics server binds (default: 0.0.0.0)
   --kubeconfig FILE         kubeconfig (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)`;
 
 export const operatorCommand: Command = {
@@ -41,7 +46,11 @@ export const operatorCommand: Command = {
         'owner-deployment': { type: 'string' },
         'leader-elect': { type: 'boolean' },
         'lease-name': { type: 'string' },
+        'leader-elect-lease-duration': { type: 'string' },
+        'leader-elect-renew-deadline': { type: 'string' },
+        'leader-elect-retry-period': { type: 'string' },
         'metrics-port': { type: 'string' },
+        'metrics-host': { type: 'string' },
         kubeconfig: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -53,6 +62,30 @@ export const operatorCommand: Command = {
     const port = Number(values['metrics-port'] ?? '8081');
     if (!Number.isInteger(port) || port < 0 || port > 65535) {
       console.error(`sluice operator: invalid --metrics-port '${values['metrics-port']}'`);
+      return 2;
+    }
+    const durations: Record<string, number | undefined> = {};
+    for (const flag of [
+      'leader-elect-lease-duration',
+      'leader-elect-renew-deadline',
+      'leader-elect-retry-period',
+    ] as const) {
+      const text = values[flag];
+      if (text === undefined) continue;
+      try {
+        durations[flag] = durationMs(text);
+      } catch {
+        console.error(`sluice operator: invalid --${flag} '${text}' (a duration such as 500ms, 10s or 1m)`);
+        return 2;
+      }
+    }
+    const leaseMs = durations['leader-elect-lease-duration'];
+    const renewMs = durations['leader-elect-renew-deadline'];
+    // as in client-go: a leader must give up before a standby may take over
+    if ((leaseMs ?? 15_000) <= (renewMs ?? 10_000)) {
+      console.error(
+        'sluice operator: --leader-elect-lease-duration must be longer than --leader-elect-renew-deadline',
+      );
       return 2;
     }
     const log = createLogger().child({ component: 'operator' });
@@ -85,7 +118,11 @@ export const operatorCommand: Command = {
       owner,
       leaderElect: values['leader-elect'] ?? false,
       leaseName: values['lease-name'],
+      leaseDurationSeconds: leaseMs === undefined ? undefined : Math.ceil(leaseMs / 1000),
+      renewDeadlineMs: renewMs,
+      retryPeriodMs: durations['leader-elect-retry-period'],
       metricsPort: port,
+      metricsHost: values['metrics-host'],
       onLostLeadership: () => {
         log.error('lost leadership; exiting so a fresh process can campaign again');
         process.exit(1);
