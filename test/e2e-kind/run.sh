@@ -27,9 +27,12 @@ make -C "$ROOT" images VERSION="$VERSION" IMAGE_REGISTRY="$REGISTRY"
 kind create cluster --name "$CLUSTER" --config "$ROOT/test/e2e-kind/kind-config.yaml" --wait 120s
 kind load docker-image --name "$CLUSTER" "$REGISTRY/sluice-dataplane:$VERSION" "$REGISTRY/sluice-operator:$VERSION"
 "$KUBECTL" create namespace "$APP_NS"
-"$HELM" install sluice "$ROOT/charts/sluice" --namespace "$NS" --create-namespace --wait --timeout 5m \
+# No --wait: dataplane pods stay in ContainerCreating until the operator has rendered a config,
+# which needs the resources applied below. Wait for the operator first, the dataplane after.
+"$HELM" install sluice "$ROOT/charts/sluice" --namespace "$NS" --create-namespace --timeout 5m \
   --set operator.image.tag="$VERSION" --set dataplane.image.tag="$VERSION" \
   --set dataplane.replicas=2 --set dataplane.autoscaling.enabled=false
+"$KUBECTL" -n "$NS" rollout status deploy/sluice-operator --timeout=180s
 "$KUBECTL" apply -n "$APP_NS" --server-side -f "$ROOT/test/e2e-kind/manifests.yaml"
 "$KUBECTL" -n "$NS" rollout status deploy/sluice-dataplane --timeout=180s
 "$KUBECTL" -n "$NS" port-forward svc/sluice-dataplane 18080:80 >/dev/null 2>&1 &
