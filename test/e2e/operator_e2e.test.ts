@@ -53,6 +53,8 @@ async function startOperatorProcess(): Promise<void> {
       '../secrets',
       '--metrics-port',
       '0',
+      '--metrics-host',
+      '127.0.0.1',
       '--leader-elect',
     ],
     { cwd: REPO_ROOT, env: { ...process.env, SLUICE_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] },
