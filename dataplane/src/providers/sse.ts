@@ -60,6 +60,17 @@ function findFrameEnd(s: string, from: number): number {
 }
 
 function parseFrame(raw: string): SseFrame | undefined {
+  // Nearly every frame is one `data: ...` line and the blank line: take its value without splitting.
+  // Anything else (several lines, event:, comments, CRs, no space after the colon) takes the full path.
+  const end = raw.length - 2;
+  if (
+    raw.startsWith('data: ') &&
+    raw.indexOf('\n') === end &&
+    raw[end + 1] === '\n' &&
+    raw[end - 1] !== '\r'
+  ) {
+    return { event: undefined, data: raw.slice(6, end), raw };
+  }
   let event: string | undefined;
   let data: string | undefined;
   for (const line0 of raw.split('\n')) {
