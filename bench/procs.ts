@@ -40,7 +40,7 @@ export function startPinned(
   args: string[],
   opts: { env?: NodeJS.ProcessEnv; cwd?: string; logFile: string },
 ): Started {
-  const fd = openSync(opts.logFile, 'a');
+  const fd = openSync(opts.logFile, 'w'); // one run per file: earlier runs' lines would only mislead
   const child = spawn('taskset', ['-c', core, cmd, ...args], {
     env: opts.env ?? process.env,
     cwd: opts.cwd,

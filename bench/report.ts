@@ -33,8 +33,9 @@ export interface TargetCheck {
 
 export function evaluateTargets(r: BenchResults): TargetCheck[] {
   const by = (n: string) => r.targets.find((t) => t.name === n);
-  const [direct, sluice, full, portkey, litellm] = [
+  const [direct, floorT, sluice, full, portkey, litellm] = [
     'direct',
+    'floor',
     'sluice',
     'sluice-full',
     'portkey',
@@ -86,6 +87,12 @@ export function evaluateTargets(r: BenchResults): TargetCheck[] {
     cpu(sluice, true),
     (v) => v <= 0.166,
     (v) => `${fmt(v, 3)} ms`,
+  );
+  add(
+    'stream CPU per request ≤ 2x the floor (0.166 / 0.082, same run)',
+    ratio(cpu(sluice, true), cpu(floorT, true)),
+    (v) => v <= 2.02,
+    (v) => `${fmt(v, 2)}x`,
   );
   const added = (t: TargetResult | undefined, s: boolean, k: 'p50Ms' | 'p99Ms' | 'ttftP50Ms') => {
     const a = fr(t, s)?.[k]?.median;

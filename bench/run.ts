@@ -22,7 +22,7 @@ import { renderResults, updateDocs } from './report.ts';
 import type { BenchResults, TargetResult } from './results.ts';
 import { fixedRate, type Timing, throughput } from './scenarios.ts';
 import { ensureLitellm } from './setup_litellm.ts';
-import { direct, litellm, portkey, REPO, sluiceBare, sluiceFull, type TargetSpec } from './targets.ts';
+import { direct, floor, litellm, portkey, REPO, sluiceBare, sluiceFull, type TargetSpec } from './targets.ts';
 import { verifyTarget } from './verify.ts';
 
 const { values } = parseArgs({
@@ -36,6 +36,7 @@ const { values } = parseArgs({
     seconds: { type: 'string' },
     repeats: { type: 'string' },
     'no-fixed': { type: 'boolean', default: false },
+    connections: { type: 'string' },
   },
 });
 const quick = values.quick === true;
@@ -44,8 +45,8 @@ const timing: Timing = quick
   : { seconds: 10, repeats: 3, warmupScale: 1, fixedRate: 1000, fixedSeconds: 10 };
 if (values.seconds) timing.seconds = Number(values.seconds);
 if (values.repeats) timing.repeats = Number(values.repeats);
-const CONNECTIONS = quick ? [50] : [50, 200];
-const ALL: TargetSpec[] = [direct, sluiceBare, sluiceFull, portkey, litellm];
+const CONNECTIONS = values.connections ? values.connections.split(',').map(Number) : quick ? [50] : [50, 200];
+const ALL: TargetSpec[] = [direct, floor, sluiceBare, sluiceFull, portkey, litellm];
 const wanted = values.targets?.split(',').map((s) => s.trim());
 const specs = wanted ? ALL.filter((s) => wanted.includes(s.name)) : ALL;
 

@@ -86,7 +86,7 @@ export async function throughput(
   };
 }
 
-function fixedRateProcess(opts: FixedRateOptions): Promise<FixedRateResult> {
+export function fixedRateProcess(opts: FixedRateOptions): Promise<FixedRateResult> {
   const script = join(import.meta.dirname, 'load', 'fixed_rate.ts');
   return new Promise((resolve, reject) => {
     execFile(

@@ -12,12 +12,16 @@ import { MODEL, UPSTREAM_KEY } from './workload.ts';
 export const REPO = resolve(import.meta.dirname, '..');
 
 /**
- * Node flags the dataplane ships with (see docs/benchmarks.md "Memory"): the bench runs Sluice the way
- * the image runs it. BENCH_SLUICE_NODE_FLAGS overrides them to try others.
+ * Node flags and environment the dataplane should ship with (docs/benchmarks.md "Memory"): a 16 MiB
+ * semi-space (V8's default here is larger), an old generation capped at 256 MiB and
+ * --heap-growing-percent=100, because under a cap below 1 GiB V8 otherwise lets the old generation
+ * grow by only ~30% between full GCs and spends its time marking; MALLOC_ARENA_MAX=2 keeps glibc
+ * from holding a malloc arena per thread. BENCH_SLUICE_NODE_FLAGS overrides the flags to try others.
  */
 export const SLUICE_NODE_FLAGS: string[] = process.env.BENCH_SLUICE_NODE_FLAGS?.split(' ').filter(
   Boolean,
-) ?? ['--max-semi-space-size=8', '--max-old-space-size=192'];
+) ?? ['--max-semi-space-size=16', '--max-old-space-size=256', '--heap-growing-percent=100'];
+export const SLUICE_ENV: Record<string, string> = { MALLOC_ARENA_MAX: '2' };
 
 export interface BenchContext {
   mockPort: number;
@@ -25,6 +29,10 @@ export interface BenchContext {
   redisPort?: number;
   /** extra node flags for Sluice (e.g. --cpu-prof while profiling) */
   sluiceExtraFlags?: string[];
+  /** a checkout to run Sluice from instead of this one (A/B comparisons of a change) */
+  sluiceRoot?: string;
+  /** extra environment for the gateway process */
+  env?: Record<string, string>;
 }
 
 export interface RunningTarget {
@@ -73,6 +81,35 @@ export const direct: TargetSpec = {
       version: `node ${process.versions.node} http`,
       warmupSeconds: 2,
       stop: async () => {},
+    };
+  },
+};
+
+export const floor: TargetSpec = {
+  name: 'floor',
+  description:
+    'the floor of our stack: a minimal Fastify 5 + undici passthrough that parses the body and the usage',
+  async start(ctx) {
+    const port = await freePort();
+    const s = startPinned(
+      'floor',
+      GATEWAY_CORE,
+      process.execPath,
+      [join(import.meta.dirname, 'floor_passthrough.ts'), String(port), `http://127.0.0.1:${ctx.mockPort}`],
+      {
+        env: { ...process.env, NODE_ENV: 'production' },
+        cwd: ctx.tmpDir,
+        logFile: join(ctx.tmpDir, 'floor.log'),
+      },
+    );
+    await started(s, port, 30_000);
+    return {
+      name: 'floor',
+      endpoint: { url: chatUrl(port), headers: { authorization: `Bearer ${UPSTREAM_KEY}` } },
+      pid: s.pid,
+      version: `fastify ${pkgVersion('fastify')} + undici ${pkgVersion('undici')} (node ${process.versions.node})`,
+      warmupSeconds: 2,
+      stop: () => s.stop(),
     };
   },
 };
@@ -131,13 +168,19 @@ function sluice(full: boolean): TargetSpec {
         [
           ...SLUICE_NODE_FLAGS,
           ...(ctx.sluiceExtraFlags ?? []),
-          join(REPO, 'bin/sluice.js'),
+          join(ctx.sluiceRoot ?? REPO, 'bin/sluice.js'),
           'serve',
           '--config',
           cfgFile,
         ],
         {
-          env: { ...process.env, NODE_ENV: 'production', BENCH_UPSTREAM_KEY: UPSTREAM_KEY },
+          env: {
+            ...process.env,
+            NODE_ENV: 'production',
+            ...SLUICE_ENV,
+            BENCH_UPSTREAM_KEY: UPSTREAM_KEY,
+            ...ctx.env,
+          },
           cwd: ctx.tmpDir,
           logFile: join(ctx.tmpDir, `${name}.log`),
         },
@@ -152,7 +195,7 @@ function sluice(full: boolean): TargetSpec {
           headers: full ? { authorization: `Bearer ${BENCH_CLIENT_KEY}` } : ({} as Record<string, string>),
         },
         pid: s.pid,
-        version: `sluice ${version} (node ${process.versions.node}, ${SLUICE_NODE_FLAGS.join(' ')})`,
+        version: `sluice ${version} (node ${process.versions.node}, ${SLUICE_NODE_FLAGS.join(' ')}, MALLOC_ARENA_MAX=2)`,
         warmupSeconds: 3,
         stop: () => s.stop(),
       };

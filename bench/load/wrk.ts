@@ -2,7 +2,7 @@
 // sends the workload body and checks every response (2xx + the usage + the ending); only responses
 // that pass are counted, and done() prints one JSON line this module parses.
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLIENT_CORE } from '../procs.ts';
 import { luaValidPatterns, requestBody } from '../workload.ts';
@@ -90,6 +90,7 @@ export async function runWrk(o: WrkOptions): Promise<WrkResult> {
   ];
   const out = await new Promise<string>((resolve, reject) => {
     execFile('taskset', args, { maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+      rmSync(script, { force: true });
       if (err) reject(new Error(`wrk failed: ${err.message}\n${stderr}`));
       else resolve(stdout);
     });

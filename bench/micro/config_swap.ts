@@ -24,6 +24,8 @@ export interface ConfigSwapResult {
   keysIncluded: boolean;
   yamlBytes: number;
   parseMs: Summary;
+  /** the same config rendered as JSON in a .json file (JSON.parse instead of the YAML parser) */
+  parseJsonMs: Summary;
   validateMs: Summary;
   compileMs: Summary;
   /** hot reload end to end: file changed -> new runtime serving */
@@ -126,6 +128,7 @@ export async function runConfigSwap(quick: boolean): Promise<ConfigSwapResult> {
   const keysFile = gateFactory ? writeKeyFiles(dir, keys) : undefined;
   const file = join(dir, 'config.yaml');
   const parse: number[] = [];
+  const parseJson: number[] = [];
   const validate: number[] = [];
   const compile: number[] = [];
   const swap: number[] = [];
@@ -139,6 +142,10 @@ export async function runConfigSwap(quick: boolean): Promise<ConfigSwapResult> {
       let t = performance.now();
       const raw = parseConfigText(text, file);
       parse.push(performance.now() - t);
+      const json = JSON.stringify(raw);
+      t = performance.now();
+      parseConfigText(json, join(dir, 'config.json'));
+      parseJson.push(performance.now() - t);
       t = performance.now();
       const cfg = validateConfig(raw, file);
       validate.push(performance.now() - t);
@@ -178,6 +185,7 @@ export async function runConfigSwap(quick: boolean): Promise<ConfigSwapResult> {
     keysIncluded: gateFactory !== undefined,
     yamlBytes,
     parseMs: s(parse),
+    parseJsonMs: s(parseJson),
     validateMs: s(validate),
     compileMs: s(compile),
     swapMs: s(swap),
