@@ -22,7 +22,17 @@ import { renderResults, updateDocs } from './report.ts';
 import type { BenchResults, TargetResult } from './results.ts';
 import { fixedRate, type Timing, throughput } from './scenarios.ts';
 import { ensureLitellm } from './setup_litellm.ts';
-import { direct, floor, litellm, portkey, REPO, sluiceBare, sluiceFull, type TargetSpec } from './targets.ts';
+import {
+  direct,
+  floor,
+  litellm,
+  portkey,
+  REPO,
+  sluiceBare,
+  sluiceFull,
+  sluiceV8Defaults,
+  type TargetSpec,
+} from './targets.ts';
 import { verifyTarget } from './verify.ts';
 
 const { values } = parseArgs({
@@ -46,7 +56,7 @@ const timing: Timing = quick
 if (values.seconds) timing.seconds = Number(values.seconds);
 if (values.repeats) timing.repeats = Number(values.repeats);
 const CONNECTIONS = values.connections ? values.connections.split(',').map(Number) : quick ? [50] : [50, 200];
-const ALL: TargetSpec[] = [direct, floor, sluiceBare, sluiceFull, portkey, litellm];
+const ALL: TargetSpec[] = [direct, floor, sluiceBare, sluiceV8Defaults, sluiceFull, portkey, litellm];
 const wanted = values.targets?.split(',').map((s) => s.trim());
 const specs = wanted ? ALL.filter((s) => wanted.includes(s.name)) : ALL;
 

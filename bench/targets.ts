@@ -150,13 +150,16 @@ function sluiceConfig(ctx: BenchContext, port: number, full: boolean): string {
   return JSON.stringify(cfg, null, 2);
 }
 
-function sluice(full: boolean): TargetSpec {
-  const name = full ? 'sluice-full' : 'sluice';
+function sluice(full: boolean, v8Defaults = false): TargetSpec {
+  const name = full ? 'sluice-full' : v8Defaults ? 'sluice-v8-defaults' : 'sluice';
+  const flags = v8Defaults ? [] : SLUICE_NODE_FLAGS;
   return {
     name,
     description: full
       ? 'Sluice with API-key namespace, Redis-backed request + token limits, token counting, metrics'
-      : 'Sluice, one route to the mock, no tenants (metrics and token counting stay on)',
+      : v8Defaults
+        ? 'bare Sluice with V8 default heap settings and no MALLOC_ARENA_MAX: the CPU the memory flags cost'
+        : 'Sluice, one route to the mock, no tenants (metrics and token counting stay on)',
     async start(ctx) {
       const port = await freePort();
       const cfgFile = join(ctx.tmpDir, `${name}.json`);
@@ -166,7 +169,7 @@ function sluice(full: boolean): TargetSpec {
         GATEWAY_CORE,
         process.execPath,
         [
-          ...SLUICE_NODE_FLAGS,
+          ...flags,
           ...(ctx.sluiceExtraFlags ?? []),
           join(ctx.sluiceRoot ?? REPO, 'bin/sluice.js'),
           'serve',
@@ -195,7 +198,7 @@ function sluice(full: boolean): TargetSpec {
           headers: full ? { authorization: `Bearer ${BENCH_CLIENT_KEY}` } : ({} as Record<string, string>),
         },
         pid: s.pid,
-        version: `sluice ${version} (node ${process.versions.node}, ${SLUICE_NODE_FLAGS.join(' ')}, MALLOC_ARENA_MAX=2)`,
+        version: `sluice ${version} (node ${process.versions.node}, ${v8Defaults ? 'V8 defaults' : `${flags.join(' ')}, MALLOC_ARENA_MAX=2`})`,
         warmupSeconds: 3,
         stop: () => s.stop(),
       };
@@ -205,6 +208,7 @@ function sluice(full: boolean): TargetSpec {
 
 export const sluiceBare = sluice(false);
 export const sluiceFull = sluice(true);
+export const sluiceV8Defaults = sluice(false, true);
 
 export const portkey: TargetSpec = {
   name: 'portkey',
