@@ -100,11 +100,11 @@ export async function handleApi(
     outcome.route = route.name;
     runtime.gate.authorize(identity, route, request.model);
     const encoding = encodingFor(route, request.model);
+    const turns = spec.turns(request.body);
     let inputTokens: number | undefined;
     let promptText: string | undefined;
     const getPrompt = () => (promptText ??= spec.promptText(request.body));
-    const getInputTokens = () =>
-      (inputTokens ??= countPromptTokens(getPrompt(), spec.turns(request.body), encoding));
+    const getInputTokens = () => (inputTokens ??= countPromptTokens(getPrompt(), turns, encoding));
     admission = completeOnce(
       await runtime.gate.admit({
         identity,
@@ -139,7 +139,7 @@ export async function handleApi(
       .order({
         model: request.model,
         promptText: getPrompt,
-        turns: spec.turns(request.body),
+        turns,
         inputTokens: getInputTokens,
         maxOutputTokens: spec.getMaxOutputTokens(request.body),
       })
@@ -183,7 +183,6 @@ export async function handleApi(
         first,
         req,
         reply,
-        runtime,
         admission,
         inputTokens: getInputTokens,
         encoding,

@@ -12,7 +12,7 @@ import type { RequestOutcome } from './pipeline.ts';
 import { pumpStream } from './stream.ts';
 import { upstreamFailure } from './transport.ts';
 
-function recordUsage(runtime: Runtime, attempt: Attempt, namespace: string, usage: Usage): void {
+function recordUsage(attempt: Attempt, namespace: string, usage: Usage): void {
   const provider = attempt.backend.provider.name;
   const model = attempt.tctx.upstreamModel;
   const labels = { namespace, model, provider };
@@ -38,7 +38,6 @@ function recordUsage(runtime: Runtime, attempt: Attempt, namespace: string, usag
       1e6;
     metrics.costUsd.inc(labels, cost);
   }
-  void runtime;
 }
 
 export async function respondWhole(
@@ -77,7 +76,7 @@ export async function respondWhole(
   outcome.provider = attempt.backend.provider.name;
   outcome.model = attempt.tctx.upstreamModel;
   outcome.usage = usage;
-  recordUsage(runtime, attempt, outcome.namespace ?? 'none', usage);
+  recordUsage(attempt, outcome.namespace ?? 'none', usage);
   admission.complete(usage, {
     provider: outcome.provider,
     model: outcome.model,
@@ -99,7 +98,6 @@ export interface StreamResponseContext {
   first: { events: StreamEvent[]; ended: boolean };
   req: FastifyRequest;
   reply: FastifyReply;
-  runtime: Runtime;
   admission: Admission;
   inputTokens: () => number;
   encoding: EncodingName;
@@ -119,7 +117,6 @@ export async function respondStream(ctx: StreamResponseContext): Promise<void> {
     first,
     req,
     reply,
-    runtime,
     admission,
     inputTokens,
     encoding,
@@ -182,7 +179,7 @@ export async function respondStream(ctx: StreamResponseContext): Promise<void> {
       namespace: outcome.namespace ?? 'none',
       reason: result.truncatedBy ?? 'output_cap',
     });
-  recordUsage(runtime, attempt, outcome.namespace ?? 'none', result.usage);
+  recordUsage(attempt, outcome.namespace ?? 'none', result.usage);
   admission.complete(result.usage, {
     provider: outcome.provider,
     model: outcome.model,
