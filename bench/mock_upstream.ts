@@ -14,7 +14,7 @@ const CREATED = 1_760_000_000;
 const ID = 'chatcmpl-bench0001';
 const FINGERPRINT = 'fp_bench';
 
-interface Answers {
+export interface Answers {
   whole: Buffer;
   chunks: Buffer[];
   tail: Buffer;
@@ -26,7 +26,7 @@ function sse(obj: unknown): string {
 }
 
 /** Precomputed per model so the mock spends its time on I/O, not on building answers. */
-function buildAnswers(model: string): Answers {
+export function buildAnswers(model: string): Answers {
   const whole = Buffer.from(
     JSON.stringify({
       id: ID,
