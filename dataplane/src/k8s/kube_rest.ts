@@ -1,10 +1,28 @@
-// A thin Kubernetes REST client (shared by the operator and the dataplane lease reporter) on top of @kubernetes/client-node's KubeConfig (auth, CA, client
-// certs). The generated clients cannot do everything the operator needs in one shape (server-side
-// apply with a field manager, the status subresource with optimistic concurrency, fieldValidation),
-// so writes go through here; watches use client-node's informers (see controller/informers.ts).
+// A thin Kubernetes REST client shared by the operator and the dataplane lease reporter. The
+// generated clients cannot do everything the operator needs in one shape (server-side apply with a
+// field manager, the status subresource with optimistic concurrency, fieldValidation), so writes go
+// through here; watches use client-node's informers (see controller/informers.ts).
+// Credentials come through the small KubeAuth interface, not a client-node import: the operator
+// passes client-node's KubeConfig, the dataplane its own loader (kube_credentials.ts), so a
+// dataplane never loads @kubernetes/client-node (~75 MiB of resident memory per pod).
 import http from 'node:http';
 import https from 'node:https';
-import type { KubeConfig } from '@kubernetes/client-node';
+
+/**
+ * Where the API server is and how to authenticate to it. @kubernetes/client-node's KubeConfig
+ * satisfies it as is (the operator); KubeCredentials (kube_credentials.ts) is the dataplane's.
+ */
+export interface KubeAuth {
+  /** null when there is no current cluster */
+  getCurrentCluster(): { server: string } | null;
+  /** Adds the Authorization header, TLS material (ca/cert/key/servername) and/or an agent. */
+  applyToHTTPSOptions(opts: https.RequestOptions): Promise<void>;
+  /**
+   * Called after a 401: re-read rotating credentials (projected service-account tokens) and
+   * resolve true when they changed, so the request is retried once with the new ones.
+   */
+  refreshAfterUnauthorized?(): Promise<boolean>;
+}
 
 export interface KubeStatus {
   kind?: string;
@@ -38,12 +56,12 @@ export const APPLY_PATCH = 'application/apply-patch+yaml';
 export const MERGE_PATCH = 'application/merge-patch+json';
 
 export class KubeRest {
-  readonly kc: KubeConfig;
+  readonly auth: KubeAuth;
   readonly server: string;
 
-  constructor(kc: KubeConfig) {
-    this.kc = kc;
-    const cluster = kc.getCurrentCluster();
+  constructor(auth: KubeAuth) {
+    this.auth = auth;
+    const cluster = auth.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster');
     this.server = cluster.server.replace(/\/+$/, '');
   }
@@ -51,9 +69,31 @@ export class KubeRest {
   async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
     const url = new URL(this.server + path);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
-    const reqOpts: https.RequestOptions = { method, headers: {} };
-    await this.kc.applyToHTTPSOptions(reqOpts);
     const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
+    let res = await this.#send(method, path, url, body, opts);
+    // a 401 means the request was not processed, so even a POST can be sent again
+    if (res.status === 401 && (await this.auth.refreshAfterUnauthorized?.()))
+      res = await this.#send(method, path, url, body, opts);
+    const { status, text } = res;
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = { message: text };
+    }
+    if (status >= 400) throw new KubeError(status, (parsed ?? {}) as KubeStatus, `${method} ${path}`);
+    return parsed as T;
+  }
+
+  async #send(
+    method: string,
+    path: string,
+    url: URL,
+    body: string | undefined,
+    opts: RequestOptions,
+  ): Promise<{ status: number; text: string }> {
+    const reqOpts: https.RequestOptions = { method, headers: {} };
+    await this.auth.applyToHTTPSOptions(reqOpts);
     const headers: Record<string, string> = {
       ...(reqOpts.headers as Record<string, string>),
       accept: 'application/json',
@@ -63,7 +103,7 @@ export class KubeRest {
       headers['content-length'] = String(Buffer.byteLength(body));
     }
     const mod = url.protocol === 'https:' ? https : http;
-    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+    return new Promise<{ status: number; text: string }>((resolve, reject) => {
       const req = mod.request(url, { ...reqOpts, headers, timeout: opts.timeoutMs ?? 30_000 }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -76,14 +116,6 @@ export class KubeRest {
       req.on('error', reject);
       req.end(body);
     });
-    let parsed: unknown;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      parsed = { message: text };
-    }
-    if (status >= 400) throw new KubeError(status, (parsed ?? {}) as KubeStatus, `${method} ${path}`);
-    return parsed as T;
   }
 }
 
