@@ -1,5 +1,8 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, validateConfig } from './load.ts';
+import { parse as parseYaml, stringify } from 'yaml';
+import { COMPRESSED_MARKER, ConfigError, parseConfigText, validateConfig } from './load.ts';
 
 function issues(raw: unknown): Array<{ path: string; message: string }> {
   try {
@@ -70,5 +73,79 @@ describe('config validation', () => {
     const raw = base();
     Object.assign(raw.routes[0] as object, { strategy: 'complexity' });
     expect(issues(raw)[0]?.path).toBe('routes[0].backends');
+  });
+});
+
+function parseIssues(text: string, source: string): Array<{ path: string; message: string }> {
+  try {
+    parseConfigText(text, source);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      expect(err.message.startsWith(`${source}: invalid config`)).toBe(true);
+      return err.issues;
+    }
+    throw err;
+  }
+  return [];
+}
+
+describe('config parsing (parser chosen by content)', () => {
+  const ROOT = join(import.meta.dirname, '../../..');
+
+  it('reads JSON with JSON.parse whatever the file is called, the same value YAML would give', () => {
+    const cfg = { ...base(), server: { port: 9000, host: '0.0.0.0' } };
+    const pretty = `\n  ${JSON.stringify(cfg, null, 2)}\n`;
+    expect(parseConfigText(pretty, 'config.yaml')).toEqual(cfg);
+    expect(parseConfigText(JSON.stringify(cfg), 'no-extension')).toEqual(cfg);
+    expect(parseConfigText(`\ufeff${JSON.stringify(cfg)}`, 'bom.yaml')).toEqual(cfg);
+    // YAML parsers read the same text to the same value: JSON is YAML
+    expect(parseYaml(pretty)).toEqual(cfg);
+  });
+
+  it('goes by content, not by file name: YAML in a .json file is read as YAML', () => {
+    expect(parseConfigText('providers: []\nroutes: []\n', 'config.json')).toEqual({
+      providers: [],
+      routes: [],
+    });
+  });
+
+  it('keeps hand-written YAML working exactly as before, flow style included', () => {
+    for (const file of [
+      'config/quickstart.yaml',
+      'config/examples/providers.yaml',
+      'config/examples/tenants.yaml',
+    ]) {
+      const text = readFileSync(join(ROOT, file), 'utf8');
+      expect(parseConfigText(text, file)).toEqual(parseYaml(text));
+    }
+    // YAML flow style starts with "{" but is not JSON: still read by the YAML parser
+    expect(parseConfigText('{providers: [{name: p, type: mock}], routes: []}', 'flow.yaml')).toEqual({
+      providers: [{ name: 'p', type: 'mock' }],
+      routes: [],
+    });
+    expect(parseConfigText('# a comment\n{"a": 1}', 'c.yaml')).toEqual({ a: 1 });
+  });
+
+  it('reports a broken JSON config with the source and the position of the mistake', () => {
+    const text = '{\n  "providers": [],\n  "routes": []\n  "namespaces": []\n}\n';
+    const issues = parseIssues(text, '/etc/sluice/config/config.yaml');
+    expect(issues).toHaveLength(1);
+    expect(issues[0]?.path).toBe('');
+    expect(issues[0]?.message).toMatch(/^cannot parse: invalid JSON: .*position 38 \(line 4 column 3\)/);
+  });
+
+  it("reports broken YAML with the YAML parser's message, as before", () => {
+    const issues = parseIssues('providers:\n  - name: p\n   type: mock\n', 'c.yaml');
+    expect(issues).toHaveLength(1);
+    expect(issues[0]?.message).toMatch(/^cannot parse: .*line 3/);
+  });
+
+  it("undoes the operator's compression before choosing the parser", async () => {
+    const { gzipSync } = await import('node:zlib');
+    const cfg = base();
+    for (const text of [JSON.stringify(cfg), stringify(cfg)]) {
+      const packed = `${COMPRESSED_MARKER}\n${gzipSync(text).toString('base64')}\n`;
+      expect(parseConfigText(packed, 'config.yaml')).toEqual(cfg);
+    }
   });
 });

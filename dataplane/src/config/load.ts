@@ -1,7 +1,6 @@
 // Load, parse and validate a dataplane config. Every problem is reported with the path of the bad field,
 // and cross-references (route -> provider, namespace -> policy/route) are checked here, not at request time.
 import { readFile } from 'node:fs/promises';
-import { extname } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
@@ -47,12 +46,45 @@ export function decodeStoredText(text: string): string {
   return gunzipSync(Buffer.from(text.slice(COMPRESSED_MARKER.length).trim(), 'base64')).toString('utf8');
 }
 
+/** JSON documents start with "{" (a config is an object); YAML block mappings never do. */
+export function looksLikeJson(text: string): boolean {
+  return /^\s*\{/.test(text);
+}
+
+function cannotParse(source: string, message: string): ConfigError {
+  return new ConfigError(source, [{ path: '', message: `cannot parse: ${message}` }]);
+}
+
+/**
+ * Parse config text, choosing the parser by content, not by file name: the operator renders JSON
+ * (which is also YAML, so any mount name works) and JSON.parse reads 1,000 routes ~100x faster than
+ * the YAML parser. Text that starts with "{" but is not JSON (YAML flow style, `{a: 1}`) still
+ * parses as YAML, exactly as before; if YAML rejects it too, the JSON error (with its position) is
+ * reported. Everything else is YAML (hand-written configs).
+ */
 export function parseConfigText(text: string, source: string): unknown {
+  let plain: string;
   try {
-    const plain = decodeStoredText(text);
-    return extname(source) === '.json' ? JSON.parse(plain) : parseYaml(plain);
+    plain = decodeStoredText(text);
   } catch (err) {
-    throw new ConfigError(source, [{ path: '', message: `cannot parse: ${(err as Error).message}` }]);
+    throw cannotParse(source, (err as Error).message);
+  }
+  if (looksLikeJson(plain)) {
+    try {
+      // a byte-order mark is whitespace to YAML but an error to JSON.parse
+      return JSON.parse(plain.charCodeAt(0) === 0xfeff ? plain.slice(1) : plain);
+    } catch (jsonError) {
+      try {
+        return parseYaml(plain);
+      } catch {
+        throw cannotParse(source, `invalid JSON: ${(jsonError as Error).message}`);
+      }
+    }
+  }
+  try {
+    return parseYaml(plain);
+  } catch (err) {
+    throw cannotParse(source, (err as Error).message);
   }
 }
 
