@@ -10,7 +10,8 @@ import type { Command } from './commands.ts';
 const HELP = `usage: sluice render -f DIR|FILE... [options]
 
 Renders Sluice custom resources (and the Secrets they reference, when the manifests include them)
-into the dataplane config, exactly as the operator would, and prints it as YAML.
+into the dataplane config, exactly as the operator would, and prints it as JSON (YAML tools read
+it too).
 
 options:
   -f, --filename PATH     manifest file or folder (repeatable; folders are read recursively)

@@ -5,6 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import {
   COMPRESSED_MARKER,
   decodeStoredText,
@@ -14,6 +15,7 @@ import {
 import { configHash, makeSecretReader } from '../../../dataplane/src/runtime/compile.ts';
 import {
   compressText,
+  configJson,
   contentHash,
   encodeData,
   OBJECT_DATA_LIMIT,
@@ -34,6 +36,36 @@ describe('encode', () => {
     const packed = compressText(text);
     expect(packed.startsWith(`${COMPRESSED_MARKER}\n`)).toBe(true);
     expect(decodeStoredText(packed)).toBe(text);
+  });
+
+  it('renders the config as 2-space JSON, or one line per list entry when that would not stay plain', () => {
+    const small = { version: 1, providers: [{ name: 'p', type: 'mock' }], routes: [] };
+    expect(configJson(small)).toBe(`${JSON.stringify(small, null, 2)}\n`);
+
+    // big enough that indentation would pass the plain budget, small enough to fit without it
+    const routes = Array.from({ length: 2_500 }, (_, i) => ({
+      name: `route-${i}`,
+      match: { models: [`model-${i}`, `model-${i}-*`], headers: [{ name: 'x-channel', equals: `c${i}` }] },
+      backends: [{ provider: 'p', model: `m-${i}` }],
+      retry: { attempts: 2 },
+    }));
+    const big = {
+      version: 1,
+      server: { port: 8080 },
+      providers: [{ name: 'p', type: 'mock' }],
+      routes,
+      namespaces: [],
+    };
+    expect(Buffer.byteLength(JSON.stringify(big, null, 2))).toBeGreaterThan(PLAIN_BUDGET);
+    const text = configJson(big);
+    expect(Buffer.byteLength(text)).toBeLessThanOrEqual(PLAIN_BUDGET);
+    expect(JSON.parse(text)).toEqual(big);
+    expect(parseYaml(text)).toEqual(big);
+    const lines = text.split('\n');
+    expect(lines.slice(0, 3)).toEqual(['{', '  "version": 1,', '  "server": {"port":8080},']);
+    expect(lines).toContain(`    ${JSON.stringify(routes[42])},`);
+    expect(lines).toContain('  "namespaces": []');
+    expect(encodeData('ConfigMap', { 'config.yaml': text }).compressed).toEqual([]);
   });
 
   it('fails loudly when even compressed data cannot fit', () => {
@@ -78,6 +110,8 @@ describe('encode', () => {
     const cm = encodeData('ConfigMap', { 'config.yaml': r.configText });
     const secret = encodeData('Secret', r.secretData);
     expect(cm.bytes).toBeLessThanOrEqual(PLAIN_BUDGET);
+    expect(cm.compressed).toEqual([]); // the config stays plain JSON, readable with kubectl
+    expect(cm.data['config.yaml']?.startsWith('{\n  "version": 1,\n')).toBe(true);
     expect(secret.compressed).toEqual([keysFile]);
     expect(secret.bytes).toBeLessThan(OBJECT_DATA_LIMIT);
 

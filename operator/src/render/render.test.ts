@@ -2,6 +2,7 @@
 // per-object verdicts and secrets kept out of the config text.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { parseConfigText, validateConfig } from '../../../dataplane/src/config/load.ts';
 import { configHash } from '../../../dataplane/src/runtime/compile.ts';
 import { inventoryOf, readManifests } from './manifests.ts';
@@ -20,6 +21,9 @@ describe('render', () => {
     const r = render(inventoryOf(manifests, 'demo'), OPTS);
     expect(r.outcomes.filter((o) => !o.accepted.ok)).toEqual([]);
     expect(r.outcomes).toHaveLength(7);
+    // JSON (read with JSON.parse by the dataplane, and still YAML for anything else), indented by 2
+    expect(r.configText).toBe(`${JSON.stringify(JSON.parse(r.configText), null, 2)}\n`);
+    expect(parseYaml(r.configText)).toEqual(JSON.parse(r.configText));
     const reloaded = validateConfig(parseConfigText(r.configText, 'config.yaml'));
     expect(configHash(reloaded)).toBe(r.hash);
     expect(reloaded.providers.map((p) => p.name)).toEqual(['demo.azure-openai', 'demo.openai']);

@@ -5,10 +5,10 @@
 // An object that cannot be rendered is left out (and reported), never allowed to break the others:
 // when the dataplane's checks reject an entry, its owner is excluded and the pass is repeated, so
 // cascades (a provider dropped -> its routes unresolved) come out right.
-import { stringify } from 'yaml';
 import { ConfigError, validateConfig } from '../../../dataplane/src/config/load.ts';
 import type { SluiceConfig, SluiceConfigInput } from '../../../dataplane/src/config/schema.ts';
 import { configHash } from '../../../dataplane/src/runtime/compile.ts';
+import { configJson } from './encode.ts';
 import { Findings } from './findings.ts';
 import { type KeyOwners, renderNamespace } from './namespace.ts';
 import { renderPolicy } from './policy.ts';
@@ -31,7 +31,7 @@ import {
 export interface RenderResult {
   /** the validated config, or undefined when nothing can be served (no accepted provider or route) */
   config?: SluiceConfig;
-  /** YAML text of the config as written to the ConfigMap ('' when there is no config) */
+  /** JSON text of the config as written to the ConfigMap ('' when there is no config); see configJson */
   configText: string;
   /** the hash the dataplane reports once it has loaded this config ('' when there is no config) */
   hash: string;
@@ -57,10 +57,6 @@ interface Pass {
   owners: Record<'providers' | 'routes' | 'namespaces' | 'policies', string[]>;
   emptyReason?: string;
 }
-
-const HEADER =
-  '# Rendered by the Sluice operator from AIProvider, AIRoute, AINamespace and AIPolicy objects.\n' +
-  '# Do not edit: the operator overwrites changes. Secret values live in the rendered Secret.\n';
 
 function creation(o: { metadata: { creationTimestamp?: string | Date } }): number {
   const t = o.metadata.creationTimestamp;
@@ -221,7 +217,7 @@ export function render(
     }
     return {
       config,
-      configText: HEADER + stringify(pass.input, { lineWidth: 0, aliasDuplicateObjects: false }),
+      configText: configJson(pass.input),
       hash: configHash(config),
       secretData: pass.secretData,
       outcomes: pass.outcomes,
