@@ -72,12 +72,13 @@ export interface DataplaneProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Spawn `sluice serve --config FILE --port 0` with Node 24 and wait until it listens. */
+/** Spawn `sluice serve --config FILE --port 0 [...extraArgs]` with Node 24 and wait until it listens. */
 export async function spawnDataplane(
   configFile: string,
   env: NodeJS.ProcessEnv = {},
   timeoutMs = 20_000,
   port = 0,
+  extraArgs: string[] = [],
 ): Promise<DataplaneProcess> {
   const child = spawn(
     NODE_BIN,
@@ -90,6 +91,7 @@ export async function spawnDataplane(
       String(port),
       '--host',
       '127.0.0.1',
+      ...extraArgs,
     ],
     {
       cwd: REPO_ROOT,
