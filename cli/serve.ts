@@ -9,7 +9,8 @@ const HELP = `usage: sluice serve --config FILE [--host HOST] [--port PORT] [--r
 Runs the dataplane with FILE (YAML or JSON), hot-reloading it when it changes.
 PORT and HOST environment variables override the config's server.port and server.host.
 --report-lease (or SLUICE_REPORT_LEASE=1) keeps a Lease named after POD_NAME in POD_NAMESPACE
-carrying the loaded config hash, which the operator reads to report Programmed.`;
+carrying the loaded config hash, which the operator reads to report Programmed. It reaches the
+API server with KUBECONFIG (its first path), ~/.kube/config or the pod's service account.`;
 
 export const serveCommand: Command = {
   summary: 'run the dataplane (OpenAI-compatible gateway) from a config file',
@@ -40,8 +41,9 @@ export const serveCommand: Command = {
       return 2;
     }
     const log = createLogger();
-    // Loaded only when asked for: the reporter brings @kubernetes/client-node, ~75 MiB of resident
-    // memory that a dataplane without --report-lease never needs.
+    // Loaded only when asked for. The reporter authenticates with our own small loader
+    // (dataplane/src/k8s/kube_credentials.ts), never @kubernetes/client-node: that package costs
+    // ~75 MiB of resident memory per pod (test/k8s/no_client_node.test.ts keeps it out).
     const reporter =
       values['report-lease'] || process.env.SLUICE_REPORT_LEASE === '1'
         ? (await import('../dataplane/src/k8s/lease_reporter.ts')).leaseReporterFromEnv(log)

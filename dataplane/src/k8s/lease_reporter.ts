@@ -3,8 +3,9 @@
 // loaded in an annotation. The operator reports Programmed=True only when every live (unexpired)
 // replica Lease carries the hash it rendered. The Lease is deleted on shutdown and owned by the Pod,
 // so a replica that goes away stops counting at once or, if killed, when the Lease expires.
-import { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+// our own credentials loader, not @kubernetes/client-node: see kube_credentials.ts for why
+import { type LoadOptions, loadKubeCredentials } from './kube_credentials.ts';
 import { isConflict, isNotFound, KubeRest } from './kube_rest.ts';
 
 export const REPLICA_LABEL = 'gateway.sluice.dev/replica-report';
@@ -146,18 +147,22 @@ export class LeaseReporter {
 
 /**
  * Build a reporter from the environment: POD_NAME and POD_NAMESPACE (downward API), optional POD_UID,
- * and in-cluster credentials or KUBECONFIG. Throws when the pod identity is missing.
+ * and KUBECONFIG, ~/.kube/config or in-cluster credentials (kube_credentials.ts). Throws when the
+ * pod identity is missing or the credentials cannot be loaded.
  */
-export function leaseReporterFromEnv(log: Logger, env: NodeJS.ProcessEnv = process.env): LeaseReporter {
+export function leaseReporterFromEnv(
+  log: Logger,
+  env: NodeJS.ProcessEnv = process.env,
+  credentials: Omit<LoadOptions, 'env'> = {},
+): LeaseReporter {
   const podName = env.POD_NAME;
   const namespace = env.POD_NAMESPACE;
   if (!podName || !namespace)
     throw new Error('--report-lease needs POD_NAME and POD_NAMESPACE (set them with the downward API)');
-  const kc = new KubeConfig();
-  kc.loadFromDefault();
+  const auth = loadKubeCredentials({ ...credentials, env });
   const duration = env.SLUICE_LEASE_DURATION_SECONDS ? Number(env.SLUICE_LEASE_DURATION_SECONDS) : undefined;
   return new LeaseReporter({
-    rest: new KubeRest(kc),
+    rest: new KubeRest(auth),
     namespace,
     podName,
     podUid: env.POD_UID,
