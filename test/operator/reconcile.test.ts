@@ -3,6 +3,8 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigText, validateConfig } from '../../dataplane/src/config/load.ts';
+import { loadKubeCredentials } from '../../dataplane/src/k8s/kube_credentials.ts';
+import { KubeRest } from '../../dataplane/src/k8s/kube_rest.ts';
 import { LeaseReporter } from '../../dataplane/src/k8s/lease_reporter.ts';
 import type { Operator } from '../../operator/src/controller/operator.ts';
 import { type SluiceEnv, startSluiceEnv } from '../envtest/sluice_env.ts';
@@ -89,8 +91,11 @@ describe('operator reconcile', () => {
 
   it('Programmed follows the replica Leases: True only when every live replica has the hash', async () => {
     const log = pino({ level: 'silent' });
-    const a = new LeaseReporter({ rest: env.rest, namespace: OUT_NS, podName: 'dp-a', log });
-    const b = new LeaseReporter({ rest: env.rest, namespace: OUT_NS, podName: 'dp-b', log });
+    // the replicas authenticate as a dataplane does: its own loader, not client-node's KubeConfig
+    const creds = loadKubeCredentials({ env: { KUBECONFIG: env.cp.kubeconfigPath } });
+    const rest = new KubeRest(creds);
+    const a = new LeaseReporter({ rest, namespace: OUT_NS, podName: 'dp-a', log });
+    const b = new LeaseReporter({ rest, namespace: OUT_NS, podName: 'dp-b', log });
     a.report(op.lastHash);
     b.report('0000000000000000');
     await Promise.all([a.flush(), b.flush()]);
@@ -112,6 +117,7 @@ describe('operator reconcile', () => {
     // a replica that stops deletes its Lease and no longer counts
     await b.stop();
     await a.stop();
+    creds.close();
     await waitFor(
       'NoReplicas again',
       async () =>
