@@ -4,9 +4,13 @@ import { readFile } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
-import { compileNamespaces } from '../policy/compile.ts';
-import { getPreset } from '../providers/presets.ts';
+import { compileNamespaceSteps } from '../policy/compile.ts';
+import { checkReferenceSteps } from './references.ts';
 import { configSchema, type SluiceConfig } from './schema.ts';
+import { parseConfigSteps } from './schema_steps.ts';
+import { runSteps, type Slicer, type Steps } from './steps.ts';
+
+export { checkReferences } from './references.ts';
 
 export interface ConfigIssue {
   path: string;
@@ -92,117 +96,39 @@ function zodIssues(error: z.ZodError): ConfigIssue[] {
   return error.issues.map((i) => ({ path: formatPath(i.path), message: i.message }));
 }
 
-function duplicates<T extends { name: string }>(items: T[], key: string, issues: ConfigIssue[]): Set<string> {
-  const seen = new Set<string>();
-  items.forEach((item, i) => {
-    if (seen.has(item.name))
-      issues.push({ path: `${key}[${i}].name`, message: `duplicate name "${item.name}"` });
-    seen.add(item.name);
-  });
-  return seen;
-}
-
-/** Checks the schema cannot express: unique names, references, provider types and their credentials. */
-export function checkReferences(cfg: SluiceConfig): ConfigIssue[] {
-  const issues: ConfigIssue[] = [];
-  const providers = duplicates(cfg.providers, 'providers', issues);
-  const routes = duplicates(cfg.routes, 'routes', issues);
-  const policies = duplicates(cfg.policies, 'policies', issues);
-  duplicates(cfg.namespaces, 'namespaces', issues);
-
-  cfg.providers.forEach((p, i) => {
-    const preset = getPreset(p.type);
-    if (!preset) {
-      issues.push({ path: `providers[${i}].type`, message: `unsupported provider type "${p.type}"` });
-      return;
-    }
-    if (!p.baseUrl && !preset.defaultBaseUrl) {
-      issues.push({ path: `providers[${i}].baseUrl`, message: `required for provider type "${p.type}"` });
-    }
-    const needsRegion =
-      preset.auth === 'sigv4' || (!p.baseUrl && (preset.defaultBaseUrl ?? '').includes('{region}'));
-    if (needsRegion && !p.region) {
-      issues.push({ path: `providers[${i}].region`, message: `required for provider type "${p.type}"` });
-    } else if (p.region !== undefined && !/^[a-z0-9]+(-[a-z0-9]+)*$/.test(p.region)) {
-      // the region becomes part of a host name and of the SigV4 scope
-      issues.push({
-        path: `providers[${i}].region`,
-        message: 'must look like a region name, e.g. us-east-1',
-      });
-    }
-    if (p.healthCheck && !p.healthCheck.path && (!preset.paths.health || preset.auth === 'sigv4')) {
-      issues.push({
-        path: `providers[${i}].healthCheck`,
-        message: `provider type "${p.type}" has no health endpoint Sluice can probe; set healthCheck.path or omit healthCheck`,
-      });
-    }
-    for (const cred of preset.requiredCredentials) {
-      if (!p.credentials?.[cred]) {
-        issues.push({
-          path: `providers[${i}].credentials.${cred}`,
-          message: `required for provider type "${p.type}"`,
-        });
-      }
-    }
-  });
-  cfg.routes.forEach((r, i) => {
-    const check = (list: typeof r.backends, key: string) =>
-      list.forEach((b, j) => {
-        if (!providers.has(b.provider)) {
-          issues.push({
-            path: `routes[${i}].${key}[${j}].provider`,
-            message: `unknown provider "${b.provider}"`,
-          });
-        }
-      });
-    check(r.backends, 'backends');
-    check(r.fallback, 'fallback');
-    if (r.backends.every((b) => b.weight === 0)) {
-      issues.push({ path: `routes[${i}].backends`, message: 'at least one backend needs a weight above 0' });
-    }
-    if (
-      r.strategy === 'complexity' &&
-      !(r.backends.some((b) => b.tier === 'cheap') && r.backends.some((b) => b.tier === 'strong'))
-    ) {
-      issues.push({
-        path: `routes[${i}].backends`,
-        message: 'the complexity strategy needs a backend of tier "cheap" and one of tier "strong"',
-      });
-    }
-  });
-  let defaults = 0;
-  cfg.namespaces.forEach((ns, i) => {
-    if (ns.default) defaults++;
-    ns.policies.forEach((p, j) => {
-      if (!policies.has(p))
-        issues.push({ path: `namespaces[${i}].policies[${j}]`, message: `unknown policy "${p}"` });
-    });
-    ns.routes?.forEach((r, j) => {
-      if (!routes.has(r))
-        issues.push({ path: `namespaces[${i}].routes[${j}]`, message: `unknown route "${r}"` });
-    });
-  });
-  if (defaults > 1) issues.push({ path: 'namespaces', message: 'at most one namespace may be the default' });
-  if (cfg.store.type === 'redis' && !cfg.store.redis)
-    issues.push({ path: 'store.redis', message: 'required when store.type is redis' });
-  return issues;
+/** Reference checks, then the policy rules (filter regexes, scoped routes, key prefixes), so that
+ * `sluice validate` and the operator reject what the dataplane would refuse to load. */
+function* semanticSteps(cfg: SluiceConfig, source: string): Steps<SluiceConfig> {
+  const issues = yield* checkReferenceSteps(cfg);
+  if (issues.length) throw new ConfigError(source, issues);
+  try {
+    yield* compileNamespaceSteps(cfg);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError(source, err.issues);
+    throw err;
+  }
+  return cfg;
 }
 
 /** Validate an already-parsed object. Returns the typed config or throws ConfigError with every issue. */
 export function validateConfig(raw: unknown, source = 'config'): SluiceConfig {
   const result = configSchema.safeParse(raw);
   if (!result.success) throw new ConfigError(source, zodIssues(result.error));
-  const issues = checkReferences(result.data);
-  if (issues.length) throw new ConfigError(source, issues);
-  // Policy rules (filter regexes, scoped routes, key prefixes) are checked here too, so `sluice
-  // validate` and the operator reject what the dataplane would refuse to load.
-  try {
-    compileNamespaces(result.data);
-  } catch (err) {
-    if (err instanceof ConfigError) throw new ConfigError(source, err.issues);
-    throw err;
-  }
-  return result.data;
+  return runSteps(semanticSteps(result.data, source));
+}
+
+/**
+ * validateConfig in slices (see steps.ts), for the dataplane's hot reload: the same config or the same
+ * ConfigError, without holding the event loop for the whole of a big config.
+ */
+export async function validateConfigSliced(
+  raw: unknown,
+  source: string,
+  slicer: Slicer,
+): Promise<SluiceConfig> {
+  const result = await slicer.run(parseConfigSteps(raw));
+  if (!result.ok) throw new ConfigError(source, result.issues);
+  return slicer.run(semanticSteps(result.data, source));
 }
 
 export async function loadConfigFile(file: string): Promise<SluiceConfig> {
