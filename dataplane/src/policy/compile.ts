@@ -2,6 +2,7 @@
 // policy scopes resolved, so the request path only runs precomputed closures (fastify route.js style).
 import { ConfigError, type ConfigIssue } from '../config/load.ts';
 import type { NamespaceConfig, PolicyConfig, SluiceConfig } from '../config/schema.ts';
+import { runSteps, type Steps } from '../config/steps.ts';
 import { compileModelMatcher } from '../runtime/route.ts';
 
 export interface ContentFilter {
@@ -68,12 +69,28 @@ function compilePolicy(
   };
 }
 
-export function compileNamespaces(cfg: SluiceConfig): Map<string, CompiledNamespace> {
+/**
+ * Compiled once per config object: validation compiles them (so `sluice validate` and the operator
+ * reject what the dataplane would refuse) and the policy gate of the same load reuses that work.
+ */
+const compiledByConfig = new WeakMap<SluiceConfig, Map<string, CompiledNamespace>>();
+
+/** Namespaces compiled between two pause points. */
+const EVERY = 100;
+
+export function* compileNamespaceSteps(cfg: SluiceConfig): Steps<Map<string, CompiledNamespace>> {
+  const known = compiledByConfig.get(cfg);
+  if (known) return known;
   const issues: ConfigIssue[] = [];
   const routes = new Set(cfg.routes.map((r) => r.name));
-  const policies = new Map(cfg.policies.map((p, i) => [p.name, compilePolicy(p, i, routes, issues)]));
+  const policies = new Map<string, CompiledPolicy>();
+  for (const [i, p] of cfg.policies.entries()) {
+    if (i % EVERY === EVERY - 1) yield;
+    policies.set(p.name, compilePolicy(p, i, routes, issues));
+  }
   const out = new Map<string, CompiledNamespace>();
-  for (const ns of cfg.namespaces) {
+  for (const [i, ns] of cfg.namespaces.entries()) {
+    if (i % EVERY === EVERY - 1) yield;
     const allowedRoutes = ns.routes ? new Set(ns.routes) : undefined;
     out.set(ns.name, {
       name: ns.name,
@@ -89,5 +106,10 @@ export function compileNamespaces(cfg: SluiceConfig): Map<string, CompiledNamesp
       message: 'must not contain "{" or "}" (Sluice puts the namespace in a Redis Cluster hash tag)',
     });
   if (issues.length) throw new ConfigError('config', issues);
+  compiledByConfig.set(cfg, out);
   return out;
+}
+
+export function compileNamespaces(cfg: SluiceConfig): Map<string, CompiledNamespace> {
+  return runSteps(compileNamespaceSteps(cfg));
 }

@@ -6,6 +6,7 @@ import type { ClientApiSpec } from '../api/types.ts';
 import { responseCacheKey } from '../cache/key.ts';
 import { ResponseCache } from '../cache/response_cache.ts';
 import type { SecretSource, SluiceConfig } from '../config/schema.ts';
+import { Slicer } from '../config/steps.ts';
 import { GatewayError } from '../errors.ts';
 import type { Admission, AdmitInput, Gate, Identity, RequestHeaders } from '../proxy/gate.ts';
 import type { CompileOptions } from '../runtime/compile.ts';
@@ -13,7 +14,7 @@ import type { CompiledRoute } from '../runtime/route.ts';
 import type { StoreLogger } from '../store/redis.ts';
 import { type StoreLease, StoreRegistry } from '../store/registry.ts';
 import { admitRequest } from './admit.ts';
-import { type CompiledNamespace, compileNamespaces } from './compile.ts';
+import { type CompiledNamespace, compileNamespaceSteps } from './compile.ts';
 import { Identifier } from './identify.ts';
 import { PriceBook } from './pricing.ts';
 
@@ -136,9 +137,11 @@ export async function createPolicyGate(
   readSecret: ReadSecret,
   stores: StoreRegistry = new StoreRegistry(),
   previous?: PolicyGate,
+  slicer: Slicer = new Slicer(),
 ): Promise<PolicyGate> {
-  const namespaces = compileNamespaces(cfg);
-  const identifier = new Identifier(cfg.namespaces, readSecret);
+  // already compiled when this config was validated (the same object): reused, not redone
+  const namespaces = await slicer.run(compileNamespaceSteps(cfg));
+  const identifier = await Identifier.load(cfg.namespaces, readSecret, slicer);
   const password = cfg.store.redis?.password
     ? readSecret(cfg.store.redis.password, 'store.redis.password')
     : undefined;
@@ -153,8 +156,8 @@ export async function createPolicyGate(
 export function policyGateFactory(log?: StoreLogger): NonNullable<CompileOptions['gateFactory']> {
   const stores = new StoreRegistry(log);
   let last: PolicyGate | undefined;
-  return async (cfg, readSecret) => {
-    last = await createPolicyGate(cfg, readSecret, stores, last);
+  return async (cfg, readSecret, _secretsDir, slicer) => {
+    last = await createPolicyGate(cfg, readSecret, stores, last, slicer);
     return last;
   };
 }

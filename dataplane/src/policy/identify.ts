@@ -8,6 +8,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { ConfigError } from '../config/load.ts';
 import type { NamespaceConfig, SecretSource } from '../config/schema.ts';
+import type { Slicer, Steps } from '../config/steps.ts';
+import { runSteps } from '../config/steps.ts';
 import { GatewayError } from '../errors.ts';
 import type { Identity, RequestHeaders } from '../proxy/gate.ts';
 import { compileHeaderMatch } from '../runtime/route.ts';
@@ -51,7 +53,10 @@ export function presentedCredential(get: Getter): string | undefined {
   return bearer || get('x-api-key')?.trim() || get('api-key')?.trim() || undefined;
 }
 
-function parseKeysFile(text: string, path: string): Array<{ name: string; sha256: string }> {
+/** API keys checked or registered between two pause points. */
+const KEYS_PER_STEP = 500;
+
+function* parseKeysFile(text: string, path: string): Steps<Array<{ name: string; sha256: string }>> {
   let list: unknown;
   try {
     list = JSON.parse(text);
@@ -59,14 +64,17 @@ function parseKeysFile(text: string, path: string): Array<{ name: string; sha256
     throw new ConfigError('config', [{ path, message: `not JSON: ${(err as Error).message}` }]);
   }
   if (!Array.isArray(list)) throw new ConfigError('config', [{ path, message: 'must be a JSON list' }]);
-  return list.map((k, i) => {
+  const out: Array<{ name: string; sha256: string }> = [];
+  for (const [i, k] of list.entries()) {
+    if (i % KEYS_PER_STEP === KEYS_PER_STEP - 1) yield;
     const o = k as { name?: unknown; sha256?: unknown };
     if (typeof o?.name !== 'string' || typeof o.sha256 !== 'string' || !/^[a-f0-9]{64}$/.test(o.sha256))
       throw new ConfigError('config', [
         { path: `${path}[${i}]`, message: 'needs {name, sha256} with a lowercase hex SHA-256 digest' },
       ]);
-    return { name: o.name, sha256: o.sha256 };
-  });
+    out.push({ name: o.name, sha256: o.sha256 });
+  }
+  return out;
 }
 
 export class Identifier {
@@ -74,20 +82,35 @@ export class Identifier {
   readonly #jwt: JwtMatcher[] = [];
   readonly #headerRules = new Map<string, HeaderRule>();
   readonly #headerOnly: HeaderRule[] = [];
-  readonly #default: string | undefined;
+  #default: string | undefined;
 
+  /** Builds it in one go; `Identifier.load` builds the same in slices. */
   constructor(namespaces: NamespaceConfig[], readSecret: (s: SecretSource, path?: string) => string) {
-    namespaces.forEach((ns, i) => {
+    runSteps(this.#fill(namespaces, readSecret));
+  }
+
+  /** For a hot reload: ten thousand keys are read, checked and indexed without holding the event loop. */
+  static async load(
+    namespaces: NamespaceConfig[],
+    readSecret: (s: SecretSource, path?: string) => string,
+    slicer: Slicer,
+  ): Promise<Identifier> {
+    const id = new Identifier([], readSecret);
+    await slicer.run(id.#fill(namespaces, readSecret));
+    return id;
+  }
+
+  *#fill(namespaces: NamespaceConfig[], readSecret: (s: SecretSource, path?: string) => string): Steps<void> {
+    for (const [i, ns] of namespaces.entries()) {
       const path = `namespaces[${i}].match`;
       const keys = [...(ns.match.apiKeys ?? [])];
-      if (ns.match.apiKeysFile)
-        keys.push(
-          ...parseKeysFile(
-            readSecret({ file: ns.match.apiKeysFile }, `${path}.apiKeysFile`),
-            `${path}.apiKeysFile`,
-          ),
-        );
-      for (const k of keys) {
+      if (ns.match.apiKeysFile) {
+        const text = readSecret({ file: ns.match.apiKeysFile }, `${path}.apiKeysFile`);
+        yield;
+        for (const k of yield* parseKeysFile(text, `${path}.apiKeysFile`)) keys.push(k);
+      }
+      for (const [n, k] of keys.entries()) {
+        if (n % KEYS_PER_STEP === KEYS_PER_STEP - 1) yield;
         const other = this.#keys.get(k.sha256);
         if (other)
           throw new ConfigError('config', [
@@ -114,7 +137,8 @@ export class Identifier {
         this.#headerRules.set(ns.name, rule);
         if (!rule.withCredentials) this.#headerOnly.push(rule);
       }
-    });
+      yield;
+    }
     this.#default = namespaces.find((n) => n.default)?.name;
   }
 

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { ConfigError, decodeStoredText } from '../config/load.ts';
 import type { ModelConfig, ProviderConfig, SecretSource, SluiceConfig, Timeouts } from '../config/schema.ts';
+import { Slicer, type Steps } from '../config/steps.ts';
 import { getPreset } from '../providers/presets.ts';
 import type { ResolvedProvider } from '../providers/types.ts';
 import { type Gate, openGate } from '../proxy/gate.ts';
@@ -33,8 +34,27 @@ export interface CompileOptions {
     cfg: SluiceConfig,
     readSecret: (s: SecretSource) => string,
     secretsDir: string,
+    /** the load's slicer: long work in the factory pauses for the event loop the same way */
+    slicer?: Slicer,
   ) => Gate | Promise<Gate>;
   env?: NodeJS.ProcessEnv;
+  /** pauses between slices of work so a big config never holds the event loop (a new one if absent) */
+  slicer?: Slicer;
+}
+
+/** Routes compiled between two pause points. */
+const ROUTES_PER_STEP = 50;
+
+function* compileRouteSteps(
+  config: SluiceConfig,
+  providers: ReadonlyMap<string, ProviderRuntime>,
+): Steps<CompiledRoute[]> {
+  const routes: CompiledRoute[] = [];
+  for (const [i, r] of config.routes.entries()) {
+    if (i % ROUTES_PER_STEP === ROUTES_PER_STEP - 1) yield;
+    routes.push(compileRoute(r, providers));
+  }
+  return routes;
 }
 
 const DEFAULT_TIMEOUTS: EffectiveTimeouts = {
@@ -118,6 +138,7 @@ function resolveProvider(
 }
 
 export async function compileRuntime(config: SluiceConfig, opts: CompileOptions): Promise<Runtime> {
+  const slicer = opts.slicer ?? new Slicer();
   const secretsDir = config.server.secretsDir
     ? resolve(opts.configDir, config.server.secretsDir)
     : opts.configDir;
@@ -129,7 +150,8 @@ export async function compileRuntime(config: SluiceConfig, opts: CompileOptions)
     const timeouts = effectiveTimeouts(config.server.timeouts, p.timeouts);
     providers.set(p.name, opts.state.obtain(resolved, timeouts));
   });
-  const routes = config.routes.map((r) => compileRoute(r, providers));
+  await slicer.checkpoint();
+  const routes = await slicer.run(compileRouteSteps(config, providers));
   if (config.namespaces.length > 0 && !opts.gateFactory) {
     // Never serve a tenant config without enforcing it.
     throw new ConfigError('config', [
@@ -138,8 +160,9 @@ export async function compileRuntime(config: SluiceConfig, opts: CompileOptions)
   }
   const gate =
     opts.gateFactory && config.namespaces.length > 0
-      ? await opts.gateFactory(config, readSecret, secretsDir)
+      ? await opts.gateFactory(config, readSecret, secretsDir, slicer)
       : openGate;
+  await slicer.checkpoint();
   return { config, hash: configHash(config), providers, routes, gate, secretsDir, secretFiles };
 }
 
