@@ -4,9 +4,10 @@
 import { readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { ConfigError, parseConfigText, validateConfig } from './config/load.ts';
+import { ConfigError, parseConfigText, validateConfigSliced } from './config/load.ts';
 import type { SluiceConfig } from './config/schema.ts';
-import { ConfigWatcher, digest } from './config/watch.ts';
+import { Slicer } from './config/steps.ts';
+import { ConfigWatcher, digestAll } from './config/watch.ts';
 import { metrics } from './observability/metrics.ts';
 import { policyGateFactory } from './policy/gate.ts';
 import { HealthChecker } from './proxy/health.ts';
@@ -46,15 +47,23 @@ export class Dataplane {
     return this.#runtime;
   }
 
+  /**
+   * Text -> a complete Runtime, in slices of a few milliseconds (steps.ts): requests keep being served
+   * on the current runtime meanwhile, and only see the new one once it is whole.
+   */
   async #compile(text: string): Promise<Runtime> {
-    const cfg: SluiceConfig = validateConfig(
-      parseConfigText(text, this.#opts.configFile),
-      this.#opts.configFile,
-    );
+    const file = this.#opts.configFile;
+    const slicer = new Slicer();
+    const raw = parseConfigText(text, file);
+    // JSON.parse of a big config is the longest step that cannot be split: pause right after it
+    await slicer.pause();
+    const cfg: SluiceConfig = await validateConfigSliced(raw, file, slicer);
+    await slicer.checkpoint();
     return compileRuntime(cfg, {
-      configDir: configDirOf(this.#opts.configFile),
+      configDir: configDirOf(file),
       state: this.#state,
       gateFactory: this.#opts.gateFactory ?? this.#policyGateFactory(),
+      slicer,
     });
   }
 
@@ -68,7 +77,7 @@ export class Dataplane {
     const parts = await Promise.all(
       this.#runtime.secretFiles.map((f) => readFile(f, 'utf8').catch(() => '')),
     );
-    return parts.length ? digest(parts.join('\0')) : '';
+    return parts.length ? digestAll(parts) : '';
   }
 
   async start(): Promise<string> {

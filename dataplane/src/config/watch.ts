@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { type FSWatcher, watch } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { yieldToEventLoop } from './steps.ts';
 
 export interface WatchOptions {
   file: string;
@@ -76,6 +77,8 @@ export class ConfigWatcher {
     const d = digest(text) + (await this.#secretsDigest());
     if (d === this.#lastDigest) return;
     this.#lastDigest = d;
+    // hashing a big config and its key lists is work of its own: let requests in before the load starts
+    await yieldToEventLoop();
     try {
       await this.#opts.onChange(text, reason);
     } catch (err) {
@@ -99,4 +102,11 @@ export class ConfigWatcher {
 
 export function digest(text: string): string {
   return createHash('sha256').update(text).digest('hex');
+}
+
+/** Digest of several texts (secret files), without joining them into one big string first. */
+export function digestAll(texts: readonly string[]): string {
+  const h = createHash('sha256');
+  for (const t of texts) h.update(t).update('\0');
+  return h.digest('hex');
 }
