@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../config/load.ts';
 import { namespaceSchema, type SecretSource } from '../config/schema.ts';
+import { Slicer } from '../config/steps.ts';
 import { GatewayError } from '../errors.ts';
 import { Identifier, presentedCredential, sha256Hex } from './identify.ts';
 
@@ -127,6 +128,71 @@ describe('API keys', () => {
     ]);
     expect(await id.identify({ 'x-api-key': 'sk-k', 'x-env': 'prod' })).toMatchObject({ namespace: 'k' });
     expect((await rejection(id.identify({ 'x-api-key': 'sk-k', 'x-env': 'dev' }))).status).toBe(403);
+  });
+});
+
+describe('building in slices (hot reload)', () => {
+  const namespaces = (n: number) =>
+    Array.from({ length: n }, (_, i) => {
+      const file = join(dir, `slices-${i}.json`);
+      const keys = Array.from({ length: 600 }, (_, k) => ({
+        name: `f-${i}-${k}`,
+        sha256: sha256Hex(`sk-f-${i}-${k}`),
+      }));
+      writeFileSync(file, JSON.stringify(keys));
+      return namespaceSchema.parse({
+        name: `ns-${i}`,
+        default: i === 0,
+        match: { apiKeysFile: file, apiKeys: [{ name: `inline-${i}`, sha256: sha256Hex(`sk-inline-${i}`) }] },
+      });
+    });
+
+  it('identifies exactly as one built in one go, and gives the event loop turns meanwhile', async () => {
+    const list = namespaces(4);
+    const whole = new Identifier(list, readSecret);
+    const slicer = new Slicer(0);
+    const sliced = await Identifier.load(list, readSecret, slicer);
+    expect(slicer.pauses).toBeGreaterThan(4); // 600 keys per file: more than one pause each
+    for (const key of ['sk-f-0-0', 'sk-f-3-599', 'sk-inline-2', 'sk-f-2-333']) {
+      const want = await whole.identify({ authorization: `Bearer ${key}` });
+      expect(await sliced.identify({ authorization: `Bearer ${key}` })).toEqual(want);
+    }
+    expect(await sliced.identify({})).toEqual({ namespace: 'ns-0' });
+    expect((await rejection(sliced.identify({ 'x-api-key': 'sk-nope' }))).status).toBe(401);
+  });
+
+  it('fails the same way on a key listed twice or a bad file entry', async () => {
+    const list = namespaces(2);
+    const dup = [
+      ...list,
+      namespaceSchema.parse({
+        name: 'dup',
+        match: { apiKeys: [{ name: 'x', sha256: sha256Hex('sk-f-1-7') }] },
+      }),
+    ];
+    await expect(Identifier.load(dup, readSecret, new Slicer(0))).rejects.toThrow(
+      /key "x" is also listed by namespace "ns-1"/,
+    );
+    const bad = join(dir, 'slices-bad.json');
+    writeFileSync(
+      bad,
+      JSON.stringify([
+        ...Array.from({ length: 700 }, (_, k) => ({ name: `b${k}`, sha256: sha256Hex(`b${k}`) })),
+        { name: 'z' },
+      ]),
+    );
+    const err = await Identifier.load(
+      [namespaceSchema.parse({ name: 'b', match: { apiKeysFile: bad } })],
+      readSecret,
+      new Slicer(0),
+    ).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).issues).toEqual([
+      {
+        path: 'namespaces[0].match.apiKeysFile[700]',
+        message: 'needs {name, sha256} with a lowercase hex SHA-256 digest',
+      },
+    ]);
   });
 });
 
