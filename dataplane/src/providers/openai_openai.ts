@@ -3,9 +3,10 @@
 // The one rewrite: Sluice asks for stream usage (include_usage) so it can account exactly, and strips
 // the usage-only chunk again when the client did not ask for it.
 import { GatewayError } from '../errors.ts';
+import { ChunkReader } from './openai_chunk_reader.ts';
 import { fromOpenAIUsage, type OpenAIUsage, toOpenAIUsage } from './openai_usage.ts';
 import { authHeaders, JSON_HEADERS, upstreamPath } from './request_parts.ts';
-import { SseParser, sseData } from './sse.ts';
+import { type SseFrame, SseParser, sseData } from './sse.ts';
 import type {
   ClientApi,
   ResolvedProvider,
@@ -155,6 +156,7 @@ export function parseOpenAIError(status: number, body: Buffer): UpstreamErrorInf
 class OpenAIStream implements StreamTranslator {
   readonly #ctx: TranslateContext;
   readonly #sse = new SseParser();
+  readonly #reader = new ChunkReader();
   #id = 'chatcmpl-sluice';
   #model: string;
   #created = Math.floor(Date.now() / 1000);
@@ -184,61 +186,77 @@ class OpenAIStream implements StreamTranslator {
     );
   }
 
-  #frames(frames: ReturnType<SseParser['push']>): StreamEvent[] {
+  #frames(frames: SseFrame[]): StreamEvent[] {
     const events: StreamEvent[] = [];
+    const reader = this.#reader;
     for (const f of frames) {
       if (f.data === '[DONE]') {
         this.#sawDone = true;
         events.push({ data: f.raw, done: true });
-        continue;
-      }
-      let chunk: OpenAIChunk;
-      try {
-        chunk = JSON.parse(f.data) as OpenAIChunk;
-      } catch (err) {
-        throw new GatewayError(
-          'SLUICE_ERR_UPSTREAM_ERROR',
-          `provider '${this.#ctx.provider.name}' sent a malformed stream event`,
-          {
-            cause: err,
-          },
-        );
-      }
-      if (chunk.error !== undefined) {
-        const info = parseOpenAIError(200, Buffer.from(f.data));
-        throw new GatewayError(
-          'SLUICE_ERR_UPSTREAM_ERROR',
-          `provider '${this.#ctx.provider.name}' failed mid-stream: ${info.message}`,
-        );
-      }
-      if (chunk.id) this.#id = chunk.id;
-      if (chunk.model) this.#model = chunk.model;
-      if (chunk.created) this.#created = chunk.created;
-      const choice = chunk.choices?.[0];
-      let text: string | undefined;
-      if (choice) {
-        text = choice.delta?.content ?? choice.text ?? undefined;
-        const extra = choice.delta?.reasoning_content ?? undefined;
-        const args = choice.delta?.tool_calls?.map((c) => c.function?.arguments ?? '').join('');
-        if (extra || args) text = (text ?? '') + (extra ?? '') + (args ?? '');
-        if (choice.finish_reason) this.#sawFinish = true;
-      }
-      // some compatible servers (Moonshot) put the final usage inside the choice instead of the chunk
-      const usage = fromOpenAIUsage(chunk.usage ?? choice?.usage);
-      let data: string = f.raw;
-      if (usage && !this.#ctx.clientWantsStreamUsage) {
-        if (!chunk.choices || chunk.choices.length === 0) data = '';
-        else {
-          delete chunk.usage;
-          data = sseData(JSON.stringify(chunk));
-        }
-      }
-      const ev: StreamEvent = { data };
-      if (text) ev.text = text;
-      if (usage) ev.usage = usage;
-      events.push(ev);
+      } else if (
+        f.dataStart === undefined
+          ? reader.read(f.data, 0, f.data.length)
+          : reader.read(f.raw, f.dataStart, f.dataStart + f.data.length)
+      ) {
+        // a plain delta (no usage, error, tool call or finish): what the full parse would give, cheaply
+        if (reader.id) this.#id = reader.id;
+        if (reader.model) this.#model = reader.model;
+        if (reader.created) this.#created = reader.created;
+        const ev: StreamEvent = { data: f.raw };
+        if (reader.text) ev.text = reader.text;
+        events.push(ev);
+      } else events.push(this.#parsed(f));
     }
     return events;
+  }
+
+  /** Any frame, by a full JSON.parse: the reference the scanner's shortcut must agree with. */
+  #parsed(f: SseFrame): StreamEvent {
+    let chunk: OpenAIChunk;
+    try {
+      chunk = JSON.parse(f.data) as OpenAIChunk;
+    } catch (err) {
+      throw new GatewayError(
+        'SLUICE_ERR_UPSTREAM_ERROR',
+        `provider '${this.#ctx.provider.name}' sent a malformed stream event`,
+        {
+          cause: err,
+        },
+      );
+    }
+    if (chunk.error !== undefined) {
+      const info = parseOpenAIError(200, Buffer.from(f.data));
+      throw new GatewayError(
+        'SLUICE_ERR_UPSTREAM_ERROR',
+        `provider '${this.#ctx.provider.name}' failed mid-stream: ${info.message}`,
+      );
+    }
+    if (chunk.id) this.#id = chunk.id;
+    if (chunk.model) this.#model = chunk.model;
+    if (chunk.created) this.#created = chunk.created;
+    const choice = chunk.choices?.[0];
+    let text: string | undefined;
+    if (choice) {
+      text = choice.delta?.content ?? choice.text ?? undefined;
+      const extra = choice.delta?.reasoning_content ?? undefined;
+      const args = choice.delta?.tool_calls?.map((c) => c.function?.arguments ?? '').join('');
+      if (extra || args) text = (text ?? '') + (extra ?? '') + (args ?? '');
+      if (choice.finish_reason) this.#sawFinish = true;
+    }
+    // some compatible servers (Moonshot) put the final usage inside the choice instead of the chunk
+    const usage = fromOpenAIUsage(chunk.usage ?? choice?.usage);
+    let data: string = f.raw;
+    if (usage && !this.#ctx.clientWantsStreamUsage) {
+      if (!chunk.choices || chunk.choices.length === 0) data = '';
+      else {
+        delete chunk.usage;
+        data = sseData(JSON.stringify(chunk));
+      }
+    }
+    const ev: StreamEvent = { data };
+    if (text) ev.text = text;
+    if (usage) ev.usage = usage;
+    return ev;
   }
 
   #chunk(choice: Record<string, unknown> | undefined, usage?: Usage): string {

@@ -7,6 +7,11 @@ export interface SseFrame {
   data: string;
   /** the frame exactly as received, including its terminating blank line */
   raw: string;
+  /**
+   * Set when `data` is `raw` from this index to its length minus 2 (a one-line `data:` frame), so a
+   * reader can scan it inside `raw` (one flat string) instead of the slice.
+   */
+  dataStart?: number;
 }
 
 export class SseParser {
@@ -69,7 +74,7 @@ function parseFrame(raw: string): SseFrame | undefined {
     raw[end + 1] === '\n' &&
     raw[end - 1] !== '\r'
   ) {
-    return { event: undefined, data: raw.slice(6, end), raw };
+    return { event: undefined, data: raw.slice(6, end), raw, dataStart: 6 };
   }
   let event: string | undefined;
   let data: string | undefined;
