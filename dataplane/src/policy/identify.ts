@@ -65,9 +65,9 @@ function* parseKeysFile(text: string, path: string): Steps<Array<{ name: string;
   }
   if (!Array.isArray(list)) throw new ConfigError('config', [{ path, message: 'must be a JSON list' }]);
   const out: Array<{ name: string; sha256: string }> = [];
-  for (const [i, k] of list.entries()) {
+  for (let i = 0; i < list.length; i++) {
     if (i % KEYS_PER_STEP === KEYS_PER_STEP - 1) yield;
-    const o = k as { name?: unknown; sha256?: unknown };
+    const o = list[i] as { name?: unknown; sha256?: unknown };
     if (typeof o?.name !== 'string' || typeof o.sha256 !== 'string' || !/^[a-f0-9]{64}$/.test(o.sha256))
       throw new ConfigError('config', [
         { path: `${path}[${i}]`, message: 'needs {name, sha256} with a lowercase hex SHA-256 digest' },
@@ -103,14 +103,16 @@ export class Identifier {
   *#fill(namespaces: NamespaceConfig[], readSecret: (s: SecretSource, path?: string) => string): Steps<void> {
     for (const [i, ns] of namespaces.entries()) {
       const path = `namespaces[${i}].match`;
-      const keys = [...(ns.match.apiKeys ?? [])];
+      let keys = ns.match.apiKeys ?? [];
       if (ns.match.apiKeysFile) {
         const text = readSecret({ file: ns.match.apiKeysFile }, `${path}.apiKeysFile`);
         yield;
-        for (const k of yield* parseKeysFile(text, `${path}.apiKeysFile`)) keys.push(k);
+        const listed = yield* parseKeysFile(text, `${path}.apiKeysFile`);
+        keys = keys.length ? [...keys, ...listed] : listed;
       }
-      for (const [n, k] of keys.entries()) {
+      for (let n = 0; n < keys.length; n++) {
         if (n % KEYS_PER_STEP === KEYS_PER_STEP - 1) yield;
+        const k = keys[n] as { name: string; sha256: string };
         const other = this.#keys.get(k.sha256);
         if (other)
           throw new ConfigError('config', [

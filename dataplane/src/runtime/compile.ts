@@ -162,7 +162,8 @@ export async function compileRuntime(config: SluiceConfig, opts: CompileOptions)
     opts.gateFactory && config.namespaces.length > 0
       ? await opts.gateFactory(config, readSecret, secretsDir, slicer)
       : openGate;
-  await slicer.checkpoint();
+  // hashing the whole config is one step that cannot be split: start it on a fresh slice
+  await slicer.pause();
   return { config, hash: configHash(config), providers, routes, gate, secretsDir, secretFiles };
 }
 
