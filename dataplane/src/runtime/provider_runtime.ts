@@ -88,25 +88,38 @@ export class ProviderStateCache {
   readonly #byKey = new Map<string, ProviderRuntime>();
 
   obtain(resolved: ResolvedProvider, timeouts: EffectiveTimeouts): ProviderRuntime {
+    const prepared = this.prepare(resolved, timeouts);
+    prepared.apply();
+    return prepared.runtime;
+  }
+
+  /**
+   * The runtime `obtain` returns, without changing anything yet: `apply()` updates a live runtime (or
+   * registers a new one). A reload prepares every provider, builds the rest, and applies them when it
+   * swaps, so requests still on the old config never see half of a new one.
+   */
+  prepare(
+    resolved: ResolvedProvider,
+    timeouts: EffectiveTimeouts,
+  ): { runtime: ProviderRuntime; apply(): void } {
     const mock = resolved.preset.transport === 'mock';
     const key = `${resolved.name}|${mock ? 'mock' : resolved.origin}|${resolved.config.connections}|${timeouts.connectMs}`;
     const existing = this.#byKey.get(key);
-    if (existing && !mock) {
-      existing.update(resolved, timeouts);
-      return existing;
-    }
+    if (existing && !mock) return { runtime: existing, apply: () => existing.update(resolved, timeouts) };
     const transport = mock
       ? new MockTransport(
           resolved.config.mock ?? { latencyMs: 0, chunkDelayMs: 0, outputTokens: 16, chunkTokens: 1 },
         )
       : new HttpTransport(resolved.origin, resolved.config.connections, timeouts.connectMs);
     const rt = new ProviderRuntime(resolved, timeouts, transport);
-    if (existing) {
-      // mock settings may change on reload; keep breaker semantics simple by replacing the runtime
-      this.#byKey.delete(key);
-    }
-    this.#byKey.set(key, rt);
-    return rt;
+    return {
+      runtime: rt,
+      apply: () => {
+        // mock settings may change on reload; keep breaker semantics simple by replacing the runtime
+        if (existing) this.#byKey.delete(key);
+        this.#byKey.set(key, rt);
+      },
+    };
   }
 
   /** Close pools no longer referenced by the live config (after in-flight requests finish). */
