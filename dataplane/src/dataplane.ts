@@ -35,6 +35,8 @@ export class Dataplane {
   #watcher: ConfigWatcher | undefined;
   #health: HealthChecker | undefined;
   #draining = false;
+  /** stop() has closed the runtime's gate: a load finishing now must not be swapped in */
+  #closed = false;
   #lastError: string | undefined;
   #reloads = 0;
   address = '';
@@ -141,6 +143,12 @@ export class Dataplane {
       log.error({ reason, error: this.#lastError }, 'config reload failed; keeping the last good config');
       return;
     }
+    if (this.#closed) {
+      // stop() finished while this load was running (it yields to the event loop) and closed only the
+      // runtime it saw: release this one's store lease too
+      await next.gate.close?.().catch(() => {});
+      return;
+    }
     const previous = this.#runtime;
     this.#runtime = next;
     this.#markLoaded(next);
@@ -202,6 +210,7 @@ export class Dataplane {
       this.#opts.log.warn({ deadlineMs: deadline }, 'drain deadline passed; closing remaining connections');
       this.#app.server.closeAllConnections();
     }
+    this.#closed = true;
     await this.#runtime.gate.close?.().catch(() => {});
     await this.#state.closeAll();
   }

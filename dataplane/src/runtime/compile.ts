@@ -137,6 +137,12 @@ function resolveProvider(
   };
 }
 
+/**
+ * Build the runtime for a config in slices (the slicer pauses between them for requests). Nothing the
+ * current runtime shares (provider pools, breakers, their settings) changes before the last,
+ * synchronous step, so requests still served by the old runtime never see part of the new one, and a
+ * load that fails on the way leaves everything as it was.
+ */
 export async function compileRuntime(config: SluiceConfig, opts: CompileOptions): Promise<Runtime> {
   const slicer = opts.slicer ?? new Slicer();
   const secretsDir = config.server.secretsDir
@@ -145,10 +151,13 @@ export async function compileRuntime(config: SluiceConfig, opts: CompileOptions)
   const secretFiles: string[] = [];
   const readSecret = makeSecretReader(secretsDir, opts.env ?? process.env, secretFiles);
   const providers = new Map<string, ProviderRuntime>();
+  const applyProviders: Array<() => void> = [];
   config.providers.forEach((p, i) => {
     const resolved = resolveProvider(p, i, readSecret);
     const timeouts = effectiveTimeouts(config.server.timeouts, p.timeouts);
-    providers.set(p.name, opts.state.obtain(resolved, timeouts));
+    const prepared = opts.state.prepare(resolved, timeouts);
+    providers.set(p.name, prepared.runtime);
+    applyProviders.push(prepared.apply);
   });
   await slicer.checkpoint();
   const routes = await slicer.run(compileRouteSteps(config, providers));
@@ -162,9 +171,12 @@ export async function compileRuntime(config: SluiceConfig, opts: CompileOptions)
     opts.gateFactory && config.namespaces.length > 0
       ? await opts.gateFactory(config, readSecret, secretsDir, slicer)
       : openGate;
-  // hashing the whole config is one step that cannot be split: start it on a fresh slice
+  // hashing the whole config is one step that cannot be split: start it on a fresh slice, and apply
+  // the provider settings in the same synchronous stretch that hands the runtime over
   await slicer.pause();
-  return { config, hash: configHash(config), providers, routes, gate, secretsDir, secretFiles };
+  const hash = configHash(config);
+  for (const apply of applyProviders) apply();
+  return { config, hash, providers, routes, gate, secretsDir, secretFiles };
 }
 
 export function configDirOf(file: string): string {
