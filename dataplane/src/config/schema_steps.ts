@@ -10,9 +10,10 @@ import type { Steps } from './steps.ts';
 
 export type SchemaResult = { ok: true; data: SluiceConfig } | { ok: false; issues: ConfigIssue[] };
 
-/** The config's lists, in the schema's key order (which is the order zod reports issues in). */
-const LISTS = ['providers', 'routes', 'namespaces', 'policies'] as const;
-type ListKey = (typeof LISTS)[number];
+type ListKey = 'providers' | 'routes' | 'namespaces' | 'policies';
+const LIST_KEYS = new Set<string>(['providers', 'routes', 'namespaces', 'policies']);
+/** The config's lists, in the schema's key order: the order zod reports their issues in. */
+const LISTS = Object.keys(configSchema.shape).filter((k) => LIST_KEYS.has(k)) as ListKey[];
 
 /** Inline API-key lists longer than this are validated in slices. */
 const KEY_SLICE = 256;
