@@ -26,15 +26,6 @@ import {
   textOf,
 } from './openai_chunk_scan.ts';
 
-/**
- * Frames the scanner would refuse late (they end the answer: finish_reason, then the usage chunk), told
- * by a quick look for their usual compact spelling so they go straight to the full parse. Only a
- * shortcut: a frame spelled otherwise is refused by the scanner itself.
- */
-function hopeless(s: string, start: number): boolean {
-  return s.indexOf('"finish_reason":"', start) >= 0 || s.indexOf('"usage":{', start) >= 0;
-}
-
 /** A normal stream builds two templates (the role-only first chunk, then the content chunks). */
 const WIDE_AFTER = 3;
 
@@ -59,7 +50,6 @@ export class ChunkReader {
   /** true when s[start, end) is a plain delta chunk and the fields above describe it; false: parse it in full */
   read(s: string, start: number, end: number): boolean {
     if (this.#fixed.length > 0 && this.#match(s, start, end)) return true;
-    if (hopeless(s, start)) return false;
     const sc = this.#scanner;
     if (!sc.scan(s, start, end)) return false;
     this.id = this.#id = sc.id;
