@@ -9,7 +9,7 @@ import { GatewayError } from '../../dataplane/src/errors.ts';
 import { openaiToOpenai } from '../../dataplane/src/providers/openai_openai.ts';
 import type { ClientApi, StreamTranslator } from '../../dataplane/src/providers/types.ts';
 import { resolvedProvider, translateContext } from '../helpers/provider_context.ts';
-import { RefOpenAIStream } from './openai_stream_reference.ts';
+import { RefOpenAIStream, refMisreadsBom } from './openai_stream_reference.ts';
 
 // --- JSON text with control over spelling: spaces, escapes, duplicate keys --------------------------
 
@@ -358,6 +358,7 @@ describe('OpenAI stream translator: fast paths give exactly what the full parse 
         fc.boolean(),
         fc.constantFrom<ClientApi>('openai-chat', 'openai-completions'),
         (pieces, wantsUsage, clientApi) => {
+          fc.pre(!refMisreadsBom(Buffer.concat(pieces)));
           const ctx = translateContext(provider, {
             model: 'client-model',
             stream: true,

@@ -13,6 +13,19 @@ import {
 import { sseData } from '../../dataplane/src/providers/sse.ts';
 import type { StreamEvent, TranslateContext, Usage } from '../../dataplane/src/providers/types.ts';
 
+/**
+ * Streams on which the reference is wrong: Node's streaming TextDecoder drops a byte order mark that
+ * follows broken bytes at the very start when those came in an earlier read (they give no output until
+ * the next one). The Encoding standard, and a decode of the whole buffer, keep it: only the stream's
+ * first character may be taken as a BOM. The parser does that whatever the reads; comparisons skip
+ * these streams (a BOM at byte 1 to 6) and sse_bytes.test.ts checks the case by itself.
+ */
+export function refMisreadsBom(bytes: Buffer): boolean {
+  // what gives no output until a later read: a first BOM (3 bytes), then an unfinished character (<= 3)
+  const at = bytes.indexOf(Buffer.from([0xef, 0xbb, 0xbf]), 1);
+  return at >= 1 && at <= 6;
+}
+
 export interface RefFrame {
   event: string | undefined;
   data: string;

@@ -1,6 +1,7 @@
-// Incremental Server-Sent Events framing. Upstream chunks split frames anywhere (even inside "\r\n"),
-// so bytes are buffered until a blank line ends a frame. Only what the translators need is parsed:
-// the `event:` name and the joined `data:` lines; the raw frame text is kept for byte-exact passthrough.
+// Incremental Server-Sent Events framing. Upstream chunks split frames anywhere (even inside "\r\n" or
+// a multi-byte character), so bytes are buffered until a blank line ends a frame. Only what the
+// translators need is parsed: the `event:` name and the joined `data:` lines; the raw frame text is kept
+// for byte-exact passthrough.
 
 export interface SseFrame {
   event: string | undefined;
@@ -15,51 +16,96 @@ export interface SseFrame {
 }
 
 export class SseParser {
-  #buf = '';
-  readonly #decoder = new TextDecoder('utf-8');
+  /**
+   * Bytes of the frame not complete yet, in the reads they came in (copies: a caller may reuse its
+   * buffers). Frames are framed on bytes and each is decoded whole: a frame ends with an ASCII line
+   * break, which no multi-byte character contains and which ends any broken one, so this decodes
+   * exactly as one streaming TextDecoder over the whole stream would, without its per-read cost, and
+   * each frame is one flat string (its raw text, scanned in place by the OpenAI chunk reader).
+   */
+  #rest: Buffer[] = [];
+  #restLength = 0;
+  /** nothing decoded yet: TextDecoder drops a UTF-8 byte order mark that starts the stream */
+  #atStart = true;
 
+  /** Strings are taken as their UTF-8 bytes. */
   push(chunk: Buffer | Uint8Array | string): SseFrame[] {
-    this.#buf += typeof chunk === 'string' ? chunk : this.#decoder.decode(chunk, { stream: true });
-    return this.#drain();
+    const bytes =
+      typeof chunk === 'string'
+        ? Buffer.from(chunk)
+        : Buffer.isBuffer(chunk)
+          ? chunk
+          : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    let buf = bytes;
+    let from = 0;
+    if (this.#restLength > 0) {
+      // a frame end needs a line feed, so a read without one only waits with the rest
+      if (bytes.indexOf(LF) < 0) {
+        this.#keep(bytes);
+        return [];
+      }
+      // the end may start up to two bytes back ("\n" | "\r" in the rest, then "\n")
+      from = Math.max(0, this.#restLength - 2);
+      buf = Buffer.concat([...this.#rest, bytes], this.#restLength + bytes.length);
+      this.#rest = [];
+      this.#restLength = 0;
+    }
+    const frames: SseFrame[] = [];
+    let start = 0;
+    for (;;) {
+      const end = findFrameEnd(buf, from);
+      if (end < 0) break;
+      const frame = parseFrame(this.#decode(buf, start, end));
+      if (frame) frames.push(frame);
+      start = from = end;
+    }
+    if (start < buf.length) this.#keep(buf.subarray(start));
+    return frames;
   }
 
   /** Frames left when the stream ends; a trailing frame without its blank line is still returned. */
   end(): SseFrame[] {
-    this.#buf += this.#decoder.decode();
-    const frames = this.#drain();
-    if (this.#buf.trim() !== '') {
-      const tail = parseFrame(this.#buf + '\n\n');
-      if (tail) frames.push(tail);
+    const frames: SseFrame[] = [];
+    if (this.#restLength > 0) {
+      const text = this.#decode(Buffer.concat(this.#rest, this.#restLength), 0, this.#restLength);
+      if (text.trim() !== '') {
+        const tail = parseFrame(text + '\n\n');
+        if (tail) frames.push(tail);
+      }
     }
-    this.#buf = '';
+    this.#rest = [];
+    this.#restLength = 0;
+    this.#atStart = true;
     return frames;
   }
 
   /** bytes received but not yet part of a complete frame */
   get pending(): number {
-    return this.#buf.length;
+    return this.#restLength;
   }
 
-  #drain(): SseFrame[] {
-    const frames: SseFrame[] = [];
-    let start = 0;
-    for (;;) {
-      const end = findFrameEnd(this.#buf, start);
-      if (end < 0) break;
-      const frame = parseFrame(this.#buf.slice(start, end));
-      if (frame) frames.push(frame);
-      start = end;
+  #keep(bytes: Buffer): void {
+    this.#rest.push(Buffer.from(bytes));
+    this.#restLength += bytes.length;
+  }
+
+  #decode(buf: Buffer, start: number, end: number): string {
+    if (this.#atStart) {
+      this.#atStart = false;
+      if (buf[start] === 0xef && buf[start + 1] === 0xbb && buf[start + 2] === 0xbf) start += 3;
     }
-    if (start > 0) this.#buf = this.#buf.slice(start);
-    return frames;
+    return buf.toString('utf8', start, end);
   }
 }
 
+const LF = 0x0a;
+const CR = 0x0d;
+
 /** index just past the blank line that ends the frame starting at `from`, or -1 */
-function findFrameEnd(s: string, from: number): number {
-  for (let i = s.indexOf('\n', from); i >= 0; i = s.indexOf('\n', i + 1)) {
-    if (s[i + 1] === '\n') return i + 2;
-    if (s[i + 1] === '\r' && s[i + 2] === '\n') return i + 3;
+function findFrameEnd(b: Buffer, from: number): number {
+  for (let i = b.indexOf(LF, from); i >= 0; i = b.indexOf(LF, i + 1)) {
+    if (b[i + 1] === LF) return i + 2;
+    if (b[i + 1] === CR && b[i + 2] === LF) return i + 3;
   }
   return -1;
 }
