@@ -4,9 +4,10 @@
 //   holding the finish chunk, the usage chunk and [DONE]);
 // - `openai`: what api.openai.com sends when asked for stream usage: `"usage":null`, `service_tier` and a
 //   random `obfuscation` string on every chunk, a role-only first delta with `refusal`.
-// Run: `node bench/micro/stream_translator.ts [--tree DIR] [--rounds N] [--streams N]` prints one JSON
-// object. `--tree` loads the translator from another checkout (e.g. one `bench/ab.ts` exported) so a
-// before/after pair is measured by the same script.
+// Run: `node bench/micro/stream_translator.ts [--tree DIR ...] [--rounds N] [--streams N]` prints one
+// JSON object. Each `--tree` loads the translator from another checkout (e.g. one `bench/ab.ts`
+// exported, or `git archive` of a revision with node_modules linked in): rounds alternate between them,
+// so a before/after pair is measured in one process under the same load.
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { StreamEvent, Translator } from '../../dataplane/src/providers/types.ts';
@@ -78,43 +79,57 @@ function oneStream(t: Translator, ctx: ReturnType<typeof translateContext>, read
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      tree: { type: 'string', default: join(import.meta.dirname, '..', '..') },
+      tree: { type: 'string', multiple: true },
       rounds: { type: 'string', default: '7' },
       streams: { type: 'string', default: '20000' },
     },
   });
-  const mod = (await import(join(values.tree as string, 'dataplane/src/providers/openai_openai.ts'))) as {
-    openaiToOpenai: Translator[];
-  };
-  const translator = mod.openaiToOpenai.find((t) => t.clientApi === 'openai-chat');
-  if (!translator) throw new Error('no openai-chat translator');
+  const trees = values.tree ?? [join(import.meta.dirname, '..', '..')];
+  const translators: Translator[] = [];
+  for (const tree of trees) {
+    const mod = (await import(join(tree, 'dataplane/src/providers/openai_openai.ts'))) as {
+      openaiToOpenai: Translator[];
+    };
+    const translator = mod.openaiToOpenai.find((t) => t.clientApi === 'openai-chat');
+    if (!translator) throw new Error(`${tree}: no openai-chat translator`);
+    translators.push(translator);
+  }
   const ctx = translateContext(resolvedProvider('openai'), { model: MODEL, stream: true, wantsUsage: true });
   const shapes = { mock: mockReads(), openai: openaiReads() };
   const expected = PIECES.join('').length + 2; // all text, one usage, one done
   const rounds = Number(values.rounds);
   const streams = Number(values.streams);
-  const result: Record<string, unknown> = { tree: values.tree, node: process.version, streams, rounds };
+  const results = trees.map((tree) => ({ tree }) as Record<string, unknown>);
   for (const [name, reads] of Object.entries(shapes)) {
-    if (oneStream(translator, ctx, reads) !== expected) throw new Error(`${name}: wrong translation`);
-    for (let i = 0; i < streams; i++) oneStream(translator, ctx, reads); // warm up
-    const perStream: number[] = [];
-    for (let r = 0; r < rounds; r++) {
-      const t0 = process.hrtime.bigint();
-      let sink = 0;
-      for (let i = 0; i < streams; i++) sink += oneStream(translator, ctx, reads);
-      const us = Number(process.hrtime.bigint() - t0) / 1000 / streams;
-      if (sink !== expected * streams) throw new Error(`${name}: wrong translation under load`);
-      perStream.push(us);
+    const perStream = translators.map((): number[] => []);
+    for (const t of translators) {
+      if (oneStream(t, ctx, reads) !== expected) throw new Error(`${name}: wrong translation`);
+      for (let i = 0; i < streams; i++) oneStream(t, ctx, reads); // warm up
     }
-    const s = summarize(perStream);
-    result[name] = {
-      usPerStream: round(s.median),
-      min: round(s.min),
-      max: round(s.max),
-      bytesPerStream: reads.reduce((n, b) => n + b.length, 0),
-    };
+    // rounds alternate between the trees, so a busy neighbour slows them alike
+    for (let r = 0; r < rounds; r++) {
+      for (const [k, t] of translators.entries()) {
+        const t0 = process.hrtime.bigint();
+        let sink = 0;
+        for (let i = 0; i < streams; i++) sink += oneStream(t, ctx, reads);
+        const us = Number(process.hrtime.bigint() - t0) / 1000 / streams;
+        if (sink !== expected * streams) throw new Error(`${name}: wrong translation under load`);
+        perStream[k]?.push(us);
+      }
+    }
+    for (const [k, runs] of perStream.entries()) {
+      const s = summarize(runs);
+      const first = summarize(perStream[0] ?? []).median;
+      (results[k] as Record<string, unknown>)[name] = {
+        usPerStream: round(s.median),
+        min: round(s.min),
+        max: round(s.max),
+        ...(k > 0 ? { ratioToFirst: round(s.median / first) } : {}),
+        bytesPerStream: reads.reduce((n, b) => n + b.length, 0),
+      };
+    }
   }
-  process.stdout.write(`${JSON.stringify(result)}\n`);
+  process.stdout.write(`${JSON.stringify({ node: process.version, streams, rounds, results })}\n`);
 }
 
 await main();
