@@ -8,7 +8,7 @@
 // JSON object. Each `--tree` loads the translator from another checkout (e.g. one `bench/ab.ts`
 // exported, or `git archive` of a revision with node_modules linked in): rounds alternate between them,
 // so a before/after pair is measured in one process under the same load.
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { StreamEvent, Translator } from '../../dataplane/src/providers/types.ts';
 import { resolvedProvider, translateContext } from '../../test/helpers/provider_context.ts';
@@ -84,7 +84,7 @@ async function main(): Promise<void> {
       streams: { type: 'string', default: '20000' },
     },
   });
-  const trees = values.tree ?? [join(import.meta.dirname, '..', '..')];
+  const trees = (values.tree ?? [join(import.meta.dirname, '..', '..')]).map((t) => resolve(t));
   const translators: Translator[] = [];
   for (const tree of trees) {
     const mod = (await import(join(tree, 'dataplane/src/providers/openai_openai.ts'))) as {
