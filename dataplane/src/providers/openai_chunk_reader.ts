@@ -5,8 +5,8 @@
 // it becomes a template: its fixed text (keys, id, model, created, nulls, punctuation) cut around its
 // string values. A later chunk that is the same fixed text with a valid JSON string in each hole is the
 // same JSON with only those strings changed — which the scanner would accept with the same id, model
-// and created — so it is read with a few startsWith calls and one pass over each hole, instead of a
-// walk of the whole frame (or a JSON.parse building a dozen objects to read one string).
+// and created — so it is read with a few comparisons of fixed text and one pass over each hole, instead
+// of a walk of the whole frame (or a JSON.parse building a dozen objects to read one string).
 // A chunk that does not match is scanned (and, if accepted, becomes the template); one the scanner
 // refuses is for the caller's full parse.
 //
@@ -82,7 +82,7 @@ export class ChunkReader {
     let pos = start;
     for (let h = 0; h < kinds.length; h++) {
       const f = fixed[h] as string;
-      if (s.slice(pos, pos + f.length) !== f) return false;
+      if (pos + f.length > end || s.slice(pos, pos + f.length) !== f) return false;
       pos += f.length;
       const r = stringEnd(s, pos, end);
       if (r === NO_MATCH) return false;
