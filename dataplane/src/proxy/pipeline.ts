@@ -5,7 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { ClientApiSpec, ClientRequest } from '../api/types.ts';
 import { GatewayError, isGatewayError } from '../errors.ts';
-import { accessLogger } from '../observability/logger.ts';
+import { accessWriter } from '../observability/access_log.ts';
 import { metrics } from '../observability/metrics.ts';
 import type { Usage } from '../providers/types.ts';
 import type { Runtime } from '../runtime/compile.ts';
@@ -237,23 +237,20 @@ export async function handleApi(
       },
       seconds,
     );
-    accessLogger(log).info(
-      {
-        reqId: req.id,
-        namespace: outcome.namespace,
-        route: outcome.route,
-        model: outcome.model,
-        provider: outcome.provider,
-        status,
-        code,
-        inputTokens: outcome.usage?.inputTokens,
-        outputTokens: outcome.usage?.outputTokens,
-        cache: outcome.cache,
-        truncated: outcome.truncated,
-        ms: Math.round(seconds * 1000),
-      },
-      'request',
-    );
+    accessWriter(log)({
+      reqId: String(req.id),
+      namespace: outcome.namespace,
+      route: outcome.route,
+      model: outcome.model,
+      provider: outcome.provider,
+      status,
+      code,
+      inputTokens: outcome.usage?.inputTokens,
+      outputTokens: outcome.usage?.outputTokens,
+      cache: outcome.cache,
+      truncated: outcome.truncated,
+      ms: Math.round(seconds * 1000),
+    });
   }
 }
 
