@@ -191,6 +191,9 @@ async function benchTarget(spec: TargetSpec, ctx: Parameters<TargetSpec['start']
 async function main(): Promise<void> {
   preflight();
   pinSelf(CLIENT_CORE);
+  // Sluice is measured as the image runs it: the compiled dist/, built from this checkout now.
+  log('building dist/ (npm run build)');
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: REPO, stdio: ['ignore', 'ignore', 'inherit'] });
   const startedAt = new Date().toISOString();
   const loadBefore = loadAverage();
   log(
@@ -230,7 +233,7 @@ async function main(): Promise<void> {
         });
         continue;
       }
-      targets.push(await benchTarget(spec, { mockPort, tmpDir, redisPort: redis.port }));
+      targets.push(await benchTarget(spec, { mockPort, tmpDir, redisPort: redis.port, useDist: true }));
       const last = targets.at(-1);
       if (last?.error) log(`${spec.name}: ${last.error.split('\n')[0]}`);
     }

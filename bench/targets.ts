@@ -12,16 +12,25 @@ import { MODEL, UPSTREAM_KEY } from './workload.ts';
 export const REPO = resolve(import.meta.dirname, '..');
 
 /**
- * Node flags and environment the dataplane should ship with (docs/benchmarks.md "Memory"): a 16 MiB
- * semi-space (V8's default here is larger), an old generation capped at 256 MiB and
- * --heap-growing-percent=100, because under a cap below 1 GiB V8 otherwise lets the old generation
- * grow by only ~30% between full GCs and spends its time marking; MALLOC_ARENA_MAX=2 keeps glibc
- * from holding a malloc arena per thread. BENCH_SLUICE_NODE_FLAGS overrides the flags to try others.
+ * The Node options and environment the dataplane image ships (the `ENV` line of Dockerfile.dataplane,
+ * which the chart's `dataplane.nodeOptions` repeats; test/chart keeps the two equal), so the benchmark
+ * measures exactly what runs in a pod. BENCH_SLUICE_NODE_FLAGS overrides the flags to try others.
  */
-export const SLUICE_NODE_FLAGS: string[] = process.env.BENCH_SLUICE_NODE_FLAGS?.split(' ').filter(
-  Boolean,
-) ?? ['--max-semi-space-size=16', '--max-old-space-size=256', '--heap-growing-percent=100'];
-export const SLUICE_ENV: Record<string, string> = { MALLOC_ARENA_MAX: '2' };
+function shippedEnv(): Record<string, string> {
+  const dockerfile = readFileSync(join(REPO, 'Dockerfile.dataplane'), 'utf8');
+  const line = /^ENV (.*NODE_OPTIONS=.*)$/m.exec(dockerfile)?.[1];
+  if (!line) throw new Error('Dockerfile.dataplane has no ENV line with NODE_OPTIONS');
+  const env: Record<string, string> = {};
+  for (const m of line.matchAll(/(\w+)=("([^"]*)"|\S+)/g)) env[m[1] as string] = m[3] ?? (m[2] as string);
+  return env;
+}
+const SHIPPED = shippedEnv();
+export const SLUICE_NODE_FLAGS: string[] = (process.env.BENCH_SLUICE_NODE_FLAGS ?? SHIPPED.NODE_OPTIONS ?? '')
+  .split(' ')
+  .filter(Boolean);
+export const SLUICE_ENV: Record<string, string> = Object.fromEntries(
+  Object.entries(SHIPPED).filter(([k]) => k !== 'NODE_OPTIONS'),
+);
 
 export interface BenchContext {
   mockPort: number;
@@ -29,8 +38,13 @@ export interface BenchContext {
   redisPort?: number;
   /** extra node flags for Sluice (e.g. --cpu-prof while profiling) */
   sluiceExtraFlags?: string[];
-  /** a checkout to run Sluice from instead of this one (A/B comparisons of a change) */
+  /** a checkout to run Sluice from instead of this one (A/B comparisons of a change), from its sources */
   sluiceRoot?: string;
+  /**
+   * run this checkout's compiled dist/ (what the image runs) instead of the TypeScript sources: type
+   * stripping keeps Node's TypeScript parser and its WebAssembly loaded, ~20 MiB of RSS a pod never has
+   */
+  useDist?: boolean;
   /** extra environment for the gateway process */
   env?: Record<string, string>;
 }
@@ -171,7 +185,9 @@ function sluice(full: boolean, v8Defaults = false): TargetSpec {
         [
           ...flags,
           ...(ctx.sluiceExtraFlags ?? []),
-          join(ctx.sluiceRoot ?? REPO, 'bin/sluice.js'),
+          ctx.useDist && !ctx.sluiceRoot
+            ? join(REPO, 'dist/cli/main.js')
+            : join(ctx.sluiceRoot ?? REPO, 'bin/sluice.js'),
           'serve',
           '--config',
           cfgFile,
@@ -180,7 +196,7 @@ function sluice(full: boolean, v8Defaults = false): TargetSpec {
           env: {
             ...process.env,
             NODE_ENV: 'production',
-            ...SLUICE_ENV,
+            ...(v8Defaults ? {} : SLUICE_ENV),
             BENCH_UPSTREAM_KEY: UPSTREAM_KEY,
             ...ctx.env,
           },
@@ -198,7 +214,7 @@ function sluice(full: boolean, v8Defaults = false): TargetSpec {
           headers: full ? { authorization: `Bearer ${BENCH_CLIENT_KEY}` } : ({} as Record<string, string>),
         },
         pid: s.pid,
-        version: `sluice ${version} (node ${process.versions.node}, ${v8Defaults ? 'V8 defaults' : `${flags.join(' ')}, MALLOC_ARENA_MAX=2`})`,
+        version: `sluice ${version} (${ctx.useDist && !ctx.sluiceRoot ? 'dist' : 'sources'}, node ${process.versions.node}, ${v8Defaults ? 'V8 defaults' : [...flags, ...Object.entries(SLUICE_ENV).map(([k, v]) => `${k}=${v}`)].join(' ')})`,
         warmupSeconds: 3,
         stop: () => s.stop(),
       };

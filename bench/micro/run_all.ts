@@ -4,6 +4,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { GATEWAY_CORE } from '../procs.ts';
+import { SLUICE_ENV, SLUICE_NODE_FLAGS } from '../targets.ts';
 import type { ConfigSwapResult } from './config_swap.ts';
 import type { LimiterRun } from './limiter.ts';
 
@@ -38,12 +39,18 @@ export interface MicroResults {
   errors: Record<string, string>;
 }
 
-function runJson<T>(script: string, args: string[], timeoutMs: number): Promise<T> {
+/** `shipped`: run with the Node flags and environment the dataplane image ships (see targets.ts). */
+function runJson<T>(script: string, args: string[], timeoutMs: number, shipped = false): Promise<T> {
+  const flags = shipped ? SLUICE_NODE_FLAGS : [];
   return new Promise((resolve, reject) => {
     execFile(
       'taskset',
-      ['-c', GATEWAY_CORE, process.execPath, join(import.meta.dirname, script), ...args],
-      { maxBuffer: 16 << 20, timeout: timeoutMs },
+      ['-c', GATEWAY_CORE, process.execPath, ...flags, join(import.meta.dirname, script), ...args],
+      {
+        maxBuffer: 16 << 20,
+        timeout: timeoutMs,
+        env: shipped ? { ...process.env, ...SLUICE_ENV } : process.env,
+      },
       (err, stdout, stderr) => {
         if (err) return reject(new Error(`${script}: ${err.message}\n${stderr.slice(-2000)}`));
         const line = stdout.trim().split('\n').at(-1) ?? '';
@@ -99,7 +106,7 @@ export async function runMicro(
       out.errors.limiter = 'no Redis was started for this run: only the memory store was measured';
   });
   await attempt('configSwap', async () => {
-    out.configSwap = await runJson<ConfigSwapResult>('config_swap.ts', q, 600_000);
+    out.configSwap = await runJson<ConfigSwapResult>('config_swap.ts', q, 600_000, true);
   });
   return out;
 }
