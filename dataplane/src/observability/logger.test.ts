@@ -1,7 +1,12 @@
-// The cached timestamp writes exactly what pino's isoTime writes, and moves with the clock.
+// The cached timestamp writes exactly what pino's isoTime writes, and moves with the clock; the
+// batched destination loses nothing and delays no warning.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { isoTime } from './logger.ts';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { createLogger, isoTime } from './logger.ts';
 
 describe('isoTime', () => {
   afterEach(() => vi.useRealTimers());
@@ -12,5 +17,41 @@ describe('isoTime', () => {
       vi.setSystemTime(t);
       expect(isoTime()).toBe(pino.stdTimeFunctions.isoTime());
     }
+  });
+});
+
+describe('createLogger destination', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-log-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const lines = (file: string) =>
+    existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
+
+  it('batches info lines, writes them within the flush interval, and writes warnings at once', async () => {
+    const file = join(dir, 'batched.log');
+    const log = createLogger('info', file);
+    log.info('first');
+    log.info('second');
+    expect(lines(file)).toHaveLength(0);
+    log.warn('trouble');
+    // the warning is written at once, with everything buffered before it, in order
+    expect(lines(file).map((l) => (JSON.parse(l) as { msg: string }).msg)).toEqual([
+      'first',
+      'second',
+      'trouble',
+    ]);
+    log.info('third');
+    const deadline = Date.now() + 2000;
+    while (lines(file).length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(lines(file)).toHaveLength(4);
+  });
+
+  it('writes what is still buffered when the process exits', () => {
+    const file = join(dir, 'exit.log');
+    const src = `import { createLogger } from ${JSON.stringify(join(import.meta.dirname, 'logger.ts'))};
+      const log = createLogger('info', ${JSON.stringify(file)});
+      for (let i = 0; i < 3; i++) log.info({ i }, 'line');
+      process.exit(0);`;
+    execFileSync(process.execPath, ['--input-type=module', '-e', src]);
+    expect(lines(file).map((l) => (JSON.parse(l) as { i: number }).i)).toEqual([0, 1, 2]);
   });
 });

@@ -28,11 +28,43 @@ export function isoTime(): string {
   return lastTime;
 }
 
-export function createLogger(level = process.env.SLUICE_LOG_LEVEL ?? 'info'): Logger {
-  return pino({
-    level,
-    base: { svc: 'sluice-dataplane' },
-    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-    timestamp: isoTime,
+/**
+ * Log lines are written synchronously in batches: once 4 KiB are buffered, at least every 100 ms, at
+ * exit, and at once for every warning or error (so a problem is never reported late). pino's default
+ * destination hands every write to libuv's thread pool instead, and waking a pool thread cost more per
+ * request than the write itself in the bench profile (docs/benchmarks.md). A pod's stdout is a pipe
+ * the container runtime drains, so a 4 KiB write does not wait.
+ */
+export function batchedDestination(dest: number | string): { write(line: string): void; flushSync(): void } {
+  const sonic = pino.destination({ dest, sync: true, minLength: 4096, periodicFlush: 100 });
+  process.once('exit', () => {
+    try {
+      sonic.flushSync();
+    } catch {
+      // stdout already closed: nothing left to write to
+    }
   });
+  return {
+    write(line: string): void {
+      sonic.write(line);
+      // every line starts with {"level":NN (createLogger keeps pino's numeric levels); 40+ is warn
+      if (line.charCodeAt(9) >= 52 && line.startsWith('{"level":')) sonic.flushSync();
+    },
+    flushSync: () => sonic.flushSync(),
+  };
+}
+
+export function createLogger(
+  level = process.env.SLUICE_LOG_LEVEL ?? 'info',
+  dest: number | string = process.stdout.fd ?? 1,
+): Logger {
+  return pino(
+    {
+      level,
+      base: { svc: 'sluice-dataplane' },
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      timestamp: isoTime,
+    },
+    batchedDestination(dest),
+  );
 }
