@@ -1,8 +1,11 @@
 // Prometheus metrics. Names follow the OpenTelemetry GenAI semantic conventions where one exists
 // (gen_ai_client_token_usage, gen_ai_server_request_duration, gen_ai_server_time_to_first_token).
 // Every label value comes from the loaded config (route, provider, namespace and model names) or a
-// small fixed set, so cardinality is bounded by the config, never by what clients send.
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+// small fixed set, so cardinality is bounded by the config, never by what clients send. The metrics the
+// request path updates are series.ts families (label values passed in labelNames order); the rest
+// are prom-client's own.
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { CounterFamily, HistogramFamily, LevelGauge } from './series.ts';
 
 export const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'sluice_process_' });
@@ -11,18 +14,18 @@ const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576];
 
 export const metrics = {
-  requests: new Counter({
+  requests: new CounterFamily({
     name: 'sluice_requests_total',
     help: 'Requests answered, by route, namespace, API and status code',
     labelNames: ['route', 'namespace', 'api', 'status', 'code'] as const,
     registers: [registry],
   }),
-  inflight: new Gauge({
+  inflight: new LevelGauge({
     name: 'sluice_inflight_requests',
     help: 'Requests being served right now (the HPA custom metric)',
     registers: [registry],
   }),
-  requestDuration: new Histogram({
+  requestDuration: new HistogramFamily({
     name: 'gen_ai_server_request_duration',
     help: 'Seconds from request received to response complete',
     labelNames: [
@@ -35,14 +38,14 @@ export const metrics = {
     buckets: LATENCY_BUCKETS,
     registers: [registry],
   }),
-  timeToFirstToken: new Histogram({
+  timeToFirstToken: new HistogramFamily({
     name: 'gen_ai_server_time_to_first_token',
     help: 'Seconds from request received to the first streamed token sent to the client',
     labelNames: ['gen_ai_operation_name', 'gen_ai_provider_name', 'gen_ai_request_model', 'route'] as const,
     buckets: LATENCY_BUCKETS,
     registers: [registry],
   }),
-  tokenUsage: new Histogram({
+  tokenUsage: new HistogramFamily({
     name: 'gen_ai_client_token_usage',
     help: 'Tokens per request by type (input/output)',
     labelNames: [
@@ -55,26 +58,26 @@ export const metrics = {
     buckets: TOKEN_BUCKETS,
     registers: [registry],
   }),
-  tokens: new Counter({
+  tokens: new CounterFamily({
     name: 'sluice_tokens_total',
     help: 'Tokens by namespace, model, provider and type (input, output, cached_input)',
     labelNames: ['namespace', 'model', 'provider', 'type'] as const,
     registers: [registry],
   }),
-  costUsd: new Counter({
+  costUsd: new CounterFamily({
     name: 'sluice_cost_usd_total',
     help: 'Spend in USD computed from model pricing',
     labelNames: ['namespace', 'model', 'provider'] as const,
     registers: [registry],
   }),
-  upstreamDuration: new Histogram({
+  upstreamDuration: new HistogramFamily({
     name: 'sluice_upstream_request_duration_seconds',
     help: 'Seconds per upstream attempt until headers, by provider and outcome',
     labelNames: ['provider', 'outcome'] as const,
     buckets: LATENCY_BUCKETS,
     registers: [registry],
   }),
-  upstreamAttempts: new Counter({
+  upstreamAttempts: new CounterFamily({
     name: 'sluice_upstream_attempts_total',
     help: 'Upstream attempts by provider and outcome (ok, http_4xx, http_5xx, http_429, timeout, connect)',
     labelNames: ['provider', 'outcome'] as const,

@@ -173,8 +173,8 @@ export async function runAttempts(input: AttemptInput): Promise<Attempt> {
       const response = await provider.transport.send(upstreamReq, controller.signal, timeouts);
       const elapsed = (performance.now() - startedAt) / 1000;
       const outcome = outcomeLabel(response.status);
-      metrics.upstreamAttempts.inc({ provider: provider.name, outcome });
-      metrics.upstreamDuration.observe({ provider: provider.name, outcome }, elapsed);
+      metrics.upstreamAttempts.inc(1, provider.name, outcome);
+      metrics.upstreamDuration.observe(elapsed, provider.name, outcome);
       if (response.status < 400) {
         return { backend, translator, tctx, response, timeouts, controller, startedAt, index: i, release };
       }
@@ -213,10 +213,11 @@ export async function runAttempts(input: AttemptInput): Promise<Attempt> {
       if (failure.code === 'SLUICE_ERR_QUEUE_FULL') {
         release('neutral');
       } else {
-        metrics.upstreamAttempts.inc({
-          provider: provider.name,
-          outcome: failure.code === 'SLUICE_ERR_UPSTREAM_TIMEOUT' ? 'timeout' : 'connect',
-        });
+        metrics.upstreamAttempts.inc(
+          1,
+          provider.name,
+          failure.code === 'SLUICE_ERR_UPSTREAM_TIMEOUT' ? 'timeout' : 'connect',
+        );
         release('failure');
       }
       state.lastError = failure;

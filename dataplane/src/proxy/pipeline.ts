@@ -220,22 +220,14 @@ export async function handleApi(
     }
     if (reply.statusCode >= 400 && status === 200) status = reply.statusCode;
     const seconds = (performance.now() - started) / 1000;
-    metrics.requests.inc({
-      route: outcome.route ?? 'none',
-      namespace: outcome.namespace ?? 'none',
-      api: spec.api,
-      status: String(status),
-      code,
-    });
+    metrics.requests.inc(1, outcome.route ?? 'none', outcome.namespace ?? 'none', spec.api, String(status), code);
     metrics.requestDuration.observe(
-      {
-        gen_ai_operation_name: spec.api,
-        gen_ai_provider_name: outcome.provider ?? 'none',
-        gen_ai_request_model: outcome.route ? (outcome.model ?? 'none') : 'none',
-        route: outcome.route ?? 'none',
-        error_type: code === 'ok' ? '' : code,
-      },
       seconds,
+      spec.api,
+      outcome.provider ?? 'none',
+      outcome.route ? (outcome.model ?? 'none') : 'none',
+      outcome.route ?? 'none',
+      code === 'ok' ? '' : code,
     );
     accessWriter(log)({
       reqId: String(req.id),

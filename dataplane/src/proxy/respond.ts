@@ -15,19 +15,13 @@ import { upstreamFailure } from './transport.ts';
 function recordUsage(attempt: Attempt, namespace: string, usage: Usage): void {
   const provider = attempt.backend.provider.name;
   const model = attempt.tctx.upstreamModel;
-  const labels = { namespace, model, provider };
-  metrics.tokens.inc({ ...labels, type: 'input' }, usage.inputTokens);
-  metrics.tokens.inc({ ...labels, type: 'output' }, usage.outputTokens);
+  metrics.tokens.inc(usage.inputTokens, namespace, model, provider, 'input');
+  metrics.tokens.inc(usage.outputTokens, namespace, model, provider, 'output');
   if (usage.cachedInputTokens)
-    metrics.tokens.inc({ ...labels, type: 'cached_input' }, usage.cachedInputTokens);
-  const common = {
-    gen_ai_operation_name: attempt.tctx.clientApi,
-    gen_ai_provider_name: provider,
-    gen_ai_request_model: model,
-    namespace,
-  };
-  metrics.tokenUsage.observe({ ...common, gen_ai_token_type: 'input' }, usage.inputTokens);
-  metrics.tokenUsage.observe({ ...common, gen_ai_token_type: 'output' }, usage.outputTokens);
+    metrics.tokens.inc(usage.cachedInputTokens, namespace, model, provider, 'cached_input');
+  const api = attempt.tctx.clientApi;
+  metrics.tokenUsage.observe(usage.inputTokens, 'input', api, provider, model, namespace);
+  metrics.tokenUsage.observe(usage.outputTokens, 'output', api, provider, model, namespace);
   const price = attempt.backend.provider.modelConfig(model)?.pricing;
   if (price) {
     const cached = usage.cachedInputTokens ?? 0;
@@ -36,7 +30,7 @@ function recordUsage(attempt: Attempt, namespace: string, usage: Usage): void {
         cached * (price.cachedInputPerMTok ?? price.inputPerMTok) +
         usage.outputTokens * price.outputPerMTok) /
       1e6;
-    metrics.costUsd.inc(labels, cost);
+    metrics.costUsd.inc(cost, namespace, model, provider);
   }
 }
 
@@ -153,13 +147,11 @@ export async function respondStream(ctx: StreamResponseContext): Promise<void> {
       mapError: (err) => upstreamFailure(err, attempt.backend.provider.name, attempt.timeouts),
       onFirstByte: () =>
         metrics.timeToFirstToken.observe(
-          {
-            gen_ai_operation_name: attempt.tctx.clientApi,
-            gen_ai_provider_name: attempt.backend.provider.name,
-            gen_ai_request_model: attempt.tctx.upstreamModel,
-            route: outcome.route ?? 'none',
-          },
           (performance.now() - started) / 1000,
+          attempt.tctx.clientApi,
+          attempt.backend.provider.name,
+          attempt.tctx.upstreamModel,
+          outcome.route ?? 'none',
         ),
     },
     iterator,
