@@ -1,6 +1,7 @@
 // The attempt loop: walk the ordered backends (balanced first, then the fallback chain), skipping
 // ejected ones, retrying retryable failures with backoff while the route's retry budget allows, and
 // return the first 2xx upstream response with everything needed to translate it.
+import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClientApiSpec, ClientRequest } from '../api/types.ts';
 import { GatewayError } from '../errors.ts';
@@ -52,6 +53,9 @@ export interface Attempt {
 const MAX_ERROR_BODY = 64 * 1024;
 
 async function readBounded(body: UpstreamResponse['body'], limit: number): Promise<Buffer> {
+  // a stream that already ended or failed goes the iterator's way, which reports its state at once
+  if (body instanceof Readable && !body.destroyed && !body.readableEnded)
+    return readStreamBounded(body, limit);
   const parts: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
@@ -64,6 +68,51 @@ async function readBounded(body: UpstreamResponse['body'], limit: number): Promi
     }
   }
   return Buffer.concat(parts);
+}
+
+/**
+ * readBounded for a Node stream (undici's bodies) through its events: an async iterator costs a promise
+ * and an iterator result per chunk, ~3 µs of a whole answer in the bench profile. Same outcomes: the
+ * bytes (more than `limit` means cut), or the stream's error, or a premature-close error.
+ */
+function readStreamBounded(body: Readable, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let size = 0;
+    const done = () => {
+      body.off('data', onData);
+      body.off('end', onEnd);
+      body.off('error', onError);
+      body.off('close', onClose);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      parts.push(chunk);
+      if (size > limit) {
+        done();
+        body.destroy();
+        resolve(Buffer.concat(parts));
+      }
+    };
+    const onEnd = () => {
+      done();
+      resolve(parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts));
+    };
+    const onError = (err: Error) => {
+      done();
+      reject(err);
+    };
+    const onClose = () => {
+      done();
+      const err = new Error('Premature close') as NodeJS.ErrnoException;
+      err.code = 'ERR_STREAM_PREMATURE_CLOSE';
+      reject(err);
+    };
+    body.on('data', onData);
+    body.on('end', onEnd);
+    body.on('error', onError);
+    body.on('close', onClose);
+  });
 }
 
 function outcomeLabel(status: number): string {
