@@ -220,7 +220,14 @@ export async function handleApi(
     }
     if (reply.statusCode >= 400 && status === 200) status = reply.statusCode;
     const seconds = (performance.now() - started) / 1000;
-    metrics.requests.inc(1, outcome.route ?? 'none', outcome.namespace ?? 'none', spec.api, String(status), code);
+    metrics.requests.inc(
+      1,
+      outcome.route ?? 'none',
+      outcome.namespace ?? 'none',
+      spec.api,
+      String(status),
+      code,
+    );
     metrics.requestDuration.observe(
       seconds,
       spec.api,
