@@ -78,4 +78,27 @@ describe('readBounded', () => {
     expect(out.toString()).toBe('abcd');
     expect(s.destroyed).toBe(true);
   });
+
+  it('stream: cutting a body whose destroy() emits an abort error (undici) raises nothing unhandled', async () => {
+    // undici's BodyReadable turns destroy() before the end into an AbortError 'error' event
+    const s = new PassThrough({
+      destroy(err, cb) {
+        cb(err ?? Object.assign(new Error('Request aborted'), { code: 'UND_ERR_ABORTED' }));
+      },
+    });
+    const uncaught: unknown[] = [];
+    const onUncaught = (e: unknown) => uncaught.push(e);
+    process.on('uncaughtException', onUncaught);
+    try {
+      const p = readBounded(s, 3);
+      s.write('abcd');
+      expect((await p).toString()).toBe('abcd');
+      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setImmediate(r));
+      expect(uncaught).toEqual([]);
+      expect(s.destroyed).toBe(true);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
+  });
 });
