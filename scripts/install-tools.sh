@@ -7,7 +7,9 @@
 #   .tools/bin/helm
 #       built from test/tools/helm/go.mod (helm v3);
 #   redis-server and lua5.4
-#       from Debian's packages, when they are not on PATH already.
+#       from Debian's packages, when they are not on PATH already;
+#   bench (only when asked for; npm run bench asks): wrk, redis-server, python3
+#       with venv, from Debian's packages, for bench/run.ts.
 #
 # Idempotent: each binary is rebuilt only when its stamp in
 # .tools/bin/.versions does not match the pinned version (module version plus a
@@ -15,7 +17,7 @@
 # that holds etcd and kube-apiserver, the binaries found there are linked into
 # .tools/bin instead of being built.
 #
-# Usage: scripts/install-tools.sh [k8s] [helm] [system]   (default: all three)
+# Usage: scripts/install-tools.sh [k8s] [helm] [system] [bench]   (default: the first three)
 # Env:   TOOLS_BIN   where to put binaries (default: <repo>/.tools/bin)
 #        KUBEBUILDER_ASSETS   prebuilt etcd/kube-apiserver/... to use instead
 #
@@ -35,15 +37,16 @@ HELM_MOD="$ROOT/test/tools/helm"
 log() { printf '[install-tools %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 die() { printf '[install-tools] error: %s\n' "$*" >&2; exit 1; }
 
-want_k8s=0 want_helm=0 want_system=0
+want_k8s=0 want_helm=0 want_system=0 want_bench=0
 if [[ $# -eq 0 ]]; then want_k8s=1 want_helm=1 want_system=1; fi
 for arg in "$@"; do
   case "$arg" in
     k8s) want_k8s=1 ;;
     helm) want_helm=1 ;;
     system) want_system=1 ;;
-    -h|--help) sed -n '2,24p' "${BASH_SOURCE[0]}"; exit 0 ;;
-    *) die "unknown component '$arg' (expected: k8s, helm, system)" ;;
+    bench) want_bench=1 ;;
+    -h|--help) sed -n '2,26p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    *) die "unknown component '$arg' (expected: k8s, helm, system, bench)" ;;
   esac
 done
 
@@ -214,6 +217,21 @@ install_helm() {
 
 # --- Debian packages -------------------------------------------------------
 
+# apt-get installs the packages named; a no-op for an empty list.
+apt_install() {
+  [[ $# -eq 0 ]] && return 0
+  command -v apt-get >/dev/null 2>&1 || die "need $* but apt-get is not available; install them by hand"
+  local sudo=""
+  if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null 2>&1 || die "need root (or sudo) to apt-get install $*"
+    sudo="sudo"
+  fi
+  log "apt-get install $*"
+  $sudo apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+  log "installed: $*"
+}
+
 install_system() {
   local -a pkgs=()
   command -v redis-server >/dev/null 2>&1 || pkgs+=(redis-server)
@@ -222,20 +240,28 @@ install_system() {
     log "redis-server and lua5.4: present"
     return 0
   fi
-  command -v apt-get >/dev/null 2>&1 || die "need ${pkgs[*]} but apt-get is not available; install them by hand"
-  local sudo=""
-  if [[ $(id -u) -ne 0 ]]; then
-    command -v sudo >/dev/null 2>&1 || die "need root (or sudo) to apt-get install ${pkgs[*]}"
-    sudo="sudo"
+  apt_install "${pkgs[@]}"
+}
+
+# What bench/run.ts runs besides Node: wrk (closed-loop load), redis-server (sluice-full's limits),
+# taskset (pinning; util-linux), python3 with venv and ensurepip (the LiteLLM proxy's venv).
+install_bench() {
+  local -a pkgs=()
+  command -v wrk >/dev/null 2>&1 || pkgs+=(wrk)
+  command -v redis-server >/dev/null 2>&1 || pkgs+=(redis-server)
+  command -v taskset >/dev/null 2>&1 || pkgs+=(util-linux)
+  command -v python3 >/dev/null 2>&1 || pkgs+=(python3)
+  python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || pkgs+=(python3-venv)
+  if [[ ${#pkgs[@]} -eq 0 ]]; then
+    log "wrk, redis-server, taskset, python3 with venv: present"
+    return 0
   fi
-  log "apt-get install ${pkgs[*]}"
-  $sudo apt-get update -qq
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
-  log "installed: ${pkgs[*]}"
+  apt_install "${pkgs[@]}"
 }
 
 T0=$(date +%s)
 if [[ $want_system -eq 1 ]]; then install_system; fi
+if [[ $want_bench -eq 1 ]]; then install_bench; fi
 if [[ $want_k8s -eq 1 ]]; then install_k8s; fi
 if [[ $want_helm -eq 1 ]]; then install_helm; fi
 log "all done in $(elapsed "$T0"); binaries in $BIN"
