@@ -1,0 +1,346 @@
+// Exact BPE tokenization for OpenAI's o200k_base and cl100k_base: the same token ids as tiktoken
+// (tested against gpt-tokenizer, which matches it), with the rank tables held compactly
+// (tokens/bpe_ranks.ts) instead of gpt-tokenizer's ~58 MiB of JavaScript objects.
+//
+// Special tokens are never special here: "<|endoftext|>" in user text is plain text, which is how
+// counter.ts has always counted it (gpt-tokenizer with no allowed and no disallowed specials).
+import { loadRankTable, type RankTable, rankOf } from './bpe_ranks.ts';
+
+export type BpeEncodingName = 'o200k_base' | 'cl100k_base';
+
+// The pre-tokenization split patterns, copied from gpt-tokenizer 4.0.0 (src/encodingParams/constants.ts),
+// which writes OpenAI's tiktoken patterns (tiktoken_ext/openai_public.py) in JavaScript syntax: the
+// case-insensitive contraction group spelled out as [sS] etc., and no possessive quantifiers (none
+// of them can backtrack into a different split). bpe.test.ts holds these strings equal to the package's.
+const CONTRACTION = "'(?:[sS]|[dD]|[mM]|[tT]|[lL][lL]|[vV][eE]|[rR][eE])";
+export const SPLIT_PATTERNS: Readonly<Record<BpeEncodingName, string>> = {
+  cl100k_base: String.raw`${CONTRACTION}|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s+$|\s*[\r\n]|\s+(?!\S)|\s`,
+  o200k_base:
+    String.raw`[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?:${CONTRACTION})?` +
+    String.raw`|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?:${CONTRACTION})?` +
+    String.raw`|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+`,
+};
+
+/** Pieces that need merging are remembered (common words outside the vocabulary, code identifiers). */
+const CACHE_MAX_ENTRIES = 4096;
+const CACHE_MAX_PIECE_CHARS = 64;
+/** Below this many bytes the plain O(n²) merge scan is fastest; above it a heap keeps long pieces O(n log n). */
+const HEAP_MIN_BYTES = 128;
+/** The per-encoding UTF-8 scratch buffer stays at most this big; longer pieces get a buffer of their own. */
+const SCRATCH_MAX_BYTES = 64 * 1024;
+const NONE = 0x7fffffff;
+const SHIFT = 2 ** 32;
+
+export class BpeError extends Error {
+  readonly code: 'BPE_UNKNOWN_TOKEN';
+  constructor(code: 'BPE_UNKNOWN_TOKEN', message: string) {
+    super(message);
+    this.code = code;
+    this.name = 'BpeError';
+  }
+}
+
+class Encoding {
+  private readonly cache = new Map<string, number[]>();
+  private readonly split: RegExp;
+  private scratch = new Uint8Array(1024);
+  /** The buffer holding the current piece's bytes. */
+  private bytes = this.scratch;
+  private readonly starts = new Int32Array(HEAP_MIN_BYTES + 1);
+  private readonly toks = new Int32Array(HEAP_MIN_BYTES);
+  private readonly pairs = new Int32Array(HEAP_MIN_BYTES);
+
+  readonly table: RankTable;
+
+  constructor(table: RankTable, pattern: string) {
+    this.table = table;
+    // Sticky: every code point starts some alternative of both patterns, so matching piece after
+    // piece from lastIndex gives matchAll's split without allocating a match array per piece.
+    this.split = new RegExp(pattern, 'uy');
+  }
+
+  /** Tokenizes `text`, appending ids to `out` when given; returns the number of tokens. */
+  run(text: string, out: number[] | null): number {
+    const re = this.split;
+    let count = 0;
+    let pos = 0;
+    while (pos < text.length) {
+      re.lastIndex = pos;
+      if (!re.test(text)) {
+        // Unreachable with these patterns; skip one code point as a global regex would.
+        const c = text.charCodeAt(pos);
+        pos += c >= 0xd800 && c < 0xdc00 && pos + 1 < text.length ? 2 : 1;
+        continue;
+      }
+      const end = re.lastIndex;
+      count += this.piece(text, pos, end, out);
+      pos = end;
+    }
+    return count;
+  }
+
+  private piece(text: string, start: number, end: number, out: number[] | null): number {
+    const t = this.table;
+    const n = this.utf8(text, start, end);
+    const buf = this.bytes;
+    if (n === 1) {
+      out?.push(t.byteRanks[buf[0]!]!);
+      return 1;
+    }
+    // Lone surrogates are encoded as U+FFFD (as TextEncoder and tiktoken do). gpt-tokenizer never finds
+    // such a piece whole (it looks pieces up by string) and merges it instead, which reaches the same
+    // token for every vocabulary entry holding U+FFFD (bpe.test.ts checks them all).
+    const r = rankOf(t, buf, 0, n);
+    if (r >= 0) {
+      out?.push(r);
+      return 1;
+    }
+    const key = end - start <= CACHE_MAX_PIECE_CHARS ? text.slice(start, end) : null;
+    let ids = key === null ? undefined : this.cache.get(key);
+    if (ids === undefined) {
+      ids = n < HEAP_MIN_BYTES ? this.mergeShort(buf, n) : mergeLong(t, buf, n);
+      if (key !== null) {
+        if (this.cache.size >= CACHE_MAX_ENTRIES) this.cache.clear();
+        this.cache.set(key, ids);
+      }
+    }
+    if (out) for (const id of ids) out.push(id);
+    return ids.length;
+  }
+
+  /** UTF-8 of text[start, end) into `bytes` (the scratch buffer, or a buffer of its own for a huge
+   * piece); returns its length. */
+  private utf8(text: string, start: number, end: number): number {
+    const need = (end - start) * 3;
+    let buf = this.scratch;
+    if (need > buf.length) {
+      if (need <= SCRATCH_MAX_BYTES) buf = this.scratch = new Uint8Array(SCRATCH_MAX_BYTES);
+      else buf = new Uint8Array(need);
+    }
+    this.bytes = buf;
+    let n = 0;
+    for (let i = start; i < end; i++) {
+      let c = text.charCodeAt(i);
+      if (c < 0x80) {
+        buf[n++] = c;
+        continue;
+      }
+      if (c < 0x800) {
+        buf[n++] = 0xc0 | (c >> 6);
+        buf[n++] = 0x80 | (c & 0x3f);
+        continue;
+      }
+      if (c >= 0xd800 && c < 0xe000) {
+        const d = i + 1 < end ? text.charCodeAt(i + 1) : 0;
+        if (c < 0xdc00 && d >= 0xdc00 && d < 0xe000) {
+          const cp = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+          buf[n++] = 0xf0 | (cp >> 18);
+          buf[n++] = 0x80 | ((cp >> 12) & 0x3f);
+          buf[n++] = 0x80 | ((cp >> 6) & 0x3f);
+          buf[n++] = 0x80 | (cp & 0x3f);
+          i++;
+          continue;
+        }
+        c = 0xfffd;
+      }
+      buf[n++] = 0xe0 | (c >> 12);
+      buf[n++] = 0x80 | ((c >> 6) & 0x3f);
+      buf[n++] = 0x80 | (c & 0x3f);
+    }
+    return n;
+  }
+
+  /**
+   * tiktoken's _byte_pair_merge: repeatedly merge the adjacent pair with the lowest rank (the leftmost
+   * on a tie) until no adjacent pair is a token. Parts start as single bytes, whose ranks are known.
+   */
+  private mergeShort(buf: Uint8Array, n: number): number[] {
+    const t = this.table;
+    const { starts, toks, pairs } = this;
+    for (let i = 0; i < n; i++) {
+      starts[i] = i;
+      toks[i] = t.byteRanks[buf[i]!]!;
+      pairs[i] = i + 2 <= n ? pairRank(t, buf, i, i + 2) : NONE;
+    }
+    starts[n] = n;
+    let m = n;
+    while (m > 1) {
+      let best = NONE;
+      let at = -1;
+      for (let i = 0; i < m - 1; i++) {
+        if (pairs[i]! < best) {
+          best = pairs[i]!;
+          at = i;
+        }
+      }
+      if (at < 0) break;
+      toks[at] = best;
+      starts.copyWithin(at + 1, at + 2, m + 1);
+      toks.copyWithin(at + 1, at + 2, m);
+      pairs.copyWithin(at + 1, at + 2, m);
+      m--;
+      pairs[at] = at + 2 <= m ? pairRank(t, buf, starts[at]!, starts[at + 2]!) : NONE;
+      if (at > 0) pairs[at - 1] = pairRank(t, buf, starts[at - 1]!, starts[at + 1]!);
+    }
+    return Array.from(toks.subarray(0, m));
+  }
+}
+
+function pairRank(t: RankTable, buf: Uint8Array, start: number, end: number): number {
+  const r = rankOf(t, buf, start, end);
+  return r < 0 ? NONE : r;
+}
+
+/**
+ * The same merge order as mergeShort for long pieces (a 256 KB run of letters or spaces): parts in a
+ * linked list and candidate pairs in a binary min-heap keyed (rank, start), so the lowest rank and
+ * then the leftmost pair comes out first, as the linear scan picks it. Entries made stale by a merge
+ * are skipped when popped (their rank no longer matches the part's current pair rank).
+ */
+function mergeLong(t: RankTable, buf: Uint8Array, n: number): number[] {
+  const next = new Int32Array(n);
+  const prev = new Int32Array(n);
+  const toks = new Int32Array(n);
+  const pairs = new Int32Array(n);
+  const heap = new Float64Array(3 * n);
+  let size = 0;
+  const push = (key: number): void => {
+    let i = size++;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (heap[parent]! <= key) break;
+      heap[i] = heap[parent]!;
+      i = parent;
+    }
+    heap[i] = key;
+  };
+  const pop = (): number => {
+    const top = heap[0]!;
+    const last = heap[--size]!;
+    let i = 0;
+    for (;;) {
+      let child = 2 * i + 1;
+      if (child >= size) break;
+      if (child + 1 < size && heap[child + 1]! < heap[child]!) child++;
+      if (heap[child]! >= last) break;
+      heap[i] = heap[child]!;
+      i = child;
+    }
+    heap[i] = last;
+    return top;
+  };
+  for (let i = 0; i < n; i++) {
+    next[i] = i + 1;
+    prev[i] = i - 1;
+    toks[i] = t.byteRanks[buf[i]!]!;
+    pairs[i] = i + 2 <= n ? pairRank(t, buf, i, i + 2) : NONE;
+    if (pairs[i] !== NONE) push(pairs[i]! * SHIFT + i);
+  }
+  while (size > 0) {
+    const key = pop();
+    const rank = Math.floor(key / SHIFT);
+    const s = key - rank * SHIFT;
+    if (pairs[s] !== rank) continue;
+    const gone = next[s]!;
+    const after = next[gone]!;
+    toks[s] = rank;
+    pairs[gone] = NONE;
+    next[s] = after;
+    if (after < n) prev[after] = s;
+    pairs[s] = after < n ? pairRank(t, buf, s, next[after]!) : NONE;
+    if (pairs[s] !== NONE) push(pairs[s]! * SHIFT + s);
+    const before = prev[s]!;
+    if (before >= 0) {
+      pairs[before] = pairRank(t, buf, before, after);
+      if (pairs[before] !== NONE) push(pairs[before]! * SHIFT + before);
+    }
+  }
+  const ids: number[] = [];
+  for (let i = 0; i < n; i = next[i]!) ids.push(toks[i]!);
+  return ids;
+}
+
+const encodings = new Map<BpeEncodingName, Encoding>();
+
+function encoding(name: BpeEncodingName): Encoding {
+  let e = encodings.get(name);
+  if (!e) {
+    e = new Encoding(loadRankTable(name), SPLIT_PATTERNS[name]);
+    encodings.set(name, e);
+  }
+  return e;
+}
+
+/** Loads an encoding's rank table now (~5 MiB, tens of ms) instead of on the first count. */
+export function preloadEncoding(name: BpeEncodingName): void {
+  encoding(name);
+}
+
+export function countTokens(text: string, name: BpeEncodingName): number {
+  return text ? encoding(name).run(text, null) : 0;
+}
+
+export function encode(text: string, name: BpeEncodingName): number[] {
+  const ids: number[] = [];
+  if (text) encoding(name).run(text, ids);
+  return ids;
+}
+
+/** Number of ranks in the encoding (special tokens excluded). */
+export function vocabularySize(name: BpeEncodingName): number {
+  return encoding(name).table.size;
+}
+
+/** The bytes of a token sequence, concatenated. */
+export function decodeBytes(ids: readonly number[], name: BpeEncodingName): Uint8Array {
+  const { bytes, offsets, size } = encoding(name).table;
+  let total = 0;
+  for (const id of ids) {
+    if (!(id >= 0 && id < size)) throw new BpeError('BPE_UNKNOWN_TOKEN', `token ${id} is not in ${name}`);
+    total += offsets[id + 1]! - offsets[id]!;
+  }
+  const out = new Uint8Array(total);
+  let n = 0;
+  for (const id of ids) {
+    out.set(bytes.subarray(offsets[id]!, offsets[id + 1]!), n);
+    n += offsets[id + 1]! - offsets[id]!;
+  }
+  return out;
+}
+
+const utf8Decoder = new TextDecoder('utf-8');
+
+/** Text of a token sequence; bytes that are not valid UTF-8 become U+FFFD. */
+export function decode(ids: readonly number[], name: BpeEncodingName): string {
+  return utf8Decoder.decode(decodeBytes(ids, name));
+}
+
+/**
+ * The longest prefix of `text` that ends on one of its first `max` token boundaries and not inside a
+ * character: token boundaries inside a multi-byte character (emoji, rare CJK) are stepped back over.
+ */
+export function prefixWithinTokens(text: string, max: number, name: BpeEncodingName): string {
+  if (max <= 0) return '';
+  const ids = encode(text, name);
+  if (ids.length <= max) return text;
+  const { bytes, offsets } = encoding(name).table;
+  let keep = max;
+  // UTF-8 continuation bytes are 10xxxxxx: a token starting with one continues the previous character.
+  while (keep > 0 && (bytes[offsets[ids[keep]!]!]! & 0xc0) === 0x80) keep--;
+  let byteEnd = 0;
+  for (let i = 0; i < keep; i++) byteEnd += offsets[ids[i]! + 1]! - offsets[ids[i]!]!;
+  // Walk the text to the UTF-16 index of that byte offset (a lone surrogate is 3 bytes, as encoded).
+  let b = 0;
+  let i = 0;
+  while (b < byteEnd) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) b += 1;
+    else if (c < 0x800) b += 2;
+    else if (c >= 0xd800 && c < 0xdc00 && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      b += 4;
+      i++;
+    } else b += 3;
+    i++;
+  }
+  return text.slice(0, i);
+}
