@@ -1,8 +1,8 @@
 // Token counting for limits, caps and usage when a provider reports none.
 //
 // Method per model family (docs/policies.md "Token counting"):
-//   - OpenAI families use their real BPE encodings (gpt-tokenizer, chosen over js-tiktoken by
-//     bench/micro/tokenizers.ts: same counts, several times faster, half the memory):
+//   - OpenAI families use their real BPE encodings through tokens/bpe.ts (same ids as tiktoken, tested
+//     against gpt-tokenizer; rank tables of ~4 MiB instead of gpt-tokenizer's ~56 MiB of objects):
 //     o200k_base for gpt-4o / 4.1 / 4.5 / 5,
 //     the o-series and gpt-oss; cl100k_base for gpt-4 / gpt-4-turbo / gpt-3.5 and the embedding models.
 //   - Every other family (Claude, Gemini, Llama, Qwen, DeepSeek, Mistral, ...) uses the estimator:
@@ -11,32 +11,11 @@
 //     the fact (policy reconciliation, and the per-model correction in policy/correction.ts).
 //   - Chat prompts add OpenAI's framing: 3 tokens per message and 3 to prime the reply.
 // Text that looks like a special token ("<|endoftext|>") is counted as plain text, as the providers'
-// APIs do for user content; it must never make counting throw.
-import { createRequire } from 'node:module';
+// APIs do for user content; it must never make counting throw. Each encoding's table is loaded on
+// first use, so a replica that only serves o200k models never holds the cl100k table.
+import { countTokens as countBpe, prefixWithinTokens } from './bpe.ts';
 
 export type EncodingName = 'o200k_base' | 'cl100k_base' | 'estimate';
-
-type Bpe = Pick<typeof import('gpt-tokenizer/encoding/o200k_base'), 'encode' | 'decode' | 'countTokens'>;
-
-// Each encoding's rank table is large: load it on first use (synchronously, through the package's
-// CommonJS build) so a replica that only serves o200k models never holds the cl100k table.
-const load = createRequire(import.meta.url);
-const encoders = new Map<string, Bpe>();
-/** Special-token lookalikes in user text are plain text, never an error. */
-const AS_TEXT = { disallowedSpecial: new Set<string>() };
-
-function encoder(name: 'o200k_base' | 'cl100k_base'): Bpe {
-  let e = encoders.get(name);
-  if (!e) {
-    e = load(`gpt-tokenizer/encoding/${name}`) as Bpe;
-    encoders.set(name, e);
-  }
-  return e;
-}
-
-function encode(text: string, name: 'o200k_base' | 'cl100k_base'): number[] {
-  return encoder(name).encode(text, AS_TEXT);
-}
 
 const O200K = /^(gpt-4o|gpt-4\.1|gpt-4\.5|gpt-5|o\d|chatgpt-4o|gpt-oss|gpt-realtime|gpt-audio|codex-mini)/;
 const CL100K = /^(gpt-4|gpt-3\.5|text-embedding|davinci-002|babbage-002)/;
@@ -87,7 +66,7 @@ export function countTokens(text: string, encoding: EncodingName): number {
     const known = memo.get(memoKey(text, encoding));
     if (known !== undefined) return known;
   }
-  return encoder(encoding).countTokens(text, AS_TEXT);
+  return countBpe(text, encoding);
 }
 
 /** The longest prefix of `text` that is at most `max` tokens and does not end inside a character. */
@@ -110,16 +89,9 @@ export function truncateToTokens(text: string, max: number, encoding: EncodingNa
     }
     return text.slice(0, i);
   }
-  const e = encoder(encoding);
-  const ids = encode(text, encoding);
-  if (ids.length <= max) return text;
-  // A token boundary can fall inside a multi-byte character (emoji, rare CJK): step back until the
-  // prefix decodes cleanly instead of sending U+FFFD to the client.
-  for (let n = max; n > 0; n--) {
-    const prefix = e.decode(ids.slice(0, n));
-    if (!prefix.endsWith('\uFFFD') && text.startsWith(prefix)) return prefix;
-  }
-  return '';
+  // Token boundaries inside a multi-byte character (emoji, rare CJK) are stepped back over, so the
+  // client never gets half a character.
+  return prefixWithinTokens(text, max, encoding);
 }
 
 /** Chat framing per OpenAI's published counting recipe: 3 tokens per message, 3 to prime the reply. */
