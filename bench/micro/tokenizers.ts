@@ -1,5 +1,5 @@
-// Which BPE tokenizer should count tokens? Compares js-tiktoken, gpt-tokenizer and tiktoken (WASM) on
-// o200k_base in ONE run: identical counts over a mixed corpus (English, CJK, code, emoji, digits,
+// Which BPE tokenizer should count tokens? Compares js-tiktoken, gpt-tokenizer, tiktoken (WASM) and
+// Sluice's own compact-table BPE (dataplane/src/tokens/bpe.ts, "sluice-bpe") on o200k_base in ONE run: identical counts over a mixed corpus (English, CJK, code, emoji, digits,
 // special-token lookalikes), time per call at stream-delta, prompt and large-prompt sizes, and resident
 // memory after loading the encoding (each measured in a fresh child process).
 // Run: npx node bench/micro/tokenizers.ts
@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { getEncoding } from 'js-tiktoken';
 import { get_encoding } from 'tiktoken';
+import { countTokens } from '../../dataplane/src/tokens/bpe.ts';
 
 type Counter = (text: string) => number;
 
@@ -14,6 +15,10 @@ async function load(name: string): Promise<Counter> {
   if (name === 'js-tiktoken') {
     const e = getEncoding('o200k_base');
     return (t) => e.encode(t, [], []).length;
+  }
+  if (name === 'sluice-bpe') {
+    countTokens('load', 'o200k_base');
+    return (t) => countTokens(t, 'o200k_base');
   }
   if (name === 'gpt-tokenizer') {
     const m = await import('gpt-tokenizer/encoding/o200k_base');
@@ -24,7 +29,7 @@ async function load(name: string): Promise<Counter> {
   return (t) => e.encode(t, [], []).length;
 }
 
-const NAMES = ['js-tiktoken', 'gpt-tokenizer', 'tiktoken-wasm'];
+const NAMES = ['js-tiktoken', 'gpt-tokenizer', 'tiktoken-wasm', 'sluice-bpe'];
 
 if (process.argv[2] === '--memory') {
   const before = process.memoryUsage().rss;
