@@ -93,8 +93,9 @@ function scan(path: string, bytes: Uint8Array | null, offsets: Uint32Array | nul
       }
       let p = 0;
       for (;;) {
-        let nl = p;
-        while (nl < have && chunk[nl] !== NEWLINE) nl++;
+        // TypedArray#indexOf is a V8 builtin (no call into Node); bytes past `have` are stale.
+        let nl = chunk.indexOf(NEWLINE, p);
+        if (nl < 0 || nl > have) nl = have;
         if (nl === have && !eof) break; // the rest of this line comes with the next read
         if (nl > p) {
           // "<base64> <rank>": the rank is read backwards from the end of the line.
