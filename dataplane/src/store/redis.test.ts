@@ -131,6 +131,24 @@ describe('redis store outages', () => {
     await until(() => shared.health().healthy);
   });
 
+  it('a connection that drops while starting does not leave the circuit open once Redis is ready', async () => {
+    // Redis away when the store starts: the failed connect trips the circuit. When Redis comes up,
+    // 'ready' must close it at once, not after the next recovery probe (here: a minute away).
+    await redis.kill();
+    const store = makeStore({ failMode: 'closed', retryIntervalMs: 60_000 });
+    try {
+      await until(() => !store.health().healthy);
+      await redis.restart();
+      expect(await store.ready(5_000)).toBe(true);
+      const ok = await store.admit(rateBatch('{ns}:start'));
+      expect(ok).toMatchObject({ placement: 'primary', result: { ok: true } });
+      expect(store.health()).toMatchObject({ healthy: true, mode: 'shared' });
+    } finally {
+      await store.close();
+    }
+    await until(() => shared.health().healthy);
+  });
+
   it('never waits on a stalled Redis longer than the command timeout', async () => {
     const store = makeStore({ settings: { url: redis.url, commandTimeoutMs: 100, connectTimeoutMs: 1_000 } });
     await store.ready(2_000);

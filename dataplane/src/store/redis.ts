@@ -90,6 +90,7 @@ export class RedisStore implements Store {
   #open = false;
   #since = new Date().toISOString();
   #lastError: string | undefined;
+  #recovering: Promise<void> | undefined;
   #probe: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -105,22 +106,27 @@ export class RedisStore implements Store {
     this.#client.on('close', () => {
       if (!this.#closed) this.#trip('connection closed');
     });
+    // A connection lost while starting (a Cluster still forming, Redis starting after us) trips the
+    // circuit; once ioredis is connected again, close it now rather than at the next probe.
+    this.#client.on('ready', () => void this.#tryRecover());
   }
 
   /** Wait (bounded) for the first connection; a Redis that is down at start means starting on the fallback. */
   async ready(timeoutMs: number): Promise<boolean> {
-    if (this.#client.status === 'ready') return true;
-    const ok = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => done(false), timeoutMs);
-      const done = (v: boolean) => {
-        clearTimeout(timer);
-        this.#client.off('ready', onReady);
-        resolve(v);
-      };
-      const onReady = () => done(true);
-      this.#client.once('ready', onReady);
-    });
+    const ok =
+      this.#client.status === 'ready' ||
+      (await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => done(false), timeoutMs);
+        const done = (v: boolean) => {
+          clearTimeout(timer);
+          this.#client.off('ready', onReady);
+          resolve(v);
+        };
+        const onReady = () => done(true);
+        this.#client.once('ready', onReady);
+      }));
     if (!ok) this.#trip(this.#lastError ?? 'Redis not reachable at start');
+    else if (this.#open) await this.#tryRecover();
     return ok;
   }
 
@@ -147,6 +153,8 @@ export class RedisStore implements Store {
   #failed(err: unknown): void {
     this.#lastError = err instanceof Error ? err.message : String(err);
     this.#failures++;
+    // at most failureThreshold lines before the circuit opens and commands stop
+    if (!this.#open) this.#opts.log?.warn({ reason: this.#lastError }, 'Redis command failed');
     if (this.#failures >= this.#opts.failureThreshold) this.#trip(this.#lastError);
   }
 
@@ -166,7 +174,15 @@ export class RedisStore implements Store {
     this.#probe.unref();
   }
 
-  async #tryRecover(): Promise<void> {
+  /** One recovery at a time: two concurrent flushes would merge the same outage usage twice. */
+  #tryRecover(): Promise<void> {
+    this.#recovering ??= this.#recover().finally(() => {
+      this.#recovering = undefined;
+    });
+    return this.#recovering;
+  }
+
+  async #recover(): Promise<void> {
     if (!this.#open || this.#closed) return;
     try {
       await this.#client.ping();
@@ -207,6 +223,7 @@ export class RedisStore implements Store {
   }
 
   async admit(batch: AdmitBatch): Promise<{ result: AdmitResult; placement: Placement }> {
+    let cause: unknown;
     if (!this.#open) {
       const keys = [
         ...batch.rates.map((r) => r.key),
@@ -225,13 +242,18 @@ export class RedisStore implements Store {
         return { result, placement: 'primary' };
       } catch (err) {
         this.#failed(err);
+        cause = err;
       }
     }
     if (this.#opts.failMode === 'closed') {
+      // the cause (Redis's own error) goes to the logs, never into the client's error message
       throw new GatewayError(
         'SLUICE_ERR_STORE_UNAVAILABLE',
         'the shared limit store is unavailable and this policy fails closed; retry shortly',
-        { headers: { 'retry-after': String(Math.ceil(this.#opts.retryIntervalMs / 1000)) } },
+        {
+          headers: { 'retry-after': String(Math.ceil(this.#opts.retryIntervalMs / 1000)) },
+          cause: cause ?? new Error(this.#lastError ?? 'circuit open'),
+        },
       );
     }
     const n = this.#opts.replicas;
