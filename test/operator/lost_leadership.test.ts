@@ -5,6 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KubeError } from '../../dataplane/src/k8s/kube_rest.ts';
 import { microTime } from '../../dataplane/src/k8s/lease_reporter.ts';
 import type { Operator } from '../../operator/src/controller/operator.ts';
 import { freezeApiServer } from '../envtest/apiserver_faults.ts';
@@ -63,6 +64,24 @@ async function leader(leaseName: string, timing: { lease: number; renewMs: numbe
   return { op, lost };
 }
 
+/**
+ * Writes the Lease as another client would: read, change, write, and read again on a 409 (the leader
+ * renews every 200 ms, so a write based on an older read can lose that race).
+ */
+async function updateLease(name: string, change: () => Partial<LeaseRecord['spec']>): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    const current = await env.rest.request<LeaseRecord>('GET', leasePath(name));
+    try {
+      await env.rest.request('PUT', leasePath(name), {
+        body: { ...current, spec: { ...current.spec, ...change() } },
+      });
+      return;
+    } catch (err) {
+      if (!(err instanceof KubeError) || err.code !== 409 || attempt >= 20) throw err;
+    }
+  }
+}
+
 describe('lost leadership', () => {
   it('a leader whose Lease is taken over steps down at once and writes nothing; it leads again once the Lease is free', async () => {
     const timing = { lease: 5, renewMs: 4_000 };
@@ -72,10 +91,11 @@ describe('lost leadership', () => {
 
     const lease = await env.rest.request<LeaseRecord>('GET', leasePath('takeover'));
     expect(lease.spec.holderIdentity).toBe(op.identity);
-    const intruder = { holderIdentity: 'intruder', renewTime: microTime(), leaseDurationSeconds: 3600 };
-    await env.rest.request('PUT', leasePath('takeover'), {
-      body: { ...lease, spec: { ...lease.spec, ...intruder } },
-    });
+    await updateLease('takeover', () => ({
+      holderIdentity: 'intruder',
+      renewTime: microTime(),
+      leaseDurationSeconds: 3600,
+    }));
     const t = Date.now();
     await waitFor('stepped down', async () => !op.isLeader, 10_000);
     // on seeing another holder, not only once the renew deadline has passed
@@ -94,9 +114,7 @@ describe('lost leadership', () => {
     expect(held.spec.holderIdentity).toBe('intruder'); // a valid Lease of another is not taken
 
     // the intruder releases the Lease (as a leader does on shutdown): the replica wins it and catches up
-    await env.rest.request('PUT', leasePath('takeover'), {
-      body: { ...held, spec: { ...held.spec, holderIdentity: '', leaseDurationSeconds: 1 } },
-    });
+    await updateLease('takeover', () => ({ holderIdentity: '', leaseDurationSeconds: 1 }));
     await waitFor('leads again', async () => op.isLeader, 10_000);
     await waitFor('m2 served', async () => (await servedModel()) === 'm2', 10_000);
     await op.stop();
