@@ -89,4 +89,43 @@ describe('series families', () => {
     expect(text).toContain('c{route="ab",code="c"} 1');
     expect(text).toContain('c{route="a",code="bc"} 2');
   });
+
+  it('match prom-client with one and with four labels, and start over after reset', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(value, value, value, value, fc.nat(1000)), { maxLength: 30 }),
+        async (updates) => {
+          const ours = new Registry();
+          const theirs = new Registry();
+          const FOUR = ['route', 'provider', 'model', 'outcome'] as const;
+          const one1 = new CounterFamily({
+            name: 'one',
+            help: 'o',
+            labelNames: ['route'],
+            registers: [ours],
+          });
+          const four1 = new CounterFamily({ name: 'four', help: 'f', labelNames: FOUR, registers: [ours] });
+          const one2 = new Counter({ name: 'one', help: 'o', labelNames: ['route'], registers: [theirs] });
+          const four2 = new Counter({ name: 'four', help: 'f', labelNames: FOUR, registers: [theirs] });
+          const apply = () => {
+            for (const [a, b, c, d, n] of updates) {
+              one1.inc(n, a);
+              one2.inc({ route: a }, n);
+              four1.inc(n, a, b, c, d);
+              four2.inc({ route: a, provider: b, model: c, outcome: d }, n);
+            }
+          };
+          apply();
+          expect(await ours.metrics()).toBe(await theirs.metrics());
+          one1.reset();
+          four1.reset();
+          one2.reset();
+          four2.reset();
+          apply();
+          expect(await ours.metrics()).toBe(await theirs.metrics());
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
 });
