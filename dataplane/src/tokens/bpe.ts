@@ -271,11 +271,6 @@ function encoding(name: BpeEncodingName): Encoding {
   return e;
 }
 
-/** Loads an encoding's rank table now (~5 MiB, tens of ms) instead of on the first count. */
-export function preloadEncoding(name: BpeEncodingName): void {
-  encoding(name);
-}
-
 export function countTokens(text: string, name: BpeEncodingName): number {
   return text ? encoding(name).run(text, null) : 0;
 }
