@@ -30,6 +30,8 @@ export interface Fault {
   bodyBytes?: number;
   /** omit usage everywhere (as some compatible servers do) */
   noUsage?: boolean;
+  /** answer with `tokens` tokens whatever max_tokens says (some compatible servers ignore it) */
+  ignoreMaxTokens?: boolean;
 }
 
 export interface RecordedRequest {
@@ -50,6 +52,8 @@ export interface FakeOpenAI {
   openSockets(): number;
   /** responses started and neither finished nor closed: upstream work a gateway left hanging */
   activeResponses(): number;
+  /** the most responses that were ever active at once (what a concurrency limit must bound) */
+  peakActive(): number;
   close(): Promise<void>;
 }
 
@@ -92,6 +96,7 @@ export async function startFakeOpenAI(opts: { name?: string; apiKey?: string } =
   let faultFn: (req: RecordedRequest, n: number) => Fault = () => ({});
   const sockets = new Set<Socket>();
   let active = 0;
+  let peak = 0;
 
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -114,6 +119,7 @@ export async function startFakeOpenAI(opts: { name?: string; apiKey?: string } =
       const n = requests.length;
       requests.push(rec);
       active++;
+      peak = Math.max(peak, active);
       res.on('close', () => {
         active--;
         if (!res.writableFinished) rec.aborted = true;
@@ -157,7 +163,9 @@ export async function startFakeOpenAI(opts: { name?: string; apiKey?: string } =
     }
     const body = rec.body as Record<string, unknown>;
     const model = String(body.model);
-    const maxTokens = Number(body.max_completion_tokens ?? body.max_tokens ?? Number.POSITIVE_INFINITY);
+    const maxTokens = f.ignoreMaxTokens
+      ? Number.POSITIVE_INFINITY
+      : Number(body.max_completion_tokens ?? body.max_tokens ?? Number.POSITIVE_INFINITY);
     const want = f.tokens ?? 8;
     const n = Math.min(want, maxTokens);
     const finish = n < want ? 'length' : 'stop';
@@ -256,6 +264,7 @@ export async function startFakeOpenAI(opts: { name?: string; apiKey?: string } =
     },
     openSockets: () => sockets.size,
     activeResponses: () => active,
+    peakActive: () => peak,
     async close() {
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));

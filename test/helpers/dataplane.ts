@@ -79,10 +79,14 @@ export async function spawnDataplane(
   timeoutMs = 20_000,
   port = 0,
   extraArgs: string[] = [],
+  /** a command that execs the dataplane, e.g. ['taskset', '-c', '1'] (test/hostile pins replicas) */
+  launcher: string[] = [],
 ): Promise<DataplaneProcess> {
+  const [command = NODE_BIN, ...prefix] = launcher.length ? launcher : [NODE_BIN];
   const child = spawn(
-    NODE_BIN,
+    command,
     [
+      ...(launcher.length ? [...prefix, NODE_BIN] : []),
       join(REPO_ROOT, 'bin/sluice.js'),
       'serve',
       '--config',

@@ -20,6 +20,8 @@ export interface RedisServer {
   /** freeze the server (SIGSTOP): connections stay open but nothing answers, like a stalled node */
   pause(): void;
   resume(): void;
+  /** the PID of the current redis-server process (it changes on restart) */
+  pid(): number | undefined;
   /** run a redis-cli command against this server and return its output */
   cli(...args: string[]): string;
 }
@@ -133,6 +135,7 @@ export async function startRedis(extraArgs: string[] = []): Promise<RedisServer>
     resume: () => {
       current.kill('SIGCONT');
     },
+    pid: () => current.pid,
     cli: (...args: string[]) =>
       execFileSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { encoding: 'utf8' }),
   };
