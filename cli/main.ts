@@ -1,4 +1,6 @@
 // `sluice <command>`: one CLI for the dataplane, the operator and offline GitOps checks.
+// first: stops an older Node with a clear message before the dependencies below load
+import './node_version.ts';
 import { commands } from './commands.ts';
 
 function usage(): string {

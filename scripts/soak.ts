@@ -122,7 +122,7 @@ async function startGateway(file: string): Promise<{ child: ChildProcess; url: s
 
 async function eventLoopP99Ms(url: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
-  const m = text.match(/^sluice_process_nodejs_eventloop_lag_p99_seconds (\S+)/m);
+  const m = text.match(/^nodejs_eventloop_lag_p99_seconds (\S+)/m);
   return m ? Number(m[1]) * 1000 : 0;
 }
 

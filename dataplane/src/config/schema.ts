@@ -11,12 +11,18 @@ const name = z
   .regex(/^[a-z0-9]([-a-z0-9_.]*[a-z0-9])?$/, 'must be lowercase alphanumerics, "-", "_" or "."');
 
 /** Where a secret value comes from. Inline values are not allowed: secrets never live in a ConfigMap. */
-export const secretSourceSchema = z.union([
-  z.strictObject({ env: z.string().min(1).describe('environment variable holding the value') }),
-  z.strictObject({
-    file: z.string().min(1).describe('file holding the value; relative paths resolve against secretsDir'),
-  }),
-]);
+export const secretSourceSchema = z.union(
+  [
+    z.strictObject({ env: z.string().min(1).describe('environment variable holding the value') }),
+    z.strictObject({
+      file: z.string().min(1).describe('file holding the value; relative paths resolve against secretsDir'),
+    }),
+  ],
+  // zod's own union message is "Invalid input"; say what is accepted (an inline key is the usual cause)
+  {
+    error: 'must be {env: VARIABLE} or {file: PATH}; secret values are never written inline in the config',
+  },
+);
 export type SecretSource = z.infer<typeof secretSourceSchema>;
 
 export const timeoutsSchema = z.strictObject({

@@ -8,7 +8,10 @@ import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { CounterFamily, HistogramFamily, LevelGauge } from './series.ts';
 
 export const registry = new Registry();
-collectDefaultMetrics({ register: registry, prefix: 'sluice_process_' });
+// No prefix: the standard names every Prometheus client library exports (process_cpu_seconds_total,
+// process_resident_memory_bytes, nodejs_eventloop_lag_p99_seconds, ...), which stock dashboards and
+// alerts expect. A prefix of 'sluice_process_' gave sluice_process_process_cpu_seconds_total.
+collectDefaultMetrics({ register: registry });
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576];

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { ConfigError, decodeStoredText } from '../config/load.ts';
 import type { ModelConfig, ProviderConfig, SecretSource, SluiceConfig, Timeouts } from '../config/schema.ts';
+import { missingSecrets, secretsDirFor } from '../config/secret_refs.ts';
 import { Slicer, type Steps } from '../config/steps.ts';
 import { getPreset } from '../providers/presets.ts';
 import type { ResolvedProvider } from '../providers/types.ts';
@@ -145,9 +146,10 @@ function resolveProvider(
  */
 export async function compileRuntime(config: SluiceConfig, opts: CompileOptions): Promise<Runtime> {
   const slicer = opts.slicer ?? new Slicer();
-  const secretsDir = config.server.secretsDir
-    ? resolve(opts.configDir, config.server.secretsDir)
-    : opts.configDir;
+  const secretsDir = secretsDirFor(config, opts.configDir);
+  // every unset variable and unreadable file in one error, not one per reload attempt
+  const missing = missingSecrets(config, secretsDir, opts.env ?? process.env);
+  if (missing.length) throw new ConfigError('secrets', missing);
   const secretFiles: string[] = [];
   const readSecret = makeSecretReader(secretsDir, opts.env ?? process.env, secretFiles);
   const providers = new Map<string, ProviderRuntime>();
