@@ -8,11 +8,12 @@ import { ConfigError, parseConfigText, validateConfigSliced } from './config/loa
 import type { SluiceConfig } from './config/schema.ts';
 import { Slicer } from './config/steps.ts';
 import { ConfigWatcher, digestAll } from './config/watch.ts';
-import { metrics } from './observability/metrics.ts';
+import { endpointSliceDiscovery } from './discovery/endpointslices.ts';
+import { metrics, setEndpointCountSource } from './observability/metrics.ts';
 import { policyGateFactory } from './policy/gate.ts';
 import { HealthChecker } from './proxy/health.ts';
 import { type CompileOptions, compileRuntime, configDirOf, type Runtime } from './runtime/compile.ts';
-import { ProviderStateCache } from './runtime/provider_runtime.ts';
+import { type ProviderRuntime, ProviderStateCache } from './runtime/provider_runtime.ts';
 import { buildServer } from './server.ts';
 
 export interface DataplaneOptions {
@@ -27,7 +28,7 @@ export interface DataplaneOptions {
 
 export class Dataplane {
   readonly #opts: DataplaneOptions;
-  readonly #state = new ProviderStateCache();
+  readonly #state: ProviderStateCache;
   /** the policy engine unless a test injects another gate; its stores outlive config reloads */
   #policyGates: CompileOptions['gateFactory'];
   #runtime!: Runtime;
@@ -43,6 +44,14 @@ export class Dataplane {
 
   constructor(opts: DataplaneOptions) {
     this.#opts = opts;
+    // providers naming a Kubernetes Service follow its EndpointSlices (credentials loaded when needed)
+    this.#state = new ProviderStateCache(endpointSliceDiscovery(opts.log));
+    setEndpointCountSource(() => this.#endpointCounts());
+  }
+
+  *#endpointCounts(): Iterable<[string, ReturnType<ProviderRuntime['endpoints']['counts']>]> {
+    if (!this.#runtime) return;
+    for (const p of this.#runtime.providers.values()) yield [p.name, p.endpoints.counts()];
   }
 
   get runtime(): Runtime {
@@ -177,8 +186,13 @@ export class Dataplane {
     };
     if (this.#lastError) details.configError = this.#lastError;
     const providers: Record<string, unknown> = {};
-    for (const p of this.#runtime.providers.values())
-      providers[p.name] = { circuit: p.breaker.state, healthy: p.healthy };
+    for (const p of this.#runtime.providers.values()) {
+      const eps = p.endpoints;
+      providers[p.name] =
+        p.resolved.config.endpoints === undefined
+          ? { circuit: eps.list[0]?.breaker.state, healthy: p.healthy, suspended: p.suspended }
+          : { endpoints: eps.counts(), healthy: p.healthy, suspended: p.suspended };
+    }
     details.providers = providers;
     const gateHealth = this.#runtime.gate.health?.();
     if (gateHealth) details.policy = gateHealth;

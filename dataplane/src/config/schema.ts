@@ -80,6 +80,75 @@ export const healthCheckSchema = z.strictObject({
   healthyThreshold: z.number().int().positive().default(1),
 });
 
+/** Metric names read from each endpoint's Prometheus text (several series of one name are summed). */
+export const loadMetricsSchema = z.strictObject({
+  path: z
+    .string()
+    .startsWith('/')
+    .default('/metrics')
+    .describe("path on each endpoint's origin (not below baseUrl's path)"),
+  intervalMs: z.number().int().min(100).default(1_000),
+  timeoutMs: z.number().int().positive().default(500),
+  queue: z.array(z.string().min(1)).optional().describe('requests waiting; default: vLLM, SGLang, TGI names'),
+  running: z
+    .array(z.string().min(1))
+    .optional()
+    .describe('requests running; default: vLLM, SGLang, TGI names'),
+  kvCacheUsage: z
+    .array(z.string().min(1))
+    .optional()
+    .describe('KV-cache usage, 0..1 (the highest series counts); default: vLLM and SGLang names'),
+});
+export type LoadMetricsConfig = z.infer<typeof loadMetricsSchema>;
+
+/** A provider served by several endpoints (pods): a static list or a Kubernetes Service's EndpointSlices. */
+export const endpointsSchema = z
+  .strictObject({
+    static: z
+      .array(z.url())
+      .min(1)
+      .max(4096)
+      .optional()
+      .describe('origins such as http://10.0.0.7:8000; the API path comes from basePath'),
+    kubernetes: z
+      .strictObject({
+        namespace: name,
+        service: name,
+        port: z
+          .union([z.number().int().min(1).max(65535), z.string().min(1).max(63)])
+          .optional()
+          .describe("the EndpointSlice port: its name (the Service port's name) or the pod port number"),
+        scheme: z.enum(['http', 'https']).default('http'),
+      })
+      .optional(),
+    basePath: z
+      .string()
+      .startsWith('/')
+      .optional()
+      .describe("API path on every endpoint; defaults to baseUrl's path or the preset's (e.g. /v1)"),
+    picker: z
+      .enum(['least-load', 'least-outstanding', 'latency', 'round-robin', 'random', 'prefix-affinity'])
+      .optional()
+      .describe(
+        'how one endpoint is picked per attempt; default least-load with loadMetrics, else least-outstanding',
+      ),
+    loadMetrics: loadMetricsSchema.optional(),
+    prefixAffinity: z
+      .strictObject({
+        prefixChars: z.number().int().positive().max(65_536).default(1_024),
+        maxLoadFactor: z
+          .number()
+          .min(1)
+          .default(1.5)
+          .describe("an endpoint above this multiple of the average load (+1) loses the prefix's affinity"),
+      })
+      .optional(),
+  })
+  .refine((e) => (e.static === undefined) !== (e.kubernetes === undefined), {
+    message: 'exactly one of static, kubernetes',
+  });
+export type EndpointsConfig = z.infer<typeof endpointsSchema>;
+
 export const providerSchema = z.strictObject({
   name,
   type: z
@@ -104,6 +173,11 @@ export const providerSchema = z.strictObject({
   circuitBreaker: circuitBreakerSchema.optional(),
   healthCheck: healthCheckSchema.optional(),
   mock: mockSettingsSchema.optional(),
+  endpoints: endpointsSchema.optional().describe('balance over several endpoints (pods) instead of baseUrl'),
+  suspended: z
+    .boolean()
+    .optional()
+    .describe('degrade switch: routes skip this provider and use their next backends and fallbacks'),
 });
 export type ProviderConfig = z.infer<typeof providerSchema>;
 
@@ -125,6 +199,7 @@ export const backendSchema = z.strictObject({
   model: z.string().optional().describe('model name sent upstream; defaults to the requested model'),
   weight: z.number().int().nonnegative().default(1),
   tier: z.enum(['cheap', 'strong']).optional().describe('for the complexity strategy'),
+  suspended: z.boolean().optional().describe('degrade switch: this backend takes no traffic'),
 });
 export type BackendConfig = z.infer<typeof backendSchema>;
 

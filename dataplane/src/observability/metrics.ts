@@ -16,6 +16,13 @@ collectDefaultMetrics({ register: registry });
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576];
 
+type EndpointCounts = { ready: number; ejected: number; unhealthy: number };
+let endpointCountSource: () => Iterable<[string, EndpointCounts]> = () => [];
+/** The dataplane tells the scrape where its providers' endpoint counts are (read at scrape time). */
+export function setEndpointCountSource(fn: () => Iterable<[string, EndpointCounts]>): void {
+  endpointCountSource = fn;
+}
+
 export const metrics = {
   requests: new CounterFamily({
     name: 'sluice_requests_total',
@@ -143,6 +150,26 @@ export const metrics = {
     help: 'Response cache lookups by result (hit, miss)',
     labelNames: ['namespace', 'result'] as const,
     registers: [registry],
+  }),
+  backendSuspended: new Gauge({
+    name: 'sluice_backend_suspended',
+    help: '1 for each route backend taken out by the degrade switch (suspended on the backend or its provider)',
+    labelNames: ['route', 'provider'] as const,
+    registers: [registry],
+  }),
+  providerEndpoints: new Gauge({
+    name: 'sluice_provider_endpoints',
+    help: "A provider's endpoints (pods) by state: ready, ejected (circuit open), unhealthy (health check)",
+    labelNames: ['provider', 'state'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [provider, c] of endpointCountSource()) {
+        this.set({ provider, state: 'ready' }, c.ready);
+        this.set({ provider, state: 'ejected' }, c.ejected);
+        this.set({ provider, state: 'unhealthy' }, c.unhealthy);
+      }
+    },
   }),
   storeHealthy: new Gauge({
     name: 'sluice_store_healthy',

@@ -187,8 +187,16 @@ export async function runAttempts(input: AttemptInput): Promise<Attempt> {
     state.previous = backend;
 
     const tctx = translateContext(input, backend);
-    const clientBody = translator.leavesBodyIntact ? input.request.body : structuredClone(input.request.body);
-    const upstreamReq = await translator.buildRequest(clientBody, tctx);
+    let upstreamReq: Awaited<ReturnType<Translator['buildRequest']>>;
+    try {
+      const clientBody = translator.leavesBodyIntact ? input.request.body : structuredClone(input.request.body);
+      upstreamReq = await translator.buildRequest(clientBody, tctx);
+    } catch (err) {
+      // The request is at fault, not the provider: give the circuit slot back (a half-open probe slot
+      // kept here would eject the provider for every tenant until a restart).
+      provider.breaker.release();
+      throw err;
+    }
     const timeouts = route.config.timeouts
       ? effectiveTimeouts(provider.timeouts, route.config.timeouts)
       : provider.timeouts;

@@ -66,7 +66,8 @@ export class Balancer {
 
   order(input: BalanceInput): CompiledBackend[] {
     const list = this.backends;
-    if (list.length === 1) return list;
+    // one backend, or none when the degrade switch suspended them all (the fallback chain serves)
+    if (list.length <= 1) return list;
     switch (this.strategy) {
       case 'weighted-random':
         return weightedOrder(list, this.#random);

@@ -15,17 +15,18 @@ const STATE_VALUE: Record<CircuitState, number> = { closed: 0, open: 1, 'half-op
 
 export class CircuitBreaker {
   settings: BreakerSettings;
-  readonly #label: string;
+  /** the provider label of sluice_circuit_state, or undefined for a pod's breaker (not reported there) */
+  readonly #label: string | undefined;
   #failures = 0;
   #ejections = 0;
   #openUntil = 0;
   #probeInFlight = false;
   #state: CircuitState = 'closed';
 
-  constructor(label: string, settings: BreakerSettings) {
+  constructor(label: string | undefined, settings: BreakerSettings) {
     this.#label = label;
     this.settings = settings;
-    metrics.circuitState.set({ provider: label }, 0);
+    if (label !== undefined) metrics.circuitState.set({ provider: label }, 0);
   }
 
   get state(): CircuitState {
@@ -80,6 +81,6 @@ export class CircuitBreaker {
 
   #set(s: CircuitState): void {
     this.#state = s;
-    metrics.circuitState.set({ provider: this.#label }, STATE_VALUE[s]);
+    if (this.#label !== undefined) metrics.circuitState.set({ provider: this.#label }, STATE_VALUE[s]);
   }
 }

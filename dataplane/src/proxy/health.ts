@@ -1,16 +1,16 @@
 // Active health checks: providers with a `healthCheck` block are probed on an interval (GET on the
-// preset's health path with the provider's auth). Consecutive failures mark the provider unhealthy,
-// which the attempt loop skips just like an ejected one; successes bring it back.
+// preset's health path with the provider's auth), every endpoint (pod) on its own. Consecutive
+// failures mark that endpoint unhealthy, which the picker skips just like an ejected one; successes
+// bring it back. A provider is healthy while any of its endpoints is.
 import type { Logger } from 'pino';
 import { metrics } from '../observability/metrics.ts';
 import { authHeaders, upstreamPath } from '../providers/request_parts.ts';
 import type { Runtime } from '../runtime/compile.ts';
 import type { ProviderRuntime } from '../runtime/provider_runtime.ts';
+import type { Endpoint } from './endpoints.ts';
 
 interface Probe {
   timer: NodeJS.Timeout;
-  failures: number;
-  successes: number;
 }
 
 /** The configured path, or the preset's health path (with its query, e.g. azure's api-version). */
@@ -33,16 +33,17 @@ export class HealthChecker {
       metrics.providerHealthy.set({ provider: p.name }, p.healthy ? 1 : 0);
       const hc = p.resolved.config.healthCheck;
       if (!hc || p.resolved.preset.transport !== 'http') {
-        p.healthy = true;
+        for (const ep of p.endpoints.list) ep.healthy = true;
         continue;
       }
       live.add(p);
       const existing = this.#probes.get(p);
       if (existing) clearInterval(existing.timer);
       const probe: Probe = {
-        failures: 0,
-        successes: 0,
-        timer: setInterval(() => void this.#probe(p, probe), hc.intervalMs),
+        // each tick probes the members of that moment, so pods found later are checked too
+        timer: setInterval(() => {
+          for (const ep of p.endpoints.list) void this.#probe(p, ep);
+        }, hc.intervalMs),
       };
       probe.timer.unref();
       this.#probes.set(p, probe);
@@ -55,12 +56,12 @@ export class HealthChecker {
     }
   }
 
-  async #probe(p: ProviderRuntime, probe: Probe): Promise<void> {
+  async #probe(p: ProviderRuntime, ep: Endpoint): Promise<void> {
     const hc = p.resolved.config.healthCheck;
     if (!hc) return;
     let ok = false;
     try {
-      const res = await p.transport.send(
+      const res = await ep.transport.send(
         { method: 'GET', path: probePath(p), headers: authHeaders(p.resolved), body: '' },
         AbortSignal.timeout(hc.timeoutMs),
         { ...p.timeouts, firstByteMs: hc.timeoutMs, totalMs: hc.timeoutMs },
@@ -73,19 +74,21 @@ export class HealthChecker {
     } catch {
       ok = false;
     }
+    const where =
+      p.endpoints.list.length > 1 ? { provider: p.name, endpoint: ep.origin } : { provider: p.name };
     if (ok) {
-      probe.failures = 0;
-      probe.successes++;
-      if (!p.healthy && probe.successes >= hc.healthyThreshold) {
-        p.healthy = true;
-        this.#log.info({ provider: p.name }, 'provider healthy again');
+      ep.probeFailures = 0;
+      ep.probeSuccesses++;
+      if (!ep.healthy && ep.probeSuccesses >= hc.healthyThreshold) {
+        ep.healthy = true;
+        this.#log.info(where, 'provider healthy again');
       }
     } else {
-      probe.successes = 0;
-      probe.failures++;
-      if (p.healthy && probe.failures >= hc.unhealthyThreshold) {
-        p.healthy = false;
-        this.#log.warn({ provider: p.name }, 'provider failed its health check');
+      ep.probeSuccesses = 0;
+      ep.probeFailures++;
+      if (ep.healthy && ep.probeFailures >= hc.unhealthyThreshold) {
+        ep.healthy = false;
+        this.#log.warn(where, 'provider failed its health check');
       }
     }
     metrics.providerHealthy.set({ provider: p.name }, p.healthy ? 1 : 0);

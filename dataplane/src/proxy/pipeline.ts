@@ -11,7 +11,7 @@ import type { Usage } from '../providers/types.ts';
 import type { Runtime } from '../runtime/compile.ts';
 import type { CompiledRoute } from '../runtime/route.ts';
 import { countPromptTokens, type EncodingName, encodingForModel } from '../tokens/counter.ts';
-import { type AttemptState, runAttempts } from './attempts.ts';
+import { type Attempt, type AttemptState, runAttempts } from './attempts.ts';
 import { upstreamModel } from './balancer.ts';
 import type { Admission, Identity } from './gate.ts';
 import { respondStream, respondWhole } from './respond.ts';
@@ -84,6 +84,8 @@ export async function handleApi(
   });
   let admission: Admission | undefined;
   let identity: Identity | undefined;
+  // the attempt holding a provider slot, so every way out of this function gives it back
+  let holding: Attempt | undefined;
   let status = 200;
   let code = 'ok';
   try {
@@ -155,6 +157,7 @@ export async function handleApi(
       state,
     };
     let attempt = await runAttempts(base);
+    holding = attempt;
 
     if (!request.stream) {
       await respondWhole(attempt, reply, runtime, admission, getInputTokens, outcome);
@@ -174,6 +177,7 @@ export async function handleApi(
         attempt.release('failure');
         state.lastError = upstreamFailure(err, attempt.backend.provider.name, attempt.timeouts);
         attempt = await runAttempts({ ...base, start: attempt.index + 1 });
+        holding = attempt;
         continue;
       }
       await respondStream({
@@ -208,6 +212,8 @@ export async function handleApi(
         limit: gwErr.param ?? 'unknown',
       });
     }
+    // release() is idempotent: a no-op when the answer already released it
+    holding?.release('neutral');
     admission?.complete(undefined, undefined);
     if (!reply.sent && !reply.raw.headersSent) {
       if (gwErr.headers) for (const [k, v] of Object.entries(gwErr.headers)) reply.header(k, v);

@@ -7,6 +7,7 @@ import { ConfigError, decodeStoredText } from '../config/load.ts';
 import type { ModelConfig, ProviderConfig, SecretSource, SluiceConfig, Timeouts } from '../config/schema.ts';
 import { missingSecrets, secretsDirFor } from '../config/secret_refs.ts';
 import { Slicer, type Steps } from '../config/steps.ts';
+import { metrics } from '../observability/metrics.ts';
 import { getPreset } from '../providers/presets.ts';
 import type { ResolvedProvider } from '../providers/types.ts';
 import { type Gate, openGate } from '../proxy/gate.ts';
@@ -51,9 +52,10 @@ function* compileRouteSteps(
   providers: ReadonlyMap<string, ProviderRuntime>,
 ): Steps<CompiledRoute[]> {
   const routes: CompiledRoute[] = [];
+  const suspended = new Set(config.providers.filter((p) => p.suspended).map((p) => p.name));
   for (const [i, r] of config.routes.entries()) {
     if (i % ROUTES_PER_STEP === ROUTES_PER_STEP - 1) yield;
-    routes.push(compileRoute(r, providers));
+    routes.push(compileRoute(r, providers, undefined, suspended));
   }
   return routes;
 }
@@ -132,7 +134,8 @@ function resolveProvider(
     preset,
     baseUrl,
     origin: url.origin,
-    basePath: url.pathname.replace(/\/+$/, ''),
+    // endpoints (pods) share one API path: their own basePath, else the URL's
+    basePath: (p.endpoints?.basePath ?? url.pathname).replace(/\/+$/, ''),
     credentials: Object.freeze(credentials),
     models,
   };
@@ -178,7 +181,15 @@ export async function compileRuntime(config: SluiceConfig, opts: CompileOptions)
   await slicer.pause();
   const hash = configHash(config);
   for (const apply of applyProviders) apply();
+  publishSuspended(routes);
   return { config, hash, providers, routes, gate, secretsDir, secretFiles };
+}
+
+/** sluice_backend_suspended: one series per route backend the degrade switch took out. */
+function publishSuspended(routes: CompiledRoute[]): void {
+  metrics.backendSuspended.reset();
+  for (const r of routes)
+    for (const p of r.suspended) metrics.backendSuspended.set({ route: r.name, provider: p }, 1);
 }
 
 export function configDirOf(file: string): string {

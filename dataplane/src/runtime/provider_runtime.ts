@@ -1,12 +1,17 @@
 // A provider as the request path uses it: resolved config, translators chosen per client API at load,
-// and live state (transport pool, breaker, concurrency, outstanding count, latency EWMA, health).
+// and live state: its endpoints (each with a transport pool, breaker, outstanding count, latency and
+// health; see proxy/endpoints.ts), concurrency, outstanding count and latency EWMA per model.
 // Live state is kept across config reloads by ProviderStateCache so a reload never drops a pool or
-// forgets an ejected provider.
-import type { ModelConfig } from '../config/schema.ts';
+// forgets an ejected endpoint.
+import { ConfigError } from '../config/load.ts';
+import type { EndpointsConfig, ModelConfig } from '../config/schema.ts';
 import { findTranslator } from '../providers/registry.ts';
 import type { ClientApi, ResolvedProvider, Translator } from '../providers/types.ts';
-import { CircuitBreaker } from '../proxy/breaker.ts';
+import type { BreakerSettings } from '../proxy/breaker.ts';
 import { ConcurrencyLimiter } from '../proxy/concurrency.ts';
+import { pickerSettings } from '../proxy/endpoint_picker.ts';
+import { EndpointSet } from '../proxy/endpoints.ts';
+import { LoadScraper } from '../proxy/load_metrics.ts';
 import { MockTransport } from '../proxy/mock_transport.ts';
 import { type EffectiveTimeouts, HttpTransport, type Transport } from '../proxy/transport.ts';
 
@@ -17,29 +22,67 @@ const CLIENT_APIS: ClientApi[] = [
   'anthropic-messages',
 ];
 const EWMA_ALPHA = 0.3;
+const DEFAULT_BREAKER: BreakerSettings = {
+  consecutiveFailures: 5,
+  baseEjectionMs: 10_000,
+  maxEjectionMs: 300_000,
+};
+
+export type KubernetesEndpoints = NonNullable<EndpointsConfig['kubernetes']>;
+
+/** Follows a Kubernetes Service's endpoints into a set (discovery/endpointslices.ts). */
+export interface EndpointDiscovery {
+  start(): void;
+  stop(): void;
+}
+
+/** Prepares discovery for one provider; throws a ConfigError when it cannot run (no credentials). */
+export type DiscoveryFactory = (
+  spec: KubernetesEndpoints,
+  set: EndpointSet,
+  provider: string,
+) => EndpointDiscovery;
+
+/** The fixed origins of a provider: its static endpoint list, or its baseUrl's origin. */
+function fixedOrigins(resolved: ResolvedProvider): string[] | undefined {
+  const e = resolved.config.endpoints;
+  if (e?.kubernetes) return undefined;
+  if (e?.static) return e.static.map((u) => new URL(u).origin);
+  return [resolved.preset.transport === 'mock' ? 'mock' : resolved.origin];
+}
 
 export class ProviderRuntime {
   resolved: ResolvedProvider;
   timeouts: EffectiveTimeouts;
-  readonly transport: Transport;
-  readonly breaker: CircuitBreaker;
+  readonly endpoints: EndpointSet;
   limiter: ConcurrencyLimiter | undefined;
   translators: Partial<Record<ClientApi, Translator>> = {};
+  /** attempts in flight over all endpoints (the route-level least-outstanding strategy) */
   outstanding = 0;
-  healthy = true;
   readonly #ewma = new Map<string, number>();
+  #scraper: LoadScraper | undefined;
+  #scrapeSettings = '';
+  #discovery: EndpointDiscovery | undefined;
 
-  constructor(resolved: ResolvedProvider, timeouts: EffectiveTimeouts, transport: Transport) {
+  constructor(resolved: ResolvedProvider, timeouts: EffectiveTimeouts, endpoints: EndpointSet) {
     this.resolved = resolved;
     this.timeouts = timeouts;
-    this.transport = transport;
-    const cb = resolved.config.circuitBreaker ?? {
-      consecutiveFailures: 5,
-      baseEjectionMs: 10_000,
-      maxEjectionMs: 300_000,
-    };
-    this.breaker = new CircuitBreaker(resolved.name, cb);
+    this.endpoints = endpoints;
     this.#applyConfig(resolved);
+  }
+
+  /** passes its health check on at least one endpoint (or has none configured) */
+  get healthy(): boolean {
+    return this.endpoints.anyHealthy();
+  }
+
+  /** Could an attempt be sent now (some endpoint healthy with its circuit closed or probing)? */
+  available(): boolean {
+    return this.endpoints.available();
+  }
+
+  get suspended(): boolean {
+    return this.resolved.config.suspended === true;
   }
 
   get name(): string {
@@ -50,11 +93,45 @@ export class ProviderRuntime {
   update(resolved: ResolvedProvider, timeouts: EffectiveTimeouts): void {
     this.resolved = resolved;
     this.timeouts = timeouts;
-    if (resolved.config.circuitBreaker) this.breaker.settings = resolved.config.circuitBreaker;
     this.#applyConfig(resolved);
+    const origins = fixedOrigins(resolved);
+    if (origins) this.endpoints.setOrigins(origins);
+    this.#startScraper();
+  }
+
+  /** Start following the endpoints (discovery, load metrics): when the runtime goes live. */
+  start(discovery: EndpointDiscovery | undefined): void {
+    this.#discovery = discovery;
+    discovery?.start();
+    this.#startScraper();
+  }
+
+  #startScraper(): void {
+    const lm = this.resolved.config.endpoints?.loadMetrics;
+    const settings = lm ? JSON.stringify(lm) : '';
+    if (settings === this.#scrapeSettings) return;
+    this.#scrapeSettings = settings;
+    if (!lm) {
+      this.#scraper?.stop();
+      this.#scraper = undefined;
+      return;
+    }
+    this.#scraper ??= new LoadScraper(this.endpoints, lm);
+    this.#scraper.start(lm);
+  }
+
+  /** Stop discovery and scraping and close every endpoint's pool (after in-flight attempts). */
+  async close(): Promise<void> {
+    this.#discovery?.stop();
+    this.#scraper?.stop();
+    await this.endpoints.close();
   }
 
   #applyConfig(resolved: ResolvedProvider): void {
+    this.endpoints.configure(
+      resolved.config.circuitBreaker ?? DEFAULT_BREAKER,
+      pickerSettings(resolved.config.endpoints),
+    );
     const max = resolved.config.maxConcurrency;
     if (max === undefined) this.limiter = undefined;
     else if (this.limiter) {
@@ -87,6 +164,12 @@ export class ProviderRuntime {
 export class ProviderStateCache {
   readonly #byKey = new Map<string, ProviderRuntime>();
 
+  readonly #discovery: DiscoveryFactory | undefined;
+
+  constructor(discovery?: DiscoveryFactory) {
+    this.#discovery = discovery;
+  }
+
   obtain(resolved: ResolvedProvider, timeouts: EffectiveTimeouts): ProviderRuntime {
     const prepared = this.prepare(resolved, timeouts);
     prepared.apply();
@@ -103,21 +186,51 @@ export class ProviderStateCache {
     timeouts: EffectiveTimeouts,
   ): { runtime: ProviderRuntime; apply(): void } {
     const mock = resolved.preset.transport === 'mock';
-    const key = `${resolved.name}|${mock ? 'mock' : resolved.origin}|${resolved.config.connections}|${timeouts.connectMs}`;
+    const k8s = resolved.config.endpoints?.kubernetes;
+    const source = mock
+      ? 'mock'
+      : k8s
+        ? `k8s:${k8s.namespace}/${k8s.service}:${k8s.port ?? ''}:${k8s.scheme}`
+        : resolved.config.endpoints?.static
+          ? 'static'
+          : resolved.origin;
+    const key = `${resolved.name}|${source}|${resolved.config.connections}|${timeouts.connectMs}`;
     const existing = this.#byKey.get(key);
     if (existing && !mock) return { runtime: existing, apply: () => existing.update(resolved, timeouts) };
-    const transport = mock
-      ? new MockTransport(
-          resolved.config.mock ?? { latencyMs: 0, chunkDelayMs: 0, outputTokens: 16, chunkTokens: 1 },
-        )
-      : new HttpTransport(resolved.origin, resolved.config.connections, timeouts.connectMs);
-    const rt = new ProviderRuntime(resolved, timeouts, transport);
+    const transport: (origin: string) => Transport = mock
+      ? () =>
+          new MockTransport(
+            resolved.config.mock ?? { latencyMs: 0, chunkDelayMs: 0, outputTokens: 16, chunkTokens: 1 },
+          )
+      : (origin) => new HttpTransport(origin, resolved.config.connections, timeouts.connectMs);
+    const origins = fixedOrigins(resolved);
+    const set = new EndpointSet({
+      provider: resolved.name,
+      transport,
+      breaker: resolved.config.circuitBreaker ?? DEFAULT_BREAKER,
+      picker: pickerSettings(resolved.config.endpoints),
+      reportCircuit: resolved.config.endpoints === undefined,
+    });
+    if (origins) set.setOrigins(origins);
+    let discovery: EndpointDiscovery | undefined;
+    if (k8s) {
+      if (!this.#discovery)
+        throw new ConfigError('config', [
+          {
+            path: `providers.${resolved.name}.endpoints.kubernetes`,
+            message: 'Kubernetes endpoint discovery is not available in this process',
+          },
+        ]);
+      discovery = this.#discovery(k8s, set, resolved.name);
+    }
+    const rt = new ProviderRuntime(resolved, timeouts, set);
     return {
       runtime: rt,
       apply: () => {
         // mock settings may change on reload; keep breaker semantics simple by replacing the runtime
         if (existing) this.#byKey.delete(key);
         this.#byKey.set(key, rt);
+        rt.start(discovery);
       },
     };
   }
@@ -128,7 +241,7 @@ export class ProviderStateCache {
     for (const [key, rt] of this.#byKey) {
       if (!live.has(rt)) {
         this.#byKey.delete(key);
-        closing.push(rt.transport.close().catch(() => {}));
+        closing.push(rt.close().catch(() => {}));
       }
     }
     await Promise.all(closing);

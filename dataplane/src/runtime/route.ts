@@ -18,6 +18,8 @@ export interface CompiledRoute {
   balancer: Balancer;
   fallback: CompiledBackend[];
   budget: RetryBudget;
+  /** providers of backends left out by the degrade switch (`suspended` on the backend or provider) */
+  suspended: string[];
 }
 
 export function globToRegExp(glob: string): RegExp {
@@ -64,7 +66,18 @@ export function compileRoute(
   cfg: RouteConfig,
   providers: ReadonlyMap<string, ProviderRuntime>,
   random?: () => number,
+  suspendedProviders: ReadonlySet<string> = new Set(),
 ): CompiledRoute {
+  // the degrade switch acts at load: suspended backends are not in the route at all, so their
+  // traffic goes to the other backends and the fallback chain without a per-request check
+  const suspended: string[] = [];
+  const live = (b: RouteConfig['backends'][number]) => {
+    const off = b.suspended === true || suspendedProviders.has(b.provider);
+    if (off) suspended.push(b.provider);
+    return !off;
+  };
+  const backends = cfg.backends.filter(live);
+  const fallback = cfg.fallback.filter(live);
   const toBackend = (b: RouteConfig['backends'][number]): CompiledBackend => ({
     provider: providers.get(b.provider) as ProviderRuntime,
     model: b.model,
@@ -87,8 +100,9 @@ export function compileRoute(
             ),
     pathOnly: paths.length > 0,
     matchesHeaders: headerMatchers.length === 0 ? () => true : (get) => headerMatchers.every((m) => m(get)),
-    balancer: new Balancer(cfg, cfg.backends.map(toBackend), random),
-    fallback: cfg.fallback.map(toBackend),
+    balancer: new Balancer(cfg, backends.map(toBackend), random),
+    fallback: fallback.map(toBackend),
     budget: new RetryBudget(),
+    suspended,
   };
 }
