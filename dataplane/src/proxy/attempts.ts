@@ -10,6 +10,8 @@ import type { TranslateContext, Translator } from '../providers/types.ts';
 import { effectiveTimeouts } from '../runtime/compile.ts';
 import type { CompiledRoute } from '../runtime/route.ts';
 import { type CompiledBackend, upstreamModel } from './balancer.ts';
+import type { PickContext } from './endpoint_picker.ts';
+import type { Endpoint } from './endpoints.ts';
 import { backoffMs, parseRetryAfter } from './retry.ts';
 import { type EffectiveTimeouts, type UpstreamResponse, upstreamFailure } from './transport.ts';
 
@@ -33,10 +35,14 @@ export interface AttemptState {
   backedOff?: Set<string>;
   lastError?: GatewayError;
   previous?: CompiledBackend;
+  /** endpoints this request already tried: a retry on the same provider goes to a sibling pod */
+  tried?: Set<Endpoint>;
 }
 
 export interface Attempt {
   backend: CompiledBackend;
+  /** the provider's endpoint (pod) serving this attempt */
+  endpoint: Endpoint;
   translator: Translator;
   tctx: TranslateContext;
   response: UpstreamResponse;
@@ -145,6 +151,10 @@ export async function runAttempts(input: AttemptInput): Promise<Attempt> {
   const state = input.state ?? { tries: 0 };
   if (state.tries === 0) route.budget.recordRequest();
   let unsupported: GatewayError | undefined;
+  const pick: PickContext = {
+    promptText: () => input.spec.promptText(input.request.body),
+    random: Math.random,
+  };
 
   // Walk the candidates in order and wrap around, so a route with a single backend still gets its
   // `retry.attempts` retries; the tries count and the retry budget bound the walk.
@@ -162,7 +172,7 @@ export async function runAttempts(input: AttemptInput): Promise<Attempt> {
       );
       continue;
     }
-    if (!provider.healthy || !provider.breaker.available() || state.backedOff?.has(provider.name)) continue;
+    if (!provider.available() || state.backedOff?.has(provider.name)) continue;
     if (state.tries > 0) {
       if (state.tries > retry.attempts || !route.budget.tryRetry(retry.budgetPercent)) break;
       const wait = state.lastError?.headers?.['retry-after'];
@@ -182,7 +192,10 @@ export async function runAttempts(input: AttemptInput): Promise<Attempt> {
         });
       }
     }
-    if (!provider.breaker.tryAcquire()) continue;
+    const endpoint = provider.endpoints.acquire(pick, state.tried);
+    if (!endpoint) continue;
+    state.tried ??= new Set();
+    state.tried.add(endpoint);
     state.tries++;
     state.previous = backend;
 
@@ -194,7 +207,7 @@ export async function runAttempts(input: AttemptInput): Promise<Attempt> {
     } catch (err) {
       // The request is at fault, not the provider: give the circuit slot back (a half-open probe slot
       // kept here would eject the provider for every tenant until a restart).
-      provider.breaker.release();
+      endpoint.breaker.release();
       throw err;
     }
     const timeouts = route.config.timeouts
@@ -218,26 +231,41 @@ export async function runAttempts(input: AttemptInput): Promise<Attempt> {
       clearTimeout(totalTimer);
       signal.removeEventListener('abort', onClientAbort);
       provider.outstanding--;
+      endpoint.outstanding--;
       if (limited) provider.limiter?.release();
-      if (outcome === 'ok') provider.breaker.success();
-      else if (outcome === 'failure') provider.breaker.failure();
-      else provider.breaker.release();
+      if (outcome === 'ok') {
+        endpoint.breaker.success();
+        endpoint.observeLatency(performance.now() - startedAt);
+      } else if (outcome === 'failure') endpoint.breaker.failure();
+      else endpoint.breaker.release();
     };
 
     provider.outstanding++;
+    endpoint.outstanding++;
     const startedAt = performance.now();
     try {
       if (provider.limiter) {
         await provider.limiter.acquire(signal, provider.name);
         limited = true;
       }
-      const response = await provider.transport.send(upstreamReq, controller.signal, timeouts);
+      const response = await endpoint.transport.send(upstreamReq, controller.signal, timeouts);
       const elapsed = (performance.now() - startedAt) / 1000;
       const outcome = outcomeLabel(response.status);
       metrics.upstreamAttempts.inc(1, provider.name, outcome);
       metrics.upstreamDuration.observe(elapsed, provider.name, outcome);
       if (response.status < 400) {
-        return { backend, translator, tctx, response, timeouts, controller, startedAt, index: i, release };
+        return {
+          backend,
+          endpoint,
+          translator,
+          tctx,
+          response,
+          timeouts,
+          controller,
+          startedAt,
+          index: i,
+          release,
+        };
       }
       const body = await readBounded(response.body, MAX_ERROR_BODY).catch(() => Buffer.alloc(0));
       const info = translator.parseError(response.status, body, tctx);
