@@ -5,9 +5,14 @@
 --   Healthy      Programmed=True, computed for the current metadata.generation
 --   Degraded     Accepted=False or ResolvedRefs=False for the current generation (a spec error
 --                or a missing reference that the operator has reported)
+--                Also Programmed=False for the current generation for longer than STUCK_MINUTES
+--                (10): no replica running (NoReplicas), nothing rendered (NoConfig), or a
+--                replica that does not load the config (Pending); a rollout takes seconds
 --   Progressing  anything else: no status yet, conditions for an older generation, or accepted
 --                and resolved but not yet served by every dataplane replica
 local hs = { status = "Progressing", message = "Waiting for the Sluice operator to reconcile" }
+local STUCK_MINUTES = 10
+local STUCK_SECONDS = STUCK_MINUTES * 60
 
 local generation = obj.metadata and obj.metadata.generation or nil
 local status = obj.status
@@ -21,6 +26,21 @@ local function current(c)
   local observed = c.observedGeneration
   if observed == nil then observed = status.observedGeneration end
   return generation == nil or (observed ~= nil and observed == generation)
+end
+
+-- Seconds since an RFC 3339 UTC timestamp, or nil when it cannot be told (no os library, a bad
+-- timestamp). ArgoCD preloads a safe os module for require; both times go through os.time as local
+-- time, so the time zone cancels out.
+local function secondsSince(stamp)
+  if type(stamp) ~= "string" then return nil end
+  local ok, os = pcall(require, "os")
+  if not ok or os == nil or os.time == nil or os.date == nil then return nil end
+  local y, mo, d, h, mi, s = string.match(stamp, "^(%d+)-(%d+)-(%d+)T(%d+):(%d+):(%d+)")
+  if y == nil then return nil end
+  local t = { year = tonumber(y), month = tonumber(mo), day = tonumber(d), hour = tonumber(h), min = tonumber(mi), sec = tonumber(s), isdst = false }
+  local now = os.date("!*t")
+  now.isdst = false
+  return os.time(now) - os.time(t)
 end
 
 local byType = {}
@@ -52,6 +72,11 @@ if programmed ~= nil and current(programmed) then
     return hs
   end
   hs.message = describe(programmed)
+  local stuck = secondsSince(programmed.lastTransitionTime)
+  if programmed.status == "False" and stuck ~= nil and stuck > STUCK_SECONDS then
+    hs.status = "Degraded"
+    hs.message = "for more than " .. tostring(STUCK_MINUTES) .. " minutes: " .. hs.message
+  end
   return hs
 end
 
