@@ -64,7 +64,7 @@ export const ERRORS = {
   SLUICE_ERR_BODY_TOO_LARGE: {
     status: 413,
     type: 'invalid_request_error',
-    doc: 'The request body exceeds server.bodyLimitBytes.',
+    doc: "The request body exceeds server.bodyLimitBytes or the namespace's limits.maxBodyBytes.",
   },
   SLUICE_ERR_UNSUPPORTED_MEDIA_TYPE: {
     status: 415,
@@ -120,6 +120,11 @@ export const ERRORS = {
     status: 503,
     type: 'upstream_error',
     doc: 'Every backend of the route is ejected by its circuit breaker or failed.',
+  },
+  SLUICE_ERR_OVERLOADED: {
+    status: 503,
+    type: 'server_error',
+    doc: 'Request and answer bytes in flight reached server.memoryBudgetBytes; retry after `Retry-After`.',
   },
   SLUICE_ERR_STORE_UNAVAILABLE: {
     status: 503,

@@ -17,6 +17,7 @@ import { clientApis } from './api/registry.ts';
 import type { ClientApiSpec } from './api/types.ts';
 import { type ErrorCode, GatewayError } from './errors.ts';
 import { metrics, registry } from './observability/metrics.ts';
+import { installIntake, intakeOf } from './proxy/intake.ts';
 import { handleApi } from './proxy/pipeline.ts';
 import type { Runtime } from './runtime/compile.ts';
 
@@ -76,6 +77,11 @@ export interface ServerLimits {
 
 /** Dot segments in a path (raw or percent-encoded) are never a legitimate API path. */
 const DOT_SEGMENT = /(^|\/|%2f|\\|%5c)(\.|%2e){1,2}(\/|%2f|\\|%5c|$)/i;
+
+/** A POST to the catch-all route whose path no path-prefixed route serves (answered 404). */
+function unroutedPath(runtime: Runtime, path: string): boolean {
+  return DOT_SEGMENT.test(path) || !runtime.routes.some((r) => r.pathOnly && r.matchesPath(path));
+}
 
 /**
  * Errors Node's HTTP parser raises before fastify sees a request (header overflow, slow senders,
@@ -149,6 +155,19 @@ export function buildServer(state: ServerState, log: Logger, limits: ServerLimit
     if (state.draining()) reply.header('connection', 'close');
   });
 
+  // After the hook above: early answers carry x-request-id too.
+  // Identify first, then read the body within the caller's limit and the memory budget.
+  installIntake(app, {
+    runtime: () => state.runtime(),
+    fail: (req, reply, err) => sendError(reply, specForPath(req.url.split('?')[0] ?? ''), err),
+    notFound: (runtime, req) => {
+      const path = req.url.split('?')[0] ?? '';
+      return req.routeOptions.url === '/*' && unroutedPath(runtime, path)
+        ? new GatewayError('SLUICE_ERR_NOT_FOUND', `no route for POST ${path}`)
+        : undefined;
+    },
+  });
+
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const gw = toGatewayError(err);
     if (gw.code === 'SLUICE_ERR_INTERNAL') log.error({ err, reqId: req.id }, 'unhandled error');
@@ -164,7 +183,8 @@ export function buildServer(state: ServerState, log: Logger, limits: ServerLimit
   );
 
   const serve = (spec: ClientApiSpec) => async (req: FastifyRequest, reply: FastifyReply) => {
-    const runtime = state.runtime();
+    // the config the caller was identified with, even if a reload swapped it since
+    const runtime = intakeOf(req)?.runtime ?? state.runtime();
     metrics.inflight.inc();
     try {
       await handleApi(req, reply, spec, runtime, log);
@@ -191,7 +211,7 @@ export function buildServer(state: ServerState, log: Logger, limits: ServerLimit
   app.post('/*', async (req, reply) => {
     const path = req.url.split('?')[0] ?? '';
     const runtime = state.runtime();
-    if (DOT_SEGMENT.test(path) || !runtime.routes.some((r) => r.pathOnly && r.matchesPath(path))) {
+    if (unroutedPath(runtime, path)) {
       return sendError(
         reply,
         specForPath(path),

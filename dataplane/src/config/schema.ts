@@ -356,6 +356,16 @@ export const namespaceSchema = z.strictObject({
       ttlSeconds: z.number().int().positive().optional().describe("overrides the route's cache TTL"),
     })
     .optional(),
+  limits: z
+    .strictObject({
+      maxBodyBytes: z
+        .number()
+        .int()
+        .positive()
+        .optional()
+        .describe("request body limit for this namespace's callers; only lowers server.bodyLimitBytes"),
+    })
+    .optional(),
 });
 export type NamespaceConfig = z.infer<typeof namespaceSchema>;
 
@@ -407,6 +417,14 @@ export const serverSchema = z
       .int()
       .positive()
       .default(64 * 1024 * 1024),
+    memoryBudgetBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(160 * 1024 * 1024)
+      .describe(
+        'bytes that request bodies and whole upstream answers in flight may hold together; beyond it requests get 503 with Retry-After (docs/security.md, sizing)',
+      ),
     secretsDir: z
       .string()
       .optional()

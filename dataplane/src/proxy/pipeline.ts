@@ -14,6 +14,7 @@ import { countPromptTokens, type EncodingName, encodingForModel } from '../token
 import { type Attempt, type AttemptState, runAttempts } from './attempts.ts';
 import { upstreamModel } from './balancer.ts';
 import type { Admission, Identity } from './gate.ts';
+import { intakeOf } from './intake.ts';
 import { respondStream, respondWhole } from './respond.ts';
 import { readFirstEvents } from './stream.ts';
 import { upstreamFailure } from './transport.ts';
@@ -90,7 +91,8 @@ export async function handleApi(
   let code = 'ok';
   try {
     const request = spec.parse(req.body);
-    identity = await runtime.gate.identify(req.headers);
+    // identified from the headers before the body was read (proxy/intake.ts)
+    identity = intakeOf(req)?.identity ?? (await runtime.gate.identify(req.headers));
     outcome.namespace = identity.namespace;
     const route = findRoute(
       runtime,

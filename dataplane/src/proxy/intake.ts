@@ -1,0 +1,196 @@
+// How a request body gets in (issue 13 findings 4 and 8). Order matters:
+//   1. the caller is identified from the headers alone (onRequest hook): credentials that match no
+//      namespace get 401 before a single body byte is buffered or parsed;
+//   2. the body limit is the namespace's own (limits.maxBodyBytes), never above server.bodyLimitBytes;
+//      a declared Content-Length over it gets 413 at once, a chunked body when it crosses it;
+//   3. the bytes the body will hold are taken from the replica's memory budget (503 when it is full);
+//   4. only then is the body read and parsed as JSON (with fastify's prototype-poisoning checks).
+// A refused body is read and thrown away, up to DISCARD_MAX_BYTES, instead of closing the connection
+// under the client's upload: a client writes its whole body before it reads the answer, so a reset
+// mid-upload shows up as EPIPE and the official SDKs retry the upload, never seeing the 413 or 401.
+import type { IncomingMessage } from 'node:http';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { GatewayError, isGatewayError } from '../errors.ts';
+import type { Runtime } from '../runtime/compile.ts';
+import type { Identity } from './gate.ts';
+import { BudgetHold, memoryBudget, overloaded } from './memory_budget.ts';
+
+/**
+ * Budget bytes per body byte: the raw bytes, their decoded string, the parsed objects and the body
+ * re-serialised for the upstream are alive together at the peak (measured in docs/security.md).
+ */
+export const BODY_COST = 4;
+/** Budget bytes per byte of a whole upstream answer: the bytes plus the translated answer. */
+export const ANSWER_COST = 2;
+/** A refused body is read and discarded up to this many bytes; a longer one is cut (connection reset). */
+export const DISCARD_MAX_BYTES = 64 * 1024 * 1024;
+
+export interface Intake {
+  /** the config the request was identified with: the handler must use the same one */
+  runtime: Runtime;
+  identity: Identity;
+  /** body byte limit for this caller */
+  limit: number;
+  /** this request's share of the memory budget, given back when the response is over */
+  hold: BudgetHold;
+}
+
+const intakes = new WeakMap<FastifyRequest, Intake>();
+
+export function intakeOf(req: FastifyRequest): Intake | undefined {
+  return intakes.get(req);
+}
+
+/** Per-namespace body limits, indexed once per loaded config. */
+const namespaceLimits = new WeakMap<Runtime, Map<string, number>>();
+
+export function bodyLimitFor(runtime: Runtime, namespace: string): number {
+  let limits = namespaceLimits.get(runtime);
+  if (!limits) {
+    limits = new Map();
+    for (const ns of runtime.config.namespaces)
+      if (ns.limits?.maxBodyBytes !== undefined) limits.set(ns.name, ns.limits.maxBodyBytes);
+    namespaceLimits.set(runtime, limits);
+  }
+  const global = runtime.config.server.bodyLimitBytes;
+  return Math.min(global, limits.get(namespace) ?? global);
+}
+
+export function tooLarge(limit: number, namespace: string | undefined, global: number): GatewayError {
+  const whose = namespace && limit < global ? `namespace '${namespace}' allows` : 'the limit is';
+  return new GatewayError('SLUICE_ERR_BODY_TOO_LARGE', `request body is too large: ${whose} ${limit} bytes`);
+}
+
+/**
+ * Reads and throws away what is left of a refused request body, so the answer already sent reaches a
+ * client still writing it. Past `max` bytes the connection is cut: nobody waits on a 10 GB upload.
+ */
+export function discardBody(raw: IncomingMessage, max = DISCARD_MAX_BYTES): void {
+  if (raw.complete || raw.destroyed) return;
+  let seen = 0;
+  raw.on('data', (chunk: Buffer) => {
+    seen += chunk.length;
+    if (seen > max) raw.socket?.destroy();
+  });
+  raw.on('error', () => {});
+  raw.resume();
+}
+
+function declaredLength(req: FastifyRequest): number {
+  const h = req.headers['content-length'];
+  return h === undefined ? Number.NaN : Number(h);
+}
+
+export interface IntakeOptions {
+  runtime(): Runtime;
+  /** sends err in the client API's error shape for this request */
+  fail(req: FastifyRequest, reply: FastifyReply, err: GatewayError): FastifyReply;
+  /** a 404 for POST paths that no route serves: answered before identifying or reading */
+  notFound(runtime: Runtime, req: FastifyRequest): GatewayError | undefined;
+}
+
+type Done = (err: Error | null, body?: unknown) => void;
+type JsonParser = (req: FastifyRequest, body: string, done: Done) => void;
+
+/** The JSON body reader: the intake's limit and budget, then fastify's own JSON parser. */
+function jsonBody(parseJson: JsonParser) {
+  return (req: FastifyRequest, payload: IncomingMessage, done: Done): void => {
+    const intake = intakes.get(req);
+    const limit = intake?.limit ?? Number.POSITIVE_INFINITY;
+    // a declared length was checked and paid for in the onRequest hook
+    const prepaid = declaredLength(req) >= 0;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let refused: GatewayError | undefined;
+    let discarded = 0;
+    const stop = () => {
+      payload.off('data', onData);
+      payload.off('end', onEnd);
+      payload.off('error', onError);
+    };
+    const refuse = (err: GatewayError) => {
+      refused = err;
+      chunks.length = 0;
+      intake?.hold.release();
+    };
+    function onData(chunk: Buffer) {
+      if (refused) {
+        discarded += chunk.length;
+        if (discarded > DISCARD_MAX_BYTES) {
+          stop();
+          payload.on('error', () => {});
+          done(refused);
+        }
+        return;
+      }
+      size += chunk.length;
+      if (size > limit) {
+        const global = intake?.runtime.config.server.bodyLimitBytes ?? limit;
+        return refuse(tooLarge(limit, intake?.identity.namespace, global));
+      }
+      if (!prepaid && intake && !intake.hold.take(chunk.length * BODY_COST))
+        return refuse(overloaded('request body'));
+      chunks.push(chunk);
+    }
+    function onEnd() {
+      stop();
+      if (refused) return done(refused);
+      const text =
+        chunks.length === 1
+          ? (chunks[0] as Buffer).toString('utf8')
+          : Buffer.concat(chunks, size).toString('utf8');
+      chunks.length = 0;
+      parseJson(req, text, done);
+    }
+    function onError(err: Error & { statusCode?: number }) {
+      stop();
+      if (!(typeof err.statusCode === 'number' && err.statusCode >= 400)) err.statusCode = 400;
+      done(err);
+    }
+    payload.on('data', onData);
+    payload.on('end', onEnd);
+    payload.on('error', onError);
+    payload.resume();
+  };
+}
+
+/** Installs the identify-first hook and the bounded JSON body reader on the API server. */
+export function installIntake(app: FastifyInstance, opts: IntakeOptions): void {
+  const parseJson = app.getDefaultJsonParser('error', 'error') as unknown as JsonParser;
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', jsonBody(parseJson));
+
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.method !== 'POST') return;
+    const runtime = opts.runtime();
+    const missing = opts.notFound(runtime, req);
+    if (missing) return refuse(req, reply, missing);
+    let identity: Identity;
+    try {
+      identity = await runtime.gate.identify(req.headers);
+    } catch (err) {
+      return refuse(
+        req,
+        reply,
+        isGatewayError(err)
+          ? err
+          : new GatewayError('SLUICE_ERR_INTERNAL', `internal error (request ${req.id})`, { cause: err }),
+      );
+    }
+    const limit = bodyLimitFor(runtime, identity.namespace);
+    const declared = declaredLength(req);
+    if (declared > limit)
+      return refuse(req, reply, tooLarge(limit, identity.namespace, runtime.config.server.bodyLimitBytes));
+    memoryBudget.setLimit(runtime.config.server.memoryBudgetBytes);
+    const hold = new BudgetHold(memoryBudget, reply.raw);
+    if (declared > 0 && !hold.take(declared * BODY_COST))
+      return refuse(req, reply, overloaded('request body'));
+    intakes.set(req, { runtime, identity, limit, hold });
+  });
+
+  /** Answers now and discards the body the client is still sending. */
+  function refuse(req: FastifyRequest, reply: FastifyReply, err: GatewayError) {
+    discardBody(req.raw);
+    return opts.fail(req, reply, err);
+  }
+}
