@@ -9,7 +9,16 @@ import {
   timeouts,
 } from './common.ts';
 import type { KindDefinition } from './kind.ts';
-import { arr, cel, int, map, num, obj, oneOf, req, str, type TypeOf } from './schema_dsl.ts';
+import { arr, bool, cel, int, map, num, obj, oneOf, req, str, type TypeOf } from './schema_dsl.ts';
+
+export const PICKERS = [
+  'least-load',
+  'least-outstanding',
+  'latency',
+  'round-robin',
+  'random',
+  'prefix-affinity',
+] as const;
 
 const model = obj('a model this provider serves', {
   name: req(str('model name as the upstream knows it, e.g. gpt-4o-mini', { minLength: 1, maxLength: 256 })),
@@ -115,6 +124,49 @@ export const aiProviderSpec = cel(
       unhealthyThreshold: int('failed probes before marking unhealthy', { minimum: 1, default: 2 }),
       healthyThreshold: int('passed probes before marking healthy', { minimum: 1, default: 1 }),
     }),
+    service: obj('balance over the ready pods of a Service in this namespace instead of one baseUrl', {
+      name: req(objectName('name of the Service (same namespace)')),
+      port: int('the pod port number as listed in its EndpointSlices (e.g. 8000)', {
+        minimum: 1,
+        maximum: 65535,
+      }),
+      portName: str("the Service port's name (also the EndpointSlice port's name)", {
+        minLength: 1,
+        maxLength: 63,
+        pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$',
+      }),
+      scheme: oneOf('scheme spoken to the pods', ['http', 'https'], { default: 'http' }),
+      path: str("API path on every pod; defaults to the type's (e.g. /v1 for vllm)", {
+        pattern: '^/',
+        maxLength: 1024,
+      }),
+    }),
+    endpointPicking: obj('how one pod is picked for each attempt (with service)', {
+      picker: oneOf(
+        'least-load (queue + KV cache from loadMetrics), least-outstanding, latency, round-robin, random or prefix-affinity; default least-load with loadMetrics, else least-outstanding',
+        PICKERS,
+      ),
+      loadMetrics: obj("scrape each pod's own load metrics (vLLM, SGLang, TGI names by default)", {
+        path: str('metrics path on each pod', { pattern: '^/', maxLength: 1024, default: '/metrics' }),
+        interval: duration('time between scrapes', { default: '1s' }),
+        timeout: duration('scrape timeout', { default: '500ms' }),
+      }),
+      prefixAffinity: obj('prefix-affinity picker: the same prompt prefix goes to the same pod', {
+        prefixChars: int('characters of the prompt that form the prefix', {
+          minimum: 1,
+          maximum: 65_536,
+          default: 1024,
+        }),
+        maxLoadFactor: num("a pod above this multiple of the average load (+1) loses the prefix's affinity", {
+          minimum: 1,
+          maximum: 100,
+          default: 1.5,
+        }),
+      }),
+    }),
+    suspended: bool(
+      'degrade switch: routes stop sending to this provider and use their next backends and fallbacks (every replica, at once)',
+    ),
     mock: obj('behaviour of the built-in mock provider (type mock only)', {
       latency: duration('delay before the first byte'),
       chunkDelay: duration('delay between stream chunks'),
@@ -127,6 +179,17 @@ export const aiProviderSpec = cel(
     rule: "!has(self.mock) || self.type == 'mock'",
     message: 'mock settings are only allowed when type is mock',
     fieldPath: '.mock',
+  },
+  {
+    rule: '!has(self.service) || !has(self.baseUrl)',
+    message:
+      'service and baseUrl are mutually exclusive: service balances over the pods, baseUrl names one endpoint',
+    fieldPath: '.service',
+  },
+  {
+    rule: '!has(self.service) || !has(self.service.port) || !has(self.service.portName)',
+    message: 'set service.port or service.portName, not both',
+    fieldPath: '.service',
   },
   {
     rule: "self.type != 'azure-openai' || has(self.baseUrl)",

@@ -29,6 +29,7 @@ const backend = obj('an upstream target: a provider and the model to ask it for'
     default: 1,
   }),
   tier: oneOf('tier for the complexity strategy', ['cheap', 'strong']),
+  suspended: bool('degrade switch: this backend takes no traffic; the others and the fallbacks serve'),
 });
 
 export const aiRouteSpec = cel(

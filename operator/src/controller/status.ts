@@ -3,7 +3,7 @@
 import type { Condition, ConditionType, Status } from '../api/common.ts';
 import type { Outcome, Verdict } from '../render/types.ts';
 
-function cond(type: ConditionType, v: Verdict, generation: number, now: string): Condition {
+function cond(type: ConditionType | 'Suspended', v: Verdict, generation: number, now: string): Condition {
   return {
     type,
     status: v.ok ? 'True' : 'False',
@@ -43,6 +43,18 @@ export function buildStatus(
     if (prev && prev.status === next.status) next.lastTransitionTime = prev.lastTransitionTime;
     return next;
   });
+  // the degrade switch: present while on (kubectl get shows why the traffic moved)
+  if (outcome.suspended) {
+    const next = cond(
+      'Suspended',
+      { ok: true, reason: 'Suspended', message: outcome.suspended },
+      outcome.generation,
+      now,
+    );
+    const prev = before.get('Suspended');
+    if (prev && prev.status === next.status) next.lastTransitionTime = prev.lastTransitionTime;
+    conditions.push(next);
+  }
   return { observedGeneration: outcome.generation, conditions };
 }
 

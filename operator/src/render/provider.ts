@@ -78,6 +78,8 @@ export function renderProvider(
           healthyThreshold: spec.healthCheck.healthyThreshold,
         })
       : undefined,
+    endpoints: renderEndpoints(spec, ns),
+    suspended: spec.suspended || undefined,
     mock: spec.mock
       ? compact({
           latencyMs: ms(spec.mock.latency),
@@ -89,4 +91,29 @@ export function renderProvider(
       : undefined,
   });
   return { findings, input };
+}
+
+/**
+ * spec.service -> endpoints.kubernetes: always the AIProvider's own namespace (a tenant cannot point
+ * Sluice at another namespace's pods); each dataplane replica watches the Service's EndpointSlices.
+ */
+function renderEndpoints(spec: AIProvider['spec'], ns: string): ProviderInput['endpoints'] {
+  const svc = spec.service;
+  if (!svc) return undefined;
+  const pick = spec.endpointPicking;
+  const lm = pick?.loadMetrics;
+  return compact({
+    kubernetes: compact({
+      namespace: ns,
+      service: svc.name,
+      port: svc.portName ?? svc.port,
+      scheme: svc.scheme,
+    }),
+    basePath: svc.path,
+    picker: pick?.picker,
+    loadMetrics: lm
+      ? compact({ path: lm.path, intervalMs: ms(lm.interval), timeoutMs: ms(lm.timeout) })
+      : undefined,
+    prefixAffinity: pick?.prefixAffinity ? compact({ ...pick.prefixAffinity }) : undefined,
+  });
 }

@@ -16,6 +16,7 @@ import { renderProvider } from './provider.ts';
 import { RefIndex } from './refs.ts';
 import { renderRoute, routeOrder } from './route.ts';
 import { SecretReader } from './secrets.ts';
+import { suspendedMessage } from './suspended.ts';
 import {
   byNamespaceName,
   dataplaneName,
@@ -99,6 +100,8 @@ function renderPass(inv: Inventory, opts: RenderOptions, rejected: ReadonlyMap<s
       generation: obj.metadata.generation ?? 0,
       dataplaneName: dataplaneName(ns, obj.metadata.name),
     });
+    const suspended = suspendedMessage(kind, obj);
+    if (suspended) outcome.suspended = suspended;
     refs.add(outcome);
     if (!outcome.accepted.ok) return;
     Object.assign(secretData, objSecrets);

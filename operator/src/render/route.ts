@@ -18,7 +18,13 @@ export function renderRoute(r: AIRoute, refs: RefIndex, dpName: string): Rendere
   const backend = (list: string) => (b: BackendSpec, i: number) => {
     const path = `spec.${list}[${i}].providerRef.name`;
     const provider = refs.resolve('AIProvider', ns, b.providerRef.name, findings, path);
-    return compact({ provider: provider ?? '', model: b.model, weight: b.weight, tier: b.tier });
+    return compact({
+      provider: provider ?? '',
+      model: b.model,
+      weight: b.weight,
+      tier: b.tier,
+      suspended: b.suspended || undefined,
+    });
   };
   const backends = spec.backends.map(backend('backends'));
   const fallback = (spec.fallback ?? []).map(backend('fallback'));

@@ -61,6 +61,8 @@ export interface Outcome {
   resolvedRefs: Verdict;
   /** every problem with its field path (empty when accepted) */
   problems: Problem[];
+  /** the degrade switch is on (AIProvider, or AIRoute backends): reported as Suspended=True */
+  suspended?: string;
 }
 
 export function namespaceOf(obj: Resource<unknown>): string {
