@@ -387,7 +387,7 @@ describe('toggles', () => {
           url: 'redis://redis:6379',
           password: { file: 'sluice-redis-password' },
           keyPrefix: 'sluice:',
-          commandTimeoutMs: 50,
+          commandTimeoutMs: 250,
           failMode: 'open',
           replicas: 2,
         },

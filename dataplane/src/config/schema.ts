@@ -377,7 +377,14 @@ export const storeSchema = z
         url: z.string().min(1).describe('redis://, rediss://, redis-sentinel:// or a comma list for cluster'),
         password: secretSourceSchema.optional(),
         keyPrefix: z.string().default('sluice:'),
-        commandTimeoutMs: z.number().int().positive().default(50),
+        commandTimeoutMs: z
+          .number()
+          .int()
+          .positive()
+          .default(250)
+          .describe(
+            "how long a request waits on one Redis command, not counting the dataplane's own event-loop delay",
+          ),
         failMode: z.enum(['open', 'closed']).default('open'),
         replicas: z
           .number()
@@ -389,8 +396,14 @@ export const storeSchema = z
           .number()
           .int()
           .positive()
-          .default(3)
-          .describe('consecutive failed commands that open the circuit to Redis'),
+          .default(5)
+          .describe('consecutive failed commands that open the circuit to Redis (with openAfterMs)'),
+        openAfterMs: z
+          .number()
+          .int()
+          .nonnegative()
+          .default(1_000)
+          .describe('how long commands must keep failing before the circuit opens'),
         retryIntervalMs: z
           .number()
           .int()

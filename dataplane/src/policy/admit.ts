@@ -47,6 +47,15 @@ export function encodingForRoute(route: CompiledRoute, model: string): EncodingN
   return encodingForModel(up, first.provider.modelConfig(up)?.tokenizer);
 }
 
+/**
+ * Completions the upstream will generate, each up to max_tokens: OpenAI's `n` (chat, completions) and
+ * `best_of` (completions: generated server-side and billed even though only `n` are returned).
+ */
+function choicesOf(body: Record<string, unknown>): number {
+  const count = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) && v > 1 ? v : 1);
+  return Math.max(count(body.n), count(body.best_of));
+}
+
 function promptParam(spec: ClientApiSpec): string {
   if (spec.api === 'openai-completions') return 'prompt';
   if (spec.api === 'openai-embeddings') return 'input';
@@ -208,11 +217,13 @@ export async function admitRequest(ctx: AdmitContext, input: AdmitInput): Promis
   let built: BuiltBatch | undefined;
   let placement: Placement = 'primary';
   let grant = 0;
+  let choices = 1;
   const storePolicies = policies.filter((p) => p.needsStore);
   if (storePolicies.length > 0) {
     const requestedOut = producesOutput ? spec.getMaxOutputTokens(request.body) : undefined;
     const fallback = defaultReservation(policies, route, model);
     const wantOutput = producesOutput ? (requestedOut ?? fallback.tokens) : 0;
+    choices = producesOutput ? choicesOf(request.body) : 1;
     const now = ctx.now();
     built = buildBatch({
       namespace: ns.name,
@@ -221,6 +232,7 @@ export async function admitRequest(ctx: AdmitContext, input: AdmitInput): Promis
       inputTokens,
       prices: storePolicies.some((p) => p.config.budget) ? ctx.prices.reservePrices(route, model) : undefined,
       wantOutput,
+      choices,
       now,
       requestId: randomUUID(),
     });
@@ -238,7 +250,8 @@ export async function admitRequest(ctx: AdmitContext, input: AdmitInput): Promis
     if (!result.ok) throw denial(ns.name, b, result, (i) => Math.ceil(b.batch.windows[i]?.fixed ?? 0));
     grant = result.grant;
     if (built.batch.wantOutput > 0) {
-      if (request.stream) outputCap = Math.min(outputCap ?? grant, grant);
+      // A stream's cap counts the output of all choices together; max_tokens is per choice.
+      if (request.stream) outputCap = Math.min(outputCap ?? grant, grant) * choices;
       // Non-streaming answers cannot be cut by Sluice, so the upstream must be told the grant. A request
       // without a maximum keeps its body when it got the full reservation of an unknown model limit.
       else if (requestedOut !== undefined ? grant < requestedOut : grant < wantOutput || fallback.known)
@@ -260,6 +273,7 @@ export async function admitRequest(ctx: AdmitContext, input: AdmitInput): Promis
     Object.assign(headers, rateLimitHeaders(requests, tokens));
   }
 
+  // Exactly what the store charged each window (the same arithmetic as its admit), for the deltas.
   const reserved = built ? built.batch.windows.map((w) => w.fixed + w.perOutput * grant) : [];
   const settled = built;
   return {
@@ -280,9 +294,11 @@ export async function admitRequest(ctx: AdmitContext, input: AdmitInput): Promis
         }))
         .filter((w) => w.delta !== 0);
       const concurrency = settled.batch.concurrency.map((c) => ({ key: c.key, id: c.id }));
-      if (windows.length === 0 && concurrency.length === 0) return;
+      const reservation = settled.batch.reservation?.key;
+      // With a reservation the settlement also closes its record, even when nothing changes.
+      if (windows.length === 0 && concurrency.length === 0 && reservation === undefined) return;
       // Settling never blocks or fails the response; the store queues what it cannot deliver.
-      ctx.store.settle({ windows, concurrency }, placement).catch(() => {});
+      ctx.store.settle({ windows, concurrency, reservation }, placement).catch(() => {});
     },
   };
 }

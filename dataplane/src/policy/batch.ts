@@ -50,6 +50,8 @@ export interface BatchInput {
   inputTokens: number;
   prices: UnitPrices | undefined;
   wantOutput: number;
+  /** completions asked for (`n`): every output token granted is produced once per choice */
+  choices?: number;
   now: number;
   requestId: string;
 }
@@ -69,6 +71,7 @@ export function buildBatch(input: BatchInput): BuiltBatch {
   };
   const { batch } = out;
   let hasOutputWindow = false;
+  const choices = Math.max(1, input.choices ?? 1);
   for (const p of input.policies) {
     const key = scopeKey(input.namespace, p, input.keyName);
     const c = p.config;
@@ -112,15 +115,23 @@ export function buildBatch(input: BatchInput): BuiltBatch {
     };
     for (const t of c.tokens ?? []) {
       const fixed = t.kind === 'output' ? 0 : input.inputTokens;
-      const perOutput = t.kind === 'input' ? 0 : 1;
+      const perOutput = t.kind === 'input' ? 0 : choices;
       addWindow(t.kind, t.limit, t.window, fixed, perOutput);
     }
     if (c.budget) {
       const prices = input.prices ?? { input: 0, output: 0 };
-      addWindow('usd', c.budget.usd * 1e6, c.budget.window, input.inputTokens * prices.input, prices.output);
+      addWindow(
+        'usd',
+        c.budget.usd * 1e6,
+        c.budget.window,
+        input.inputTokens * prices.input,
+        prices.output * choices,
+      );
     }
   }
   batch.wantOutput = hasOutputWindow ? input.wantOutput : 0;
+  if (batch.windows.length > 0 || batch.concurrency.length > 0)
+    batch.reservation = { key: `{${input.namespace}}:rsv:${input.requestId}`, ttlMs: CONCURRENCY_LEASE_MS };
   return out;
 }
 

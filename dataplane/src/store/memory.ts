@@ -23,6 +23,8 @@ export class MemoryStore implements Store {
   readonly type = 'memory' as const;
   readonly #values = new Map<string, Entry>();
   readonly #slots = new Map<string, Map<string, number>>();
+  /** reservation key -> expiry: admissions not yet settled (see ReservationRef) */
+  readonly #reservations = new Map<string, number>();
   readonly #now: () => number;
   readonly #sweeper: NodeJS.Timeout;
 
@@ -108,11 +110,18 @@ export class MemoryStore implements Store {
       this.#values.set(op.key, { value: next, expireAt: now + op.ttlMs });
       return next;
     });
+    if (batch.reservation) this.#reservations.set(batch.reservation.key, now + batch.reservation.ttlMs);
     return { ok: true, grant, rates, windowsUsed };
   }
 
-  settleNow(batch: SettleBatch): void {
+  /** Applies the settlement; false when it names a reservation that is already closed (or expired). */
+  settleNow(batch: SettleBatch): boolean {
     const now = this.#now();
+    if (batch.reservation !== undefined) {
+      const exp = this.#reservations.get(batch.reservation);
+      if (exp === undefined || exp <= now) return false;
+      this.#reservations.delete(batch.reservation);
+    }
     for (const w of batch.windows) {
       const e = this.#values.get(w.key);
       // A window that already ended keeps no counter to correct.
@@ -124,6 +133,7 @@ export class MemoryStore implements Store {
       slots?.delete(c.id);
       if (slots && slots.size === 0) this.#slots.delete(c.key);
     }
+    return true;
   }
 
   /** Current value of a counter (tests and the fallback sync use it). */
@@ -142,6 +152,7 @@ export class MemoryStore implements Store {
   sweep(): void {
     const now = this.#now();
     for (const [k, e] of this.#values) if (e.expireAt <= now) this.#values.delete(k);
+    for (const [k, exp] of this.#reservations) if (exp <= now) this.#reservations.delete(k);
     for (const [k, slots] of this.#slots) {
       for (const [id, exp] of slots) if (exp <= now) slots.delete(id);
       if (slots.size === 0) this.#slots.delete(k);
@@ -149,7 +160,7 @@ export class MemoryStore implements Store {
   }
 
   get size(): number {
-    return this.#values.size + this.#slots.size;
+    return this.#values.size + this.#slots.size + this.#reservations.size;
   }
 
   health(): StoreHealth {

@@ -1,14 +1,23 @@
 // The Redis store: every replica runs the same Lua scripts against one Redis, so limits are shared
-// exactly. Redis being slow or gone must never hang or fail a request by surprise:
-//   - commands time out after commandTimeoutMs and never queue while disconnected;
-//   - `failureThreshold` consecutive failures open a circuit; while open, no request waits on Redis;
-//   - fail-open: requests are admitted by a local MemoryStore holding limit/N of every limit
-//     (N = store.redis.replicas); fail-closed: they get 503 SLUICE_ERR_STORE_UNAVAILABLE;
-//   - a probe pings Redis every retryIntervalMs; on success the circuit closes, the usage counted
-//     locally during the outage is merged into Redis and settlements that failed are replayed.
+// exactly. The admission protocol (docs/policies.md "Admission protocol") keeps that true when the
+// dataplane is busy and when Redis is slow or gone:
+//   - each admission that has something to settle writes a reservation record (its id) in the same
+//     script; settlements name it and apply at most once;
+//   - a command is judged by store/deadline.ts, which discounts the event loop's own delay, so a
+//     busy replica does not mistake itself for a Redis outage;
+//   - a command that still timed out has an UNKNOWN outcome: the request is served on the local share
+//     (fail-open) or refused (fail-closed), and the Redis side is cancelled by id (CANCEL_LUA) as soon
+//     as the late reply or Redis itself is back, so a request is charged in one place, never two;
+//   - the circuit opens when commands keep failing (failureThreshold failures in a row, spanning
+//     openAfterMs) or the connection drops; while open no request waits on Redis, fail-open admits
+//     on a local MemoryStore holding limit/N (N = store.redis.replicas), fail-closed answers 503;
+//   - settlements, cancellations and the merge of outage usage are idempotent operations queued and
+//     replayed in order once Redis answers again.
+import { randomUUID } from 'node:crypto';
 import { Cluster, Redis } from 'ioredis';
 import { GatewayError } from '../errors.ts';
 import { metrics } from '../observability/metrics.ts';
+import { acquireLoopLag, type LoopLag, type Timed, withinDeadline } from './deadline.ts';
 import { MemoryStore } from './memory.ts';
 import { parseRedisUrl, type RedisSettings } from './redis_connect.ts';
 import { type LuaScript, scripts } from './redis_scripts.ts';
@@ -25,18 +34,27 @@ export interface RedisStoreOptions {
   failMode: 'open' | 'closed';
   replicas: number;
   failureThreshold: number;
+  /** failures must span at least this long before the circuit opens (a burst is not an outage) */
+  openAfterMs?: number;
   retryIntervalMs: number;
   log?: StoreLogger;
 }
 
-/** Settlements that could not reach Redis, replayed on recovery (bounded: beyond it, leases expire). */
-const MAX_PENDING_SETTLES = 10_000;
+/** Operations waiting for Redis (bounded: beyond it, reservations and leases expire on their own). */
+const MAX_PENDING_OPS = 10_000;
+/** How long a cancelled reservation's tombstone and a merge's id are kept. */
+const TOMBSTONE_MS = 10 * 60_000;
+
+/** The longest a request waits on one command, event-loop delay included. */
+export const maxWaitMs = (commandTimeoutMs: number) => Math.max(2_000, 10 * commandTimeoutMs);
+/** When ioredis itself gives up on a command: its reply is then lost and the outcome stays unknown. */
+export const lateReplyMs = (commandTimeoutMs: number) => Math.max(10_000, 40 * commandTimeoutMs);
 
 /** The local share of a limit while Redis is away: each of N replicas takes limit/N. */
 export function scaleBatch(batch: AdmitBatch, replicas: number): AdmitBatch {
   if (replicas <= 1) return batch;
   return {
-    wantOutput: batch.wantOutput,
+    ...batch,
     rates: batch.rates.map((r) => ({
       ...r,
       emissionMs: r.emissionMs * replicas,
@@ -47,10 +65,12 @@ export function scaleBatch(batch: AdmitBatch, replicas: number): AdmitBatch {
   };
 }
 
+class CancelledAdmission extends Error {}
+
 function parseAdmitReply(raw: unknown): AdmitResult {
   const r = JSON.parse(String(raw)) as {
     ok: boolean;
-    kind?: 'rate' | 'concurrency' | 'window';
+    kind?: 'rate' | 'concurrency' | 'window' | 'cancelled';
     index?: number;
     retry?: number;
     grant?: number;
@@ -59,6 +79,7 @@ function parseAdmitReply(raw: unknown): AdmitResult {
     used?: unknown;
   };
   if (!r.ok) {
+    if (r.kind === 'cancelled') throw new CancelledAdmission('reservation was cancelled');
     return {
       ok: false,
       kind: r.kind ?? 'rate',
@@ -77,17 +98,48 @@ function parseAdmitReply(raw: unknown): AdmitResult {
   };
 }
 
+/** KEYS and ARGV[1] of ADMIT_LUA (and CANCEL_LUA, which takes the same). */
+function admitArgs(batch: AdmitBatch): { keys: string[]; spec: string } {
+  const keys = [
+    ...batch.rates.map((r) => r.key),
+    ...batch.concurrency.map((c) => c.key),
+    ...batch.windows.map((w) => w.key),
+  ];
+  if (batch.reservation) keys.push(batch.reservation.key);
+  const spec = JSON.stringify({
+    r: batch.rates.map((r) => [r.emissionMs, r.burst]),
+    c: batch.concurrency.map((c) => [c.max, c.id, c.leaseMs]),
+    w: batch.windows.map((w) => [w.limit, w.fixed, w.perOutput, w.ttlMs, w.resetMs]),
+    o: batch.wantOutput,
+    ...(batch.reservation ? { v: batch.reservation.ttlMs } : {}),
+  });
+  return { keys, spec };
+}
+
+/** The hash tag ("{ns}") a key lives under, so an id key lands on the same Cluster slot. */
+const hashTag = (key: string) => key.slice(0, key.indexOf('}') + 1);
+
+type ReplayOp =
+  | { kind: 'settle'; batch: SettleBatch }
+  | { kind: 'cancel'; keys: string[]; spec: string; granted: boolean }
+  | { kind: 'merge'; key: string; id: string; delta: number; expireAt: number };
+
 export class RedisStore implements Store {
   readonly type = 'redis' as const;
   readonly #opts: RedisStoreOptions;
   readonly #client: Redis | Cluster;
   readonly #local = new MemoryStore();
+  readonly #lag: { lag: LoopLag; release(): void };
+  readonly #timeoutMs: number;
   /** window key -> usage admitted locally while Redis was away, merged back on recovery */
   readonly #unmerged = new Map<string, { delta: number; expireAt: number }>();
   readonly #windowExpiry = new Map<string, number>();
-  #pending: SettleBatch[] = [];
+  #ops: ReplayOp[] = [];
+  #flushing: Promise<boolean> | undefined;
   #failures = 0;
+  #failingSince = 0;
   #open = false;
+  #scriptsLoaded = false;
   #since = new Date().toISOString();
   #lastError: string | undefined;
   #recovering: Promise<void> | undefined;
@@ -96,13 +148,18 @@ export class RedisStore implements Store {
 
   constructor(opts: RedisStoreOptions) {
     this.#opts = opts;
-    const target = parseRedisUrl(opts.settings);
+    this.#timeoutMs = opts.settings.commandTimeoutMs;
+    this.#lag = acquireLoopLag();
+    // ioredis's own timeout is only the bound after which a reply counts as lost for good; whether a
+    // request waits is decided by withinDeadline, which keeps the command's late reply.
+    const target = parseRedisUrl({ ...opts.settings, commandTimeoutMs: lateReplyMs(this.#timeoutMs) });
     this.#client =
       target.kind === 'cluster' ? new Cluster(target.nodes, target.options) : new Redis(target.options);
     // ioredis reports connection errors as events; the circuit decides what they mean.
     this.#client.on('error', (err: Error) => {
       this.#lastError = err.message;
     });
+    // A dropped connection is Redis (or the network) being gone, not a guess from timing: open now.
     this.#client.on('close', () => {
       if (!this.#closed) this.#trip('connection closed');
     });
@@ -111,7 +168,10 @@ export class RedisStore implements Store {
     this.#client.on('ready', () => void this.#tryRecover());
   }
 
-  /** Wait (bounded) for the first connection; a Redis that is down at start means starting on the fallback. */
+  /**
+   * Wait (bounded) for the first connection and load the scripts, so the first request runs EVALSHA
+   * without a NOSCRIPT round trip. A Redis that is down at start means starting on the fallback.
+   */
   async ready(timeoutMs: number): Promise<boolean> {
     const ok =
       this.#client.status === 'ready' ||
@@ -126,8 +186,24 @@ export class RedisStore implements Store {
         this.#client.once('ready', onReady);
       }));
     if (!ok) this.#trip(this.#lastError ?? 'Redis not reachable at start');
-    else if (this.#open) await this.#tryRecover();
+    else {
+      await this.#loadScripts(timeoutMs);
+      if (this.#open) await this.#tryRecover();
+    }
     return ok;
+  }
+
+  async #loadScripts(timeoutMs: number): Promise<void> {
+    const load = async () => {
+      for (const s of Object.values(scripts)) {
+        if (this.#client instanceof Cluster)
+          await Promise.all(this.#client.nodes('master').map((n) => n.script('LOAD', s.source)));
+        else await this.#client.script('LOAD', s.source);
+      }
+    };
+    const r = await withinDeadline(load(), timeoutMs, timeoutMs, this.#lag.lag);
+    this.#scriptsLoaded = r.ok;
+    if (!r.ok) this.#lastError = String(r.error);
   }
 
   #key(k: string): string {
@@ -146,16 +222,26 @@ export class RedisStore implements Store {
     }
   }
 
+  #timed<T>(p: Promise<T>): Promise<Timed<T>> {
+    return withinDeadline(p, this.#timeoutMs, maxWaitMs(this.#timeoutMs), this.#lag.lag);
+  }
+
   #succeeded(): void {
     this.#failures = 0;
+    if (this.#ops.length > 0 || this.#unmerged.size > 0) void this.#flush();
   }
 
   #failed(err: unknown): void {
     this.#lastError = err instanceof Error ? err.message : String(err);
-    this.#failures++;
-    // at most failureThreshold lines before the circuit opens and commands stop
-    if (!this.#open) this.#opts.log?.warn({ reason: this.#lastError }, 'Redis command failed');
-    if (this.#failures >= this.#opts.failureThreshold) this.#trip(this.#lastError);
+    const now = performance.now();
+    if (this.#failures++ === 0) {
+      this.#failingSince = now;
+      // one line per run of failures, not one per request of a burst
+      if (!this.#open) this.#opts.log?.warn({ reason: this.#lastError }, 'Redis command failed');
+    }
+    const span = now - this.#failingSince;
+    if (this.#failures >= this.#opts.failureThreshold && span >= (this.#opts.openAfterMs ?? 0))
+      this.#trip(this.#lastError);
   }
 
   #trip(reason: string): void {
@@ -174,7 +260,7 @@ export class RedisStore implements Store {
     this.#probe.unref();
   }
 
-  /** One recovery at a time: two concurrent flushes would merge the same outage usage twice. */
+  /** One recovery at a time: two concurrent flushes would replay the same operations twice. */
   #tryRecover(): Promise<void> {
     this.#recovering ??= this.#recover().finally(() => {
       this.#recovering = undefined;
@@ -184,13 +270,13 @@ export class RedisStore implements Store {
 
   async #recover(): Promise<void> {
     if (!this.#open || this.#closed) return;
-    try {
-      await this.#client.ping();
-      await this.#flushLocalUsage();
-    } catch (err) {
-      this.#lastError = err instanceof Error ? err.message : String(err);
+    const pong = await this.#timed(this.#client.ping());
+    if (!pong.ok) {
+      this.#lastError = String(pong.error);
       return;
     }
+    // Outage usage and pending settlements reach Redis before new admissions rely on its counters.
+    if (!(await this.#flush())) return;
     clearInterval(this.#probe);
     this.#probe = undefined;
     this.#open = false;
@@ -200,19 +286,79 @@ export class RedisStore implements Store {
     this.#opts.log?.info({}, 'Redis reachable again: limits are shared across replicas');
   }
 
-  /** Merge outage usage and replay failed settlements; throws (leaving the rest queued) if Redis fails. */
-  async #flushLocalUsage(): Promise<void> {
-    const now = Date.now();
+  #enqueue(op: ReplayOp): void {
+    if (this.#ops.length >= MAX_PENDING_OPS) return;
+    this.#ops.push(op);
+    if (!this.#open) void this.#flush();
+  }
+
+  /** Replays queued operations in order (each is idempotent); false if Redis failed on one. */
+  #flush(): Promise<boolean> {
+    this.#flushing ??= this.#flushOps().finally(() => {
+      this.#flushing = undefined;
+    });
+    return this.#flushing;
+  }
+
+  async #flushOps(): Promise<boolean> {
     for (const [key, u] of this.#unmerged) {
-      const ttl = u.expireAt - now;
-      if (ttl > 0 && u.delta !== 0) await this.#eval(scripts.merge, [key], [String(u.delta), ttl]);
+      // an id per merge: replayed after a lost reply, Redis adds it once
+      if (u.delta !== 0) this.#ops.push({ kind: 'merge', key, id: randomUUID(), ...u });
       this.#unmerged.delete(key);
     }
-    while (this.#pending.length > 0) {
-      const batch = this.#pending[0] as SettleBatch;
-      await this.#settleRemote(batch);
-      this.#pending.shift();
+    while (this.#ops.length > 0) {
+      const op = this.#ops[0] as ReplayOp;
+      const r = await this.#timed(this.#run(op));
+      if (!r.ok) {
+        this.#failed(r.error);
+        return false;
+      }
+      this.#ops.shift();
     }
+    return true;
+  }
+
+  #run(op: ReplayOp): Promise<unknown> {
+    switch (op.kind) {
+      case 'settle':
+        return this.#settleRemote(op.batch);
+      case 'cancel':
+        return this.#eval(scripts.cancel, op.keys, [op.spec, op.granted ? '1' : '0', TOMBSTONE_MS]);
+      case 'merge': {
+        const ttl = op.expireAt - Date.now();
+        if (ttl <= 0) return Promise.resolve(0);
+        return this.#eval(
+          scripts.merge,
+          [op.key, `${hashTag(op.key)}:mrg:${op.id}`],
+          [op.delta, ttl, TOMBSTONE_MS],
+        );
+      }
+    }
+  }
+
+  /**
+   * The request no longer waits for this admission (it timed out or failed), but Redis may have run
+   * it or may still run it. Whatever its outcome, it is undone by id, so the request is charged only
+   * where it was served: as soon as a late reply says it was granted, or once Redis is back when no
+   * reply will come (the tombstone then also stops a copy still in flight from charging).
+   */
+  #abandon(batch: AdmitBatch, keys: string[], spec: string, call: Promise<unknown>): void {
+    call.then(
+      (raw) => {
+        let granted: boolean;
+        try {
+          granted = parseAdmitReply(raw).ok;
+        } catch {
+          return; // refused by a tombstone: nothing was charged
+        }
+        if (granted) this.#enqueue({ kind: 'cancel', keys, spec, granted: true });
+      },
+      () => {
+        // Without a reservation record nothing tells later whether it ran: only rate slots, which a
+        // bucket's refill returns, can be over-counted that way (docs/policies.md).
+        if (batch.reservation) this.#enqueue({ kind: 'cancel', keys, spec, granted: false });
+      },
+    );
   }
 
   #recordLocal(key: string, delta: number, expireAt?: number): void {
@@ -225,24 +371,22 @@ export class RedisStore implements Store {
   async admit(batch: AdmitBatch): Promise<{ result: AdmitResult; placement: Placement }> {
     let cause: unknown;
     if (!this.#open) {
-      const keys = [
-        ...batch.rates.map((r) => r.key),
-        ...batch.concurrency.map((c) => c.key),
-        ...batch.windows.map((w) => w.key),
-      ];
-      const spec = JSON.stringify({
-        r: batch.rates.map((r) => [r.emissionMs, r.burst]),
-        c: batch.concurrency.map((c) => [c.max, c.id, c.leaseMs]),
-        w: batch.windows.map((w) => [w.limit, w.fixed, w.perOutput, w.ttlMs, w.resetMs]),
-        o: batch.wantOutput,
-      });
-      try {
-        const result = parseAdmitReply(await this.#eval(scripts.admit, keys, [spec]));
+      const { keys, spec } = admitArgs(batch);
+      const call = this.#eval(scripts.admit, keys, [spec]);
+      const r = await this.#timed(call);
+      let result: AdmitResult | undefined;
+      if (r.ok) {
+        try {
+          result = parseAdmitReply(r.value);
+        } catch (err) {
+          cause = err; // a tombstone under a fresh id: impossible, but never charge twice for it
+        }
         this.#succeeded();
-        return { result, placement: 'primary' };
-      } catch (err) {
-        this.#failed(err);
-        cause = err;
+        if (result) return { result, placement: 'primary' };
+      } else {
+        cause = r.error;
+        this.#failed(r.error);
+        this.#abandon(batch, keys, spec, call);
       }
     }
     if (this.#opts.failMode === 'closed') {
@@ -271,53 +415,53 @@ export class RedisStore implements Store {
     return { result, placement: 'fallback' };
   }
 
-  async #settleRemote(batch: SettleBatch): Promise<void> {
+  #settleRemote(batch: SettleBatch): Promise<unknown> {
     const keys = [...batch.windows.map((w) => w.key), ...batch.concurrency.map((c) => c.key)];
+    if (batch.reservation !== undefined) keys.push(batch.reservation);
     const spec = JSON.stringify({
       w: batch.windows.map((w) => w.delta),
       c: batch.concurrency.map((c) => c.id),
+      ...(batch.reservation !== undefined ? { v: 1 } : {}),
     });
-    await this.#eval(scripts.settle, keys, [spec]);
+    return this.#eval(scripts.settle, keys, [spec]);
   }
 
   async settle(batch: SettleBatch, placement: Placement): Promise<void> {
     if (placement === 'fallback') {
-      this.#local.settleNow(batch);
-      for (const w of batch.windows) this.#recordLocal(w.key, w.delta);
+      // Corrections of outage usage join the merge, whether or not Redis is back by now.
+      if (this.#local.settleNow(batch)) for (const w of batch.windows) this.#recordLocal(w.key, w.delta);
+      if (!this.#open) void this.#flush();
       return;
     }
-    if (!this.#open) {
-      try {
-        await this.#settleRemote(batch);
+    if (!this.#open && this.#ops.length === 0) {
+      const call = this.#settleRemote(batch);
+      const r = await this.#timed(call);
+      if (r.ok) {
         this.#succeeded();
         return;
-      } catch (err) {
-        this.#failed(err);
       }
+      this.#failed(r.error);
+      // A late success makes the replay a no-op (the reservation record is gone by then).
     }
-    if (this.#pending.length < MAX_PENDING_SETTLES) this.#pending.push(batch);
+    this.#enqueue({ kind: 'settle', batch });
   }
 
   async cacheGet(key: string): Promise<Buffer | undefined> {
     if (this.#open) return undefined;
-    try {
-      const v = await this.#client.getBuffer(this.#key(`cache:${key}`));
-      this.#succeeded();
-      return v ?? undefined;
-    } catch (err) {
-      this.#failed(err);
+    const r = await this.#timed(this.#client.getBuffer(this.#key(`cache:${key}`)));
+    if (!r.ok) {
+      this.#failed(r.error);
       return undefined;
     }
+    this.#succeeded();
+    return r.value ?? undefined;
   }
 
   async cacheSet(key: string, value: Buffer, ttlMs: number): Promise<void> {
     if (this.#open) return;
-    try {
-      await this.#client.set(this.#key(`cache:${key}`), value, 'PX', ttlMs);
-      this.#succeeded();
-    } catch (err) {
-      this.#failed(err);
-    }
+    const r = await this.#timed(this.#client.set(this.#key(`cache:${key}`), value, 'PX', ttlMs));
+    if (r.ok) this.#succeeded();
+    else this.#failed(r.error);
   }
 
   health(): StoreHealth {
@@ -327,6 +471,8 @@ export class RedisStore implements Store {
       healthy: !this.#open,
       mode,
       since: this.#since,
+      scriptsLoaded: this.#scriptsLoaded,
+      pendingOps: this.#ops.length,
       ...(this.#lastError && this.#open ? { lastError: this.#lastError } : {}),
     };
   }
@@ -335,6 +481,7 @@ export class RedisStore implements Store {
     this.#closed = true;
     clearInterval(this.#probe);
     await this.#local.close();
+    this.#lag.release();
     this.#client.disconnect();
   }
 }

@@ -65,6 +65,7 @@ export class StoreRegistry {
       failMode: r.failMode,
       replicas: r.replicas,
       failureThreshold: r.failureThreshold,
+      openAfterMs: r.openAfterMs,
       retryIntervalMs: r.retryIntervalMs,
       log: this.#log,
     });

@@ -83,6 +83,30 @@ export function storeContract(name: string, getStore: () => Store): void {
       expect(fresh.result).toMatchObject({ ok: true, grant: 10 });
     });
 
+    it('applies a settlement that names its reservation once, however often it is delivered', async () => {
+      const store = getStore();
+      const key = k('once');
+      const cc = k('once-cc');
+      const reservation = { key: k('rsv'), ttlMs: 60_000 };
+      const { result, placement } = await store.admit({
+        ...none,
+        windows: [window(key, 100, 20, 1)],
+        concurrency: [{ key: cc, max: 1, id: 'r1', leaseMs: 60_000 }],
+        wantOutput: 30,
+        reservation,
+      });
+      expect(result).toMatchObject({ ok: true, windowsUsed: [50] });
+      const settle = {
+        windows: [{ key, delta: -25 }],
+        concurrency: [{ key: cc, id: 'r1' }],
+        reservation: reservation.key,
+      };
+      // a replay after a lost reply, and a duplicate: the second and third change nothing
+      for (let i = 0; i < 3; i++) await store.settle(settle, placement);
+      const next = await store.admit({ ...none, windows: [window(key, 100, 0, 1)], wantOutput: 1_000 });
+      expect(next.result).toMatchObject({ ok: true, grant: 75 });
+    });
+
     it('is all-or-nothing: a request denied by a window does not spend its request slot', async () => {
       const store = getStore();
       const rate = { key: k('rate'), emissionMs: 60_000, burst: 1 };

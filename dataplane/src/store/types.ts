@@ -34,12 +34,25 @@ export interface WindowOp {
   resetMs: number;
 }
 
+/**
+ * The record of one admission, kept by the store until it is settled: what each window was charged.
+ * A settlement names it, so a replayed or late settlement is applied at most once, and an admission
+ * whose outcome was lost (a reply that never came) can be cancelled by it. `key` shares the batch's
+ * hash tag; `ttlMs` outlives any request (a replica that dies mid-request leaves it to expire).
+ */
+export interface ReservationRef {
+  key: string;
+  ttlMs: number;
+}
+
 export interface AdmitBatch {
   rates: RateOp[];
   concurrency: ConcurrencyOp[];
   windows: WindowOp[];
   /** output tokens the request would like reserved; the grant may be lower (never below 1 if > 0) */
   wantOutput: number;
+  /** present when there is something to settle (windows or concurrency slots) */
+  reservation?: ReservationRef;
 }
 
 export interface RateState {
@@ -69,10 +82,15 @@ export interface AdmitDenied {
 
 export type AdmitResult = AdmitOk | AdmitDenied;
 
-/** Reconcile: add `delta` (may be negative) to window counters that still exist; free concurrency slots. */
+/**
+ * Reconcile: add `delta` (may be negative) to window counters that still exist; free concurrency slots.
+ * With `reservation`, the settlement closes that admission: applied only if its record still exists
+ * (then removed), so delivering it twice (a replay after a reply that was lost) changes nothing.
+ */
 export interface SettleBatch {
   windows: Array<{ key: string; delta: number }>;
   concurrency: Array<{ key: string; id: string }>;
+  reservation?: string;
 }
 
 export interface StoreHealth {
@@ -82,6 +100,10 @@ export interface StoreHealth {
   mode: 'local' | 'shared' | 'local-fallback' | 'unavailable';
   lastError?: string;
   since?: string;
+  /** Redis: the scripts are loaded in Redis's script cache (part of being ready) */
+  scriptsLoaded?: boolean;
+  /** Redis: settlements, cancellations and merges waiting for Redis to answer */
+  pendingOps?: number;
 }
 
 /** Where an admission was recorded, so its settlement goes to the same place. */
@@ -94,6 +116,15 @@ export interface Store {
   /** L2 response cache; memory stores have none (the L1 is already in memory) */
   cacheGet?(key: string): Promise<Buffer | undefined>;
   cacheSet?(key: string, value: Buffer, ttlMs: number): Promise<void>;
+  /**
+   * Shared records (the Responses API's conversation state): unlike the cache, a failure is thrown,
+   * because "not found" and "could not look" must not look alike. Memory stores have none (the
+   * records stay in the replica's own bounded memory).
+   */
+  recordGet?(key: string): Promise<Buffer | undefined>;
+  recordSet?(key: string, value: Buffer, ttlMs: number): Promise<void>;
+  /** true when a record was there */
+  recordDelete?(key: string): Promise<boolean>;
   health(): StoreHealth;
   close(): Promise<void>;
 }
