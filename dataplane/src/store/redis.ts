@@ -457,6 +457,20 @@ export class RedisStore implements Store {
     return r.value ?? undefined;
   }
 
+  // Records (Responses API state) go straight to Redis and throw on failure: the caller must tell
+  // "not found" from "could not look" (the circuit and local fallback are for limits only).
+  async recordGet(key: string): Promise<Buffer | undefined> {
+    return (await this.#client.getBuffer(this.#key(`rec:${key}`))) ?? undefined;
+  }
+
+  async recordSet(key: string, value: Buffer, ttlMs: number): Promise<void> {
+    await this.#client.set(this.#key(`rec:${key}`), value, 'PX', ttlMs);
+  }
+
+  async recordDelete(key: string): Promise<boolean> {
+    return (await this.#client.del(this.#key(`rec:${key}`))) > 0;
+  }
+
   async cacheSet(key: string, value: Buffer, ttlMs: number): Promise<void> {
     if (this.#open) return;
     const r = await this.#timed(this.#client.set(this.#key(`cache:${key}`), value, 'PX', ttlMs));

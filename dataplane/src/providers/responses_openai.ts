@@ -1,0 +1,226 @@
+// Responses API client -> an OpenAI-family backend. Where the provider's preset serves the Responses
+// API itself (a path for 'openai-responses': OpenAI, Azure OpenAI) the request passes through natively
+// (tools, reasoning and every field the backend knows survive); elsewhere (vLLM, Ollama, DeepSeek, the
+// mock, ...) it goes through the chat translator like every other backend. Conversation state is
+// Sluice's own in both cases: `previous_response_id` was expanded into `input` before translation, so
+// the backend never needs to have stored anything.
+import { GatewayError } from '../errors.ts';
+import { parseOpenAIError } from './openai_openai.ts';
+import { authHeaders, JSON_HEADERS, upstreamPath } from './request_parts.ts';
+import { ResponsesStreamModel, type TextTarget } from './responses_events.ts';
+import { streamBase } from './responses_via_chat.ts';
+import { fromResponsesUsage, type OutputItem, type ResponseObject } from './responses_wire.ts';
+import { SseParser } from './sse.ts';
+import type {
+  StreamEvent,
+  StreamTranslator,
+  TranslateContext,
+  TranslatedResponse,
+  Translator,
+  UpstreamRequest,
+  Usage,
+} from './types.ts';
+
+type Obj = Record<string, unknown>;
+
+/** OpenAI refuses max_output_tokens below 16; a smaller grant is enforced by the stream cap instead. */
+const MIN_OUTPUT_TOKENS = 16;
+
+/** Does this provider serve the Responses API natively (its preset has a path for it)? */
+export function servesResponses(ctx: TranslateContext): boolean {
+  const p = ctx.provider.preset;
+  if (!p.paths['openai-responses']) return false;
+  const min = p.quirks?.responsesMinApiVersion;
+  if (!min) return true;
+  const v = ctx.provider.config.apiVersion ?? p.defaultApiVersion ?? '';
+  return v >= min;
+}
+
+const bodies = new WeakMap<TranslateContext, Obj>();
+
+function buildRequest(body: Obj, ctx: TranslateContext): UpstreamRequest {
+  const out: Obj = { ...body, model: ctx.upstreamModel };
+  // Sluice keeps the conversation (expanded into input already); the backend must not look it up
+  delete out.previous_response_id;
+  if (typeof out.max_output_tokens === 'number' && out.max_output_tokens < MIN_OUTPUT_TOKENS)
+    out.max_output_tokens = MIN_OUTPUT_TOKENS;
+  bodies.set(ctx, body);
+  return {
+    method: 'POST',
+    path: upstreamPath(ctx.provider, 'openai-responses', ctx.upstreamModel),
+    headers: {
+      ...JSON_HEADERS,
+      ...authHeaders(ctx.provider),
+      ...(ctx.stream ? { accept: 'text/event-stream' } : {}),
+    },
+    body: JSON.stringify(out),
+  };
+}
+
+function parseResponse(raw: Buffer): TranslatedResponse {
+  let parsed: Partial<ResponseObject>;
+  try {
+    parsed = JSON.parse(raw.toString('utf8')) as Partial<ResponseObject>;
+  } catch (err) {
+    throw new GatewayError('SLUICE_ERR_UPSTREAM_ERROR', 'upstream returned a body that is not valid JSON', {
+      cause: err,
+    });
+  }
+  return {
+    body: raw,
+    usage: fromResponsesUsage(parsed.usage),
+    finishReason: parsed.status === 'incomplete' ? 'length' : 'stop',
+  };
+}
+
+/**
+ * The backend's own Responses events, passed through byte for byte while a model of the response
+ * follows them, so a token cap can end the stream in the same format (continuing its item ids and
+ * sequence numbers) and the final response can be stored.
+ */
+class NativeResponsesStream implements StreamTranslator {
+  readonly #sse = new SseParser();
+  readonly #model: ResponsesStreamModel;
+  #done = false;
+  final: ResponseObject | undefined;
+
+  constructor(base: ResponseObject) {
+    this.#model = new ResponsesStreamModel(base);
+  }
+
+  #follow(ev: Obj, out: StreamEvent): void {
+    const m = this.#model;
+    if (typeof ev.sequence_number === 'number') m.seq = ev.sequence_number + 1;
+    const i = typeof ev.output_index === 'number' ? ev.output_index : -1;
+    const item = m.items[i];
+    switch (ev.type) {
+      case 'response.created':
+      case 'response.in_progress':
+        if (ev.response) m.base = ev.response as ResponseObject;
+        break;
+      case 'response.output_item.added': {
+        const added = structuredClone(ev.item) as OutputItem;
+        if (added.type === 'message' && added.content.length === 0)
+          added.content.push({ type: 'output_text', text: '', annotations: [], logprobs: [] });
+        m.items[i] = added;
+        m.open[i] = true;
+        if (added.type === 'function_call') m.calls.set(added.id, i);
+        break;
+      }
+      case 'response.output_text.delta':
+        if (item?.type === 'message' && typeof ev.delta === 'string') {
+          const part = item.content[0] as { text: string };
+          part.text += ev.delta;
+          out.text = ev.delta;
+        }
+        break;
+      case 'response.function_call_arguments.delta':
+        if (item?.type === 'function_call' && typeof ev.delta === 'string') {
+          item.arguments += ev.delta;
+          out.text = ev.delta;
+        }
+        break;
+      case 'response.output_item.done':
+        if (i >= 0) {
+          m.items[i] = ev.item as OutputItem;
+          m.open[i] = false;
+        }
+        break;
+      case 'response.completed':
+      case 'response.incomplete':
+      case 'response.failed': {
+        const response = ev.response as ResponseObject | undefined;
+        this.final = ev.type === 'response.failed' ? undefined : response;
+        out.usage = fromResponsesUsage(response?.usage);
+        out.done = true;
+        this.#done = true;
+        break;
+      }
+      case 'error':
+        // the backend's own error event, passed on as it is; the stream ends after it
+        out.done = true;
+        this.#done = true;
+        break;
+    }
+  }
+
+  #target(ev: Obj): TextTarget | undefined {
+    if (ev.type === 'response.output_text.delta') return { kind: 'text' };
+    if (ev.type !== 'response.function_call_arguments.delta') return undefined;
+    const item = this.#model.items[ev.output_index as number];
+    if (item?.type !== 'function_call') return undefined;
+    return { kind: 'args', key: item.id, callId: item.call_id, name: item.name };
+  }
+
+  push(chunk: Buffer): StreamEvent[] {
+    const out: StreamEvent[] = [];
+    for (const frame of this.#sse.push(chunk)) {
+      let ev: Obj;
+      try {
+        ev = JSON.parse(frame.data) as Obj;
+      } catch {
+        out.push({ data: frame.raw });
+        continue;
+      }
+      const before = this.#model.snapshot(this.#target(ev));
+      const event: StreamEvent = { data: frame.raw };
+      this.#follow(ev, event);
+      out.push(this.#model.mark(event, before));
+    }
+    return out;
+  }
+
+  end(): StreamEvent[] {
+    if (this.#done) return [];
+    throw new GatewayError(
+      'SLUICE_ERR_UPSTREAM_ERROR',
+      'upstream stream ended before the answer was complete',
+    );
+  }
+
+  textChunk(text: string, cut?: StreamEvent): string {
+    const target = this.#model.restore(cut) ?? { kind: 'text' };
+    if (target.kind === 'args') {
+      const start = this.#model.calls.has(target.key)
+        ? ''
+        : this.#model.toolStart(target.key, target.callId, target.name);
+      return start + this.#model.toolArgs(target.key, text);
+    }
+    return this.#model.text(text);
+  }
+
+  finish(_reason: 'length', usage: Usage, cut?: StreamEvent): string {
+    this.#model.restore(cut);
+    this.#done = true;
+    const { data, response } = this.#model.complete('incomplete', usage, { reason: 'max_output_tokens' });
+    this.final = response;
+    return data;
+  }
+
+  errorEvent(err: GatewayError): string {
+    return this.#model.failed(err);
+  }
+}
+
+/**
+ * `openai-responses -> openai`: natively where the provider serves the Responses API, otherwise
+ * `viaChat` (the composition every other backend uses). Decided per attempt from the provider's
+ * preset, a table lookup.
+ */
+export function responsesToOpenAI(viaChat: Translator): Translator {
+  return {
+    clientApi: 'openai-responses',
+    backendApi: 'openai',
+    leavesBodyIntact: true,
+    buildRequest: (body, ctx) =>
+      servesResponses(ctx) ? buildRequest(body, ctx) : viaChat.buildRequest(body, ctx),
+    parseResponse: (raw, ctx) =>
+      servesResponses(ctx) ? parseResponse(raw) : viaChat.parseResponse(raw, ctx),
+    createStream: (ctx) =>
+      servesResponses(ctx)
+        ? new NativeResponsesStream(streamBase(bodies.get(ctx) ?? {}, 'resp_pending', ctx.upstreamModel))
+        : viaChat.createStream(ctx),
+    parseError: (status, body, ctx) =>
+      servesResponses(ctx) ? parseOpenAIError(status, body) : viaChat.parseError(status, body, ctx),
+  };
+}

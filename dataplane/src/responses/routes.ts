@@ -1,0 +1,118 @@
+// The Responses API's read and delete endpoints over Sluice's state store, for the caller's tenant
+// only (another tenant's id is "not found", never "forbidden": ids are not secrets, but existence is):
+//   GET    /v1/responses/{id}               the stored response object
+//   DELETE /v1/responses/{id}               {id, object: 'response', deleted: true}
+//   GET    /v1/responses/{id}/input_items   the items this response was given (a paged list)
+import { createHash } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { GatewayError } from '../errors.ts';
+import type { Identity } from '../proxy/gate.ts';
+import type { Runtime } from '../runtime/compile.ts';
+import { statesFor } from './conversation.ts';
+import type { StoredResponse } from './state.ts';
+
+type Obj = Record<string, unknown>;
+
+export interface ResponseRouteDeps {
+  runtime(): Runtime;
+  /** the caller as the intake identified it, or by its headers */
+  identify(req: FastifyRequest, runtime: Runtime): Promise<Identity>;
+  fail(reply: FastifyReply, err: GatewayError): FastifyReply;
+}
+
+function notFound(id: string): GatewayError {
+  return new GatewayError(
+    'SLUICE_ERR_RESPONSE_NOT_FOUND',
+    `Response with id '${id.slice(0, 128)}' not found.`,
+    {
+      publicCode: null,
+    },
+  );
+}
+
+/** A stable id for an input item that came without one (OpenAI lists every item with an id). */
+function itemId(responseId: string, index: number, item: Obj): string {
+  const prefix = item.type === 'function_call' ? 'fc' : item.type === 'function_call_output' ? 'fco' : 'msg';
+  const digest = createHash('sha256').update(`${responseId}\n${index}`).digest('hex').slice(0, 48);
+  return `${prefix}_${digest}`;
+}
+
+/** Message content as OpenAI lists it: always an array of typed parts. */
+function listedItem(record: StoredResponse, index: number): Obj {
+  const item = record.items[index] as Obj;
+  const listed: Obj = { id: item.id ?? itemId(record.response.id, index, item), ...item };
+  if (item.type === 'message') {
+    listed.status = 'completed';
+    if (typeof item.content === 'string') {
+      const type = item.role === 'assistant' ? 'output_text' : 'input_text';
+      listed.content = [{ type, text: item.content }];
+    }
+  }
+  return listed;
+}
+
+function page(record: StoredResponse, query: Obj): Obj {
+  const limit = Math.min(100, Math.max(1, Number(query.limit ?? 20) || 20));
+  const all = [];
+  for (let i = record.inputStart; i < record.inputEnd; i++) all.push(listedItem(record, i));
+  if (query.order !== 'asc') all.reverse();
+  let start = 0;
+  if (typeof query.after === 'string') {
+    const at = all.findIndex((it) => it.id === query.after);
+    start = at < 0 ? all.length : at + 1;
+  }
+  const data = all.slice(start, start + limit);
+  return {
+    object: 'list',
+    data,
+    first_id: data[0]?.id ?? null,
+    last_id: data[data.length - 1]?.id ?? null,
+    has_more: start + limit < all.length,
+  };
+}
+
+export function registerResponseRoutes(app: FastifyInstance, deps: ResponseRouteDeps): void {
+  const load = async (req: FastifyRequest, reply: FastifyReply) => {
+    const runtime = deps.runtime();
+    const id = (req.params as { id: string }).id;
+    const identity = await deps.identify(req, runtime);
+    const record = await statesFor(runtime).load(identity.namespace, id);
+    if (!record) throw notFound(id);
+    return { record, reply };
+  };
+  const guard =
+    (fn: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>) =>
+    async (req: FastifyRequest, reply: FastifyReply) => {
+      try {
+        return await fn(req, reply);
+      } catch (err) {
+        if (err instanceof GatewayError) return deps.fail(reply, err);
+        throw err;
+      }
+    };
+
+  app.get(
+    '/v1/responses/:id',
+    guard(async (req, reply) => {
+      const { record } = await load(req, reply);
+      return reply.send(record.response);
+    }),
+  );
+  app.get(
+    '/v1/responses/:id/input_items',
+    guard(async (req, reply) => {
+      const { record } = await load(req, reply);
+      return reply.send(page(record, req.query as Obj));
+    }),
+  );
+  app.delete(
+    '/v1/responses/:id',
+    guard(async (req, reply) => {
+      const runtime = deps.runtime();
+      const id = (req.params as { id: string }).id;
+      const identity = await deps.identify(req, runtime);
+      if (!(await statesFor(runtime).delete(identity.namespace, id))) throw notFound(id);
+      return reply.send({ id, object: 'response', deleted: true });
+    }),
+  );
+}

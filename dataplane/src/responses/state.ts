@@ -1,0 +1,153 @@
+// Conversation state of the Responses API, kept by Sluice itself so `previous_response_id` works on
+// every backend (and on any replica when the store is Redis). One record per stored response, keyed by
+// tenant and id: another tenant's id is simply not found. A record holds the whole conversation the
+// next turn continues from (earlier turns, this turn's input, this turn's output as input items), so
+// continuing costs one read whatever the conversation's length; its size is bounded by
+// `responses.maxRecordBytes`. Records expire after `responses.ttlSeconds`.
+import { GatewayError } from '../errors.ts';
+import type { OutputItem, ResponseObject } from '../providers/responses_wire.ts';
+import { RESPONSE_ID } from '../providers/responses_wire.ts';
+import type { Store } from '../store/types.ts';
+
+type Obj = Record<string, unknown>;
+
+export interface StateSettings {
+  ttlSeconds: number;
+  maxRecordBytes: number;
+  memoryMaxBytes: number;
+}
+
+export interface StoredResponse {
+  v: 1;
+  response: ResponseObject;
+  /** the conversation as input items: history, then this turn's input, then this turn's output */
+  items: Obj[];
+  /** this turn's input within `items` (GET /v1/responses/{id}/input_items lists it) */
+  inputStart: number;
+  inputEnd: number;
+}
+
+/** The store's shared records, or none (then this replica's memory). */
+export type RecordStore = Pick<Store, 'recordGet' | 'recordSet' | 'recordDelete'>;
+
+/** Records in this process's memory: insertion-ordered Map as an LRU, bounded in bytes, with expiry. */
+class MemoryRecords {
+  readonly #entries = new Map<string, { value: Buffer; expireAt: number }>();
+  #bytes = 0;
+
+  get(key: string): Buffer | undefined {
+    const e = this.#entries.get(key);
+    if (!e) return undefined;
+    if (e.expireAt <= Date.now()) {
+      this.delete(key);
+      return undefined;
+    }
+    this.#entries.delete(key);
+    this.#entries.set(key, e);
+    return e.value;
+  }
+
+  set(key: string, value: Buffer, ttlMs: number, maxBytes: number): void {
+    this.delete(key);
+    this.#entries.set(key, { value, expireAt: Date.now() + ttlMs });
+    this.#bytes += value.length;
+    for (const [k] of this.#entries) {
+      if (this.#bytes <= maxBytes) break;
+      this.delete(k);
+    }
+  }
+
+  delete(key: string): boolean {
+    const e = this.#entries.get(key);
+    if (!e) return false;
+    this.#entries.delete(key);
+    this.#bytes -= e.value.length;
+    return true;
+  }
+}
+
+/** One per process: records survive config reloads like the response cache does. */
+const memory = new MemoryRecords();
+
+function unavailable(err: unknown): GatewayError {
+  return new GatewayError('SLUICE_ERR_STORE_UNAVAILABLE', 'the conversation state store is not reachable', {
+    cause: err,
+  });
+}
+
+export class ResponseStates {
+  readonly #shared: RecordStore | undefined;
+  readonly #settings: StateSettings;
+
+  constructor(shared: RecordStore | undefined, settings: StateSettings) {
+    this.#shared = shared?.recordGet && shared.recordSet && shared.recordDelete ? shared : undefined;
+    this.#settings = settings;
+  }
+
+  #key(namespace: string, id: string): string {
+    return `resp:${namespace}:${id}`;
+  }
+
+  async load(namespace: string, id: string): Promise<StoredResponse | undefined> {
+    if (!RESPONSE_ID.test(id)) return undefined;
+    const key = this.#key(namespace, id);
+    let raw: Buffer | undefined;
+    try {
+      raw = this.#shared ? await this.#shared.recordGet?.(key) : memory.get(key);
+    } catch (err) {
+      throw unavailable(err);
+    }
+    if (!raw) return undefined;
+    return JSON.parse(raw.toString('utf8')) as StoredResponse;
+  }
+
+  /** false when the record is over the size bound (the response was answered, just not kept) */
+  async save(namespace: string, record: StoredResponse): Promise<boolean> {
+    const value = Buffer.from(JSON.stringify(record));
+    if (value.length > this.#settings.maxRecordBytes) return false;
+    const key = this.#key(namespace, record.response.id);
+    const ttlMs = this.#settings.ttlSeconds * 1000;
+    if (!this.#shared) {
+      memory.set(key, value, ttlMs, this.#settings.memoryMaxBytes);
+      return true;
+    }
+    try {
+      await this.#shared.recordSet?.(key, value, ttlMs);
+      return true;
+    } catch (err) {
+      throw unavailable(err);
+    }
+  }
+
+  async delete(namespace: string, id: string): Promise<boolean> {
+    if (!RESPONSE_ID.test(id)) return false;
+    const key = this.#key(namespace, id);
+    if (!this.#shared) return memory.delete(key);
+    try {
+      return (await this.#shared.recordDelete?.(key)) === true;
+    } catch (err) {
+      throw unavailable(err);
+    }
+  }
+}
+
+/** A client's `input` as items (a string is one user message). */
+export function inputItems(input: unknown): Obj[] {
+  if (typeof input === 'string') return [{ type: 'message', role: 'user', content: input }];
+  return (input as Obj[]).map((item) => (item.type === undefined ? { type: 'message', ...item } : item));
+}
+
+/** An output item as the input item a later turn sends back (ids and statuses are per response). */
+function asInput(item: OutputItem): Obj | undefined {
+  if (item.type === 'message') return { type: 'message', role: 'assistant', content: item.content };
+  if (item.type === 'function_call')
+    return { type: 'function_call', call_id: item.call_id, name: item.name, arguments: item.arguments };
+  // reasoning: not every backend can take it back, and none but its author can read it
+  return undefined;
+}
+
+/** The record for a finished response: `items` is the expanded input of the request that made it. */
+export function recordFor(response: ResponseObject, items: Obj[], inputStart: number): StoredResponse {
+  const output = response.output.map(asInput).filter((x): x is Obj => x !== undefined);
+  return { v: 1, response, items: items.concat(output), inputStart, inputEnd: items.length };
+}
