@@ -9,6 +9,7 @@
 // under the client's upload: a client writes its whole body before it reads the answer, so a reset
 // mid-upload shows up as EPIPE and the official SDKs retry the upload, never seeing the 413 or 401.
 import type { IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError, isGatewayError } from '../errors.ts';
 import type { Runtime } from '../runtime/compile.ts';
@@ -39,6 +40,25 @@ const intakes = new WeakMap<FastifyRequest, Intake>();
 
 export function intakeOf(req: FastifyRequest): Intake | undefined {
   return intakes.get(req);
+}
+
+/**
+ * Charges a whole upstream answer to the request's budget hold as its bytes arrive. When the budget
+ * is full the upstream body is destroyed with a 503 SLUICE_ERR_OVERLOADED (the read rejects with it);
+ * the returned function tells the caller that this, not the provider, ended the read.
+ */
+export function chargeAnswer(reply: FastifyReply, body: unknown): () => boolean {
+  const hold = intakes.get(reply.request)?.hold;
+  if (!hold || !(body instanceof Readable)) return () => false;
+  let refused = false;
+  const onData = (chunk: Buffer) => {
+    if (hold.take(chunk.length * ANSWER_COST)) return;
+    refused = true;
+    body.off('data', onData);
+    body.destroy(overloaded('upstream answer'));
+  };
+  body.on('data', onData);
+  return () => refused;
 }
 
 /** Per-namespace body limits, indexed once per loaded config. */

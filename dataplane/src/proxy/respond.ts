@@ -8,6 +8,7 @@ import type { Runtime } from '../runtime/compile.ts';
 import type { EncodingName } from '../tokens/counter.ts';
 import { type Attempt, readBounded } from './attempts.ts';
 import type { Admission } from './gate.ts';
+import { chargeAnswer } from './intake.ts';
 import type { RequestOutcome } from './pipeline.ts';
 import { pumpStream } from './stream.ts';
 import { upstreamFailure } from './transport.ts';
@@ -44,10 +45,12 @@ export async function respondWhole(
 ): Promise<void> {
   const limit = runtime.config.server.maxResponseBytes;
   let body: Buffer;
+  const overBudget = chargeAnswer(reply, attempt.response.body);
   try {
     body = await readBounded(attempt.response.body, limit + 1);
   } catch (err) {
-    attempt.release('failure');
+    // a full memory budget is this replica's state, not the provider's failure
+    attempt.release(overBudget() ? 'neutral' : 'failure');
     throw upstreamFailure(err, attempt.backend.provider.name, attempt.timeouts);
   }
   if (body.length > limit) {
