@@ -160,6 +160,8 @@ function sluiceConfig(ctx: BenchContext, port: number, full: boolean): string {
         tokens: [{ limit: 1_000_000_000_000, window: 'minute', kind: 'total' }],
       },
     ];
+  } else {
+    cfg.access = 'open'; // no tenants: every caller is served, as the bare gateway is measured
   }
   return JSON.stringify(cfg, null, 2);
 }

@@ -45,6 +45,7 @@ export interface SoakResult {
 
 function config(generation: number): string {
   return stringify({
+    access: 'open',
     server: { host: '127.0.0.1', port: 0 },
     providers: [
       {

@@ -92,6 +92,8 @@ export function bigConfig(
         tokens: [{ limit: 1_000_000, window: 'day', kind: 'total' }],
       },
     ];
+  } else {
+    cfg.access = 'open';
   }
   return cfg;
 }

@@ -11,6 +11,7 @@ import { ConfigWatcher, digestAll } from './config/watch.ts';
 import { endpointSliceDiscovery } from './discovery/endpointslices.ts';
 import { metrics, setEndpointCountSource } from './observability/metrics.ts';
 import { policyGateFactory } from './policy/gate.ts';
+import { setEgressPolicy } from './proxy/egress.ts';
 import { HealthChecker } from './proxy/health.ts';
 import { type CompileOptions, compileRuntime, configDirOf, type Runtime } from './runtime/compile.ts';
 import { type ProviderRuntime, ProviderStateCache } from './runtime/provider_runtime.ts';
@@ -168,6 +169,8 @@ export class Dataplane {
   }
 
   #markLoaded(rt: Runtime): void {
+    // new upstream connections are checked against this config's egress policy from now on
+    setEgressPolicy(rt.config.egress);
     this.#lastError = undefined;
     this.#reloads++;
     metrics.configInfo.reset();

@@ -119,6 +119,11 @@ export const ERRORS = {
   SLUICE_ERR_NO_HEALTHY_BACKEND: {
     status: 503,
     type: 'upstream_error',
+  SLUICE_ERR_EGRESS_DENIED: {
+    status: 502,
+    type: 'upstream_error',
+    doc: "The provider's address is refused by the platform's egress policy (config `egress`); the message names the rule.",
+  },
     doc: 'Every backend of the route is ejected by its circuit breaker or failed.',
   },
   SLUICE_ERR_OVERLOADED: {
@@ -139,6 +144,11 @@ export const ERRORS = {
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;
+  SLUICE_ERR_LOOP_DETECTED: {
+    status: 508,
+    type: 'invalid_request_error',
+    doc: 'The request passed through more Sluice gateways than allowed (`x-sluice-hop`): a provider points back at a gateway.',
+  },
 
 export class GatewayError extends Error {
   readonly code: ErrorCode;

@@ -171,6 +171,7 @@ describe('image replay from a clean folder', () => {
     writeFileSync(
       configFile,
       stringify({
+        access: 'open',
         server: { drainTimeoutMs: 5000 },
         providers: [
           { name: 'mock', type: 'mock', models: [{ name: 'mock-small' }], mock: { outputTokens: 5 } },

@@ -124,6 +124,7 @@ describe('credentials: every missing one at once', () => {
     writeFileSync(
       file,
       stringify({
+        access: 'open',
         providers: [
           { name: 'a', type: 'openai', credentials: { apiKey: { env: 'A_KEY' } } },
           { name: 'b', type: 'openai', credentials: { apiKey: { file: 'b-key' } } },
@@ -159,6 +160,7 @@ describe('schema messages a new user meets', () => {
     writeFileSync(
       file,
       stringify({
+        access: 'open',
         providers: [{ name: 'openai', type: 'openai', credentials: { apiKey: 'sk-inline-123' } }],
         routes: [{ name: 'r', backends: [{ provider: 'openai' }] }],
       }),

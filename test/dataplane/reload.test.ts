@@ -19,6 +19,7 @@ let dp: DataplaneProcess;
 
 const config = (version: number, target: 'a' | 'b') =>
   stringify({
+    access: 'open',
     providers: [
       openaiProvider('a', a.url),
       openaiProvider('b', b.url),

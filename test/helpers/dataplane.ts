@@ -20,13 +20,26 @@ export interface TestConfigDir {
   cleanup(): void;
 }
 
+/**
+ * Most suites test routing, not tenancy, and write configs with no namespaces. A real config must say
+ * `access: open` for that (an absent `access` with no namespaces is refused, see config/tenancy.ts);
+ * test configs given as objects get it here unless they set `access` or list namespaces. Suites that
+ * test access itself set it explicitly; configs given as text are written exactly as they are.
+ */
+export function openByDefault(cfg: unknown): unknown {
+  if (typeof cfg !== 'object' || cfg === null || Array.isArray(cfg)) return cfg;
+  const c = cfg as Record<string, unknown>;
+  if ('access' in c || (Array.isArray(c.namespaces) && c.namespaces.length > 0)) return cfg;
+  return { access: 'open', ...c };
+}
+
 export function configDir(config: unknown, name = 'config.yaml'): TestConfigDir {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-test-'));
   const file = join(dir, name);
   let n = 0;
   const write = (cfg: unknown) => {
     const tmp = join(dir, `.tmp-${n++}`);
-    writeFileSync(tmp, typeof cfg === 'string' ? cfg : stringify(cfg));
+    writeFileSync(tmp, typeof cfg === 'string' ? cfg : stringify(openByDefault(cfg)));
     renameSync(tmp, file);
   };
   write(config);

@@ -18,6 +18,8 @@ const SECRET = process.env.SLUICE_TEST_KEY as string;
 interface Row {
   type: string;
   base: string;
+  /** the preset has no default base URL (baseUrl is required) */
+  noDefault?: boolean;
   /** max_completion_tokens is renamed to max_tokens */
   legacyMax?: boolean;
   noStreamOptions?: boolean;
@@ -86,7 +88,8 @@ const COMPATIBLE: Row[] = [
   { type: 'vllm', base: 'http://localhost:8000/v1' },
   { type: 'ollama', base: 'http://localhost:11434/v1', legacyMax: true },
   { type: 'lm-studio', base: 'http://localhost:1234/v1', legacyMax: true },
-  { type: 'llama-cpp', base: 'http://localhost:8080/v1', legacyMax: true },
+  // no default: llama-server's default port, 8080, is the dataplane's own (a provider loop)
+  { type: 'llama-cpp', base: 'http://llama.example/v1', noDefault: true, legacyMax: true },
 ];
 const LOCAL = new Set(['vllm', 'ollama', 'lm-studio', 'llama-cpp']);
 
@@ -233,7 +236,9 @@ describe('preset table', () => {
     const missing = listPresets().filter((p) => p.api !== 'anthropic' && !tested.has(p.type));
     expect(missing.map((p) => p.type)).toEqual([]);
     for (const r of COMPATIBLE)
-      expect(listPresets().find((p) => p.type === r.type)?.defaultBaseUrl, r.type).toBe(r.base);
+      expect(listPresets().find((p) => p.type === r.type)?.defaultBaseUrl, r.type).toBe(
+        r.noDefault ? undefined : r.base,
+      );
   });
 
   it.each(COMPATIBLE)(

@@ -17,6 +17,7 @@ const file = () => join(dir, 'config.yaml');
 
 const goodConfig = (credentialFile: string, route = 'good') =>
   stringify({
+    access: 'open',
     server: { secretsDir: 'secrets' },
     providers: [
       { name: 'up', type: 'openai', baseUrl: up.url, credentials: { apiKey: { file: credentialFile } } },

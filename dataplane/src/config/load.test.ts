@@ -15,6 +15,7 @@ function issues(raw: unknown): Array<{ path: string; message: string }> {
 }
 
 const base = () => ({
+  access: 'open',
   providers: [{ name: 'p', type: 'openai', credentials: { apiKey: { env: 'K' } } }],
   routes: [{ name: 'r', backends: [{ provider: 'p' }] }],
 });

@@ -5,6 +5,7 @@ import { getPreset } from '../providers/presets.ts';
 import type { ConfigIssue } from './load.ts';
 import type { SluiceConfig } from './schema.ts';
 import { runSteps, type Steps } from './steps.ts';
+import { checkEgress, checkTenancySteps } from './tenancy.ts';
 
 /** Entries checked between two pause points. */
 const EVERY = 100;
@@ -105,6 +106,7 @@ export function* checkReferenceSteps(cfg: SluiceConfig): Steps<ConfigIssue[]> {
   if (defaults > 1) issues.push({ path: 'namespaces', message: 'at most one namespace may be the default' });
   if (cfg.store.type === 'redis' && !cfg.store.redis)
     issues.push({ path: 'store.redis', message: 'required when store.type is redis' });
+  issues.push(...(yield* checkTenancySteps(cfg)), ...checkEgress(cfg));
   return issues;
 }
 

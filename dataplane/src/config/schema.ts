@@ -350,6 +350,14 @@ export const namespaceSchema = z.strictObject({
     .optional()
     .describe('model names or globs this namespace may use; omit for all'),
   policies: z.array(name).default([]),
+  rejected: z
+    .string()
+    .min(1)
+    .max(2000)
+    .optional()
+    .describe(
+      'the operator left this tenant out (the reason); callers it matches get 403 instead of falling through to another tenant',
+    ),
   cache: z
     .strictObject({
       enabled: z.boolean().default(false),
@@ -484,8 +492,30 @@ export const cacheSchema = z
   })
   .prefault({});
 
+/** Hosts / CIDRs providers may or may not reach (proxy/egress.ts has the rules). */
+export const egressSchema = z.strictObject({
+  allow: z
+    .array(z.string().min(1).max(253))
+    .max(1000)
+    .optional()
+    .describe('hosts, *.wildcards, IPs or CIDRs allowed even where a deny entry (or link-local) matches'),
+  deny: z
+    .array(z.string().min(1).max(253))
+    .max(1000)
+    .optional()
+    .describe('hosts, *.wildcards, IPs or CIDRs no provider may reach; link-local ranges are always denied'),
+});
+export type EgressConfig = z.infer<typeof egressSchema>;
+
 export const configSchema = z.strictObject({
   version: z.literal(1).default(1),
+  access: z
+    .enum(['open', 'tenants'])
+    .optional()
+    .describe(
+      'open: no tenants, every caller is served; tenants: only callers a namespace matches (none listed = every request is 401). Required when no namespaces are listed',
+    ),
+  egress: egressSchema.optional(),
   server: serverSchema,
   store: storeSchema,
   cache: cacheSchema,

@@ -1,9 +1,12 @@
 // Which namespace (tenant) is calling. Precedence, first match wins:
 //   1. an API key (Authorization: Bearer, x-api-key or api-key) whose SHA-256 is listed by a namespace;
 //   2. a JWT in Authorization: Bearer, verified with the keys of the namespace its claim names;
-//   3. a namespace matched by headers alone (e.g. X-Channel-Code), for callers on a trusted network;
+//   3. a namespace matched by headers alone (e.g. X-Channel-Code), for callers on a trusted network:
+//      exact header values only, and no two such namespaces can match one request (config/tenancy.ts);
+//      the caller is identified by the headers, and a credential it sends that is no tenant's key is
+//      not checked (the SDKs insist on sending one);
 //   4. the default namespace, only when the request carries no credentials at all.
-// Credentials that match nothing are a 401, never a silent fall-through to the default tenant.
+// Otherwise credentials that match nothing are a 401, never a silent fall-through to the default tenant.
 // A namespace that lists both keys/JWT and headers requires both (the headers narrow the credential).
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { ConfigError } from '../config/load.ts';
@@ -83,6 +86,7 @@ export class Identifier {
   readonly #headerRules = new Map<string, HeaderRule>();
   readonly #headerOnly: HeaderRule[] = [];
   #default: string | undefined;
+  readonly #rejected = new Set<string>();
 
   /** Builds it in one go; `Identifier.load` builds the same in slices. */
   constructor(namespaces: NamespaceConfig[], readSecret: (s: SecretSource, path?: string) => string) {
@@ -142,6 +146,7 @@ export class Identifier {
       yield;
     }
     this.#default = namespaces.find((n) => n.default)?.name;
+    for (const ns of namespaces) if (ns.rejected) this.#rejected.add(ns.name);
   }
 
   #checkHeaders(namespace: string, get: Getter): void {
@@ -178,7 +183,21 @@ export class Identifier {
     };
   }
 
+  /**
+   * The calling namespace. A namespace the operator rejected is still matched (so its callers never
+   * fall through to another tenant, e.g. the default one) but refused with 403.
+   */
   async identify(headers: RequestHeaders): Promise<Identity> {
+    const id = await this.#match(headers);
+    if (this.#rejected.has(id.namespace))
+      throw new GatewayError(
+        'SLUICE_ERR_FORBIDDEN',
+        `namespace '${id.namespace}' is not served: its configuration was rejected (see the AINamespace's status)`,
+      );
+    return id;
+  }
+
+  async #match(headers: RequestHeaders): Promise<Identity> {
     const get = headerGetter(headers);
     const credential = presentedCredential(get);
     if (credential) {

@@ -153,7 +153,9 @@ const PRESETS: ProviderPreset[] = [
     requiredCredentials: [],
     quirks: { legacyMaxTokens: true },
   }),
-  openaiCompatible('llama-cpp', 'llama.cpp server', 'http://localhost:8080/v1', {
+  // No default URL: llama-server listens on 8080 by default, which is the dataplane's own port, so a
+  // guessed default would send the gateway's requests back to itself. baseUrl is required.
+  openaiCompatible('llama-cpp', 'llama.cpp server', undefined, {
     requiredCredentials: [],
     quirks: { legacyMaxTokens: true },
   }),

@@ -12,6 +12,7 @@ import type { CompiledRoute } from '../runtime/route.ts';
 import { type CompiledBackend, upstreamModel } from './balancer.ts';
 import type { PickContext } from './endpoint_picker.ts';
 import type { Endpoint } from './endpoints.ts';
+import { HOP_HEADER } from './hops.ts';
 import { backoffMs, parseRetryAfter } from './retry.ts';
 import { type EffectiveTimeouts, type UpstreamResponse, upstreamFailure } from './transport.ts';
 
@@ -27,6 +28,8 @@ export interface AttemptInput {
   start?: number;
   /** carried across calls so retries and fallbacks of one request share one count */
   state?: AttemptState;
+  /** the hop count the request arrived with (hops.ts); upstream requests carry one more */
+  hops?: number;
 }
 
 export interface AttemptState {
@@ -210,6 +213,8 @@ export async function runAttempts(input: AttemptInput): Promise<Attempt> {
       endpoint.breaker.release();
       throw err;
     }
+    // the translator's headers are a provider's shared frozen object: one copy with the hop count
+    upstreamReq.headers = { ...upstreamReq.headers, [HOP_HEADER]: String((input.hops ?? 0) + 1) };
     const timeouts = route.config.timeouts
       ? effectiveTimeouts(provider.timeouts, route.config.timeouts)
       : provider.timeouts;

@@ -14,6 +14,7 @@ import { countPromptTokens, type EncodingName, encodingForModel } from '../token
 import { type Attempt, type AttemptState, runAttempts } from './attempts.ts';
 import { upstreamModel } from './balancer.ts';
 import type { Admission, Identity } from './gate.ts';
+import { incomingHops } from './hops.ts';
 import { intakeOf } from './intake.ts';
 import { respondStream, respondWhole } from './respond.ts';
 import { readFirstEvents } from './stream.ts';
@@ -93,6 +94,7 @@ export async function handleApi(
     const request = spec.parse(req.body);
     // identified from the headers before the body was read (proxy/intake.ts)
     identity = intakeOf(req)?.identity ?? (await runtime.gate.identify(req.headers));
+    const hops = incomingHops(req.headers);
     outcome.namespace = identity.namespace;
     const route = findRoute(
       runtime,
@@ -163,6 +165,7 @@ export async function handleApi(
 
     if (!request.stream) {
       await respondWhole(attempt, reply, runtime, admission, getInputTokens, outcome);
+      hops,
       return;
     }
     // Streaming: fall back only while no byte has reached the client. Only failures while reading

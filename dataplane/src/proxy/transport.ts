@@ -5,6 +5,7 @@
 import { Pool } from 'undici';
 import { GatewayError } from '../errors.ts';
 import type { UpstreamRequest } from '../providers/types.ts';
+import { guardedConnector } from './egress.ts';
 
 export interface UpstreamResponse {
   status: number;
@@ -31,6 +32,12 @@ export function upstreamFailure(err: unknown, provider: string, timeouts: Effect
   const name = (err as { name?: string }).name ?? '';
   const cause = { cause: err };
   switch (code) {
+    case 'SLUICE_EGRESS_DENIED':
+      return new GatewayError(
+        'SLUICE_ERR_EGRESS_DENIED',
+        `provider '${provider}': ${(err as Error).message}`,
+        cause,
+      );
     case 'UND_ERR_CONNECT_TIMEOUT':
       return new GatewayError(
         'SLUICE_ERR_UPSTREAM_TIMEOUT',
@@ -76,7 +83,8 @@ export class HttpTransport implements Transport {
       pipelining: 1,
       keepAliveTimeout: 30_000,
       keepAliveMaxTimeout: 600_000,
-      connect: { timeout: connectTimeoutMs },
+      // the platform's egress policy, checked on every address the host resolves to (egress.ts)
+      connect: guardedConnector(connectTimeoutMs),
     });
   }
 

@@ -166,16 +166,17 @@ export async function compileRuntime(config: SluiceConfig, opts: CompileOptions)
   });
   await slicer.checkpoint();
   const routes = await slicer.run(compileRouteSteps(config, providers));
-  if (config.namespaces.length > 0 && !opts.gateFactory) {
+  // Fail closed: only a config that says `access: open` serves callers without a tenant; with no
+  // namespaces and `access: tenants`, the policy engine refuses every request (401).
+  const open = config.access === 'open';
+  if (!open && !opts.gateFactory) {
     // Never serve a tenant config without enforcing it.
     throw new ConfigError('config', [
       { path: 'namespaces', message: 'namespaces require the policy engine (gateFactory)' },
     ]);
   }
   const gate =
-    opts.gateFactory && config.namespaces.length > 0
-      ? await opts.gateFactory(config, readSecret, secretsDir, slicer)
-      : openGate;
+    opts.gateFactory && !open ? await opts.gateFactory(config, readSecret, secretsDir, slicer) : openGate;
   // hashing the whole config is one step that cannot be split: start it on a fresh slice, and apply
   // the provider settings in the same synchronous stretch that hands the runtime over
   await slicer.pause();
