@@ -316,6 +316,8 @@ export async function runAttempts(input: AttemptInput): Promise<Attempt> {
       }
       state.lastError = failure;
     }
+    // a provider with several pods: the retry goes to a sibling pod before the next backend
+    if (provider.endpoints.hasUntried(state.tried)) k--;
   }
   if (state.lastError) throw state.lastError;
   if (unsupported) throw unsupported;

@@ -135,6 +135,13 @@ export class EndpointSet {
     return false;
   }
 
+  /** Is there a usable endpoint this request has not tried (a sibling to retry on)? */
+  hasUntried(tried: ReadonlySet<Endpoint> | undefined): boolean {
+    if (this.list.length < 2) return false;
+    for (const ep of this.list) if (ep.usable() && !tried?.has(ep)) return true;
+    return false;
+  }
+
   /** Does any endpoint pass its health check (providers without one always do)? */
   anyHealthy(): boolean {
     for (const ep of this.list) if (ep.healthy) return true;
