@@ -152,6 +152,16 @@ export function evaluateTargets(r: BenchResults): TargetCheck[] {
     (v) => v < 150,
     (v) => `${fmt(v, 0)} MiB`,
   );
+  // the slowest picker's µs per pick among 200 pods over the run's CPU per non-stream request
+  const pick = r.micro?.endpointPick;
+  const pickUs = pick ? Math.max(...Object.values(pick.microsPerPick).map((x) => x.median)) : undefined;
+  const reqMs = cpu(sluice, false);
+  add(
+    'picking among 200 endpoints < 5% of the CPU per request',
+    pickUs !== undefined && reqMs ? pickUs / (reqMs * 1000) : undefined,
+    (v) => v < 0.05,
+    (v) => `${fmt(100 * v, 2)}% (${fmt(pickUs ?? 0, 2)} µs of ${fmt((reqMs ?? 0) * 1000, 0)} µs)`,
+  );
   const swap = r.micro?.configSwap;
   add(
     'config swap of 1,000 routes / 10,000 keys < 200 ms',

@@ -84,6 +84,19 @@ export function renderMicro(m: MicroResults): string {
         `| longest event-loop stall during a YAML reload (the YAML parse is one call) | ${f(c.maxRequestStallYamlMs.median, 1)} (${f(c.maxRequestStallYamlMs.min, 1)}–${f(c.maxRequestStallYamlMs.max, 1)}) |`,
       );
   }
+  const e = m.endpointPick;
+  if (e) {
+    out.push(
+      '',
+      `Picking one of ${e.endpoints} endpoints (pods) per attempt (bench/micro/endpoint_pick.ts): EndpointSet.acquire + outstanding count + breaker success, CPU µs per pick (median of runs, min–max). A provider with one endpoint (a baseUrl) pays ${f(e.singleMicros.median, 3)} µs.`,
+      '',
+      '| picker | µs per pick |',
+      '|---|---:|',
+      ...Object.entries(e.microsPerPick).map(
+        ([p, s]) => `| ${p} | ${f(s.median, 3)} (${f(s.min, 3)}–${f(s.max, 3)}) |`,
+      ),
+    );
+  }
   for (const [k, v] of Object.entries(m.errors))
     out.push('', `**${k}:** ${v.split('\n').slice(0, 3).join(' ').slice(0, 500)}`);
   return out.join('\n');

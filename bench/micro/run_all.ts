@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { GATEWAY_CORE } from '../procs.ts';
 import { SLUICE_ENV, SLUICE_NODE_FLAGS } from '../targets.ts';
 import type { ConfigSwapResult } from './config_swap.ts';
+import type { EndpointPickResult } from './endpoint_pick.ts';
 import type { LimiterRun } from './limiter.ts';
 
 /** Output of bench/micro/tokenizers.ts (the policy engine's library comparison, reused as is). */
@@ -36,6 +37,7 @@ export interface MicroResults {
   eventLoop?: EventLoopRun[];
   limiter?: LimiterRun[];
   configSwap?: ConfigSwapResult;
+  endpointPick?: EndpointPickResult;
   errors: Record<string, string>;
 }
 
@@ -107,6 +109,9 @@ export async function runMicro(
   });
   await attempt('configSwap', async () => {
     out.configSwap = await runJson<ConfigSwapResult>('config_swap.ts', q, 600_000, true);
+  });
+  await attempt('endpointPick', async () => {
+    out.endpointPick = await runJson<EndpointPickResult>('endpoint_pick.ts', q, 300_000, true);
   });
   return out;
 }
