@@ -15,6 +15,7 @@ import { setEgressPolicy } from './proxy/egress.ts';
 import { HealthChecker } from './proxy/health.ts';
 import { type CompileOptions, compileRuntime, configDirOf, type Runtime } from './runtime/compile.ts';
 import { type ProviderRuntime, ProviderStateCache } from './runtime/provider_runtime.ts';
+import { setLogRedactor } from './security/redactor.ts';
 import { buildServer } from './server.ts';
 
 export interface DataplaneOptions {
@@ -172,6 +173,8 @@ export class Dataplane {
     // new upstream connections are checked against this config's egress policy from now on
     setEgressPolicy(rt.config.egress);
     this.#lastError = undefined;
+    // log lines are scrubbed of this config's secrets from now on
+    setLogRedactor(rt.redactor);
     this.#reloads++;
     metrics.configInfo.reset();
     metrics.configInfo.set({ hash: rt.hash }, 1);

@@ -15,6 +15,8 @@ interface ErrorSpec {
   status: number;
   type: ErrorType;
   doc: string;
+  /** the `code` OpenAI uses for the same problem, shown in the body instead of Sluice's own */
+  publicCode?: string;
 }
 
 export const ERRORS = {
@@ -24,10 +26,16 @@ export const ERRORS = {
     type: 'invalid_request_error',
     doc: 'A field is missing or has the wrong type; `param` names it.',
   },
-  SLUICE_ERR_UNKNOWN_MODEL: {
+  SLUICE_ERR_JSON_TOO_DEEP: {
     status: 400,
     type: 'invalid_request_error',
-    doc: 'No route serves the requested model for this caller.',
+    doc: 'The body nests objects/arrays deeper than 128 levels (docs/security.md, "Request bounds").',
+  },
+  SLUICE_ERR_UNKNOWN_MODEL: {
+    status: 404,
+    type: 'invalid_request_error',
+    publicCode: 'model_not_found',
+    doc: 'No route serves the requested model for this caller (body `code`: `model_not_found`, as OpenAI answers).',
   },
   SLUICE_ERR_UNSUPPORTED_FEATURE: {
     status: 400,
@@ -94,7 +102,7 @@ export const ERRORS = {
   SLUICE_ERR_UPSTREAM_REJECTED: {
     status: 400,
     type: 'invalid_request_error',
-    doc: 'The upstream rejected the request with a 4xx (not 429); its status and message are passed on.',
+    doc: 'The upstream rejected the request with a 4xx (not 429); its status, `type`, `code`, `param` and message (secrets redacted) are passed on.',
   },
   SLUICE_ERR_INTERNAL: {
     status: 500,
@@ -111,6 +119,11 @@ export const ERRORS = {
     type: 'upstream_error',
     doc: 'The upstream could not be reached (refused, reset, DNS).',
   },
+  SLUICE_ERR_EGRESS_DENIED: {
+    status: 502,
+    type: 'upstream_error',
+    doc: "The provider's address is refused by the platform's egress policy (config `egress`); the message names the rule.",
+  },
   SLUICE_ERR_RESPONSE_TOO_LARGE: {
     status: 502,
     type: 'upstream_error',
@@ -119,11 +132,6 @@ export const ERRORS = {
   SLUICE_ERR_NO_HEALTHY_BACKEND: {
     status: 503,
     type: 'upstream_error',
-  SLUICE_ERR_EGRESS_DENIED: {
-    status: 502,
-    type: 'upstream_error',
-    doc: "The provider's address is refused by the platform's egress policy (config `egress`); the message names the rule.",
-  },
     doc: 'Every backend of the route is ejected by its circuit breaker or failed.',
   },
   SLUICE_ERR_OVERLOADED: {
@@ -136,6 +144,11 @@ export const ERRORS = {
     type: 'server_error',
     doc: 'The shared limit store is down and the policy fails closed.',
   },
+  SLUICE_ERR_LOOP_DETECTED: {
+    status: 508,
+    type: 'invalid_request_error',
+    doc: 'The request passed through more Sluice gateways than allowed (`x-sluice-hop`): a provider points back at a gateway.',
+  },
   SLUICE_ERR_UPSTREAM_TIMEOUT: {
     status: 504,
     type: 'timeout_error',
@@ -144,36 +157,90 @@ export const ERRORS = {
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;
-  SLUICE_ERR_LOOP_DETECTED: {
-    status: 508,
-    type: 'invalid_request_error',
-    doc: 'The request passed through more Sluice gateways than allowed (`x-sluice-hop`): a provider points back at a gateway.',
-  },
+
+/** Sluice's own code of an error answer (the body keeps the provider's or OpenAI's code). */
+export const ERROR_CODE_HEADER = 'x-sluice-error-code';
+
+/**
+ * What an upstream said about its error, kept so the client sees the provider's meaning (its `type`,
+ * `code` and `param`: clients act on them, e.g. `context_length_exceeded`, `model_not_found`).
+ * Always passed through the config's Redactor before it leaves the gateway.
+ */
+export interface UpstreamErrorFields {
+  provider: string;
+  /** the upstream's HTTP status (or the status its in-stream error type stands for) */
+  status: number;
+  type?: string | null;
+  code?: string | null;
+  param?: string | null;
+}
+
+interface GatewayErrorOptions {
+  param?: string | null;
+  headers?: Record<string, string>;
+  cause?: unknown;
+  status?: number;
+  /** the error body's `code` when it differs from Sluice's own (OpenAI's code for the same problem) */
+  publicCode?: string | null;
+  upstream?: UpstreamErrorFields;
+}
 
 export class GatewayError extends Error {
+  /** Sluice's own stable code; clients find it in the `x-sluice-error-code` header */
   readonly code: ErrorCode;
   readonly status: number;
   readonly type: ErrorType;
   readonly param: string | null;
-  readonly headers: Record<string, string> | undefined;
+  readonly headers: Record<string, string>;
+  /** the `code` of the error body: the provider's, OpenAI's equivalent, or Sluice's own */
+  readonly publicCode: string | null;
+  readonly upstream: UpstreamErrorFields | undefined;
+  readonly #opts: GatewayErrorOptions;
 
-  constructor(
-    code: ErrorCode,
-    message: string,
-    opts: { param?: string; headers?: Record<string, string>; cause?: unknown; status?: number } = {},
-  ) {
+  constructor(code: ErrorCode, message: string, opts: GatewayErrorOptions = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'GatewayError';
+    this.#opts = opts;
     this.code = code;
     this.status = opts.status ?? ERRORS[code].status;
     this.type = ERRORS[code].type;
-    this.param = opts.param ?? null;
-    this.headers = opts.headers;
+    this.upstream = opts.upstream;
+    this.param = opts.param !== undefined ? opts.param : (opts.upstream?.param ?? null);
+    // every error answer names Sluice's own code in a header, whichever code its body carries
+    this.headers = { ...opts.headers, [ERROR_CODE_HEADER]: code };
+    this.publicCode =
+      opts.publicCode !== undefined
+        ? opts.publicCode
+        : opts.upstream
+          ? (opts.upstream.code ?? null)
+          : ((ERRORS[code] as ErrorSpec).publicCode ?? code);
+  }
+
+  /** the error body's `type`: the provider's when it gave one */
+  get publicType(): string {
+    return this.upstream?.type ?? this.type;
+  }
+
+  /** The same error with another message, param or upstream fields (for redaction). */
+  copyWith(change: {
+    message: string;
+    param: string | null;
+    upstream: UpstreamErrorFields | undefined;
+  }): GatewayError {
+    const copy = new GatewayError(this.code, change.message, {
+      ...this.#opts,
+      status: this.status,
+      param: change.param,
+      ...(change.upstream === undefined ? {} : { upstream: change.upstream }),
+    });
+    return copy;
   }
 
   /** OpenAI's error shape. */
-  toJSON(): { error: { message: string; type: string; code: string; param: string | null } } {
-    return { error: { message: this.message, type: this.type, code: this.code, param: this.param } };
+  toJSON(): { error: { message: string; type: string; code: string | null; param: string | null } } {
+    return {
+      error: { message: this.message, type: this.publicType, code: this.publicCode, param: this.param },
+    };
   }
 }
 

@@ -139,6 +139,11 @@ describe('OpenAI API through the gateway', () => {
     const text = await res.text();
     expect(res.status).toBe(401);
     expect(text).not.toContain(SECRET);
-    expect(JSON.parse(text).error.code).toBe('SLUICE_ERR_UPSTREAM_REJECTED');
+    expect(res.headers.get('x-sluice-error-code')).toBe('SLUICE_ERR_UPSTREAM_REJECTED');
+    // the provider's own code and type are kept for the client
+    expect(JSON.parse(text).error).toMatchObject({
+      type: 'invalid_request_error',
+      code: 'invalid_request_error',
+    });
   });
 });

@@ -20,7 +20,10 @@ interface Case {
   contentType?: string;
   body: string;
   status: number;
+  /** the body's code: OpenAI's code for the same problem, or Sluice's own where OpenAI has none */
   code: string;
+  /** Sluice's own code, in the x-sluice-error-code header (defaults to `code`) */
+  sluiceCode?: string;
   param?: string | null;
 }
 
@@ -29,75 +32,91 @@ const msg = (content: unknown) => JSON.stringify({ model: 'm', messages: [{ role
 const cases: Case[] = [
   { name: 'malformed JSON', body: '{"model": "m",', status: 400, code: 'SLUICE_ERR_INVALID_JSON' },
   { name: 'empty body', body: '', status: 400, code: 'SLUICE_ERR_INVALID_JSON' },
-  { name: 'body is an array', body: '[1,2]', status: 400, code: 'SLUICE_ERR_INVALID_REQUEST' },
+  {
+    name: 'body is an array',
+    body: '[1,2]',
+    status: 400,
+    code: 'invalid_type',
+    sluiceCode: 'SLUICE_ERR_INVALID_REQUEST',
+  },
   {
     name: 'missing model',
     body: '{"messages":[{"role":"user","content":"x"}]}',
     status: 400,
-    code: 'SLUICE_ERR_INVALID_REQUEST',
+    code: 'missing_required_parameter',
+    sluiceCode: 'SLUICE_ERR_INVALID_REQUEST',
     param: 'model',
   },
   {
     name: 'model not a string',
     body: '{"model":5,"messages":[{"role":"user","content":"x"}]}',
     status: 400,
-    code: 'SLUICE_ERR_INVALID_REQUEST',
+    code: 'invalid_type',
+    sluiceCode: 'SLUICE_ERR_INVALID_REQUEST',
     param: 'model',
   },
   {
     name: 'missing messages',
     body: '{"model":"m"}',
     status: 400,
-    code: 'SLUICE_ERR_INVALID_REQUEST',
+    code: 'missing_required_parameter',
+    sluiceCode: 'SLUICE_ERR_INVALID_REQUEST',
     param: 'messages',
   },
   {
     name: 'empty messages',
     body: '{"model":"m","messages":[]}',
     status: 400,
-    code: 'SLUICE_ERR_INVALID_REQUEST',
+    code: 'empty_array',
+    sluiceCode: 'SLUICE_ERR_INVALID_REQUEST',
     param: 'messages',
   },
   {
     name: 'bad role',
     body: '{"model":"m","messages":[{"role":"robot","content":"x"}]}',
     status: 400,
-    code: 'SLUICE_ERR_INVALID_REQUEST',
+    code: 'invalid_value',
+    sluiceCode: 'SLUICE_ERR_INVALID_REQUEST',
     param: 'messages[0].role',
   },
   {
     name: 'content of wrong type',
     body: msg(42),
     status: 400,
-    code: 'SLUICE_ERR_INVALID_REQUEST',
+    code: 'invalid_type',
+    sluiceCode: 'SLUICE_ERR_INVALID_REQUEST',
     param: 'messages[0].content',
   },
   {
     name: 'stream not boolean',
     body: '{"model":"m","stream":"yes","messages":[{"role":"user","content":"x"}]}',
     status: 400,
-    code: 'SLUICE_ERR_INVALID_REQUEST',
+    code: 'invalid_type',
+    sluiceCode: 'SLUICE_ERR_INVALID_REQUEST',
     param: 'stream',
   },
   {
     name: 'temperature out of range',
     body: '{"model":"m","temperature":9,"messages":[{"role":"user","content":"x"}]}',
     status: 400,
-    code: 'SLUICE_ERR_INVALID_REQUEST',
+    code: 'decimal_above_max_value',
+    sluiceCode: 'SLUICE_ERR_INVALID_REQUEST',
     param: 'temperature',
   },
   {
     name: 'negative max_tokens',
     body: '{"model":"m","max_tokens":-1,"messages":[{"role":"user","content":"x"}]}',
     status: 400,
-    code: 'SLUICE_ERR_INVALID_REQUEST',
+    code: 'integer_below_min_value',
+    sluiceCode: 'SLUICE_ERR_INVALID_REQUEST',
     param: 'max_tokens',
   },
   {
     name: 'unknown model',
     body: '{"model":"nope","messages":[{"role":"user","content":"x"}]}',
-    status: 400,
-    code: 'SLUICE_ERR_UNKNOWN_MODEL',
+    status: 404,
+    code: 'model_not_found',
+    sluiceCode: 'SLUICE_ERR_UNKNOWN_MODEL',
     param: 'model',
   },
   { name: 'body too large', body: msg('x'.repeat(5000)), status: 413, code: 'SLUICE_ERR_BODY_TOO_LARGE' },
@@ -115,7 +134,8 @@ const cases: Case[] = [
     path: '/v1/embeddings',
     body: '{"model":"m"}',
     status: 400,
-    code: 'SLUICE_ERR_INVALID_REQUEST',
+    code: 'missing_required_parameter',
+    sluiceCode: 'SLUICE_ERR_INVALID_REQUEST',
     param: 'input',
   },
   {
@@ -123,7 +143,8 @@ const cases: Case[] = [
     path: '/v1/completions',
     body: '{"model":"m","prompt":5}',
     status: 400,
-    code: 'SLUICE_ERR_INVALID_REQUEST',
+    code: 'invalid_type',
+    sluiceCode: 'SLUICE_ERR_INVALID_REQUEST',
     param: 'prompt',
   },
 ];
@@ -144,6 +165,7 @@ describe('bad input gets the documented error', () => {
         error: { message: string; type: string; code: string; param: string | null };
       };
       expect(body.error.code).toBe(c.code);
+      expect(res.headers.get('x-sluice-error-code')).toBe(c.sluiceCode ?? c.code);
       expect(typeof body.error.message).toBe('string');
       expect(body.error.message.length).toBeGreaterThan(5);
       expect(typeof body.error.type).toBe('string');

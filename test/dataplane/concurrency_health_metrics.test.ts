@@ -141,7 +141,7 @@ describe('metrics', () => {
     );
     expect(text).not.toContain('random-');
     expect(text).toMatch(
-      /sluice_requests_total\{route="none",namespace="default",api="openai-chat",status="400",code="SLUICE_ERR_UNKNOWN_MODEL"\} (\d+)/,
+      /sluice_requests_total\{route="none",namespace="default",api="openai-chat",status="404",code="SLUICE_ERR_UNKNOWN_MODEL"\} (\d+)/,
     );
   });
 });

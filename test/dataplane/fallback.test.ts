@@ -95,7 +95,9 @@ describe('fallback and retry', () => {
     expect(err).toBeInstanceOf(OpenAI.RateLimitError);
     const e = err as InstanceType<typeof OpenAI.RateLimitError>;
     expect(e.headers.get('retry-after')).toBe('30');
-    expect((e.error as { code: string }).code).toBe('SLUICE_ERR_UPSTREAM_RATE_LIMITED');
+    expect(e.headers.get('x-sluice-error-code')).toBe('SLUICE_ERR_UPSTREAM_RATE_LIMITED');
+    // the provider's own code (the fake sends OpenAI's rate_limit_exceeded) reaches the client
+    expect((e.error as { code: string }).code).toBe('rate_limit_exceeded');
     expect(e.message).toMatch(/provider 'b' answered 429/);
   });
 

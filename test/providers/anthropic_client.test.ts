@@ -184,7 +184,8 @@ describe('@anthropic-ai/sdk -> anthropic provider (passthrough)', () => {
       error: {
         type: 'overloaded_error',
         message: "provider 'claude' failed mid-stream: overloaded_error: Overloaded",
-        details: { error_code: 'SLUICE_ERR_UPSTREAM_ERROR' },
+        // the upstream's own code (Anthropic's type); Sluice's is not in a stream that already started
+        details: { error_code: 'overloaded_error' },
       },
     });
   });
@@ -216,12 +217,13 @@ describe('@anthropic-ai/sdk -> anthropic provider (passthrough)', () => {
         type: 'invalid_request_error',
         message:
           'provider \'claude\' answered 400: messages: roles must alternate between "user" and "assistant"',
-        details: { error_code: 'SLUICE_ERR_UPSTREAM_REJECTED' },
+        details: { error_code: 'invalid_request_error' },
       },
     });
+    expect(e.headers.get('x-sluice-error-code')).toBe('SLUICE_ERR_UPSTREAM_REJECTED');
   });
 
-  it('answers an upstream 529 with an api_error naming the provider', async () => {
+  it("answers an upstream 529 with the upstream's overloaded_error, naming the provider", async () => {
     claude.setScript(() => fixtures.overloaded());
     const err = await client.messages
       .create({ model: 'claude-x', max_tokens: 10, messages: hello })
@@ -230,11 +232,14 @@ describe('@anthropic-ai/sdk -> anthropic provider (passthrough)', () => {
     expect((err as InstanceType<typeof Anthropic.APIError>).error).toEqual({
       type: 'error',
       error: {
-        type: 'api_error',
+        type: 'overloaded_error',
         message: "provider 'claude' answered 529: injected 529",
-        details: { error_code: 'SLUICE_ERR_UPSTREAM_ERROR' },
+        details: { error_code: 'overloaded_error' },
       },
     });
+    expect((err as InstanceType<typeof Anthropic.APIError>).headers?.get('x-sluice-error-code')).toBe(
+      'SLUICE_ERR_UPSTREAM_ERROR',
+    );
   });
 });
 
@@ -256,12 +261,13 @@ describe('POST /v1/messages errors', () => {
     expect(badJson.status).toBe(400);
     expect(JSON.parse(badJson.text).error.type).toBe('invalid_request_error');
     const unknown = await rawMessages({ model: 'nope', max_tokens: 5, messages: hello });
+    expect(unknown.status).toBe(404);
     expect(JSON.parse(unknown.text)).toEqual({
       type: 'error',
       error: {
-        type: 'invalid_request_error',
-        message: "model 'nope' is not served by any route",
-        details: { error_code: 'SLUICE_ERR_UNKNOWN_MODEL', param: 'model' },
+        type: 'not_found_error',
+        message: 'The model `nope` does not exist or you do not have access to it.',
+        details: { error_code: 'model_not_found', param: 'model' },
       },
     });
     const get = await fetch(`${dp.url}/v1/messages`);

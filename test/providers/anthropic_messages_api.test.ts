@@ -183,7 +183,12 @@ describe('Anthropic error envelope', () => {
       const body = JSON.parse(anthropicMessages.errorBody(err));
       expect(body).toEqual({
         type: 'error',
-        error: { type: expected[err.status], message: `boom ${code}`, details: { error_code: code } },
+        // the body's code is OpenAI's equivalent where there is one (model_not_found), else Sluice's
+        error: {
+          type: expected[err.status],
+          message: `boom ${code}`,
+          details: { error_code: code === 'SLUICE_ERR_UNKNOWN_MODEL' ? 'model_not_found' : code },
+        },
       });
     }
     const overloaded = new GatewayError('SLUICE_ERR_UPSTREAM_ERROR', 'x', { status: 529 });

@@ -331,7 +331,7 @@ describe('Anthropic message -> OpenAI chat.completion', () => {
       Buffer.from('{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}'),
       ctx,
     );
-    expect(info).toEqual({ message: 'Overloaded', providerCode: 'overloaded_error' });
+    expect(info).toEqual({ message: 'Overloaded', type: 'overloaded_error', code: 'overloaded_error' });
   });
 });
 

@@ -283,7 +283,9 @@ describe('gemini through the gateway with the openai SDK', () => {
     });
     expect(res.status).toBe(400);
     const body = (await res.json()) as { error: { code: string; message: string } };
-    expect(body.error.code).toBe('SLUICE_ERR_UPSTREAM_REJECTED');
+    expect(res.headers.get('x-sluice-error-code')).toBe('SLUICE_ERR_UPSTREAM_REJECTED');
+    // Gemini's status name is the code the client sees
+    expect(body.error.code).toBe('INVALID_ARGUMENT');
     expect(body.error.message).toContain("provider 'gem' answered 400");
     expect(body.error.message).toContain('candidate_count');
   });

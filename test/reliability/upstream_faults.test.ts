@@ -51,7 +51,9 @@ async function once(stream: boolean): Promise<Outcome> {
     const e = err as InstanceType<typeof OpenAI.APIError>;
     return {
       status: e.status,
-      code: (e.error as { code?: string } | undefined)?.code,
+      // Sluice's own code: in the header for whole answers (the body keeps the provider's code), in
+      // the error event's body for a stream that failed after it started
+      code: e.headers?.get('x-sluice-error-code') ?? (e.error as { code?: string } | undefined)?.code,
       streamError: e.message,
     };
   }

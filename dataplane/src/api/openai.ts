@@ -1,9 +1,13 @@
 // The OpenAI inbound APIs: chat completions, legacy completions and embeddings.
 import type { GatewayError } from '../errors.ts';
+import { openaiErrorJSON } from './openai_error.ts';
+import { toolCallsText, toolDefinitionsText } from './prompt_extras.ts';
 import type { ClientApiSpec, ClientRequest } from './types.ts';
 import {
   contentText,
   invalid,
+  invalidType,
+  missing,
   optionalBoolean,
   optionalNumberInRange,
   optionalPositiveInt,
@@ -12,20 +16,17 @@ import {
 } from './validate.ts';
 
 const ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool', 'function']);
+const ROLE_LIST = [...ROLES].map((r) => `'${r}'`).join(', ');
 
-function errorBody(err: GatewayError): string {
-  return JSON.stringify(err.toJSON());
-}
+const errorBody = (err: GatewayError): string => openaiErrorJSON(err);
 
 function streamUsage(body: Record<string, unknown>): boolean {
   const so = body.stream_options;
   if (so === undefined || so === null) return false;
-  if (typeof so !== 'object' || Array.isArray(so))
-    invalid('stream_options', "'stream_options' must be an object");
+  if (typeof so !== 'object' || Array.isArray(so)) invalidType('stream_options', 'an object', so);
   const inc = (so as Record<string, unknown>).include_usage;
-  if (inc !== undefined && typeof inc !== 'boolean') {
-    invalid('stream_options.include_usage', "'stream_options.include_usage' must be a boolean");
-  }
+  if (inc !== undefined && typeof inc !== 'boolean')
+    invalidType('stream_options.include_usage', 'a boolean', inc);
   return inc === true;
 }
 
@@ -54,30 +55,32 @@ export const openaiChat: ClientApiSpec = {
     const body = requireObject(raw);
     const model = requireString(body, 'model');
     const messages = body.messages;
-    if (messages === undefined) invalid('messages', "'messages' is required");
-    if (!Array.isArray(messages) || messages.length === 0)
-      invalid('messages', "'messages' must be a non-empty array");
+    if (messages === undefined || messages === null) missing('messages');
+    if (!Array.isArray(messages)) invalidType('messages', 'an array', messages);
+    if (messages.length === 0)
+      invalid(
+        'messages',
+        "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.",
+        'empty_array',
+      );
     messages.forEach((m, i) => {
       if (m === null || typeof m !== 'object' || Array.isArray(m))
-        invalid(`messages[${i}]`, `'messages[${i}]' must be an object`);
+        invalidType(`messages[${i}]`, 'an object', m);
       const role = (m as Record<string, unknown>).role;
+      if (role === undefined || role === null) missing(`messages[${i}].role`);
       if (typeof role !== 'string' || !ROLES.has(role)) {
-        invalid(`messages[${i}].role`, `'messages[${i}].role' must be one of ${[...ROLES].join(', ')}`);
-      }
-      const content = (m as Record<string, unknown>).content;
-      if (
-        content !== undefined &&
-        content !== null &&
-        typeof content !== 'string' &&
-        !Array.isArray(content)
-      ) {
         invalid(
-          `messages[${i}].content`,
-          `'messages[${i}].content' must be a string or an array of content parts`,
+          `messages[${i}].role`,
+          `Invalid value: ${JSON.stringify(String(role)).slice(0, 80)}. Supported values are: ${ROLE_LIST}.`,
+          'invalid_value',
         );
       }
+      const content = (m as Record<string, unknown>).content;
+      if (content !== undefined && content !== null && typeof content !== 'string' && !Array.isArray(content))
+        invalidType(`messages[${i}].content`, 'one of a string or array of objects', content);
     });
-    if (body.tools !== undefined && !Array.isArray(body.tools)) invalid('tools', "'tools' must be an array");
+    if (body.tools !== undefined && body.tools !== null && !Array.isArray(body.tools))
+      invalidType('tools', 'an array', body.tools);
     commonSampling(body);
     const stream = optionalBoolean(body, 'stream');
     return { model, stream, body, wantsStreamUsage: stream && streamUsage(body) };
@@ -89,6 +92,9 @@ export const openaiChat: ClientApiSpec = {
       const t = contentText(m.content);
       if (t) out += (out ? '\n' : '') + t;
     }
+    // billed as input and seen by content filters like any message (api/prompt_extras.ts)
+    for (const extra of [toolCallsText(body.messages), toolDefinitionsText(body)])
+      if (extra) out += (out ? '\n' : '') + extra;
     return out;
   },
   turns: (body) => (body.messages as unknown[]).length,
@@ -103,10 +109,9 @@ export const openaiCompletions: ClientApiSpec = {
     const body = requireObject(raw);
     const model = requireString(body, 'model');
     const p = body.prompt;
-    if (p === undefined) invalid('prompt', "'prompt' is required");
-    if (typeof p !== 'string' && !(Array.isArray(p) && p.every((x) => typeof x === 'string'))) {
-      invalid('prompt', "'prompt' must be a string or an array of strings");
-    }
+    if (p === undefined || p === null) missing('prompt');
+    if (typeof p !== 'string' && !(Array.isArray(p) && p.every((x) => typeof x === 'string')))
+      invalidType('prompt', 'one of a string or array of strings', p);
     commonSampling(body);
     const stream = optionalBoolean(body, 'stream');
     return { model, stream, body, wantsStreamUsage: stream && streamUsage(body) };
@@ -125,15 +130,19 @@ export const openaiEmbeddings: ClientApiSpec = {
     const body = requireObject(raw);
     const model = requireString(body, 'model');
     const input = body.input;
-    if (input === undefined) invalid('input', "'input' is required");
+    if (input === undefined || input === null) missing('input');
     const ok =
       (typeof input === 'string' && input.length > 0) ||
       (Array.isArray(input) &&
         input.length > 0 &&
         input.every((x) => typeof x === 'string' || typeof x === 'number' || Array.isArray(x)));
-    if (!ok) invalid('input', "'input' must be a non-empty string or array");
+    if (!ok) invalid('input', "Invalid 'input': expected a non-empty string or array.", 'invalid_value');
     if (body.stream !== undefined && body.stream !== false)
-      invalid('stream', 'embeddings cannot be streamed');
+      invalid(
+        'stream',
+        "Unsupported parameter: 'stream' is not supported for embeddings.",
+        'unsupported_parameter',
+      );
     return { model, stream: false, body, wantsStreamUsage: false };
   },
   errorBody,

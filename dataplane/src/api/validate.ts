@@ -1,36 +1,85 @@
 // Small field validators that throw the documented 400 with the path of the bad field.
 import { GatewayError } from '../errors.ts';
 
-export function invalid(param: string, message: string): never {
-  throw new GatewayError('SLUICE_ERR_INVALID_REQUEST', message, { param });
+/**
+ * OpenAI's `code` for each kind of bad field (the recorded API answers with these, and clients and
+ * SDKs show them); Sluice's own code, SLUICE_ERR_INVALID_REQUEST, goes in the x-sluice-error-code header.
+ */
+export type InvalidCode =
+  | 'invalid_value'
+  | 'invalid_type'
+  | 'missing_required_parameter'
+  | 'empty_array'
+  | 'integer_below_min_value'
+  | 'integer_above_max_value'
+  | 'decimal_below_min_value'
+  | 'decimal_above_max_value'
+  | 'unsupported_parameter';
+
+export function invalid(param: string, message: string, code: InvalidCode = 'invalid_value'): never {
+  throw new GatewayError('SLUICE_ERR_INVALID_REQUEST', message, { param, publicCode: code });
+}
+
+/** How OpenAI names a JSON value's type in its messages ("but got an integer instead"). */
+export function jsonTypeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'number') return Number.isInteger(v) ? 'an integer' : 'a decimal';
+  if (typeof v === 'string') return 'a string';
+  if (typeof v === 'boolean') return 'a boolean';
+  return 'an object';
+}
+
+/** "Invalid type for 'x': expected a string, but got an integer instead." (OpenAI's wording) */
+export function invalidType(param: string, expected: string, got: unknown): never {
+  invalid(
+    param,
+    `Invalid type for '${param}': expected ${expected}, but got ${jsonTypeName(got)} instead.`,
+    'invalid_type',
+  );
+}
+
+export function missing(param: string): never {
+  invalid(param, `Missing required parameter: '${param}'.`, 'missing_required_parameter');
 }
 
 export function requireObject(body: unknown): Record<string, unknown> {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new GatewayError('SLUICE_ERR_INVALID_REQUEST', 'request body must be a JSON object');
+    throw new GatewayError(
+      'SLUICE_ERR_INVALID_REQUEST',
+      `Invalid type for the request body: expected an object, but got ${jsonTypeName(body)} instead.`,
+      { publicCode: 'invalid_type' },
+    );
   }
   return body as Record<string, unknown>;
 }
 
 export function requireString(body: Record<string, unknown>, key: string): string {
   const v = body[key];
-  if (v === undefined || v === null) invalid(key, `'${key}' is required`);
-  if (typeof v !== 'string' || v.length === 0) invalid(key, `'${key}' must be a non-empty string`);
+  if (v === undefined || v === null) missing(key);
+  if (typeof v !== 'string') invalidType(key, 'a string', v);
+  if (v.length === 0)
+    invalid(key, `Invalid '${key}': empty string. Expected a string with minimum length 1.`, 'invalid_value');
   return v;
 }
 
 export function optionalBoolean(body: Record<string, unknown>, key: string): boolean {
   const v = body[key];
   if (v === undefined || v === null) return false;
-  if (typeof v !== 'boolean') invalid(key, `'${key}' must be a boolean`);
+  if (typeof v !== 'boolean') invalidType(key, 'a boolean', v);
   return v;
 }
 
 export function optionalPositiveInt(body: Record<string, unknown>, key: string): number | undefined {
   const v = body[key];
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
-    invalid(key, `'${key}' must be a positive integer`);
+  if (typeof v !== 'number' || !Number.isInteger(v)) invalidType(key, 'an integer', v);
+  if (v < 1)
+    invalid(
+      key,
+      `Invalid '${key}': integer below minimum value. Expected a value >= 1, but got ${v} instead.`,
+      'integer_below_min_value',
+    );
   return v;
 }
 
@@ -42,9 +91,19 @@ export function optionalNumberInRange(
 ): void {
   const v = body[key];
   if (v === undefined || v === null) return;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
-    invalid(key, `'${key}' must be a number between ${min} and ${max}`);
-  }
+  if (typeof v !== 'number' || !Number.isFinite(v)) invalidType(key, 'a decimal', v);
+  if (v < min)
+    invalid(
+      key,
+      `Invalid '${key}': decimal below minimum value. Expected a value >= ${min}, but got ${v} instead.`,
+      'decimal_below_min_value',
+    );
+  if (v > max)
+    invalid(
+      key,
+      `Invalid '${key}': decimal above maximum value. Expected a value <= ${max}, but got ${v} instead.`,
+      'decimal_above_max_value',
+    );
 }
 
 /** Text of an OpenAI/Anthropic content value: a string or an array of parts with `text`. */

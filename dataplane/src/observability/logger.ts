@@ -1,5 +1,8 @@
-// pino JSON logs. Credentials are redacted by path; prompt text is never logged unless server.logPrompts.
+// pino JSON logs. Credentials are redacted by path, and every string a line carries (messages, errors
+// and their causes, upstream texts) goes through the loaded config's Redactor, so a provider key an
+// upstream echoed never reaches a log; prompt text is never logged unless server.logPrompts.
 import { type Logger, pino } from 'pino';
+import { redactLogValue } from '../security/redactor.ts';
 
 export const REDACT_PATHS = [
   'req.headers.authorization',
@@ -63,6 +66,12 @@ export function createLogger(
       level,
       base: { svc: 'sluice-dataplane' },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      // the access line (access_log.ts) is written without pino and carries only ids, names and numbers
+      hooks: {
+        logMethod(args, method) {
+          method.apply(this, args.map((a) => redactLogValue(a)) as typeof args);
+        },
+      },
       timestamp: isoTime,
     },
     batchedDestination(dest),

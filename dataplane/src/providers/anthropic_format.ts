@@ -5,6 +5,7 @@ import { GatewayError } from '../errors.ts';
 import { authHeaders, JSON_HEADERS } from './request_parts.ts';
 import type { SseFrame } from './sse.ts';
 import type { ResolvedProvider, StreamEvent, TranslateContext, UpstreamErrorInfo, Usage } from './types.ts';
+import { midStreamFailure } from './upstream_json.ts';
 
 /** max_tokens sent upstream when an OpenAI client gives none (Anthropic requires it) */
 export const DEFAULT_MAX_TOKENS = 4096;
@@ -207,13 +208,31 @@ export function statusForAnthropicErrorType(type: string | undefined): number {
  * place Anthropic uses for its own machine-readable codes (the SDKs expose it as `err.errorCode`).
  */
 export function anthropicErrorJSON(err: GatewayError): string {
-  const details: Record<string, string> = { error_code: err.code };
+  // the provider's (or OpenAI's) code and param; Sluice's own code is in the x-sluice-error-code header
+  const details: Record<string, string> = {};
+  if (err.publicCode !== null) details.error_code = err.publicCode;
   if (err.param) details.param = err.param;
-  return JSON.stringify({
-    type: 'error',
-    error: { type: anthropicErrorType(err.status), message: err.message, details },
-  });
+  // an Anthropic upstream's type as it is; another family's (OpenAI's server_error, ...) and Sluice's
+  // own errors by status
+  const type =
+    err.upstream && ANTHROPIC_ERROR_TYPES.has(err.publicType)
+      ? err.publicType
+      : anthropicErrorType(err.status);
+  return JSON.stringify({ type: 'error', error: { type, message: err.message, details } });
 }
+
+const ANTHROPIC_ERROR_TYPES = new Set([
+  'invalid_request_error',
+  'authentication_error',
+  'billing_error',
+  'permission_error',
+  'not_found_error',
+  'request_too_large',
+  'rate_limit_error',
+  'api_error',
+  'timeout_error',
+  'overloaded_error',
+]);
 
 /** The `event: error` frame Anthropic sends when a stream fails after it started. */
 export function anthropicErrorFrame(err: GatewayError): string {
@@ -223,22 +242,36 @@ export function anthropicErrorFrame(err: GatewayError): string {
 /** Readable message from an Anthropic error body (`{"type":"error","error":{type,message}}`). */
 export function parseAnthropicError(status: number, body: Buffer): UpstreamErrorInfo {
   try {
-    const parsed = JSON.parse(body.toString('utf8')) as { error?: { type?: string; message?: string } };
+    const parsed = JSON.parse(body.toString('utf8')) as {
+      error?: { type?: unknown; message?: unknown; details?: { error_code?: unknown; param?: unknown } };
+    };
     const e = parsed.error;
-    if (e && typeof e.message === 'string') return { message: e.message, providerCode: e.type };
+    if (e && typeof e.message === 'string') {
+      const info: UpstreamErrorInfo = {
+        message: e.message,
+        type: typeof e.type === 'string' ? e.type : anthropicErrorType(status),
+      };
+      // Anthropic's type is its code too; newer answers carry a finer one in details.error_code
+      const detail = e.details?.error_code;
+      info.code = typeof detail === 'string' ? detail : (info.type ?? null);
+      if (typeof e.details?.param === 'string') info.param = e.details.param;
+      return info;
+    }
   } catch {
     // not JSON (a proxy's HTML page, say): fall through to the status line
   }
-  return { message: `HTTP ${status}` };
+  return { message: `HTTP ${status}`, type: anthropicErrorType(status) };
 }
 
 /** A GatewayError for an `event: error` frame in an upstream Anthropic stream. */
 export function streamErrorFromAnthropic(provider: string, ev: AnthropicStreamEvent): GatewayError {
   const type = ev.error?.type ?? 'api_error';
-  return new GatewayError(
-    'SLUICE_ERR_UPSTREAM_ERROR',
-    `provider '${provider}' failed mid-stream: ${type}: ${ev.error?.message ?? 'unknown error'}`,
-    { status: statusForAnthropicErrorType(type) },
+  const detail = (ev.error as { details?: { error_code?: unknown } } | undefined)?.details?.error_code;
+  return midStreamFailure(
+    provider,
+    `${type}: ${ev.error?.message ?? 'unknown error'}`,
+    { type, code: typeof detail === 'string' ? detail : type },
+    statusForAnthropicErrorType(type),
   );
 }
 

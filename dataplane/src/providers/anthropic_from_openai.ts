@@ -30,7 +30,7 @@ export interface ToAnthropicOptions extends ConvertOptions {
 type Obj = Record<string, unknown>;
 
 function invalid(param: string, message: string): never {
-  throw new GatewayError('SLUICE_ERR_INVALID_REQUEST', message, { param });
+  throw new GatewayError('SLUICE_ERR_INVALID_REQUEST', message, { param, publicCode: 'invalid_value' });
 }
 
 const IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);

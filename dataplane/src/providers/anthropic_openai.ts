@@ -34,6 +34,7 @@ import type {
   UpstreamRequest,
   Usage,
 } from './types.ts';
+import { midStreamFailure } from './upstream_json.ts';
 
 /** Input tokens estimated at buildRequest, keyed by the attempt's context (shared with createStream). */
 const inputEstimates = new WeakMap<TranslateContext, number>();
@@ -214,11 +215,8 @@ class OpenAIToAnthropicStream implements StreamTranslator {
       );
     }
     if (chunk.error !== undefined) {
-      const info = parseOpenAIError(200, Buffer.from(data));
-      throw new GatewayError(
-        'SLUICE_ERR_UPSTREAM_ERROR',
-        `provider '${this.#ctx.provider.name}' failed mid-stream: ${info.message}`,
-      );
+      const info = parseOpenAIError(502, Buffer.from(data));
+      throw midStreamFailure(this.#ctx.provider.name, info.message, info);
     }
     return chunk;
   }

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { encodeToolCallId, type GeminiPart } from './gemini_request.ts';
 import type { ChoiceOut, ToolCallOut } from './openai_output.ts';
 import type { UpstreamErrorInfo, Usage } from './types.ts';
+import { typeForStatus } from './upstream_json.ts';
 
 export interface GeminiUsageMetadata {
   promptTokenCount?: number;
@@ -100,10 +101,9 @@ export function parseGeminiError(status: number, body: Buffer): UpstreamErrorInf
   try {
     const e = JSON.parse(body.toString('utf8')) as GeminiResponse | GeminiResponse[];
     const err = Array.isArray(e) ? e[0]?.error : e.error;
-    if (err?.message)
-      return err.status ? { message: err.message, providerCode: err.status } : { message: err.message };
+    if (err?.message) return { message: err.message, type: typeForStatus(status), code: err.status ?? null };
   } catch {
     // not JSON: fall back to the status line
   }
-  return { message: `HTTP ${status}` };
+  return { message: `HTTP ${status}`, type: typeForStatus(status) };
 }

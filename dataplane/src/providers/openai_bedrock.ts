@@ -17,7 +17,7 @@ import type {
   UpstreamRequest,
   Usage,
 } from './types.ts';
-import { parseUpstreamJson } from './upstream_json.ts';
+import { midStreamFailure, parseUpstreamJson, typeForStatus } from './upstream_json.ts';
 
 interface ConverseUsage {
   inputTokens?: number;
@@ -113,13 +113,17 @@ function parseConverse(body: Buffer, ctx: TranslateContext): TranslatedResponse 
 /** Bedrock errors: {"message": "..."} (some services capitalise it), the type in x-amzn-errortype. */
 export function parseBedrockError(status: number, body: Buffer): UpstreamErrorInfo {
   try {
-    const e = JSON.parse(body.toString('utf8')) as { message?: string; Message?: string; __type?: string };
+    const e = JSON.parse(body.toString('utf8')) as { message?: unknown; Message?: unknown; __type?: unknown };
     const message = e.message ?? e.Message;
-    if (message) return e.__type ? { message, providerCode: e.__type } : { message };
+    if (typeof message === 'string' && message) {
+      // __type is "ValidationException" or "com.amazon...#ValidationException": the name is the code
+      const code = typeof e.__type === 'string' ? (e.__type.split('#').pop() ?? null) : null;
+      return { message, type: typeForStatus(status), code };
+    }
   } catch {
     // not JSON
   }
-  return { message: `HTTP ${status}` };
+  return { message: `HTTP ${status}`, type: typeForStatus(status) };
 }
 
 interface StreamPayload {
@@ -176,10 +180,10 @@ export class BedrockChatStream extends OpenAIChunkStream {
     if (m.headers[':message-type'] !== 'event') {
       const type = String(m.headers[':exception-type'] ?? m.headers[':error-code'] ?? 'exception');
       const detail = payload.message ?? String(m.headers[':error-message'] ?? '');
-      throw new GatewayError(
-        'SLUICE_ERR_UPSTREAM_ERROR',
-        `provider '${this.ctx.provider.name}' failed mid-stream: ${type}: ${detail}`,
-      );
+      throw midStreamFailure(this.ctx.provider.name, `${type}: ${detail}`, {
+        type: 'server_error',
+        code: type,
+      });
     }
     switch (m.headers[':event-type']) {
       case 'messageStart':

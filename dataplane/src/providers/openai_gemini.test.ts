@@ -321,7 +321,11 @@ describe('Gemini response -> OpenAI', () => {
       Buffer.from('{"error":{"code":400,"message":"API key not valid.","status":"INVALID_ARGUMENT"}}'),
       ctx(),
     );
-    expect(info).toEqual({ message: 'API key not valid.', providerCode: 'INVALID_ARGUMENT' });
+    expect(info).toEqual({
+      message: 'API key not valid.',
+      type: 'invalid_request_error',
+      code: 'INVALID_ARGUMENT',
+    });
   });
 });
 

@@ -25,7 +25,7 @@ import type {
   UpstreamRequest,
   Usage,
 } from './types.ts';
-import { parseUpstreamJson } from './upstream_json.ts';
+import { midStreamFailure, parseUpstreamJson, typeForStatus } from './upstream_json.ts';
 
 /** Gemini model names may be written with their resource prefix; paths take the bare id. */
 export function geminiModel(model: string): string {
@@ -93,10 +93,11 @@ export class GeminiChatStream extends OpenAIChunkStream {
         );
       }
       if (r.error) {
-        throw new GatewayError(
-          'SLUICE_ERR_UPSTREAM_ERROR',
-          `provider '${this.ctx.provider.name}' failed mid-stream: ${r.error.message ?? r.error.status ?? 'error'}`,
-        );
+        const status = typeof r.error.code === 'number' && r.error.code >= 400 ? r.error.code : 502;
+        throw midStreamFailure(this.ctx.provider.name, r.error.message ?? r.error.status ?? 'error', {
+          type: typeForStatus(status),
+          code: r.error.status ?? null,
+        });
       }
       if (r.responseId) this.id = `chatcmpl-${r.responseId}`;
       if (r.modelVersion) this.model = r.modelVersion;

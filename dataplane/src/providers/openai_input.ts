@@ -30,12 +30,13 @@ export function unsupported(ctx: TranslateContext, feature: string, param?: stri
   throw new GatewayError(
     'SLUICE_ERR_UNSUPPORTED_FEATURE',
     `provider '${p.name}' (${p.preset.displayName}) does not support ${feature}`,
-    param === undefined ? {} : { param },
+    // OpenAI's code for a field a model cannot take; Sluice's own is in x-sluice-error-code
+    param === undefined ? {} : { param, publicCode: 'unsupported_parameter' },
   );
 }
 
 export function invalid(param: string, message: string): never {
-  throw new GatewayError('SLUICE_ERR_INVALID_REQUEST', message, { param });
+  throw new GatewayError('SLUICE_ERR_INVALID_REQUEST', message, { param, publicCode: 'invalid_value' });
 }
 
 /** `data:image/png;base64,AAAA` -> {mimeType, data}; undefined for anything that is not a base64 data URL. */

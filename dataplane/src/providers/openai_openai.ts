@@ -2,6 +2,7 @@
 // Passthrough: upstream bytes reach the client unchanged; frames are parsed only to read text and usage.
 // The one rewrite: Sluice asks for stream usage (include_usage) so it can account exactly, and strips
 // the usage-only chunk again when the client did not ask for it.
+import { openaiErrorJSON } from '../api/openai_error.ts';
 import { GatewayError } from '../errors.ts';
 import { ChunkReader } from './openai_chunk_reader.ts';
 import { fromOpenAIUsage, type OpenAIUsage, toOpenAIUsage } from './openai_usage.ts';
@@ -19,6 +20,7 @@ import type {
   UpstreamRequest,
   Usage,
 } from './types.ts';
+import { midStreamFailure, typeForStatus } from './upstream_json.ts';
 
 interface OpenAIChunk {
   id?: string;
@@ -142,15 +144,22 @@ export function parseOpenAIError(status: number, body: Buffer): UpstreamErrorInf
   const text = body.toString('utf8');
   try {
     const parsed = JSON.parse(text) as {
-      error?: { message?: string; code?: string; type?: string } | string;
+      error?: { message?: unknown; code?: unknown; type?: unknown; param?: unknown } | string;
     };
     const e = parsed.error;
-    if (typeof e === 'string') return { message: e };
-    if (e?.message) return { message: e.message, providerCode: e.code ?? e.type };
+    if (typeof e === 'string') return { message: e, type: typeForStatus(status) };
+    if (e && typeof e.message === 'string') {
+      return {
+        message: e.message,
+        type: typeof e.type === 'string' ? e.type : typeForStatus(status),
+        code: typeof e.code === 'string' ? e.code : typeof e.code === 'number' ? String(e.code) : null,
+        param: typeof e.param === 'string' ? e.param : null,
+      };
+    }
   } catch {
     // not JSON: fall through to the status line
   }
-  return { message: `HTTP ${status}` };
+  return { message: `HTTP ${status}`, type: typeForStatus(status) };
 }
 
 class OpenAIStream implements StreamTranslator {
@@ -225,11 +234,8 @@ class OpenAIStream implements StreamTranslator {
       );
     }
     if (chunk.error !== undefined) {
-      const info = parseOpenAIError(200, Buffer.from(f.data));
-      throw new GatewayError(
-        'SLUICE_ERR_UPSTREAM_ERROR',
-        `provider '${this.#ctx.provider.name}' failed mid-stream: ${info.message}`,
-      );
+      const info = parseOpenAIError(502, Buffer.from(f.data));
+      throw midStreamFailure(this.#ctx.provider.name, info.message, info);
     }
     if (chunk.id) this.#id = chunk.id;
     if (chunk.model) this.#model = chunk.model;
@@ -286,11 +292,14 @@ class OpenAIStream implements StreamTranslator {
     const last = completions
       ? { index: 0, text: '', finish_reason: reason }
       : { index: 0, delta: {}, finish_reason: reason };
-    return this.#chunk(last) + this.#chunk(undefined, usage) + 'data: [DONE]\n\n';
+    // The usage chunk (empty choices) only when the client asked for it: the usual client loop reads
+    // chunk.choices[0].delta and breaks on a chunk it did not request.
+    const usageChunk = this.#ctx.clientWantsStreamUsage ? this.#chunk(undefined, usage) : '';
+    return `${this.#chunk(last)}${usageChunk}data: [DONE]\n\n`;
   }
 
   errorEvent(err: GatewayError): string {
-    return sseData(JSON.stringify(err.toJSON()));
+    return sseData(openaiErrorJSON(err));
   }
 }
 

@@ -2,6 +2,7 @@
 // `chat.completion` body, and the `chat.completion.chunk` SSE stream with OpenAI's conventions
 // (role on the first delta, tool calls by index with the id and name on their first delta, a finish
 // chunk, an optional usage-only chunk with empty choices, then `data: [DONE]`).
+import { openaiErrorJSON } from '../api/openai_error.ts';
 import type { GatewayError } from '../errors.ts';
 import { toOpenAIUsage } from './openai_usage.ts';
 import { sseData } from './sse.ts';
@@ -203,12 +204,13 @@ export abstract class OpenAIChunkStream implements StreamTranslator {
     const index = (cut && this.#kinds.get(cut)?.index) ?? 0;
     return (
       this.chunk({ index, delta: {}, logprobs: null, finish_reason: reason }) +
-      this.chunk(undefined, usage) +
+      // only when the client asked for usage, as at a natural end (end() above)
+      (this.ctx.clientWantsStreamUsage ? this.chunk(undefined, usage) : '') +
       'data: [DONE]\n\n'
     );
   }
 
   errorEvent(err: GatewayError): string {
-    return sseData(JSON.stringify(err.toJSON()));
+    return sseData(openaiErrorJSON(err));
   }
 }

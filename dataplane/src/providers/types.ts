@@ -130,8 +130,12 @@ export interface StreamTranslator {
 
 export interface UpstreamErrorInfo {
   message: string;
-  /** the provider's own error type/code if it gave one */
-  providerCode?: string;
+  /** the provider's error type (OpenAI/Anthropic `type`), or one derived from the HTTP status */
+  type?: string;
+  /** the provider's machine-readable code (OpenAI `code`, Gemini `status`, Bedrock `__type`) */
+  code?: string | null;
+  /** the request field the provider blames (OpenAI `param`) */
+  param?: string | null;
 }
 
 export interface Translator {

@@ -288,12 +288,20 @@ export async function runAttempts(input: AttemptInput): Promise<Attempt> {
         }
       }
       const msg = `provider '${provider.name}' answered ${response.status}: ${info.message}`;
+      // the provider's type/code/param ride along (clients act on them); the pipeline redacts them
+      const upstream = {
+        provider: provider.name,
+        status: response.status,
+        type: info.type ?? null,
+        code: info.code ?? null,
+        param: info.param ?? null,
+      };
       const failure =
         response.status === 429
-          ? new GatewayError('SLUICE_ERR_UPSTREAM_RATE_LIMITED', msg, { headers })
+          ? new GatewayError('SLUICE_ERR_UPSTREAM_RATE_LIMITED', msg, { headers, upstream })
           : response.status >= 500
-            ? new GatewayError('SLUICE_ERR_UPSTREAM_ERROR', msg, { headers })
-            : new GatewayError('SLUICE_ERR_UPSTREAM_REJECTED', msg, { status: response.status });
+            ? new GatewayError('SLUICE_ERR_UPSTREAM_ERROR', msg, { headers, upstream })
+            : new GatewayError('SLUICE_ERR_UPSTREAM_REJECTED', msg, { status: response.status, upstream });
       state.lastError = failure;
       if (!retryable) throw failure;
     } catch (err) {

@@ -59,9 +59,12 @@ export function findRoute(
     forbidden ??= r;
   }
   if (forbidden) return forbidden;
-  throw new GatewayError('SLUICE_ERR_UNKNOWN_MODEL', `model '${model}' is not served by any route`, {
-    param: 'model',
-  });
+  // 404 model_not_found, as OpenAI answers (SDKs map it to NotFoundError; clients check the code)
+  throw new GatewayError(
+    'SLUICE_ERR_UNKNOWN_MODEL',
+    `The model \`${model}\` does not exist or you do not have access to it.`,
+    { param: 'model' },
+  );
 }
 
 function encodingFor(route: CompiledRoute, model: string): EncodingName {
@@ -153,6 +156,7 @@ export async function handleApi(
     const state: AttemptState = { tries: 0 };
     const base = {
       requestId: String(req.id),
+      hops,
       spec,
       request,
       route,
@@ -165,7 +169,6 @@ export async function handleApi(
 
     if (!request.stream) {
       await respondWhole(attempt, reply, runtime, admission, getInputTokens, outcome);
-      hops,
       return;
     }
     // Streaming: fall back only while no byte has reached the client. Only failures while reading
@@ -198,6 +201,7 @@ export async function handleApi(
         clientGone: clientGone.signal,
         started,
         outcome,
+        redactor: runtime.redactor,
       });
       return;
     }
@@ -220,9 +224,14 @@ export async function handleApi(
     // release() is idempotent: a no-op when the answer already released it
     holding?.release('neutral');
     admission?.complete(undefined, undefined);
+    // what the client (and the debug log) sees: secrets and key-shaped tokens removed
+    const shown = runtime.redactor.scrubError(gwErr);
+    if (shown.upstream)
+      log.debug({ reqId: req.id, upstream: shown.upstream, message: shown.message }, 'upstream error');
     if (!reply.sent && !reply.raw.headersSent) {
-      if (gwErr.headers) for (const [k, v] of Object.entries(gwErr.headers)) reply.header(k, v);
-      reply.code(gwErr.status).header('content-type', 'application/json').send(spec.errorBody(gwErr));
+      // shown.headers carry x-sluice-error-code (Sluice's own code) and the upstream's Retry-After
+      for (const [k, v] of Object.entries(shown.headers)) reply.header(k, v);
+      reply.code(shown.status).header('content-type', 'application/json').send(spec.errorBody(shown));
     }
   } finally {
     if (outcome.code) {

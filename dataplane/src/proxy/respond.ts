@@ -5,6 +5,7 @@ import { GatewayError } from '../errors.ts';
 import { metrics } from '../observability/metrics.ts';
 import type { StreamEvent, StreamTranslator, Usage } from '../providers/types.ts';
 import type { Runtime } from '../runtime/compile.ts';
+import type { Redactor } from '../security/redactor.ts';
 import type { EncodingName } from '../tokens/counter.ts';
 import { type Attempt, readBounded } from './attempts.ts';
 import type { Admission } from './gate.ts';
@@ -90,6 +91,7 @@ export async function respondWhole(
 
 export interface StreamResponseContext {
   attempt: Attempt;
+  redactor: Redactor;
   translator: StreamTranslator;
   iterator: AsyncIterator<Buffer>;
   first: { events: StreamEvent[]; ended: boolean };
@@ -147,7 +149,9 @@ export async function respondStream(ctx: StreamResponseContext): Promise<void> {
       allowOutput: admission.allowOutput,
       abortUpstream: () => attempt.controller.abort(),
       clientGone,
-      mapError: (err) => upstreamFailure(err, attempt.backend.provider.name, attempt.timeouts),
+      // the error event is written into the stream: redacted like any error the client sees
+      mapError: (err) =>
+        ctx.redactor.scrubError(upstreamFailure(err, attempt.backend.provider.name, attempt.timeouts)),
       onFirstByte: () =>
         metrics.timeToFirstToken.observe(
           (performance.now() - started) / 1000,

@@ -11,6 +11,7 @@ import { metrics } from '../observability/metrics.ts';
 import { getPreset } from '../providers/presets.ts';
 import type { ResolvedProvider } from '../providers/types.ts';
 import { type Gate, openGate } from '../proxy/gate.ts';
+import { Redactor } from '../security/redactor.ts';
 import type { EffectiveTimeouts } from '../proxy/transport.ts';
 import type { ProviderRuntime, ProviderStateCache } from './provider_runtime.ts';
 import { type CompiledRoute, compileRoute } from './route.ts';
@@ -25,6 +26,8 @@ export interface Runtime {
   secretsDir: string;
   /** every secret file this config read, so rotations trigger a reload */
   secretFiles: string[];
+  /** removes this config's secrets (and key-shaped tokens) from anything bound for a client or a log */
+  redactor: Redactor;
 }
 
 export interface CompileOptions {
@@ -183,7 +186,26 @@ export async function compileRuntime(config: SluiceConfig, opts: CompileOptions)
   const hash = configHash(config);
   for (const apply of applyProviders) apply();
   publishSuspended(routes);
-  return { config, hash, providers, routes, gate, secretsDir, secretFiles };
+  const redactor = buildRedactor(config, providers, makeSecretReader(secretsDir, opts.env ?? process.env));
+  return { config, hash, providers, routes, gate, secretsDir, secretFiles, redactor };
+}
+
+/**
+ * The redactor for this config: every provider credential, plus the other secrets that are values
+ * rather than lists or certificates (the Redis password, JWT shared secrets).
+ */
+function buildRedactor(
+  config: SluiceConfig,
+  providers: ReadonlyMap<string, ProviderRuntime>,
+  readSecret: (s: SecretSource, path?: string) => string,
+): Redactor {
+  const byProvider = new Map<string, string[]>();
+  for (const p of providers.values()) byProvider.set(p.name, Object.values(p.resolved.credentials));
+  const sources: SecretSource[] = [];
+  if (config.store.redis?.password) sources.push(config.store.redis.password);
+  for (const ns of config.namespaces) if (ns.match.jwt?.secret) sources.push(ns.match.jwt.secret);
+  const other = sources.map((s) => readSecret(s));
+  return new Redactor({ providers: byProvider, other });
 }
 
 /** sluice_backend_suspended: one series per route backend the degrade switch took out. */
