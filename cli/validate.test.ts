@@ -43,7 +43,7 @@ describe('sluice validate', () => {
     dir.cleanup();
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/policies\[0\]\.scope\.routes\[0\]: unknown route "nope"/);
-    expect(r.stderr).toMatch(/policies\[0\]\.contentFilters\[0\]\.pattern: Invalid regular expression/);
+    expect(r.stderr).toMatch(/policies\[0\]\.contentFilters\[0\]\.pattern: invalid regular expression/);
   });
 
   it('reports unparseable YAML', () => {

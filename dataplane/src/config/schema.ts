@@ -3,6 +3,7 @@
 // Design goals: easy to render (plain lists keyed by `name`, no cross-object nesting beyond names),
 // easy to diff (stable key order when serialised), strict (unknown keys are errors, so typos surface).
 import { z } from 'zod';
+import { patternProblem } from '../runtime/patterns.ts';
 
 const name = z
   .string()
@@ -186,7 +187,14 @@ export const headerMatchSchema = z
     name: z.string().min(1),
     equals: z.string().optional(),
     in: z.array(z.string()).optional(),
-    regex: z.string().optional(),
+    regex: z
+      .string()
+      .superRefine((p, ctx) => {
+        const why = patternProblem(p);
+        if (why) ctx.addIssue({ code: 'custom', message: why });
+      })
+      .optional()
+      .describe('RE2 syntax (linear time): no backreferences or lookaround'),
     present: z.boolean().optional(),
   })
   .refine((h) => [h.equals, h.in, h.regex, h.present].filter((v) => v !== undefined).length === 1, {

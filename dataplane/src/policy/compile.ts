@@ -3,11 +3,13 @@
 import { ConfigError, type ConfigIssue } from '../config/load.ts';
 import type { NamespaceConfig, PolicyConfig, SluiceConfig } from '../config/schema.ts';
 import { runSteps, type Steps } from '../config/steps.ts';
+import { compilePattern, type LinearPattern } from '../runtime/patterns.ts';
 import { compileModelMatcher } from '../runtime/route.ts';
 
 export interface ContentFilter {
   name: string;
-  re: RegExp;
+  /** RE2: linear in the prompt's length whatever the tenant wrote */
+  re: LinearPattern;
 }
 
 export interface CompiledPolicy {
@@ -46,10 +48,11 @@ function compilePolicy(
   const filters: ContentFilter[] = [];
   (p.contentFilters ?? []).forEach((f, j) => {
     try {
-      // "g"/"y" would make test() stateful across requests: not allowed.
-      filters.push({ name: f.name, re: new RegExp(f.pattern, (f.flags ?? '').replace(/[gy]/g, '')) });
+      filters.push({ name: f.name, re: compilePattern(f.pattern, f.flags ?? '') });
     } catch (err) {
-      issues.push({ path: `${path}.contentFilters[${j}].pattern`, message: (err as Error).message });
+      const why = (err as Error).message;
+      const field = why.startsWith('unsupported flag') ? 'flags' : 'pattern';
+      issues.push({ path: `${path}.contentFilters[${j}].${field}`, message: why });
     }
   });
   const allow = p.models?.allow ? compileModelMatcher(p.models.allow) : undefined;

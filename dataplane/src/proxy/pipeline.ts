@@ -3,6 +3,7 @@
 // Nothing here knows a provider's name or wire format: translators and the gate carry all of that.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import { checkBodyDepth, checkModelName } from '../api/request_guards.ts';
 import type { ClientApiSpec, ClientRequest } from '../api/types.ts';
 import { GatewayError, isGatewayError } from '../errors.ts';
 import { accessWriter } from '../observability/access_log.ts';
@@ -94,7 +95,10 @@ export async function handleApi(
   let status = 200;
   let code = 'ok';
   try {
+    // bounds first: nothing below walks a deep body or matches a long model name
+    checkBodyDepth(req.body);
     const request = spec.parse(req.body);
+    checkModelName(request.model);
     // identified from the headers before the body was read (proxy/intake.ts)
     identity = intakeOf(req)?.identity ?? (await runtime.gate.identify(req.headers));
     const hops = incomingHops(req.headers);

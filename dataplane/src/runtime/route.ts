@@ -3,7 +3,14 @@
 import type { HeaderMatch, RouteConfig } from '../config/schema.ts';
 import { Balancer, type CompiledBackend } from '../proxy/balancer.ts';
 import { RetryBudget } from '../proxy/retry.ts';
+import { compileGlob, compilePattern, isGlob } from './patterns.ts';
 import type { ProviderRuntime } from './provider_runtime.ts';
+
+/**
+ * Header values longer than this never match a regex matcher: the value is the client's, and even a
+ * linear scan should not be paid on 16 KiB of it per route.
+ */
+export const MAX_MATCHED_HEADER_CHARS = 4096;
 
 export interface CompiledRoute {
   name: string;
@@ -22,14 +29,6 @@ export interface CompiledRoute {
   suspended: string[];
 }
 
-export function globToRegExp(glob: string): RegExp {
-  const escaped = glob
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replaceAll('*', '.*')
-    .replaceAll('?', '.');
-  return new RegExp(`^${escaped}$`);
-}
-
 export function compileHeaderMatch(m: HeaderMatch): (get: (name: string) => string | undefined) => boolean {
   const name = m.name.toLowerCase();
   if (m.equals !== undefined) {
@@ -44,10 +43,10 @@ export function compileHeaderMatch(m: HeaderMatch): (get: (name: string) => stri
     };
   }
   if (m.regex !== undefined) {
-    const re = new RegExp(m.regex);
+    const re = compilePattern(m.regex);
     return (get) => {
       const v = get(name);
-      return v !== undefined && re.test(v);
+      return v !== undefined && v.length <= MAX_MATCHED_HEADER_CHARS && re.test(v);
     };
   }
   const present = m.present === true;
@@ -56,10 +55,10 @@ export function compileHeaderMatch(m: HeaderMatch): (get: (name: string) => stri
 
 export function compileModelMatcher(patterns: string[] | undefined): (model: string) => boolean {
   if (!patterns || patterns.length === 0) return () => true;
-  const exact = new Set(patterns.filter((p) => !p.includes('*') && !p.includes('?')));
-  const globs = patterns.filter((p) => p.includes('*') || p.includes('?')).map(globToRegExp);
+  const exact = new Set(patterns.filter((p) => !isGlob(p)));
+  const globs = patterns.filter(isGlob).map(compileGlob);
   if (globs.length === 0) return (m) => exact.has(m);
-  return (m) => exact.has(m) || globs.some((g) => g.test(m));
+  return (m) => exact.has(m) || globs.some((g) => g(m));
 }
 
 export function compileRoute(

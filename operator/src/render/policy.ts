@@ -1,9 +1,9 @@
 // AIPolicy -> dataplane policy entry. Scoped routes must be accepted AIRoutes in the same namespace.
+import { patternProblem } from '../../../dataplane/src/runtime/patterns.ts';
 import type { AIPolicy } from '../api/aipolicy.ts';
 import { Findings } from './findings.ts';
 import type { Rendered } from './provider.ts';
 import type { RefIndex } from './refs.ts';
-import { validRegex } from './route.ts';
 import { dataplaneName, namespaceOf, type PolicyInput } from './types.ts';
 
 export function renderPolicy(p: AIPolicy, refs: RefIndex): Rendered<PolicyInput> {
@@ -14,10 +14,12 @@ export function renderPolicy(p: AIPolicy, refs: RefIndex): Rendered<PolicyInput>
     (r, i) => refs.resolve('AIRoute', ns, r, findings, `spec.scope.routes[${i}]`) ?? '',
   );
   (limits.contentFilters ?? []).forEach((f, i) => {
-    if (!validRegex(f.pattern, f.flags))
+    // content filters run on RE2 in the dataplane: backreferences and lookaround are refused here
+    const why = patternProblem(f.pattern, f.flags);
+    if (why)
       findings.invalid(
-        `invalid regular expression /${f.pattern}/${f.flags ?? ''}`,
-        `spec.contentFilters[${i}].pattern`,
+        `${why}: /${f.pattern}/${f.flags ?? ''}`,
+        `spec.contentFilters[${i}].${why.startsWith('unsupported flag') ? 'flags' : 'pattern'}`,
       );
   });
   const input: PolicyInput = {

@@ -235,7 +235,10 @@ describe('render', () => {
       budget: { usd: 1.5 },
     });
     expect(outcome(r, 'AIPolicy/team-a/bad')?.problems).toEqual([
-      { path: 'spec.contentFilters[0].pattern', message: 'invalid regular expression /(/' },
+      {
+        path: 'spec.contentFilters[0].pattern',
+        message: 'invalid regular expression: missing closing ): `(`: /(/',
+      },
     ]);
   });
 

@@ -1,4 +1,5 @@
 // AIRoute -> dataplane route entry. Backends resolve to accepted AIProviders in the same namespace.
+import { patternProblem } from '../../../dataplane/src/runtime/patterns.ts';
 import type { AIRoute, BackendSpec } from '../api/airoute.ts';
 import type { HeaderMatchSpec } from '../api/common.ts';
 import { Findings } from './findings.ts';
@@ -29,8 +30,9 @@ export function renderRoute(r: AIRoute, refs: RefIndex, dpName: string): Rendere
   const backends = spec.backends.map(backend('backends'));
   const fallback = (spec.fallback ?? []).map(backend('fallback'));
   spec.match?.headers?.forEach((h, i) => {
-    if (h.regex !== undefined && !validRegex(h.regex))
-      findings.invalid(`invalid regular expression /${h.regex}/`, `spec.match.headers[${i}].regex`);
+    // the dataplane runs header regexes on RE2: refuse here what it would refuse at load
+    const why = h.regex === undefined ? undefined : patternProblem(h.regex);
+    if (why) findings.invalid(`${why}: /${h.regex}/`, `spec.match.headers[${i}].regex`);
   });
   const retry = spec.retry
     ? compact({
@@ -68,15 +70,6 @@ export function renderRoute(r: AIRoute, refs: RefIndex, dpName: string): Rendere
       : undefined,
   });
   return { findings, input };
-}
-
-export function validRegex(pattern: string, flags?: string): boolean {
-  try {
-    new RegExp(pattern, flags);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Dataplane routes are matched first to last: higher priority first, then namespace and name. */

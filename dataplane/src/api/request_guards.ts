@@ -1,0 +1,92 @@
+// Checks on a parsed request body that bound the work everything after them does, run before any
+// validation, matching or translation: nesting depth (recursive copies and serialisers overflow the
+// stack on deep JSON: 200,000 levels gave a RangeError and a 500) and the model name (its length
+// bounds every route, policy and namespace match; dot segments must never reach an upstream path).
+import { GatewayError } from '../errors.ts';
+
+/**
+ * Deepest nesting of objects and arrays a request may have. Real requests stay far below it (a JSON
+ * schema in `tools` or `response_format` ten levels deep is ~25 JSON levels); the recursive code the
+ * body meets later (structuredClone, JSON.stringify, translators) handles thousands.
+ */
+export const MAX_JSON_DEPTH = 128;
+
+/** Longest model name accepted, in UTF-8 bytes (provider model ids are far shorter). */
+export const MAX_MODEL_NAME_BYTES = 256;
+
+/** Longest piece of a client-chosen name put into an error message. */
+const SHOWN_CHARS = 64;
+
+/**
+ * True when `value` nests objects/arrays deeper than `max`. Iterative (an explicit stack), so the
+ * check itself cannot overflow; it stops at the first branch past `max`. Linear in the node count.
+ */
+export function nestsDeeperThan(value: unknown, max: number): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const nodes: object[] = [value];
+  const depths: number[] = [1];
+  while (nodes.length > 0) {
+    const node = nodes.pop() as Record<string, unknown>;
+    const depth = depths.pop() as number;
+    if (depth > max) return true;
+    for (const key in node) {
+      const child = node[key];
+      if (typeof child === 'object' && child !== null) {
+        nodes.push(child);
+        depths.push(depth + 1);
+      }
+    }
+  }
+  return false;
+}
+
+/** Throws SLUICE_ERR_JSON_TOO_DEEP (400) for a body nested deeper than MAX_JSON_DEPTH. */
+export function checkBodyDepth(body: unknown): void {
+  if (nestsDeeperThan(body, MAX_JSON_DEPTH))
+    throw new GatewayError(
+      'SLUICE_ERR_JSON_TOO_DEEP',
+      `the JSON body nests objects and arrays deeper than ${MAX_JSON_DEPTH} levels`,
+    );
+}
+
+/** A client-chosen name for an error message: cut to a few dozen characters, never echoed whole. */
+export function shown(name: string): string {
+  return name.length <= SHOWN_CHARS ? name : `${name.slice(0, SHOWN_CHARS)}… (${name.length} characters)`;
+}
+
+/** C0 controls and DEL: no model id has them, and they could forge log lines or headers. */
+function hasControl(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
+}
+
+/**
+ * Refuses model names no provider uses and that could do harm on the way: longer than
+ * MAX_MODEL_NAME_BYTES (checked before any route or policy pattern sees the name), with control
+ * characters, or with a `.`/`..` path segment (translators put the name into upstream URL paths;
+ * percent-encoding leaves dots alone, and an upstream or proxy would resolve them).
+ */
+export function checkModelName(model: string): void {
+  // a UTF-8 byte is at least a UTF-16 unit and at most three, so length bounds the cheap cases
+  if (model.length > MAX_MODEL_NAME_BYTES || Buffer.byteLength(model) > MAX_MODEL_NAME_BYTES)
+    throw new GatewayError(
+      'SLUICE_ERR_INVALID_REQUEST',
+      `'model' is longer than ${MAX_MODEL_NAME_BYTES} bytes: ${shown(model)}`,
+      { param: 'model' },
+    );
+  if (hasControl(model))
+    throw new GatewayError('SLUICE_ERR_INVALID_REQUEST', `'model' must not contain control characters`, {
+      param: 'model',
+    });
+  if (model.split(/[/\\]/).some((segment) => segment === '.' || segment === '..'))
+    throw new GatewayError(
+      'SLUICE_ERR_INVALID_REQUEST',
+      `'model' must not contain '.' or '..' path segments`,
+      {
+        param: 'model',
+      },
+    );
+}
