@@ -196,7 +196,7 @@ export async function admitRequest(ctx: AdmitContext, input: AdmitInput): Promis
     const text = input.promptText();
     const raw =
       text.length >= ASYNC_MIN_CHARS
-        ? await countPromptTokensAsync(text, spec.turns(request.body), encoding)
+        ? await countPromptTokensAsync(text, spec.turns(request.body), encoding, ns.name)
         : input.inputTokens();
     if (encoding === 'estimate') rawEstimate = raw;
     inputTokens = encoding === 'estimate' ? estimateCorrection.apply(model, raw) : raw;

@@ -29,6 +29,14 @@ const HEAP_MIN_BYTES = 128;
 /** The per-encoding UTF-8 scratch buffer stays at most this big; longer pieces get a buffer of their own. */
 const SCRATCH_MAX_BYTES = 64 * 1024;
 const NONE = 0x7fffffff;
+/**
+ * Sliced counting (countTokensSlice) counts a piece longer than this in parts of this size: one piece
+ * is one merge that cannot pause, and a 10 MB run of letters would hold a counting worker ~15 s.
+ * Natural text has no such pieces (they are runs of letters, digits or symbols without a space).
+ */
+export const LONG_PIECE_CHARS = 16 * 1024;
+/** Pieces counted between two looks at the clock. */
+const PIECES_PER_CLOCK_CHECK = 1024;
 const SHIFT = 2 ** 32;
 
 export class BpeError extends Error {
@@ -76,6 +84,46 @@ class Encoding {
       count += this.piece(text, pos, end, out);
       pos = end;
     }
+    return count;
+  }
+
+  /**
+   * Counts on from `cursor` for about `budgetMs` and moves the cursor. The sticky split regex resumes
+   * at lastIndex, so slices split `text` exactly as run() does and their counts add up to run()'s,
+   * except for pieces over LONG_PIECE_CHARS, counted in parts (a few tokens more, never fewer in practice).
+   */
+  runSlice(text: string, cursor: SliceCursor, budgetMs: number): number {
+    const re = this.split;
+    const deadline = performance.now() + budgetMs;
+    let count = 0;
+    let pos = cursor.pos;
+    let pieces = 0;
+    while (pos < text.length) {
+      if (cursor.pieceEnd > pos) {
+        let cut = Math.min(cursor.pieceEnd, pos + LONG_PIECE_CHARS);
+        const c = text.charCodeAt(cut - 1);
+        if (cut < cursor.pieceEnd && c >= 0xd800 && c < 0xdc00) cut--; // never between a surrogate pair
+        count += this.piece(text, pos, cut, null);
+        pos = cut;
+        if (performance.now() >= deadline) break;
+        continue;
+      }
+      re.lastIndex = pos;
+      if (!re.test(text)) {
+        const c = text.charCodeAt(pos);
+        pos += c >= 0xd800 && c < 0xdc00 && pos + 1 < text.length ? 2 : 1;
+        continue;
+      }
+      const end = re.lastIndex;
+      if (end - pos > LONG_PIECE_CHARS) {
+        cursor.pieceEnd = end;
+        continue;
+      }
+      count += this.piece(text, pos, end, null);
+      pos = end;
+      if (++pieces % PIECES_PER_CLOCK_CHECK === 0 && performance.now() >= deadline) break;
+    }
+    cursor.pos = pos;
     return count;
   }
 
@@ -273,6 +321,22 @@ function encoding(name: BpeEncodingName): Encoding {
 
 export function countTokens(text: string, name: BpeEncodingName): number {
   return text ? encoding(name).run(text, null) : 0;
+}
+
+/** Where sliced counting of one text stands: the next position, and the end of a long piece being cut. */
+export interface SliceCursor {
+  pos: number;
+  pieceEnd: number;
+}
+
+/** Counts `text` from `cursor` on for about `budgetMs`; done when cursor.pos reaches text.length. */
+export function countTokensSlice(
+  text: string,
+  name: BpeEncodingName,
+  cursor: SliceCursor,
+  budgetMs: number,
+): number {
+  return encoding(name).runSlice(text, cursor, budgetMs);
 }
 
 export function encode(text: string, name: BpeEncodingName): number[] {

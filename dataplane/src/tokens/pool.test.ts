@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { countTokensSlice, LONG_PIECE_CHARS, type SliceCursor } from './bpe.ts';
 import { countTokens } from './counter.ts';
 import { ASYNC_MIN_CHARS, countPromptTokensAsync, TokenPool } from './pool.ts';
 
@@ -40,5 +41,56 @@ describe('token worker pool', () => {
     const pending = p.count(text, 'o200k_base');
     await p.close();
     expect(await pending).toBe(countTokens(text, 'o200k_base'));
+  });
+
+  it("serves tenants in turn: a small job is not queued behind another tenant's big ones", async () => {
+    const p = new TokenPool(1);
+    const big = prompt(2_000_000);
+    const order: string[] = [];
+    const noisy = [1, 2, 3].map((i) =>
+      p.count(`${big}${i}`, 'o200k_base', 'noisy').then(() => order.push(`noisy${i}`)),
+    );
+    const quiet = p.count(prompt(ASYNC_MIN_CHARS * 2), 'o200k_base', 'quiet').then(() => order.push('quiet'));
+    await Promise.all([...noisy, quiet]);
+    // FIFO would finish all three noisy jobs first; round-robin slices finish the small one first
+    expect(order[0]).toBe('quiet');
+    await p.close();
+  });
+});
+
+describe('sliced counting', () => {
+  function sliced(text: string, encoding: 'o200k_base' | 'cl100k_base', budgetMs: number): number {
+    const cursor: SliceCursor = { pos: 0, pieceEnd: 0 };
+    let tokens = 0;
+    let slices = 0;
+    while (cursor.pos < text.length) {
+      tokens += countTokensSlice(text, encoding, cursor, budgetMs);
+      slices++;
+    }
+    expect(slices).toBeGreaterThan(budgetMs === 0 ? 1 : 0);
+    return tokens;
+  }
+
+  it('adds up to the exact count whatever the slice boundaries (pieces are never split)', () => {
+    const text = `${prompt(300_000)}\n\n  tail   \r\n ${'🙂'.repeat(500)} end  `;
+    for (const encoding of ['o200k_base', 'cl100k_base'] as const) {
+      expect(sliced(text, encoding, 0)).toBe(countTokens(text, encoding));
+      expect(sliced(text, encoding, 5)).toBe(countTokens(text, encoding));
+    }
+  });
+
+  it('cuts a piece longer than LONG_PIECE_CHARS into parts, so no slice is unbounded', () => {
+    const run = 'a'.repeat(LONG_PIECE_CHARS * 3 + 17);
+    const exact = countTokens(run, 'o200k_base');
+    const cursor: SliceCursor = { pos: 0, pieceEnd: 0 };
+    let tokens = 0;
+    let slices = 0;
+    while (cursor.pos < run.length) {
+      tokens += countTokensSlice(run, 'o200k_base', cursor, 0);
+      slices++;
+    }
+    expect(slices).toBe(4); // one part per slice with a zero budget
+    // parts lose at most a merge or two at each cut
+    expect(Math.abs(tokens - exact)).toBeLessThanOrEqual(8);
   });
 });
