@@ -54,6 +54,12 @@ export function* checkReferenceSteps(cfg: SluiceConfig): Steps<ConfigIssue[]> {
         message: `provider type "${p.type}" has no health endpoint Sluice can probe; set healthCheck.path or omit healthCheck`,
       });
     }
+    if (p.endpoints && preset.transport !== 'http') {
+      issues.push({
+        path: `providers[${i}].endpoints`,
+        message: `provider type "${p.type}" does not call a server: endpoints need an HTTP provider type`,
+      });
+    }
     for (const cred of preset.requiredCredentials) {
       if (!p.credentials?.[cred]) {
         issues.push({

@@ -197,8 +197,11 @@ export async function runAttempts(input: AttemptInput): Promise<Attempt> {
     }
     const endpoint = provider.endpoints.acquire(pick, state.tried);
     if (!endpoint) continue;
-    state.tried ??= new Set();
-    state.tried.add(endpoint);
+    // remembered only where there is a sibling to prefer (no allocation for a one-endpoint provider)
+    if (provider.endpoints.list.length > 1) {
+      state.tried ??= new Set();
+      state.tried.add(endpoint);
+    }
     state.tries++;
     state.previous = backend;
 
