@@ -6,6 +6,7 @@
 import type { GatewayError } from '../errors.ts';
 import { anthropicErrorJSON, anthropicPromptText } from '../providers/anthropic_format.ts';
 import { fail, isObj, validateMessages, validateSystem, validateTools } from './anthropic_validate.ts';
+import { toolDefinitionsText } from './prompt_extras.ts';
 import type { ClientApiSpec, ClientRequest } from './types.ts';
 
 type Obj = Record<string, unknown>;
@@ -84,7 +85,12 @@ export const anthropicMessages: ClientApiSpec = {
   path: '/v1/messages',
   parse,
   errorBody: (err: GatewayError) => anthropicErrorJSON(err),
-  promptText: anthropicPromptText,
+  // tool definitions are billed as input and seen by content filters (api/prompt_extras.ts)
+  promptText: (body) => {
+    const tools = toolDefinitionsText(body);
+    const text = anthropicPromptText(body);
+    return tools ? `${text}\n${tools}` : text;
+  },
   turns: (body) => (body.messages as unknown[]).length + (body.system ? 1 : 0),
   getMaxOutputTokens: (body) => (typeof body.max_tokens === 'number' ? body.max_tokens : undefined),
   setMaxOutputTokens: (body, n) => {

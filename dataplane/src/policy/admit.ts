@@ -5,6 +5,7 @@
 //   plus the output the request may produce -> headers, stream cap and cache key.
 // Admission.complete reconciles every window with the real usage, so reservations never leak.
 import { randomUUID } from 'node:crypto';
+import { nonTextTokens, tokenArrayText, tokenArrayTokens } from '../api/prompt_extras.ts';
 import type { ClientApiSpec } from '../api/types.ts';
 import { type ErrorCode, GatewayError } from '../errors.ts';
 import { metrics } from '../observability/metrics.ts';
@@ -56,6 +57,11 @@ function choicesOf(body: Record<string, unknown>): number {
   return Math.max(count(body.n), count(body.best_of));
 }
 
+/** Input that is not prompt text: embeddings' token ids (exact) and images, audio, files (estimates). */
+function nonText(spec: ClientApiSpec, body: Record<string, unknown>): number {
+  return spec.api === 'openai-embeddings' ? tokenArrayTokens(body.input) : nonTextTokens(body);
+}
+
 function promptParam(spec: ClientApiSpec): string {
   if (spec.api === 'openai-completions') return 'prompt';
   if (spec.api === 'openai-embeddings') return 'input';
@@ -69,7 +75,12 @@ function reject(ns: string, kind: string, code: ErrorCode, message: string, para
 
 function checkPrompt(ns: CompiledNamespace, policies: CompiledPolicy[], input: AdmitInput): void {
   if (!policies.some((p) => p.config.maxPromptChars !== undefined || p.filters.length > 0)) return;
-  const text = input.promptText();
+  let text = input.promptText();
+  // embeddings given as token ids: filters see the text they decode to
+  if (input.spec.api === 'openai-embeddings') {
+    const ids = tokenArrayText(input.request.body.input);
+    if (ids) text = text ? `${text}\n${ids}` : ids;
+  }
   const param = promptParam(input.spec);
   for (const p of policies) {
     const max = p.config.maxPromptChars;
@@ -199,7 +210,8 @@ export async function admitRequest(ctx: AdmitContext, input: AdmitInput): Promis
         ? await countPromptTokensAsync(text, spec.turns(request.body), encoding, ns.name)
         : input.inputTokens();
     if (encoding === 'estimate') rawEstimate = raw;
-    inputTokens = encoding === 'estimate' ? estimateCorrection.apply(model, raw) : raw;
+    inputTokens =
+      (encoding === 'estimate' ? estimateCorrection.apply(model, raw) : raw) + nonText(spec, request.body);
     for (const p of policies) {
       const max = p.config.maxInputTokens;
       if (max !== undefined && inputTokens > max)
@@ -250,11 +262,14 @@ export async function admitRequest(ctx: AdmitContext, input: AdmitInput): Promis
     if (!result.ok) throw denial(ns.name, b, result, (i) => Math.ceil(b.batch.windows[i]?.fixed ?? 0));
     grant = result.grant;
     if (built.batch.wantOutput > 0) {
-      // A stream's cap counts the output of all choices together; max_tokens is per choice.
-      if (request.stream) outputCap = Math.min(outputCap ?? grant, grant) * choices;
-      // Non-streaming answers cannot be cut by Sluice, so the upstream must be told the grant. A request
-      // without a maximum keeps its body when it got the full reservation of an unknown model limit.
-      else if (requestedOut !== undefined ? grant < requestedOut : grant < wantOutput || fallback.known)
+      outputCap = Math.min(outputCap ?? grant, grant);
+      // The upstream is told the grant (and the answer is still cut to it if it ignores that). A
+      // request without a maximum keeps its body when it got the full reservation of an unknown
+      // model limit.
+      if (
+        !request.stream &&
+        (requestedOut !== undefined ? grant < requestedOut : grant < wantOutput || fallback.known)
+      )
         spec.setMaxOutputTokens(request.body, grant);
     }
     const requests: LimitStatus[] = built.rates.map((r, i) => ({
@@ -276,9 +291,15 @@ export async function admitRequest(ctx: AdmitContext, input: AdmitInput): Promis
   // Exactly what the store charged each window (the same arithmetic as its admit), for the deltas.
   const reserved = built ? built.batch.windows.map((w) => w.fixed + w.perOutput * grant) : [];
   const settled = built;
+  if (producesOutput && storePolicies.length === 0) choices = choicesOf(request.body);
   return {
     headers,
-    outputCap,
+    // A stream's cap counts the output of all choices together; a whole answer is cut per choice.
+    outputCap: request.stream && outputCap !== undefined ? outputCap * choices : undefined,
+    answerCap:
+      !request.stream && outputCap !== undefined
+        ? { tokens: outputCap, encoding: encodingForRoute(route, model) }
+        : undefined,
     cacheKey: request.stream ? undefined : ctx.cacheKey(ns, route, spec, request.body),
     complete(usage: Usage | undefined, done: Completion | undefined) {
       // A failure or a cache hit used no upstream tokens: every reservation is refunded.

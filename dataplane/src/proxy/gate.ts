@@ -4,6 +4,8 @@
 import type { ClientApiSpec, ClientRequest } from '../api/types.ts';
 import type { Usage } from '../providers/types.ts';
 import type { CompiledRoute } from '../runtime/route.ts';
+import type { AnswerCap } from './cap_answer.ts';
+import type { RecordStore } from '../responses/state.ts';
 
 export interface RequestHeaders {
   [name: string]: string | string[] | undefined;
@@ -37,6 +39,8 @@ export interface Admission {
   headers: Record<string, string>;
   /** output tokens this request may still produce (stream cap), or undefined for no cap */
   outputCap: number | undefined;
+  /** per choice, what a whole (non-streaming) answer is cut to if the upstream ignored max_tokens */
+  answerCap?: AnswerCap;
   /** ask before each streamed delta whether the window budget still allows `tokens` more output */
   allowOutput?: (tokens: number) => boolean;
   /** cache key when the response cache applies to this request */

@@ -8,6 +8,7 @@ import type { Runtime } from '../runtime/compile.ts';
 import type { Redactor } from '../security/redactor.ts';
 import type { EncodingName } from '../tokens/counter.ts';
 import { type Attempt, readBounded } from './attempts.ts';
+import { capWholeAnswer } from './cap_answer.ts';
 import type { Admission } from './gate.ts';
 import { chargeAnswer } from './intake.ts';
 import type { RequestOutcome } from './pipeline.ts';
@@ -70,6 +71,14 @@ export async function respondWhole(
   }
   attempt.release('ok');
   attempt.backend.provider.observeLatency(attempt.tctx.upstreamModel, performance.now() - attempt.startedAt);
+  // An upstream that ignored max_tokens is cut to the grant here, as a stream is by the pump.
+  const capped = admission.answerCap
+    ? capWholeAnswer(translated.body, translated.usage, admission.answerCap, attempt.tctx.clientApi)
+    : undefined;
+  if (capped) {
+    translated = { ...translated, body: capped.body, usage: capped.usage };
+    outcome.truncated = true;
+  }
   const usage = translated.usage ?? { inputTokens: inputTokens(), outputTokens: 0, estimated: true };
   outcome.provider = attempt.backend.provider.name;
   outcome.model = attempt.tctx.upstreamModel;
@@ -79,7 +88,7 @@ export async function respondWhole(
     provider: outcome.provider,
     model: outcome.model,
     cached: false,
-    truncated: false,
+    truncated: capped !== undefined,
   });
   if (admission.cacheKey && runtime.gate.cacheSet)
     await runtime.gate.cacheSet(admission.cacheKey, translated.body);

@@ -1,0 +1,142 @@
+// Output caps for whole (non-streaming) answers. Sluice tells the upstream the grant as max_tokens,
+// but some OpenAI-compatible servers ignore it; a stream is cut by the pump (proxy/stream.ts), and a
+// whole answer is cut here the same way: each choice's text to the grant, finish_reason "length"
+// (stop_reason "max_tokens" for /v1/messages), usage = what was delivered (counted by Sluice).
+// Answers within the grant (the normal case) are returned untouched without being parsed.
+import type { ClientApi, Usage } from '../providers/types.ts';
+import { countTokens, type EncodingName, truncateToTokens } from '../tokens/counter.ts';
+
+export interface AnswerCap {
+  /** output tokens each choice may have */
+  tokens: number;
+  encoding: EncodingName;
+}
+
+type Json = Record<string, unknown>;
+
+/** Cuts `text` to what is left of the budget; returns the kept text and the tokens it used. */
+function take(
+  text: string,
+  left: number,
+  encoding: EncodingName,
+): { kept: string; used: number; cut: boolean } {
+  const used = countTokens(text, encoding);
+  if (used <= left) return { kept: text, used, cut: false };
+  const kept = truncateToTokens(text, Math.max(0, left), encoding);
+  return { kept, used: countTokens(kept, encoding), cut: true };
+}
+
+/** One OpenAI chat choice: reasoning, content, then tool calls (a call whose arguments do not fit is dropped). */
+function capChatChoice(choice: Json, cap: AnswerCap): { used: number; cut: boolean } {
+  const message = (choice.message ?? {}) as Json;
+  let left = cap.tokens;
+  let cut = false;
+  for (const field of ['reasoning_content', 'content'] as const) {
+    const text = message[field];
+    if (typeof text !== 'string') continue;
+    const t = take(text, left, cap.encoding);
+    message[field] = t.kept;
+    left -= t.used;
+    cut ||= t.cut;
+  }
+  if (Array.isArray(message.tool_calls)) {
+    const kept: unknown[] = [];
+    for (const call of message.tool_calls as Json[]) {
+      const fn = (call.function ?? {}) as Json;
+      const used = countTokens(
+        `${fn.name ?? ''}${typeof fn.arguments === 'string' ? fn.arguments : ''}`,
+        cap.encoding,
+      );
+      if (used > left) {
+        cut = true;
+        break;
+      }
+      kept.push(call);
+      left -= used;
+    }
+    if (kept.length) message.tool_calls = kept;
+    else delete message.tool_calls;
+  }
+  if (cut) choice.finish_reason = 'length';
+  return { used: cap.tokens - left, cut };
+}
+
+function capCompletionChoice(choice: Json, cap: AnswerCap): { used: number; cut: boolean } {
+  if (typeof choice.text !== 'string') return { used: 0, cut: false };
+  const t = take(choice.text, cap.tokens, cap.encoding);
+  choice.text = t.kept;
+  if (t.cut) choice.finish_reason = 'length';
+  return { used: t.used, cut: t.cut };
+}
+
+/** Anthropic Messages: text and thinking blocks in order; a tool_use block that does not fit is dropped. */
+function capMessage(msg: Json, cap: AnswerCap): { used: number; cut: boolean } {
+  let left = cap.tokens;
+  let cut = false;
+  const kept: Json[] = [];
+  for (const block of Array.isArray(msg.content) ? (msg.content as Json[]) : []) {
+    if (cut) break;
+    const field = block.type === 'text' ? 'text' : block.type === 'thinking' ? 'thinking' : undefined;
+    if (field && typeof block[field] === 'string') {
+      const t = take(block[field] as string, left, cap.encoding);
+      block[field] = t.kept;
+      left -= t.used;
+      cut = t.cut;
+      if (t.kept || !t.cut) kept.push(block);
+      continue;
+    }
+    const used = countTokens(JSON.stringify(block.input ?? block), cap.encoding);
+    if (used > left) cut = true;
+    else {
+      kept.push(block);
+      left -= used;
+    }
+  }
+  msg.content = kept;
+  if (cut) msg.stop_reason = 'max_tokens';
+  return { used: cap.tokens - left, cut };
+}
+
+/**
+ * The answer cut to the cap, with the usage to report and charge, or undefined when nothing had to be
+ * cut (or the API has no choices to cut: embeddings, and the Responses API, whose upstreams are sent
+ * max_output_tokens and are documented as not cut).
+ */
+export function capWholeAnswer(
+  body: Buffer | string,
+  usage: Usage | undefined,
+  cap: AnswerCap,
+  api: ClientApi,
+): { body: Buffer; usage: Usage } | undefined {
+  // The upstream's own count says whether any choice can be over: n choices of at most cap each.
+  if (usage && !usage.estimated && usage.outputTokens <= cap.tokens) return undefined;
+  let parsed: Json;
+  try {
+    parsed = JSON.parse(typeof body === 'string' ? body : body.toString('utf8')) as Json;
+  } catch {
+    return undefined;
+  }
+  let used = 0;
+  let cut = false;
+  if (api === 'openai-chat' || api === 'openai-completions') {
+    const choices = Array.isArray(parsed.choices) ? (parsed.choices as Json[]) : [];
+    for (const c of choices) {
+      const r = api === 'openai-chat' ? capChatChoice(c, cap) : capCompletionChoice(c, cap);
+      used += r.used;
+      cut ||= r.cut;
+    }
+    if (!cut) return undefined;
+    const input = usage?.inputTokens ?? 0;
+    const u = (parsed.usage ?? {}) as Json;
+    parsed.usage = { ...u, prompt_tokens: input, completion_tokens: used, total_tokens: input + used };
+  } else if (api === 'anthropic-messages') {
+    const r = capMessage(parsed, cap);
+    if (!r.cut) return undefined;
+    used = r.used;
+    parsed.usage = { ...((parsed.usage ?? {}) as Json), output_tokens: used };
+  } else return undefined;
+  return {
+    body: Buffer.from(JSON.stringify(parsed)),
+    usage: { ...(usage ?? { inputTokens: 0 }), outputTokens: used, estimated: usage?.estimated },
+  };
+}
