@@ -31,11 +31,6 @@ export const ERRORS = {
     type: 'invalid_request_error',
     doc: 'The body nests objects/arrays deeper than 128 levels (docs/security.md, "Request bounds").',
   },
-  SLUICE_ERR_JSON_TOO_DEEP: {
-    status: 400,
-    type: 'invalid_request_error',
-    doc: 'The body nests objects/arrays deeper than 128 levels (docs/security.md, "Request bounds").',
-  },
   SLUICE_ERR_UNKNOWN_MODEL: {
     status: 404,
     type: 'invalid_request_error',
