@@ -11,7 +11,7 @@ import {
   secretRef,
 } from './common.ts';
 import type { KindDefinition } from './kind.ts';
-import { arr, bool, cel, obj, oneOf, req, str, type TypeOf } from './schema_dsl.ts';
+import { arr, bool, cel, int, obj, oneOf, req, str, type TypeOf } from './schema_dsl.ts';
 
 const jwt = cel(
   obj('accepts bearer JWTs signed by a known key; a claim names the tenant', {
@@ -94,6 +94,12 @@ export const aiNamespaceSpec = cel(
     cache: obj('response cache for this tenant', {
       enabled: bool('use the response cache', { default: false }),
       ttl: duration("how long a cached response is served; overrides the route's TTL"),
+    }),
+    limits: obj('size limits for this tenant (docs/security.md)', {
+      maxBodyBytes: int(
+        "largest request body this tenant may send, in bytes; only lowers the gateway's server.bodyLimitBytes",
+        { minimum: 1024, maximum: 1024 * 1024 * 1024 },
+      ),
     }),
   }),
   {

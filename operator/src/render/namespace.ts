@@ -109,6 +109,7 @@ export function renderNamespace(
               : Math.max(1, Math.round(durationMs(spec.cache.ttl) / 1000)),
         })
       : undefined,
+    limits: spec.limits?.maxBodyBytes ? { maxBodyBytes: spec.limits.maxBodyBytes } : undefined,
   });
   return { findings, input };
 }
