@@ -63,6 +63,11 @@ export const ERRORS = {
     doc: 'The namespace may not use this model or route.',
   },
   SLUICE_ERR_NOT_FOUND: { status: 404, type: 'not_found_error', doc: 'No such path.' },
+  SLUICE_ERR_RESPONSE_NOT_FOUND: {
+    status: 404,
+    type: 'invalid_request_error',
+    doc: 'No stored response with that id for this caller (Responses API; 400 `previous_response_not_found` when named by `previous_response_id`).',
+  },
   SLUICE_ERR_METHOD_NOT_ALLOWED: { status: 405, type: 'invalid_request_error', doc: 'Wrong HTTP method.' },
   SLUICE_ERR_REQUEST_TIMEOUT: {
     status: 408,

@@ -19,6 +19,7 @@ import { type ErrorCode, GatewayError } from './errors.ts';
 import { metrics, registry } from './observability/metrics.ts';
 import { installIntake, intakeOf } from './proxy/intake.ts';
 import { handleApi } from './proxy/pipeline.ts';
+import { registerResponseRoutes } from './responses/routes.ts';
 import type { Runtime } from './runtime/compile.ts';
 
 export interface ServerState {
@@ -219,6 +220,12 @@ export function buildServer(state: ServerState, log: Logger, limits: ServerLimit
       );
     }
     return serve(specForPath(path))(req, reply);
+  });
+
+  registerResponseRoutes(app, {
+    runtime: () => state.runtime(),
+    identify: async (req, runtime) => intakeOf(req)?.identity ?? (await runtime.gate.identify(req.headers)),
+    fail: (reply, err) => sendError(reply, specForPath('/v1/responses'), err),
   });
 
   app.get('/v1/models', async (req, reply) => {

@@ -1,6 +1,7 @@
 // The inbound APIs the dataplane serves. Adding one is an entry here plus its translators.
 import { anthropicMessages } from './anthropic.ts';
 import { openaiChat, openaiCompletions, openaiEmbeddings } from './openai.ts';
+import { openaiResponses } from './responses.ts';
 import type { ClientApiSpec } from './types.ts';
 
 export const clientApis: ClientApiSpec[] = [
@@ -8,6 +9,7 @@ export const clientApis: ClientApiSpec[] = [
   openaiCompletions,
   openaiEmbeddings,
   anthropicMessages,
+  openaiResponses,
 ];
 
 export function registerClientApi(spec: ClientApiSpec): void {

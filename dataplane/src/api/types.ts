@@ -1,6 +1,16 @@
 // An inbound client API: how its requests are validated, how its errors look, and where its prompt is.
 import type { GatewayError } from '../errors.ts';
-import type { ClientApi } from '../providers/types.ts';
+import type { ClientApi, StreamTranslator } from '../providers/types.ts';
+import type { Runtime } from '../runtime/compile.ts';
+
+/** Where a request is being served: the caller's namespace and the config serving it. */
+export interface ExchangeScope {
+  namespace: string;
+  runtime: Runtime;
+}
+
+/** A delivered answer in the client's format: the whole body, or the stream translator that wrote it. */
+export type ClientAnswer = { body: Buffer | string } | { stream: StreamTranslator };
 
 export interface ClientRequest {
   model: string;
@@ -25,4 +35,11 @@ export interface ClientApiSpec {
   turns(body: Record<string, unknown>): number;
   getMaxOutputTokens(body: Record<string, unknown>): number | undefined;
   setMaxOutputTokens(body: Record<string, unknown>, n: number): void;
+  /**
+   * Once the caller is known and before limits are checked: may replace `request.body` (the Responses
+   * API expands `previous_response_id` into the whole conversation, which is what gets counted).
+   */
+  prepare?(request: ClientRequest, scope: ExchangeScope): Promise<void>;
+  /** A successful answer is complete, before its last byte is sent (the Responses API stores it). */
+  completed?(request: ClientRequest, answer: ClientAnswer, scope: ExchangeScope): Promise<void>;
 }

@@ -30,17 +30,23 @@ function openaiCompatible(
 }
 
 const PRESETS: ProviderPreset[] = [
-  openaiCompatible('openai', 'OpenAI', 'https://api.openai.com/v1'),
+  // OpenAI and Azure serve the Responses API themselves: /v1/responses passes through to them natively
+  openaiCompatible('openai', 'OpenAI', 'https://api.openai.com/v1', {
+    paths: { ...OPENAI_PATHS, 'openai-responses': '/responses' },
+  }),
   openaiCompatible('azure-openai', 'Azure OpenAI', undefined, {
     auth: 'api-key',
     paths: {
       'openai-chat': '/openai/deployments/{model}/chat/completions',
       'openai-completions': '/openai/deployments/{model}/completions',
       'openai-embeddings': '/openai/deployments/{model}/embeddings',
+      // the deployment is the body's `model`; older api versions than the quirk's go through chat
+      'openai-responses': '/openai/responses',
       health: '/openai/models',
     },
     query: 'api-version={apiVersion}',
     defaultApiVersion: '2024-10-21',
+    quirks: { responsesMinApiVersion: '2025-03-01-preview' },
   }),
   // --- native wire formats (translated) ---
   {

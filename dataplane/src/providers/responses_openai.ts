@@ -10,7 +10,7 @@ import { authHeaders, JSON_HEADERS, upstreamPath } from './request_parts.ts';
 import { ResponsesStreamModel, type TextTarget } from './responses_events.ts';
 import { streamBase } from './responses_via_chat.ts';
 import { fromResponsesUsage, type OutputItem, type ResponseObject } from './responses_wire.ts';
-import { SseParser } from './sse.ts';
+import { SseParser, sseData } from './sse.ts';
 import type {
   StreamEvent,
   StreamTranslator,
@@ -57,7 +57,18 @@ function buildRequest(body: Obj, ctx: TranslateContext): UpstreamRequest {
   };
 }
 
-function parseResponse(raw: Buffer): TranslatedResponse {
+/**
+ * The backend never saw the client's previous_response_id (Sluice expanded it), so its answer says
+ * null: the client must see its own back, as from OpenAI.
+ */
+function echoPrevious(response: Obj, ctx: TranslateContext): boolean {
+  const prev = bodies.get(ctx)?.previous_response_id;
+  if (typeof prev !== 'string' || response.previous_response_id === prev) return false;
+  response.previous_response_id = prev;
+  return true;
+}
+
+function parseResponse(raw: Buffer, ctx: TranslateContext): TranslatedResponse {
   let parsed: Partial<ResponseObject>;
   try {
     parsed = JSON.parse(raw.toString('utf8')) as Partial<ResponseObject>;
@@ -67,7 +78,7 @@ function parseResponse(raw: Buffer): TranslatedResponse {
     });
   }
   return {
-    body: raw,
+    body: echoPrevious(parsed as Obj, ctx) ? JSON.stringify(parsed) : raw,
     usage: fromResponsesUsage(parsed.usage),
     finishReason: parsed.status === 'incomplete' ? 'length' : 'stop',
   };
@@ -84,8 +95,11 @@ class NativeResponsesStream implements StreamTranslator {
   #done = false;
   final: ResponseObject | undefined;
 
-  constructor(base: ResponseObject) {
+  readonly #echo: (response: Obj) => boolean;
+
+  constructor(base: ResponseObject, echo: (response: Obj) => boolean) {
     this.#model = new ResponsesStreamModel(base);
+    this.#echo = echo;
   }
 
   #follow(ev: Obj, out: StreamEvent): void {
@@ -163,7 +177,10 @@ class NativeResponsesStream implements StreamTranslator {
         continue;
       }
       const before = this.#model.snapshot(this.#target(ev));
-      const event: StreamEvent = { data: frame.raw };
+      // the few events that carry the whole response name the client's previous_response_id
+      const response = ev.response as Obj | undefined;
+      const data = response && this.#echo(response) ? sseData(JSON.stringify(ev), frame.event) : frame.raw;
+      const event: StreamEvent = { data };
       this.#follow(ev, event);
       out.push(this.#model.mark(event, before));
     }
@@ -215,10 +232,13 @@ export function responsesToOpenAI(viaChat: Translator): Translator {
     buildRequest: (body, ctx) =>
       servesResponses(ctx) ? buildRequest(body, ctx) : viaChat.buildRequest(body, ctx),
     parseResponse: (raw, ctx) =>
-      servesResponses(ctx) ? parseResponse(raw) : viaChat.parseResponse(raw, ctx),
+      servesResponses(ctx) ? parseResponse(raw, ctx) : viaChat.parseResponse(raw, ctx),
     createStream: (ctx) =>
       servesResponses(ctx)
-        ? new NativeResponsesStream(streamBase(bodies.get(ctx) ?? {}, 'resp_pending', ctx.upstreamModel))
+        ? new NativeResponsesStream(
+            streamBase(bodies.get(ctx) ?? {}, 'resp_pending', ctx.upstreamModel),
+            (r) => echoPrevious(r, ctx),
+          )
         : viaChat.createStream(ctx),
     parseError: (status, body, ctx) =>
       servesResponses(ctx) ? parseOpenAIError(status, body) : viaChat.parseError(status, body, ctx),

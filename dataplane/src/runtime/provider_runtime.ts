@@ -20,6 +20,7 @@ const CLIENT_APIS: ClientApi[] = [
   'openai-completions',
   'openai-embeddings',
   'anthropic-messages',
+  'openai-responses',
 ];
 const EWMA_ALPHA = 0.3;
 const DEFAULT_BREAKER: BreakerSettings = {
