@@ -15,6 +15,13 @@ import { setEgressPolicy } from './proxy/egress.ts';
 import { HealthChecker } from './proxy/health.ts';
 import { type CompileOptions, compileRuntime, configDirOf, type Runtime } from './runtime/compile.ts';
 import { type ProviderRuntime, ProviderStateCache } from './runtime/provider_runtime.ts';
+import {
+  decideReadiness,
+  storeHealthOf,
+  type WarmState,
+  warmTokenizers,
+  warmUp,
+} from './runtime/readiness.ts';
 import { setLogRedactor } from './security/redactor.ts';
 import { buildServer } from './server.ts';
 
@@ -42,6 +49,8 @@ export class Dataplane {
   #closed = false;
   #lastError: string | undefined;
   #reloads = 0;
+  /** set once the warm-up has run (runtime/readiness.ts): until then the replica is not ready */
+  #warm: WarmState | undefined;
   address = '';
 
   constructor(opts: DataplaneOptions) {
@@ -116,6 +125,8 @@ export class Dataplane {
     );
     this.#health = new HealthChecker(log);
     this.#health.update(this.#runtime);
+    // warm before listening: the first request a load balancer sends finds tables loaded and code hot
+    this.#warm = await warmUp(this.#runtime);
     this.address = await this.#app.listen({
       host: this.#opts.host ?? cfg.server.host,
       port: this.#opts.port ?? cfg.server.port,
@@ -160,6 +171,8 @@ export class Dataplane {
       await next.gate.close?.().catch(() => {});
       return;
     }
+    // a reload may name models of another encoding: load its tables before requests need them
+    if (this.#warm) this.#warm = { ...this.#warm, encodings: warmTokenizers(next) };
     const previous = this.#runtime;
     this.#runtime = next;
     this.#markLoaded(next);
@@ -202,7 +215,14 @@ export class Dataplane {
     details.providers = providers;
     const gateHealth = this.#runtime.gate.health?.();
     if (gateHealth) details.policy = gateHealth;
-    return { ready: !this.#draining, details };
+    if (this.#warm) details.warm = this.#warm;
+    const decision = decideReadiness({
+      draining: this.#draining,
+      warm: this.#warm,
+      store: storeHealthOf(gateHealth),
+    });
+    if (decision.reason) details.notReady = decision.reason;
+    return { ready: decision.ready, details };
   }
 
   /** Stop accepting, let in-flight requests and streams finish up to the drain deadline, then close. */

@@ -118,6 +118,10 @@ export class PolicyGate implements Gate {
     return this.#cache.set(key, body);
   }
 
+  async warm(): Promise<void> {
+    await this.#lease.store.warm?.();
+  }
+
   health(): Record<string, unknown> {
     return {
       namespaces: this.#namespaces.size,

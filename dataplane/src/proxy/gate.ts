@@ -61,8 +61,12 @@ export interface Gate {
   /** response cache (keys come from Admission.cacheKey) */
   cacheGet?(key: string): Promise<Buffer | string | undefined>;
   cacheSet?(key: string, body: Buffer | string): Promise<void>;
+  /** the shared store's records (Responses API conversation state); none: this replica's memory */
+  readonly records?: RecordStore;
   /** readiness details (e.g. Redis state) for /readyz */
   health?(): Record<string, unknown>;
+  /** exercise what admission needs (the store's scripts) before the replica calls itself ready */
+  warm?(): Promise<void>;
   close?(): Promise<void>;
 }
 

@@ -478,6 +478,16 @@ export class RedisStore implements Store {
     else this.#failed(r.error);
   }
 
+  /** One admission of an empty batch: the script runs (and any NOSCRIPT is paid) before the first request. */
+  async warm(): Promise<void> {
+    if (this.#open) return;
+    const { keys, spec } = admitArgs({ rates: [], concurrency: [], windows: [], wantOutput: 0 });
+    for (let i = 0; i < 10; i++) {
+      const r = await this.#timed(this.#eval(scripts.admit, keys, [spec]));
+      if (!r.ok) return;
+    }
+  }
+
   health(): StoreHealth {
     const mode = !this.#open ? 'shared' : this.#opts.failMode === 'open' ? 'local-fallback' : 'unavailable';
     return {

@@ -126,6 +126,8 @@ export interface Store {
   /** true when a record was there */
   recordDelete?(key: string): Promise<boolean>;
   health(): StoreHealth;
+  /** run the admission path once (scripts, connection), before the replica calls itself ready */
+  warm?(): Promise<void>;
   close(): Promise<void>;
 }
 
