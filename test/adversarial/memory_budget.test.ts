@@ -110,8 +110,10 @@ describe('memory budget', () => {
     clearInterval(sampler);
     const ok = answers.filter((a) => a.status === 200).length;
     const overloaded = answers.filter((a) => a.json.error?.code === 'SLUICE_ERR_OVERLOADED').length;
-    // 24 bodies of 8 MB held at once took ~1 GiB before the budget; with it, a few fit at a time
-    expect(peak, `RSS idle ${idle.toFixed(0)} MiB, peak ${peak.toFixed(0)} MiB, ${ok} served`).toBeLessThan(450);
+    // 24 bodies of 8 MB held at once peaked at ~640 MiB before the budget; with it, a few fit at a time
+    expect(peak, `RSS idle ${idle.toFixed(0)} MiB, peak ${peak.toFixed(0)} MiB, ${ok} served`).toBeLessThan(
+      450,
+    );
     expect(ok + overloaded).toBe(24);
     expect(ok).toBeGreaterThan(0);
     expect(overloaded).toBeGreaterThan(0);
