@@ -8,6 +8,7 @@ import type { ClientApiSpec, ClientRequest } from '../api/types.ts';
 import { GatewayError, isGatewayError } from '../errors.ts';
 import { accessWriter } from '../observability/access_log.ts';
 import { metrics } from '../observability/metrics.ts';
+import { modelLabel } from '../observability/model_labels.ts';
 import type { Usage } from '../providers/types.ts';
 import type { Runtime } from '../runtime/compile.ts';
 import type { CompiledRoute } from '../runtime/route.ts';
@@ -256,7 +257,7 @@ export async function handleApi(
       seconds,
       spec.api,
       outcome.provider ?? 'none',
-      outcome.route ? (outcome.model ?? 'none') : 'none',
+      outcome.route && outcome.model ? modelLabel(outcome.model) : 'none',
       outcome.route ?? 'none',
       code === 'ok' ? '' : code,
     );

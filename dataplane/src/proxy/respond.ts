@@ -3,6 +3,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError } from '../errors.ts';
 import { metrics } from '../observability/metrics.ts';
+import { modelLabel } from '../observability/model_labels.ts';
 import type { StreamEvent, StreamTranslator, Usage } from '../providers/types.ts';
 import type { Runtime } from '../runtime/compile.ts';
 import type { Redactor } from '../security/redactor.ts';
@@ -18,13 +19,15 @@ import { upstreamFailure } from './transport.ts';
 function recordUsage(attempt: Attempt, namespace: string, usage: Usage): void {
   const provider = attempt.backend.provider.name;
   const model = attempt.tctx.upstreamModel;
-  metrics.tokens.inc(usage.inputTokens, namespace, model, provider, 'input');
-  metrics.tokens.inc(usage.outputTokens, namespace, model, provider, 'output');
+  // a configured name or `other`: clients never choose label values
+  const label = modelLabel(model);
+  metrics.tokens.inc(usage.inputTokens, namespace, label, provider, 'input');
+  metrics.tokens.inc(usage.outputTokens, namespace, label, provider, 'output');
   if (usage.cachedInputTokens)
-    metrics.tokens.inc(usage.cachedInputTokens, namespace, model, provider, 'cached_input');
+    metrics.tokens.inc(usage.cachedInputTokens, namespace, label, provider, 'cached_input');
   const api = attempt.tctx.clientApi;
-  metrics.tokenUsage.observe(usage.inputTokens, 'input', api, provider, model, namespace);
-  metrics.tokenUsage.observe(usage.outputTokens, 'output', api, provider, model, namespace);
+  metrics.tokenUsage.observe(usage.inputTokens, 'input', api, provider, label, namespace);
+  metrics.tokenUsage.observe(usage.outputTokens, 'output', api, provider, label, namespace);
   const price = attempt.backend.provider.modelConfig(model)?.pricing;
   if (price) {
     const cached = usage.cachedInputTokens ?? 0;
@@ -33,7 +36,7 @@ function recordUsage(attempt: Attempt, namespace: string, usage: Usage): void {
         cached * (price.cachedInputPerMTok ?? price.inputPerMTok) +
         usage.outputTokens * price.outputPerMTok) /
       1e6;
-    metrics.costUsd.inc(cost, namespace, model, provider);
+    metrics.costUsd.inc(cost, namespace, label, provider);
   }
 }
 
@@ -166,7 +169,7 @@ export async function respondStream(ctx: StreamResponseContext): Promise<void> {
           (performance.now() - started) / 1000,
           attempt.tctx.clientApi,
           attempt.backend.provider.name,
-          attempt.tctx.upstreamModel,
+          modelLabel(attempt.tctx.upstreamModel),
           outcome.route ?? 'none',
         ),
     },

@@ -8,6 +8,7 @@ import type { ModelConfig, ProviderConfig, SecretSource, SluiceConfig, Timeouts 
 import { missingSecrets, secretsDirFor } from '../config/secret_refs.ts';
 import { Slicer, type Steps } from '../config/steps.ts';
 import { metrics } from '../observability/metrics.ts';
+import { rememberConfiguredModels } from '../observability/model_labels.ts';
 import { getPreset } from '../providers/presets.ts';
 import type { ResolvedProvider } from '../providers/types.ts';
 import { type Gate, openGate } from '../proxy/gate.ts';
@@ -185,6 +186,7 @@ export async function compileRuntime(config: SluiceConfig, opts: CompileOptions)
   await slicer.pause();
   const hash = configHash(config);
   for (const apply of applyProviders) apply();
+  rememberConfiguredModels(config);
   publishSuspended(routes);
   const redactor = buildRedactor(config, providers, makeSecretReader(secretsDir, opts.env ?? process.env));
   return { config, hash, providers, routes, gate, secretsDir, secretFiles, redactor };

@@ -5,6 +5,7 @@
 // forgets an ejected endpoint.
 import { ConfigError } from '../config/load.ts';
 import type { EndpointsConfig, ModelConfig } from '../config/schema.ts';
+import { modelLabel } from '../observability/model_labels.ts';
 import { findTranslator } from '../providers/registry.ts';
 import type { ClientApi, ResolvedProvider, Translator } from '../providers/types.ts';
 import type { BreakerSettings } from '../proxy/breaker.ts';
@@ -151,13 +152,15 @@ export class ProviderRuntime {
   }
 
   observeLatency(model: string, ms: number): void {
-    const prev = this.#ewma.get(model);
-    this.#ewma.set(model, prev === undefined ? ms : prev + EWMA_ALPHA * (ms - prev));
+    // keyed by configured names only (`other` for the rest): clients must not grow this map
+    const key = modelLabel(model);
+    const prev = this.#ewma.get(key);
+    this.#ewma.set(key, prev === undefined ? ms : prev + EWMA_ALPHA * (ms - prev));
   }
 
   /** Peak-EWMA style score: latency x (outstanding + 1). Unmeasured backends score 0 so they get tried. */
   latencyScore(model: string): number {
-    return (this.#ewma.get(model) ?? 0) * (this.outstanding + 1);
+    return (this.#ewma.get(modelLabel(model)) ?? 0) * (this.outstanding + 1);
   }
 }
 
