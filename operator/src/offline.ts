@@ -84,16 +84,16 @@ export function formatIssue(i: OfflineIssue): string {
   return [i.source, i.object, i.path, i.message].filter(Boolean).join(': ');
 }
 
-/** server/store/cache sections from a YAML file (deployment settings no custom resource carries). */
+/** server/store/cache/access/egress sections from a YAML file (deployment settings no custom resource carries). */
 export async function readBaseConfig(file: string | undefined): Promise<RenderOptions['base']> {
   if (!file) return undefined;
   const doc = parse(await readFile(file, 'utf8')) as Record<string, unknown> | null;
   if (!doc || typeof doc !== 'object')
     throw new Error(`${file}: expected a YAML object with server, store or cache`);
-  const extra = Object.keys(doc).filter((k) => !['server', 'store', 'cache'].includes(k));
+  const extra = Object.keys(doc).filter((k) => !['server', 'store', 'cache', 'access', 'egress'].includes(k));
   if (extra.length)
     throw new Error(
-      `${file}: only server, store and cache belong in a base config (found ${extra.join(', ')})`,
+      `${file}: only server, store, cache, access and egress belong in a base config (found ${extra.join(', ')})`,
     );
   return doc as RenderOptions['base'];
 }

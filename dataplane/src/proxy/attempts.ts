@@ -299,12 +299,16 @@ export async function runAttempts(input: AttemptInput): Promise<Attempt> {
         code: info.code ?? null,
         param: info.param ?? null,
       };
+      // 508 stays 508 on the way back: every gateway in a loop answers it without retrying (a 502
+      // would be retried at each level, multiplying the requests)
       const failure =
-        response.status === 429
-          ? new GatewayError('SLUICE_ERR_UPSTREAM_RATE_LIMITED', msg, { headers, upstream })
-          : response.status >= 500
-            ? new GatewayError('SLUICE_ERR_UPSTREAM_ERROR', msg, { headers, upstream })
-            : new GatewayError('SLUICE_ERR_UPSTREAM_REJECTED', msg, { status: response.status, upstream });
+        response.status === 508
+          ? new GatewayError('SLUICE_ERR_LOOP_DETECTED', msg)
+          : response.status === 429
+            ? new GatewayError('SLUICE_ERR_UPSTREAM_RATE_LIMITED', msg, { headers, upstream })
+            : response.status >= 500
+              ? new GatewayError('SLUICE_ERR_UPSTREAM_ERROR', msg, { headers, upstream })
+              : new GatewayError('SLUICE_ERR_UPSTREAM_REJECTED', msg, { status: response.status, upstream });
       state.lastError = failure;
       if (!retryable) throw failure;
     } catch (err) {

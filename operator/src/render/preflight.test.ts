@@ -50,7 +50,12 @@ describe('preflight', () => {
     expect(bad?.accepted.message).toMatch(
       /^the dataplane rejects match\.jwt: cannot load the verification key/,
     );
-    expect(r.config?.namespaces.map((n) => n.name)).toEqual(['team-a.good']);
+    // kept as a rejected entry (its callers get 403); the dataplane cannot load its JWT key, so the
+    // entry carries no match rules and none of its secrets
+    expect(r.config?.namespaces.map((n) => [n.name, n.match, n.rejected !== undefined])).toEqual([
+      ['team-a.badkey', {}, true],
+      ['team-a.good', { headers: [{ name: 'X-Channel-Code', equals: 'a' }] }, false],
+    ]);
     expect(Object.keys(r.secretData).some((k) => k.includes('badkey'))).toBe(false);
   });
 });

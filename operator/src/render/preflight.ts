@@ -52,7 +52,7 @@ export async function preflight(
 /** render(), then preflight: what this returns, a replica loads. */
 export async function renderChecked(inv: Inventory, opts: RenderOptions): Promise<RenderResult> {
   const rejected = new Map<string, Problem>();
-  const objects = inv.providers.length + inv.routes.length + inv.namespaces.length + inv.policies.length;
+  const objects = inv.providers.length + inv.routes.length + 3 * inv.namespaces.length + inv.policies.length;
   for (let round = 0; round <= objects; round++) {
     const result = render(inv, opts, rejected);
     if (!result.config) return result;

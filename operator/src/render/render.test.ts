@@ -195,13 +195,18 @@ describe('render', () => {
       routes: [route('r', ['p']), route('other', ['q'], {}, 'team-b')],
       namespaces: [
         tenant('t', { default: true, policies: ['missing'] }),
-        tenant('u', { default: false, match: { headers: [{ name: 'X', present: true }] } }),
+        tenant('u', { default: false, match: { headers: [{ name: 'X', equals: 'x' }] } }),
       ],
       secrets: { 'team-a/p-key': { apiKey: 'k' }, 'team-b/q-key': { apiKey: 'k' } },
     });
     const r = render(inv, OPTS);
     expect(outcome(r, 'AINamespace/team-a/t')?.resolvedRefs.message).toBe('AIPolicy "missing" not found');
-    expect(r.config?.namespaces.map((n) => [n.name, n.routes])).toEqual([['team-a.u', ['team-a.r']]]);
+    // the rejected default tenant is rendered as a rejected entry: its callers get 403, not service
+    expect(r.config?.namespaces.map((n) => [n.name, n.routes, n.rejected])).toEqual([
+      ['team-a.t', undefined, 'not rendered: AIPolicy "missing" not found'],
+      ['team-a.u', ['team-a.r'], undefined],
+    ]);
+    expect(r.config?.namespaces[0]?.default).toBe(true);
   });
 
   it('renders every AIPolicy field into a policy the dataplane accepts', () => {

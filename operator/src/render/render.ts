@@ -7,6 +7,7 @@
 // cascades (a provider dropped -> its routes unresolved) come out right.
 import { ConfigError, validateConfig } from '../../../dataplane/src/config/load.ts';
 import type { SluiceConfig, SluiceConfigInput } from '../../../dataplane/src/config/schema.ts';
+import { HeaderTenants } from '../../../dataplane/src/config/tenancy.ts';
 import { configHash } from '../../../dataplane/src/runtime/compile.ts';
 import { configJson } from './encode.ts';
 import { Findings } from './findings.ts';
@@ -17,6 +18,7 @@ import { RefIndex } from './refs.ts';
 import { renderRoute, routeOrder } from './route.ts';
 import { SecretReader } from './secrets.ts';
 import { suspendedMessage } from './suspended.ts';
+import { claimHeaders, denyEntry, escalateDeny } from './tenants.ts';
 import {
   byNamespaceName,
   dataplaneName,
@@ -103,10 +105,11 @@ function renderPass(inv: Inventory, opts: RenderOptions, rejected: ReadonlyMap<s
     const suspended = suspendedMessage(kind, obj);
     if (suspended) outcome.suspended = suspended;
     refs.add(outcome);
-    if (!outcome.accepted.ok) return;
+    if (!outcome.accepted.ok) return outcome;
     Object.assign(secretData, objSecrets);
     (lists[list] as T[]).push(input);
     owners[list].push(key);
+    return outcome;
   };
 
   for (const p of byNamespaceName(inv.providers)) {
@@ -124,6 +127,7 @@ function renderPass(inv: Inventory, opts: RenderOptions, rejected: ReadonlyMap<s
   }
   // oldest first: an older tenant keeps its default flag and its API keys when a newer one clashes
   const keyOwners: KeyOwners = new Map();
+  const claims = new HeaderTenants<string>();
   let defaultOwner: string | undefined;
   const tenants = byNamespaceName(inv.namespaces).sort((a, b) => creation(a) - creation(b));
   for (const n of tenants) {
@@ -133,7 +137,16 @@ function renderPass(inv: Inventory, opts: RenderOptions, rejected: ReadonlyMap<s
       if (defaultOwner) findings.conflict(`${defaultOwner} is already the default namespace`);
       else defaultOwner = `AINamespace ${namespaceOf(n)}/${n.metadata.name}`;
     }
-    record('AINamespace', n, findings, input, out, 'namespaces');
+    const claimed = claimHeaders(claims, n, input, findings);
+    const outcome = record('AINamespace', n, findings, input, out, 'namespaces');
+    const deny = outcome.accepted.ok ? undefined : denyEntry(input, outcome, claimed, rejected);
+    if (deny) {
+      // only the files its remaining match rules read (none once it is rendered without them)
+      const used = JSON.stringify(deny.match);
+      for (const [k, v] of Object.entries(out)) if (used.includes(JSON.stringify(k))) secretData[k] = v;
+      lists.namespaces.push(deny);
+      owners.namespaces.push(outcome.key);
+    }
   }
   // the tenant list is rendered by name (creation order only decided the conflicts above)
   const order = lists.namespaces.map((n, i) => ({ n, key: owners.namespaces[i] ?? '' }));
@@ -149,6 +162,10 @@ function renderPass(inv: Inventory, opts: RenderOptions, rejected: ReadonlyMap<s
   const base = opts.base ?? {};
   const input: SluiceConfigInput = {
     version: 1,
+    // fail closed: callers without a tenant are served only when the platform's base config says
+    // `access: open` and no AINamespace exists at all (not even a rejected one)
+    access: base.access === 'open' && inv.namespaces.length === 0 ? 'open' : 'tenants',
+    ...(base.egress ? { egress: base.egress } : {}),
     server: { ...base.server, secretsDir: opts.secretsDir },
     ...(base.store ? { store: base.store } : {}),
     ...(base.cache ? { cache: base.cache } : {}),
@@ -176,7 +193,10 @@ export function blame(
       global.push(`${issue.path || '(root)'}: ${issue.message}`);
       continue;
     }
-    if (rejected.has(owner)) continue;
+    if (rejected.has(owner)) {
+      escalateDeny(owner, rejected);
+      continue;
+    }
     const field = m?.[3] ?? '';
     rejected.set(owner, {
       path: field ? `rendered ${field}` : 'spec',
@@ -195,7 +215,8 @@ export function render(
   // each round excludes at least one more object, so this ends; the bound is a guard
   for (
     let round = 0;
-    round <= inv.providers.length + inv.routes.length + inv.namespaces.length + inv.policies.length;
+    // a rejected tenant's entry may be refused twice more (rendered without match rules, then dropped)
+    round <= inv.providers.length + inv.routes.length + 3 * inv.namespaces.length + inv.policies.length;
     round++
   ) {
     const pass = renderPass(inv, opts, rejected);

@@ -28,8 +28,11 @@ export interface Inventory {
 export interface RenderOptions {
   /** where the dataplane mounts the rendered Secret; secret files in the config are relative to it */
   secretsDir: string;
-  /** server/store/cache sections taken verbatim (e.g. store.type redis for many replicas) */
-  base?: Pick<SluiceConfigInput, 'server' | 'store' | 'cache'>;
+  /**
+   * server/store/cache/egress sections taken verbatim (e.g. store.type redis for many replicas);
+   * `access: open` is honoured only while no AINamespace exists
+   */
+  base?: Pick<SluiceConfigInput, 'server' | 'store' | 'cache' | 'access' | 'egress'>;
   /** offline rendering without the Secrets: treat every Secret reference as present */
   assumeSecrets?: boolean;
 }

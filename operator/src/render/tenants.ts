@@ -1,0 +1,93 @@
+// Tenant identity rules the operator applies on top of rendering each AINamespace (the dataplane
+// checks the same rules on the whole config: dataplane/src/config/tenancy.ts):
+//   * header-only tenants claim their headers oldest first; a newer one that could match the same
+//     request is Conflicted (an AINamespace in another namespace copying team-b's X-Channel-Code, a
+//     regex ".*" or present:false cannot capture team-b's traffic);
+//   * a tenant that is not accepted is still rendered, as a `rejected` entry with whatever match rules
+//     could be rendered, so its callers get 403 instead of falling through to another tenant (the
+//     default one) or, if it was the only tenant, to nobody at all. A rejected entry the dataplane
+//     refuses is rendered again without match rules, and dropped if even that fails.
+import {
+  DISJOINT,
+  emptyMessage,
+  type HeaderTenants,
+  INEXACT,
+} from '../../../dataplane/src/config/tenancy.ts';
+import type { AINamespace } from '../api/ainamespace.ts';
+import type { Findings } from './findings.ts';
+import type { NamespaceInput, Outcome, Problem } from './types.ts';
+
+/** `rejected` map entries (next to the objects' own) that say how a rejected tenant is rendered. */
+const STRIP = 'deny-without-match:';
+const DROP = 'deny-dropped:';
+
+export function isHeaderOnlySpec(n: AINamespace): boolean {
+  const m = n.spec.match;
+  return (m?.headers?.length ?? 0) > 0 && !m?.apiKeys && !m?.jwt;
+}
+
+/** Claim a header-only tenant's headers (oldest first), recording why it may not. */
+export function claimHeaders(
+  claims: HeaderTenants<string>,
+  n: AINamespace,
+  input: NamespaceInput,
+  findings: Findings,
+): boolean {
+  if (!isHeaderOnlySpec(n)) return true;
+  const headers = input.match?.headers ?? [];
+  const label = `AINamespace ${n.metadata.namespace ?? 'default'}/${n.metadata.name}`;
+  const c = claims.claim(label, headers);
+  if (c.ok) return true;
+  if ('inexact' in c)
+    for (const j of c.inexact)
+      findings.invalid(
+        `${INEXACT} (${headers[j]?.regex !== undefined ? 'regex' : 'present'} could match another tenant's requests)`,
+        `spec.match.headers[${j}]`,
+      );
+  else if ('empty' in c) findings.invalid(emptyMessage(c.empty), 'spec.match.headers');
+  else
+    findings.conflict(
+      `matches requests that ${c.overlaps} (created earlier) also matches: ${DISJOINT}`,
+      'spec.match.headers',
+    );
+  return false;
+}
+
+/**
+ * The entry that keeps a rejected tenant's callers from being served as anyone else, or undefined
+ * when none is rendered: a Conflicted tenant's rules belong to the older tenant it clashes with.
+ */
+export function denyEntry(
+  input: NamespaceInput,
+  outcome: Outcome,
+  headersClaimed: boolean,
+  rejected: ReadonlyMap<string, Problem>,
+): NamespaceInput | undefined {
+  if (outcome.accepted.reason === 'Conflicted' || rejected.has(DROP + outcome.key)) return undefined;
+  const m = input.match ?? {};
+  const match = rejected.has(STRIP + outcome.key)
+    ? {}
+    : {
+        ...(m.apiKeysFile ? { apiKeysFile: m.apiKeysFile } : {}),
+        ...(m.jwt ? { jwt: m.jwt } : {}),
+        ...(m.headers && headersClaimed ? { headers: m.headers } : {}),
+      };
+  return {
+    name: input.name,
+    ...(input.default ? { default: true } : {}),
+    match,
+    rejected: outcome.accepted.message.slice(0, 2000),
+  };
+}
+
+/**
+ * The dataplane refused the rejected entry of an already rejected tenant: render it without match
+ * rules next time, then not at all. Returns false when the owner is not such a tenant.
+ */
+export function escalateDeny(owner: string, rejected: Map<string, Problem>): boolean {
+  if (!owner.startsWith('AINamespace/') || !rejected.has(owner)) return false;
+  const problem = { path: 'spec.match', message: 'rejected entry refused by the dataplane' };
+  if (!rejected.has(STRIP + owner)) rejected.set(STRIP + owner, problem);
+  else rejected.set(DROP + owner, problem);
+  return true;
+}
