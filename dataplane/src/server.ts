@@ -130,6 +130,9 @@ export function buildServer(state: ServerState, log: Logger, limits: ServerLimit
       // first (a server closing first races their next request into a reset). fastify's own
       // keepAliveTimeout option does not reach a server made by serverFactory.
       server.keepAliveTimeout = 65_000;
+      // Node would answer "Expect: 100-continue" at once; the intake (proxy/intake.ts) sends the 100
+      // only once the caller is identified and the body fits, so a refused client never uploads it.
+      server.on('checkContinue', handler);
       return server;
     },
     clientErrorHandler,

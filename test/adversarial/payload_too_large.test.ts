@@ -3,6 +3,7 @@
 // closes at once resets the connection under the client's write, and the official SDK reports a
 // connection error (EPIPE) and uploads the whole body again. Driven with the openai SDK against a real
 // `sluice serve` process: every oversized upload gets APIError 413 on the first try, no retry.
+import { connect } from 'node:net';
 import OpenAI, { APIError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -116,4 +117,51 @@ describe('413 that the client receives (official openai SDK)', () => {
     const ok = await client.chat.completions.create(chatOfSize(100));
     expect(ok.choices[0]?.message.content?.length).toBeGreaterThan(0);
   });
+
+  it('Expect: 100-continue: a refused body is never asked for, an accepted one is', async () => {
+    const body = JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }] });
+    // too large for the tenant, and unauthenticated: the final answer comes instead of the 100
+    const big = await exchange(SMALL_KEY, 1024 * 1024, undefined);
+    expect(big).toMatch(/^HTTP\/1\.1 413 /);
+    expect(big).not.toContain('100 Continue');
+    const anonymous = await exchange(undefined, body.length, undefined);
+    expect(anonymous).toMatch(/^HTTP\/1\.1 401 /);
+    // accepted: 100 first, then the body is sent and served
+    const ok = await exchange(SMALL_KEY, body.length, body);
+    expect(ok).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
+  });
 });
+
+/** One raw request with Expect: 100-continue; sends `body` only after a 100. Returns all it read. */
+function exchange(key: string | undefined, length: number, body: string | undefined): Promise<string> {
+  const { hostname, port } = new URL(dp.url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname);
+    let got = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve(got);
+    }, 5_000);
+    socket.on('error', reject);
+    socket.on('data', (d: Buffer) => {
+      got += d.toString('latin1');
+      if (got.startsWith('HTTP/1.1 100 Continue\r\n\r\n') && body !== undefined && !got.includes('200 OK')) {
+        if (got.length === 'HTTP/1.1 100 Continue\r\n\r\n'.length) socket.write(body);
+        return;
+      }
+      const final = got.replace(/^HTTP\/1\.1 100 Continue\r\n\r\n/, '');
+      const headEnd = final.indexOf('\r\n\r\n');
+      const len = Number(/content-length: (\d+)/i.exec(final)?.[1] ?? Number.NaN);
+      if (headEnd >= 0 && final.length >= headEnd + 4 + len) {
+        clearTimeout(timer);
+        socket.destroy();
+        resolve(got);
+      }
+    });
+    socket.write(
+      `POST /v1/chat/completions HTTP/1.1\r\nhost: ${hostname}\r\ncontent-type: application/json\r\n` +
+        (key ? `authorization: Bearer ${key}\r\n` : '') +
+        `content-length: ${length}\r\nexpect: 100-continue\r\n\r\n`,
+    );
+  });
+}

@@ -8,6 +8,8 @@
 // A refused body is read and thrown away, up to DISCARD_MAX_BYTES, instead of closing the connection
 // under the client's upload: a client writes its whole body before it reads the answer, so a reset
 // mid-upload shows up as EPIPE and the official SDKs retry the upload, never seeing the 413 or 401.
+// A client that asks first (Expect: 100-continue, as curl does for large bodies) gets the 100 only
+// when the body will be read, so a refused one never uploads it.
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -94,6 +96,10 @@ export function discardBody(raw: IncomingMessage, max = DISCARD_MAX_BYTES): void
   });
   raw.on('error', () => {});
   raw.resume();
+}
+
+function expectsContinue(req: FastifyRequest): boolean {
+  return req.headers.expect?.toLowerCase() === '100-continue';
 }
 
 function declaredLength(req: FastifyRequest): number {
@@ -206,10 +212,14 @@ export function installIntake(app: FastifyInstance, opts: IntakeOptions): void {
     if (declared > 0 && !hold.take(declared * BODY_COST))
       return refuse(req, reply, overloaded('request body'));
     intakes.set(req, { runtime, identity, limit, hold });
+    if (expectsContinue(req)) reply.raw.writeContinue();
   });
 
   /** Answers now and discards the body the client is still sending. */
   function refuse(req: FastifyRequest, reply: FastifyReply, err: GatewayError) {
+    // Without the 100 the client may send its body or not (RFC 9110 10.1.1): not reusing the
+    // connection keeps the two cases apart.
+    if (expectsContinue(req)) reply.header('connection', 'close');
     discardBody(req.raw);
     return opts.fail(req, reply, err);
   }
