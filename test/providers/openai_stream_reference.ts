@@ -222,6 +222,8 @@ export class RefOpenAIStream {
     const last = completions
       ? { index: 0, text: '', finish_reason: reason }
       : { index: 0, delta: {}, finish_reason: reason };
-    return this.#chunk(last) + this.#chunk(undefined, usage) + 'data: [DONE]\n\n';
+    // the usage chunk only when the client asked for it (issue 12: the translator changed with it)
+    const usageChunk = this.#ctx.clientWantsStreamUsage ? this.#chunk(undefined, usage) : '';
+    return `${this.#chunk(last)}${usageChunk}data: [DONE]\n\n`;
   }
 }
