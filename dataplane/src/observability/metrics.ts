@@ -5,6 +5,7 @@
 // request path updates are series.ts families (label values passed in labelNames order); the rest
 // are prom-client's own.
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { memoryBudget } from '../proxy/memory_budget.ts';
 import { CounterFamily, HistogramFamily, LevelGauge } from './series.ts';
 
 export const registry = new Registry();
@@ -169,6 +170,16 @@ export const metrics = {
         this.set({ provider, state: 'ejected' }, c.ejected);
         this.set({ provider, state: 'unhealthy' }, c.unhealthy);
       }
+    },
+  }),
+  memoryBudget: new Gauge({
+    name: 'sluice_memory_budget_bytes',
+    help: 'Bytes request bodies and whole upstream answers in flight hold (used), and the budget (limit)',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    collect() {
+      this.set({ state: 'used' }, memoryBudget.used);
+      this.set({ state: 'limit' }, memoryBudget.limit);
     },
   }),
   storeHealthy: new Gauge({
