@@ -4,10 +4,13 @@ import { Dataplane } from '../dataplane/src/dataplane.ts';
 import { createLogger } from '../dataplane/src/observability/logger.ts';
 import type { Command } from './commands.ts';
 
-const HELP = `usage: sluice serve --config FILE [--host HOST] [--port PORT] [--report-lease]
+const HELP = `usage: sluice serve --config FILE [--host HOST] [--port PORT] [--admin-host HOST] [--admin-port PORT] [--report-lease]
 
 Runs the dataplane with FILE (YAML or JSON), hot-reloading it when it changes.
 PORT and HOST environment variables override the config's server.port and server.host.
+The admin port (/metrics, detailed /readyz) is server.admin (default 127.0.0.1:9464);
+ADMIN_PORT and ADMIN_HOST (or the flags) override it. With --port 0 and no admin port given,
+the admin port is any free port too (its address is in the "listening" log line).
 --report-lease (or SLUICE_REPORT_LEASE=1) keeps a Lease named after POD_NAME in POD_NAMESPACE
 carrying the loaded config hash, which the operator reads to report Programmed. It reaches the
 API server with KUBECONFIG (its first path), ~/.kube/config or the pod's service account.`;
@@ -21,6 +24,8 @@ export const serveCommand: Command = {
         config: { type: 'string', short: 'c' },
         host: { type: 'string' },
         port: { type: 'string', short: 'p' },
+        'admin-host': { type: 'string' },
+        'admin-port': { type: 'string' },
         'report-lease': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -40,6 +45,12 @@ export const serveCommand: Command = {
       console.error(`sluice serve: invalid port '${portText}'`);
       return 2;
     }
+    const adminText = values['admin-port'] ?? process.env.ADMIN_PORT;
+    const adminPort = adminText === undefined ? (port === 0 ? 0 : undefined) : Number(adminText);
+    if (adminPort !== undefined && (!Number.isInteger(adminPort) || adminPort < 0 || adminPort > 65535)) {
+      console.error(`sluice serve: invalid admin port '${adminText}'`);
+      return 2;
+    }
     const log = createLogger();
     // Loaded only when asked for. The reporter authenticates with our own small loader
     // (dataplane/src/k8s/kube_credentials.ts), never @kubernetes/client-node: that package costs
@@ -54,6 +65,8 @@ export const serveCommand: Command = {
       host: values.host ?? process.env.HOST,
       port,
       onLoaded: reporter ? (hash) => reporter.report(hash) : undefined,
+      adminHost: values['admin-host'] ?? process.env.ADMIN_HOST,
+      adminPort,
     });
     await dataplane.start();
     let stopping = false;

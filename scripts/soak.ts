@@ -92,7 +92,7 @@ function p99(values: number[]): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))] ?? 0;
 }
 
-async function startGateway(file: string): Promise<{ child: ChildProcess; url: string }> {
+async function startGateway(file: string): Promise<{ child: ChildProcess; url: string; adminUrl: string }> {
   const child = spawn(
     join(ROOT, 'node_modules/.bin/node'),
     [join(ROOT, 'bin/sluice.js'), 'serve', '--config', file],
@@ -102,6 +102,7 @@ async function startGateway(file: string): Promise<{ child: ChildProcess; url: s
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   );
+  let adminUrl = '';
   const url = await new Promise<string>((res, rej) => {
     const timer = setTimeout(() => rej(new Error('gateway did not start')), 20_000);
     let buf = '';
@@ -109,6 +110,8 @@ async function startGateway(file: string): Promise<{ child: ChildProcess; url: s
       buf += d.toString();
       const m = buf.match(/"address":"([^"]+)"/);
       if (m?.[1]) {
+        // /metrics is on the admin port
+        adminUrl = buf.match(/"adminAddress":"([^"]+)"/)?.[1] ?? '';
         clearTimeout(timer);
         child.stdout?.off('data', onData);
         child.stdout?.resume();
@@ -118,7 +121,7 @@ async function startGateway(file: string): Promise<{ child: ChildProcess; url: s
     child.stdout?.on('data', onData);
     child.once('exit', (code) => rej(new Error(`gateway exited ${code}`)));
   });
-  return { child, url };
+  return { child, url, adminUrl };
 }
 
 async function eventLoopP99Ms(url: string): Promise<number> {
@@ -131,7 +134,7 @@ export async function soak(opts: SoakOptions, log: (s: string) => void = console
   const dir = mkdtempSync(join(tmpdir(), 'sluice-soak-'));
   const file = join(dir, 'config.yaml');
   writeFileSync(file, config(0));
-  const { child, url } = await startGateway(file);
+  const { child, url, adminUrl } = await startGateway(file);
   const pid = child.pid as number;
   const pool = new Pool(url, { connections: opts.concurrency });
   const started = Date.now();
@@ -186,7 +189,7 @@ export async function soak(opts: SoakOptions, log: (s: string) => void = console
     const rss = rssMiB(pid);
     rssMax = Math.max(rssMax, rss);
     if (!rssAfterWarmup && Date.now() >= warmupAt) rssAfterWarmup = rss;
-    evMax = Math.max(evMax, await eventLoopP99Ms(url).catch(() => 0));
+    evMax = Math.max(evMax, await eventLoopP99Ms(adminUrl).catch(() => 0));
   }, 5_000);
   const reloader = setInterval(() => {
     const tmp = join(dir, '.next.yaml');
@@ -201,7 +204,7 @@ export async function soak(opts: SoakOptions, log: (s: string) => void = console
   clearInterval(sampler);
   clearInterval(reloader);
   const rssEnd = rssMiB(pid);
-  evMax = Math.max(evMax, await eventLoopP99Ms(url).catch(() => 0));
+  evMax = Math.max(evMax, await eventLoopP99Ms(adminUrl).catch(() => 0));
   await pool.close();
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));

@@ -23,6 +23,7 @@ import {
   warmUp,
 } from './runtime/readiness.ts';
 import { setLogRedactor } from './security/redactor.ts';
+import { buildAdminServer } from './admin_server.ts';
 import { buildServer } from './server.ts';
 
 export interface DataplaneOptions {
@@ -30,6 +31,9 @@ export interface DataplaneOptions {
   log: Logger;
   host?: string;
   port?: number;
+  /** the admin listener (metrics, detailed readiness); defaults to the config's server.admin */
+  adminHost?: string;
+  adminPort?: number;
   gateFactory?: CompileOptions['gateFactory'];
   /** called after every successful (re)load with the config hash */
   onLoaded?: (hash: string) => void;
@@ -52,6 +56,9 @@ export class Dataplane {
   /** set once the warm-up has run (runtime/readiness.ts): until then the replica is not ready */
   #warm: WarmState | undefined;
   address = '';
+  /** the admin listener's address (admin_server.ts) */
+  adminAddress = '';
+  #admin: FastifyInstance | undefined;
 
   constructor(opts: DataplaneOptions) {
     this.#opts = opts;
@@ -110,12 +117,19 @@ export class Dataplane {
     this.#runtime = await this.#compile(text);
     this.#markLoaded(this.#runtime);
     const cfg = this.#runtime.config;
+    const state = {
+      runtime: () => this.#runtime,
+      draining: () => this.#draining,
+      ready: () => this.#readiness(),
+    };
+    const apiPort = this.#opts.port ?? cfg.server.port;
+    const adminPort = this.#opts.adminPort ?? cfg.server.admin.port;
+    if (adminPort !== 0 && adminPort === apiPort)
+      throw new ConfigError(this.#opts.configFile, [
+        { path: 'server.admin.port', message: `must differ from server.port (${apiPort})` },
+      ]);
     this.#app = buildServer(
-      {
-        runtime: () => this.#runtime,
-        draining: () => this.#draining,
-        ready: () => this.#readiness(),
-      },
+      state,
       log,
       {
         bodyLimit: cfg.server.bodyLimitBytes,
@@ -127,9 +141,11 @@ export class Dataplane {
     this.#health.update(this.#runtime);
     // warm before listening: the first request a load balancer sends finds tables loaded and code hot
     this.#warm = await warmUp(this.#runtime);
-    this.address = await this.#app.listen({
-      host: this.#opts.host ?? cfg.server.host,
-      port: this.#opts.port ?? cfg.server.port,
+    this.address = await this.#app.listen({ host: this.#opts.host ?? cfg.server.host, port: apiPort });
+    this.#admin = buildAdminServer(state, log);
+    this.adminAddress = await this.#admin.listen({
+      host: this.#opts.adminHost ?? cfg.server.admin.host,
+      port: adminPort,
     });
     this.#watcher = new ConfigWatcher({
       file: this.#opts.configFile,
@@ -141,7 +157,12 @@ export class Dataplane {
     this.#watcher.secretsDigestFn = () => this.#secretsDigest();
     this.#watcher.start(text, await this.#secretsDigest());
     log.info(
-      { address: this.address, hash: this.#runtime.hash, routes: cfg.routes.length },
+      {
+        address: this.address,
+        adminAddress: this.adminAddress,
+        hash: this.#runtime.hash,
+        routes: cfg.routes.length,
+      },
       'sluice dataplane listening',
     );
     return this.address;
@@ -251,6 +272,8 @@ export class Dataplane {
       this.#app.server.closeAllConnections();
     }
     this.#closed = true;
+    // the admin port answers (not ready) until the API port has drained
+    await this.#admin?.close();
     await this.#runtime.gate.close?.().catch(() => {});
     await this.#state.closeAll();
   }

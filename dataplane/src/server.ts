@@ -1,5 +1,5 @@
-// The HTTP surface: fastify routes for every client API, /v1/models, path-prefixed routes, health,
-// readiness and metrics. Framework errors (bad JSON, body too large, wrong media type) are mapped to
+// The HTTP surface: fastify routes for every client API, /v1/models, path-prefixed routes and a
+// minimal health and readiness answer (metrics and details are on the admin port). Framework errors (bad JSON, body too large, wrong media type) are mapped to
 // the documented codes in the client API's own error shape.
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import { clientApis } from './api/registry.ts';
 import type { ClientApiSpec } from './api/types.ts';
 import { type ErrorCode, GatewayError } from './errors.ts';
-import { metrics, registry } from './observability/metrics.ts';
+import { metrics } from './observability/metrics.ts';
 import { installIntake, intakeOf } from './proxy/intake.ts';
 import { handleApi } from './proxy/pipeline.ts';
 import { registerResponseRoutes } from './responses/routes.ts';
@@ -257,14 +257,12 @@ export function buildServer(state: ServerState, log: Logger, limits: ServerLimit
     return reply.send({ object: 'list', data });
   });
 
+  // Anyone who reaches the API port may ask: the answer is the status and nothing else. Metrics and
+  // the detailed readiness (tenants, providers, config errors) are on the admin port (admin_server.ts).
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
-    const { ready, details } = state.ready();
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', ...details });
-  });
-  app.get('/metrics', async (_req, reply) => {
-    reply.header('content-type', registry.contentType);
-    return registry.metrics();
+    const { ready } = state.ready();
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready' });
   });
   return app;
 }

@@ -55,7 +55,7 @@ const hello = () =>
   client.chat.completions.create({ model: 'claude-x', messages: [{ role: 'user', content: 'hi' }] });
 
 async function circuit(): Promise<string | undefined> {
-  const ready = (await (await fetch(`${dp.url}/readyz`)).json()) as {
+  const ready = (await (await fetch(`${dp.adminUrl}/readyz`)).json()) as {
     providers?: Record<string, { circuit?: string }>;
   };
   return ready.providers?.claude?.circuit;

@@ -69,7 +69,7 @@ describe('active health checks', () => {
     };
     const readyA = async () =>
       (
-        (await (await fetch(`${dp?.url}/readyz`)).json()) as {
+        (await (await fetch(`${dp?.adminUrl}/readyz`)).json()) as {
           providers: Record<string, { healthy: boolean }>;
         }
       ).providers.a?.healthy;
@@ -123,7 +123,7 @@ describe('metrics', () => {
     }
     for (let i = 0; i < 30; i++)
       await client.chat.completions.create({ model: `random-${i}`, messages }).catch(() => undefined);
-    const text = await (await fetch(`${dp.url}/metrics`)).text();
+    const text = await (await fetch(`${dp.adminUrl}/metrics`)).text();
     for (const name of [
       'gen_ai_client_token_usage_bucket',
       'gen_ai_server_request_duration_bucket',

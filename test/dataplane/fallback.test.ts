@@ -174,7 +174,7 @@ describe('fallback and retry', () => {
     );
     for (let i = 0; i < 12; i++) expect((await chat(client)).choices[0]?.message.content).toContain('[b]');
     expect(a.requests).toHaveLength(3);
-    const ready = (await (await fetch(`${dp?.url}/readyz`)).json()) as {
+    const ready = (await (await fetch(`${dp?.adminUrl}/readyz`)).json()) as {
       providers: Record<string, { circuit: string }>;
     };
     expect(ready.providers.a?.circuit).toBe('open');
@@ -183,7 +183,7 @@ describe('fallback and retry', () => {
     const picks = [];
     for (let i = 0; i < 4; i++) picks.push((await chat(client)).choices[0]?.message.content?.slice(1, 2));
     expect(picks).toContain('a');
-    const after = (await (await fetch(`${dp?.url}/readyz`)).json()) as {
+    const after = (await (await fetch(`${dp?.adminUrl}/readyz`)).json()) as {
       providers: Record<string, { circuit: string }>;
     };
     expect(after.providers.a?.circuit).toBe('closed');

@@ -45,7 +45,7 @@ describe('a fresh replica', () => {
     );
     const dp = await spawnDataplane(cfg.file);
     try {
-      const r = await fetch(`${dp.url}/readyz`);
+      const r = await fetch(`${dp.adminUrl}/readyz`);
       const body = (await r.json()) as {
         warm?: { encodings: string[] };
         policy: { store: { scriptsLoaded?: boolean; mode: string } };

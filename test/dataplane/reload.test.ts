@@ -48,7 +48,7 @@ afterAll(async () => {
 });
 
 async function metric(name: string): Promise<string> {
-  const text = await (await fetch(`${dp.url}/metrics`)).text();
+  const text = await (await fetch(`${dp.adminUrl}/metrics`)).text();
   return text
     .split('\n')
     .filter((l) => l.startsWith(name))
@@ -98,13 +98,13 @@ describe('hot reload', () => {
     const workers = [worker(false), worker(false), worker(true), worker(true)];
     // Each swap waits until the replica serves it (its hash changes), so all 24 are real reloads
     // even when a loaded machine delays the watcher.
-    let hash = ((await (await fetch(`${dp.url}/readyz`)).json()) as { configHash: string }).configHash;
+    let hash = ((await (await fetch(`${dp.adminUrl}/readyz`)).json()) as { configHash: string }).configHash;
     for (let i = 1; i <= 24; i++) {
       await new Promise((r) => setTimeout(r, 100));
       kd.update({ 'config.yaml': config(i, i % 2 ? 'b' : 'a') });
       const deadline = Date.now() + 5000;
       for (;;) {
-        const now = ((await (await fetch(`${dp.url}/readyz`)).json()) as { configHash: string }).configHash;
+        const now = ((await (await fetch(`${dp.adminUrl}/readyz`)).json()) as { configHash: string }).configHash;
         if (now !== hash || Date.now() > deadline) {
           expect(now, `reload ${i} not served`).not.toBe(hash);
           hash = now;
@@ -124,7 +124,7 @@ describe('hot reload', () => {
   });
 
   it('keeps the last good config when a new one is invalid, and says so', async () => {
-    const before = (await (await fetch(`${dp.url}/readyz`)).json()) as { configHash: string };
+    const before = (await (await fetch(`${dp.adminUrl}/readyz`)).json()) as { configHash: string };
     kd.update({ 'config.yaml': 'providers: []\nroutes: [{ name: broken }]\n' });
     const deadline = Date.now() + 5000;
     let ready: { configValid: boolean; configError?: string; configHash: string } = {
@@ -132,7 +132,7 @@ describe('hot reload', () => {
       configHash: '',
     };
     while (Date.now() < deadline) {
-      ready = (await (await fetch(`${dp.url}/readyz`)).json()) as typeof ready;
+      ready = (await (await fetch(`${dp.adminUrl}/readyz`)).json()) as typeof ready;
       if (!ready.configValid) break;
       await new Promise((r) => setTimeout(r, 50));
     }

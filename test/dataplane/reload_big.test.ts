@@ -82,7 +82,7 @@ interface Call {
 }
 
 async function readyz(): Promise<{ configHash: string; configValid: boolean; configError?: string }> {
-  return (await (await fetch(`${dp.url}/readyz`)).json()) as {
+  return (await (await fetch(`${dp.adminUrl}/readyz`)).json()) as {
     configHash: string;
     configValid: boolean;
     configError?: string;

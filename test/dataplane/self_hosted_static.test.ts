@@ -90,7 +90,7 @@ describe('static endpoints', () => {
     expect(counts(picks).p1).toBe(0);
     // two consecutive failures eject it: it never sees a third request
     expect(p1.received - before).toBeLessThanOrEqual(2);
-    const ready = (await (await fetch(`${dp.url}/readyz`)).json()) as {
+    const ready = (await (await fetch(`${dp.adminUrl}/readyz`)).json()) as {
       providers?: Record<string, { endpoints?: unknown }>;
     };
     expect(ready.providers?.llama?.endpoints).toEqual({ ready: 2, ejected: 1, unhealthy: 0 });
@@ -127,7 +127,7 @@ describe('static endpoints', () => {
     dp.config.write(two);
     const p2 = pods[2] as FakeVllm;
     await waitFor('reloaded', async () => {
-      const r = (await (await fetch(`${dp?.url}/readyz`)).json()) as {
+      const r = (await (await fetch(`${dp?.adminUrl}/readyz`)).json()) as {
         providers?: Record<string, { endpoints?: { ready: number } }>;
       };
       return r.providers?.llama?.endpoints?.ready === 2;
@@ -145,13 +145,13 @@ describe('static endpoints', () => {
     await waitFor('on the fallback', async () => (await ask()) === 'backup', 5_000);
     const ms = performance.now() - t0;
     expect(ms).toBeLessThan(1_000);
-    const metrics = await (await fetch(`${dp.url}/metrics`)).text();
+    const metrics = await (await fetch(`${dp.adminUrl}/metrics`)).text();
     expect(metrics).toContain('sluice_backend_suspended{route="chat",provider="llama"} 1');
     // a suspended route backend works the same way; unsuspended, the pods serve again
     dp.config.write(config({}, { suspended: true }));
     await waitFor('still on the fallback', async () => (await ask()) === 'backup', 5_000);
     dp.config.write(config({}));
     await waitFor('back on the pods', async () => (await ask()).startsWith('p'), 5_000);
-    expect(await (await fetch(`${dp.url}/metrics`)).text()).not.toContain('sluice_backend_suspended{');
+    expect(await (await fetch(`${dp.adminUrl}/metrics`)).text()).not.toContain('sluice_backend_suspended{');
   });
 });

@@ -49,6 +49,8 @@ export function configDir(config: unknown, name = 'config.yaml'): TestConfigDir 
 export interface InProcessDataplane {
   url: string;
   baseURL: string;
+  /** the admin port: /metrics and the detailed /readyz */
+  adminUrl: string;
   dataplane: Dataplane;
   config: TestConfigDir;
   stop(): Promise<void>;
@@ -61,11 +63,13 @@ export async function startDataplane(config: unknown): Promise<InProcessDataplan
     log: testLogger(),
     host: '127.0.0.1',
     port: 0,
+    adminPort: 0,
   });
   const address = await dataplane.start();
   return {
     url: address,
     baseURL: `${address}/v1`,
+    adminUrl: dataplane.adminAddress,
     dataplane,
     config: cfg,
     async stop() {
@@ -78,6 +82,8 @@ export async function startDataplane(config: unknown): Promise<InProcessDataplan
 export interface DataplaneProcess {
   url: string;
   baseURL: string;
+  /** the admin port: /metrics and the detailed /readyz (any free port unless extraArgs name one) */
+  adminUrl: string;
   child: ChildProcess;
   logs: string[];
   /** resolves with the exit code */
@@ -108,6 +114,7 @@ export async function spawnDataplane(
       String(port),
       '--host',
       '127.0.0.1',
+      ...(extraArgs.includes('--admin-port') ? [] : ['--admin-port', '0']),
       ...extraArgs,
     ],
     {
@@ -118,6 +125,7 @@ export async function spawnDataplane(
   );
   const logs: string[] = [];
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  let adminUrl = '';
   const url = await new Promise<string>((resolveUrl, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`dataplane did not start in ${timeoutMs} ms:\n${logs.join('')}`)),
@@ -133,7 +141,9 @@ export async function spawnDataplane(
         logs.push(`${line}\n`);
         if (line.includes('sluice dataplane listening')) {
           clearTimeout(timer);
-          resolveUrl((JSON.parse(line) as { address: string }).address);
+          const listening = JSON.parse(line) as { address: string; adminAddress: string };
+          adminUrl = listening.adminAddress;
+          resolveUrl(listening.address);
         }
         i = buf.indexOf('\n');
       }
@@ -147,6 +157,7 @@ export async function spawnDataplane(
   return {
     url,
     baseURL: `${url}/v1`,
+    adminUrl,
     child,
     logs,
     exited,

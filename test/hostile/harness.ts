@@ -73,7 +73,7 @@ export async function waitReady(url: string, timeoutMs = 60_000): Promise<void> 
   throw new Error(`${url} did not become ready in ${timeoutMs} ms`);
 }
 
-/** The store mode a replica reports ('shared', 'local-fallback', 'unavailable'). */
+/** The store mode a replica reports ('shared', 'local-fallback', 'unavailable'); `url` is its admin port's. */
 export async function storeMode(url: string): Promise<string | undefined> {
   const r = await fetch(`${url}/readyz`).catch(() => undefined);
   const body = r

@@ -130,7 +130,7 @@ async function killScenario(h: Hostile, mode: 'open' | 'closed', run: number): P
   const a = await Promise.all(streams);
   await h.redis.restart();
   h.pinRedis();
-  for (const r of h.replicas) await waitMode(r.url, 'shared');
+  for (const r of h.replicas) await waitMode(r.adminUrl, 'shared');
   // Phase C: a burst after recovery.
   const after = await burst(h, BURST, (url) => chat(url, key, body(100)));
   report(`redis killed (${mode}) during`, run, during);

@@ -267,7 +267,7 @@ describe('scopes', () => {
 
 describe('observability', () => {
   it('counts rejections by namespace and limit kind in /metrics', async () => {
-    const text = await (await fetch(`${dp.url}/metrics`)).text();
+    const text = await (await fetch(`${dp.adminUrl}/metrics`)).text();
     for (const [n, kind] of [
       ['req', 'requests'],
       ['conc', 'concurrency'],
@@ -285,7 +285,7 @@ describe('observability', () => {
   });
 
   it('reports the store in /readyz', async () => {
-    const body = (await (await fetch(`${dp.url}/readyz`)).json()) as { policy: { store: unknown } };
+    const body = (await (await fetch(`${dp.adminUrl}/readyz`)).json()) as { policy: { store: unknown } };
     expect(body.policy.store).toEqual({ type: 'memory', healthy: true, mode: 'local' });
   });
 

@@ -56,13 +56,13 @@ async function call(
 }
 
 async function readyz(dp: InProcessDataplane): Promise<{ status: number; store: Record<string, unknown> }> {
-  const r = await fetch(`${dp.url}/readyz`);
+  const r = await fetch(`${dp.adminUrl}/readyz`);
   const j = (await r.json()) as { policy: { store: Record<string, unknown> } };
   return { status: r.status, store: j.policy.store };
 }
 
 async function storeHealthyMetric(dp: InProcessDataplane): Promise<number> {
-  const m = /^sluice_store_healthy (\d)/m.exec(await (await fetch(`${dp.url}/metrics`)).text());
+  const m = /^sluice_store_healthy (\d)/m.exec(await (await fetch(`${dp.adminUrl}/metrics`)).text());
   return Number(m?.[1]);
 }
 

@@ -120,7 +120,7 @@ describe('openai SDK streams', () => {
   });
 
   it('counts truncations in /metrics', async () => {
-    const text = await (await fetch(`${dp.url}/metrics`)).text();
+    const text = await (await fetch(`${dp.adminUrl}/metrics`)).text();
     expect(text).toMatch(/sluice_stream_truncations_total\{namespace="window",reason="[a-z_]+"\} 1/);
   });
 });

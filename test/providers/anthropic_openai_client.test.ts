@@ -65,7 +65,7 @@ afterAll(async () => {
 beforeEach(() => fake.setScript(() => ({})));
 
 async function tokenCounter(provider: string, type: string): Promise<number> {
-  const text = await (await fetch(`${dp.url}/metrics`)).text();
+  const text = await (await fetch(`${dp.adminUrl}/metrics`)).text();
   let sum = 0;
   for (const line of text.split('\n')) {
     if (

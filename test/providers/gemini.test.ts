@@ -142,7 +142,7 @@ describe('gemini through the gateway with the openai SDK', () => {
     const chunks = [];
     for await (const c of stream) chunks.push(c);
     expect(chunks.some((c) => c.usage)).toBe(false);
-    const metrics = await (await fetch(`${dp.url}/metrics`)).text();
+    const metrics = await (await fetch(`${dp.adminUrl}/metrics`)).text();
     const line = metrics
       .split('\n')
       .find(

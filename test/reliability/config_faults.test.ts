@@ -32,7 +32,7 @@ interface Ready {
 }
 
 async function ready(): Promise<Ready> {
-  return (await (await fetch(`${dp.url}/readyz`)).json()) as Ready;
+  return (await (await fetch(`${dp.adminUrl}/readyz`)).json()) as Ready;
 }
 
 async function until(cond: (r: Ready) => boolean): Promise<Ready> {

@@ -5,6 +5,7 @@ import { gunzipSync } from 'node:zlib';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { compileNamespaceSteps } from '../policy/compile.ts';
+import { describeParseError } from '../security/parse_errors.ts';
 import { checkReferenceSteps } from './references.ts';
 import { configSchema, type SluiceConfig } from './schema.ts';
 import { parseConfigSteps } from './schema_steps.ts';
@@ -81,14 +82,16 @@ export function parseConfigText(text: string, source: string): unknown {
       try {
         return parseYaml(plain);
       } catch {
-        throw cannotParse(source, `invalid JSON: ${(jsonError as Error).message}`);
+        throw cannotParse(source, `invalid JSON: ${describeParseError(jsonError)}`);
       }
     }
   }
   try {
     return parseYaml(plain);
   } catch (err) {
-    throw cannotParse(source, (err as Error).message);
+    // the parsers' messages quote the text; a config error (shown in /readyz, CR status and logs)
+    // must not, in case a secret file was mounted where the config is read
+    throw cannotParse(source, describeParseError(err));
   }
 }
 

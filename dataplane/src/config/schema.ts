@@ -63,6 +63,20 @@ export const mockSettingsSchema = z.strictObject({
 });
 export type MockSettings = z.infer<typeof mockSettingsSchema>;
 
+/** The admin listener: /metrics and detailed readiness, apart from the API port (admin_server.ts). */
+export const adminSchema = z
+  .strictObject({
+    host: z.string().default('127.0.0.1').describe('address the admin port binds (the chart: 0.0.0.0)'),
+    port: z
+      .number()
+      .int()
+      .min(0)
+      .max(65535)
+      .default(9464)
+      .describe('serves /metrics, /readyz with details and /healthz; must differ from server.port'),
+  })
+  .prefault({});
+
 export const circuitBreakerSchema = z.strictObject({
   consecutiveFailures: z.number().int().positive().default(5),
   baseEjectionMs: z.number().int().positive().default(10_000),
@@ -436,6 +450,7 @@ export const serverSchema = z
   .strictObject({
     host: z.string().default('127.0.0.1'),
     port: z.number().int().min(0).max(65535).default(8080),
+    admin: adminSchema,
     bodyLimitBytes: z
       .number()
       .int()

@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { describeParseError } from '../security/parse_errors.ts';
 
 /** Everything needed to reach and authenticate to one API server. */
 export interface ConnectionSpec {
@@ -124,7 +125,8 @@ export function parseKubeconfig(text: string, file: string, note = ''): Connecti
     root = parseYaml(text);
   } catch (err) {
     throw new KubeCredentialsError(
-      `kubeconfig ${file} is not valid YAML: ${err instanceof Error ? err.message : String(err)}`,
+      // the yaml package quotes the bad line, and a kubeconfig holds tokens and keys
+      `kubeconfig ${file} is not valid YAML: ${describeParseError(err)}`,
     );
   }
   if (!isMapping(root)) throw new KubeCredentialsError(`kubeconfig ${file} is empty or not a YAML mapping`);

@@ -16,6 +16,7 @@ import { runSteps } from '../config/steps.ts';
 import { GatewayError } from '../errors.ts';
 import type { Identity, RequestHeaders } from '../proxy/gate.ts';
 import { compileHeaderMatch } from '../runtime/route.ts';
+import { describeParseError } from '../security/parse_errors.ts';
 import { compileJwt, type JwtMatcher, looksLikeJwt, unverifiedClaims } from './jwt.ts';
 
 type Getter = (name: string) => string | undefined;
@@ -64,7 +65,8 @@ function* parseKeysFile(text: string, path: string): Steps<Array<{ name: string;
   try {
     list = JSON.parse(text);
   } catch (err) {
-    throw new ConfigError('config', [{ path, message: `not JSON: ${(err as Error).message}` }]);
+    // never the parser's own message: it quotes the file (a misplaced secret, say)
+    throw new ConfigError('config', [{ path, message: `not JSON: ${describeParseError(err)}` }]);
   }
   if (!Array.isArray(list)) throw new ConfigError('config', [{ path, message: 'must be a JSON list' }]);
   const out: Array<{ name: string; sha256: string }> = [];

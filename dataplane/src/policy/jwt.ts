@@ -5,6 +5,7 @@ import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import { createLocalJWKSet, decodeJwt, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import { ConfigError } from '../config/load.ts';
 import type { NamespaceConfig, SecretSource } from '../config/schema.ts';
+import { describeParseError } from '../security/parse_errors.ts';
 
 type JwtConfig = NonNullable<NamespaceConfig['match']['jwt']>;
 
@@ -54,7 +55,8 @@ export function compileJwt(
     throw new ConfigError('config', [
       {
         path,
-        message: `cannot load the verification key: ${err instanceof Error ? err.message : String(err)}`,
+        // a JWKS that is not JSON: the parser's message would quote the file
+        message: `cannot load the verification key: ${describeParseError(err)}`,
       },
     ]);
   }
