@@ -353,6 +353,10 @@ export const jwtMatchSchema = z.strictObject({
   publicKey: secretSourceSchema.optional().describe('PEM public key for RS256/ES256'),
   jwksFile: z.string().optional(),
   claim: z.string().default('namespace').describe('claim whose value must equal the namespace name'),
+  requireExp: z
+    .boolean()
+    .default(true)
+    .describe('refuse tokens without an exp claim (set false only for issuers that cannot set one)'),
 });
 
 export const namespaceSchema = z.strictObject({
@@ -495,6 +499,12 @@ export const serverSchema = z
       .default(16 * 1024),
     timeouts: timeoutsSchema.prefault({}),
     logPrompts: z.boolean().default(false),
+    exposeProvider: z
+      .boolean()
+      .default(false)
+      .describe(
+        'send x-sluice-provider (the internal provider name) on answers; off: clients never learn it',
+      ),
   })
   .prefault({});
 

@@ -18,6 +18,12 @@ export interface JwtMatcher {
 /** Allowed clock skew between the token issuer and this replica. */
 const CLOCK_TOLERANCE_S = 30;
 
+/**
+ * Shortest HS256 secret accepted: RFC 7518 §3.2 asks for a key as long as the hash (256 bits); a
+ * shorter shared secret can be brute-forced from any one token a client holds.
+ */
+export const MIN_HS256_SECRET_BYTES = 32;
+
 export function compileJwt(
   namespace: string,
   cfg: JwtConfig,
@@ -44,7 +50,17 @@ export function compileJwt(
 
   let key: KeyObject | JWTVerifyGetKey;
   try {
-    if (cfg.secret) key = createSecretKey(Buffer.from(readSecret(cfg.secret, `${path}.secret`), 'utf8'));
+    if (cfg.secret) {
+      const secret = Buffer.from(readSecret(cfg.secret, `${path}.secret`), 'utf8');
+      if (secret.length < MIN_HS256_SECRET_BYTES)
+        throw new ConfigError('config', [
+          {
+            path: `${path}.secret`,
+            message: `an HS256 secret must be at least ${MIN_HS256_SECRET_BYTES} bytes (RFC 7518 section 3.2); this one has ${secret.length}`,
+          },
+        ]);
+      key = createSecretKey(secret);
+    }
     else if (cfg.publicKey) key = createPublicKey(readSecret(cfg.publicKey, `${path}.publicKey`));
     else {
       const text = readSecret({ file: cfg.jwksFile as string }, `${path}.jwksFile`);
@@ -65,6 +81,8 @@ export function compileJwt(
     issuer: cfg.issuer,
     audience: cfg.audience,
     clockTolerance: CLOCK_TOLERANCE_S,
+    // a token without exp would be valid forever: refused unless the namespace opts out
+    requiredClaims: cfg.requireExp === false ? [] : ['exp'],
   };
   return {
     namespace,

@@ -1,9 +1,19 @@
 // Pieces every translator needs to address a provider: the path for an operation and the auth headers.
 import type { ResolvedProvider } from './types.ts';
 
+/**
+ * A model name as one URL path segment. encodeURIComponent leaves dots alone, and a `.` or `..`
+ * segment would be resolved by the upstream or a proxy on the way (`/model/../converse`): those are
+ * written as %2E. Client names never get here with them (api/request_guards.ts); a configured backend
+ * model could.
+ */
+export function modelSegment(model: string): string {
+  return model === '.' || model === '..' ? '%2E'.repeat(model.length) : encodeURIComponent(model);
+}
+
 export function expandTemplate(template: string, provider: ResolvedProvider, model: string): string {
   return template
-    .replaceAll('{model}', encodeURIComponent(model))
+    .replaceAll('{model}', modelSegment(model))
     .replaceAll(
       '{apiVersion}',
       encodeURIComponent(provider.config.apiVersion ?? provider.preset.defaultApiVersion ?? ''),

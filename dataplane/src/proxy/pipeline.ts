@@ -206,6 +206,7 @@ export async function handleApi(
         clientGone: clientGone.signal,
         started,
         outcome,
+        exposeProvider: runtime.config.server.exposeProvider,
         redactor: runtime.redactor,
       });
       return;

@@ -95,10 +95,10 @@ export async function respondWhole(
   });
   if (admission.cacheKey && runtime.gate.cacheSet)
     await runtime.gate.cacheSet(admission.cacheKey, translated.body);
-  reply
-    .header('x-sluice-provider', outcome.provider)
-    .header('content-type', 'application/json')
-    .send(translated.body);
+  // the internal provider name is the operator's business unless they choose to show it
+  if (runtime.config.server.exposeProvider && outcome.provider)
+    reply.header('x-sluice-provider', outcome.provider);
+  reply.header('content-type', 'application/json').send(translated.body);
 }
 
 export interface StreamResponseContext {
@@ -115,6 +115,8 @@ export interface StreamResponseContext {
   clientGone: AbortSignal;
   started: number;
   outcome: RequestOutcome;
+  /** server.exposeProvider: send x-sluice-provider */
+  exposeProvider?: boolean;
 }
 
 /**
@@ -145,7 +147,7 @@ export async function respondStream(ctx: StreamResponseContext): Promise<void> {
     'cache-control': 'no-cache',
     'x-accel-buffering': 'no',
     'x-request-id': String(req.id),
-    'x-sluice-provider': outcome.provider,
+    ...(ctx.exposeProvider ? { 'x-sluice-provider': outcome.provider } : {}),
     ...admission.headers,
   };
   res.writeHead(200, headers);
