@@ -60,8 +60,7 @@ export function compileJwt(
           },
         ]);
       key = createSecretKey(secret);
-    }
-    else if (cfg.publicKey) key = createPublicKey(readSecret(cfg.publicKey, `${path}.publicKey`));
+    } else if (cfg.publicKey) key = createPublicKey(readSecret(cfg.publicKey, `${path}.publicKey`));
     else {
       const text = readSecret({ file: cfg.jwksFile as string }, `${path}.jwksFile`);
       key = createLocalJWKSet(JSON.parse(text) as Parameters<typeof createLocalJWKSet>[0]);
