@@ -19,8 +19,20 @@ import { GatewayError } from '../errors.ts';
 import { metrics } from '../observability/metrics.ts';
 import { acquireLoopLag, type LoopLag, type Timed, withinDeadline } from './deadline.ts';
 import { MemoryStore } from './memory.ts';
+import {
+  admitArgs,
+  hashTag,
+  lateReplyMs,
+  maxWaitMs,
+  parseAdmitReply,
+  type ReplayOp,
+  scaleBatch,
+} from './redis_admission.ts';
 import { parseRedisUrl, type RedisSettings } from './redis_connect.ts';
 import { type LuaScript, scripts } from './redis_scripts.ts';
+
+export { lateReplyMs, maxWaitMs, scaleBatch };
+
 import type { AdmitBatch, AdmitResult, Placement, SettleBatch, Store, StoreHealth } from './types.ts';
 
 export interface StoreLogger {
@@ -44,85 +56,6 @@ export interface RedisStoreOptions {
 const MAX_PENDING_OPS = 10_000;
 /** How long a cancelled reservation's tombstone and a merge's id are kept. */
 const TOMBSTONE_MS = 10 * 60_000;
-
-/** The longest a request waits on one command, event-loop delay included. */
-export const maxWaitMs = (commandTimeoutMs: number) => Math.max(2_000, 10 * commandTimeoutMs);
-/** When ioredis itself gives up on a command: its reply is then lost and the outcome stays unknown. */
-export const lateReplyMs = (commandTimeoutMs: number) => Math.max(10_000, 40 * commandTimeoutMs);
-
-/** The local share of a limit while Redis is away: each of N replicas takes limit/N. */
-export function scaleBatch(batch: AdmitBatch, replicas: number): AdmitBatch {
-  if (replicas <= 1) return batch;
-  return {
-    ...batch,
-    rates: batch.rates.map((r) => ({
-      ...r,
-      emissionMs: r.emissionMs * replicas,
-      burst: Math.max(1, Math.floor(r.burst / replicas)),
-    })),
-    concurrency: batch.concurrency.map((c) => ({ ...c, max: Math.max(1, Math.floor(c.max / replicas)) })),
-    windows: batch.windows.map((w) => ({ ...w, limit: w.limit / replicas })),
-  };
-}
-
-class CancelledAdmission extends Error {}
-
-function parseAdmitReply(raw: unknown): AdmitResult {
-  const r = JSON.parse(String(raw)) as {
-    ok: boolean;
-    kind?: 'rate' | 'concurrency' | 'window' | 'cancelled';
-    index?: number;
-    retry?: number;
-    grant?: number;
-    rates?: unknown;
-    /** a number on denial (units used in the denying window), a list on success */
-    used?: unknown;
-  };
-  if (!r.ok) {
-    if (r.kind === 'cancelled') throw new CancelledAdmission('reservation was cancelled');
-    return {
-      ok: false,
-      kind: r.kind ?? 'rate',
-      index: r.index ?? 0,
-      retryAfterMs: r.retry ?? 1_000,
-      ...(typeof r.used === 'number' ? { used: r.used } : {}),
-    };
-  }
-  // cjson encodes an empty Lua table as {} rather than [].
-  const rates = Array.isArray(r.rates) ? (r.rates as Array<[number, number]>) : [];
-  return {
-    ok: true,
-    grant: r.grant ?? 0,
-    rates: rates.map(([remaining, resetMs]) => ({ remaining, resetMs })),
-    windowsUsed: Array.isArray(r.used) ? (r.used as number[]) : [],
-  };
-}
-
-/** KEYS and ARGV[1] of ADMIT_LUA (and CANCEL_LUA, which takes the same). */
-function admitArgs(batch: AdmitBatch): { keys: string[]; spec: string } {
-  const keys = [
-    ...batch.rates.map((r) => r.key),
-    ...batch.concurrency.map((c) => c.key),
-    ...batch.windows.map((w) => w.key),
-  ];
-  if (batch.reservation) keys.push(batch.reservation.key);
-  const spec = JSON.stringify({
-    r: batch.rates.map((r) => [r.emissionMs, r.burst]),
-    c: batch.concurrency.map((c) => [c.max, c.id, c.leaseMs]),
-    w: batch.windows.map((w) => [w.limit, w.fixed, w.perOutput, w.ttlMs, w.resetMs]),
-    o: batch.wantOutput,
-    ...(batch.reservation ? { v: batch.reservation.ttlMs } : {}),
-  });
-  return { keys, spec };
-}
-
-/** The hash tag ("{ns}") a key lives under, so an id key lands on the same Cluster slot. */
-const hashTag = (key: string) => key.slice(0, key.indexOf('}') + 1);
-
-type ReplayOp =
-  | { kind: 'settle'; batch: SettleBatch }
-  | { kind: 'cancel'; keys: string[]; spec: string; granted: boolean }
-  | { kind: 'merge'; key: string; id: string; delta: number; expireAt: number };
 
 export class RedisStore implements Store {
   readonly type = 'redis' as const;
@@ -202,8 +135,9 @@ export class RedisStore implements Store {
       }
     };
     const r = await withinDeadline(load(), timeoutMs, timeoutMs, this.#lag.lag);
-    this.#scriptsLoaded = r.ok;
-    if (!r.ok) this.#lastError = String(r.error);
+    // once loaded, a later failed reload (a restarted Redis) costs one EVAL by source, not readiness
+    if (r.ok) this.#scriptsLoaded = true;
+    else this.#lastError = String(r.error);
   }
 
   #key(k: string): string {
@@ -275,6 +209,8 @@ export class RedisStore implements Store {
       this.#lastError = String(pong.error);
       return;
     }
+    // A restarted Redis has an empty script cache: load the scripts before the replay and the traffic.
+    await this.#loadScripts(this.#opts.settings.connectTimeoutMs);
     // Outage usage and pending settlements reach Redis before new admissions rely on its counters.
     if (!(await this.#flush())) return;
     clearInterval(this.#probe);
