@@ -6,7 +6,11 @@
 #       binaries the envtest harness (test/envtest/controlplane.ts) runs;
 #   .tools/bin/helm
 #       built from test/tools/helm/go.mod (helm v3);
-#   redis-server and lua5.4
+#   .tools/bin/otelcol
+#       an OpenTelemetry Collector (OTLP receiver and OTLP/HTTP exporter only)
+#       built from test/tools/otelcol, for the tracing tests;
+#   redis-server, lua5.4 and prometheus (prometheus + promtool, for the alert
+#   and dashboard tests in test/chart/)
 #       from Debian's packages, when they are not on PATH already;
 #   bench (only when asked for; npm run bench asks): wrk, redis-server, python3
 #       with venv, from Debian's packages, for bench/run.ts.
@@ -237,7 +241,7 @@ install_system() {
   command -v redis-server >/dev/null 2>&1 || pkgs+=(redis-server)
   command -v lua5.4 >/dev/null 2>&1 || pkgs+=(lua5.4)
   if [[ ${#pkgs[@]} -eq 0 ]]; then
-    log "redis-server and lua5.4: present"
+    log "redis-server, lua5.4 and prometheus: present"
     return 0
   fi
   apt_install "${pkgs[@]}"
@@ -262,6 +266,8 @@ install_bench() {
 T0=$(date +%s)
 if [[ $want_system -eq 1 ]]; then install_system; fi
 if [[ $want_bench -eq 1 ]]; then install_bench; fi
+  # Debian's prometheus package ships both prometheus and promtool
+  { command -v prometheus && command -v promtool; } >/dev/null 2>&1 || pkgs+=(prometheus)
 if [[ $want_k8s -eq 1 ]]; then install_k8s; fi
 if [[ $want_helm -eq 1 ]]; then install_helm; fi
 log "all done in $(elapsed "$T0"); binaries in $BIN"
