@@ -8,7 +8,7 @@ type Obj = Record<string, unknown>;
 
 export interface ResponsesUsage {
   input_tokens: number;
-  input_tokens_details: { cached_tokens: number };
+  input_tokens_details: { cached_tokens: number; cache_write_tokens: number };
   output_tokens: number;
   output_tokens_details: { reasoning_tokens: number };
   total_tokens: number;
@@ -91,7 +91,10 @@ export const RESPONSE_ID = /^resp_[A-Za-z0-9_-]{1,120}$/;
 export function toResponsesUsage(u: Usage): ResponsesUsage {
   return {
     input_tokens: u.inputTokens,
-    input_tokens_details: { cached_tokens: u.cachedInputTokens ?? 0 },
+    input_tokens_details: {
+      cached_tokens: u.cachedInputTokens ?? 0,
+      cache_write_tokens: u.cacheCreationInputTokens ?? 0,
+    },
     output_tokens: u.outputTokens,
     output_tokens_details: { reasoning_tokens: u.reasoningTokens ?? 0 },
     total_tokens: u.inputTokens + u.outputTokens,
@@ -105,6 +108,8 @@ export function fromResponsesUsage(u: unknown): Usage | undefined {
   const usage: Usage = { inputTokens: r.input_tokens ?? 0, outputTokens: r.output_tokens ?? 0 };
   const cached = r.input_tokens_details?.cached_tokens;
   if (cached) usage.cachedInputTokens = cached;
+  const written = r.input_tokens_details?.cache_write_tokens;
+  if (written) usage.cacheCreationInputTokens = written;
   const reasoning = r.output_tokens_details?.reasoning_tokens;
   if (reasoning) usage.reasoningTokens = reasoning;
   return usage;

@@ -161,6 +161,9 @@ function jsonBody(parseJson: JsonParser) {
     function onEnd() {
       stop();
       if (refused) return done(refused);
+      // a GET or DELETE with `content-type: application/json` and no body, as the openai Python SDK
+      // sends for responses.delete(): nothing to parse, not an empty-JSON error
+      if (size === 0 && req.method !== 'POST') return done(null, undefined);
       const text =
         chunks.length === 1
           ? (chunks[0] as Buffer).toString('utf8')
