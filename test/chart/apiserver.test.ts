@@ -208,6 +208,7 @@ describe('helm install, upgrade, uninstall', () => {
       'RoleBinding/team-b/sluice-operator-watch',
       'Secret/sluice-system/sluice-redis',
       'Service/sluice-system/sluice-dataplane',
+      'Service/sluice-system/sluice-dataplane-admin',
       'Service/sluice-system/sluice-operator-metrics',
       'ServiceAccount/sluice-system/sluice-dataplane',
       'ServiceAccount/sluice-system/sluice-operator',

@@ -181,14 +181,17 @@ describe('image replay from a clean folder', () => {
     );
     await runOk('chmod', ['-R', 'a-w,a+rX', join(root, 'etc')]);
     const port = await freePort();
+    const adminPort = await freePort();
     const args = [
       ...entry.slice(1),
       ...cmd.map((a) => (a === '/etc/sluice/config/config.yaml' ? configFile : a)),
     ];
-    // HOST/PORT as the chart's Deployment sets them.
+    // HOST/PORT and ADMIN_HOST/ADMIN_PORT as the chart's Deployment sets them.
     const { child, output } = start(args, {
       HOST: '127.0.0.1',
       PORT: String(port),
+      ADMIN_HOST: '127.0.0.1',
+      ADMIN_PORT: String(adminPort),
       NODE_OPTIONS: '--max-semi-space-size=8 --max-old-space-size=256',
       MALLOC_ARENA_MAX: '2',
     });
@@ -203,6 +206,8 @@ describe('image replay from a clean folder', () => {
     }
     expect(healthy, output()).toBe(true);
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    const admin = `http://127.0.0.1:${adminPort}`;
+    expect((await fetch(`${admin}/readyz`)).status).toBe(200);
     if (asUser) {
       // The live process really runs as the image's non-root USER.
       const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
@@ -218,7 +223,9 @@ describe('image replay from a clean folder', () => {
     expect(res.status, JSON.stringify(body)).toBe(200);
     expect(body.object).toBe('chat.completion');
     expect(body.choices).toHaveLength(1);
-    expect(await (await fetch(`${base}/metrics`)).text()).toContain('sluice_inflight_requests');
+    // metrics on the admin port only
+    expect(await (await fetch(`${admin}/metrics`)).text()).toContain('sluice_inflight_requests');
+    expect((await fetch(`${base}/metrics`)).status).toBe(404);
     child.kill('SIGTERM');
     expect(await exited(child)).toBe(0);
     expect(output()).toContain('draining');

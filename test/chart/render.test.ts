@@ -142,7 +142,8 @@ describe('default values', () => {
   it('gives both components the restricted security context, probes and resources', () => {
     for (const [name, cname, port] of [
       ['sluice-operator', 'operator', 'metrics'],
-      ['sluice-dataplane', 'dataplane', 'http'],
+      // the dataplane's probes use its admin port (the API port answers only a bare status)
+      ['sluice-dataplane', 'dataplane', 'admin'],
     ] as const) {
       const d = one(objs, 'Deployment', name);
       const c = container(d, cname);
@@ -277,6 +278,35 @@ describe('toggles', () => {
     expect(argValue(args, '--namespaces')).toBe('team-a,team-b');
   });
 
+  it('serves metrics and detailed readiness on an admin port that only a ClusterIP Service exposes', async () => {
+    const objs = await render({
+      dataplane: { service: { type: 'LoadBalancer' } },
+      ingress: { enabled: true },
+    });
+    const c = container(one(objs, 'Deployment', 'sluice-dataplane'), 'dataplane');
+    expect(getArray(c, 'ports')).toEqual([
+      { name: 'http', containerPort: 8080, protocol: 'TCP' },
+      { name: 'admin', containerPort: 9464, protocol: 'TCP' },
+    ]);
+    const env = Object.fromEntries(getArray(c, 'env').map((e) => [get(e, 'name'), get(e, 'value')]));
+    expect(env).toMatchObject({ ADMIN_HOST: '0.0.0.0', ADMIN_PORT: '9464' });
+    // the API Service (here a LoadBalancer) carries the API port only
+    const api = one(objs, 'Service', 'sluice-dataplane');
+    expect(getArray(api, 'spec.ports').map((p) => get(p, 'name'))).toEqual(['http']);
+    const admin = one(objs, 'Service', 'sluice-dataplane-admin');
+    expect(get(admin, 'spec.type')).toBe('ClusterIP');
+    expect(get(admin, 'spec.ports')).toEqual([
+      { name: 'admin', port: 9464, targetPort: 'admin', protocol: 'TCP', appProtocol: 'http' },
+    ]);
+    // the Ingress reaches the API Service's http port, nothing else
+    const ing = one(objs, 'Ingress', 'sluice-dataplane');
+    const backends = getArray(ing, 'spec.rules').flatMap((r) =>
+      getArray(r, 'http.paths').map((p) => get(p, 'backend.service')),
+    );
+    expect(backends.length).toBeGreaterThan(0);
+    for (const b of backends) expect(b).toEqual({ name: 'sluice-dataplane', port: { name: 'http' } });
+  });
+
   it('with every toggle on renders Ingress, NetworkPolicies, Redis wiring, in-flight HPA metric and monitoring', async () => {
     const objs = await render(ALL_TOGGLES_ON, { apiVersions: [MONITORING_API] });
     const ing = one(objs, 'Ingress', 'sluice-dataplane');
@@ -300,6 +330,8 @@ describe('toggles', () => {
     ]);
     const dpNp = one(objs, 'NetworkPolicy', 'sluice-dataplane');
     expect(get(dpNp, 'spec.policyTypes')).toEqual(['Ingress', 'Egress']);
+    // the API port and the admin port, each with its own peers
+    expect(getArray(dpNp, 'spec.ingress').map((r) => get(r, 'ports.0.port'))).toEqual(['http', 'admin']);
 
     const hpa = one(objs, 'HorizontalPodAutoscaler');
     expect(get(hpa, 'spec.metrics.1')).toEqual({
@@ -326,6 +358,11 @@ describe('toggles', () => {
     expect(one(objs, 'ServiceMonitor', 'sluice-dataplane').metadata.labels?.release).toBe(
       'kube-prometheus-stack',
     );
+    // Prometheus scrapes the admin Service's admin port, never the API Service
+    const sm = one(objs, 'ServiceMonitor', 'sluice-dataplane');
+    expect(get(sm, 'spec.endpoints.0.port')).toBe('admin');
+    expect(get(sm, 'spec.selector.matchLabels')).toMatchObject({ 'sluice.dev/port': 'admin' });
+    expect(one(objs, 'Service', 'sluice-dataplane').metadata.labels?.['sluice.dev/port']).toBeUndefined();
     expect(find(objs, 'PrometheusRule')).toHaveLength(1);
     const dash = one(objs, 'ConfigMap', 'sluice-dashboard');
     expect(dash.metadata.labels?.grafana_dashboard).toBe('1');
