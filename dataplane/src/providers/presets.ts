@@ -31,8 +31,10 @@ function openaiCompatible(
 
 const PRESETS: ProviderPreset[] = [
   // OpenAI and Azure serve the Responses API themselves: /v1/responses passes through to them natively
+  // max_completion_tokens: OpenAI's current name, the only one reasoning models (gpt-5, o-series) take
   openaiCompatible('openai', 'OpenAI', 'https://api.openai.com/v1', {
     paths: { ...OPENAI_PATHS, 'openai-responses': '/responses' },
+    quirks: { maxCompletionTokens: true },
   }),
   openaiCompatible('azure-openai', 'Azure OpenAI', undefined, {
     auth: 'api-key',
@@ -46,7 +48,7 @@ const PRESETS: ProviderPreset[] = [
     },
     query: 'api-version={apiVersion}',
     defaultApiVersion: '2024-10-21',
-    quirks: { responsesMinApiVersion: '2025-03-01-preview' },
+    quirks: { responsesMinApiVersion: '2025-03-01-preview', maxCompletionTokens: true },
   }),
   // --- native wire formats (translated) ---
   {
