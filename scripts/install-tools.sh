@@ -240,6 +240,8 @@ install_system() {
   local -a pkgs=()
   command -v redis-server >/dev/null 2>&1 || pkgs+=(redis-server)
   command -v lua5.4 >/dev/null 2>&1 || pkgs+=(lua5.4)
+  # Debian's prometheus package ships both prometheus and promtool
+  { command -v prometheus && command -v promtool; } >/dev/null 2>&1 || pkgs+=(prometheus)
   if [[ ${#pkgs[@]} -eq 0 ]]; then
     log "redis-server, lua5.4 and prometheus: present"
     return 0
@@ -266,8 +268,6 @@ install_bench() {
 T0=$(date +%s)
 if [[ $want_system -eq 1 ]]; then install_system; fi
 if [[ $want_bench -eq 1 ]]; then install_bench; fi
-  # Debian's prometheus package ships both prometheus and promtool
-  { command -v prometheus && command -v promtool; } >/dev/null 2>&1 || pkgs+=(prometheus)
 if [[ $want_k8s -eq 1 ]]; then install_k8s; fi
 if [[ $want_helm -eq 1 ]]; then install_helm; fi
 log "all done in $(elapsed "$T0"); binaries in $BIN"
