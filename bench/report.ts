@@ -34,13 +34,14 @@ export interface TargetCheck {
 
 export function evaluateTargets(r: BenchResults): TargetCheck[] {
   const by = (n: string) => r.targets.find((t) => t.name === n);
-  const [direct, floorT, sluice, full, portkey, litellm] = [
+  const [direct, floorT, sluice, full, portkey, litellm, traced] = [
     'direct',
     'floor',
     'sluice',
     'sluice-full',
     'portkey',
     'litellm',
+    'sluice-traced',
   ].map(by);
   const c = r.connections[0] ?? 50;
   const rps = (t: TargetResult | undefined, s: boolean) => tp(t, s, c)?.reqPerSec.median;
@@ -64,6 +65,18 @@ export function evaluateTargets(r: BenchResults): TargetCheck[] {
     ratio(rps(sluice, false), rps(portkey, false)),
     (v) => v >= 10,
     (v) => `${fmt(v, 1)}x`,
+  );
+  add(
+    'tracing on, 10% sampled: ≥ 0.9 of tracing-off req/s (non-stream)',
+    ratio(rps(traced, false), rps(sluice, false)),
+    (v) => v >= 0.9,
+    (v) => fmt(v, 2),
+  );
+  add(
+    'tracing on, 10% sampled: ≥ 0.9 of tracing-off req/s (stream)',
+    ratio(rps(traced, true), rps(sluice, true)),
+    (v) => v >= 0.9,
+    (v) => fmt(v, 2),
   );
   add(
     'non-stream ≤ 0.068 ms CPU per request',

@@ -30,6 +30,7 @@ import {
   REPO,
   sluiceBare,
   sluiceFull,
+  sluiceTraced,
   sluiceV8Defaults,
   type TargetSpec,
 } from './targets.ts';
@@ -56,7 +57,16 @@ const timing: Timing = quick
 if (values.seconds) timing.seconds = Number(values.seconds);
 if (values.repeats) timing.repeats = Number(values.repeats);
 const CONNECTIONS = values.connections ? values.connections.split(',').map(Number) : quick ? [50] : [50, 200];
-const ALL: TargetSpec[] = [direct, floor, sluiceBare, sluiceV8Defaults, sluiceFull, portkey, litellm];
+const ALL: TargetSpec[] = [
+  direct,
+  floor,
+  sluiceBare,
+  sluiceTraced,
+  sluiceV8Defaults,
+  sluiceFull,
+  portkey,
+  litellm,
+];
 const wanted = values.targets?.split(',').map((s) => s.trim());
 const specs = wanted ? ALL.filter((s) => wanted.includes(s.name)) : ALL;
 
@@ -217,6 +227,20 @@ async function main(): Promise<void> {
     );
     children.push(mock);
     await waitForPort(mockPort, 10_000, () => mock.child.exitCode === null);
+    // where the traced target's spans go: a sink on the client core, like the mock
+    const otlpPort = await freePort();
+    const otlp = startPinned(
+      'otlp-sink',
+      CLIENT_CORE,
+      process.execPath,
+      [join(REPO, 'bench/otlp_sink.ts'), String(otlpPort)],
+      {
+        logFile: join(tmpDir, 'otlp-sink.log'),
+      },
+    );
+    children.push(otlp);
+    await waitForPort(otlpPort, 10_000, () => otlp.child.exitCode === null);
+    const otlpUrl = `http://127.0.0.1:${otlpPort}/v1/traces`;
     // Redis backs the full policy stack and the limiter micro-benchmark; it shares the client core.
     const redis = await startRedis();
     children.push(redis.proc);
@@ -233,7 +257,9 @@ async function main(): Promise<void> {
         });
         continue;
       }
-      targets.push(await benchTarget(spec, { mockPort, tmpDir, redisPort: redis.port, useDist: true }));
+      targets.push(
+        await benchTarget(spec, { mockPort, tmpDir, redisPort: redis.port, useDist: true, otlpUrl }),
+      );
       const last = targets.at(-1);
       if (last?.error) log(`${spec.name}: ${last.error.split('\n')[0]}`);
     }

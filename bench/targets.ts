@@ -47,6 +47,8 @@ export interface BenchContext {
   useDist?: boolean;
   /** extra environment for the gateway process */
   env?: Record<string, string>;
+  /** OTLP/HTTP traces URL (bench/otlp_sink.ts) the traced Sluice target exports to */
+  otlpUrl?: string;
 }
 
 export interface RunningTarget {
@@ -131,9 +133,12 @@ export const floor: TargetSpec = {
 /** The client's key for the full-policy config (its SHA-256 is what the config holds). */
 export const BENCH_CLIENT_KEY = 'sk-sluice-bench-client-key-0001';
 
-function sluiceConfig(ctx: BenchContext, port: number, full: boolean): string {
+function sluiceConfig(ctx: BenchContext, port: number, full: boolean, traced = false): string {
+  if (traced && !ctx.otlpUrl) throw new Error('the traced target needs the OTLP sink');
+  // traced: OpenTelemetry on, 10% of traces sampled and exported (the issue's cost target)
+  const tracing = traced ? { tracing: { enabled: true, endpoint: ctx.otlpUrl, samplingRatio: 0.1 } } : {};
   const cfg: Record<string, unknown> = {
-    server: { host: '127.0.0.1', port },
+    server: { host: '127.0.0.1', port, ...tracing },
     providers: [
       {
         name: 'bench-upstream',
@@ -166,20 +171,22 @@ function sluiceConfig(ctx: BenchContext, port: number, full: boolean): string {
   return JSON.stringify(cfg, null, 2);
 }
 
-function sluice(full: boolean, v8Defaults = false): TargetSpec {
-  const name = full ? 'sluice-full' : v8Defaults ? 'sluice-v8-defaults' : 'sluice';
+function sluice(full: boolean, v8Defaults = false, traced = false): TargetSpec {
+  const name = full ? 'sluice-full' : v8Defaults ? 'sluice-v8-defaults' : traced ? 'sluice-traced' : 'sluice';
   const flags = v8Defaults ? [] : SLUICE_NODE_FLAGS;
   return {
     name,
     description: full
       ? 'Sluice with API-key namespace, Redis-backed request + token limits, token counting, metrics'
-      : v8Defaults
-        ? 'bare Sluice with V8 default heap settings and no MALLOC_ARENA_MAX: the CPU the memory flags cost'
-        : 'Sluice, one route to the mock, no tenants (metrics and token counting stay on)',
+      : traced
+        ? 'bare Sluice with OpenTelemetry tracing on, 10% of traces sampled and exported over OTLP/HTTP'
+        : v8Defaults
+          ? 'bare Sluice with V8 default heap settings and no MALLOC_ARENA_MAX: the CPU the memory flags cost'
+          : 'Sluice, one route to the mock, no tenants (metrics and token counting stay on)',
     async start(ctx) {
       const port = await freePort();
       const cfgFile = join(ctx.tmpDir, `${name}.json`);
-      writeFileSync(cfgFile, sluiceConfig(ctx, port, full));
+      writeFileSync(cfgFile, sluiceConfig(ctx, port, full, traced));
       const s = startPinned(
         name,
         GATEWAY_CORE,
@@ -227,6 +234,7 @@ function sluice(full: boolean, v8Defaults = false): TargetSpec {
 export const sluiceBare = sluice(false);
 export const sluiceFull = sluice(true);
 export const sluiceV8Defaults = sluice(false, true);
+export const sluiceTraced = sluice(false, false, true);
 
 export const portkey: TargetSpec = {
   name: 'portkey',

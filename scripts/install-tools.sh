@@ -21,7 +21,7 @@
 # that holds etcd and kube-apiserver, the binaries found there are linked into
 # .tools/bin instead of being built.
 #
-# Usage: scripts/install-tools.sh [k8s] [helm] [system] [bench]   (default: the first three)
+# Usage: scripts/install-tools.sh [k8s] [helm] [otelcol] [system] [bench]   (default: all but bench)
 # Env:   TOOLS_BIN   where to put binaries (default: <repo>/.tools/bin)
 #        KUBEBUILDER_ASSETS   prebuilt etcd/kube-apiserver/... to use instead
 #
@@ -37,20 +37,22 @@ BIN="${TOOLS_BIN:-$ROOT/.tools/bin}"
 STAMPS="$BIN/.versions"
 K8S_MOD="$ROOT/test/tools"
 HELM_MOD="$ROOT/test/tools/helm"
+OTELCOL_MOD="$ROOT/test/tools/otelcol"
 
 log() { printf '[install-tools %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 die() { printf '[install-tools] error: %s\n' "$*" >&2; exit 1; }
 
-want_k8s=0 want_helm=0 want_system=0 want_bench=0
-if [[ $# -eq 0 ]]; then want_k8s=1 want_helm=1 want_system=1; fi
+want_k8s=0 want_helm=0 want_otelcol=0 want_system=0 want_bench=0
+if [[ $# -eq 0 ]]; then want_k8s=1 want_helm=1 want_otelcol=1 want_system=1; fi
 for arg in "$@"; do
   case "$arg" in
     k8s) want_k8s=1 ;;
     helm) want_helm=1 ;;
+    otelcol) want_otelcol=1 ;;
     system) want_system=1 ;;
     bench) want_bench=1 ;;
-    -h|--help) sed -n '2,26p' "${BASH_SOURCE[0]}"; exit 0 ;;
-    *) die "unknown component '$arg' (expected: k8s, helm, system, bench)" ;;
+    -h|--help) sed -n '2,32p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    *) die "unknown component '$arg' (expected: k8s, helm, otelcol, system, bench)" ;;
   esac
 done
 
@@ -219,6 +221,30 @@ install_helm() {
   log "helm built in $(elapsed "$t0")"
 }
 
+# The collector's module version (otelcol) and its go.sum pin the build, like helm's.
+install_otelcol() {
+  local ver sumh key t0 out
+  ver="$(mod_version "$OTELCOL_MOD/go.mod" go.opentelemetry.io/collector/otelcol)"
+  [[ -n "$ver" ]] || die "cannot read the collector version from $OTELCOL_MOD/go.mod"
+  sumh="$(sum_hash "$OTELCOL_MOD/go.sum")"
+  key="otelcol@$ver sum:$sumh"
+  if up_to_date otelcol "$key"; then
+    log "otelcol: up to date ($key)"
+    return 0
+  fi
+  need_go
+  t0=$(date +%s)
+  out="$(mktemp -d "$BIN/.build.XXXXXX")"
+  BUILD_DIRS+=("$out")
+  log "downloading modules for $OTELCOL_MOD (collector $ver)"
+  (cd "$OTELCOL_MOD" && go mod download)
+  log "building otelcol $ver"
+  gobuild "$OTELCOL_MOD" -ldflags "-s -w" -o "$out/otelcol" .
+  mv -f "$out/otelcol" "$BIN/otelcol"
+  set_stamp otelcol "$key"
+  log "otelcol built in $(elapsed "$t0")"
+}
+
 # --- Debian packages -------------------------------------------------------
 
 # apt-get installs the packages named; a no-op for an empty list.
@@ -270,9 +296,10 @@ if [[ $want_system -eq 1 ]]; then install_system; fi
 if [[ $want_bench -eq 1 ]]; then install_bench; fi
 if [[ $want_k8s -eq 1 ]]; then install_k8s; fi
 if [[ $want_helm -eq 1 ]]; then install_helm; fi
+if [[ $want_otelcol -eq 1 ]]; then install_otelcol; fi
 log "all done in $(elapsed "$T0"); binaries in $BIN"
-if [[ $want_k8s -eq 1 || $want_helm -eq 1 ]]; then
-  for f in etcd kube-apiserver kube-controller-manager kubectl helm; do
+if [[ $want_k8s -eq 1 || $want_helm -eq 1 || $want_otelcol -eq 1 ]]; then
+  for f in etcd kube-apiserver kube-controller-manager kubectl helm otelcol; do
     if [[ -e "$BIN/$f" ]]; then printf '    %-24s %s\n' "$f" "$(stamp_of "$f")"; fi
   done
 fi

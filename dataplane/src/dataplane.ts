@@ -10,6 +10,7 @@ import { Slicer } from './config/steps.ts';
 import { ConfigWatcher, digestAll } from './config/watch.ts';
 import { endpointSliceDiscovery } from './discovery/endpointslices.ts';
 import { metrics, setEndpointCountSource } from './observability/metrics.ts';
+import { applyTracing, stopTracing } from './observability/tracing.ts';
 import { policyGateFactory } from './policy/gate.ts';
 import { setEgressPolicy } from './proxy/egress.ts';
 import { HealthChecker } from './proxy/health.ts';
@@ -215,6 +216,8 @@ export class Dataplane {
     metrics.configValid.set(1);
     metrics.configLastGood.set(Date.now() / 1000);
     if (this.#reloads > 1) metrics.configReloads.inc({ result: 'success' });
+    // tracing follows the config (on, off, new endpoint or sampling); off loads no OpenTelemetry code
+    void applyTracing(rt, this.#opts.log);
     this.#opts.onLoaded?.(rt.hash);
   }
 
@@ -276,5 +279,7 @@ export class Dataplane {
     await this.#admin?.close();
     await this.#runtime.gate.close?.().catch(() => {});
     await this.#state.closeAll();
+    // the spans of the last requests are exported before the process goes
+    await stopTracing(this.#opts.log);
   }
 }

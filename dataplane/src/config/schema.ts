@@ -329,6 +329,12 @@ export const policySchema = z.strictObject({
   models: z
     .strictObject({ allow: z.array(z.string()).optional(), deny: z.array(z.string()).optional() })
     .optional(),
+  traceContent: z
+    .boolean()
+    .optional()
+    .describe(
+      "record prompts and whole answers on this namespace's trace spans (redacted like logs); off by default",
+    ),
   reserveOutputTokens: z
     .number()
     .int()
@@ -450,6 +456,32 @@ export const storeSchema = z
   })
   .prefault({});
 
+/** OpenTelemetry traces (observability/tracing.ts): off unless `enabled`; exported over OTLP/HTTP. */
+export const tracingSchema = z.strictObject({
+  enabled: z.boolean().default(false),
+  endpoint: z
+    .url()
+    .default('http://127.0.0.1:4318/v1/traces')
+    .describe('OTLP/HTTP (protobuf) traces URL of a collector, e.g. http://otel-collector:4318/v1/traces'),
+  headers: z
+    .record(z.string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name'), secretSourceSchema)
+    .optional()
+    .describe('sent with every export (e.g. authorization), each from an environment variable or a file'),
+  samplingRatio: z
+    .number()
+    .min(0)
+    .max(1)
+    .default(1)
+    .describe("share of new traces recorded; a client's traceparent decides for its own traces"),
+  serviceName: z.string().min(1).default('sluice-dataplane'),
+  resourceAttributes: z
+    .record(z.string().min(1), z.string())
+    .default({})
+    .describe('added to every span, e.g. deployment.environment.name: prod'),
+  exportTimeoutMs: z.number().int().positive().default(10_000),
+});
+export type TracingConfig = z.infer<typeof tracingSchema>;
+
 export const serverSchema = z
   .strictObject({
     host: z.string().default('127.0.0.1'),
@@ -505,6 +537,7 @@ export const serverSchema = z
       .describe(
         'send x-sluice-provider (the internal provider name) on answers; off: clients never learn it',
       ),
+    tracing: tracingSchema.optional(),
   })
   .prefault({});
 

@@ -20,6 +20,10 @@ export function secretRefs(cfg: SluiceConfig): SecretRef[] {
   });
   const password = cfg.store.redis?.password;
   if (password) refs.push({ path: 'store.redis.password', source: password });
+  const tracing = cfg.server.tracing;
+  if (tracing?.enabled)
+    for (const [k, source] of Object.entries(tracing.headers ?? {}))
+      refs.push({ path: `server.tracing.headers.${k}`, source });
   cfg.namespaces.forEach((ns, i) => {
     const path = `namespaces[${i}].match`;
     if (ns.match.apiKeysFile)

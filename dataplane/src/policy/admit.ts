@@ -19,7 +19,6 @@ import { type EncodingName, encodingForModel } from '../tokens/counter.ts';
 import { ASYNC_MIN_CHARS, countPromptTokensAsync } from '../tokens/pool.ts';
 import { actualAmount, type BuiltBatch, buildBatch, describeRate, describeWindow } from './batch.ts';
 import type { CompiledNamespace, CompiledPolicy } from './compile.ts';
-import { firstMatchingFilter } from './content_scan.ts';
 import { estimateCorrection } from './correction.ts';
 import { type LimitStatus, rateLimitHeaders, retryAfter } from './headers.ts';
 import { costMicroUsd, type PriceBook } from './pricing.ts';
@@ -74,11 +73,7 @@ function reject(ns: string, kind: string, code: ErrorCode, message: string, para
   return new GatewayError(code, message, { param });
 }
 
-async function checkPrompt(
-  ns: CompiledNamespace,
-  policies: CompiledPolicy[],
-  input: AdmitInput,
-): Promise<void> {
+function checkPrompt(ns: CompiledNamespace, policies: CompiledPolicy[], input: AdmitInput): void {
   if (!policies.some((p) => p.config.maxPromptChars !== undefined || p.filters.length > 0)) return;
   let text = input.promptText();
   // embeddings given as token ids: filters see the text they decode to
@@ -97,16 +92,15 @@ async function checkPrompt(
         `the prompt has ${text.length} characters; policy '${p.name}' allows ${max}`,
         param,
       );
-    // long prompts are scanned off the event loop, tenants in turn (content_scan.ts)
-    const f = await firstMatchingFilter(ns.name, p.filters, text);
-    if (f)
-      throw reject(
-        ns.name,
-        'content_filter',
-        'SLUICE_ERR_CONTENT_FILTERED',
-        `the prompt was blocked by content filter '${f.name}' of policy '${p.name}'`,
-        param,
-      );
+    for (const f of p.filters)
+      if (f.re.test(text))
+        throw reject(
+          ns.name,
+          'content_filter',
+          'SLUICE_ERR_CONTENT_FILTERED',
+          `the prompt was blocked by content filter '${f.name}' of policy '${p.name}'`,
+          param,
+        );
   }
 }
 
@@ -203,7 +197,7 @@ export async function admitRequest(ctx: AdmitContext, input: AdmitInput): Promis
   const policies = ns.policies.filter((p) => p.appliesTo(route.name, model));
   const producesOutput = spec.api !== 'openai-embeddings';
 
-  await checkPrompt(ns, policies, input);
+  checkPrompt(ns, policies, input);
   let outputCap = producesOutput ? capOutput(ns, policies, input) : undefined;
 
   let inputTokens = 0;

@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClientApiSpec, ClientRequest } from '../api/types.ts';
 import { GatewayError } from '../errors.ts';
+import { type AttemptStart, type Exchange, endAttempt, startAttempt } from '../observability/lifecycle.ts';
 import { metrics } from '../observability/metrics.ts';
 import type { TranslateContext, Translator } from '../providers/types.ts';
 import { effectiveTimeouts } from '../runtime/compile.ts';
@@ -30,6 +31,8 @@ export interface AttemptInput {
   state?: AttemptState;
   /** the hop count the request arrived with (hops.ts); upstream requests carry one more */
   hops?: number;
+  /** set when an observer listens (observability/lifecycle.ts): each attempt is published */
+  exchange?: Exchange | undefined;
 }
 
 export interface AttemptState {
@@ -57,6 +60,8 @@ export interface Attempt {
   index: number;
   /** release the provider's concurrency slot and outstanding count; idempotent */
   release(outcome: 'ok' | 'failure' | 'neutral'): void;
+  /** this attempt as published to observers (undefined when none listens) */
+  observed?: AttemptStart | undefined;
 }
 
 const MAX_ERROR_BODY = 64 * 1024;
@@ -218,6 +223,20 @@ export async function runAttempts(input: AttemptInput): Promise<Attempt> {
     }
     // the translator's headers are a provider's shared frozen object: one copy with the hop count
     upstreamReq.headers = { ...upstreamReq.headers, [HOP_HEADER]: String((input.hops ?? 0) + 1) };
+    // observers see the attempt before it is sent, and may add trace context to that header copy
+    const observed =
+      input.exchange &&
+      startAttempt({
+        exchange: input.exchange,
+        provider: provider.name,
+        providerType: provider.resolved.config.type,
+        model: tctx.upstreamModel,
+        origin: endpoint.origin,
+        index: i,
+        fallback: i >= candidates.length - route.fallback.length,
+        tryNumber: state.tries,
+        headers: upstreamReq.headers,
+      });
     const timeouts = route.config.timeouts
       ? effectiveTimeouts(provider.timeouts, route.config.timeouts)
       : provider.timeouts;
@@ -262,6 +281,7 @@ export async function runAttempts(input: AttemptInput): Promise<Attempt> {
       metrics.upstreamAttempts.inc(1, provider.name, outcome);
       metrics.upstreamDuration.observe(elapsed, provider.name, outcome);
       if (response.status < 400) {
+        if (observed) observed.status = response.status;
         return {
           backend,
           endpoint,
@@ -273,6 +293,7 @@ export async function runAttempts(input: AttemptInput): Promise<Attempt> {
           startedAt,
           index: i,
           release,
+          observed,
         };
       }
       const body = await readBounded(response.body, MAX_ERROR_BODY).catch(() => Buffer.alloc(0));
@@ -310,12 +331,14 @@ export async function runAttempts(input: AttemptInput): Promise<Attempt> {
               ? new GatewayError('SLUICE_ERR_UPSTREAM_ERROR', msg, { headers, upstream })
               : new GatewayError('SLUICE_ERR_UPSTREAM_REJECTED', msg, { status: response.status, upstream });
       state.lastError = failure;
+      endAttempt(observed, { status: response.status, error: failure });
       if (!retryable) throw failure;
     } catch (err) {
       // a non-retryable upstream answer, already released above
       if (err === state.lastError) throw err;
       if (signal.aborted) {
         release('neutral');
+        endAttempt(observed, { error: { code: 'client_closed', message: 'the client went away' } });
         throw err;
       }
       const failure = upstreamFailure(err, provider.name, timeouts);
@@ -330,6 +353,7 @@ export async function runAttempts(input: AttemptInput): Promise<Attempt> {
         release('failure');
       }
       state.lastError = failure;
+      endAttempt(observed, { error: failure });
     }
     // a provider with several pods: the retry goes to a sibling pod before the next backend
     if (provider.endpoints.hasUntried(state.tried)) k--;

@@ -7,6 +7,7 @@ import { checkBodyDepth, checkModelName } from '../api/request_guards.ts';
 import type { ClientApiSpec, ClientRequest } from '../api/types.ts';
 import { GatewayError, isGatewayError } from '../errors.ts';
 import { accessWriter } from '../observability/access_log.ts';
+import { endAttempt, endExchange, startExchange } from '../observability/lifecycle.ts';
 import { metrics } from '../observability/metrics.ts';
 import { modelLabel } from '../observability/model_labels.ts';
 import type { Usage } from '../providers/types.ts';
@@ -33,6 +34,10 @@ export interface RequestOutcome {
   usage?: Usage;
   cache?: 'hit' | 'miss';
   truncated?: boolean;
+  finishReason?: string;
+  /** the parsed request and the limit that refused it, for observers (observability/lifecycle.ts) */
+  request?: ClientRequest;
+  limit?: string;
 }
 
 function headerGetter(req: FastifyRequest): (name: string) => string | undefined {
@@ -85,6 +90,8 @@ export async function handleApi(
 ): Promise<void> {
   const started = performance.now();
   const outcome: RequestOutcome = {};
+  // undefined unless an observer (tracing) listens: then nothing below publishes anything
+  const exchange = startExchange(String(req.id), spec.api, req.method, req.url, req.headers);
   const clientGone = new AbortController();
   reply.raw.once('close', () => {
     if (!reply.raw.writableFinished) clientGone.abort(new Error('client closed the connection'));
@@ -100,6 +107,7 @@ export async function handleApi(
     checkBodyDepth(req.body);
     const request = spec.parse(req.body);
     checkModelName(request.model);
+    if (exchange) outcome.request = request;
     // identified from the headers before the body was read (proxy/intake.ts)
     identity = intakeOf(req)?.identity ?? (await runtime.gate.identify(req.headers));
     const hops = incomingHops(req.headers);
@@ -168,6 +176,7 @@ export async function handleApi(
       candidates,
       signal: clientGone.signal,
       state,
+      exchange,
     };
     let attempt = await runAttempts(base);
     holding = attempt;
@@ -189,6 +198,7 @@ export async function handleApi(
         attempt.controller.abort();
         attempt.release('failure');
         state.lastError = upstreamFailure(err, attempt.backend.provider.name, attempt.timeouts);
+        endAttempt(attempt.observed, { error: state.lastError });
         attempt = await runAttempts({ ...base, start: attempt.index + 1 });
         holding = attempt;
         continue;
@@ -222,6 +232,7 @@ export async function handleApi(
     status = gwErr.status;
     code = gwErr.code;
     if (gwErr.code === 'SLUICE_ERR_RATE_LIMITED') {
+      outcome.limit = gwErr.param ?? 'unknown';
       metrics.limitRejections.inc({
         namespace: identity?.namespace ?? 'unknown',
         limit: gwErr.param ?? 'unknown',
@@ -276,7 +287,28 @@ export async function handleApi(
       truncated: outcome.truncated,
       ms: Math.round(seconds * 1000),
     });
+    if (exchange) endExchange(exchange, exchangeEnd(status, code, outcome));
   }
+}
+
+function exchangeEnd(status: number, code: string, outcome: RequestOutcome) {
+  const { request, route, namespace, provider, model, usage, cache, truncated, limit } = outcome;
+  return {
+    status,
+    code,
+    requestModel: request?.model,
+    stream: request?.stream,
+    body: request?.body,
+    route,
+    namespace,
+    provider,
+    responseModel: model,
+    usage,
+    finishReason: truncated ? 'length' : outcome.finishReason,
+    cache,
+    truncated,
+    limit,
+  };
 }
 
 /** Admission.complete must run exactly once, whichever path ends the request. */

@@ -2,6 +2,7 @@
 // record usage, cost and latency and reconcile the admission with the real usage.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError } from '../errors.ts';
+import { attemptAnswered, attemptFirstToken } from '../observability/lifecycle.ts';
 import { metrics } from '../observability/metrics.ts';
 import { modelLabel } from '../observability/model_labels.ts';
 import type { StreamEvent, StreamTranslator, Usage } from '../providers/types.ts';
@@ -82,6 +83,9 @@ export async function respondWhole(
     translated = { ...translated, body: capped.body, usage: capped.usage };
     outcome.truncated = true;
   }
+  // what the client gets (after any cap), for observers
+  attemptAnswered(attempt.observed, translated.body);
+  outcome.finishReason ??= translated.finishReason;
   const usage = translated.usage ?? { inputTokens: inputTokens(), outputTokens: 0, estimated: true };
   outcome.provider = attempt.backend.provider.name;
   outcome.model = attempt.tctx.upstreamModel;
@@ -166,14 +170,16 @@ export async function respondStream(ctx: StreamResponseContext): Promise<void> {
       // the error event is written into the stream: redacted like any error the client sees
       mapError: (err) =>
         ctx.redactor.scrubError(upstreamFailure(err, attempt.backend.provider.name, attempt.timeouts)),
-      onFirstByte: () =>
+      onFirstByte: () => {
         metrics.timeToFirstToken.observe(
           (performance.now() - started) / 1000,
           attempt.tctx.clientApi,
           attempt.backend.provider.name,
           modelLabel(attempt.tctx.upstreamModel),
           outcome.route ?? 'none',
-        ),
+        );
+        attemptFirstToken(attempt.observed);
+      },
     },
     iterator,
     first.ended,

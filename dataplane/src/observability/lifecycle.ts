@@ -1,0 +1,122 @@
+// The request path's lifecycle as events on Node's diagnostics channels: a request (an "exchange")
+// starts, each upstream attempt starts and ends, a stream's first token goes out, a whole answer is
+// ready, the exchange ends. Observers (tracing today) subscribe; the core only publishes, and only when
+// someone listens: with no subscriber every helper returns at its first check, allocating nothing, so
+// tracing off costs one property read per event point.
+import { channel } from 'node:diagnostics_channel';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { ClientApi, Usage } from '../providers/types.ts';
+
+export interface Exchange {
+  requestId: string;
+  api: ClientApi;
+  method: string;
+  /** the URL path the client called (no query) */
+  path: string;
+  /** the client's request headers (traceparent/tracestate are read from here) */
+  headers: IncomingHttpHeaders;
+  /** Date.now() when the request arrived */
+  startedAt: number;
+  /** an observer's own state for this exchange (the tracing subscriber keeps its span here) */
+  observer?: unknown;
+}
+
+export interface AttemptStart {
+  exchange: Exchange;
+  /** the provider's name in the config, its type (preset) and the model sent upstream */
+  provider: string;
+  providerType: string;
+  model: string;
+  /** the endpoint's origin, e.g. https://api.openai.com */
+  origin: string;
+  /** position in the route's candidate list, and whether it comes from the fallback chain */
+  index: number;
+  fallback: boolean;
+  /** 1 for the first try of the request, 2 for the first retry, ... */
+  tryNumber: number;
+  /** the upstream request's headers, still writable: observers add trace context (traceparent) */
+  headers: Record<string, string>;
+  /** the upstream's HTTP status once it answered with a success (failures come with endAttempt) */
+  status?: number;
+  observer?: unknown;
+}
+
+export interface AttemptEnd {
+  /** the upstream's HTTP status, when it answered */
+  status?: number;
+  /** the failure as the client would see it (its code, e.g. SLUICE_ERR_UPSTREAM_TIMEOUT) */
+  error?: { code: string; message: string };
+}
+
+export interface ExchangeEnd {
+  status: number;
+  code: string;
+  requestModel?: string;
+  stream?: boolean;
+  /** the client's parsed request body (content is recorded only where a policy opts in) */
+  body?: Record<string, unknown>;
+  route?: string;
+  namespace?: string;
+  provider?: string;
+  responseModel?: string;
+  usage?: Usage;
+  finishReason?: string;
+  cache?: 'hit' | 'miss';
+  truncated?: boolean;
+  /** which limit refused the request (requests, tokens, budget, ...) */
+  limit?: string;
+}
+
+const exchangeStart = channel('sluice:exchange:start');
+const exchangeEnd = channel('sluice:exchange:end');
+const attemptStart = channel('sluice:attempt:start');
+const attemptEnd = channel('sluice:attempt:end');
+const firstToken = channel('sluice:attempt:first-token');
+const answered = channel('sluice:attempt:answer');
+
+export const channels = { exchangeStart, exchangeEnd, attemptStart, attemptEnd, firstToken, answered };
+
+/** A new exchange, or undefined when nobody observes requests (then every other helper is skipped). */
+export function startExchange(
+  requestId: string,
+  api: ClientApi,
+  method: string,
+  url: string,
+  headers: IncomingHttpHeaders,
+): Exchange | undefined {
+  if (!exchangeStart.hasSubscribers) return undefined;
+  const q = url.indexOf('?');
+  const exchange: Exchange = {
+    requestId,
+    api,
+    method,
+    path: q < 0 ? url : url.slice(0, q),
+    headers,
+    startedAt: Date.now(),
+  };
+  exchangeStart.publish(exchange);
+  return exchange;
+}
+
+export function endExchange(exchange: Exchange | undefined, end: ExchangeEnd): void {
+  if (exchange) exchangeEnd.publish({ exchange, end });
+}
+
+/** An upstream attempt is about to be sent; observers may add headers to `start.headers`. */
+export function startAttempt(start: AttemptStart): AttemptStart {
+  attemptStart.publish(start);
+  return start;
+}
+
+export function endAttempt(attempt: AttemptStart | undefined, end: AttemptEnd): void {
+  if (attempt) attemptEnd.publish({ attempt, end });
+}
+
+export function attemptFirstToken(attempt: AttemptStart | undefined): void {
+  if (attempt) firstToken.publish({ attempt, at: Date.now() });
+}
+
+/** A whole (non-streamed) answer in the client's format, before it is sent. */
+export function attemptAnswered(attempt: AttemptStart | undefined, body: string | Buffer): void {
+  if (attempt && answered.hasSubscribers) answered.publish({ attempt, body });
+}
