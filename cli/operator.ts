@@ -17,6 +17,9 @@ options:
   --output-namespace NS     namespace of the rendered ConfigMap and Secret (default: $POD_NAMESPACE or sluice-system)
   --config-map NAME         rendered ConfigMap (default: sluice-config)
   --secret NAME             rendered Secret (default: sluice-secrets)
+  --secret-namespaces a,b   namespaces whose referenced Secrets may be read, by name (default: --namespaces,
+                            or any namespace its RBAC allows when all are watched; the chart sets it)
+  --secret-refresh D        how often referenced Secrets are read again to notice changes (default: 30s)
   --dataplane-namespace NS  where dataplane replicas keep their Leases (default: the output namespace)
   --secrets-dir DIR         where dataplanes mount the rendered Secret (default: /etc/sluice/secrets)
   --base-config FILE        server/store/cache sections for the rendered config (YAML)
@@ -41,6 +44,8 @@ export const operatorCommand: Command = {
         'config-map': { type: 'string' },
         secret: { type: 'string' },
         'dataplane-namespace': { type: 'string' },
+        'secret-namespaces': { type: 'string' },
+        'secret-refresh': { type: 'string' },
         'secrets-dir': { type: 'string' },
         'base-config': { type: 'string' },
         'owner-deployment': { type: 'string' },
@@ -69,6 +74,7 @@ export const operatorCommand: Command = {
       'leader-elect-lease-duration',
       'leader-elect-renew-deadline',
       'leader-elect-retry-period',
+      'secret-refresh',
     ] as const) {
       const text = values[flag];
       if (text === undefined) continue;
@@ -113,6 +119,11 @@ export const operatorCommand: Command = {
       configMapName: values['config-map'],
       secretName: values.secret,
       dataplaneNamespace: values['dataplane-namespace'],
+      secretNamespaces: values['secret-namespaces']
+        ?.split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+      secretRefreshMs: durations['secret-refresh'],
       secretsDir: values['secrets-dir'],
       base: await readBaseConfig(values['base-config']),
       owner,

@@ -13,6 +13,7 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import type { Logger } from 'pino';
+import { modelById, modelList, wantsAnthropicShape } from './api/models.ts';
 import { clientApis } from './api/registry.ts';
 import type { ClientApiSpec } from './api/types.ts';
 import { type ErrorCode, GatewayError } from './errors.ts';
@@ -231,31 +232,26 @@ export function buildServer(state: ServerState, log: Logger, limits: ServerLimit
     fail: (reply, err) => sendError(reply, specForPath('/v1/responses'), err),
   });
 
-  app.get('/v1/models', async (req, reply) => {
-    const runtime = state.runtime();
-    const spec = specForPath('/v1/chat/completions');
-    let identity: Awaited<ReturnType<Runtime['gate']['identify']>>;
-    try {
-      identity = await runtime.gate.identify(req.headers);
-    } catch (err) {
-      return sendError(reply, spec, err as GatewayError);
-    }
-    const seen = new Set<string>();
-    const data: Array<{ id: string; object: 'model'; created: number; owned_by: string }> = [];
-    for (const route of runtime.routes) {
-      // Exact names the route lists, plus provider models its globs (or no model match) accept.
-      const names = route.listedModels.concat(
-        route.balancer.backends.flatMap((b) => (b.model ? [] : [...b.provider.resolved.models.keys()])),
-      );
-      for (const id of names) {
-        if (seen.has(id) || !route.matchesModel(id) || !runtime.gate.visibleModel(identity, route, id))
-          continue;
-        seen.add(id);
-        data.push({ id, object: 'model', created: 0, owned_by: `sluice/${route.name}` });
+  // The models this caller may use, in OpenAI's shape or (anthropic-version sent) Anthropic's.
+  const models =
+    (one: boolean) =>
+    async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+      const runtime = state.runtime();
+      const anthropic = wantsAnthropicShape(req.headers);
+      const spec = specForPath(anthropic ? '/v1/messages' : '/v1/chat/completions');
+      try {
+        const identity = intakeOf(req)?.identity ?? (await runtime.gate.identify(req.headers));
+        const id = (req.params as { id?: string }).id ?? '';
+        return reply.send(
+          one ? modelById(runtime, identity, id, anthropic) : modelList(runtime, identity, anthropic),
+        );
+      } catch (err) {
+        if (err instanceof GatewayError) return sendError(reply, spec, err);
+        throw err;
       }
-    }
-    return reply.send({ object: 'list', data });
-  });
+    };
+  app.get('/v1/models', models(false));
+  app.get('/v1/models/:id', models(true));
 
   // Anyone who reaches the API port may ask: the answer is the status and nothing else. Metrics and
   // the detailed readiness (tenants, providers, config errors) are on the admin port (admin_server.ts).

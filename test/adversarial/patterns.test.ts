@@ -56,6 +56,7 @@ beforeAll(async () => {
           { name: 'evil', pattern: '(a+)+$' },
           { name: 'nested', pattern: '^(([a-z])+.)+[A-Z]([a-z])+$' },
           { name: 'ssn', pattern: '\\b\\d{3}-\\d{2}-\\d{4}\\b', flags: 'i' },
+          { name: 'words', pattern: '\\b(password|secret|api[_ ]?key)\\b', flags: 'i' },
         ],
       },
     ],
@@ -110,6 +111,19 @@ describe('hostile inputs against tenant-written patterns', () => {
     expect((hit.error as { code: string }).code).toBe('SLUICE_ERR_CONTENT_FILTERED');
     const all = (await chat('m', 'aaaa').catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
     expect((all.error as { message: string }).message).toContain('evil');
+  });
+
+  it('long prompts are scanned off the event loop, and still filtered', async () => {
+    const filler = 'The quick brown fox jumps over the lazy dog while the gateway counts tokens. ';
+    const big = filler.repeat(Math.ceil((2 * 1024 * 1024) / filler.length));
+    const { probeMs } = await stallDuring(() => chat('m', big));
+    expect(probeMs).toBeLessThan(MAX_STALL_MS);
+    const blocked = (await chat('m', `${big} and my API key is here`).catch(
+      (e: unknown) => e,
+    )) as InstanceType<typeof OpenAI.APIError>;
+    expect(blocked.status).toBe(400);
+    expect(blocked.error).toMatchObject({ code: 'SLUICE_ERR_CONTENT_FILTERED' });
+    expect((blocked.error as { message: string }).message).toContain("'words'");
   });
 
   it('a route glob with two wildcards against long model names', async () => {

@@ -51,6 +51,9 @@ async function startOperatorProcess(): Promise<void> {
       OUT_NS,
       '--secrets-dir',
       '../secrets',
+      // Secrets are read by name and polled for changes; the rotation below is followed within this
+      '--secret-refresh',
+      '500ms',
       '--metrics-port',
       '0',
       '--metrics-host',

@@ -49,11 +49,11 @@ function partsText(content: unknown): string {
 }
 
 class Rejection extends Error {
-  constructor(
-    readonly param: string,
-    message: string,
-  ) {
+  readonly param: string;
+
+  constructor(param: string, message: string) {
     super(message);
+    this.param = param;
   }
 }
 
@@ -249,7 +249,7 @@ function responsesAnswer(res: ServerResponse, body: Obj, a: Answer): void {
       item_id: item.id,
       output_index: 0,
       content_index: 0,
-      part: item.content[0],
+      part: item.content?.[0],
     });
   } else {
     out += ev('response.output_item.added', {

@@ -53,7 +53,7 @@ function config(redisUrl: string, failMode: 'open' | 'closed', fakeUrl: string):
       { name: 'slow', match: { models: ['gpt-4o-slow'] }, backends: [{ provider: 'slow-mock' }] },
       { name: 'fake', match: { models: ['gpt-4o'] }, backends: [{ provider: 'fake' }] },
     ],
-    namespaces: ['rpm', 'tpm', 'cc', 'open', 'kill'].map((ns) => ({
+    namespaces: ['rpm', 'tpm', 'cc', 'open', 'kill', 'stall'].map((ns) => ({
       name: ns,
       match: { apiKeys: keysOf(ns) },
       policies: [ns],
@@ -67,6 +67,11 @@ function config(redisUrl: string, failMode: 'open' | 'closed', fakeUrl: string):
         name: 'open',
         scope: { perApiKey: true },
         requests: { limit: 100_000, window: 'minute' },
+        tokens: [{ limit: 100_000_000, window: 'day', kind: 'total' }],
+      },
+      {
+        name: 'stall',
+        scope: { perApiKey: true },
         tokens: [{ limit: 100_000_000, window: 'day', kind: 'total' }],
       },
       {
@@ -91,6 +96,18 @@ async function windowValue(h: Hostile, pattern: string): Promise<number> {
     let sum = 0;
     for (const k of keys) sum += Number(await client.get(k));
     return sum;
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** Reservations cancelled by id (their records replaced by a tombstone). */
+async function tombstones(h: Hostile, pattern: string): Promise<number> {
+  const client = new Redis(h.redis.url);
+  try {
+    let n = 0;
+    for (const k of await client.keys(pattern)) if ((await client.get(k)) === 'x') n++;
+    return n;
   } finally {
     client.disconnect();
   }
@@ -224,6 +241,45 @@ describe('hostile: failMode open, 3 replicas + Redis on one busy core', () => {
       }
     } finally {
       fake.setFault(() => ({}));
+    }
+  }, 600_000);
+
+  it(`Redis frozen mid-load: late replies are cancelled by id, each request charged once (x${RUNS})`, async () => {
+    for (let run = 0; run < RUNS; run++) {
+      const key = `sk-stall-${run}`;
+      // 300 requests started over ~2.4 s; Redis is frozen (SIGSTOP) from 0.5 s to 2 s, so admissions
+      // and settlements sent meanwhile are answered only when it resumes: too late for their requests.
+      const t0 = performance.now();
+      const outs = Promise.all(
+        Array.from({ length: BURST }, async (_, i) => {
+          await new Promise((r) => setTimeout(r, i * 8));
+          const start = performance.now();
+          const o = await chat(h.replica(i).baseURL, key, body(100));
+          return { ...o, ms: performance.now() - start };
+        }),
+      );
+      await new Promise((r) => setTimeout(r, 500));
+      h.redis.pause();
+      await new Promise((r) => setTimeout(r, 1_500));
+      h.redis.resume();
+      const done = await outs;
+      for (const r of h.replicas) await waitMode(r.adminUrl, 'shared');
+      const told = usageOf(done);
+      const charged = await settled(() => windowValue(h, `sluice:{stall}:stall:total:*:k:k${run}`), told);
+      const slowest = Math.max(...done.map((o) => o.ms));
+      const cancelled = await tombstones(h, 'sluice:{stall}:rsv:*');
+      report(
+        'redis frozen',
+        run,
+        done,
+        `told ${told}, Redis ${charged}, ${cancelled} admissions cancelled by id, slowest ${Math.round(slowest)} ms, all in ${Math.round(performance.now() - t0)} ms`,
+      );
+      expect(countBy(done)).toEqual({ 200: BURST });
+      for (const r of h.replicas) expect(r.child.exitCode).toBeNull();
+      // Served on the local share or through Redis, never both: Redis ends with exactly what was used.
+      expect(charged).toBe(told);
+      // Bounded: nobody waited on the frozen Redis until it came back (generous: a busy core).
+      expect(slowest).toBeLessThan(15_000);
     }
   }, 600_000);
 

@@ -232,10 +232,11 @@ describe('operator reconcile', () => {
       return condition(r, 'ResolvedRefs')?.status === 'False' && r;
     });
     expect(condition(t, 'ResolvedRefs')?.message).toBe('AIPolicy "limits" not found');
-    await waitFor(
-      'tenant left out',
-      async () => !(await renderedConfig())?.namespaces.some((n) => n.name === 'team-a.tenant'),
-    );
+    // kept as a rejected entry without policies or routes: its callers get 403, never another tenant
+    await waitFor('tenant rendered as rejected', async () => {
+      const n = (await renderedConfig())?.namespaces.find((x) => x.name === 'team-a.tenant');
+      return n?.rejected?.includes('AIPolicy "limits" not found') && n.policies.length === 0 && !n.routes;
+    });
     await remove(env.rest, pathOf('AINamespace', NS, 'tenant'));
   });
 

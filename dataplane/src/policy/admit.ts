@@ -19,6 +19,7 @@ import { type EncodingName, encodingForModel } from '../tokens/counter.ts';
 import { ASYNC_MIN_CHARS, countPromptTokensAsync } from '../tokens/pool.ts';
 import { actualAmount, type BuiltBatch, buildBatch, describeRate, describeWindow } from './batch.ts';
 import type { CompiledNamespace, CompiledPolicy } from './compile.ts';
+import { firstMatchingFilter } from './content_scan.ts';
 import { estimateCorrection } from './correction.ts';
 import { type LimitStatus, rateLimitHeaders, retryAfter } from './headers.ts';
 import { costMicroUsd, type PriceBook } from './pricing.ts';
@@ -73,7 +74,11 @@ function reject(ns: string, kind: string, code: ErrorCode, message: string, para
   return new GatewayError(code, message, { param });
 }
 
-function checkPrompt(ns: CompiledNamespace, policies: CompiledPolicy[], input: AdmitInput): void {
+async function checkPrompt(
+  ns: CompiledNamespace,
+  policies: CompiledPolicy[],
+  input: AdmitInput,
+): Promise<void> {
   if (!policies.some((p) => p.config.maxPromptChars !== undefined || p.filters.length > 0)) return;
   let text = input.promptText();
   // embeddings given as token ids: filters see the text they decode to
@@ -92,15 +97,16 @@ function checkPrompt(ns: CompiledNamespace, policies: CompiledPolicy[], input: A
         `the prompt has ${text.length} characters; policy '${p.name}' allows ${max}`,
         param,
       );
-    for (const f of p.filters)
-      if (f.re.test(text))
-        throw reject(
-          ns.name,
-          'content_filter',
-          'SLUICE_ERR_CONTENT_FILTERED',
-          `the prompt was blocked by content filter '${f.name}' of policy '${p.name}'`,
-          param,
-        );
+    // long prompts are scanned off the event loop, tenants in turn (content_scan.ts)
+    const f = await firstMatchingFilter(ns.name, p.filters, text);
+    if (f)
+      throw reject(
+        ns.name,
+        'content_filter',
+        'SLUICE_ERR_CONTENT_FILTERED',
+        `the prompt was blocked by content filter '${f.name}' of policy '${p.name}'`,
+        param,
+      );
   }
 }
 
@@ -197,7 +203,7 @@ export async function admitRequest(ctx: AdmitContext, input: AdmitInput): Promis
   const policies = ns.policies.filter((p) => p.appliesTo(route.name, model));
   const producesOutput = spec.api !== 'openai-embeddings';
 
-  checkPrompt(ns, policies, input);
+  await checkPrompt(ns, policies, input);
   let outputCap = producesOutput ? capOutput(ns, policies, input) : undefined;
 
   let inputTokens = 0;

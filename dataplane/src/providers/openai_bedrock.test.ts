@@ -252,7 +252,17 @@ describe('Converse response -> OpenAI', () => {
       openaiChatToBedrock.parseError(400, Buffer.from('{"message":"A conversation must alternate"}'), ctx()),
     ).toEqual({
       message: 'A conversation must alternate',
+      type: 'invalid_request_error',
+      code: null,
     });
+    // the exception name is the code, with or without its namespace
+    expect(
+      openaiChatToBedrock.parseError(
+        403,
+        Buffer.from('{"Message":"denied","__type":"com.amazon.coral.service#AccessDeniedException"}'),
+        ctx(),
+      ),
+    ).toEqual({ message: 'denied', type: 'permission_error', code: 'AccessDeniedException' });
   });
 });
 

@@ -9,6 +9,7 @@ import { RE2JS } from 're2js';
 /** A compiled pattern: `test` is true when the pattern matches anywhere in the text (like RegExp#test). */
 export interface LinearPattern {
   readonly source: string;
+  readonly flags: string;
   test(text: string): boolean;
 }
 
@@ -50,7 +51,7 @@ export function compilePattern(pattern: string, flags = ''): LinearPattern {
   } catch (err) {
     throw new Error(explain((err as Error).message));
   }
-  return { source: pattern, test: (text) => re.test(text) };
+  return { source: pattern, flags, test: (text) => re.test(text) };
 }
 
 /** Why a configured regular expression cannot be used (for validation), or undefined when it can. */

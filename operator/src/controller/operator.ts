@@ -17,7 +17,8 @@ import { LeaderElector } from './leader.ts';
 import { OperatorMetrics, serveMetrics } from './metrics.ts';
 import type { OwnerReference } from './outputs.ts';
 import type { LeaseObject } from './programmed.ts';
-import { type Caches, Reconciler, type SecretObject, type Stats } from './reconciler.ts';
+import { type Caches, Reconciler, type Stats } from './reconciler.ts';
+import { SecretReads } from './secret_reads.ts';
 import { runWorkers, WorkQueue } from './workqueue.ts';
 
 export interface OperatorOptions {
@@ -28,6 +29,13 @@ export interface OperatorOptions {
   outputNamespace: string;
   configMapName?: string;
   secretName?: string;
+  /**
+   * namespaces whose Secrets the operator may read (by name, only those objects reference); default:
+   * `namespaces` (undefined: any, as its RBAC allows; the chart always lists them)
+   */
+  secretNamespaces?: string[];
+  /** how often referenced Secrets are fetched again to notice changes (default 30 s) */
+  secretRefreshMs?: number;
   /** where the dataplane replicas keep their Leases (default: outputNamespace) */
   dataplaneNamespace?: string;
   /** where dataplanes mount the rendered Secret */
@@ -97,9 +105,17 @@ export class Operator {
     ) as Pick<Caches, 'AIProvider' | 'AIRoute' | 'AINamespace' | 'AIPolicy'>;
     this.#caches = {
       ...crs,
-      secrets: inf<SecretObject>('Secret', 'v1', 'secrets', o.namespaces, {
-        fieldSelector: 'type!=kubernetes.io/service-account-token',
-      }),
+      // only referenced Secrets, by name, in the namespaces whose Secrets it may read (no cache of
+      // the rest; RBAC needs `get` only)
+      secrets: new SecretReads(
+        this.#rest,
+        o.log,
+        {
+          namespaces: o.secretNamespaces ?? o.namespaces,
+          refreshMs: o.secretRefreshMs,
+        },
+        (kind, obj) => this.#onEvent('Secret', kind, obj as unknown as Resource<unknown>),
+      ),
       leases: inf<LeaseObject>(
         'Lease',
         'coordination.k8s.io/v1',
@@ -194,7 +210,7 @@ export class Operator {
         this.#o.metricsPort,
         this.#o.metricsHost,
       );
-    await Promise.all(Object.values(this.#caches).map((c: Informer<never>) => c.start()));
+    await Promise.all(Object.values(this.#caches).map((c: { start(): Promise<void> }) => c.start()));
     this.#synced = true;
     for (const c of [
       this.#caches.AIProvider,
@@ -254,7 +270,7 @@ export class Operator {
     this.#stopping = true;
     await this.#stopWorkers();
     await this.#elector?.stop();
-    await Promise.all(Object.values(this.#caches).map((c: Informer<never>) => c.stop()));
+    await Promise.all(Object.values(this.#caches).map((c: { stop(): Promise<void> }) => c.stop()));
     await new Promise<void>((r) => (this.#server ? this.#server.close(() => r()) : r()));
   }
 }

@@ -16,6 +16,7 @@ import type { Informer } from './informers.ts';
 import type { OperatorMetrics } from './metrics.ts';
 import { type OutputOptions, writeOutputs } from './outputs.ts';
 import { type LeaseObject, programmedVerdict, replicaStates } from './programmed.ts';
+import type { SecretReads } from './secret_reads.ts';
 import { buildStatus, sameStatus, transitions } from './status.ts';
 import { writeStatus } from './status_writer.ts';
 import type { WorkQueue } from './workqueue.ts';
@@ -30,7 +31,8 @@ export interface Caches {
   AIRoute: Informer<Resource<unknown>>;
   AINamespace: Informer<Resource<unknown>>;
   AIPolicy: Informer<Resource<unknown>>;
-  secrets: Informer<SecretObject>;
+  /** only the referenced Secrets, read by name (secret_reads.ts) */
+  secrets: SecretReads;
   leases: Informer<LeaseObject>;
 }
 
@@ -125,8 +127,14 @@ export class Reconciler {
   }
 
   async #render(queue: WorkQueue): Promise<void> {
-    const secretsRead = new Set<string>();
-    const result = await renderChecked(this.#inventory(secretsRead), this.#o.render);
+    let secretsRead = new Set<string>();
+    let result = await renderChecked(this.#inventory(secretsRead), this.#o.render);
+    // Secrets are read by name: the ones this render met for the first time are fetched, then it
+    // renders again, so a new object is not reported SecretNotFound for one round
+    for (let i = 0; i < 3 && (await this.#caches.secrets.fetchMissing(secretsRead)); i++) {
+      secretsRead = new Set<string>();
+      result = await renderChecked(this.#inventory(secretsRead), this.#o.render);
+    }
     this.stats.renders++;
     if (result.configText) {
       const report = await writeOutputs(this.#rest, result, this.#o.output);
