@@ -13,7 +13,7 @@ import { modelLabel } from '../observability/model_labels.ts';
 import type { Usage } from '../providers/types.ts';
 import type { Runtime } from '../runtime/compile.ts';
 import type { CompiledRoute } from '../runtime/route.ts';
-import { countPromptTokens, type EncodingName, encodingForModel } from '../tokens/counter.ts';
+import { type EncodingName, encodingForModel, promptTokensWithoutBlocking } from '../tokens/counter.ts';
 import { type Attempt, type AttemptState, runAttempts } from './attempts.ts';
 import { upstreamModel } from './balancer.ts';
 import type { Admission, Identity } from './gate.ts';
@@ -126,7 +126,9 @@ export async function handleApi(
     let inputTokens: number | undefined;
     let promptText: string | undefined;
     const getPrompt = () => (promptText ??= spec.promptText(request.body));
-    const getInputTokens = () => (inputTokens ??= countPromptTokens(getPrompt(), turns, encoding));
+    // exact once admission counted it (on the pool, for large prompts); never tokenized inline when large
+    const getInputTokens = () =>
+      (inputTokens ??= promptTokensWithoutBlocking(getPrompt(), turns, encoding));
     admission = completeOnce(
       await runtime.gate.admit({
         identity,

@@ -98,6 +98,20 @@ export function truncateToTokens(text: string, max: number, encoding: EncodingNa
 export const TOKENS_PER_MESSAGE = 3;
 export const TOKENS_REPLY_PRIMING = 3;
 
+/** Above this many characters a text is never tokenized on the event loop (tokens/pool.ts counts it). */
+export const INLINE_MAX_CHARS = 32 * 1024;
+
+/**
+ * Prompt tokens for callers that cannot wait for the counting pool (a cost-based balancer, the usage
+ * fallback when an upstream reports none): exact when the text is small or the pool already counted
+ * it, else the estimate. Tokenizing a 10 MB prompt inline held the event loop ~0.5-1 s for every tenant.
+ */
+export function promptTokensWithoutBlocking(text: string, turns: number, encoding: EncodingName): number {
+  if (encoding !== 'estimate' && text.length >= INLINE_MAX_CHARS && !memo.has(memoKey(text, encoding)))
+    return countPromptTokens(text, turns, 'estimate');
+  return countPromptTokens(text, turns, encoding);
+}
+
 /** Chat prompt tokens: the text plus the per-message framing. */
 export function countPromptTokens(text: string, turns: number, encoding: EncodingName): number {
   return countTokens(text, encoding) + TOKENS_PER_MESSAGE * turns + TOKENS_REPLY_PRIMING;

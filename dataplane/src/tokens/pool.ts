@@ -10,9 +10,15 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { SliceReply, SliceRequest } from './count_worker.ts';
-import { countPromptTokens, countTokens, type EncodingName, rememberCount } from './counter.ts';
+import {
+  countPromptTokens,
+  countTokens,
+  type EncodingName,
+  INLINE_MAX_CHARS,
+  rememberCount,
+} from './counter.ts';
 
-export const ASYNC_MIN_CHARS = 32 * 1024;
+export const ASYNC_MIN_CHARS = INLINE_MAX_CHARS;
 /** How long one job may hold a worker before the next tenant's turn. */
 export const SLICE_MS = 8;
 
