@@ -104,6 +104,16 @@ const cases: Case[] = [
     param: 'temperature',
   },
   {
+    // bad in two fields: OpenAI names max_tokens first (as its recorded answers do)
+    name: 'legacy completion with max_tokens and temperature out of range',
+    path: '/v1/completions',
+    body: '{"model":"m","prompt":"","max_tokens":-1,"temperature":3}',
+    status: 400,
+    code: 'integer_below_min_value',
+    sluiceCode: 'SLUICE_ERR_INVALID_REQUEST',
+    param: 'max_tokens',
+  },
+  {
     name: 'negative max_tokens',
     body: '{"model":"m","max_tokens":-1,"messages":[{"role":"user","content":"x"}]}',
     status: 400,

@@ -30,12 +30,13 @@ function streamUsage(body: Record<string, unknown>): boolean {
   return inc === true;
 }
 
+/** In OpenAI's order: a body bad in both max_tokens and temperature is answered about max_tokens. */
 function commonSampling(body: Record<string, unknown>): void {
-  optionalNumberInRange(body, 'temperature', 0, 2);
-  optionalNumberInRange(body, 'top_p', 0, 1);
   optionalPositiveInt(body, 'max_tokens');
   optionalPositiveInt(body, 'max_completion_tokens');
   optionalPositiveInt(body, 'n');
+  optionalNumberInRange(body, 'temperature', 0, 2);
+  optionalNumberInRange(body, 'top_p', 0, 1);
 }
 
 function maxTokens(body: Record<string, unknown>): number | undefined {
