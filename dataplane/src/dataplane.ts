@@ -124,7 +124,8 @@ export class Dataplane {
       ready: () => this.#readiness(),
     };
     const apiPort = this.#opts.port ?? cfg.server.port;
-    const adminPort = this.#opts.adminPort ?? cfg.server.admin.port;
+    // an API port of 0 (any free port: tests, several replicas on one host) makes the admin port 0 too
+    const adminPort = this.#opts.adminPort ?? (apiPort === 0 ? 0 : cfg.server.admin.port);
     if (adminPort !== 0 && adminPort === apiPort)
       throw new ConfigError(this.#opts.configFile, [
         { path: 'server.admin.port', message: `must differ from server.port (${apiPort})` },

@@ -73,7 +73,9 @@ export const adminSchema = z
       .min(0)
       .max(65535)
       .default(9464)
-      .describe('serves /metrics, /readyz with details and /healthz; must differ from server.port'),
+      .describe(
+        'serves /metrics, /readyz with details and /healthz; must differ from server.port (with server.port 0, any free port)',
+      ),
   })
   .prefault({});
 
