@@ -112,6 +112,16 @@ describe('413 that the client receives (official openai SDK)', () => {
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('SLUICE_ERR_BODY_TOO_LARGE');
   });
 
+  it('a large body on another method (405 anyway) is still bounded by the server limit', async () => {
+    const res = await fetch(`${dp.url}/v1/chat/completions`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+      body: Buffer.alloc(12 * 1024 * 1024, 'z'),
+    });
+    expect(res.status).toBe(413);
+    await res.arrayBuffer();
+  });
+
   it('the connection stays usable: a normal request right after works', async () => {
     const { client } = countingClient(SMALL_KEY);
     const ok = await client.chat.completions.create(chatOfSize(100));

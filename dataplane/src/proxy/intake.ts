@@ -119,10 +119,11 @@ type Done = (err: Error | null, body?: unknown) => void;
 type JsonParser = (req: FastifyRequest, body: string, done: Done) => void;
 
 /** The JSON body reader: the intake's limit and budget, then fastify's own JSON parser. */
-function jsonBody(parseJson: JsonParser) {
+function jsonBody(parseJson: JsonParser, runtime: () => Runtime) {
   return (req: FastifyRequest, payload: IncomingMessage, done: Done): void => {
     const intake = intakes.get(req);
-    const limit = intake?.limit ?? Number.POSITIVE_INFINITY;
+    // bodies the hook did not take in (other methods: answered 405 anyway) get the global limit
+    const limit = intake?.limit ?? runtime().config.server.bodyLimitBytes;
     // a declared length was checked and paid for in the onRequest hook
     const prepaid = declaredLength(req) >= 0;
     const chunks: Buffer[] = [];
@@ -187,7 +188,7 @@ function jsonBody(parseJson: JsonParser) {
 export function installIntake(app: FastifyInstance, opts: IntakeOptions): void {
   const parseJson = app.getDefaultJsonParser('error', 'error') as unknown as JsonParser;
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', jsonBody(parseJson));
+  app.addContentTypeParser('application/json', jsonBody(parseJson, opts.runtime));
 
   app.addHook('onRequest', async (req, reply) => {
     if (req.method !== 'POST') return;
