@@ -138,7 +138,8 @@ function sluiceConfig(ctx: BenchContext, port: number, full: boolean, traced = f
   // traced: OpenTelemetry on, 10% of traces sampled and exported (the cost target)
   const tracing = traced ? { tracing: { enabled: true, endpoint: ctx.otlpUrl, samplingRatio: 0.1 } } : {};
   const cfg: Record<string, unknown> = {
-    server: { host: '127.0.0.1', port, ...tracing },
+    // the admin port (metrics) on any free port: several targets may run side by side
+    server: { host: '127.0.0.1', port, admin: { port: 0 }, ...tracing },
     providers: [
       {
         name: 'bench-upstream',
