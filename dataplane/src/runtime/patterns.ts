@@ -51,7 +51,8 @@ export function compilePattern(pattern: string, flags = ''): LinearPattern {
   } catch (err) {
     throw new Error(explain((err as Error).message));
   }
-  return { source: pattern, flags, test: (text) => re.test(text) };
+  // g and y carry no meaning here (test() is stateless): dropped, as RegExp users expect
+  return { source: pattern, flags: flags.replace(/[gy]/g, ''), test: (text) => re.test(text) };
 }
 
 /** Why a configured regular expression cannot be used (for validation), or undefined when it can. */
