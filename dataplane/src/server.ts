@@ -13,6 +13,7 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import type { Logger } from 'pino';
+import { COUNT_TOKENS_PATH, countTokensHandler } from './api/count_tokens.ts';
 import { modelById, modelList, wantsAnthropicShape } from './api/models.ts';
 import { clientApis } from './api/registry.ts';
 import type { ClientApiSpec } from './api/types.ts';
@@ -230,6 +231,18 @@ export function buildServer(state: ServerState, log: Logger, limits: ServerLimit
     runtime: () => state.runtime(),
     identify: async (req, runtime) => intakeOf(req)?.identity ?? (await runtime.gate.identify(req.headers)),
     fail: (reply, err) => sendError(reply, specForPath('/v1/responses'), err),
+  });
+
+  // Anthropic's token counting endpoint (no limits charged; errors in Anthropic's shape).
+  app.post(COUNT_TOKENS_PATH, async (req, reply) => {
+    const runtime = intakeOf(req)?.runtime ?? state.runtime();
+    try {
+      const identity = intakeOf(req)?.identity ?? (await runtime.gate.identify(req.headers));
+      return await countTokensHandler(req, reply, runtime, identity);
+    } catch (err) {
+      if (err instanceof GatewayError) return sendError(reply, specForPath('/v1/messages'), err);
+      throw err;
+    }
   });
 
   // The models this caller may use, in OpenAI's shape or (anthropic-version sent) Anthropic's.

@@ -85,6 +85,7 @@ export const anthropicMessages: ClientApiSpec = {
   path: '/v1/messages',
   parse,
   errorBody: (err: GatewayError) => anthropicErrorJSON(err),
+  forwardHeaders: ['anthropic-beta'],
   // tool definitions are billed as input and seen by content filters (api/prompt_extras.ts)
   promptText: (body) => {
     const tools = toolDefinitionsText(body);

@@ -19,6 +19,8 @@ export interface ClientRequest {
   body: Record<string, unknown>;
   /** stream_options.include_usage (or the client API's equivalent) */
   wantsStreamUsage: boolean;
+  /** the client headers this API passes on (ClientApiSpec.forwardHeaders), lower-case names */
+  forward?: Record<string, string>;
 }
 
 export interface ClientApiSpec {
@@ -27,6 +29,11 @@ export interface ClientApiSpec {
   path: string;
   /** Validate a parsed JSON body. Throws GatewayError (400) naming the bad field in `param`. */
   parse(body: unknown): ClientRequest;
+  /**
+   * Client headers that carry meaning for backends of the same API family and are passed on to them
+   * (Anthropic's `anthropic-beta`); every other client header stays at the gateway.
+   */
+  forwardHeaders?: readonly string[];
   /** The error body in this API's shape. */
   errorBody(err: GatewayError): string;
   /** All prompt text, for token counting, content filters and complexity scoring. */

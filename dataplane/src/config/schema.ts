@@ -182,6 +182,13 @@ export const providerSchema = z.strictObject({
   apiVersion: z.string().optional().describe('azure-openai api-version, anthropic-version, ...'),
   region: z.string().optional().describe('bedrock / vertex region'),
   headers: z.record(z.string(), z.string()).optional().describe('extra static request headers'),
+  forwardBetas: z
+    .array(z.string().min(1).max(128))
+    .max(100)
+    .optional()
+    .describe(
+      'anthropic-beta values a client may pass on to this (Anthropic-API) provider; omit to pass all, [] for none',
+    ),
   models: z.array(modelSchema).default([]),
   timeouts: timeoutsSchema.optional(),
   maxConcurrency: z.number().int().positive().optional(),
@@ -560,6 +567,43 @@ export const cacheSchema = z
   })
   .prefault({});
 
+/** Conversation state of the Responses API (previous_response_id), kept in the store; responses/state.ts. */
+export const responsesSchema = z
+  .strictObject({
+    ttlSeconds: z
+      .number()
+      .int()
+      .positive()
+      .max(90 * 86_400)
+      .default(7 * 86_400)
+      .describe('how long a stored response can be continued or fetched'),
+    maxRecordBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(8 * 1024 * 1024)
+      .describe('a response whose conversation is larger is answered but not stored'),
+    memoryMaxBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(64 * 1024 * 1024)
+      .describe('total bytes of stored responses in memory (memory store only; oldest dropped first)'),
+  })
+  .prefault({});
+
+/**
+ * Written by the operator: for each custom resource in this config ("Kind/namespace/name"), the
+ * generation rendered and the config revision since which that generation has been in every config.
+ * A replica reports the revision it serves (its Lease), so the operator can tell, per object, whether
+ * every replica serves its current generation (Programmed); see docs/operator.md.
+ */
+export const renderedObjectsSchema = z.record(
+  z.string().min(1).max(512),
+  z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative()]),
+);
+export type RenderedObjects = z.infer<typeof renderedObjectsSchema>;
+
 /** Hosts / CIDRs providers may or may not reach (proxy/egress.ts has the rules). */
 export const egressSchema = z.strictObject({
   allow: z
@@ -587,6 +631,7 @@ export const configSchema = z.strictObject({
   server: serverSchema,
   store: storeSchema,
   cache: cacheSchema,
+  responses: responsesSchema,
   providers: z.array(providerSchema).min(1),
   routes: z.array(routeSchema).min(1),
   namespaces: z.array(namespaceSchema).default([]),

@@ -12,6 +12,7 @@ import type { Admission, AdmitInput, Gate, Identity, RequestHeaders } from '../p
 import type { CompileOptions } from '../runtime/compile.ts';
 import type { CompiledRoute } from '../runtime/route.ts';
 import type { StoreLogger } from '../store/redis.ts';
+import type { Store } from '../store/types.ts';
 import { type StoreLease, StoreRegistry } from '../store/registry.ts';
 import { admitRequest } from './admit.ts';
 import { type CompiledNamespace, compileNamespaceSteps } from './compile.ts';
@@ -108,6 +109,10 @@ export class PolicyGate implements Gate {
       },
       input,
     );
+  }
+
+  get records(): Store {
+    return this.#lease.store;
   }
 
   cacheGet(key: string): Promise<Buffer | undefined> {

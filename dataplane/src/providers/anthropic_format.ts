@@ -276,12 +276,29 @@ export function streamErrorFromAnthropic(provider: string, ev: AnthropicStreamEv
 }
 
 /** Auth (x-api-key), anthropic-version and JSON headers for a request to an Anthropic backend. */
-export function anthropicHeaders(provider: ResolvedProvider, stream: boolean): Record<string, string> {
+export function anthropicHeaders(
+  provider: ResolvedProvider,
+  stream: boolean,
+  forward?: Readonly<Record<string, string>>,
+): Record<string, string> {
+  const betas = allowedBetas(provider, forward?.['anthropic-beta']);
   return {
     ...JSON_HEADERS,
     ...authHeaders(provider), // x-api-key and anthropic-version (the preset's versionHeader)
     ...(stream ? { accept: 'text/event-stream' } : {}),
+    ...(betas ? { 'anthropic-beta': betas } : {}),
   };
+}
+
+/** The client's anthropic-beta values this provider lets through (config forwardBetas; default all). */
+function allowedBetas(provider: ResolvedProvider, sent: string | undefined): string | undefined {
+  if (!sent) return undefined;
+  const allow = provider.config.forwardBetas;
+  const values = sent
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => /^[A-Za-z0-9._-]{1,128}$/.test(v) && (!allow || allow.includes(v)));
+  return values.length ? values.join(',') : undefined;
 }
 
 /** Throws the documented 400 naming the provider and the feature it cannot do. */

@@ -39,7 +39,7 @@ function buildRequest(body: Record<string, unknown>, ctx: TranslateContext): Ups
   return {
     method: 'POST',
     path: upstreamPath(ctx.provider, 'openai-chat', ctx.upstreamModel),
-    headers: anthropicHeaders(ctx.provider, ctx.stream),
+    headers: anthropicHeaders(ctx.provider, ctx.stream, ctx.forward),
     body: JSON.stringify(out),
   };
 }

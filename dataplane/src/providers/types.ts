@@ -5,7 +5,12 @@ import type { ModelConfig, ProviderConfig } from '../config/schema.ts';
 import type { GatewayError } from '../errors.ts';
 
 /** The inbound API a client speaks. */
-export type ClientApi = 'openai-chat' | 'openai-completions' | 'openai-embeddings' | 'anthropic-messages';
+export type ClientApi =
+  | 'openai-chat'
+  | 'openai-completions'
+  | 'openai-embeddings'
+  | 'anthropic-messages'
+  | 'openai-responses';
 
 /** The wire format a provider speaks. OpenAI-compatible presets all map to 'openai'. */
 export type BackendApi = 'openai' | 'anthropic' | 'gemini' | 'bedrock';
@@ -47,6 +52,8 @@ export interface ProviderPreset {
     maxCompletionTokens?: boolean;
     /** provider knows only max_tokens (max_completion_tokens is rejected or, worse, ignored) */
     legacyMaxTokens?: boolean;
+    /** the Responses API path needs at least this api version (older ones go through chat) */
+    responsesMinApiVersion?: string;
     /** features the provider does not support; requests that use them get a 400 naming the provider */
     unsupported?: Array<'tools' | 'vision' | 'json' | 'embeddings' | 'completions'>;
   };
@@ -81,6 +88,8 @@ export interface TranslateContext {
   requestId: string;
   /** the client asked for usage in the stream (stream_options.include_usage); otherwise Sluice strips it */
   clientWantsStreamUsage: boolean;
+  /** client headers the client API passes on to backends of its family (e.g. anthropic-beta) */
+  forward?: Readonly<Record<string, string>>;
 }
 
 export interface UpstreamRequest {

@@ -150,6 +150,7 @@ function translateContext(input: AttemptInput, backend: CompiledBackend): Transl
     stream: input.request.stream,
     requestId: input.requestId,
     clientWantsStreamUsage: input.request.wantsStreamUsage,
+    forward: input.request.forward,
   };
 }
 

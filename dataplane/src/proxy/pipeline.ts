@@ -4,7 +4,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { checkBodyDepth, checkModelName } from '../api/request_guards.ts';
-import type { ClientApiSpec, ClientRequest } from '../api/types.ts';
+import type { ClientAnswer, ClientApiSpec, ClientRequest } from '../api/types.ts';
 import { GatewayError, isGatewayError } from '../errors.ts';
 import { accessWriter } from '../observability/access_log.ts';
 import { endAttempt, endExchange, startExchange } from '../observability/lifecycle.ts';
@@ -107,6 +107,7 @@ export async function handleApi(
     checkBodyDepth(req.body);
     const request = spec.parse(req.body);
     checkModelName(request.model);
+    if (spec.forwardHeaders) request.forward = forwardedHeaders(req, spec.forwardHeaders);
     if (exchange) outcome.request = request;
     // identified from the headers before the body was read (proxy/intake.ts)
     identity = intakeOf(req)?.identity ?? (await runtime.gate.identify(req.headers));
@@ -121,6 +122,15 @@ export async function handleApi(
     );
     outcome.route = route.name;
     runtime.gate.authorize(identity, route, request.model);
+    const scope = { namespace: identity.namespace, runtime };
+    // e.g. a Responses API conversation expanded from the state store: limits then count all of it
+    if (spec.prepare) await spec.prepare(request, scope);
+    const onAnswer = spec.completed
+      ? (answer: ClientAnswer) =>
+          (spec.completed as NonNullable<ClientApiSpec['completed']>)(request, answer, scope).catch((err) =>
+            log.warn({ err, reqId: req.id }, 'answer delivered but its completion step failed'),
+          )
+      : undefined;
     const encoding = encodingFor(route, request.model);
     const turns = spec.turns(request.body);
     let inputTokens: number | undefined;
@@ -184,7 +194,7 @@ export async function handleApi(
     holding = attempt;
 
     if (!request.stream) {
-      await respondWhole(attempt, reply, runtime, admission, getInputTokens, outcome);
+      await respondWhole(attempt, reply, runtime, admission, getInputTokens, outcome, onAnswer);
       return;
     }
     // Streaming: fall back only while no byte has reached the client. Only failures while reading
@@ -219,6 +229,7 @@ export async function handleApi(
         started,
         outcome,
         exposeProvider: runtime.config.server.exposeProvider,
+        onAnswer,
         redactor: runtime.redactor,
       });
       return;
@@ -312,6 +323,21 @@ function exchangeEnd(status: number, code: string, outcome: RequestOutcome) {
     limit,
   };
 }
+/** The client headers a client API passes on to its backends (bounded: a header is at most 1 KiB). */
+function forwardedHeaders(req: FastifyRequest, names: readonly string[]): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  let any = false;
+  for (const n of names) {
+    const v = req.headers[n];
+    const value = Array.isArray(v) ? v.join(',') : v;
+    if (value && value.length <= 1024) {
+      out[n] = value;
+      any = true;
+    }
+  }
+  return any ? out : undefined;
+}
+
 
 /** Admission.complete must run exactly once, whichever path ends the request. */
 function completeOnce(a: Admission): Admission {

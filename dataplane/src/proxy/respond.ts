@@ -1,6 +1,7 @@
 // Writing the answer: a whole (non-streaming) response, or a streamed one through the pump; both
 // record usage, cost and latency and reconcile the admission with the real usage.
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ClientAnswer } from '../api/types.ts';
 import { GatewayError } from '../errors.ts';
 import { attemptAnswered, attemptFirstToken } from '../observability/lifecycle.ts';
 import { metrics } from '../observability/metrics.ts';
@@ -48,6 +49,8 @@ export async function respondWhole(
   admission: Admission,
   inputTokens: () => number,
   outcome: RequestOutcome,
+  /** the client API's completion step (e.g. storing a Responses API answer), before the answer is sent */
+  onAnswer?: (answer: ClientAnswer) => Promise<void>,
 ): Promise<void> {
   const limit = runtime.config.server.maxResponseBytes;
   let body: Buffer;
@@ -99,6 +102,7 @@ export async function respondWhole(
   });
   if (admission.cacheKey && runtime.gate.cacheSet)
     await runtime.gate.cacheSet(admission.cacheKey, translated.body);
+  if (onAnswer) await onAnswer({ body: translated.body });
   // the internal provider name is the operator's business unless they choose to show it
   if (runtime.config.server.exposeProvider && outcome.provider)
     reply.header('x-sluice-provider', outcome.provider);
@@ -107,6 +111,8 @@ export async function respondWhole(
 
 export interface StreamResponseContext {
   attempt: Attempt;
+  /** the client API's completion step, after a complete or capped answer and before the stream ends */
+  onAnswer?: (answer: ClientAnswer) => Promise<void>;
   redactor: Redactor;
   translator: StreamTranslator;
   iterator: AsyncIterator<Buffer>;
@@ -205,6 +211,8 @@ export async function respondStream(ctx: StreamResponseContext): Promise<void> {
     cached: false,
     truncated: outcome.truncated,
   });
+  if (ctx.onAnswer && (result.outcome === 'complete' || result.outcome === 'truncated'))
+    await ctx.onAnswer({ stream: st });
   res.end();
   if (result.error) {
     outcome.status = result.error.status;
