@@ -67,7 +67,15 @@ export class Redactor {
       ? `provider '${up.provider}' answered ${up.status} (message withheld: a credential of this provider is too short to recognise in text)`
       : this.redact(err.message);
     const upstream = up && this.#fields(up);
-    const param = err.param === null ? null : this.#field(err.param);
+    // the provider's param must look like a field path; Sluice's own only loses a secret
+    const param =
+      err.param === null
+        ? null
+        : up
+          ? this.#field(err.param)
+          : this.redact(err.param) === err.param
+            ? err.param
+            : null;
     if (message === err.message && param === err.param && sameFields(upstream, up)) return err;
     return err.copyWith({ message, param, upstream });
   }
