@@ -3,7 +3,6 @@
 // health; see proxy/endpoints.ts), concurrency, outstanding count and latency EWMA per model.
 // Live state is kept across config reloads by ProviderStateCache so a reload never drops a pool or
 // forgets an ejected endpoint.
-import { ConfigError } from '../config/load.ts';
 import type { EndpointsConfig, ModelConfig } from '../config/schema.ts';
 import { modelLabel } from '../observability/model_labels.ts';
 import { findTranslator } from '../providers/registry.ts';
@@ -65,6 +64,8 @@ export class ProviderRuntime {
   #scraper: LoadScraper | undefined;
   #scrapeSettings = '';
   #discovery: EndpointDiscovery | undefined;
+  /** started by a serving process's state cache (not a config check) */
+  #live = false;
 
   constructor(resolved: ResolvedProvider, timeouts: EffectiveTimeouts, endpoints: EndpointSet) {
     this.resolved = resolved;
@@ -104,11 +105,14 @@ export class ProviderRuntime {
   /** Start following the endpoints (discovery, load metrics): when the runtime goes live. */
   start(discovery: EndpointDiscovery | undefined): void {
     this.#discovery = discovery;
+    this.#live = true;
     discovery?.start();
     this.#startScraper();
   }
 
   #startScraper(): void {
+    // a runtime built only to check a config (no discovery factory) never calls the servers
+    if (!this.#live) return;
     const lm = this.resolved.config.endpoints?.loadMetrics;
     const settings = lm ? JSON.stringify(lm) : '';
     if (settings === this.#scrapeSettings) return;
@@ -170,6 +174,10 @@ export class ProviderStateCache {
 
   readonly #discovery: DiscoveryFactory | undefined;
 
+  /**
+   * `discovery` is given by a serving dataplane: its runtimes watch EndpointSlices and scrape load
+   * metrics. Without it (config checks such as the operator's preflight) they contact nothing.
+   */
   constructor(discovery?: DiscoveryFactory) {
     this.#discovery = discovery;
   }
@@ -216,17 +224,9 @@ export class ProviderStateCache {
       reportCircuit: resolved.config.endpoints === undefined,
     });
     if (origins) set.setOrigins(origins);
-    let discovery: EndpointDiscovery | undefined;
-    if (k8s) {
-      if (!this.#discovery)
-        throw new ConfigError('config', [
-          {
-            path: `providers.${resolved.name}.endpoints.kubernetes`,
-            message: 'Kubernetes endpoint discovery is not available in this process',
-          },
-        ]);
-      discovery = this.#discovery(k8s, set, resolved.name);
-    }
+    // without a factory (validation, the operator's render check) nothing is watched; a serving
+    // dataplane always has one, and it throws when it cannot run (no credentials)
+    const discovery = k8s ? this.#discovery?.(k8s, set, resolved.name) : undefined;
     const rt = new ProviderRuntime(resolved, timeouts, set);
     return {
       runtime: rt,
@@ -234,7 +234,7 @@ export class ProviderStateCache {
         // mock settings may change on reload; keep breaker semantics simple by replacing the runtime
         if (existing) this.#byKey.delete(key);
         this.#byKey.set(key, rt);
-        rt.start(discovery);
+        if (this.#discovery) rt.start(discovery);
       },
     };
   }
