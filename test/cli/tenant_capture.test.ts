@@ -1,28 +1,14 @@
 // The three ways an AINamespace tried to capture team-b's traffic (issue 14, item 2) are refused
 // offline the way the operator refuses them: `sluice validate -f` and `sluice render` exit 1 naming
 // the field, and `sluice validate` refuses the same overlap in a hand-written dataplane config.
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { runSluice } from '../helpers/sluice_cli.ts';
 
-const ROOT = join(import.meta.dirname, '../..');
-const run = async (...args: string[]) => {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(
-      process.execPath,
-      [join(ROOT, 'bin/sluice.js'), ...args],
-      { cwd: ROOT },
-    );
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-};
+const run = runSluice;
 
 const cr = (kind: string, ns: string, name: string, created: string, spec: unknown) => ({
   apiVersion: 'gateway.sluice.dev/v1alpha1',
