@@ -13,6 +13,7 @@ import type {
   TranslateContext,
   Usage,
 } from '../../dataplane/src/providers/types.ts';
+import { countPromptTokens, encodingForModel } from '../../dataplane/src/tokens/counter.ts';
 import {
   anthropicSse,
   assemble,
@@ -22,6 +23,9 @@ import {
   parseSse,
   pieces,
 } from './anthropic_helpers.ts';
+
+/** The prompt the OpenAI-backend stream tests build ('x' * 40, one turn) counted as Sluice counts it. */
+const PROMPT_TOKENS = countPromptTokens('x'.repeat(40), 1, encodingForModel('gpt-up'));
 
 function run(st: StreamTranslator, bytes: Buffer[]): StreamEvent[] {
   const out: StreamEvent[] = [];
@@ -293,7 +297,7 @@ function openaiChunks(withUsage: boolean): string {
 describe('OpenAI chunks -> Anthropic events', () => {
   const ctx = async (): Promise<TranslateContext> => {
     const c = ctxFor('openai', 'anthropic-messages', { stream: true, clientWantsStreamUsage: true });
-    // buildRequest records the prompt estimate message_start reports
+    // buildRequest records the prompt count message_start reports, with the model's tokenizer
     await anthropicToOpenAI.buildRequest(
       { model: 'm', max_tokens: 50, messages: [{ role: 'user', content: 'x'.repeat(40) }], stream: true },
       c,
@@ -314,7 +318,7 @@ describe('OpenAI chunks -> Anthropic events', () => {
         model: 'gpt-up',
         content: [],
       });
-      expect(start.message?.usage?.input_tokens).toBe(10);
+      expect(start.message?.usage?.input_tokens).toBe(PROMPT_TOKENS);
       expect(assemble(out)).toEqual({
         text: 'Checking both.',
         tools: [
@@ -337,7 +341,7 @@ describe('OpenAI chunks -> Anthropic events', () => {
   it('counts the answer itself when the upstream sends no usage', async () => {
     const events = run(anthropicToOpenAI.createStream(await ctx()), [Buffer.from(openaiChunks(false))]);
     const delta = parseSse(joined(events)).at(-2)?.data as J;
-    expect(delta.usage?.input_tokens).toBe(10);
+    expect(delta.usage?.input_tokens).toBe(PROMPT_TOKENS);
     expect(delta.usage?.output_tokens).toBeGreaterThan(0);
     expect(mergedUsage(events)).toBeUndefined();
   });

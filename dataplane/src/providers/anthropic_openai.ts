@@ -4,7 +4,7 @@
 // message_start carries Sluice's estimate of the input tokens and message_delta the exact totals
 // (Anthropic SDKs take message_delta's cumulative input_tokens as final).
 import { GatewayError } from '../errors.ts';
-import { countTokens, estimateTokens } from '../tokens/counter.ts';
+import { countTokens, encodingForModel, promptTokensWithoutBlocking } from '../tokens/counter.ts';
 import { AnthropicEventWriter, type WriterState } from './anthropic_events.ts';
 import {
   anthropicErrorFrame,
@@ -48,7 +48,11 @@ function buildRequest(body: Record<string, unknown>, ctx: TranslateContext): Ups
     maxCompletionTokens: quirks?.maxCompletionTokens,
     presetUnsupported: quirks?.unsupported,
   });
-  inputEstimates.set(ctx, estimateTokens(anthropicPromptText(body)));
+  // message_start carries this before the upstream's usage arrives: counted with the model's tokenizer
+  // (exact for OpenAI-family models; never tokenized inline when the prompt is large)
+  const turns = (Array.isArray(body.messages) ? body.messages.length : 0) + (body.system ? 1 : 0);
+  const encoding = encodingForModel(ctx.upstreamModel, ctx.provider.models.get(ctx.upstreamModel)?.tokenizer);
+  inputEstimates.set(ctx, promptTokensWithoutBlocking(anthropicPromptText(body), turns, encoding));
   return {
     method: 'POST',
     path: upstreamPath(ctx.provider, 'openai-chat', ctx.upstreamModel),
