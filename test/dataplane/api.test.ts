@@ -97,6 +97,24 @@ describe('OpenAI API through the gateway', () => {
     expect(fake.requests.at(-1)?.path).toBe('/v1/embeddings');
   });
 
+  it('takes token-array prompts for legacy completions, as OpenAI does', async () => {
+    // "854 this is a test" and "Hello world" in cl100k_base
+    const one = [25515, 420, 374, 264, 1296];
+    const batch = [one, [9906, 1917]];
+    for (const prompt of [one, batch]) {
+      const c = await client.completions.create({ model: 'gpt-4o-mini', prompt });
+      expect(c.choices[0]?.text).toContain('[up]');
+      expect(fake.requests.at(-1)?.body?.prompt).toEqual(prompt);
+    }
+    for (const prompt of [[1.5], [[]], [-1], [['a']]]) {
+      const err = await client.completions
+        .create({ model: 'gpt-4o-mini', prompt: prompt as number[] })
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+      expect(err).toMatchObject({ param: 'prompt' });
+    }
+  });
+
   it('lists the models routes serve', async () => {
     const ids = [];
     for await (const m of client.models.list()) ids.push(m.id);

@@ -1,7 +1,7 @@
 // The OpenAI inbound APIs: chat completions, legacy completions and embeddings.
 import type { GatewayError } from '../errors.ts';
 import { openaiErrorJSON } from './openai_error.ts';
-import { toolCallsText, toolDefinitionsText } from './prompt_extras.ts';
+import { tokenArrayText, toolCallsText, toolDefinitionsText } from './prompt_extras.ts';
 import type { ClientApiSpec, ClientRequest } from './types.ts';
 import {
   contentText,
@@ -103,6 +103,16 @@ export const openaiChat: ClientApiSpec = {
   setMaxOutputTokens: setMaxTokens,
 };
 
+const isTokenId = (x: unknown) => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x < 2 ** 31;
+
+/** Strings, token ids, or arrays of token ids (a batch), as /v1/completions takes its prompt. */
+function isPromptArray(p: unknown): boolean {
+  if (!Array.isArray(p) || p.length === 0) return false;
+  if (p.every((x) => typeof x === 'string')) return true;
+  if (p.every(isTokenId)) return true;
+  return p.every((x) => Array.isArray(x) && x.length > 0 && x.every(isTokenId));
+}
+
 export const openaiCompletions: ClientApiSpec = {
   api: 'openai-completions',
   path: '/v1/completions',
@@ -111,14 +121,24 @@ export const openaiCompletions: ClientApiSpec = {
     const model = requireString(body, 'model');
     const p = body.prompt;
     if (p === undefined || p === null) missing('prompt');
-    if (typeof p !== 'string' && !(Array.isArray(p) && p.every((x) => typeof x === 'string')))
-      invalidType('prompt', 'one of a string or array of strings', p);
+    if (typeof p !== 'string' && !isPromptArray(p))
+      invalidType(
+        'prompt',
+        'one of a string, array of strings, array of tokens, or array of token arrays',
+        p,
+      );
     commonSampling(body);
     const stream = optionalBoolean(body, 'stream');
     return { model, stream, body, wantsStreamUsage: stream && streamUsage(body) };
   },
   errorBody,
-  promptText: (body) => (Array.isArray(body.prompt) ? body.prompt.join('\n') : String(body.prompt)),
+  // token ids (as OpenAI takes them) are decoded, so the counter and content filters see their text
+  promptText: (body) =>
+    typeof body.prompt === 'string'
+      ? body.prompt
+      : (body.prompt as unknown[]).every((x) => typeof x === 'string')
+        ? (body.prompt as string[]).join('\n')
+        : tokenArrayText(body.prompt),
   turns: () => 1,
   getMaxOutputTokens: maxTokens,
   setMaxOutputTokens: setMaxTokens,
