@@ -15,6 +15,7 @@ import Fastify, {
 import type { Logger } from 'pino';
 import { COUNT_TOKENS_PATH, countTokensHandler } from './api/count_tokens.ts';
 import { modelById, modelList, wantsAnthropicShape } from './api/models.ts';
+import { notFoundMessage } from './api/not_served.ts';
 import { clientApis } from './api/registry.ts';
 import type { ClientApiSpec } from './api/types.ts';
 import { type ErrorCode, GatewayError } from './errors.ts';
@@ -169,7 +170,7 @@ export function buildServer(state: ServerState, log: Logger, limits: ServerLimit
     notFound: (runtime, req) => {
       const path = req.url.split('?')[0] ?? '';
       return req.routeOptions.url === '/*' && unroutedPath(runtime, path)
-        ? new GatewayError('SLUICE_ERR_NOT_FOUND', `no route for POST ${path}`)
+        ? new GatewayError('SLUICE_ERR_NOT_FOUND', notFoundMessage('POST', path))
         : undefined;
     },
   });
@@ -184,7 +185,7 @@ export function buildServer(state: ServerState, log: Logger, limits: ServerLimit
     sendError(
       reply,
       specForPath(req.url),
-      new GatewayError('SLUICE_ERR_NOT_FOUND', `no route for ${req.method} ${req.url.split('?')[0]}`),
+      new GatewayError('SLUICE_ERR_NOT_FOUND', notFoundMessage(req.method, req.url.split('?')[0] ?? '')),
     ),
   );
 
@@ -221,7 +222,7 @@ export function buildServer(state: ServerState, log: Logger, limits: ServerLimit
       return sendError(
         reply,
         specForPath(path),
-        new GatewayError('SLUICE_ERR_NOT_FOUND', `no route for POST ${path}`),
+        new GatewayError('SLUICE_ERR_NOT_FOUND', notFoundMessage('POST', path)),
       );
     }
     return serve(specForPath(path))(req, reply);

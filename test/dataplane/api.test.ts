@@ -1,7 +1,7 @@
 // The OpenAI-compatible surface through a real dataplane with the official `openai` SDK as client:
 // chat (whole and streamed), completions, embeddings, /v1/models, request ids, and credentials that
 // never leak into responses.
-import OpenAI from 'openai';
+import OpenAI, { toFile } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../fakes/openai.ts';
 import { type InProcessDataplane, openaiProvider, startDataplane } from '../helpers/dataplane.ts';
@@ -113,6 +113,17 @@ describe('OpenAI API through the gateway', () => {
       expect(err).toBeInstanceOf(OpenAI.BadRequestError);
       expect(err).toMatchObject({ param: 'prompt' });
     }
+  });
+
+  it('names the API a client called when Sluice does not serve it (audio, images) in a 404', async () => {
+    const audio = await client.audio.transcriptions
+      .create({ model: 'whisper-1', file: await toFile(Buffer.from('RIFF....WAVE'), 'a.wav') })
+      .catch((e: unknown) => e);
+    expect(audio).toBeInstanceOf(OpenAI.NotFoundError);
+    expect((audio as Error).message).toContain('audio (speech, transcriptions, translations) is not supported');
+    const image = await client.images.generate({ model: 'dall-e-3', prompt: 'x' }).catch((e: unknown) => e);
+    expect(image).toBeInstanceOf(OpenAI.NotFoundError);
+    expect((image as Error).message).toContain('image generation and editing is not supported');
   });
 
   it('lists the models routes serve', async () => {
