@@ -64,9 +64,9 @@ export const serveCommand: Command = {
       log,
       host: values.host ?? process.env.HOST,
       port,
-      onLoaded: reporter ? (hash) => reporter.report(hash) : undefined,
       adminHost: values['admin-host'] ?? process.env.ADMIN_HOST,
       adminPort,
+      onLoaded: reporter ? (hash, revision) => reporter.report(hash, revision) : undefined,
     });
     await dataplane.start();
     let stopping = false;

@@ -36,8 +36,8 @@ export interface DataplaneOptions {
   adminHost?: string;
   adminPort?: number;
   gateFactory?: CompileOptions['gateFactory'];
-  /** called after every successful (re)load with the config hash */
-  onLoaded?: (hash: string) => void;
+  /** called after every successful (re)load with the config hash and the operator's revision, if any */
+  onLoaded?: (hash: string, revision: number | undefined) => void;
 }
 
 export class Dataplane {
@@ -219,7 +219,7 @@ export class Dataplane {
     if (this.#reloads > 1) metrics.configReloads.inc({ result: 'success' });
     // tracing follows the config (on, off, new endpoint or sampling); off loads no OpenTelemetry code
     void applyTracing(rt, this.#opts.log);
-    this.#opts.onLoaded?.(rt.hash);
+    this.#opts.onLoaded?.(rt.hash, rt.config.revision);
   }
 
   #readiness(): { ready: boolean; details: Record<string, unknown> } {

@@ -85,7 +85,8 @@ describe('CRD validation by the API server', () => {
     const route = JSON.parse(await env.kubectlOk(['get', 'airoute', 'chat', '-n', NS, '-o', 'json']));
     expect(route.spec.priority).toBe(0);
     expect(route.spec.retry.budgetPercent).toBe(20);
-    // printer columns: provider type, models, Ready, Programmed, Age
+    // printer columns: provider type, models, Ready, Programmed, Age (models, like the conditions, come
+    // from the status the operator writes: test/operator/route_edits.test.ts has them filled in)
     const table = await env.kubectlOk(['get', 'aiproviders', '-n', NS]);
     expect(table.split('\n')[0]?.split(/\s+/)).toEqual([
       'NAME',
@@ -95,7 +96,7 @@ describe('CRD validation by the API server', () => {
       'PROGRAMMED',
       'AGE',
     ]);
-    expect(table).toMatch(/\nopenai\s+openai\s+gpt-4o-mini\s/);
+    expect(table).toMatch(/\nopenai\s+openai\s/);
     const explain = await env.kubectlOk(['explain', 'airoute.spec.backends.weight']);
     expect(explain).toContain('share of traffic under weighted strategies');
   });

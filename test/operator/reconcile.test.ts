@@ -89,30 +89,32 @@ describe('operator reconcile', () => {
     expect(condition(route, 'Ready')).toMatchObject({ status: 'False', reason: 'NoReplicas' });
   });
 
-  it('Programmed follows the replica Leases: True only when every live replica has the hash', async () => {
+  it('Programmed follows the replica Leases: True only when every live replica serves the generation', async () => {
     const log = pino({ level: 'silent' });
     // the replicas authenticate as a dataplane does: its own loader, not client-node's KubeConfig
     const creds = loadKubeCredentials({ env: { KUBECONFIG: env.cp.kubeconfigPath } });
     const rest = new KubeRest(creds);
     const a = new LeaseReporter({ rest, namespace: OUT_NS, podName: 'dp-a', log });
     const b = new LeaseReporter({ rest, namespace: OUT_NS, podName: 'dp-b', log });
-    a.report(op.lastHash);
-    b.report('0000000000000000');
+    const revision = op.lastRevision;
+    expect(revision).toBeGreaterThan(0);
+    a.report(op.lastHash, revision);
+    b.report('0000000000000000', revision - 1);
     await Promise.all([a.flush(), b.flush()]);
     const pending = await waitFor('Pending', async () => {
       const r = await get(env.rest, pathOf('AIRoute', NS, 'chat'));
       return condition(r, 'Programmed')?.reason === 'Pending' && condition(r, 'Programmed');
     });
-    expect(pending.message).toContain('waiting for dp-b (0000000000000000)');
-    b.report(op.lastHash);
+    expect(pending.message).toBe(
+      `generation 1 is in config revision ${revision}; waiting for dp-b (revision ${revision - 1})`,
+    );
+    b.report(op.lastHash, revision);
     await b.flush();
     const done = await waitFor('Programmed', async () => {
       const r = await get(env.rest, pathOf('AIRoute', NS, 'chat'));
       return condition(r, 'Programmed')?.status === 'True' && r;
     });
-    expect(condition(done, 'Programmed')?.message).toBe(
-      `all 2 live dataplane replicas serve config ${op.lastHash}`,
-    );
+    expect(condition(done, 'Programmed')?.message).toBe('every live dataplane replica serves generation 1');
     expect(condition(done, 'Ready')?.status).toBe('True');
     // a replica that stops deletes its Lease and no longer counts
     await b.stop();

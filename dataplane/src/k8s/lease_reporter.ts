@@ -1,8 +1,10 @@
 // Tells the operator which config this replica serves: one coordination.k8s.io Lease per replica
 // (named after the pod), renewed while the process lives, carrying the hash of the config it has
-// loaded in an annotation. The operator reports Programmed=True only when every live (unexpired)
-// replica Lease carries the hash it rendered. The Lease is deleted on shutdown and owned by the Pod,
-// so a replica that goes away stops counting at once or, if killed, when the Lease expires.
+// loaded and the operator's revision of it in annotations. An object is Programmed when every live
+// (unexpired) replica Lease carries a revision at or past the one that brought the object's current
+// generation (the rendered config lists that revision per object; see the operator's programmed.ts).
+// The Lease is deleted on shutdown and owned by the Pod, so a replica that goes away stops counting
+// at once or, if killed, when the Lease expires.
 import type { Logger } from 'pino';
 // our own credentials loader, not @kubernetes/client-node: see kube_credentials.ts for why
 import { type LoadOptions, loadKubeCredentials } from './kube_credentials.ts';
@@ -10,6 +12,7 @@ import { isConflict, isNotFound, KubeRest } from './kube_rest.ts';
 
 export const REPLICA_LABEL = 'gateway.sluice.dev/replica-report';
 export const CONFIG_HASH_ANNOTATION = 'gateway.sluice.dev/config-hash';
+export const CONFIG_REVISION_ANNOTATION = 'gateway.sluice.dev/config-revision';
 export const LEASE_PREFIX = 'sluice-dataplane-';
 
 export interface LeaseReporterOptions {
@@ -38,6 +41,7 @@ export class LeaseReporter {
   readonly #o: Required<Omit<LeaseReporterOptions, 'podUid'>> & { podUid?: string };
   readonly #name: string;
   #hash = '';
+  #revision: number | undefined;
   #timer: NodeJS.Timeout | undefined;
   #chain: Promise<void> = Promise.resolve();
   #stopped = false;
@@ -55,8 +59,9 @@ export class LeaseReporter {
   }
 
   /** Report a newly loaded config now (Dataplane's onLoaded), then keep renewing. */
-  report(hash: string): void {
+  report(hash: string, revision?: number): void {
     this.#hash = hash;
+    this.#revision = revision;
     this.#enqueue();
     if (!this.#timer && !this.#stopped) {
       // renew well inside the lease duration so one missed renewal does not expire it
@@ -84,6 +89,13 @@ export class LeaseReporter {
     return name ? `${base}/${name}` : base;
   }
 
+  #annotations(current: Record<string, string> = {}): Record<string, string> {
+    const out: Record<string, string> = { ...current, [CONFIG_HASH_ANNOTATION]: this.#hash };
+    if (this.#revision === undefined) delete out[CONFIG_REVISION_ANNOTATION];
+    else out[CONFIG_REVISION_ANNOTATION] = String(this.#revision);
+    return out;
+  }
+
   #desired(current?: Lease): Lease {
     const now = microTime();
     const spec = current?.spec ?? {};
@@ -95,7 +107,7 @@ export class LeaseReporter {
         name: this.#name,
         namespace: this.#o.namespace,
         labels: { ...((current?.metadata.labels as Record<string, string>) ?? {}), [REPLICA_LABEL]: 'true' },
-        annotations: { ...(current?.metadata.annotations ?? {}), [CONFIG_HASH_ANNOTATION]: this.#hash },
+        annotations: this.#annotations(current?.metadata.annotations),
         ...(this.#o.podUid
           ? {
               ownerReferences: [

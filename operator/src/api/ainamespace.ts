@@ -7,8 +7,10 @@ import {
   headerMatches,
   objectName,
   type Resource,
+  reasonColumn,
   secretKeySelector,
   secretRef,
+  summaryColumn,
 } from './common.ts';
 import type { KindDefinition } from './kind.ts';
 import { arr, bool, cel, int, obj, oneOf, req, str, type TypeOf } from './schema_dsl.ts';
@@ -122,10 +124,12 @@ export const aiNamespaceKind: KindDefinition = {
     'A tenant of the gateway, matched by API key, header (e.g. X-Channel-Code) or JWT, with its policies.',
   spec: aiNamespaceSpec.schema,
   printerColumns: [
-    { name: 'Default', type: 'boolean', jsonPath: '.spec.default', description: 'serves anonymous requests' },
-    { name: 'Policies', type: 'string', jsonPath: '.spec.policies', description: 'AIPolicies applied' },
+    summaryColumn('Match', 'match', 'how requests are recognised as this tenant'),
+    summaryColumn('Policies', 'policies', 'AIPolicies applied'),
     conditionColumn('Ready', 'accepted, references resolved and programmed'),
     conditionColumn('Programmed', 'served by every live dataplane replica'),
     ageColumn,
+    summaryColumn('Models', 'models', 'models the tenant may use ("*" for any)', 1),
+    reasonColumn('Reason', 'why the tenant is not Ready', 1),
   ],
 };

@@ -1,6 +1,14 @@
 // AIPolicy: limits and filters applied to the AINamespaces that list it (requests, concurrency, tokens,
 // cost, output caps, prompt filters, model allow/deny lists).
-import { ageColumn, conditionColumn, objectName, type Resource, window } from './common.ts';
+import {
+  ageColumn,
+  conditionColumn,
+  objectName,
+  type Resource,
+  reasonColumn,
+  summaryColumn,
+  window,
+} from './common.ts';
 import type { KindDefinition } from './kind.ts';
 import { arr, bool, cel, int, num, obj, oneOf, req, str, type TypeOf } from './schema_dsl.ts';
 
@@ -48,10 +56,19 @@ export const aiPolicySpec = cel(
         },
       ),
     }),
-    tokens: cel(arr('token budgets per window', tokenLimit, { maxItems: 16 }), {
-      rule: "self.all(a, self.filter(b, b.window == a.window && (has(b.kind) ? b.kind : 'total') == (has(a.kind) ? a.kind : 'total')).size() == 1)",
-      message: 'at most one token limit per window and kind',
-    }),
+    // a list-map keyed by window and kind (kind's default is allowed in a key): entries have identity,
+    // so server-side apply merges them by key instead of owning (and conflicting on) the whole list
+    tokens: cel(
+      arr('token budgets per window', tokenLimit, {
+        maxItems: 16,
+        'x-kubernetes-list-type': 'map',
+        'x-kubernetes-list-map-keys': ['window', 'kind'],
+      }),
+      {
+        rule: "self.all(a, self.filter(b, b.window == a.window && (has(b.kind) ? b.kind : 'total') == (has(a.kind) ? a.kind : 'total')).size() == 1)",
+        message: 'at most one token limit per window and kind',
+      },
+    ),
     budget: cel(
       obj('spend limit in USD, priced from the AIProvider model pricing', {
         usd: req(num('USD allowed per window', { minimum: 0, exclusiveMinimum: true })),
@@ -112,11 +129,11 @@ export const aiPolicyKind: KindDefinition = {
     'Limits and filters (requests, concurrency, tokens, USD budget, output caps, prompt filters) for tenants.',
   spec: aiPolicySpec.schema,
   printerColumns: [
-    { name: 'Requests', type: 'integer', jsonPath: '.spec.requests.limit', description: 'request limit' },
-    { name: 'Window', type: 'string', jsonPath: '.spec.requests.window', description: 'request window' },
-    { name: 'Budget', type: 'number', jsonPath: '.spec.budget.usd', description: 'USD budget' },
+    summaryColumn('Limits', 'limits', 'every limit and filter (requests, tokens, USD, caps, filters)'),
     conditionColumn('Ready', 'accepted, references resolved and programmed'),
     conditionColumn('Programmed', 'served by every live dataplane replica'),
     ageColumn,
+    summaryColumn('Scope', 'scope', 'which requests it counts: routes, models, per API key', 1),
+    reasonColumn('Reason', 'why the policy is not Ready', 1),
   ],
 };

@@ -5,7 +5,9 @@ import {
   duration,
   objectName,
   type Resource,
+  reasonColumn,
   secretKeySelectorWithDefault,
+  summaryColumn,
   timeouts,
 } from './common.ts';
 import type { KindDefinition } from './kind.ts';
@@ -216,14 +218,17 @@ export const aiProviderKind: KindDefinition = {
   spec: aiProviderSpec.schema,
   printerColumns: [
     { name: 'Type', type: 'string', jsonPath: '.spec.type', description: 'provider type' },
-    {
-      name: 'Models',
-      type: 'string',
-      jsonPath: '.spec.models[*].name',
-      description: 'models served (kubectl prints the first)',
-    },
+    summaryColumn('Models', 'models', 'models declared ("*": any the upstream serves)'),
     conditionColumn('Ready', 'accepted, references resolved and programmed'),
     conditionColumn('Programmed', 'served by every live dataplane replica'),
     ageColumn,
+    {
+      name: 'Base-URL',
+      type: 'string',
+      jsonPath: '.spec.baseUrl',
+      description: 'upstream base URL',
+      priority: 1,
+    },
+    reasonColumn('Reason', 'why the provider is not Ready', 1),
   ],
 };

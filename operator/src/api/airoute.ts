@@ -6,6 +6,8 @@ import {
   headerMatches,
   localRef,
   type Resource,
+  reasonColumn,
+  summaryColumn,
   timeouts,
 } from './common.ts';
 import type { KindDefinition } from './kind.ts';
@@ -20,17 +22,25 @@ export const STRATEGIES = [
   'complexity',
 ] as const;
 
-const backend = obj('an upstream target: a provider and the model to ask it for', {
+// Backend lists are atomic (an entry's identity, providerRef.name plus model, is nested, and list-map
+// keys must be top-level scalars), so nothing inside them has a schema default: a default would make
+// the stored list differ from the applied one, and `kubectl apply --server-side` after a client-side
+// apply would then conflict on the whole list. Unset weights are 1 in the dataplane.
+const target = {
   providerRef: req(localRef('the AIProvider serving this backend')),
   model: str('model name sent upstream; defaults to the requested model', { minLength: 1, maxLength: 256 }),
-  weight: int('share of traffic under weighted strategies; 0 takes no balanced traffic', {
+  suspended: bool('degrade switch: this backend takes no traffic; the others and the fallbacks serve'),
+};
+const backend = obj('an upstream target: a provider and the model to ask it for', {
+  ...target,
+  weight: int('share of traffic under weighted strategies (default 1); 0 takes no balanced traffic', {
     minimum: 0,
     maximum: 10_000,
-    default: 1,
   }),
   tier: oneOf('tier for the complexity strategy', ['cheap', 'strong']),
-  suspended: bool('degrade switch: this backend takes no traffic; the others and the fallbacks serve'),
 });
+/** Fallback entries are tried in list order: no weight, no tier. */
+const fallbackTarget = obj('a fallback target: a provider and the model to ask it for', target);
 
 export const aiRouteSpec = cel(
   obj('desired state of an AIRoute', {
@@ -58,7 +68,11 @@ export const aiRouteSpec = cel(
         message: 'weights must not all be zero: at least one backend needs a weight above 0',
       }),
     ),
-    fallback: arr('backends tried in order after the balanced backends fail', backend, { maxItems: 16 }),
+    fallback: arr(
+      'backends tried in order after the balanced backends fail; one whose provider is missing is left out (the route keeps serving; ResolvedRefs says so)',
+      fallbackTarget,
+      { maxItems: 16 },
+    ),
     retry: obj('retries after a failed attempt, across backends', {
       attempts: int('retries after the first try', { minimum: 0, maximum: 10, default: 2 }),
       baseDelay: duration('first backoff delay; doubles per retry with jitter', { default: '50ms' }),
@@ -130,16 +144,21 @@ export const aiRouteKind: KindDefinition = {
     'Routes matching requests (by model, path, headers) to AIProvider backends with fallback and retries.',
   spec: aiRouteSpec.schema,
   printerColumns: [
-    { name: 'Models', type: 'string', jsonPath: '.spec.match.models', description: 'models matched' },
+    summaryColumn('Models', 'models', 'models matched ("*" for any)'),
     { name: 'Strategy', type: 'string', jsonPath: '.spec.strategy', description: 'balancing strategy' },
-    {
-      name: 'Providers',
-      type: 'string',
-      jsonPath: '.spec.backends[*].providerRef.name',
-      description: 'providers of the balanced backends',
-    },
+    summaryColumn('Backends', 'backends', 'the balanced backends'),
     conditionColumn('Ready', 'accepted, references resolved and programmed'),
     conditionColumn('Programmed', 'served by every live dataplane replica'),
     ageColumn,
+    summaryColumn('Fallback', 'fallback', 'fallback backends, in order', 1),
+    {
+      name: 'Priority',
+      type: 'integer',
+      jsonPath: '.spec.priority',
+      description: 'match priority',
+      priority: 1,
+    },
+    conditionColumn('Accepted', 'the spec is valid and rendered', 1),
+    reasonColumn('Reason', 'why the route is not Ready', 1),
   ],
 };

@@ -139,8 +139,18 @@ export const status = obj('state observed by the Sluice operator', {
     'x-kubernetes-list-type': 'map',
     'x-kubernetes-list-map-keys': ['type'],
   }),
+  summary: obj('one-line digests of the spec the conditions describe, for kubectl get columns', {
+    models: str('models matched or served, the first few joined ("*" for any)', { maxLength: 1024 }),
+    backends: str('AIRoute: the balanced backends (provider or provider/model)', { maxLength: 1024 }),
+    fallback: str('AIRoute: the fallback backends in order ("-" for none)', { maxLength: 1024 }),
+    limits: str('AIPolicy: every limit and filter the policy sets', { maxLength: 1024 }),
+    scope: str('AIPolicy: which requests it counts (routes, models, per API key)', { maxLength: 1024 }),
+    match: str('AINamespace: how requests are recognised as this tenant', { maxLength: 1024 }),
+    policies: str('AINamespace: the AIPolicies applied ("-" for none)', { maxLength: 1024 }),
+  }),
 });
 export type Status = TypeOf<typeof status>;
+export type Summary = NonNullable<Status['summary']>;
 
 export interface ObjectMeta {
   name: string;
@@ -172,12 +182,41 @@ export interface PrinterColumn {
   priority?: number;
 }
 
-export const conditionColumn = (type: ConditionType, description: string): PrinterColumn => ({
+export const conditionColumn = (
+  type: ConditionType,
+  description: string,
+  priority?: number,
+): PrinterColumn => ({
   name: type,
   type: 'string',
   jsonPath: `.status.conditions[?(@.type=="${type}")].status`,
   description,
+  ...(priority ? { priority } : {}),
 });
+
+/** The Ready condition's reason: what is wrong, at a glance (with -o wide). */
+export const reasonColumn = (name: string, description: string, priority?: number): PrinterColumn => ({
+  name,
+  type: 'string',
+  jsonPath: '.status.conditions[?(@.type=="Ready")].reason',
+  description,
+  ...(priority ? { priority } : {}),
+});
+
+/** A status.summary field (see operator/src/controller/summary.ts); priority 1 = only with -o wide. */
+export const summaryColumn = (
+  name: string,
+  field: keyof Summary,
+  description: string,
+  priority?: number,
+): PrinterColumn => ({
+  name,
+  type: 'string',
+  jsonPath: `.status.summary.${field}`,
+  description,
+  ...(priority ? { priority } : {}),
+});
+
 export const ageColumn: PrinterColumn = {
   name: 'Age',
   type: 'date',

@@ -66,7 +66,8 @@ export class OperatorMetrics {
   });
   readonly queueDepth = new Gauge({
     name: 'sluice_operator_workqueue_depth',
-    help: 'Keys waiting in the work queue',
+    help: 'Keys waiting in a work queue (render, status)',
+    labelNames: ['queue'] as const,
     registers: [this.registry],
   });
 }

@@ -1,5 +1,6 @@
 // The operator process: informers for the four kinds, the Secrets they reference and the replica
-// Leases; one work queue; leader election; metrics and health endpoints; graceful shutdown.
+// Leases; two work queues (renders, and status writes: a render never waits behind status writes);
+// leader election; metrics and health endpoints; graceful shutdown.
 // Informers run on every replica (warm caches, readiness), only the leader reconciles and writes.
 import { randomBytes } from 'node:crypto';
 import type http from 'node:http';
@@ -71,7 +72,10 @@ export class Operator {
   readonly #reconciler: Reconciler;
   readonly #elector: LeaderElector | undefined;
   readonly #generations = new Map<string, number>();
-  #queue: WorkQueue | undefined;
+  /** one key, 'render': adds while one is queued coalesce, so a burst of changes is one render */
+  #renderQueue: WorkQueue | undefined;
+  /** status/<Kind>/<ns>/<name> keys: one per object, deduplicated while waiting */
+  #statusQueue: WorkQueue | undefined;
   #workers: Promise<unknown> | undefined;
   #resync: NodeJS.Timeout | undefined;
   #server: http.Server | undefined;
@@ -166,11 +170,16 @@ export class Operator {
   }
 
   get isLeader(): boolean {
-    return this.#elector ? this.#elector.isLeader : this.#queue !== undefined;
+    return this.#elector ? this.#elector.isLeader : this.#renderQueue !== undefined;
   }
 
   get lastHash(): string {
     return this.#reconciler.last?.result.hash ?? '';
+  }
+
+  /** the revision of the last rendered config (0 before the first) */
+  get lastRevision(): number {
+    return this.#reconciler.last?.result.config?.revision ?? 0;
   }
 
   ready(): boolean {
@@ -178,13 +187,14 @@ export class Operator {
   }
 
   #onEvent(source: string, kind: EventKind, obj: Resource<unknown>): void {
-    const q = this.#queue;
-    if (!q) return; // not leading: the full render on election covers whatever happened meanwhile
+    const q = this.#renderQueue;
+    const sq = this.#statusQueue;
+    if (!q || !sq) return; // not leading: the full render on election covers whatever happened meanwhile
     const debounce = this.#o.debounceMs ?? 50;
     const ns = obj.metadata?.namespace ?? '';
     const name = obj.metadata?.name ?? '';
     if (source === 'Lease') {
-      q.add('programmed');
+      this.#reconciler.evaluateProgrammed(sq);
       return;
     }
     if (source === 'Secret') {
@@ -196,7 +206,7 @@ export class Operator {
     if (kind === 'delete') this.#generations.delete(key);
     else if (kind === 'update' && this.#generations.get(key) === gen) {
       // a status or metadata-only change: the spec is the same, only make sure the status is right
-      q.add(`status/${key}`);
+      sq.add(`status/${key}`);
       return;
     } else this.#generations.set(key, gen);
     q.addAfter('render', debounce);
@@ -237,31 +247,41 @@ export class Operator {
   }
 
   #startWorkers(): void {
-    if (this.#queue || this.#stopping) return;
+    if (this.#renderQueue || this.#stopping) return;
     this.metrics.leader.set(1);
-    const q = new WorkQueue({ baseDelayMs: 200, maxDelayMs: 60_000 });
-    this.#queue = q;
-    this.#workers = runWorkers(
-      q,
-      this.#o.workers ?? 2,
-      async (key) => {
-        this.metrics.queueDepth.set(q.length);
-        await this.#reconciler.reconcile(key, q);
-      },
-      (key, err, retryInMs) =>
-        this.#o.log.warn({ key, err: String(err), retryInMs }, 'reconcile failed; retrying'),
+    this.#reconciler.startLeading();
+    const rq = new WorkQueue({ baseDelayMs: 200, maxDelayMs: 60_000 });
+    const sq = new WorkQueue({ baseDelayMs: 200, maxDelayMs: 60_000 });
+    this.#renderQueue = rq;
+    this.#statusQueue = sq;
+    const onError = (key: string, err: unknown, retryInMs: number) =>
+      this.#o.log.warn({ key, err: String(err), retryInMs }, 'reconcile failed; retrying');
+    const handle = async (key: string) => {
+      this.metrics.queueDepth.set({ queue: 'render' }, rq.length);
+      this.metrics.queueDepth.set({ queue: 'status' }, sq.length);
+      await this.#reconciler.reconcile(key, sq);
+    };
+    // one render worker (renders are whole-config and must not overlap), status writers in parallel
+    this.#workers = Promise.all([
+      runWorkers(rq, 1, handle, onError),
+      runWorkers(sq, this.#o.workers ?? 4, handle, onError),
+    ]);
+    rq.add('render');
+    // Lease expiry produces no watch event: re-check on a timer (no API calls, no writes unless changed)
+    this.#resync = setInterval(
+      () => this.#reconciler.evaluateProgrammed(sq),
+      this.#o.programmedResyncMs ?? 5_000,
     );
-    q.add('render');
-    this.#resync = setInterval(() => q.add('programmed'), this.#o.programmedResyncMs ?? 5_000);
     this.#resync.unref();
   }
 
   async #stopWorkers(): Promise<void> {
     this.metrics.leader.set(0);
     if (this.#resync) clearInterval(this.#resync);
-    const q = this.#queue;
-    this.#queue = undefined;
-    q?.shutDown();
+    const queues = [this.#renderQueue, this.#statusQueue];
+    this.#renderQueue = undefined;
+    this.#statusQueue = undefined;
+    for (const q of queues) q?.shutDown();
     await this.#workers;
   }
 

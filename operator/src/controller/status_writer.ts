@@ -1,5 +1,6 @@
-// Status writes through the status subresource with optimistic concurrency: read the latest object,
-// replace its status, and on 409 Conflict read again and retry (bounded).
+// Status writes through the status subresource with optimistic concurrency: start from the informer's
+// copy (its resourceVersion), replace the status, and on 409 Conflict read the latest and retry
+// (bounded). Starting from the cache saves a GET per write; the informer is rarely behind.
 import { isConflict, isNotFound, type KubeRest, resourcePath } from '../../../dataplane/src/k8s/kube_rest.ts';
 import type { Resource, Status } from '../api/common.ts';
 
@@ -14,16 +15,20 @@ export async function writeStatus(
   /** computes the status from the freshly read object; undefined = nothing to write */
   desired: (live: Resource<unknown>) => Status | undefined,
   attempts = 5,
+  /** the informer's copy, tried first */
+  cached?: Resource<unknown>,
 ): Promise<StatusWrite> {
   const path = resourcePath(apiVersion, plural, namespace, name);
   for (let i = 0; i < attempts; i++) {
     let live: Resource<unknown>;
-    try {
-      live = await rest.request<Resource<unknown>>('GET', path);
-    } catch (err) {
-      if (isNotFound(err)) return 'gone';
-      throw err;
-    }
+    if (i === 0 && cached) live = cached;
+    else
+      try {
+        live = await rest.request<Resource<unknown>>('GET', path);
+      } catch (err) {
+        if (isNotFound(err)) return 'gone';
+        throw err;
+      }
     const status = desired(live);
     if (!status) return 'unchanged';
     try {

@@ -1,5 +1,7 @@
 // Collects what is wrong with one object while it is rendered, then states it as two verdicts.
-// An object with any problem is left out of the config and is never reported Accepted.
+// An object with any problem is left out of the config and is never reported Accepted, except for
+// a part it can serve without (a missing fallback provider): that part is left out, the object is
+// Accepted saying so, and ResolvedRefs=False names the reference.
 import type { Outcome, Problem, Verdict } from './types.ts';
 
 export type RefReason = 'RefNotFound' | 'RefNotAccepted' | 'SecretNotFound' | 'SecretKeyNotFound';
@@ -15,6 +17,7 @@ export class Findings {
   readonly #invalid: Problem[] = [];
   readonly #refs: Array<Problem & { reason: RefReason }> = [];
   readonly #conflicts: Problem[] = [];
+  readonly #leftOut: Array<Problem & { reason: RefReason }> = [];
 
   /** the spec asks for something the dataplane cannot do; `path` names the field (spec.x.y) */
   invalid(message: string, path = 'spec'): void {
@@ -24,6 +27,11 @@ export class Findings {
   /** a referenced object or Secret is missing or not usable */
   ref(reason: RefReason, message: string, path = 'spec'): void {
     this.#refs.push({ reason, message, path });
+  }
+
+  /** a reference that is not usable, in a part the object serves without (that part is left out) */
+  leftOut(reason: RefReason, message: string, path: string): void {
+    this.#leftOut.push({ reason, message, path });
   }
 
   /** the object clashes with another one (two defaults, one API key in two tenants) */
@@ -36,7 +44,7 @@ export class Findings {
   }
 
   outcome(base: Omit<Outcome, 'accepted' | 'resolvedRefs' | 'problems'>): Outcome {
-    const refs = this.#refs;
+    const refs = [...this.#refs, ...this.#leftOut];
     const resolvedRefs: Verdict = refs.length
       ? { ok: false, reason: refs[0]?.reason ?? 'RefNotFound', message: join(refs) }
       : { ok: true, reason: 'ResolvedRefs', message: 'all references are resolved' };
@@ -44,8 +52,14 @@ export class Findings {
     if (this.#invalid.length) accepted = { ok: false, reason: 'Invalid', message: join(this.#invalid) };
     else if (this.#conflicts.length)
       accepted = { ok: false, reason: 'Conflicted', message: join(this.#conflicts) };
-    else if (refs.length)
-      accepted = { ok: false, reason: 'InvalidRefs', message: `not rendered: ${join(refs)}` };
+    else if (this.#refs.length)
+      accepted = { ok: false, reason: 'InvalidRefs', message: `not rendered: ${join(this.#refs)}` };
+    else if (this.#leftOut.length)
+      accepted = {
+        ok: true,
+        reason: 'AcceptedWithoutUnresolved',
+        message: `rendered into the dataplane config as ${base.dataplaneName} without ${this.#leftOut.map((p) => p.path.replace(/\.providerRef\.name$/, '')).join(', ')}: ${join(this.#leftOut)}`,
+      };
     else
       accepted = {
         ok: true,

@@ -20,16 +20,28 @@ export class RefIndex {
 
   /** Resolve a same-namespace reference; records the problem and returns undefined when unusable. */
   resolve(kind: Kind, namespace: string, name: string, findings: Findings, path: string): string | undefined {
+    const r = this.check(kind, namespace, name);
+    if ('problem' in r) {
+      findings.ref(r.reason, r.problem, path);
+      return undefined;
+    }
+    return r.dataplaneName;
+  }
+
+  /** The dataplane name of a usable same-namespace object, or why it is not usable. */
+  check(
+    kind: Kind,
+    namespace: string,
+    name: string,
+  ): { dataplaneName: string } | { reason: 'RefNotFound' | 'RefNotAccepted'; problem: string } {
     const o = this.#outcomes.get(objectKey(kind, namespace, name));
-    if (!o) {
-      findings.ref('RefNotFound', `${kind} "${name}" not found`, path);
-      return undefined;
-    }
-    if (!o.accepted.ok) {
-      findings.ref('RefNotAccepted', `${kind} "${name}" is not accepted (${o.accepted.reason})`, path);
-      return undefined;
-    }
-    return o.dataplaneName;
+    if (!o) return { reason: 'RefNotFound', problem: `${kind} "${name}" not found` };
+    if (!o.accepted.ok)
+      return {
+        reason: 'RefNotAccepted',
+        problem: `${kind} "${name}" is not accepted (${o.accepted.reason})`,
+      };
+    return { dataplaneName: o.dataplaneName };
   }
 
   /** Accepted objects of a kind in one namespace, by dataplane name. */

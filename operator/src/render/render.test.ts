@@ -72,6 +72,41 @@ describe('render', () => {
     expect(r.config?.routes.map((x) => x.name)).toEqual(['team-a.good']);
   });
 
+  it('a route whose only problem is a missing fallback provider serves without that fallback and says so', () => {
+    const inv = inventory({
+      providers: [provider('openai'), provider('backup', { type: 'mock', credentials: undefined })],
+      routes: [
+        route('chat', ['openai'], {
+          fallback: [{ providerRef: { name: 'typo' } }, { providerRef: { name: 'backup' }, model: 'm' }],
+        }),
+      ],
+      // a tenant, so the config is not refused for having none (access is another test's subject)
+      namespaces: [tenant('t', { match: { headers: [{ name: 'x-team', equals: 't' }] } })],
+      secrets: { 'team-a/openai-key': { apiKey: 'k1' } },
+    });
+    const r = render(inv, OPTS);
+    const chat = outcome(r, 'AIRoute/team-a/chat');
+    expect(chat?.accepted).toEqual({
+      ok: true,
+      reason: 'AcceptedWithoutUnresolved',
+      message:
+        'rendered into the dataplane config as team-a.chat without spec.fallback[0]: AIProvider "typo" not found',
+    });
+    expect(chat?.resolvedRefs).toEqual({
+      ok: false,
+      reason: 'RefNotFound',
+      message: 'AIProvider "typo" not found',
+    });
+    const served = validateConfig(parseConfigText(r.configText, 'config.yaml'));
+    expect(served.routes[0]?.fallback.map((f) => [f.provider, f.model])).toEqual([['team-a.backup', 'm']]);
+    // a missing balanced backend still keeps the route out: it cannot serve as written
+    const broken = render(
+      { ...inv, providers: [provider('backup', { type: 'mock', credentials: undefined })] },
+      OPTS,
+    );
+    expect(outcome(broken, 'AIRoute/team-a/chat')?.accepted.reason).toBe('InvalidRefs');
+  });
+
   it('cascades: a provider without its Secret is not accepted, nor are the routes using it', () => {
     const inv = inventory({
       providers: [provider('openai'), provider('other')],

@@ -28,7 +28,14 @@ export function renderRoute(r: AIRoute, refs: RefIndex, dpName: string): Rendere
     });
   };
   const backends = spec.backends.map(backend('backends'));
-  const fallback = (spec.fallback ?? []).map(backend('fallback'));
+  // a fallback whose provider is missing is left out: the route serves without it (ResolvedRefs says so)
+  const fallback = (spec.fallback ?? []).flatMap((b, i) => {
+    const r = refs.check('AIProvider', ns, b.providerRef.name);
+    if ('dataplaneName' in r)
+      return [compact({ provider: r.dataplaneName, model: b.model, suspended: b.suspended || undefined })];
+    findings.leftOut(r.reason, r.problem, `spec.fallback[${i}].providerRef.name`);
+    return [];
+  });
   spec.match?.headers?.forEach((h, i) => {
     // the dataplane runs header regexes on RE2: refuse here what it would refuse at load
     const why = h.regex === undefined ? undefined : patternProblem(h.regex);

@@ -131,8 +131,10 @@ function checkArray(v: unknown[], s: JSONSchemaProps, path: string, issues: Fiel
 
 function describeItem(item: unknown, s: JSONSchemaProps): string {
   if (s['x-kubernetes-list-type'] !== 'map' || !item || typeof item !== 'object') return JSON.stringify(item);
+  // the API server prints the key fields as a Go map: sorted by name
   const keys: Record<string, unknown> = {};
-  for (const k of s['x-kubernetes-list-map-keys'] ?? []) keys[k] = (item as Record<string, unknown>)[k];
+  for (const k of [...(s['x-kubernetes-list-map-keys'] ?? [])].sort())
+    keys[k] = (item as Record<string, unknown>)[k];
   return JSON.stringify(keys);
 }
 
