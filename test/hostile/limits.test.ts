@@ -116,7 +116,8 @@ async function tombstones(h: Hostile, pattern: string): Promise<number> {
 /** Settlements are sent after the response; give them a moment to land (bounded polling). */
 async function settled(read: () => Promise<number>, want: number): Promise<number> {
   let v = await read();
-  for (let i = 0; i < 50 && v !== want; i++) {
+  // up to 15 s: after a stall, replays queue behind a CPU shared with a burner
+  for (let i = 0; i < 150 && v !== want; i++) {
     await new Promise((r) => setTimeout(r, 100));
     v = await read();
   }
@@ -247,6 +248,7 @@ describe('hostile: failMode open, 3 replicas + Redis on one busy core', () => {
   it(`Redis frozen mid-load: late replies are cancelled by id, each request charged once (x${RUNS})`, async () => {
     for (let run = 0; run < RUNS; run++) {
       const key = `sk-stall-${run}`;
+      const tombstonesBefore = await tombstones(h, 'sluice:{stall}:rsv:*');
       // 300 requests started over ~2.4 s; Redis is frozen (SIGSTOP) from 0.5 s to 2 s, so admissions
       // and settlements sent meanwhile are answered only when it resumes: too late for their requests.
       const t0 = performance.now();
@@ -267,7 +269,7 @@ describe('hostile: failMode open, 3 replicas + Redis on one busy core', () => {
       const told = usageOf(done);
       const charged = await settled(() => windowValue(h, `sluice:{stall}:stall:total:*:k:k${run}`), told);
       const slowest = Math.max(...done.map((o) => o.ms));
-      const cancelled = await tombstones(h, 'sluice:{stall}:rsv:*');
+      const cancelled = (await tombstones(h, 'sluice:{stall}:rsv:*')) - tombstonesBefore;
       report(
         'redis frozen',
         run,

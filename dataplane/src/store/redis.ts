@@ -54,6 +54,8 @@ export interface RedisStoreOptions {
 
 /** Operations waiting for Redis (bounded: beyond it, reservations and leases expire on their own). */
 const MAX_PENDING_OPS = 10_000;
+/** Replayed operations sent together (one pipeline) per round trip. */
+const REPLAY_BATCH = 64;
 /** How long a cancelled reservation's tombstone and a merge's id are kept. */
 const TOMBSTONE_MS = 10 * 60_000;
 
@@ -77,6 +79,7 @@ export class RedisStore implements Store {
   #lastError: string | undefined;
   #recovering: Promise<void> | undefined;
   #probe: NodeJS.Timeout | undefined;
+  #flushTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(opts: RedisStoreOptions) {
@@ -230,10 +233,24 @@ export class RedisStore implements Store {
 
   /** Replays queued operations in order (each is idempotent); false if Redis failed on one. */
   #flush(): Promise<boolean> {
-    this.#flushing ??= this.#flushOps().finally(() => {
+    this.#flushing ??= this.#flushOps().then((ok) => {
       this.#flushing = undefined;
+      // Operations that came in as the loop ended, or a failure while the circuit stays closed (no
+      // probe runs then, and an idle replica sends no command that would flush): try again soon.
+      if (!this.#open && !this.#closed && (this.#ops.length > 0 || this.#unmerged.size > 0))
+        this.#flushLater(ok ? 0 : this.#opts.retryIntervalMs);
+      return ok;
     });
     return this.#flushing;
+  }
+
+  #flushLater(ms: number): void {
+    if (this.#flushTimer) return;
+    this.#flushTimer = setTimeout(() => {
+      this.#flushTimer = undefined;
+      void this.#flush();
+    }, ms);
+    this.#flushTimer.unref();
   }
 
   async #flushOps(): Promise<boolean> {
@@ -242,14 +259,19 @@ export class RedisStore implements Store {
       if (u.delta !== 0) this.#ops.push({ kind: 'merge', key, id: randomUUID(), ...u });
       this.#unmerged.delete(key);
     }
+    // Operations are independent (each is idempotent and names its own reservation, merge id or
+    // window), so they go out in pipelined batches rather than one round trip at a time: hundreds of
+    // them after a stall must not take seconds while the windows they correct are read by admissions.
     while (this.#ops.length > 0) {
-      const op = this.#ops[0] as ReplayOp;
-      const r = await this.#timed(this.#run(op));
-      if (!r.ok) {
-        this.#failed(r.error);
+      const batch = this.#ops.slice(0, REPLAY_BATCH);
+      const results = await Promise.all(batch.map((op) => this.#timed(this.#run(op))));
+      const failed = batch.filter((_, i) => !results[i]?.ok);
+      this.#ops.splice(0, batch.length, ...failed);
+      const err = results.find((r) => !r.ok);
+      if (err && !err.ok) {
+        this.#failed(err.error);
         return false;
       }
-      this.#ops.shift();
     }
     return true;
   }
@@ -440,6 +462,7 @@ export class RedisStore implements Store {
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#probe);
+    clearTimeout(this.#flushTimer);
     await this.#local.close();
     this.#lag.release();
     this.#client.disconnect();
