@@ -81,38 +81,55 @@ export class MockTransport implements Transport {
     const n = Math.min(s.outputTokens, maxTokens);
     const finish = n < s.outputTokens ? 'length' : 'stop';
     const out = words(n, s.text);
+    // `n` answers, as OpenAI gives them (each the same deterministic text), billed n times
+    const answers = Math.max(1, Math.min(128, Number.isInteger(body.n) ? (body.n as number) : 1));
+    const indexes = Array.from({ length: answers }, (_, i) => i);
     const prompt = promptTokens(body);
     const usage = {
       prompt_tokens: prompt,
-      completion_tokens: n,
-      total_tokens: prompt + n,
+      completion_tokens: n * answers,
+      total_tokens: prompt + n * answers,
     };
     if (body.stream !== true) {
       const text = out.join('');
-      const choice = completions
-        ? { index: 0, text, finish_reason: finish, logprobs: null }
-        : { index: 0, message: { role: 'assistant', content: text }, finish_reason: finish, logprobs: null };
+      const choices = indexes.map((index) =>
+        completions
+          ? { index, text, finish_reason: finish, logprobs: null }
+          : {
+              index,
+              message: { role: 'assistant', content: text, refusal: null },
+              finish_reason: finish,
+              logprobs: null,
+            },
+      );
       const object = completions ? 'text_completion' : 'chat.completion';
-      return respond(200, json, JSON.stringify({ id, object, created, model, choices: [choice], usage }));
+      return respond(200, json, JSON.stringify({ id, object, created, model, choices, usage }));
     }
     const object = completions ? 'text_completion' : 'chat.completion.chunk';
     const includeUsage =
       (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
     const frame = (choices: unknown[], extra: Record<string, unknown> = {}) =>
       `data: ${JSON.stringify({ id, object, created, model, choices, ...extra })}\n\n`;
-    const delta = (content: string, first: boolean) =>
+    const delta = (index: number, content: string, first: boolean) =>
       completions
-        ? { index: 0, text: content, finish_reason: null }
-        : { index: 0, delta: first ? { role: 'assistant', content } : { content }, finish_reason: null };
+        ? { index, text: content, finish_reason: null }
+        : {
+            index,
+            delta: first ? { role: 'assistant', content, refusal: null } : { content },
+            finish_reason: null,
+          };
     async function* generate(): AsyncGenerator<Buffer> {
       for (let i = 0; i < out.length; i += s.chunkTokens) {
         if (i > 0 && s.chunkDelayMs > 0) await sleep(s.chunkDelayMs, undefined, { signal });
-        yield Buffer.from(frame([delta(out.slice(i, i + s.chunkTokens).join(''), i === 0)]));
+        const text = out.slice(i, i + s.chunkTokens).join('');
+        yield Buffer.from(indexes.map((index) => frame([delta(index, text, i === 0)])).join(''));
       }
-      const last = completions
-        ? { index: 0, text: '', finish_reason: finish }
-        : { index: 0, delta: {}, finish_reason: finish };
-      yield Buffer.from(frame([last]) + (includeUsage ? frame([], { usage }) : '') + 'data: [DONE]\n\n');
+      const last = (index: number) =>
+        completions
+          ? { index, text: '', finish_reason: finish }
+          : { index, delta: {}, finish_reason: finish };
+      const ends = indexes.map((index) => frame([last(index)])).join('');
+      yield Buffer.from(ends + (includeUsage ? frame([], { usage }) : '') + 'data: [DONE]\n\n');
     }
     return {
       status: 200,
