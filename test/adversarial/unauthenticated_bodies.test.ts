@@ -10,7 +10,7 @@ import {
   spawnDataplane,
   type TestConfigDir,
 } from '../helpers/dataplane.ts';
-import { startPinger } from '../helpers/event_loop_ping.ts';
+import { cpuMs, startPinger } from '../helpers/event_loop_ping.ts';
 import { sha256 } from '../policy/fixtures.ts';
 
 const KEY = 'sk-adversarial-auth-0123456789';
@@ -30,12 +30,6 @@ afterAll(async () => {
   await dp?.stop();
   cfg?.cleanup();
 });
-
-/** CPU time (user + system) the process has used, in ms. */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ 100)
-}
 
 function rssMiB(pid: number): number {
   const kb = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)?.[1];

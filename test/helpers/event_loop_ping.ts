@@ -1,6 +1,8 @@
-// How long a dataplane's event loop is held, seen from outside: a separate process pings /healthz
-// every 20 ms (the test process itself is busy sending large bodies, so its own timers would lie).
+// How much a dataplane process works and how long its event loop is held, seen from outside: its
+// CPU time from /proc, and the latency of /healthz pinged every 20 ms from a separate process (the
+// test process itself is busy sending large bodies, so its own timers would lie).
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { NODE_BIN } from './dataplane.ts';
 
 /** Starts pinging `url`/healthz; stop() resolves with the slowest answer in ms (the first, which
@@ -31,4 +33,10 @@ export function startPinger(url: string): { stop: () => Promise<number> } {
       return Number(out);
     },
   };
+}
+
+/** CPU time (user + system) the process has used, in ms. */
+export function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ 100)
 }
