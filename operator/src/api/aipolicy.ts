@@ -95,7 +95,12 @@ export const aiPolicySpec = cel(
             pattern: '^[a-z0-9]([-a-z0-9_.]*[a-z0-9])?$',
           }),
         ),
-        pattern: req(str('JavaScript regular expression', { minLength: 1, maxLength: 4096 })),
+        pattern: req(
+          str('RE2 regular expression (linear time: no backreferences or lookaround)', {
+            minLength: 1,
+            maxLength: 4096,
+          }),
+        ),
         flags: str('regular expression flags', { pattern: '^[imsu]*$', maxLength: 4 }),
       }),
       { maxItems: 64, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] },

@@ -78,7 +78,10 @@ export const headerMatch = cel(
       minItems: 1,
       maxItems: 1024,
     }),
-    regex: str('the header value must match this regular expression', { minLength: 1, maxLength: 1024 }),
+    regex: str('the header value must match this RE2 regular expression (no backreferences or lookaround)', {
+      minLength: 1,
+      maxLength: 1024,
+    }),
     present: bool('true: the header must be present; false: it must be absent'),
   }),
   {
