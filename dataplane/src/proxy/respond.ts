@@ -17,6 +17,7 @@ import { chargeAnswer } from './intake.ts';
 import type { RequestOutcome } from './pipeline.ts';
 import { pumpStream } from './stream.ts';
 import { upstreamFailure } from './transport.ts';
+import { passedUpstreamHeaders } from './upstream_headers.ts';
 
 function recordUsage(attempt: Attempt, namespace: string, usage: Usage): void {
   const provider = attempt.backend.provider.name;
@@ -106,6 +107,7 @@ export async function respondWhole(
   // the internal provider name is the operator's business unless they choose to show it
   if (runtime.config.server.exposeProvider && outcome.provider)
     reply.header('x-sluice-provider', outcome.provider);
+  reply.headers(passedUpstreamHeaders(attempt.response.headers));
   reply.header('content-type', 'application/json').send(translated.body);
 }
 
@@ -158,6 +160,7 @@ export async function respondStream(ctx: StreamResponseContext): Promise<void> {
     'x-accel-buffering': 'no',
     'x-request-id': String(req.id),
     ...(ctx.exposeProvider ? { 'x-sluice-provider': outcome.provider } : {}),
+    ...passedUpstreamHeaders(attempt.response.headers),
     ...admission.headers,
   };
   res.writeHead(200, headers);
