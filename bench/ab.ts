@@ -11,7 +11,7 @@ import { runWrk } from './load/wrk.ts';
 import { CLIENT_CORE, freePort, loadAverage, pinSelf, startPinned, treeCpuMs, waitForPort } from './procs.ts';
 import { fixedRateProcess } from './scenarios.ts';
 import { median } from './stats.ts';
-import { floor, REPO, sluiceBare, sluiceFull } from './targets.ts';
+import { floor, REPO, sluiceBare, sluiceFull, sluiceTraced } from './targets.ts';
 import { verifyTarget } from './verify.ts';
 
 function tree(spec: string): string {
@@ -48,6 +48,8 @@ async function main(): Promise<void> {
       rate: { type: 'string' },
       // side B is the floor passthrough instead of a Sluice tree: how far is Sluice from the floor?
       'b-floor': { type: 'boolean', default: false },
+      // side B has OpenTelemetry tracing on (10% sampled, exported to bench/otlp_sink.ts): its cost
+      'b-traced': { type: 'boolean', default: false },
       // extra environment for one side, e.g. --b-env SLUICE_LOG_LEVEL=warn (to price one feature)
       'a-env': { type: 'string', multiple: true },
       'b-env': { type: 'string', multiple: true },
@@ -68,6 +70,8 @@ async function main(): Promise<void> {
     },
   );
   let redis: ReturnType<typeof startPinned> | undefined;
+  let otlp: ReturnType<typeof startPinned> | undefined;
+  let otlpUrl: string | undefined;
   const load0 = loadAverage();
   const cpu: Record<string, number[]> = { A: [], B: [] };
   const rps: Record<string, number[]> = { A: [], B: [] };
@@ -87,16 +91,35 @@ async function main(): Promise<void> {
       );
       await waitForPort(redisPort, 10_000);
     }
+    if (values['b-traced']) {
+      const otlpPort = await freePort();
+      otlp = startPinned(
+        'otlp-sink',
+        CLIENT_CORE,
+        process.execPath,
+        [join(REPO, 'bench/otlp_sink.ts'), String(otlpPort)],
+        {
+          logFile: join(tmpDir, 'otlp-sink.log'),
+        },
+      );
+      await waitForPort(otlpPort, 10_000);
+      otlpUrl = `http://127.0.0.1:${otlpPort}/v1/traces`;
+    }
     const spec = values.full ? sluiceFull : sluiceBare;
     const stream = values.stream === true;
     for (let round = 0; round < Number(values.rounds); round++) {
       for (const side of ['A', 'B'] as const) {
-        const s = side === 'B' && values['b-floor'] ? floor : spec;
+        const s =
+          side === 'B' && values['b-floor']
+            ? floor
+            : side === 'B' && values['b-traced']
+              ? sluiceTraced
+              : spec;
         const extra = (side === 'A' ? values['a-env'] : values['b-env']) ?? [];
         const env = Object.fromEntries(
           extra.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
         );
-        const t = await s.start({ mockPort, tmpDir, redisPort, sluiceRoot: sides[side], env });
+        const t = await s.start({ mockPort, tmpDir, redisPort, sluiceRoot: sides[side], env, otlpUrl });
         try {
           const problems = await verifyTarget(t.endpoint, 1);
           if (problems.length) throw new Error(`${side}: ${problems.join('; ')}`);
@@ -143,6 +166,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await redis?.stop();
+    await otlp?.stop();
     await mock.stop();
   }
   const a = median(cpu.A ?? []);

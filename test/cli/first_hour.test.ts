@@ -11,6 +11,8 @@ import { NODE_BIN, REPO_ROOT } from '../helpers/dataplane.ts';
 
 // Node 24 pretending to be Node 20: the same process, only process.versions.node changed before the
 // entry point runs, so the check is exercised wherever the suite runs.
+// Each test spawns the CLI (Node 24 stripping types at start) up to three times: on a loaded 2-core
+// machine that alone has taken over 30 s, so the describes allow 120 s.
 const PRETEND_NODE_20 = `data:text/javascript,Object.defineProperty(process.versions,'node',{value:'20.20.2'})`;
 
 const dirs: string[] = [];
@@ -53,7 +55,7 @@ function olderSystemNode(): string | undefined {
   return undefined;
 }
 
-describe('sluice on a Node older than 24', () => {
+describe('sluice on a Node older than 24', { timeout: 120_000 }, () => {
   it('bin/sluice.js names the Node it needs and how to get it, instead of ERR_UNKNOWN_FILE_EXTENSION', () => {
     const r = sluice(['validate', 'config/quickstart.yaml'], { nodeArgs: ['--import', PRETEND_NODE_20] });
     expect(r.status).toBe(1);
@@ -98,7 +100,7 @@ describe('sluice on a Node older than 24', () => {
   });
 });
 
-describe('credentials: every missing one at once', () => {
+describe('credentials: every missing one at once', { timeout: 120_000 }, () => {
   it('validate says which credentials it did not check, and --check-credentials reports all 24 unset variables', () => {
     const plain = sluice(['validate', 'config/examples/providers.yaml']);
     expect(plain.status).toBe(0);
@@ -153,7 +155,7 @@ describe('credentials: every missing one at once', () => {
   });
 });
 
-describe('schema messages a new user meets', () => {
+describe('schema messages a new user meets', { timeout: 120_000 }, () => {
   it('an inline key is told to use {env: …} or {file: …}', () => {
     const dir = tempDir();
     const file = join(dir, 'config.yaml');
@@ -174,7 +176,7 @@ describe('schema messages a new user meets', () => {
   });
 });
 
-describe('process metrics', () => {
+describe('process metrics', { timeout: 120_000 }, () => {
   it('carry the standard client-library names, not sluice_process_process_*', async () => {
     const text = await registry.metrics();
     for (const name of [

@@ -19,9 +19,9 @@ import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
+  AlwaysOnSampler,
   BatchSpanProcessor,
   ParentBasedSampler,
-  TraceIdRatioBasedSampler,
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
 import {
@@ -65,6 +65,23 @@ const PROVIDER_NAME: Record<string, string> = {
 
 const operation = (api: ClientApi) => OPERATION_BY_API[api] ?? 'chat';
 
+/** server.address / server.port of an endpoint origin, parsed once per origin (the mock has none) */
+const serverAddresses = new Map<string, Attributes>();
+function serverAttributes(origin: string): Attributes {
+  let attrs = serverAddresses.get(origin);
+  if (!attrs) {
+    attrs = {};
+    if (origin.includes('://')) {
+      const url = new URL(origin);
+      attrs[ATTR_SERVER_ADDRESS] = url.hostname;
+      attrs[ATTR_SERVER_PORT] = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+    }
+    // bounded by the configured endpoints; a config with many discovered pods reuses the same few
+    if (serverAddresses.size < 10_000) serverAddresses.set(origin, attrs);
+  }
+  return attrs;
+}
+
 /** Content on spans is bounded like everything else: at most this many characters per attribute. */
 const MAX_CONTENT = 16 * 1024;
 
@@ -106,7 +123,9 @@ export function startOtelTracer(
   let scope = initial;
   const provider = new TracerProvider({
     resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: cfg.serviceName, ...cfg.resourceAttributes }),
-    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(cfg.samplingRatio) }),
+    // new traces are sampled in onExchangeStart (before any span exists); a caller's traceparent decides
+    // for its own trace, as W3C and the parent-based sampler say
+    sampler: new ParentBasedSampler({ root: new AlwaysOnSampler() }),
     spanProcessors: [
       new BatchSpanProcessor({
         exporter: new OTLPTraceExporter({ url: cfg.endpoint, headers, timeoutMillis: cfg.exportTimeoutMs }),
@@ -121,22 +140,24 @@ export function startOtelTracer(
 
   const onExchangeStart = (message: unknown) => {
     const ex = message as Exchange;
+    // A new trace that is not sampled records nothing and has nothing to propagate: decided here, before
+    // any id, context or span is made, it costs a random number (most requests at a 10% ratio).
+    if (ex.headers.traceparent === undefined && !(Math.random() < cfg.samplingRatio)) return;
     // the client's traceparent/tracestate, if any, is the parent (and decides sampling)
     const parent = propagator.extract(ROOT_CONTEXT, ex.headers, defaultTextMapGetter);
     const span = tracer.startSpan(
-      `${operation(ex.api)}`,
-      {
-        kind: SpanKind.SERVER,
-        startTime: ex.startedAt,
-        attributes: {
-          'gen_ai.operation.name': operation(ex.api),
-          [ATTR_HTTP_REQUEST_METHOD]: ex.method,
-          [ATTR_URL_PATH]: ex.path,
-          'sluice.request_id': ex.requestId,
-        },
-      },
+      operation(ex.api),
+      { kind: SpanKind.SERVER, startTime: ex.startedAt },
       parent,
     );
+    // an unsampled span records nothing: skip building what it would drop (most requests at 10%)
+    if (span.isRecording())
+      span.setAttributes({
+        'gen_ai.operation.name': operation(ex.api),
+        [ATTR_HTTP_REQUEST_METHOD]: ex.method,
+        [ATTR_URL_PATH]: ex.path,
+        'sluice.request_id': ex.requestId,
+      });
     ex.observer = { span, attempts: [] } satisfies ExchangeState;
   };
 
@@ -144,26 +165,21 @@ export function startOtelTracer(
     const at = message as AttemptStart;
     const ex = at.exchange.observer as ExchangeState | undefined;
     if (!ex) return;
-    const op = operation(at.exchange.api);
-    const attributes: Attributes = {
-      'gen_ai.operation.name': op,
-      'gen_ai.provider.name': PROVIDER_NAME[at.providerType] ?? at.providerType,
-      'gen_ai.request.model': at.model,
-      'sluice.provider': at.provider,
-      'sluice.attempt.try': at.tryNumber,
-      'sluice.attempt.candidate': at.index,
-      'sluice.fallback': at.fallback,
-    };
-    if (at.origin.includes('://')) {
-      const url = new URL(at.origin);
-      attributes[ATTR_SERVER_ADDRESS] = url.hostname;
-      attributes[ATTR_SERVER_PORT] = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
-    }
-    const span = tracer.startSpan(
-      `${op} ${at.model}`,
-      { kind: SpanKind.CLIENT, attributes },
-      trace.setSpan(ROOT_CONTEXT, ex.span),
-    );
+    const parent = trace.setSpan(ROOT_CONTEXT, ex.span);
+    const span = ex.span.isRecording()
+      ? tracer.startSpan(`${operation(at.exchange.api)} ${at.model}`, { kind: SpanKind.CLIENT }, parent)
+      : tracer.startSpan('attempt', { kind: SpanKind.CLIENT }, parent);
+    if (span.isRecording())
+      span.setAttributes({
+        'gen_ai.operation.name': operation(at.exchange.api),
+        'gen_ai.provider.name': PROVIDER_NAME[at.providerType] ?? at.providerType,
+        'gen_ai.request.model': at.model,
+        'sluice.provider': at.provider,
+        'sluice.attempt.try': at.tryNumber,
+        'sluice.attempt.candidate': at.index,
+        'sluice.fallback': at.fallback,
+        ...serverAttributes(at.origin),
+      });
     // the provider continues this attempt's trace (the client's tracestate rides along)
     propagator.inject(trace.setSpan(ROOT_CONTEXT, span), at.headers, defaultTextMapSetter);
     const state: AttemptState = { span, open: true, start: at };
@@ -176,6 +192,7 @@ export function startOtelTracer(
     const state = attempt.observer as AttemptState | undefined;
     if (!state?.open) return;
     state.open = false;
+    if (!state.span.isRecording()) return state.span.end();
     if (end.status !== undefined) state.span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, end.status);
     if (end.error) {
       state.span.setAttribute(
@@ -209,6 +226,10 @@ export function startOtelTracer(
     const { exchange, end } = message as { exchange: Exchange; end: ExchangeEnd };
     const ex = exchange.observer as ExchangeState | undefined;
     if (!ex) return;
+    if (!ex.span.isRecording()) {
+      for (const a of ex.attempts) if (a.open) a.span.end();
+      return ex.span.end();
+    }
     const response: Attributes = {};
     if (end.responseModel) response['gen_ai.response.model'] = end.responseModel;
     if (end.usage) {
