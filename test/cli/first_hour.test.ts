@@ -39,7 +39,7 @@ function sluice(args: string[], opts: { env?: NodeJS.ProcessEnv; nodeArgs?: stri
       encoding: 'utf8',
       cwd: REPO_ROOT,
       env: opts.env ?? bareEnv(),
-      timeout: 60_000,
+      timeout: 110_000,
     },
   );
 }
