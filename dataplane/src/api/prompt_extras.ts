@@ -69,6 +69,12 @@ function partTokens(p: Obj): number {
       const data = isObj(p.file) ? p.file.file_data : undefined;
       return typeof data === 'string' ? Math.ceil((data.length * 0.75) / FILE_BYTES_PER_TOKEN) : 0;
     }
+    case 'input_image': // Responses API
+      return p.detail === 'low' ? IMAGE_TOKENS_LOW : IMAGE_TOKENS_HIGH;
+    case 'input_file': {
+      const data = typeof p.file_data === 'string' ? p.file_data : '';
+      return Math.ceil((data.length * 0.75) / FILE_BYTES_PER_TOKEN);
+    }
     case 'image':
       return ANTHROPIC_IMAGE_TOKENS;
     case 'document': {
@@ -81,7 +87,7 @@ function partTokens(p: Obj): number {
   }
 }
 
-/** Estimated input tokens of the parts of a chat or messages request that are not text. */
+/** Estimated input tokens of the parts of a chat, messages or responses request that are not text. */
 export function nonTextTokens(body: Obj): number {
   let tokens = 0;
   const visit = (content: unknown) => {
@@ -94,6 +100,8 @@ export function nonTextTokens(body: Obj): number {
   };
   for (const m of Array.isArray(body.messages) ? body.messages : []) if (isObj(m)) visit(m.content);
   visit(body.system);
+  // Responses API: input items carry content parts like messages do
+  for (const item of Array.isArray(body.input) ? body.input : []) if (isObj(item)) visit(item.content);
   return tokens;
 }
 
