@@ -2,6 +2,7 @@
 // not take a replica past its memory limit. They share one byte budget (server.memoryBudgetBytes);
 // a request that does not fit gets 503 SLUICE_ERR_OVERLOADED with Retry-After, and the budget is
 // given back when a response ends. Against real `sluice serve` processes.
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../fakes/openai.ts';
@@ -40,10 +41,10 @@ function chat(contentBytes: number, model = 'slow'): string {
   return JSON.stringify({ model, messages: [{ role: 'user', content: 'x'.repeat(contentBytes) }] });
 }
 
-async function post(dp: DataplaneProcess, body: string) {
+async function post(dp: DataplaneProcess, body: string, key?: string) {
   const res = await fetch(`${dp.url}/v1/chat/completions`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
     body,
   });
   const json = (await res.json()) as { error?: { code: string; message: string } };
@@ -72,6 +73,28 @@ describe('memory budget', () => {
     expect(Number(refused[0]?.retryAfter)).toBeGreaterThan(0);
     // everything was given back: the same three fit again, one after the other
     for (let i = 0; i < 3; i++) expect((await post(dp, chat(2_000_000))).status).toBe(200);
+  });
+
+  it("one tenant's large bodies cannot take the whole budget from the others", async () => {
+    const key = (n: string) => `sk-budget-${n}-0123456789`;
+    const dp = await serve({
+      server: { memoryBudgetBytes: 16 * MiB },
+      ...slowMock,
+      namespaces: ['noisy', 'quiet'].map((n) => ({
+        name: n,
+        match: { apiKeys: [{ name: 'k', sha256: createHash('sha256').update(key(n)).digest('hex') }] },
+      })),
+    });
+    // 8 MB of budget each: the noisy tenant's half (8 MiB) fits one, the quiet tenant still gets in
+    const noisy = [0, 1, 2].map(() => post(dp, chat(2_000_000), key('noisy')));
+    await new Promise((r) => setTimeout(r, 300));
+    const quiet = await post(dp, chat(2_000_000), key('quiet'));
+    const answers = await Promise.all(noisy);
+    expect(quiet.status, JSON.stringify(quiet.json)).toBe(200);
+    expect(answers.filter((a) => a.status === 200)).toHaveLength(1);
+    const refused = answers.filter((a) => a.status === 503);
+    expect(refused).toHaveLength(2);
+    expect(refused[0]?.json.error?.message).toMatch(/namespace 'noisy' holds its share/);
   });
 
   it('a whole upstream answer beyond the budget is refused, and the provider is not blamed for it', async () => {

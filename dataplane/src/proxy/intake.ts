@@ -16,7 +16,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError, isGatewayError } from '../errors.ts';
 import type { Runtime } from '../runtime/compile.ts';
 import type { Identity } from './gate.ts';
-import { BudgetHold, memoryBudget, overloaded } from './memory_budget.ts';
+import { BudgetHold, memoryBudget, NAMESPACE_SHARE } from './memory_budget.ts';
 
 /**
  * Budget bytes per body byte: the raw bytes, their decoded string, the parsed objects and the body
@@ -57,7 +57,7 @@ export function chargeAnswer(reply: FastifyReply, body: unknown): () => boolean 
     if (hold.take(chunk.length * ANSWER_COST)) return;
     refused = true;
     body.off('data', onData);
-    body.destroy(overloaded('upstream answer'));
+    body.destroy(hold.refusal('upstream answer'));
   };
   body.on('data', onData);
   return () => refused;
@@ -156,7 +156,7 @@ function jsonBody(parseJson: JsonParser, runtime: () => Runtime) {
         return refuse(tooLarge(limit, intake?.identity.namespace, global));
       }
       if (!prepaid && intake && !intake.hold.take(chunk.length * BODY_COST))
-        return refuse(overloaded('request body'));
+        return refuse(intake.hold.refusal('request body'));
       chunks.push(chunk);
     }
     function onEnd() {
@@ -211,10 +211,12 @@ export function installIntake(app: FastifyInstance, opts: IntakeOptions): void {
     const declared = declaredLength(req);
     if (declared > limit)
       return refuse(req, reply, tooLarge(limit, identity.namespace, runtime.config.server.bodyLimitBytes));
-    memoryBudget.setLimit(runtime.config.server.memoryBudgetBytes);
-    const hold = new BudgetHold(memoryBudget, reply.raw);
+    // with several tenants, none may hold more than its share: the rest stays for the others
+    const share = runtime.config.namespaces.length > 1 ? NAMESPACE_SHARE : 1;
+    memoryBudget.setLimit(runtime.config.server.memoryBudgetBytes, share);
+    const hold = new BudgetHold(memoryBudget, reply.raw, identity.namespace);
     if (declared > 0 && !hold.take(declared * BODY_COST))
-      return refuse(req, reply, overloaded('request body'));
+      return refuse(req, reply, hold.refusal('request body'));
     intakes.set(req, { runtime, identity, limit, hold });
     if (expectsContinue(req)) reply.raw.writeContinue();
   });

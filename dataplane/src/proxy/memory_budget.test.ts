@@ -7,12 +7,27 @@ describe('memory budget', () => {
   it('refuses what does not fit, never goes negative, and follows a new limit', () => {
     const b = new MemoryBudget(100);
     expect(b.tryTake(60)).toBe(true);
-    expect(b.tryTake(41)).toBe(false);
+    expect(b.tryTake(41)).toBe('replica');
     expect(b.used).toBe(60);
     b.give(500);
     expect(b.used).toBe(0);
     b.setLimit(10);
-    expect(b.tryTake(11)).toBe(false);
+    expect(b.tryTake(11)).toBe('replica');
+  });
+
+  it('keeps each namespace to its share, so the rest stays for the others', () => {
+    const b = new MemoryBudget(100);
+    b.setLimit(100, 0.5);
+    expect(b.tryTake(40, 'noisy')).toBe(true);
+    expect(b.tryTake(20, 'noisy')).toBe('namespace');
+    expect(b.tryTake(50, 'quiet')).toBe(true);
+    expect(b.tryTake(20, 'third')).toBe('replica');
+    b.give(40, 'noisy');
+    expect(b.tryTake(50, 'noisy')).toBe(true);
+    b.give(50, 'noisy'); // room in the replica, none left in the quiet tenant's half
+    const hold = new BudgetHold(b, new EventEmitter(), 'quiet');
+    expect(hold.take(10)).toBe(false);
+    expect(hold.refusal('request body').message).toMatch(/namespace 'quiet' holds its share \(50%\)/);
   });
 
   it('a hold gives everything back exactly once, when its response closes', () => {
