@@ -93,6 +93,11 @@ export async function waitMode(url: string, mode: string, timeoutMs = 30_000): P
 }
 
 export async function startHostile(opts: HostileOptions): Promise<Hostile> {
+  try {
+    execFileSync('taskset', ['-V'], { stdio: 'ignore' });
+  } catch {
+    throw new Error('taskset is not installed: it comes with util-linux (apt-get install -y util-linux)');
+  }
   const core = availableParallelism() - 1;
   const redis = await startRedis();
   pin(redis.pid(), core);
