@@ -65,6 +65,7 @@ describe('default values', () => {
         'RoleBinding/sluice-dataplane',
         'RoleBinding/sluice-operator',
         'Service/sluice-dataplane',
+        'Service/sluice-dataplane-admin',
         'Service/sluice-operator-metrics',
         'ServiceAccount/sluice-dataplane',
         'ServiceAccount/sluice-operator',
