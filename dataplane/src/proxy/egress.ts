@@ -171,14 +171,16 @@ function guardedLookup(hostname: string, options: { all?: boolean }, callback: L
  * undici's connector with the egress policy applied: IP literals are checked before connecting
  * (net.connect does no lookup for them), names through a lookup that checks what they resolve to.
  */
-export function guardedConnector(timeoutMs: number): buildConnector.connector {
+export function guardedConnector(timeoutMs: number, viaName?: string): buildConnector.connector {
   const connect = buildConnector({
     timeout: timeoutMs,
     lookup: guardedLookup,
   } as buildConnector.BuildOptions);
   return (opts, callback) => {
     if (isIP(normalHost(opts.hostname))) {
-      const problem = current.addressProblem(opts.hostname, normalHost(opts.hostname));
+      // a pod address found through a Service is judged under the Service's name (viaName), as if
+      // that name had resolved to it: `allow: ["*.models.svc.cluster.local"]` admits its pods
+      const problem = current.addressProblem(viaName ?? opts.hostname, normalHost(opts.hostname));
       if (problem) {
         callback(new EgressDeniedError(problem), null);
         return;

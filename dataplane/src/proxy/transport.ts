@@ -77,14 +77,15 @@ export function upstreamFailure(err: unknown, provider: string, timeouts: Effect
 export class HttpTransport implements Transport {
   readonly #pool: Pool;
 
-  constructor(origin: string, connections: number, connectTimeoutMs: number) {
+  /** `egressName`: the name the origin's address was discovered under (egress.ts guardedConnector) */
+  constructor(origin: string, connections: number, connectTimeoutMs: number, egressName?: string) {
     this.#pool = new Pool(origin, {
       connections,
       pipelining: 1,
       keepAliveTimeout: 30_000,
       keepAliveMaxTimeout: 600_000,
       // the platform's egress policy, checked on every address the host resolves to (egress.ts)
-      connect: guardedConnector(connectTimeoutMs),
+      connect: guardedConnector(connectTimeoutMs, egressName),
     });
   }
 

@@ -214,7 +214,14 @@ export class ProviderStateCache {
           new MockTransport(
             resolved.config.mock ?? { latencyMs: 0, chunkDelayMs: 0, outputTokens: 16, chunkTokens: 1 },
           )
-      : (origin) => new HttpTransport(origin, resolved.config.connections, timeouts.connectMs);
+      : (origin) =>
+          new HttpTransport(
+            origin,
+            resolved.config.connections,
+            timeouts.connectMs,
+            // pods are checked against the egress policy under their Service's DNS name
+            k8s ? `${k8s.service}.${k8s.namespace}.svc.cluster.local` : undefined,
+          );
     const origins = fixedOrigins(resolved);
     const set = new EndpointSet({
       provider: resolved.name,
