@@ -336,6 +336,8 @@ describe('export settings', () => {
     const before = collector.spans.length;
     const ctx = clientContext();
     await post({ model: 'mock-small', messages: hello }); // a new trace: not sampled at 0
+    // a malformed traceparent is no parent: it cannot force a trace to be recorded
+    await post({ model: 'mock-small', messages: hello }, { traceparent: '00-zzzz-not-a-trace-01' });
     await post({ model: 'mock-small', messages: hello }, { traceparent: ctx.traceparent });
     const spans = await collector.trace(ctx.traceId, 2);
     expect(spans).toHaveLength(2);

@@ -142,9 +142,13 @@ export function startOtelTracer(
     const ex = message as Exchange;
     // A new trace that is not sampled records nothing and has nothing to propagate: decided here, before
     // any id, context or span is made, it costs a random number (most requests at a 10% ratio).
-    if (ex.headers.traceparent === undefined && !(Math.random() < cfg.samplingRatio)) return;
-    // the client's traceparent/tracestate, if any, is the parent (and decides sampling)
-    const parent = propagator.extract(ROOT_CONTEXT, ex.headers, defaultTextMapGetter);
+    // A malformed traceparent counts as none, so a client cannot force recording with garbage.
+    const parent =
+      ex.headers.traceparent === undefined
+        ? ROOT_CONTEXT
+        : propagator.extract(ROOT_CONTEXT, ex.headers, defaultTextMapGetter);
+    if (trace.getSpanContext(parent) === undefined && !(Math.random() < cfg.samplingRatio)) return;
+    // a valid client traceparent/tracestate is the parent, and its sampled flag decides
     const span = tracer.startSpan(
       operation(ex.api),
       { kind: SpanKind.SERVER, startTime: ex.startedAt },
