@@ -214,7 +214,9 @@ export async function runAttempts(input: AttemptInput): Promise<Attempt> {
     const tctx = translateContext(input, backend);
     let upstreamReq: Awaited<ReturnType<Translator['buildRequest']>>;
     try {
-      const clientBody = translator.leavesBodyIntact ? input.request.body : structuredClone(input.request.body);
+      const clientBody = translator.leavesBodyIntact
+        ? input.request.body
+        : structuredClone(input.request.body);
       upstreamReq = await translator.buildRequest(clientBody, tctx);
     } catch (err) {
       // The request is at fault, not the provider: give the circuit slot back (a half-open probe slot
