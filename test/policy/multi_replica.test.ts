@@ -57,7 +57,8 @@ beforeAll(async () => {
     }),
   );
   replicas = await Promise.all(Array.from({ length: REPLICAS }, () => spawnDataplane(cfg.file, {}, 45_000)));
-  await Promise.all(replicas.map((r) => waitShared(r.url)));
+  // the detailed readiness (store mode) is on the admin port
+  await Promise.all(replicas.map((r) => waitShared(r.adminUrl)));
 }, 60_000);
 
 afterAll(async () => {
@@ -144,5 +145,6 @@ describe(`${REPLICAS} replicas on one Redis`, () => {
     } finally {
       client.disconnect();
     }
-  });
+    // it may first wait up to 30 s for the start of a minute
+  }, 90_000);
 });
