@@ -4,6 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { buildAdminServer } from './admin_server.ts';
 import { ConfigError, parseConfigText, validateConfigSliced } from './config/load.ts';
 import type { SluiceConfig } from './config/schema.ts';
 import { Slicer } from './config/steps.ts';
@@ -24,7 +25,6 @@ import {
   warmUp,
 } from './runtime/readiness.ts';
 import { setLogRedactor } from './security/redactor.ts';
-import { buildAdminServer } from './admin_server.ts';
 import { buildServer } from './server.ts';
 
 export interface DataplaneOptions {
@@ -130,15 +130,11 @@ export class Dataplane {
       throw new ConfigError(this.#opts.configFile, [
         { path: 'server.admin.port', message: `must differ from server.port (${apiPort})` },
       ]);
-    this.#app = buildServer(
-      state,
-      log,
-      {
-        bodyLimit: cfg.server.bodyLimitBytes,
-        maxHeaderBytes: cfg.server.maxHeaderBytes,
-        requestReceiveTimeoutMs: cfg.server.requestReceiveTimeoutMs,
-      },
-    );
+    this.#app = buildServer(state, log, {
+      bodyLimit: cfg.server.bodyLimitBytes,
+      maxHeaderBytes: cfg.server.maxHeaderBytes,
+      requestReceiveTimeoutMs: cfg.server.requestReceiveTimeoutMs,
+    });
     this.#health = new HealthChecker(log);
     this.#health.update(this.#runtime);
     // warm before listening: the first request a load balancer sends finds tables loaded and code hot

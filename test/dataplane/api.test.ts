@@ -120,7 +120,9 @@ describe('OpenAI API through the gateway', () => {
       .create({ model: 'whisper-1', file: await toFile(Buffer.from('RIFF....WAVE'), 'a.wav') })
       .catch((e: unknown) => e);
     expect(audio).toBeInstanceOf(OpenAI.NotFoundError);
-    expect((audio as Error).message).toContain('audio (speech, transcriptions, translations) is not supported');
+    expect((audio as Error).message).toContain(
+      'audio (speech, transcriptions, translations) is not supported',
+    );
     const image = await client.images.generate({ model: 'dall-e-3', prompt: 'x' }).catch((e: unknown) => e);
     expect(image).toBeInstanceOf(OpenAI.NotFoundError);
     expect((image as Error).message).toContain('image generation and editing is not supported');

@@ -104,7 +104,8 @@ describe('hot reload', () => {
       kd.update({ 'config.yaml': config(i, i % 2 ? 'b' : 'a') });
       const deadline = Date.now() + 5000;
       for (;;) {
-        const now = ((await (await fetch(`${dp.adminUrl}/readyz`)).json()) as { configHash: string }).configHash;
+        const now = ((await (await fetch(`${dp.adminUrl}/readyz`)).json()) as { configHash: string })
+          .configHash;
         if (now !== hash || Date.now() > deadline) {
           expect(now, `reload ${i} not served`).not.toBe(hash);
           hash = now;

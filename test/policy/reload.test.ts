@@ -38,7 +38,9 @@ describe('limits across hot reloads', () => {
     // A changed request limit is a new bucket: it applies at once.
     await reloadTo(config(50));
     expect(await status()).toBe(200);
-    const health = (await (await fetch(`${dp.adminUrl}/readyz`)).json()) as { policy: { namespaces: number } };
+    const health = (await (await fetch(`${dp.adminUrl}/readyz`)).json()) as {
+      policy: { namespaces: number };
+    };
     expect(health.policy.namespaces).toBe(1);
   });
 

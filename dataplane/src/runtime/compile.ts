@@ -12,8 +12,8 @@ import { rememberConfiguredModels } from '../observability/model_labels.ts';
 import { getPreset } from '../providers/presets.ts';
 import type { ResolvedProvider } from '../providers/types.ts';
 import { type Gate, openGate } from '../proxy/gate.ts';
-import { Redactor } from '../security/redactor.ts';
 import type { EffectiveTimeouts } from '../proxy/transport.ts';
+import { Redactor } from '../security/redactor.ts';
 import type { ProviderRuntime, ProviderStateCache } from './provider_runtime.ts';
 import { type CompiledRoute, compileRoute } from './route.ts';
 
