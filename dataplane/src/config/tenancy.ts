@@ -189,10 +189,19 @@ export function checkEgress(cfg: SluiceConfig): ConfigIssue[] {
   cfg.providers.forEach((p, i) => {
     const urls: Array<[string, string]> = [];
     const preset = getPreset(p.type);
-    if (p.baseUrl) urls.push([`providers[${i}].baseUrl`, p.baseUrl]);
+    const k8s = p.endpoints?.kubernetes;
+    // with endpoints, baseUrl (or the preset's) only lends its path: the endpoints are what is called
+    if (p.endpoints) {
+      // pods are judged under their Service's name at connect time (egress.ts guardedConnector)
+      if (k8s)
+        urls.push([
+          `providers[${i}].endpoints.kubernetes`,
+          `http://${k8s.service}.${k8s.namespace}.svc.cluster.local`,
+        ]);
+    } else if (p.baseUrl) urls.push([`providers[${i}].baseUrl`, p.baseUrl]);
     else if (preset?.transport === 'http' && preset.defaultBaseUrl && !preset.defaultBaseUrl.includes('{'))
       urls.push([`providers[${i}].type`, preset.defaultBaseUrl]);
-    const statics = (p as { endpoints?: { static?: string[] } }).endpoints?.static ?? [];
+    const statics = p.endpoints?.static ?? [];
     statics.forEach((u, j) => {
       urls.push([`providers[${i}].endpoints.static[${j}]`, u]);
     });

@@ -4,6 +4,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SluiceConfig } from '../config/schema.ts';
+import { checkEgress } from '../config/tenancy.ts';
 import { setEgressPolicy } from './egress.ts';
 import { HttpTransport } from './transport.ts';
 
@@ -52,5 +54,34 @@ describe('egress policy for discovered pods', () => {
     await expect(get(new HttpTransport(origin, 1, 1_000))).rejects.toMatchObject({
       code: 'SLUICE_EGRESS_DENIED',
     });
+  });
+});
+
+describe('egress check of a config with endpoints', () => {
+  const egress = {
+    deny: ['127.0.0.0/8', 'localhost', '*.svc', '*.svc.cluster.local'],
+    allow: ['*.models.svc.cluster.local'],
+  };
+  const config = (endpoints: unknown) =>
+    ({ egress, providers: [{ name: 'llama', type: 'vllm', endpoints }] }) as unknown as SluiceConfig;
+
+  it("judges a Service-backed provider by the Service's name, not the preset's localhost URL", () => {
+    expect(
+      checkEgress(config({ kubernetes: { namespace: 'models', service: 'llama', scheme: 'http' } })),
+    ).toEqual([]);
+    expect(
+      checkEgress(config({ kubernetes: { namespace: 'other', service: 'llama', scheme: 'http' } })),
+    ).toEqual([
+      {
+        path: 'providers[0].endpoints.kubernetes',
+        message: expect.stringContaining('llama.other.svc.cluster.local'),
+      },
+    ]);
+  });
+
+  it('checks every static endpoint', () => {
+    expect(checkEgress(config({ static: ['http://10.0.0.7:8000', 'http://127.0.0.1:8000'] }))).toEqual([
+      { path: 'providers[0].endpoints.static[1]', message: expect.stringContaining('127.0.0.1') },
+    ]);
   });
 });
