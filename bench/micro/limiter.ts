@@ -3,6 +3,8 @@
 // that reconciles the window with the real usage. Measured on the in-memory store and on Redis (a real
 // redis-server on the client core), one at a time (latency) and 64 in flight (throughput).
 // Run: `node bench/micro/limiter.ts [--redis-port N] [--quick]` prints one JSON object.
+// Each admission carries a reservation record as real requests do; BENCH_NO_RESERVATION=1 leaves it
+// out, to compare what the record costs (an A/B in one run, on the same machine state).
 import { parseArgs } from 'node:util';
 import { storeSchema } from '../../dataplane/src/config/schema.ts';
 import { StoreRegistry } from '../../dataplane/src/store/registry.ts';
@@ -20,6 +22,7 @@ export interface LimiterRun {
 }
 
 const TENANTS = 100;
+const WITH_RESERVATION = process.env.BENCH_NO_RESERVATION !== '1';
 
 function batch(i: number): AdmitBatch {
   const t = i % TENANTS;
@@ -37,6 +40,9 @@ function batch(i: number): AdmitBatch {
       },
     ],
     wantOutput: 256,
+    // as every real request with a window carries (store/types.ts ReservationRef): its record is
+    // written by the admit and removed by the settle
+    ...(WITH_RESERVATION ? { reservation: { key: `bench:rsv:${i}`, ttlMs: 60_000 } } : {}),
   };
 }
 
@@ -45,7 +51,11 @@ async function one(store: Store, i: number): Promise<boolean> {
   if (!result.ok) return false;
   // the answer used 20 of the 256 reserved output tokens: give the rest back
   await store.settle(
-    { windows: [{ key: `bench:tokens:${i % TENANTS}`, delta: 20 - result.grant }], concurrency: [] },
+    {
+      windows: [{ key: `bench:tokens:${i % TENANTS}`, delta: 20 - result.grant }],
+      concurrency: [],
+      ...(WITH_RESERVATION ? { reservation: `bench:rsv:${i}` } : {}),
+    },
     placement,
   );
   return true;
