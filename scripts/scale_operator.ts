@@ -243,7 +243,8 @@ async function main(): Promise<void> {
             POD_NAME: `dataplane-${i}`,
             POD_NAMESPACE: OUT_NS,
             KUBECONFIG: env.cp.kubeconfigPath,
-            SLUICE_LOG_LEVEL: 'warn',
+            // info: the helper learns the port from the "listening" line
+            SLUICE_LOG_LEVEL: 'info',
           },
           60_000,
         ),

@@ -33,7 +33,6 @@ describe('informer', () => {
   it('retries a failing list and a broken watch with backoff, then catches up', async () => {
     const events: string[] = [];
     const inf = new Informer<{ metadata: { name: string } }>(
-      env.kc,
       env.rest,
       { apiVersion: 'test.sluice.dev/v1', plural: 'widgets', namespaces: ['w'] },
       pino({ level: 'silent' }),

@@ -3,7 +3,6 @@
 // as the dataplane's LeaseReporter does after a reload. For suites about status and Programmed, where
 // real dataplane processes would only add start-up time (test/e2e and `npm run scale:operator` run
 // real ones).
-import type { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { decodeStoredText } from '../../dataplane/src/config/load.ts';
 import type { KubeRest } from '../../dataplane/src/k8s/kube_rest.ts';
@@ -24,11 +23,10 @@ export class SimulatedReplica {
   /** revisions reported, in order */
   readonly reported: number[] = [];
 
-  constructor(kc: KubeConfig, rest: KubeRest, name: string) {
+  constructor(rest: KubeRest, name: string) {
     const log = pino({ level: 'silent' });
     this.reporter = new LeaseReporter({ rest, namespace: OUT_NS, podName: name, log });
     this.#informer = new Informer<ConfigMapObject>(
-      kc,
       rest,
       {
         apiVersion: 'v1',

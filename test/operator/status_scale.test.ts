@@ -57,7 +57,7 @@ beforeAll(async () => {
   // one status writer: a long status queue, which a render must not wait behind (the last test)
   op = await startOperator(env.kc, { namespaces: [NS], workers: 1 });
   for (const name of ['dp-a', 'dp-b']) {
-    const r = new SimulatedReplica(env.kc, env.rest, name);
+    const r = new SimulatedReplica(env.rest, name);
     await r.start();
     replicas.push(r);
   }

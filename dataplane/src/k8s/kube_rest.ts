@@ -1,10 +1,10 @@
 // A thin Kubernetes REST client shared by the operator and the dataplane lease reporter. The
 // generated clients cannot do everything the operator needs in one shape (server-side apply with a
-// field manager, the status subresource with optimistic concurrency, fieldValidation), so writes go
-// through here; watches use client-node's informers (see controller/informers.ts).
-// Credentials come through the small KubeAuth interface, not a client-node import: the operator
-// passes client-node's KubeConfig, the dataplane its own loader (kube_credentials.ts), so a
-// dataplane never loads @kubernetes/client-node (~75 MiB of resident memory per pod).
+// field manager, the status subresource with optimistic concurrency, fieldValidation), so requests
+// and watches (the operator's informers) go through here.
+// Credentials come through the small KubeAuth interface, not a client-node import: the operator and
+// the dataplane both use our own loader (kube_credentials.ts), so neither loads
+// @kubernetes/client-node (~88 MiB of resident memory; tests still pass its KubeConfig, which fits).
 import http from 'node:http';
 import https from 'node:https';
 
@@ -83,6 +83,74 @@ export class KubeRest {
     }
     if (status >= 400) throw new KubeError(status, (parsed ?? {}) as KubeStatus, `${method} ${path}`);
     return parsed as T;
+  }
+
+  /**
+   * A watch: GET `path` with `query` (add watch=1 yourself), each line of the response handed to
+   * `onEvent` parsed. `done` resolves when the server ends the stream (or abort() is called) and
+   * rejects with a KubeError when the server refuses the watch, or on a network error.
+   */
+  watch(
+    path: string,
+    query: Record<string, string | undefined>,
+    onEvent: (event: unknown) => void,
+    /** no byte for this long (bookmarks come about once a minute): the connection is dead */
+    idleTimeoutMs = 120_000,
+  ): { done: Promise<void>; abort(): void } {
+    const url = new URL(this.server + path);
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, v);
+    let req: http.ClientRequest | undefined;
+    let aborted = false;
+    const done = (async () => {
+      const reqOpts: https.RequestOptions = { method: 'GET', headers: {} };
+      await this.auth.applyToHTTPSOptions(reqOpts);
+      const headers = { ...(reqOpts.headers as Record<string, string>), accept: 'application/json' };
+      const mod = url.protocol === 'https:' ? https : http;
+      await new Promise<void>((resolve, reject) => {
+        if (aborted) return resolve();
+        req = mod.request(url, { ...reqOpts, headers }, (res) => {
+          const status = res.statusCode ?? 0;
+          let buf = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            buf += chunk;
+            if (status >= 400) return;
+            for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+              const line = buf.slice(0, i).trim();
+              buf = buf.slice(i + 1);
+              if (!line) continue;
+              try {
+                onEvent(JSON.parse(line));
+              } catch (err) {
+                req?.destroy(err instanceof Error ? err : new Error(String(err)));
+                return;
+              }
+            }
+          });
+          res.on('end', () => {
+            if (status < 400) return resolve();
+            let parsed: KubeStatus = { message: buf };
+            try {
+              parsed = JSON.parse(buf) as KubeStatus;
+            } catch {}
+            reject(new KubeError(status, parsed, `watch ${path}`));
+          });
+          res.on('error', (err) => (aborted ? resolve() : reject(err)));
+        });
+        req.on('error', (err) => (aborted ? resolve() : reject(err)));
+        req.setTimeout(idleTimeoutMs, () =>
+          req?.destroy(new Error(`watch ${path}: no data for ${idleTimeoutMs} ms`)),
+        );
+        req.end();
+      });
+    })();
+    return {
+      done,
+      abort: () => {
+        aborted = true;
+        req?.destroy();
+      },
+    };
   }
 
   async #send(

@@ -5,9 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import type http from 'node:http';
 import { hostname } from 'node:os';
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { KubeRest } from '../../../dataplane/src/k8s/kube_rest.ts';
+import { type KubeAuth, KubeRest } from '../../../dataplane/src/k8s/kube_rest.ts';
 import { REPLICA_LABEL } from '../../../dataplane/src/k8s/lease_reporter.ts';
 import { API_VERSION, type Resource } from '../api/common.ts';
 import { KINDS } from '../api/crd.ts';
@@ -23,7 +22,8 @@ import { SecretReads } from './secret_reads.ts';
 import { runWorkers, WorkQueue } from './workqueue.ts';
 
 export interface OperatorOptions {
-  kc: KubeConfig;
+  /** API server and credentials: kube_credentials.ts's loader (client-node's KubeConfig fits too) */
+  kc: KubeAuth;
   log: Logger;
   /** namespaces whose custom resources are reconciled; undefined = all */
   namespaces?: string[];
@@ -94,7 +94,6 @@ export class Operator {
       extra: { labelSelector?: string; fieldSelector?: string } = {},
     ) =>
       new Informer<T>(
-        o.kc,
         this.#rest,
         { apiVersion, plural, namespaces, ...extra },
         o.log,
