@@ -20,6 +20,7 @@ import { clientApis } from './api/registry.ts';
 import type { ClientApiSpec } from './api/types.ts';
 import { type ErrorCode, GatewayError } from './errors.ts';
 import { metrics } from './observability/metrics.ts';
+import { installCors } from './proxy/cors.ts';
 import { installIntake, intakeOf } from './proxy/intake.ts';
 import { handleApi } from './proxy/pipeline.ts';
 import { registerResponseRoutes } from './responses/routes.ts';
@@ -172,6 +173,20 @@ export function buildServer(state: ServerState, log: Logger, limits: ServerLimit
       return req.routeOptions.url === '/*' && unroutedPath(runtime, path)
         ? new GatewayError('SLUICE_ERR_NOT_FOUND', notFoundMessage('POST', path))
         : undefined;
+    },
+  });
+
+  // After the intake: a POST's caller is known by then. Preflights never reach limits or bodies.
+  installCors(app, {
+    runtime: (req) => intakeOf(req)?.runtime ?? state.runtime(),
+    identify: async (req, runtime) => {
+      const known = intakeOf(req)?.identity;
+      if (known) return known;
+      try {
+        return await runtime.gate.identify(req.headers);
+      } catch {
+        return undefined;
+      }
     },
   });
 

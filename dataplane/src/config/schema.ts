@@ -374,6 +374,63 @@ export const jwtMatchSchema = z.strictObject({
     .describe('refuse tokens without an exp claim (set false only for issuers that cannot set one)'),
 });
 
+const ORIGIN = /^(\*|https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?)$/;
+
+/**
+ * CORS for browser clients (proxy/cors.ts), off unless set. Preflights are answered without touching
+ * limits; an actual request gets Access-Control-Allow-Origin only when its tenant allows the origin.
+ */
+export const corsSchema = z
+  .strictObject({
+    allowOrigins: z
+      .array(z.string().regex(ORIGIN, 'an origin such as https://app.example.com, or *'))
+      .min(1)
+      .max(100),
+    allowMethods: z.array(z.enum(['GET', 'POST', 'DELETE'])).default(['GET', 'POST', 'DELETE']),
+    allowHeaders: z
+      .array(z.string().regex(/^[A-Za-z0-9-]{1,64}$/))
+      .max(50)
+      .default([
+        'authorization',
+        'content-type',
+        'x-api-key',
+        'anthropic-version',
+        'anthropic-beta',
+        'openai-organization',
+        'openai-project',
+        'x-stainless-os',
+        'x-stainless-lang',
+        'x-stainless-package-version',
+        'x-stainless-runtime',
+        'x-stainless-runtime-version',
+        'x-stainless-arch',
+        'x-stainless-retry-count',
+        'x-stainless-timeout',
+        'anthropic-dangerous-direct-browser-access',
+      ]),
+    exposeHeaders: z
+      .array(z.string().regex(/^[A-Za-z0-9-]{1,64}$/))
+      .max(50)
+      .default([
+        'x-request-id',
+        'x-sluice-error-code',
+        'x-ratelimit-limit-requests',
+        'x-ratelimit-remaining-requests',
+        'x-ratelimit-reset-requests',
+        'x-ratelimit-limit-tokens',
+        'x-ratelimit-remaining-tokens',
+        'x-ratelimit-reset-tokens',
+        'retry-after',
+      ]),
+    maxAgeSeconds: z.number().int().min(0).max(86_400).default(600),
+    allowCredentials: z.boolean().default(false).describe('cookies are never used by Sluice; leave false'),
+  })
+  .refine((c) => !(c.allowCredentials && c.allowOrigins.includes('*')), {
+    message: "allowCredentials cannot be used with the '*' origin",
+    path: ['allowCredentials'],
+  });
+export type CorsConfig = z.infer<typeof corsSchema>;
+
 export const namespaceSchema = z.strictObject({
   name,
   default: z.boolean().default(false).describe('serves requests that carry no credentials'),
@@ -415,6 +472,7 @@ export const namespaceSchema = z.strictObject({
         .describe("request body limit for this namespace's callers; only lowers server.bodyLimitBytes"),
     })
     .optional(),
+  cors: corsSchema.optional().describe('browser access for this tenant (off unless set)'),
 });
 export type NamespaceConfig = z.infer<typeof namespaceSchema>;
 
@@ -496,6 +554,9 @@ export const serverSchema = z
     host: z.string().default('127.0.0.1'),
     port: z.number().int().min(0).max(65535).default(8080),
     admin: adminSchema,
+    cors: corsSchema
+      .optional()
+      .describe('browser access when there are no tenants (access: open); tenants set their own'),
     bodyLimitBytes: z
       .number()
       .int()
@@ -636,6 +697,13 @@ export const configSchema = z.strictObject({
   routes: z.array(routeSchema).min(1),
   namespaces: z.array(namespaceSchema).default([]),
   policies: z.array(policySchema).default([]),
+  revision: z
+    .number()
+    .int()
+    .nonnegative()
+    .optional()
+    .describe('written by the operator: grows by one with every config it renders that differs'),
+  objects: renderedObjectsSchema.optional(),
 });
 export type SluiceConfig = z.infer<typeof configSchema>;
 export type SluiceConfigInput = z.input<typeof configSchema>;

@@ -103,6 +103,29 @@ export const aiNamespaceSpec = cel(
         { minimum: 1024, maximum: 1024 * 1024 * 1024 },
       ),
     }),
+    cors: obj('browser access for this tenant (CORS); off unless set', {
+      allowOrigins: req(
+        arr(
+          "origins allowed to call with this tenant's credentials, e.g. https://app.example.com, or *",
+          str('an origin', { pattern: '^(\\*|https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?)$', maxLength: 300 }),
+          { minItems: 1, maxItems: 100, 'x-kubernetes-list-type': 'set' },
+        ),
+      ),
+      allowMethods: arr(
+        'methods allowed (default GET, POST, DELETE)',
+        oneOf('a method', ['GET', 'POST', 'DELETE']),
+        {
+          maxItems: 3,
+          'x-kubernetes-list-type': 'set',
+        },
+      ),
+      allowHeaders: arr(
+        "request headers allowed (default: the SDKs' headers)",
+        str('a header name', { pattern: '^[A-Za-z0-9-]{1,64}$' }),
+        { maxItems: 50, 'x-kubernetes-list-type': 'set' },
+      ),
+      maxAgeSeconds: int('how long a browser may cache a preflight', { minimum: 0, maximum: 86400 }),
+    }),
   }),
   {
     rule: 'self.default || (has(self.match) && (has(self.match.apiKeys) || has(self.match.headers) || has(self.match.jwt)))',

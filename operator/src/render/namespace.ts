@@ -110,6 +110,14 @@ export function renderNamespace(
         })
       : undefined,
     limits: spec.limits?.maxBodyBytes ? { maxBodyBytes: spec.limits.maxBodyBytes } : undefined,
+    cors: spec.cors
+      ? compact({
+          allowOrigins: spec.cors.allowOrigins,
+          allowMethods: spec.cors.allowMethods,
+          allowHeaders: spec.cors.allowHeaders?.map((h) => h.toLowerCase()),
+          maxAgeSeconds: spec.cors.maxAgeSeconds,
+        })
+      : undefined,
   });
   return { findings, input };
 }

@@ -1,0 +1,95 @@
+// CORS per tenant, off by default: preflights answered from the tenants' policies without touching
+// limits; an actual request gets Access-Control-Allow-Origin only when its own tenant allows the
+// origin (whole and streamed answers alike).
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type InProcessDataplane, startDataplane } from '../helpers/dataplane.ts';
+import { sha256, tenantConfig } from '../policy/fixtures.ts';
+
+let dp: InProcessDataplane;
+const APP = 'https://app-a.example.com';
+
+beforeAll(async () => {
+  dp = await startDataplane(
+    tenantConfig({
+      namespaces: [
+        {
+          name: 'web',
+          match: { apiKeys: [{ name: 'k', sha256: sha256('sk-web') }] },
+          policies: ['one-per-minute'],
+          cors: { allowOrigins: [APP] },
+        },
+        { name: 'backend', match: { apiKeys: [{ name: 'k', sha256: sha256('sk-backend') }] } },
+        {
+          name: 'web-stream',
+          match: { apiKeys: [{ name: 'k', sha256: sha256('sk-web-stream') }] },
+          cors: { allowOrigins: ['https://other.example.com', APP] },
+        },
+      ],
+      policies: [{ name: 'one-per-minute', requests: { limit: 1, window: 'minute' } }],
+    }),
+  );
+});
+
+afterAll(async () => {
+  await dp?.stop();
+});
+
+const preflight = (origin: string) =>
+  request(`${dp.url}/v1/chat/completions`, {
+    method: 'OPTIONS',
+    headers: {
+      origin,
+      'access-control-request-method': 'POST',
+      'access-control-request-headers': 'authorization, content-type, x-evil',
+    },
+  });
+
+const chat = (key: string, origin: string, stream = false) =>
+  request(`${dp.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { origin, authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'gpt-4o-mini', stream, messages: [{ role: 'user', content: 'hi' }] }),
+  });
+
+describe('CORS', () => {
+  it('answers a preflight for an allowed origin, without limits, naming only allowed headers', async () => {
+    for (let i = 0; i < 5; i++) {
+      const r = await preflight(APP);
+      await r.body.dump();
+      expect(r.statusCode).toBe(204);
+      expect(r.headers['access-control-allow-origin']).toBe(APP);
+      expect(r.headers['access-control-allow-methods']).toContain('POST');
+      expect(r.headers['access-control-allow-headers']).toBe('authorization, content-type');
+      expect(r.headers['access-control-max-age']).toBe('600');
+    }
+    const other = await preflight('https://evil.example.com');
+    await other.body.dump();
+    expect(other.headers['access-control-allow-origin']).toBeUndefined();
+  });
+
+  it("allows the tenant's origin on its answer; the preflights above took none of its 1 request/minute", async () => {
+    const r = await chat('sk-web', APP);
+    expect(r.statusCode).toBe(200);
+    await r.body.dump();
+    expect(r.headers['access-control-allow-origin']).toBe(APP);
+    expect(String(r.headers['access-control-expose-headers'])).toContain('x-request-id');
+  });
+
+  it('puts the allow headers on streamed answers too', async () => {
+    const r = await chat('sk-web-stream', APP, true);
+    expect(r.statusCode).toBe(200);
+    expect(r.headers['content-type']).toContain('text/event-stream');
+    await r.body.dump();
+    expect(r.headers['access-control-allow-origin']).toBe(APP);
+  });
+
+  it('never allows an origin on the answer of a tenant that did not opt in', async () => {
+    for (const stream of [false, true]) {
+      const r = await chat('sk-backend', APP, stream);
+      expect(r.statusCode).toBe(200);
+      await r.body.dump();
+      expect(r.headers['access-control-allow-origin']).toBeUndefined();
+    }
+  });
+});
