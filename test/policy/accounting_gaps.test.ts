@@ -56,6 +56,8 @@ afterAll(async () => {
 const sdk = (tenant: string) => new OpenAI({ baseURL: dp.baseURL, apiKey: `sk-${tenant}`, maxRetries: 0 });
 const user = (content: string) => [{ role: 'user' as const, content }];
 const lastSent = () => fake.requests.at(-1)?.body as Record<string, unknown>;
+/** the output limit the upstream was sent (the openai preset names it max_completion_tokens) */
+const sentMax = () => lastSent().max_completion_tokens ?? lastSent().max_tokens;
 
 describe('no bypasses of token accounting', () => {
   it('`n` multiplies the output reserved: each choice gets the grant, never n times it', async () => {
@@ -64,7 +66,7 @@ describe('no bypasses of token accounting', () => {
       .withResponse();
     // 2,000 - 7 prompt tokens left for 128 choices: 15 tokens each, not 20 (128 x 20 = 2,560)
     const prompt = countPromptTokens('hi', 1, 'o200k_base');
-    expect(lastSent().max_tokens).toBe(15);
+    expect(sentMax()).toBe(15);
     expect(response.headers.get('x-ratelimit-remaining-tokens')).toBe(String(2_000 - prompt - 128 * 15));
   });
 
@@ -166,7 +168,7 @@ describe('output caps without gaps', () => {
     fake.setFault(() => ({ tokens: 40, ignoreMaxTokens: true }));
     try {
       const r = await sdk('clamp').chat.completions.create({ model: 'gpt-4o-mini', messages: user('hi') });
-      expect(lastSent().max_tokens).toBe(5);
+      expect(sentMax()).toBe(5);
       expect(r.choices[0]?.finish_reason).toBe('length');
       expect(countTokens(r.choices[0]?.message.content ?? '', 'o200k_base')).toBe(5);
       expect(r.usage?.completion_tokens).toBe(5);
@@ -183,7 +185,7 @@ describe('output caps without gaps', () => {
         messages: user('hi'),
         max_tokens: 500,
       });
-      expect(lastSent().max_tokens).toBe(60);
+      expect(sentMax()).toBe(60);
       expect(r.choices[0]?.finish_reason).toBe('length');
       expect(r.usage?.completion_tokens).toBe(60);
       expect(countTokens(r.choices[0]?.message.content ?? '', 'o200k_base')).toBe(60);

@@ -120,6 +120,10 @@ export function capWholeAnswer(
   let cut = false;
   if (api === 'openai-chat' || api === 'openai-completions') {
     const choices = Array.isArray(parsed.choices) ? (parsed.choices as Json[]) : [];
+    // n choices within cap each by the provider's own count: it honoured max_tokens, and Sluice's
+    // count (an estimate for some families) must not second-guess it
+    if (usage && !usage.estimated && usage.outputTokens <= cap.tokens * Math.max(1, choices.length))
+      return undefined;
     for (const c of choices) {
       const r = api === 'openai-chat' ? capChatChoice(c, cap) : capCompletionChoice(c, cap);
       used += r.used;
