@@ -67,8 +67,9 @@ async function openThenWaitForHalfOpen(): Promise<void> {
   const err = await hello().catch((e: unknown) => e);
   expect(err).toBeInstanceOf(OpenAI.APIError);
   expect((err as InstanceType<typeof OpenAI.APIError>).status).toBe(502);
+  // open, or already half-open on a slow machine: either way no longer closed
   const opened = await circuit();
-  if (opened !== undefined) expect(opened).toBe('open');
+  if (opened !== undefined) expect(['open', 'half-open']).toContain(opened);
   await new Promise((r) => setTimeout(r, EJECTION_MS + 100));
 }
 
