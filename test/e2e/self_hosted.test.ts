@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { APPLY_PATCH, MERGE_PATCH } from '../../dataplane/src/k8s/kube_rest.ts';
+import { APPLY_PATCH, MERGE_PATCH } from '../../kube/kube_rest.ts';
 import type { Operator } from '../../operator/src/controller/operator.ts';
 import { type SluiceEnv, startSluiceEnv } from '../envtest/sluice_env.ts';
 import { type FakeVllm, startFakeVllm } from '../fakes/vllm.ts';
@@ -399,5 +399,30 @@ describe('self-hosted models behind a Service, two replicas', () => {
       `suspend: every replica on the fallback ${Math.round(suspendMs)} ms after kubectl patch; back ${Math.round(resumeMs)} ms`,
     );
     expect(suspendMs).toBeLessThan(1_000);
+  });
+
+  it('with the API server gone the last known pods keep serving; after it returns, changes flow again', {
+    timeout: 120_000,
+  }, async () => {
+    const p4 = await startFakeVllm('p4', MODEL);
+    pods.push(p4);
+    await env.cp.stopApiServer(2_000);
+    try {
+      const results = await load(100, 2_000);
+      expect(results.filter((r) => r.error).map((r) => r.error)).toEqual([]);
+      expect(servedBy(results, 'other')).toBe(0);
+    } finally {
+      await env.cp.startApiServer();
+    }
+    // the watch reconnects (backoff while the server was gone) and relists: a new pod is found
+    await putSlice(slice(p4));
+    const t0 = performance.now();
+    for (const r of replicas)
+      await waitFor(
+        'p4 serving on this replica',
+        async () => (await ask(r, 'new pod?')).pod === 'p4',
+        60_000,
+      );
+    console.log(`api server back: a new pod served ${Math.round(performance.now() - t0)} ms after its slice`);
   });
 });
