@@ -9,8 +9,8 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Logger } from 'pino';
 import { ConfigError } from '../config/load.ts';
-import { loadKubeCredentials } from '../k8s/kube_credentials.ts';
-import { KubeRest } from '../k8s/kube_rest.ts';
+import { loadKubeCredentials } from '../../../kube/kube_credentials.ts';
+import { KubeRest } from '../../../kube/kube_rest.ts';
 import type { EndpointSet } from '../proxy/endpoints.ts';
 import type {
   DiscoveryFactory,
@@ -136,8 +136,9 @@ export class EndpointSliceWatch implements EndpointDiscovery {
             { err, retryMs: backoff },
             'endpoint discovery: watch failed; keeping the last endpoints',
           );
+        // jittered, so 50 replicas do not all relist the moment the API server is back
         await new Promise<void>((r) => {
-          this.#sleep = setTimeout(r, backoff);
+          this.#sleep = setTimeout(r, backoff * (0.5 + Math.random() / 2));
         });
         backoff = Math.min(backoff * 2, 30_000);
       }
