@@ -253,6 +253,23 @@ spec:
   contentFilters:
     - { name: back, pattern: '(\\w+) \\1' }
     - { name: look, pattern: '(?<!not )secret' }
+---
+apiVersion: gateway.sluice.dev/v1alpha1
+kind: AIProvider
+metadata: { name: p, namespace: team-a }
+spec:
+  type: openai
+  credentials: { apiKeySecretRef: { name: p-key, key: apiKey } }
+---
+apiVersion: gateway.sluice.dev/v1alpha1
+kind: AIRoute
+metadata: { name: r, namespace: team-a }
+spec:
+  match:
+    headers:
+      - { name: x-a, regex: '(a)\\1' }
+  backends:
+    - providerRef: { name: p }
 `,
     );
     const r = sluice('validate', '-f', file, '--assume-secrets');
@@ -260,5 +277,6 @@ spec:
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/spec\.contentFilters\[0\]\.pattern: backreferences/);
     expect(r.stderr).toMatch(/spec\.contentFilters\[1\]\.pattern: lookahead and lookbehind/);
+    expect(r.stderr).toMatch(/AIRoute team-a\/r: spec\.match\.headers\[0\]\.regex: backreferences/);
   });
 });
