@@ -1,9 +1,10 @@
 // Running content filters without holding the event loop. RE2 makes every filter linear in the prompt,
-// but a pure-JS RE2 walks ~1-4 MB/s on patterns with alternations or counted repeats (docs/security.md,
-// "Linear-time patterns"): a 1 MiB prompt could still hold the loop for most of a second. Prompts up to
+// but a pure-JS RE2 walks 20-30 MB/s warm (a few MB/s cold) on patterns with alternations or counted
+// repeats (docs/security.md, "Linear-time patterns"): a 10 MB prompt would hold the loop for a good
+// part of a second per filter. Prompts up to
 // INLINE_SCAN_CHARS are scanned inline (a few ms at worst); longer ones on one worker thread, where
 // tenants take turns: each tenant has its own queue and the worker serves the queues round-robin, so
-// one tenant's stream of 10 MB prompts makes another tenant wait for at most one of its scans.
+// one tenant's stream of 10 MB prompts makes another tenant wait for at most the scan that is running.
 import { Worker } from 'node:worker_threads';
 import type { ContentFilter } from './compile.ts';
 import type { ScanReply, ScanRequest } from './filter_worker.ts';
@@ -18,6 +19,7 @@ const WORKER_URL = new URL(
 
 interface Job {
   id: number;
+  tenant: string;
   request: ScanRequest;
   resolve(index: number): void;
   reject(err: Error): void;
@@ -40,7 +42,7 @@ class ScanQueue {
         filters: filters.map((f) => ({ pattern: f.re.source, flags: f.re.flags })),
       };
       const queue = this.#queues.get(tenant);
-      const job = { id, request, resolve, reject };
+      const job = { id, tenant, request, resolve, reject };
       if (queue) queue.push(job);
       else this.#queues.set(tenant, [job]);
       this.#pump();
@@ -60,6 +62,14 @@ class ScanQueue {
     this.#ensureWorker().postMessage(job.request);
   }
 
+  /** What a tenant queued while its job ran waits behind the tenants that were already waiting. */
+  #toBack(tenant: string): void {
+    const queue = this.#queues.get(tenant);
+    if (!queue) return;
+    this.#queues.delete(tenant);
+    this.#queues.set(tenant, queue);
+  }
+
   #ensureWorker(): Worker {
     if (this.#worker) return this.#worker;
     const worker = new Worker(WORKER_URL);
@@ -70,6 +80,7 @@ class ScanQueue {
       this.#running = undefined;
       if (reply.error !== undefined) job.reject(new Error(`content filter scan failed: ${reply.error}`));
       else job.resolve(reply.match ?? -1);
+      this.#toBack(job.tenant);
       this.#pump();
     });
     const fail = (err: Error) => {
