@@ -187,6 +187,10 @@ describe('helm install, upgrade, uninstall', () => {
       vf.cleanup();
     }
     expect(await releaseObjects()).toEqual([
+      // the roles for people (docs/security.md): cluster-wide, granting nothing until bound
+      'ClusterRole//sluice-admin',
+      'ClusterRole//sluice-tenant-edit',
+      'ClusterRole//sluice-view',
       'ConfigMap/sluice-system/sluice-dashboard',
       'ConfigMap/sluice-system/sluice-dataplane-base',
       'Deployment/sluice-system/sluice-dataplane',
@@ -200,11 +204,15 @@ describe('helm install, upgrade, uninstall', () => {
       'PrometheusRule/sluice-system/sluice',
       'Role/sluice-system/sluice-dataplane',
       'Role/sluice-system/sluice-operator',
+      'Role/team-a/sluice-operator-secrets',
       'Role/team-a/sluice-operator-watch',
+      'Role/team-b/sluice-operator-secrets',
       'Role/team-b/sluice-operator-watch',
       'RoleBinding/sluice-system/sluice-dataplane',
       'RoleBinding/sluice-system/sluice-operator',
+      'RoleBinding/team-a/sluice-operator-secrets',
       'RoleBinding/team-a/sluice-operator-watch',
+      'RoleBinding/team-b/sluice-operator-secrets',
       'RoleBinding/team-b/sluice-operator-watch',
       'Secret/sluice-system/sluice-redis',
       'Service/sluice-system/sluice-dataplane',
@@ -326,7 +334,10 @@ describe('helm install, upgrade, uninstall', () => {
       'app.kubernetes.io/instance=sluice',
     ]);
     expect(cluster.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
+      'ClusterRole/sluice-admin',
       'ClusterRole/sluice-operator',
+      'ClusterRole/sluice-tenant-edit',
+      'ClusterRole/sluice-view',
       'ClusterRoleBinding/sluice-operator',
     ]);
     expect(await canI('sluice-operator', 'list', 'aiproviders.gateway.sluice.dev', 'team-c')).toBe(true);

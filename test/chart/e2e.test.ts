@@ -138,6 +138,7 @@ describe('operator and dataplane with the chart RBAC', () => {
       kc,
       log: pino({ level: 'silent' }),
       namespaces: argValue(args, '--namespaces')?.split(','),
+      secretNamespaces: argValue(args, '--secret-namespaces')?.split(','),
       outputNamespace: argValue(args, '--output-namespace')!,
       configMapName: argValue(args, '--config-map'),
       secretName: argValue(args, '--secret'),
@@ -171,6 +172,13 @@ describe('operator and dataplane with the chart RBAC', () => {
         'kind: AIRoute',
         'metadata: { name: chat }',
         'spec: { match: { models: [mock-small] }, backends: [{ providerRef: { name: mock } }] }',
+        '---',
+        // the chart renders `access: tenants`: callers without a key are served only by an explicit
+        // default tenant
+        'apiVersion: gateway.sluice.dev/v1alpha1',
+        'kind: AINamespace',
+        'metadata: { name: anyone }',
+        'spec: { default: true }',
       ].join('\n'),
     );
     const cm = await until('the rendered ConfigMap', async () => {

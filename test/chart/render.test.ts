@@ -48,7 +48,10 @@ describe('default values', () => {
     const names = objs.map((o) => `${o.kind}/${o.metadata.name}`).sort();
     expect(names).toEqual(
       [
+        'ClusterRole/sluice-admin',
         'ClusterRole/sluice-operator',
+        'ClusterRole/sluice-tenant-edit',
+        'ClusterRole/sluice-view',
         'ClusterRoleBinding/sluice-operator',
         'ConfigMap/sluice-dataplane-base',
         'CustomResourceDefinition/ainamespaces.gateway.sluice.dev',
@@ -62,8 +65,10 @@ describe('default values', () => {
         'PodDisruptionBudget/sluice-operator',
         'Role/sluice-dataplane',
         'Role/sluice-operator',
+        'Role/sluice-operator-secrets',
         'RoleBinding/sluice-dataplane',
         'RoleBinding/sluice-operator',
+        'RoleBinding/sluice-operator-secrets',
         'Service/sluice-dataplane',
         'Service/sluice-dataplane-admin',
         'Service/sluice-operator-metrics',
@@ -196,11 +201,15 @@ describe('default values', () => {
     expect(get(svc, 'spec.selector')).toEqual(get(dp, 'spec.selector.matchLabels'));
   });
 
-  it('watches all namespaces through a ClusterRole that can read but not write Secrets', () => {
+  it('watches all namespaces through a ClusterRole, and gets Secrets by name only in the secret namespaces', () => {
     const cr = one(objs, 'ClusterRole', 'sluice-operator');
     const rules = getArray(cr, 'rules');
-    const secretRule = rules.find((r) => getArray(r, 'resources').includes('secrets'));
-    expect(get(secretRule, 'verbs')).toEqual(['get', 'list', 'watch']);
+    // no cluster-wide Secret access at all: `get` (no list/watch) in the release namespace only
+    expect(rules.some((r) => getArray(r, 'resources').includes('secrets'))).toBe(false);
+    const secretRoles = find(objs, 'Role', 'sluice-operator-secrets');
+    expect(secretRoles.map((r) => [r.metadata.namespace, get(r, 'rules')])).toEqual([
+      ['sluice-system', [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }]],
+    ]);
     const verbs = rules.flatMap((r) => getArray(r, 'verbs'));
     expect(verbs).not.toContain('delete');
     expect(verbs).not.toContain('*');
@@ -208,10 +217,12 @@ describe('default values', () => {
     expect(rules.some((r) => getArray(r, 'resources').includes('configmaps'))).toBe(false);
     const role = one(objs, 'Role', 'sluice-operator');
     const named = getArray(role, 'rules').filter((r) => get(r, 'resourceNames') !== undefined);
-    expect(named.map((r) => get(r, 'resourceNames'))).toEqual([
-      ['sluice-dataplane-config'],
-      ['sluice-dataplane-secrets'],
-      ['sluice-operator'],
+    expect(named.map((r) => [get(r, 'resources'), get(r, 'resourceNames'), get(r, 'verbs')])).toEqual([
+      [['configmaps'], ['sluice-dataplane-config'], ['get', 'patch']],
+      [['secrets'], ['sluice-dataplane-secrets'], ['get', 'patch']],
+      [['deployments'], ['sluice-operator'], ['get']],
+      // renews only its own leader-election Lease
+      [['leases'], ['sluice-operator'], ['update']],
     ]);
     const dpRole = one(objs, 'Role', 'sluice-dataplane');
     expect(get(dpRole, 'rules')).toEqual([
@@ -259,7 +270,12 @@ describe('default values', () => {
 describe('toggles', () => {
   it('uses a Role per watched namespace instead of a ClusterRole when namespaces are listed', async () => {
     const objs = await render({ operator: { watchNamespaces: ['team-a', 'team-b'] } });
-    expect(find(objs, 'ClusterRole')).toEqual([]);
+    // only the roles for people are cluster-wide (they grant nothing until bound)
+    expect(find(objs, 'ClusterRole').map((o) => o.metadata.name)).toEqual([
+      'sluice-admin',
+      'sluice-tenant-edit',
+      'sluice-view',
+    ]);
     expect(find(objs, 'ClusterRoleBinding')).toEqual([]);
     const watchRoles = find(objs, 'Role', 'sluice-operator-watch');
     expect(watchRoles.map((r) => r.metadata.namespace)).toEqual(['team-a', 'team-b']);
@@ -268,8 +284,11 @@ describe('toggles', () => {
       expect(resources).toEqual(
         expect.arrayContaining(['aiproviders', 'airoutes', 'ainamespaces', 'aipolicies']),
       );
-      expect(resources).toContain('secrets');
+      expect(resources).not.toContain('secrets');
     }
+    // Secrets: `get` only, through their own Role in each watched namespace
+    const secretRoles = find(objs, 'Role', 'sluice-operator-secrets');
+    expect(secretRoles.map((r) => r.metadata.namespace)).toEqual(['team-a', 'team-b']);
     const bindings = find(objs, 'RoleBinding', 'sluice-operator-watch');
     expect(bindings.map((b) => get(b, 'subjects.0'))).toEqual([
       { kind: 'ServiceAccount', name: 'sluice-operator', namespace: 'sluice-system' },
@@ -418,6 +437,24 @@ describe('toggles', () => {
         '',
     );
     expect(base).toEqual({
+      // fail closed, and providers kept away from the cluster's inside and the gateway itself
+      access: 'tenants',
+      egress: {
+        deny: [
+          '127.0.0.0/8',
+          '::1/128',
+          '10.0.0.0/8',
+          '172.16.0.0/12',
+          '192.168.0.0/16',
+          '100.64.0.0/10',
+          'fc00::/7',
+          'localhost',
+          '*.svc',
+          '*.svc.cluster.local',
+          'sluice-dataplane',
+          'sluice-dataplane.sluice-system',
+        ],
+      },
       server: { port: 8080, drainTimeoutMs: 45_000 },
       store: {
         type: 'redis',

@@ -160,6 +160,15 @@ argocd.argoproj.io/sync-wave: {{ . | quote }}
 {{- end -}}
 
 {{/* The namespaces the operator watches: its own list, or "" for all namespaces. */}}
+{{/*
+Namespaces whose Secrets the operator may read (by name), as a JSON list: operator.secretNamespaces,
+else the watched namespaces, else only the release namespace.
+*/}}
+{{- define "sluice.operator.secretNamespaces" -}}
+{{- $ns := .Values.operator.secretNamespaces | default .Values.operator.watchNamespaces | default (list .Release.Namespace) -}}
+{{- $ns | uniq | toJson -}}
+{{- end -}}
+
 {{- define "sluice.operator.watchesAll" -}}
 {{- if not .Values.operator.watchNamespaces -}}true{{- end -}}
 {{- end -}}
