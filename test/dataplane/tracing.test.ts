@@ -346,3 +346,38 @@ describe('export settings', () => {
     expect(others).toEqual([]);
   });
 });
+
+describe('tracing off', () => {
+  // reports every module specifier under @opentelemetry the process resolves (module.registerHooks)
+  const HOOK =
+    "data:text/javascript,import{registerHooks}from'node:module';registerHooks({resolve(s,c,n){if(s.includes('@opentelemetry'))process.stderr.write('OTEL-LOADED%20'+s+'\\n');return%20n(s,c)}})";
+
+  async function loadedOtel(tracing: Record<string, unknown> | undefined): Promise<string[]> {
+    const dir = configDir({ ...config(tracing ?? { enabled: false }) });
+    const proc = await spawnDataplane(dir.file, { NODE_OPTIONS: `--import ${HOOK}` });
+    try {
+      for (let i = 0; i < 50 && tracing && !proc.logs.some((l) => l.includes('tracing on')); i++)
+        await new Promise((r) => setTimeout(r, 100));
+      const res = await fetch(`${proc.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', traceparent: clientContext().traceparent },
+        body: JSON.stringify({ model: 'mock-small', messages: hello }),
+      });
+      expect(res.status).toBe(200);
+      await res.text();
+    } finally {
+      await proc.stop();
+      dir.cleanup();
+    }
+    return proc.logs.filter((l) => l.includes('OTEL-LOADED'));
+  }
+
+  it('loads none of the OpenTelemetry SDK, even for a request carrying a traceparent', async () => {
+    // prom-client's process CPU metric looks for @opentelemetry/api (exemplars) when it is installed:
+    // the API alone is a small no-op facade; the SDK, exporter and protobuf code stay unloaded
+    const loaded = await loadedOtel(undefined);
+    expect(loaded.filter((l) => l.trim() !== 'OTEL-LOADED @opentelemetry/api')).toEqual([]);
+    // the probe sees the packages when tracing is on, so the empty list above means something
+    expect((await loadedOtel(tracingConfig())).join('')).toContain('@opentelemetry/sdk-trace');
+  }, 60_000);
+});
