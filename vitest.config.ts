@@ -7,6 +7,7 @@ export default defineConfig({
     include: [
       'dataplane/src/**/*.test.ts',
       'operator/src/**/*.test.ts',
+      'kube/**/*.test.ts',
       'cli/**/*.test.ts',
       'test/**/*.test.ts',
       'scripts/**/*.test.ts',

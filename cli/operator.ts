@@ -1,9 +1,9 @@
 // `sluice operator`: reconcile AIProvider/AIRoute/AINamespace/AIPolicy into the dataplane ConfigMap and
 // Secret. SIGTERM/SIGINT stop it gracefully (in-flight reconciles finish, leadership is released).
 import { parseArgs } from 'node:util';
-import { loadKubeCredentials } from '../dataplane/src/k8s/kube_credentials.ts';
-import { KubeRest } from '../dataplane/src/k8s/kube_rest.ts';
 import { createLogger } from '../dataplane/src/observability/logger.ts';
+import { loadKubeCredentials } from '../kube/kube_credentials.ts';
+import { KubeRest } from '../kube/kube_rest.ts';
 import { durationMs } from '../operator/src/api/common.ts';
 import { Operator } from '../operator/src/controller/operator.ts';
 import type { OwnerReference } from '../operator/src/controller/outputs.ts';

@@ -53,7 +53,7 @@ export const serveCommand: Command = {
     }
     const log = createLogger();
     // Loaded only when asked for. The reporter authenticates with our own small loader
-    // (dataplane/src/k8s/kube_credentials.ts), never @kubernetes/client-node: that package costs
+    // (kube/kube_credentials.ts), never @kubernetes/client-node: that package costs
     // ~75 MiB of resident memory per pod (test/k8s/no_client_node.test.ts keeps it out).
     const reporter =
       values['report-lease'] || process.env.SLUICE_REPORT_LEASE === '1'

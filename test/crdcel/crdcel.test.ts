@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { KubeError, resourcePath } from '../../dataplane/src/k8s/kube_rest.ts';
+import { KubeError, resourcePath } from '../../kube/kube_rest.ts';
 import { kindByName } from '../../operator/src/api/crd.ts';
 import { validateResource } from '../../operator/src/validate/validate_cr.ts';
 import { type SluiceEnv, startSluiceEnv } from '../envtest/sluice_env.ts';

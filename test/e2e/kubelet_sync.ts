@@ -15,7 +15,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { type KubeConfig, ListWatch, Watch } from '@kubernetes/client-node';
-import type { KubeRest } from '../../dataplane/src/k8s/kube_rest.ts';
+import type { KubeRest } from '../../kube/kube_rest.ts';
 
 export function atomicWrite(dir: string, files: Record<string, string>, mode = 0o644): void {
   mkdirSync(dir, { recursive: true });

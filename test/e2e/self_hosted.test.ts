@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { APPLY_PATCH, MERGE_PATCH } from '../../dataplane/src/k8s/kube_rest.ts';
+import { APPLY_PATCH, MERGE_PATCH } from '../../kube/kube_rest.ts';
 import type { Operator } from '../../operator/src/controller/operator.ts';
 import { type SluiceEnv, startSluiceEnv } from '../envtest/sluice_env.ts';
 import { type FakeVllm, startFakeVllm } from '../fakes/vllm.ts';

@@ -2,7 +2,7 @@
 // REST client for the test process, and small helpers the operator suites share.
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import { isNotFound, KubeRest } from '../../dataplane/src/k8s/kube_rest.ts';
+import { isNotFound, KubeRest } from '../../kube/kube_rest.ts';
 import { REPO_ROOT } from './binaries.ts';
 import { type ControlPlane, type ControlPlaneOptions, startControlPlane } from './controlplane.ts';
 

@@ -1,4 +1,4 @@
-// The dataplane's own Kubernetes credentials (dataplane/src/k8s/kube_credentials.ts) against a real
+// The dataplane's own Kubernetes credentials (kube/kube_credentials.ts) against a real
 // kube-apiserver: the envtest kubeconfig (bearer token + CA data), client certificates (the API
 // server trusts a test client CA), tls-server-name, CA verification and insecure-skip-tls-verify,
 // an in-cluster service account with a TokenRequest token and the chart's RBAC, token rotation
@@ -11,14 +11,11 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import {
-  inClusterConnection,
-  KubeCredentials,
-  loadKubeCredentials,
-} from '../../dataplane/src/k8s/kube_credentials.ts';
-import { isNotFound, KubeError, KubeRest } from '../../dataplane/src/k8s/kube_rest.ts';
-import { readKubeconfig } from '../../dataplane/src/k8s/kubeconfig_file.ts';
-import { CONFIG_HASH_ANNOTATION, leaseReporterFromEnv } from '../../dataplane/src/k8s/lease_reporter.ts';
+import { leaseReporterFromEnv } from '../../dataplane/src/k8s/lease_reporter.ts';
+import { inClusterConnection, KubeCredentials, loadKubeCredentials } from '../../kube/kube_credentials.ts';
+import { isNotFound, KubeError, KubeRest } from '../../kube/kube_rest.ts';
+import { readKubeconfig } from '../../kube/kubeconfig_file.ts';
+import { CONFIG_HASH_ANNOTATION } from '../../kube/replica_lease.ts';
 import { type ControlPlane, startControlPlane } from '../envtest/controlplane.ts';
 import { configDir, REPO_ROOT, spawnDataplane } from '../helpers/dataplane.ts';
 
@@ -348,7 +345,7 @@ describe('sluice serve --report-lease (spawned) against kube-apiserver', () => {
     }
     expect(await getLease(admin, 'sluice-dataplane-dp-serve')).toBeUndefined();
     const modules = readFileSync(trace, 'utf8').split('\n');
-    expect(modules.some((u) => u.endsWith('/dataplane/src/k8s/kube_credentials.ts'))).toBe(true);
+    expect(modules.some((u) => u.endsWith('/kube/kube_credentials.ts'))).toBe(true);
     expect(modules.filter((u) => u.includes('/node_modules/@kubernetes/'))).toEqual([]);
   });
 });

@@ -41,12 +41,12 @@ describe('sluice serve --report-lease does not load @kubernetes/client-node', ()
       {
         POD_NAME: 'trace-pod',
         POD_NAMESPACE: 'default',
-        KUBECONFIG: join(REPO_ROOT, 'dataplane/src/k8s/testdata/kubeconfig/files.yaml'),
+        KUBECONFIG: join(REPO_ROOT, 'kube/testdata/kubeconfig/files.yaml'),
       },
     );
     // the tracer saw the dataplane, its credentials loader and their dependencies...
     expect(urls.some((u) => u.endsWith('/dataplane/src/dataplane.ts'))).toBe(true);
-    expect(urls.some((u) => u.endsWith('/dataplane/src/k8s/kube_credentials.ts'))).toBe(true);
+    expect(urls.some((u) => u.endsWith('/kube/kube_credentials.ts'))).toBe(true);
     expect(urls.some((u) => u.includes('/node_modules/fastify/'))).toBe(true);
     // ...and nothing of @kubernetes
     expect(underKubernetes(urls)).toEqual([]);

@@ -3,7 +3,7 @@
 import { Writable } from 'node:stream';
 import { type Logger, pino } from 'pino';
 import { parseConfigText, validateConfig } from '../../dataplane/src/config/load.ts';
-import type { KubeRest } from '../../dataplane/src/k8s/kube_rest.ts';
+import type { KubeRest } from '../../kube/kube_rest.ts';
 import type { Operator } from '../../operator/src/controller/operator.ts';
 import { type ConfigMap, cmPath, get, secretPath } from './helpers.ts';
 

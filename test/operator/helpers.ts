@@ -2,7 +2,7 @@
 // and polling helpers.
 import type { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
-import { isNotFound, type KubeRest, resourcePath } from '../../dataplane/src/k8s/kube_rest.ts';
+import { isNotFound, type KubeRest, resourcePath } from '../../kube/kube_rest.ts';
 import { API_VERSION, type Resource } from '../../operator/src/api/common.ts';
 import { kindByName } from '../../operator/src/api/crd.ts';
 import { Operator, type OperatorOptions } from '../../operator/src/controller/operator.ts';

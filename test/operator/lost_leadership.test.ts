@@ -5,8 +5,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KubeError } from '../../dataplane/src/k8s/kube_rest.ts';
-import { microTime } from '../../dataplane/src/k8s/lease_reporter.ts';
+import { KubeError } from '../../kube/kube_rest.ts';
+import { microTime } from '../../kube/replica_lease.ts';
 import type { Operator } from '../../operator/src/controller/operator.ts';
 import { freezeApiServer } from '../envtest/apiserver_faults.ts';
 import { type SluiceEnv, startSluiceEnv } from '../envtest/sluice_env.ts';

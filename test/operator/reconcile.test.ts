@@ -3,9 +3,9 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigText, validateConfig } from '../../dataplane/src/config/load.ts';
-import { loadKubeCredentials } from '../../dataplane/src/k8s/kube_credentials.ts';
-import { KubeRest } from '../../dataplane/src/k8s/kube_rest.ts';
 import { LeaseReporter } from '../../dataplane/src/k8s/lease_reporter.ts';
+import { loadKubeCredentials } from '../../kube/kube_credentials.ts';
+import { KubeRest } from '../../kube/kube_rest.ts';
 import type { Operator } from '../../operator/src/controller/operator.ts';
 import { type SluiceEnv, startSluiceEnv } from '../envtest/sluice_env.ts';
 import {

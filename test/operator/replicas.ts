@@ -5,8 +5,9 @@
 // real ones).
 import { pino } from 'pino';
 import { decodeStoredText } from '../../dataplane/src/config/load.ts';
-import type { KubeRest } from '../../dataplane/src/k8s/kube_rest.ts';
-import { CONFIG_HASH_ANNOTATION, LeaseReporter } from '../../dataplane/src/k8s/lease_reporter.ts';
+import { LeaseReporter } from '../../dataplane/src/k8s/lease_reporter.ts';
+import type { KubeRest } from '../../kube/kube_rest.ts';
+import { CONFIG_HASH_ANNOTATION } from '../../kube/replica_lease.ts';
 import { Informer } from '../../operator/src/controller/informers.ts';
 import { OUT_NS } from './helpers.ts';
 

@@ -3,7 +3,7 @@
 // the same order — and between its slices the event loop really gets turns.
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { configHash } from '../runtime/compile.ts';
+import { configHash } from './hash.ts';
 import { ConfigError, type ConfigIssue, validateConfig, validateConfigSliced } from './load.ts';
 import { Slicer } from './steps.ts';
 

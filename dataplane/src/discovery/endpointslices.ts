@@ -8,9 +8,9 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Logger } from 'pino';
+import { loadKubeCredentials } from '../../../kube/kube_credentials.ts';
+import { KubeRest } from '../../../kube/kube_rest.ts';
 import { ConfigError } from '../config/load.ts';
-import { loadKubeCredentials } from '../k8s/kube_credentials.ts';
-import { KubeRest } from '../k8s/kube_rest.ts';
 import type { EndpointSet } from '../proxy/endpoints.ts';
 import type {
   DiscoveryFactory,

@@ -7,13 +7,15 @@
 // at once or, if killed, when the Lease expires.
 import type { Logger } from 'pino';
 // our own credentials loader, not @kubernetes/client-node: see kube_credentials.ts for why
-import { type LoadOptions, loadKubeCredentials } from './kube_credentials.ts';
-import { isConflict, isNotFound, KubeRest } from './kube_rest.ts';
-
-export const REPLICA_LABEL = 'gateway.sluice.dev/replica-report';
-export const CONFIG_HASH_ANNOTATION = 'gateway.sluice.dev/config-hash';
-export const CONFIG_REVISION_ANNOTATION = 'gateway.sluice.dev/config-revision';
-export const LEASE_PREFIX = 'sluice-dataplane-';
+import { type LoadOptions, loadKubeCredentials } from '../../../kube/kube_credentials.ts';
+import { isConflict, isNotFound, KubeRest } from '../../../kube/kube_rest.ts';
+import {
+  CONFIG_HASH_ANNOTATION,
+  CONFIG_REVISION_ANNOTATION,
+  LEASE_PREFIX,
+  microTime,
+  REPLICA_LABEL,
+} from '../../../kube/replica_lease.ts';
 
 export interface LeaseReporterOptions {
   rest: KubeRest;
@@ -30,11 +32,6 @@ interface Lease {
   kind: 'Lease';
   metadata: Record<string, unknown> & { resourceVersion?: string; annotations?: Record<string, string> };
   spec: Record<string, unknown>;
-}
-
-/** Kubernetes MicroTime: RFC 3339 with exactly six fractional digits. */
-export function microTime(d = new Date()): string {
-  return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }
 
 export class LeaseReporter {

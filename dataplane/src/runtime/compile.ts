@@ -1,8 +1,8 @@
 // Config -> Runtime: everything the request path needs, decided once per config load.
 // Secrets are read here (a missing secret fails the load, so the last good config keeps serving).
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
+import { configHash } from '../config/hash.ts';
 import { ConfigError, decodeStoredText } from '../config/load.ts';
 import type { ModelConfig, ProviderConfig, SecretSource, SluiceConfig, Timeouts } from '../config/schema.ts';
 import { missingSecrets, secretsDirFor } from '../config/secret_refs.ts';
@@ -81,10 +81,6 @@ export function effectiveTimeouts(...layers: Array<Timeouts | undefined>): Effec
     if (l.totalMs) t.totalMs = l.totalMs;
   }
   return t;
-}
-
-export function configHash(cfg: SluiceConfig): string {
-  return createHash('sha256').update(JSON.stringify(cfg)).digest('hex').slice(0, 16);
 }
 
 export function makeSecretReader(

@@ -1,8 +1,8 @@
 // core/v1 Events on the custom resources, emitted when a condition changes (not on every reconcile).
 // Best effort: an Event that cannot be written is logged, never retried.
 import type { Logger } from 'pino';
-import type { KubeRest } from '../../../dataplane/src/k8s/kube_rest.ts';
-import { microTime } from '../../../dataplane/src/k8s/lease_reporter.ts';
+import type { KubeRest } from '../../../kube/kube_rest.ts';
+import { microTime } from '../../../kube/replica_lease.ts';
 import type { Resource } from '../api/common.ts';
 
 export class EventRecorder {

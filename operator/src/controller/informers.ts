@@ -7,7 +7,7 @@
 // resident memory, nearly half of its budget. Cached objects drop metadata.managedFields (as
 // controller-runtime's informers can): nothing reads them and they are most of an object's size.
 import type { Logger } from 'pino';
-import { KubeError, type KubeRest, resourcePath } from '../../../dataplane/src/k8s/kube_rest.ts';
+import { KubeError, type KubeRest, resourcePath } from '../../../kube/kube_rest.ts';
 
 export interface WatchedObject {
   apiVersion?: string;

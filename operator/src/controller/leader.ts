@@ -5,8 +5,8 @@
 // partitioned or frozen API server) cannot keep it leading — and a leader that finds another holder
 // in the Lease steps down at once. Releasing on shutdown hands over at once.
 import type { Logger } from 'pino';
-import { isConflict, isNotFound, type KubeRest } from '../../../dataplane/src/k8s/kube_rest.ts';
-import { microTime } from '../../../dataplane/src/k8s/lease_reporter.ts';
+import { isConflict, isNotFound, type KubeRest } from '../../../kube/kube_rest.ts';
+import { microTime } from '../../../kube/replica_lease.ts';
 
 export interface LeaderOptions {
   namespace: string;

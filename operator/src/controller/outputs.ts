@@ -1,8 +1,8 @@
 // Writes the rendered config (ConfigMap) and its secrets (Secret) with server-side apply under one
 // field manager. Each carries a content-hash annotation; when the live object already has it, nothing
 // is written, so an operator restart or a no-op change causes no churn (resourceVersion stays).
-import { APPLY_PATCH, isNotFound, type KubeRest } from '../../../dataplane/src/k8s/kube_rest.ts';
-import { CONFIG_HASH_ANNOTATION } from '../../../dataplane/src/k8s/lease_reporter.ts';
+import { APPLY_PATCH, isNotFound, type KubeRest } from '../../../kube/kube_rest.ts';
+import { CONFIG_HASH_ANNOTATION } from '../../../kube/replica_lease.ts';
 import { CONFIG_KEY, contentHash, encodeData } from '../render/encode.ts';
 import type { RenderResult } from '../render/render.ts';
 

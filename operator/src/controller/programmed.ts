@@ -4,10 +4,7 @@
 // serves (dataplane/src/k8s/lease_reporter.ts). So the object is Programmed when every live Lease
 // (renewTime + leaseDurationSeconds in the future) carries a revision at or past that one. A change
 // to one object moves only that object's revision, so no other object's Programmed changes.
-import {
-  CONFIG_HASH_ANNOTATION,
-  CONFIG_REVISION_ANNOTATION,
-} from '../../../dataplane/src/k8s/lease_reporter.ts';
+import { CONFIG_HASH_ANNOTATION, CONFIG_REVISION_ANNOTATION } from '../../../kube/replica_lease.ts';
 import type { Verdict } from '../render/types.ts';
 
 export interface LeaseObject {

@@ -6,7 +6,7 @@
 // Programmed is re-evaluated without a queue (evaluateProgrammed: no API calls) on Lease events.
 // Side effects (the output objects) are separate from status writes, and each retries on its own.
 import type { Logger } from 'pino';
-import { isNotFound, type KubeRest } from '../../../dataplane/src/k8s/kube_rest.ts';
+import { isNotFound, type KubeRest } from '../../../kube/kube_rest.ts';
 import { API_VERSION, type Resource } from '../api/common.ts';
 import { kindByName } from '../api/crd.ts';
 import { renderChecked } from '../render/preflight.ts';

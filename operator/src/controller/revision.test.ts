@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { configHash } from '../../../dataplane/src/config/contract.ts';
 import { parseConfigText, validateConfig } from '../../../dataplane/src/config/load.ts';
-import { configHash } from '../../../dataplane/src/runtime/compile.ts';
 import { render } from '../render/render.ts';
 import { inventory, provider, route, tenant } from '../render/test_fixtures.ts';
 import { nextRevision, revisionFromConfigMap, stampResult } from './revision.ts';

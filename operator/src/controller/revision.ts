@@ -5,13 +5,13 @@
 // has been in every config. A replica that reports revision r therefore serves generation g of the
 // object exactly when since <= r (programmed.ts).
 import { createHash } from 'node:crypto';
-import { decodeStoredText } from '../../../dataplane/src/config/load.ts';
 import {
+  configHash,
   configSchema,
+  decodeStoredText,
   type RenderedObjects,
   type SluiceConfig,
-} from '../../../dataplane/src/config/schema.ts';
-import { configHash } from '../../../dataplane/src/runtime/compile.ts';
+} from '../../../dataplane/src/config/contract.ts';
 import { CONFIG_KEY, configJson } from '../render/encode.ts';
 import type { RenderResult } from '../render/render.ts';
 

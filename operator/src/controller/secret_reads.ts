@@ -9,7 +9,7 @@
 // Secret never fetched before fetches it first (fetchMissing) so a new object does not flap to
 // SecretNotFound and back.
 import type { Logger } from 'pino';
-import { KubeError, type KubeRest } from '../../../dataplane/src/k8s/kube_rest.ts';
+import { KubeError, type KubeRest } from '../../../kube/kube_rest.ts';
 import type { EventKind } from './informers.ts';
 import type { SecretObject } from './reconciler.ts';
 

@@ -1,7 +1,7 @@
 // Status writes through the status subresource with optimistic concurrency: start from the informer's
 // copy (its resourceVersion), replace the status, and on 409 Conflict read the latest and retry
 // (bounded). Starting from the cache saves a GET per write; the informer is rarely behind.
-import { isConflict, isNotFound, type KubeRest, resourcePath } from '../../../dataplane/src/k8s/kube_rest.ts';
+import { isConflict, isNotFound, type KubeRest, resourcePath } from '../../../kube/kube_rest.ts';
 import type { Resource, Status } from '../api/common.ts';
 
 export type StatusWrite = 'written' | 'unchanged' | 'gone' | 'stale';

@@ -6,13 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { configHash } from '../../../dataplane/src/config/contract.ts';
 import {
   COMPRESSED_MARKER,
   decodeStoredText,
   parseConfigText,
   validateConfig,
 } from '../../../dataplane/src/config/load.ts';
-import { configHash, makeSecretReader } from '../../../dataplane/src/runtime/compile.ts';
+import { makeSecretReader } from '../../../dataplane/src/runtime/compile.ts';
 import {
   compressText,
   configJson,

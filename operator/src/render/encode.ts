@@ -4,7 +4,7 @@
 // rendering fails loudly instead of writing something the API server would refuse.
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { COMPRESSED_MARKER } from '../../../dataplane/src/config/load.ts';
+import { COMPRESSED_MARKER } from '../../../dataplane/src/config/contract.ts';
 
 /** The API server's limit on the data of one ConfigMap or Secret. */
 export const OBJECT_DATA_LIMIT = 1024 * 1024;

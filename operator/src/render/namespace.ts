@@ -1,6 +1,6 @@
 // AINamespace -> dataplane namespace entry. API keys are hashed here: the plaintext never leaves the
 // source Secret; the dataplane gets {name, sha256} lists through `apiKeysFile` in the output Secret.
-import type { SecretSource } from '../../../dataplane/src/config/schema.ts';
+import type { SecretSource } from '../../../dataplane/src/config/contract.ts';
 import type { AINamespace } from '../api/ainamespace.ts';
 import { durationMs } from '../api/common.ts';
 import { Findings } from './findings.ts';

@@ -1,5 +1,5 @@
 // AIPolicy -> dataplane policy entry. Scoped routes must be accepted AIRoutes in the same namespace.
-import { patternProblem } from '../../../dataplane/src/runtime/patterns.ts';
+import { patternProblem } from '../../../dataplane/src/config/contract.ts';
 import type { AIPolicy } from '../api/aipolicy.ts';
 import { Findings } from './findings.ts';
 import type { Rendered } from './provider.ts';

@@ -2,7 +2,8 @@
 // parse, an API-key list the identifier rejects) is caught and blamed on its object before writing.
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { preflight, renderChecked } from './preflight.ts';
+import { loadableIssues } from '../../../dataplane/src/config/contract.ts';
+import { renderChecked } from './preflight.ts';
 import { render } from './render.ts';
 import { inventory, provider, route, tenant } from './test_fixtures.ts';
 
@@ -28,7 +29,7 @@ describe('preflight', () => {
     });
     const r = await renderChecked(inv, OPTS);
     expect(r.outcomes.filter((o) => !o.accepted.ok)).toEqual([]);
-    expect(await preflight(r.config as NonNullable<typeof r.config>, r.secretData)).toEqual([]);
+    expect(await loadableIssues(r.config as NonNullable<typeof r.config>, r.secretData)).toEqual([]);
   });
 
   it('rejects only the tenant whose JWT key the dataplane cannot load', async () => {

@@ -1,6 +1,5 @@
 // AIProvider -> dataplane provider entry. Credentials become {file} references into the output Secret.
-import type { SecretSource } from '../../../dataplane/src/config/schema.ts';
-import { getPreset, listPresets } from '../../../dataplane/src/providers/presets.ts';
+import { getPreset, listPresets, type SecretSource } from '../../../dataplane/src/config/contract.ts';
 import type { AIProvider } from '../api/aiprovider.ts';
 import { Findings } from './findings.ts';
 import { type SecretReader, secretFileName } from './secrets.ts';

@@ -3,8 +3,8 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { configHash } from '../../../dataplane/src/config/contract.ts';
 import { parseConfigText, validateConfig } from '../../../dataplane/src/config/load.ts';
-import { configHash } from '../../../dataplane/src/runtime/compile.ts';
 import { inventoryOf, readManifests } from './manifests.ts';
 import { render } from './render.ts';
 import { sha256Hex } from './secrets.ts';

@@ -5,10 +5,14 @@
 // An object that cannot be rendered is left out (and reported), never allowed to break the others:
 // when the dataplane's checks reject an entry, its owner is excluded and the pass is repeated, so
 // cascades (a provider dropped -> its routes unresolved) come out right.
-import { ConfigError, validateConfig } from '../../../dataplane/src/config/load.ts';
-import type { SluiceConfig, SluiceConfigInput } from '../../../dataplane/src/config/schema.ts';
-import { HeaderTenants } from '../../../dataplane/src/config/tenancy.ts';
-import { configHash } from '../../../dataplane/src/runtime/compile.ts';
+import {
+  ConfigError,
+  configHash,
+  HeaderTenants,
+  type SluiceConfig,
+  type SluiceConfigInput,
+  validateConfig,
+} from '../../../dataplane/src/config/contract.ts';
 import { configJson } from './encode.ts';
 import { Findings } from './findings.ts';
 import { type KeyOwners, renderNamespace } from './namespace.ts';

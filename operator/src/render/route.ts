@@ -1,5 +1,5 @@
 // AIRoute -> dataplane route entry. Backends resolve to accepted AIProviders in the same namespace.
-import { patternProblem } from '../../../dataplane/src/runtime/patterns.ts';
+import { patternProblem } from '../../../dataplane/src/config/contract.ts';
 import type { AIRoute, BackendSpec } from '../api/airoute.ts';
 import type { HeaderMatchSpec } from '../api/common.ts';
 import { Findings } from './findings.ts';

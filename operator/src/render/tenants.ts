@@ -12,7 +12,7 @@ import {
   emptyMessage,
   type HeaderTenants,
   INEXACT,
-} from '../../../dataplane/src/config/tenancy.ts';
+} from '../../../dataplane/src/config/contract.ts';
 import type { AINamespace } from '../api/ainamespace.ts';
 import type { Findings } from './findings.ts';
 import type { NamespaceInput, Outcome, Problem } from './types.ts';

@@ -1,6 +1,6 @@
 // What the renderer consumes (an inventory of custom resources and Secrets) and what it reports back
 // per object (the facts the controller turns into Accepted / ResolvedRefs conditions).
-import type { SluiceConfigInput } from '../../../dataplane/src/config/schema.ts';
+import type { SluiceConfigInput } from '../../../dataplane/src/config/contract.ts';
 import type { AINamespace } from '../api/ainamespace.ts';
 import type { AIPolicy } from '../api/aipolicy.ts';
 import type { AIProvider } from '../api/aiprovider.ts';

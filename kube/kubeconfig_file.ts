@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { describeParseError } from '../security/parse_errors.ts';
+import { describeParseError } from '../dataplane/src/security/parse_errors.ts';
 
 /** Everything needed to reach and authenticate to one API server. */
 export interface ConnectionSpec {
