@@ -5,13 +5,11 @@
 // models whose tokenizer is not public (Claude's among them) — the `x-sluice-token-count` header says
 // which. Counting is not charged to any limit; the caller must be allowed to use the model.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { GatewayError } from '../errors.ts';
 import { anthropicPromptText } from '../providers/anthropic_format.ts';
-import { upstreamModel } from '../proxy/balancer.ts';
 import type { Identity } from '../proxy/gate.ts';
 import { findRoute } from '../proxy/pipeline.ts';
+import { encodingForRoute } from '../proxy/route_encoding.ts';
 import type { Runtime } from '../runtime/compile.ts';
-import { encodingForModel } from '../tokens/counter.ts';
 import { countPromptTokensAsync } from '../tokens/pool.ts';
 import { fail, isObj, validateMessages, validateSystem, validateTools } from './anthropic_validate.ts';
 
@@ -46,11 +44,7 @@ export async function countTokensHandler(
     identity,
   );
   runtime.gate.authorize(identity, route, model);
-  const first = route.balancer.backends[0];
-  if (!first)
-    throw new GatewayError('SLUICE_ERR_NO_HEALTHY_BACKEND', `route '${route.name}' has no backends`);
-  const up = upstreamModel(first, model);
-  const encoding = encodingForModel(up, first.provider.modelConfig(up)?.tokenizer);
+  const encoding = encodingForRoute(route, model);
   const turns = (body.messages as unknown[]).length + (body.system ? 1 : 0);
   const tokens = await countPromptTokensAsync(anthropicPromptText(body), turns, encoding, identity.namespace);
   return reply

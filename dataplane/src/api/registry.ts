@@ -11,7 +11,3 @@ export const clientApis: ClientApiSpec[] = [
   anthropicMessages,
   openaiResponses,
 ];
-
-export function registerClientApi(spec: ClientApiSpec): void {
-  if (!clientApis.some((s) => s.api === spec.api)) clientApis.push(spec);
-}

@@ -11,8 +11,6 @@ import { configSchema, type SluiceConfig } from './schema.ts';
 import { parseConfigSteps } from './schema_steps.ts';
 import { runSteps, type Slicer, type Steps } from './steps.ts';
 
-export { checkReferences } from './references.ts';
-
 export interface ConfigIssue {
   path: string;
   message: string;

@@ -4,7 +4,7 @@
 import { getPreset } from '../providers/presets.ts';
 import type { ConfigIssue } from './load.ts';
 import type { SluiceConfig } from './schema.ts';
-import { runSteps, type Steps } from './steps.ts';
+import type { Steps } from './steps.ts';
 import { checkEgress, checkTenancySteps } from './tenancy.ts';
 
 /** Entries checked between two pause points. */
@@ -114,8 +114,4 @@ export function* checkReferenceSteps(cfg: SluiceConfig): Steps<ConfigIssue[]> {
     issues.push({ path: 'store.redis', message: 'required when store.type is redis' });
   issues.push(...(yield* checkTenancySteps(cfg)), ...checkEgress(cfg));
   return issues;
-}
-
-export function checkReferences(cfg: SluiceConfig): ConfigIssue[] {
-  return runSteps(checkReferenceSteps(cfg));
 }

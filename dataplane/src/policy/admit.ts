@@ -12,10 +12,10 @@ import { metrics } from '../observability/metrics.ts';
 import type { Usage } from '../providers/types.ts';
 import { upstreamModel } from '../proxy/balancer.ts';
 import type { Admission, AdmitInput, Completion } from '../proxy/gate.ts';
+import { encodingForRoute } from '../proxy/route_encoding.ts';
 import type { CompiledRoute } from '../runtime/route.ts';
 import type { AdmitDenied, Placement, Store } from '../store/types.ts';
 import { formatDuration } from '../store/windows.ts';
-import { type EncodingName, encodingForModel } from '../tokens/counter.ts';
 import { ASYNC_MIN_CHARS, countPromptTokensAsync } from '../tokens/pool.ts';
 import { actualAmount, type BuiltBatch, buildBatch, describeRate, describeWindow } from './batch.ts';
 import type { CompiledNamespace, CompiledPolicy } from './compile.ts';
@@ -39,14 +39,6 @@ export interface AdmitContext {
     body: Record<string, unknown>,
   ): string | undefined;
   now(): number;
-}
-
-/** The same choice the pipeline makes: the first backend's upstream model decides the encoding. */
-export function encodingForRoute(route: CompiledRoute, model: string): EncodingName {
-  const first = route.balancer.backends[0];
-  if (!first) return encodingForModel(model);
-  const up = upstreamModel(first, model);
-  return encodingForModel(up, first.provider.modelConfig(up)?.tokenizer);
 }
 
 /**

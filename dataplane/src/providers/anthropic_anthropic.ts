@@ -13,7 +13,6 @@ import {
   HeldFailure,
   parseAnthropicError,
   parseAnthropicFrame,
-  parseUpstreamJSON,
   streamErrorFromAnthropic,
   toAnthropicUsage,
 } from './anthropic_format.ts';
@@ -28,6 +27,7 @@ import type {
   UpstreamRequest,
   Usage,
 } from './types.ts';
+import { parseUpstreamJson } from './upstream_json.ts';
 
 function buildRequest(body: Record<string, unknown>, ctx: TranslateContext): UpstreamRequest {
   return {
@@ -39,7 +39,7 @@ function buildRequest(body: Record<string, unknown>, ctx: TranslateContext): Ups
 }
 
 function parseResponse(body: Buffer, ctx: TranslateContext): TranslatedResponse {
-  const msg = parseUpstreamJSON<Partial<AnthropicMessage>>(body, ctx.provider.name);
+  const msg = parseUpstreamJson<Partial<AnthropicMessage>>(body, ctx.provider.name);
   return {
     body,
     usage: fromAnthropicUsage(msg.usage),

@@ -311,19 +311,6 @@ export function unsupportedFeature(ctx: TranslateContext, feature: string, param
   );
 }
 
-/** Parse a JSON body from an upstream, turning garbage into the documented upstream error. */
-export function parseUpstreamJSON<T>(body: Buffer, provider: string): T {
-  try {
-    return JSON.parse(body.toString('utf8')) as T;
-  } catch (err) {
-    throw new GatewayError(
-      'SLUICE_ERR_UPSTREAM_ERROR',
-      `provider '${provider}' returned a body that is not valid JSON`,
-      { cause: err },
-    );
-  }
-}
-
 /** Text of a system prompt / tool_result content given as a string or an array of text blocks. */
 export function blocksText(content: unknown): string {
   if (typeof content === 'string') return content;

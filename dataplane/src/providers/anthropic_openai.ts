@@ -11,7 +11,6 @@ import {
   anthropicPromptText,
   finishToAnthropicStop,
   HeldFailure,
-  parseUpstreamJSON,
   unsupportedFeature,
 } from './anthropic_format.ts';
 import {
@@ -34,7 +33,7 @@ import type {
   UpstreamRequest,
   Usage,
 } from './types.ts';
-import { midStreamFailure } from './upstream_json.ts';
+import { midStreamFailure, parseUpstreamJson } from './upstream_json.ts';
 
 /** Input tokens estimated at buildRequest, keyed by the attempt's context (shared with createStream). */
 const inputEstimates = new WeakMap<TranslateContext, number>();
@@ -74,7 +73,7 @@ function estimatedUsage(ctx: TranslateContext, outputText: string): Usage {
 }
 
 function parseResponse(body: Buffer, ctx: TranslateContext): TranslatedResponse {
-  const c = parseUpstreamJSON<OpenAICompletion>(body, ctx.provider.name);
+  const c = parseUpstreamJson<OpenAICompletion>(body, ctx.provider.name);
   const msg = c.choices?.[0]?.message;
   const usage =
     openaiCompletionUsage(c) ??

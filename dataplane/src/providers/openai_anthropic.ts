@@ -12,7 +12,6 @@ import {
   DEFAULT_MAX_TOKENS,
   parseAnthropicError,
   parseAnthropicFrame,
-  parseUpstreamJSON,
   streamErrorFromAnthropic,
   unsupportedFeature,
 } from './anthropic_format.ts';
@@ -29,6 +28,7 @@ import type {
   UpstreamRequest,
   Usage,
 } from './types.ts';
+import { parseUpstreamJson } from './upstream_json.ts';
 
 function buildRequest(body: Record<string, unknown>, ctx: TranslateContext): UpstreamRequest {
   const out = openaiChatToAnthropic(body, {
@@ -45,7 +45,7 @@ function buildRequest(body: Record<string, unknown>, ctx: TranslateContext): Ups
 }
 
 function parseResponse(body: Buffer, ctx: TranslateContext): TranslatedResponse {
-  const msg = parseUpstreamJSON<Partial<AnthropicMessage>>(body, ctx.provider.name);
+  const msg = parseUpstreamJson<Partial<AnthropicMessage>>(body, ctx.provider.name);
   if (msg.type !== 'message') {
     throw new GatewayError(
       'SLUICE_ERR_UPSTREAM_ERROR',

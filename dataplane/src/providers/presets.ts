@@ -181,10 +181,6 @@ const PRESETS: ProviderPreset[] = [
 
 const byType = new Map<string, ProviderPreset>(PRESETS.map((p) => [p.type, p]));
 
-export function registerPreset(preset: ProviderPreset): void {
-  byType.set(preset.type, preset);
-}
-
 export function getPreset(type: string): ProviderPreset | undefined {
   return byType.get(type);
 }

@@ -40,16 +40,3 @@ for (const backend of ['openai', 'anthropic', 'gemini', 'bedrock'] as const) {
 export function findTranslator(client: ClientApi, backend: BackendApi): Translator | undefined {
   return translators.get(`${client}->${backend}`);
 }
-
-export class UnsupportedPairError extends Error {
-  constructor(client: ClientApi, backend: BackendApi) {
-    super(`unsupported: no translator from ${client} to ${backend}`);
-    this.name = 'UnsupportedPairError';
-  }
-}
-
-export function getTranslator(client: ClientApi, backend: BackendApi): Translator {
-  const t = findTranslator(client, backend);
-  if (!t) throw new UnsupportedPairError(client, backend);
-  return t;
-}

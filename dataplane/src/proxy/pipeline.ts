@@ -13,13 +13,13 @@ import { modelLabel } from '../observability/model_labels.ts';
 import type { Usage } from '../providers/types.ts';
 import type { Runtime } from '../runtime/compile.ts';
 import type { CompiledRoute } from '../runtime/route.ts';
-import { type EncodingName, encodingForModel, promptTokensWithoutBlocking } from '../tokens/counter.ts';
+import { promptTokensWithoutBlocking } from '../tokens/counter.ts';
 import { type Attempt, type AttemptState, runAttempts } from './attempts.ts';
-import { upstreamModel } from './balancer.ts';
 import type { Admission, Identity } from './gate.ts';
 import { incomingHops } from './hops.ts';
 import { intakeOf } from './intake.ts';
 import { respondStream, respondWhole } from './respond.ts';
+import { encodingForRoute } from './route_encoding.ts';
 import { readFirstEvents } from './stream.ts';
 import { upstreamFailure } from './transport.ts';
 
@@ -74,13 +74,6 @@ export function findRoute(
   );
 }
 
-function encodingFor(route: CompiledRoute, model: string): EncodingName {
-  const first = route.balancer.backends[0];
-  if (!first) return encodingForModel(model);
-  const up = upstreamModel(first, model);
-  return encodingForModel(up, first.provider.modelConfig(up)?.tokenizer);
-}
-
 export async function handleApi(
   req: FastifyRequest,
   reply: FastifyReply,
@@ -103,15 +96,15 @@ export async function handleApi(
   let status = 200;
   let code = 'ok';
   try {
+    const hops = incomingHops(req.headers);
     // bounds first: nothing below walks a deep body or matches a long model name
     checkBodyDepth(req.body);
     const request = spec.parse(req.body);
-    checkModelName(request.model);
     if (spec.forwardHeaders) request.forward = forwardedHeaders(req, spec.forwardHeaders);
+    checkModelName(request.model);
     if (exchange) outcome.request = request;
     // identified from the headers before the body was read (proxy/intake.ts)
     identity = intakeOf(req)?.identity ?? (await runtime.gate.identify(req.headers));
-    const hops = incomingHops(req.headers);
     outcome.namespace = identity.namespace;
     const route = findRoute(
       runtime,
@@ -131,14 +124,13 @@ export async function handleApi(
             log.warn({ err, reqId: req.id }, 'answer delivered but its completion step failed'),
           )
       : undefined;
-    const encoding = encodingFor(route, request.model);
+    const encoding = encodingForRoute(route, request.model);
     const turns = spec.turns(request.body);
     let inputTokens: number | undefined;
     let promptText: string | undefined;
     const getPrompt = () => (promptText ??= spec.promptText(request.body));
     // exact once admission counted it (on the pool, for large prompts); never tokenized inline when large
-    const getInputTokens = () =>
-      (inputTokens ??= promptTokensWithoutBlocking(getPrompt(), turns, encoding));
+    const getInputTokens = () => (inputTokens ??= promptTokensWithoutBlocking(getPrompt(), turns, encoding));
     admission = completeOnce(
       await runtime.gate.admit({
         identity,
@@ -229,8 +221,8 @@ export async function handleApi(
         started,
         outcome,
         exposeProvider: runtime.config.server.exposeProvider,
-        onAnswer,
         redactor: runtime.redactor,
+        onAnswer,
       });
       return;
     }
@@ -323,6 +315,7 @@ function exchangeEnd(status: number, code: string, outcome: RequestOutcome) {
     limit,
   };
 }
+
 /** The client headers a client API passes on to its backends (bounded: a header is at most 1 KiB). */
 function forwardedHeaders(req: FastifyRequest, names: readonly string[]): Record<string, string> | undefined {
   const out: Record<string, string> = {};
@@ -337,7 +330,6 @@ function forwardedHeaders(req: FastifyRequest, names: readonly string[]): Record
   }
   return any ? out : undefined;
 }
-
 
 /** Admission.complete must run exactly once, whichever path ends the request. */
 function completeOnce(a: Admission): Admission {

@@ -4,7 +4,7 @@
 // replica warms up before it calls itself ready, and the decision is one function (decideReadiness)
 // that every health endpoint uses (the API port's /readyz and any admin port), never a copy.
 import { clientApis } from '../api/registry.ts';
-import { encodingForRoute } from '../policy/admit.ts';
+import { encodingForRoute } from '../proxy/route_encoding.ts';
 import type { StoreHealth } from '../store/types.ts';
 import { countPromptTokens, type EncodingName } from '../tokens/counter.ts';
 import type { Runtime } from './compile.ts';

@@ -130,7 +130,3 @@ export interface Store {
   warm?(): Promise<void>;
   close(): Promise<void>;
 }
-
-export function emptySettle(batch: SettleBatch): boolean {
-  return batch.windows.length === 0 && batch.concurrency.length === 0;
-}
