@@ -12,8 +12,8 @@ import type { Admission, AdmitInput, Gate, Identity, RequestHeaders } from '../p
 import type { CompileOptions } from '../runtime/compile.ts';
 import type { CompiledRoute } from '../runtime/route.ts';
 import type { StoreLogger } from '../store/redis.ts';
-import type { Store } from '../store/types.ts';
 import { type StoreLease, StoreRegistry } from '../store/registry.ts';
+import type { Store } from '../store/types.ts';
 import { admitRequest } from './admit.ts';
 import { type CompiledNamespace, compileNamespaceSteps } from './compile.ts';
 import { Identifier } from './identify.ts';
