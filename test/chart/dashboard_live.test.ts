@@ -176,7 +176,7 @@ beforeAll(async () => {
     return {};
   });
   cfg = configDir(dataplaneConfig(1));
-  dp = await spawnDataplane(cfg.file, { SLUICE_LOG_LEVEL: 'info' });
+  dp = await spawnDataplane(cfg.file, { SLUICE_LOG_LEVEL: 'info' }, 60_000);
   // /metrics is served on the admin port (server.admin), not the API port
   const metrics = await fetch(`${dp.adminUrl}/metrics`);
   if (metrics.status !== 200) throw new Error(`no /metrics at ${dp.adminUrl}: ${metrics.status}`);
@@ -235,7 +235,7 @@ beforeAll(async () => {
   // the traffic really had every outcome the dashboard shows
   expect([...seen].sort()).toEqual(expect.arrayContaining([200, 429, 502]));
   await sleep(3 * SCRAPE_SECONDS * 1000); // the last round scraped
-}, 120_000);
+}, 180_000);
 
 afterAll(async () => {
   if (prometheus && prometheus.exitCode === null) {

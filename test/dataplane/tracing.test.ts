@@ -130,9 +130,9 @@ beforeAll(async () => {
     return {};
   });
   cfg = configDir(config(tracingConfig()));
-  dp = await spawnDataplane(cfg.file);
+  dp = await spawnDataplane(cfg.file, {}, 60_000);
   await waitForLog('tracing on');
-}, 60_000);
+}, 120_000);
 
 afterAll(async () => {
   await dp?.stop();
@@ -142,7 +142,7 @@ afterAll(async () => {
 });
 
 async function waitForLog(text: string): Promise<void> {
-  for (let i = 0; i < 100 && !dp.logs.some((l) => l.includes(text)); i++)
+  for (let i = 0; i < 300 && !dp.logs.some((l) => l.includes(text)); i++)
     await new Promise((r) => setTimeout(r, 100));
   expect(
     dp.logs.some((l) => l.includes(text)),
@@ -150,7 +150,8 @@ async function waitForLog(text: string): Promise<void> {
   ).toBe(true);
 }
 
-describe('tracing through a fallback', () => {
+// each test may wait up to 30 s for its spans on a loaded machine
+describe('tracing through a fallback', { timeout: 90_000 }, () => {
   it('continues the client trace: a server span and one client span per attempt, the failed one in error', async () => {
     const ctx = clientContext();
     const r = await post(
@@ -214,7 +215,8 @@ describe('tracing through a fallback', () => {
   });
 });
 
-describe('tracing through a retry', () => {
+// each test may wait up to 30 s for its spans on a loaded machine
+describe('tracing through a retry', { timeout: 90_000 }, () => {
   it('shows the 429 and the retry as two client spans, each sent with its own traceparent', async () => {
     const ctx = clientContext();
     const before = upstreamCalls('retry-model').length;
@@ -236,7 +238,8 @@ describe('tracing through a retry', () => {
   });
 });
 
-describe('errors, streams and content', () => {
+// each test may wait up to 30 s for its spans on a loaded machine
+describe('errors, streams and content', { timeout: 90_000 }, () => {
   it('a failed request is an error span with error.type', async () => {
     const ctx = clientContext();
     const r = await post({ model: 'broken-model', messages: hello }, { traceparent: ctx.traceparent });
@@ -297,7 +300,8 @@ describe('errors, streams and content', () => {
   });
 });
 
-describe('export settings', () => {
+// each test may wait up to 30 s for its spans on a loaded machine
+describe('export settings', { timeout: 90_000 }, () => {
   it('sends the configured headers (from the environment) with each OTLP/protobuf export', async () => {
     const seen: IncomingHttpHeaders[] = [];
     const sink = createServer((req, res) => {
@@ -310,9 +314,9 @@ describe('export settings', () => {
     const other = configDir(
       config(tracingConfig({ endpoint: url, headers: { authorization: { env: 'OTLP_AUTH' } } })),
     );
-    const second = await spawnDataplane(other.file, { OTLP_AUTH: 'Bearer otlp-token-1' });
+    const second = await spawnDataplane(other.file, { OTLP_AUTH: 'Bearer otlp-token-1' }, 60_000);
     try {
-      for (let i = 0; i < 50 && !second.logs.some((l) => l.includes('tracing on')); i++)
+      for (let i = 0; i < 300 && !second.logs.some((l) => l.includes('tracing on')); i++)
         await new Promise((r) => setTimeout(r, 100));
       await fetch(`${second.url}/v1/chat/completions`, {
         method: 'POST',
@@ -331,7 +335,7 @@ describe('export settings', () => {
 
   it('samples new traces at the configured ratio but follows a sampled client trace', async () => {
     cfg.write(config(tracingConfig({ samplingRatio: 0 })));
-    for (let i = 0; i < 100 && dp.logs.filter((l) => l.includes('tracing on')).length < 2; i++)
+    for (let i = 0; i < 300 && dp.logs.filter((l) => l.includes('tracing on')).length < 2; i++)
       await new Promise((r) => setTimeout(r, 100));
     const before = collector.spans.length;
     const ctx = clientContext();
@@ -354,9 +358,9 @@ describe('tracing off', () => {
 
   async function loadedOtel(tracing: Record<string, unknown> | undefined): Promise<string[]> {
     const dir = configDir({ ...config(tracing ?? { enabled: false }) });
-    const proc = await spawnDataplane(dir.file, { NODE_OPTIONS: `--import ${HOOK}` });
+    const proc = await spawnDataplane(dir.file, { NODE_OPTIONS: `--import ${HOOK}` }, 60_000);
     try {
-      for (let i = 0; i < 50 && tracing && !proc.logs.some((l) => l.includes('tracing on')); i++)
+      for (let i = 0; i < 300 && tracing && !proc.logs.some((l) => l.includes('tracing on')); i++)
         await new Promise((r) => setTimeout(r, 100));
       const res = await fetch(`${proc.url}/v1/chat/completions`, {
         method: 'POST',
@@ -379,5 +383,5 @@ describe('tracing off', () => {
     expect(loaded.filter((l) => l.trim() !== 'OTEL-LOADED @opentelemetry/api')).toEqual([]);
     // the probe sees the packages when tracing is on, so the empty list above means something
     expect((await loadedOtel(tracingConfig())).join('')).toContain('@opentelemetry/sdk-trace');
-  }, 60_000);
+  }, 180_000);
 });

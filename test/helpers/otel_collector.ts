@@ -149,7 +149,7 @@ export async function startCollector(): Promise<Collector> {
   child.stderr?.on('data', (d: Buffer) => logs.push(d.toString()));
   const endpoint = `http://127.0.0.1:${port}/v1/traces`;
   // ready when the receiver answers (an empty export is a valid request)
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`otelcol exited with ${child.exitCode}:\n${logs.join('')}`);
     const ok = await fetch(endpoint, {
@@ -168,7 +168,7 @@ export async function startCollector(): Promise<Collector> {
     endpoint,
     spans,
     logs,
-    async trace(traceId, count, timeoutMs = 15_000) {
+    async trace(traceId, count, timeoutMs = 30_000) {
       const end = Date.now() + timeoutMs;
       for (;;) {
         const found = spans.filter((s) => s.traceId === traceId);
