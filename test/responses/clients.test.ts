@@ -1,7 +1,7 @@
 // The Responses API through Sluice with the clients people run: the official openai SDK (plain,
 // streamed, tools with previous_response_id), the Vercel AI SDK's default `openai(model)`, the OpenAI
 // Agents SDK running an agent with one function tool, and LangChain's ChatOpenAI on the Responses API.
-// Each runs against every backend type, with fakes that speak and check each provider's wire format:
+// Each runs through a real `sluice serve` against every backend type, with fakes that speak and check each provider's wire format:
 // OpenAI natively (its own Responses API), an OpenAI-compatible server through chat, Anthropic,
 // Gemini and Bedrock.
 import { createOpenAI } from '@ai-sdk/openai';
@@ -21,7 +21,12 @@ import {
 } from '../fakes/bedrock.ts';
 import { type FakeGemini, type GeminiRequest, startFakeGemini, textChunks } from '../fakes/gemini.ts';
 import { type FakeAgentic, startFakeAgentic } from '../fakes/openai_agentic.ts';
-import { type InProcessDataplane, startDataplane } from '../helpers/dataplane.ts';
+import {
+  configDir,
+  type DataplaneProcess,
+  spawnDataplane,
+  type TestConfigDir,
+} from '../helpers/dataplane.ts';
 import { UPSTREAM_KEY } from '../helpers/secrets.ts';
 
 type Obj = Record<string, unknown>;
@@ -43,7 +48,8 @@ let oai: FakeAgentic;
 let anthropic: FakeAnthropic;
 let gemini: FakeGemini;
 let bedrock: FakeBedrock;
-let dp: InProcessDataplane;
+let dp: DataplaneProcess;
+let cfg: TestConfigDir;
 let client: OpenAI;
 
 /** Anthropic "model": tool_use for a city when tools are offered, the result after a tool_result. */
@@ -122,8 +128,6 @@ function bedrockBrain(req: BedrockRequest) {
 }
 
 beforeAll(async () => {
-  process.env.SLUICE_TEST_RESP_AWS_ID = AWS.accessKeyId;
-  process.env.SLUICE_TEST_RESP_AWS_SECRET = AWS.secretAccessKey;
   oai = await startFakeAgentic(UPSTREAM_KEY);
   anthropic = await startFakeAnthropic({ apiKey: UPSTREAM_KEY });
   anthropic.setScript(anthropicBrain);
@@ -132,7 +136,7 @@ beforeAll(async () => {
   bedrock = await startFakeBedrock({ ...AWS, region: 'us-east-1' });
   bedrock.script(bedrockBrain);
   const key = { apiKey: { env: 'SLUICE_TEST_KEY' } };
-  dp = await startDataplane({
+  cfg = configDir({
     providers: [
       { name: 'oa', type: 'openai', baseUrl: `${oai.url}/v1`, credentials: key },
       { name: 'compat', type: 'vllm', baseUrl: `${oai.url}/v1`, credentials: key },
@@ -173,6 +177,11 @@ beforeAll(async () => {
       },
     ],
   });
+  // a real `sluice serve` process, as users run it
+  dp = await spawnDataplane(cfg.file, {
+    SLUICE_TEST_RESP_AWS_ID: AWS.accessKeyId,
+    SLUICE_TEST_RESP_AWS_SECRET: AWS.secretAccessKey,
+  });
   client = new OpenAI({ baseURL: dp.baseURL, apiKey: 'unused', maxRetries: 0 });
   setTracingDisabled(true);
   setOpenAIAPI('responses');
@@ -181,6 +190,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await dp?.stop();
+  cfg?.cleanup();
   await Promise.all([oai?.close(), anthropic?.close(), gemini?.close(), bedrock?.close()]);
 });
 
