@@ -345,3 +345,31 @@ describe('Responses -> Anthropic (chat translator composed)', () => {
     expect(messages[2]?.content).toMatchObject([{ type: 'tool_result', tool_use_id: 'toolu_1' }]);
   });
 });
+
+describe('Responses -> Azure OpenAI', () => {
+  const azure = (apiVersion?: string) =>
+    resolvedProvider('azure-openai', {
+      baseUrl: 'https://res.openai.azure.com',
+      name: 'az',
+      ...(apiVersion ? { apiVersion } : {}),
+    });
+
+  it('passes through natively from api-version 2025-03-01-preview, model = deployment', async () => {
+    const c = ctx(azure('2025-04-01-preview'));
+    const req = await translator().buildRequest(
+      { model: 'm', input: 'Hi', previous_response_id: 'resp_x' },
+      c,
+    );
+    expect(req.path).toBe('/openai/responses?api-version=2025-04-01-preview');
+    expect(req.headers['api-key']).toBe('test-key');
+    const body = JSON.parse(String(req.body)) as Obj;
+    expect(body).toMatchObject({ model: 'm-up', input: 'Hi' });
+    expect(body).not.toHaveProperty('previous_response_id');
+  });
+
+  it('goes through the deployment chat path with an older api-version', async () => {
+    const req = await translator().buildRequest({ model: 'm', input: 'Hi' }, ctx(azure()));
+    expect(req.path).toBe('/openai/deployments/m-up/chat/completions?api-version=2024-10-21');
+    expect(JSON.parse(String(req.body))).toMatchObject({ messages: [{ role: 'user', content: 'Hi' }] });
+  });
+});
