@@ -8,7 +8,8 @@ import type { Operator } from '../../operator/src/controller/operator.ts';
 import { type ConfigMap, cmPath, get, secretPath } from './helpers.ts';
 
 /** The operator's informers, by the `resource` label of its metrics. */
-export const RESOURCES = ['aiproviders', 'airoutes', 'ainamespaces', 'aipolicies', 'secrets', 'leases'];
+/** What the operator watches (Secrets are not watched: read by name, see secret_reads.ts). */
+export const RESOURCES = ['aiproviders', 'airoutes', 'ainamespaces', 'aipolicies', 'leases'];
 
 export async function outputVersions(rest: KubeRest): Promise<{ cm?: string; secret?: string }> {
   return {
