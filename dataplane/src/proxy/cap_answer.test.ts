@@ -91,3 +91,53 @@ describe('capWholeAnswer', () => {
     expect(msg.usage).toEqual({ input_tokens: 3, output_tokens: 5 });
   });
 });
+
+describe('capWholeAnswer on a Responses API response', () => {
+  const response = (output: unknown[], outputTokens: number) =>
+    Buffer.from(
+      JSON.stringify({
+        id: 'resp_1',
+        object: 'response',
+        status: 'completed',
+        incomplete_details: null,
+        output,
+        usage: { input_tokens: 9, output_tokens: outputTokens, total_tokens: 9 + outputTokens },
+      }),
+    );
+  const message = (text: string) => ({
+    type: 'message',
+    id: 'msg_1',
+    status: 'completed',
+    role: 'assistant',
+    content: [{ type: 'output_text', text, annotations: [] }],
+  });
+
+  it('cuts the text to the grant, drops a call that does not fit, and reports incomplete', () => {
+    const call = { type: 'function_call', id: 'fc_1', call_id: 'c1', name: 'f', arguments: '{"a":1}' };
+    const r = capWholeAnswer(
+      response([message(long), call], 20),
+      { inputTokens: 9, outputTokens: 20 },
+      cap,
+      'openai-responses',
+    );
+    const body = JSON.parse(String(r?.body));
+    expect(body.status).toBe('incomplete');
+    expect(body.incomplete_details).toEqual({ reason: 'max_output_tokens' });
+    expect(body.output).toHaveLength(1);
+    expect(body.output[0].status).toBe('incomplete');
+    expect(countTokens(body.output[0].content[0].text, 'o200k_base')).toBe(5);
+    expect(body.usage).toMatchObject({ input_tokens: 9, output_tokens: 5, total_tokens: 14 });
+    expect(r?.usage.outputTokens).toBe(5);
+  });
+
+  it('leaves a response within the grant alone', () => {
+    expect(
+      capWholeAnswer(
+        response([message('one two')], 2),
+        { inputTokens: 9, outputTokens: 2 },
+        cap,
+        'openai-responses',
+      ),
+    ).toBeUndefined();
+  });
+});

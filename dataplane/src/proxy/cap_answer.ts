@@ -98,9 +98,49 @@ function capMessage(msg: Json, cap: AnswerCap): { used: number; cut: boolean } {
 }
 
 /**
+ * A Responses API `response`: its output items in order (reasoning and message text cut, a function
+ * call that does not fit dropped), then status `incomplete` with reason max_output_tokens, as OpenAI
+ * reports a response stopped at its limit.
+ */
+function capResponse(r: Json, cap: AnswerCap): { used: number; cut: boolean } {
+  let left = cap.tokens;
+  let cut = false;
+  const kept: Json[] = [];
+  for (const item of Array.isArray(r.output) ? (r.output as Json[]) : []) {
+    if (cut) break;
+    if (item.type === 'function_call') {
+      const used = countTokens(`${item.name ?? ''}${item.arguments ?? ''}`, cap.encoding);
+      if (used > left) cut = true;
+      else {
+        kept.push(item);
+        left -= used;
+      }
+      continue;
+    }
+    const parts = (item.type === 'message' ? item.content : (item.content ?? [])) as Json[];
+    for (const part of Array.isArray(parts) ? parts : []) {
+      const field =
+        typeof part.text === 'string' ? 'text' : typeof part.refusal === 'string' ? 'refusal' : undefined;
+      if (!field || cut) continue;
+      const t = take(part[field] as string, left, cap.encoding);
+      part[field] = t.kept;
+      left -= t.used;
+      cut = t.cut;
+    }
+    if (cut && item.type === 'message') item.status = 'incomplete';
+    kept.push(item);
+  }
+  r.output = kept;
+  if (cut) {
+    r.status = 'incomplete';
+    r.incomplete_details = { reason: 'max_output_tokens' };
+  }
+  return { used: cap.tokens - left, cut };
+}
+
+/**
  * The answer cut to the cap, with the usage to report and charge, or undefined when nothing had to be
- * cut (or the API has no choices to cut: embeddings, and the Responses API, whose upstreams are sent
- * max_output_tokens and are documented as not cut).
+ * cut (or the API has nothing to cut: embeddings).
  */
 export function capWholeAnswer(
   body: Buffer | string,
@@ -138,6 +178,13 @@ export function capWholeAnswer(
     if (!r.cut) return undefined;
     used = r.used;
     parsed.usage = { ...((parsed.usage ?? {}) as Json), output_tokens: used };
+  } else if (api === 'openai-responses') {
+    const r = capResponse(parsed, cap);
+    if (!r.cut) return undefined;
+    used = r.used;
+    const u = (parsed.usage ?? {}) as Json;
+    const input = typeof u.input_tokens === 'number' ? u.input_tokens : (usage?.inputTokens ?? 0);
+    parsed.usage = { ...u, output_tokens: used, total_tokens: input + used };
   } else return undefined;
   return {
     body: Buffer.from(JSON.stringify(parsed)),
