@@ -32,6 +32,10 @@ export interface Fault {
   noUsage?: boolean;
   /** answer with `tokens` tokens whatever max_tokens says (some compatible servers ignore it) */
   ignoreMaxTokens?: boolean;
+  /** report this many prompt tokens instead of the prompt's length */
+  promptTokens?: number;
+  /** report usage.prompt_tokens_details.cached_tokens (compatible servers may report more than prompt_tokens) */
+  cachedTokens?: number;
 }
 
 export interface RecordedRequest {
@@ -170,8 +174,13 @@ export async function startFakeOpenAI(opts: { name?: string; apiKey?: string } =
     const n = Math.min(want, maxTokens);
     const finish = n < want ? 'length' : 'stop';
     const words = answerWords(n, name);
-    const promptTokens = JSON.stringify(body.messages ?? body.prompt ?? body.input).length;
-    const usage = { prompt_tokens: promptTokens, completion_tokens: n, total_tokens: promptTokens + n };
+    const promptTokens = f.promptTokens ?? JSON.stringify(body.messages ?? body.prompt ?? body.input).length;
+    const usage = {
+      prompt_tokens: promptTokens,
+      completion_tokens: n,
+      total_tokens: promptTokens + n,
+      ...(f.cachedTokens === undefined ? {} : { prompt_tokens_details: { cached_tokens: f.cachedTokens } }),
+    };
     const id = `chatcmpl-${name}-${requests.length}`;
     const created = 1_700_000_000;
 

@@ -10,13 +10,28 @@ export interface UnitPrices {
   output: number;
 }
 
+/** A token count an upstream reported, as a count: negative, NaN or infinite values are 0. */
+function count(n: number | undefined): number {
+  return typeof n === 'number' && n > 0 && Number.isFinite(n) ? n : 0;
+}
+
+/**
+ * THE cost of one request's usage, in micro-USD: what a tenant's budget window is charged
+ * (policy/admit.ts) and what sluice_cost_usd_total grows by (proxy/respond.ts, / 1e6). One function so
+ * the two never disagree. Usage counts every input token (cached ones included, as OpenAI's
+ * prompt_tokens does): cached reads cost `cachedInputPerMTok` (the input price when unset) and are
+ * capped at the input count (an OpenAI-compatible server may report more cached than prompt tokens);
+ * cache writes have no price of their own and cost the input price. Never negative, never NaN (a
+ * counter cannot go down, and a budget must not be refunded by what an upstream claims).
+ */
 export function costMicroUsd(usage: Usage, p: Pricing | undefined): number {
   if (!p) return 0;
-  const cached = Math.min(usage.cachedInputTokens ?? 0, usage.inputTokens);
+  const input = count(usage.inputTokens);
+  const cached = Math.min(count(usage.cachedInputTokens), input);
   return (
-    (usage.inputTokens - cached) * p.inputPerMTok +
+    (input - cached) * p.inputPerMTok +
     cached * (p.cachedInputPerMTok ?? p.inputPerMTok) +
-    usage.outputTokens * p.outputPerMTok
+    count(usage.outputTokens) * p.outputPerMTok
   );
 }
 

@@ -6,6 +6,7 @@ import { GatewayError } from '../errors.ts';
 import { attemptAnswered, attemptFirstToken } from '../observability/lifecycle.ts';
 import { metrics } from '../observability/metrics.ts';
 import { modelLabel } from '../observability/model_labels.ts';
+import { costMicroUsd } from '../policy/pricing.ts';
 import type { StreamEvent, StreamTranslator, Usage } from '../providers/types.ts';
 import type { Runtime } from '../runtime/compile.ts';
 import type { Redactor } from '../security/redactor.ts';
@@ -32,15 +33,8 @@ function recordUsage(attempt: Attempt, namespace: string, usage: Usage): void {
   metrics.tokenUsage.observe(usage.inputTokens, 'input', api, provider, label, namespace);
   metrics.tokenUsage.observe(usage.outputTokens, 'output', api, provider, label, namespace);
   const price = attempt.backend.provider.modelConfig(model)?.pricing;
-  if (price) {
-    const cached = usage.cachedInputTokens ?? 0;
-    const cost =
-      ((usage.inputTokens - cached) * price.inputPerMTok +
-        cached * (price.cachedInputPerMTok ?? price.inputPerMTok) +
-        usage.outputTokens * price.outputPerMTok) /
-      1e6;
-    metrics.costUsd.inc(cost, namespace, label, provider);
-  }
+  // the same function the budget settlement uses (policy/admit.ts): the metric and the budget agree
+  if (price) metrics.costUsd.inc(costMicroUsd(usage, price) / 1e6, namespace, label, provider);
 }
 
 export async function respondWhole(
