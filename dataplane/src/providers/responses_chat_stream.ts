@@ -152,16 +152,9 @@ export class ResponsesFromChatStream implements StreamTranslator {
   }
 
   textChunk(text: string, cut?: StreamEvent): string {
-    const target = this.#model.restore(cut) ?? { kind: 'text' };
+    // the stream's head first: a cap can cut the very first event, before response.created went out
     const head = this.#start();
-    if (target.kind === 'reasoning') return head + this.#model.reasoning(text);
-    if (target.kind === 'args') {
-      const start = this.#model.calls.has(target.key)
-        ? ''
-        : this.#model.toolStart(target.key, target.callId, target.name);
-      return head + start + this.#model.toolArgs(target.key, text);
-    }
-    return head + this.#model.text(text);
+    return head + this.#model.continueAfterCut(text, cut);
   }
 
   finish(_reason: 'length', usage: Usage, cut?: StreamEvent): string {

@@ -185,6 +185,18 @@ export class ResponsesStreamModel {
     );
   }
 
+  /**
+   * After a cap cut `cut`: back to what the client saw, then `text` written where the cut event's
+   * text was going (message text, reasoning, or a function call's arguments, started if needed).
+   */
+  continueAfterCut(text: string, cut: StreamEvent | undefined): string {
+    const target = this.restore(cut) ?? { kind: 'text' };
+    if (target.kind === 'reasoning') return this.reasoning(text);
+    if (target.kind === 'text') return this.text(text);
+    const start = this.calls.has(target.key) ? '' : this.toolStart(target.key, target.callId, target.name);
+    return start + this.toolArgs(target.key, text);
+  }
+
   /** A new function call; `key` is how later argument deltas name it. */
   toolStart(key: string, callId: string, name: string): string {
     const item: FunctionCallItem = {

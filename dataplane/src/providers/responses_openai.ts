@@ -20,6 +20,7 @@ import type {
   UpstreamRequest,
   Usage,
 } from './types.ts';
+import { parseUpstreamJson } from './upstream_json.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -69,14 +70,7 @@ function echoPrevious(response: Obj, ctx: TranslateContext): boolean {
 }
 
 function parseResponse(raw: Buffer, ctx: TranslateContext): TranslatedResponse {
-  let parsed: Partial<ResponseObject>;
-  try {
-    parsed = JSON.parse(raw.toString('utf8')) as Partial<ResponseObject>;
-  } catch (err) {
-    throw new GatewayError('SLUICE_ERR_UPSTREAM_ERROR', 'upstream returned a body that is not valid JSON', {
-      cause: err,
-    });
-  }
+  const parsed = parseUpstreamJson<Partial<ResponseObject>>(raw, ctx.provider.name);
   return {
     body: echoPrevious(parsed as Obj, ctx) ? JSON.stringify(parsed) : raw,
     usage: fromResponsesUsage(parsed.usage),
@@ -196,14 +190,7 @@ class NativeResponsesStream implements StreamTranslator {
   }
 
   textChunk(text: string, cut?: StreamEvent): string {
-    const target = this.#model.restore(cut) ?? { kind: 'text' };
-    if (target.kind === 'args') {
-      const start = this.#model.calls.has(target.key)
-        ? ''
-        : this.#model.toolStart(target.key, target.callId, target.name);
-      return start + this.#model.toolArgs(target.key, text);
-    }
-    return this.#model.text(text);
+    return this.#model.continueAfterCut(text, cut);
   }
 
   finish(_reason: 'length', usage: Usage, cut?: StreamEvent): string {
