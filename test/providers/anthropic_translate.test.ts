@@ -410,7 +410,8 @@ describe('Anthropic request -> OpenAI-compatible backend', () => {
         { role: 'tool', tool_call_id: 'toolu_1', content: 'an image format' },
         { role: 'user', content: 'Thanks' },
       ],
-      max_tokens: 300,
+      // the openai preset sends OpenAI's current name, the only one reasoning models take (9dc7b31)
+      max_completion_tokens: 300,
       stop: ['###'],
       user: 'u-1',
       tools: [
