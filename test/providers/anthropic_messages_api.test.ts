@@ -177,6 +177,8 @@ describe('Anthropic error envelope', () => {
       502: 'api_error',
       503: 'overloaded_error',
       504: 'timeout_error',
+      // SLUICE_ERR_LOOP_DETECTED: Anthropic has no loop type; a server-side 5xx is api_error
+      508: 'api_error',
     };
     for (const code of Object.keys(ERRORS) as ErrorCode[]) {
       const err = new GatewayError(code, `boom ${code}`);
