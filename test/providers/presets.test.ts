@@ -382,6 +382,8 @@ describe('preset table', () => {
       'https://bedrock-runtime.eu-west-3.amazonaws.com',
     );
     const cfg = (region?: string) => ({
+      // a config without namespaces names its access mode (open or tenants) since fail-closed access
+      access: 'open',
       providers: [
         {
           name: 'b',
