@@ -160,7 +160,9 @@ export class RefOpenAIStream {
         );
       }
       if (chunk.error !== undefined) {
-        const info = parseOpenAIError(200, Buffer.from(f.data));
+        // an error chunk is judged as the 502 Sluice answers for it (an error with no message of its
+        // own reads "HTTP 502"), as the translator does since upstream errors keep their status (d65ea02)
+        const info = parseOpenAIError(502, Buffer.from(f.data));
         throw new GatewayError(
           'SLUICE_ERR_UPSTREAM_ERROR',
           `provider '${this.#ctx.provider.name}' failed mid-stream: ${info.message}`,
