@@ -298,6 +298,24 @@ describe('errors, streams and content', { timeout: 90_000 }, () => {
     expect(output).toContain('chat.completion');
     expect(JSON.stringify(auditedSpans)).not.toContain(UPSTREAM_KEY);
   });
+
+  it('records a streamed answer as the text the client received, where the policy opts in', async () => {
+    const audited = clientContext();
+    const r = await post(
+      { model: 'mock-small', stream: true, messages: hello },
+      { traceparent: audited.traceparent, authorization: 'Bearer sk-audited' },
+    );
+    expect(r.status).toBe(200);
+    const delivered = r.text
+      .split('\n')
+      .filter((l) => l.startsWith('data: {'))
+      .map((l) => (JSON.parse(l.slice(6)) as { choices: Array<{ delta?: { content?: string } }> }).choices)
+      .map((c) => c[0]?.delta?.content ?? '')
+      .join('');
+    expect(delivered.length).toBeGreaterThan(0);
+    const spans = await collector.trace(audited.traceId, 2);
+    expect(clients(spans)[0]?.attributes['gen_ai.output.messages']).toBe(delivered);
+  });
 });
 
 // each test may wait up to 30 s for its spans on a loaded machine

@@ -116,7 +116,26 @@ export function attemptFirstToken(attempt: AttemptStart | undefined): void {
   if (attempt) firstToken.publish({ attempt, at: Date.now() });
 }
 
-/** A whole (non-streamed) answer in the client's format, before it is sent. */
+/**
+ * A collector for a streamed answer's text when an observer may record it, else undefined (nothing
+ * is kept). Bounded: observers record at most 16 KiB of an answer.
+ */
+export function answerCollector(
+  attempt: AttemptStart | undefined,
+): { add(t: string): void; text(): string } | undefined {
+  if (!attempt || !answered.hasSubscribers) return undefined;
+  let text = '';
+  return {
+    add(t) {
+      if (text.length < ANSWER_MAX_CHARS) text += t.slice(0, ANSWER_MAX_CHARS - text.length);
+    },
+    text: () => text,
+  };
+}
+
+const ANSWER_MAX_CHARS = 16 * 1024;
+
+/** An answer in the client's format (whole), or a stream's delivered text, before it is sent. */
 export function attemptAnswered(attempt: AttemptStart | undefined, body: string | Buffer): void {
   if (attempt && answered.hasSubscribers) answered.publish({ attempt, body });
 }

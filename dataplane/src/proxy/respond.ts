@@ -3,7 +3,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ClientAnswer } from '../api/types.ts';
 import { GatewayError } from '../errors.ts';
-import { attemptAnswered, attemptFirstToken } from '../observability/lifecycle.ts';
+import { answerCollector, attemptAnswered, attemptFirstToken } from '../observability/lifecycle.ts';
 import { metrics } from '../observability/metrics.ts';
 import { modelLabel } from '../observability/model_labels.ts';
 import { costMicroUsd } from '../policy/pricing.ts';
@@ -158,6 +158,8 @@ export async function respondStream(ctx: StreamResponseContext): Promise<void> {
     ...admission.headers,
   };
   res.writeHead(200, headers);
+  // the delivered text, kept only while an observer that may record content listens (tracing)
+  const answerText = answerCollector(attempt.observed);
   const result = await pumpStream(
     {
       res,
@@ -183,10 +185,12 @@ export async function respondStream(ctx: StreamResponseContext): Promise<void> {
         );
         attemptFirstToken(attempt.observed);
       },
+      onText: answerText ? (t) => answerText.add(t) : undefined,
     },
     iterator,
     first.ended,
   );
+  if (answerText) attemptAnswered(attempt.observed, answerText.text());
   attempt.release(result.outcome === 'error' ? 'failure' : result.outcome === 'complete' ? 'ok' : 'neutral');
   if (result.outcome === 'complete') {
     attempt.backend.provider.observeLatency(

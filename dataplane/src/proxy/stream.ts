@@ -34,6 +34,8 @@ export interface PumpOptions {
   abortUpstream: () => void;
   clientGone: AbortSignal;
   onFirstByte: () => void;
+  /** the output text the client received, piece by piece (only for observers that record content) */
+  onText?: (text: string) => void;
   /** turns a transport error (idle timeout, reset) into the documented gateway error */
   mapError: (err: unknown) => GatewayError;
 }
@@ -116,6 +118,7 @@ export async function pumpStream(
           truncatedBy = budgetOk ? 'output_cap' : 'budget';
           const room = budgetOk ? capLeft : 0;
           const kept = room > 0 ? truncateToTokens(ev.text, room, opts.encoding) : '';
+          if (kept) opts.onText?.(kept);
           outputTokens += countTokens(kept, opts.encoding);
           const usage = cutUsage();
           out += (kept ? translator.textChunk(kept, ev) : '') + translator.finish('length', usage, ev);
@@ -123,6 +126,7 @@ export async function pumpStream(
         }
         outputTokens += tokens;
       }
+      opts.onText?.(ev.text);
     }
     if (ev.data.length > 0) {
       if (!firstByte) {
