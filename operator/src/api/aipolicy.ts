@@ -105,6 +105,9 @@ export const aiPolicySpec = cel(
       }),
       { maxItems: 64, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] },
     ),
+    traceContent: bool(
+      "record prompts and answers on this tenant's trace spans (redacted like logs, at most 16 KiB); off unless set",
+    ),
     models: obj('model allow and deny lists (names or globs)', {
       allow: arr('only these models may be requested', str('a model or glob', { maxLength: 256 }), {
         maxItems: 256,
@@ -117,7 +120,8 @@ export const aiPolicySpec = cel(
   {
     rule: [
       'has(self.requests) || has(self.concurrency) || has(self.maxInputTokens) || has(self.maxOutputTokens) ||',
-      'has(self.tokens) || has(self.budget) || has(self.maxPromptChars) || has(self.contentFilters) || has(self.models)',
+      'has(self.tokens) || has(self.budget) || has(self.maxPromptChars) || has(self.contentFilters) || has(self.models) ||',
+      'has(self.traceContent)',
     ].join(' '),
     message: 'a policy must set at least one limit or filter',
   },

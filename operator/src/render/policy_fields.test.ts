@@ -1,0 +1,26 @@
+// AIPolicy fields that pass through to the dataplane unchanged reach the rendered config, and the
+// config they make is valid for the dataplane: traceContent (record prompts/answers on trace spans).
+import { describe, expect, it } from 'vitest';
+import { validateConfig } from '../../../dataplane/src/config/load.ts';
+import { render } from './render.ts';
+import { inventory, policy, provider, route, tenant } from './test_fixtures.ts';
+
+const OPTS = { secretsDir: '/etc/sluice/secrets' };
+
+describe('AIPolicy traceContent', () => {
+  it('renders into the tenant’s policy and validates', () => {
+    const inv = inventory({
+      providers: [provider('openai')],
+      routes: [route('chat', ['openai'])],
+      policies: [policy('audit', { traceContent: true })],
+      namespaces: [
+        tenant('t', { match: { headers: [{ name: 'x-team', equals: 't' }] }, policies: ['audit'] }),
+      ],
+      secrets: { 'team-a/openai-key': { apiKey: 'k1' } },
+    });
+    const r = render(inv, OPTS);
+    const p = r.config?.policies.find((x) => x.name.endsWith('audit'));
+    expect(p).toMatchObject({ traceContent: true });
+    expect(() => validateConfig(JSON.parse(JSON.stringify(r.config)), 'rendered')).not.toThrow();
+  });
+});
