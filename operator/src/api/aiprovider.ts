@@ -98,6 +98,11 @@ export const aiProviderSpec = cel(
     headers: map('extra static headers sent upstream', str('header value', { maxLength: 4096 }), {
       maxProperties: 32,
     }),
+    forwardBetas: arr(
+      'anthropic-beta values a /v1/messages client may pass on to this (Anthropic-API) provider; omit to pass all, [] for none',
+      str('a beta name', { pattern: '^[A-Za-z0-9._-]{1,128}$' }),
+      { maxItems: 100, 'x-kubernetes-list-type': 'set' },
+    ),
     models: arr('models this provider serves, with their limits and prices', model, {
       maxItems: 512,
       'x-kubernetes-list-type': 'map',

@@ -24,3 +24,19 @@ describe('AIPolicy traceContent', () => {
     expect(() => validateConfig(JSON.parse(JSON.stringify(r.config)), 'rendered')).not.toThrow();
   });
 });
+
+describe('AIProvider forwardBetas', () => {
+  it('passes through, an empty list included (no betas forwarded)', () => {
+    for (const forwardBetas of [['prompt-caching-2024-07-31'], []]) {
+      const inv = inventory({
+        providers: [provider('claude', { type: 'anthropic', forwardBetas })],
+        routes: [route('chat', ['claude'])],
+        namespaces: [tenant('t', { match: { headers: [{ name: 'x-team', equals: 't' }] } })],
+        secrets: { 'team-a/claude-key': { apiKey: 'k1' } },
+      });
+      const r = render(inv, OPTS);
+      expect(r.config?.providers[0]).toMatchObject({ forwardBetas });
+      expect(() => validateConfig(JSON.parse(JSON.stringify(r.config)), 'rendered')).not.toThrow();
+    }
+  });
+});

@@ -56,6 +56,7 @@ export function renderProvider(
     apiVersion: spec.apiVersion,
     region: spec.region,
     headers: spec.headers,
+    forwardBetas: spec.forwardBetas,
     models: spec.models?.map((m) => compact({ ...m })),
     timeouts: renderTimeouts(spec.timeouts),
     maxConcurrency: spec.maxConcurrency,
