@@ -86,11 +86,15 @@ export class SecretReads {
   }
 
   /**
-   * Fetch the Secrets among `keys` ("namespace/name") never fetched before. Returns true when one
-   * was found, i.e. a render that read `keys` should run again.
+   * Fetch the Secrets among `keys` ("namespace/name", every Secret a render read) never fetched
+   * before, and forget those no longer read. Returns true when a new one was found, i.e. a render
+   * that read `keys` should run again.
    */
   async fetchMissing(keys: Iterable<string>): Promise<boolean> {
-    const todo = [...keys].filter((k) => !this.#cache.has(k));
+    const wanted = new Set(keys);
+    // a render reads every Secret any object references: the others are no longer kept or polled
+    for (const k of this.#cache.keys()) if (!wanted.has(k)) this.#cache.delete(k);
+    const todo = [...wanted].filter((k) => !this.#cache.has(k));
     let found = false;
     await this.#each(todo, async (key) => {
       const secret = await this.#fetch(key);

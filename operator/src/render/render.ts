@@ -22,7 +22,7 @@ import { RefIndex } from './refs.ts';
 import { renderRoute, routeOrder } from './route.ts';
 import { SecretReader } from './secrets.ts';
 import { suspendedMessage } from './suspended.ts';
-import { claimHeaders, denyEntry, escalateDeny } from './tenants.ts';
+import { claimHeaders, denyEntry, escalateDeny, isServing } from './tenants.ts';
 import {
   byNamespaceName,
   dataplaneName,
@@ -133,7 +133,11 @@ function renderPass(inv: Inventory, opts: RenderOptions, rejected: ReadonlyMap<s
   const keyOwners: KeyOwners = new Map();
   const claims = new HeaderTenants<string>();
   let defaultOwner: string | undefined;
-  const tenants = byNamespaceName(inv.namespaces).sort((a, b) => creation(a) - creation(b));
+  // creation times have one-second resolution: within a second, a tenant already serving (Accepted
+  // in its status, which tenants cannot write) keeps its claims over a new one, whatever the names
+  const tenants = byNamespaceName(inv.namespaces).sort(
+    (a, b) => creation(a) - creation(b) || Number(isServing(b)) - Number(isServing(a)),
+  );
   for (const n of tenants) {
     const out: Record<string, string> = {};
     const { findings, input } = renderNamespace(n, refs, secrets, out, keyOwners);

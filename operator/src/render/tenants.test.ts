@@ -62,6 +62,30 @@ describe('rejected tenants', () => {
   });
 });
 
+describe('the same second', () => {
+  it('a tenant already serving keeps its headers over a new one, whatever the names', () => {
+    const headers = [{ name: 'X-Channel-Code', equals: 'ch-1' }];
+    const t = '2026-01-01T00:00:00Z';
+    const serving = withCreation(tenant('team-b', { match: { headers } }, 'zzz'), t);
+    serving.status = {
+      conditions: [
+        { type: 'Accepted', status: 'True', reason: 'Accepted', message: '', lastTransitionTime: t },
+      ],
+    };
+    const r = render(
+      inventory({
+        providers: [provider('p')],
+        routes: [route('r', ['p'])],
+        namespaces: [serving, withCreation(tenant('aaa', { match: { headers } }, 'aaa'), t)],
+        secrets,
+      }),
+      OPTS,
+    );
+    expect(r.outcomes.find((o) => o.namespace === 'aaa')?.accepted.reason).toBe('Conflicted');
+    expect(r.outcomes.find((o) => o.namespace === 'zzz')?.accepted.ok).toBe(true);
+  });
+});
+
 describe('egress', () => {
   it('rejects a provider the platform policy denies, and the routes using it, naming the rule', () => {
     const r = render(

@@ -1,7 +1,8 @@
 // Tenant identity rules the operator applies on top of rendering each AINamespace (the dataplane
 // checks the same rules on the whole config: dataplane/src/config/tenancy.ts):
-//   * header-only tenants claim their headers oldest first; a newer one that could match the same
-//     request is Conflicted (an AINamespace in another namespace copying team-b's X-Channel-Code, a
+//   * header-only tenants claim their headers oldest first (within one second, the one already
+//     serving first; then by namespace and name); a newer one that could match the same request is
+//     Conflicted (an AINamespace in another namespace copying team-b's X-Channel-Code, a
 //     regex ".*" or present:false cannot capture team-b's traffic);
 //   * a tenant that is not accepted is still rendered, as a `rejected` entry with whatever match rules
 //     could be rendered, so its callers get 403 instead of falling through to another tenant (the
@@ -20,6 +21,11 @@ import type { NamespaceInput, Outcome, Problem } from './types.ts';
 /** `rejected` map entries (next to the objects' own) that say how a rejected tenant is rendered. */
 const STRIP = 'deny-without-match:';
 const DROP = 'deny-dropped:';
+
+/** Accepted in its current status: the tenant is serving (only the operator writes status). */
+export function isServing(n: AINamespace): boolean {
+  return n.status?.conditions?.some((c) => c.type === 'Accepted' && c.status === 'True') ?? false;
+}
 
 export function isHeaderOnlySpec(n: AINamespace): boolean {
   const m = n.spec.match;
