@@ -455,7 +455,13 @@ describe('toggles', () => {
           'sluice-dataplane.sluice-system',
         ],
       },
-      server: { port: 8080, drainTimeoutMs: 45_000 },
+      // the body limit and the memory budget from values (bodyLimitMiB 10, memoryBudgetMiB 160), in bytes
+      server: {
+        port: 8080,
+        drainTimeoutMs: 45_000,
+        bodyLimitBytes: 10 * 1024 * 1024,
+        memoryBudgetBytes: 160 * 1024 * 1024,
+      },
       store: {
         type: 'redis',
         redis: {
