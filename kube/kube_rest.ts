@@ -50,7 +50,12 @@ export interface RequestOptions {
   body?: unknown;
   contentType?: string;
   timeoutMs?: number;
+  /** Accept header (default application/json), e.g. PARTIAL_METADATA for an object's metadata only */
+  accept?: string;
 }
+
+/** Ask for an object's metadata only (no data): what comparing an annotation needs. */
+export const PARTIAL_METADATA = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
 
 export const APPLY_PATCH = 'application/apply-patch+yaml';
 export const MERGE_PATCH = 'application/merge-patch+json';
@@ -164,7 +169,7 @@ export class KubeRest {
     await this.auth.applyToHTTPSOptions(reqOpts);
     const headers: Record<string, string> = {
       ...(reqOpts.headers as Record<string, string>),
-      accept: 'application/json',
+      accept: opts.accept ?? 'application/json',
     };
     if (body !== undefined) {
       headers['content-type'] = opts.contentType ?? 'application/json';

@@ -15,7 +15,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
@@ -39,7 +39,8 @@ const KEYS = Number(args.keys);
 const TENANTS = 10;
 const NS = 'scale';
 const CLIENT_KEY = 'sk-scale-0-0';
-const CHART_NODE_OPTIONS = '--max-old-space-size=160'; // charts/sluice/values.yaml operator.nodeOptions
+// charts/sluice/values.yaml operator.nodeOptions
+const CHART_NODE_OPTIONS = '--max-semi-space-size=8 --max-old-space-size=160';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pct = (xs: number[], p: number) => {
@@ -264,6 +265,8 @@ async function main(): Promise<void> {
     const startupMs = Math.round(performance.now() - t);
     console.error(`operator start -> all ${ROUTES} routes Programmed: ${startupMs} ms`);
     await sleep(2_000);
+    const startupPeakRss = peakRss;
+    peakRss = 0; // from here on: the peak while changes are served
 
     const single: Change[] = [];
     const writesPerChange: number[] = [];
@@ -291,9 +294,12 @@ async function main(): Promise<void> {
     await sleep(idleSeconds * 1000);
     const after = procStats(pid);
     clearInterval(sampler);
+    const changesPeakRss = peakRss;
     const result = {
       date: new Date().toISOString(),
       machine: `${cpus().length} x ${cpus()[0]?.model ?? '?'}`,
+      // other work on the machine stretches every latency: a figure is only as good as this
+      loadAverage1m: Number(loadavg()[0]?.toFixed(1)),
       routes: ROUTES,
       apiKeys: KEYS,
       startupToAllProgrammedMs: startupMs,
@@ -333,7 +339,11 @@ async function main(): Promise<void> {
           99,
         ),
       },
-      operatorPeakRssMiB: Math.round(peakRss),
+      operatorRssMiB: {
+        peakAtStartup: Math.round(startupPeakRss),
+        peakWhileChanging: Math.round(changesPeakRss),
+        idleAtEnd: Math.round(after.rssMiB),
+      },
       operatorIdleCpuPercent: Number(
         (((after.cpuSeconds - before.cpuSeconds) / idleSeconds) * 100).toFixed(2),
       ),

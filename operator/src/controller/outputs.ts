@@ -1,7 +1,7 @@
 // Writes the rendered config (ConfigMap) and its secrets (Secret) with server-side apply under one
 // field manager. Each carries a content-hash annotation; when the live object already has it, nothing
 // is written, so an operator restart or a no-op change causes no churn (resourceVersion stays).
-import { APPLY_PATCH, isNotFound, type KubeRest } from '../../../kube/kube_rest.ts';
+import { APPLY_PATCH, isNotFound, type KubeRest, PARTIAL_METADATA } from '../../../kube/kube_rest.ts';
 import { CONFIG_HASH_ANNOTATION } from '../../../kube/replica_lease.ts';
 import { CONFIG_KEY, contentHash, encodeData } from '../render/encode.ts';
 import type { RenderResult } from '../render/render.ts';
@@ -45,7 +45,8 @@ function labels(): Record<string, string> {
 
 async function liveHash(rest: KubeRest, path: string): Promise<string | undefined> {
   try {
-    const obj = await rest.request<Live>('GET', path);
+    // the metadata only: the Secret's data (API-key hashes) is about a megabyte at 10,000 keys
+    const obj = await rest.request<Live>('GET', path, { accept: PARTIAL_METADATA });
     return obj.metadata?.annotations?.[CONTENT_HASH_ANNOTATION];
   } catch (err) {
     if (isNotFound(err)) return undefined;
