@@ -44,8 +44,8 @@ export interface SoakResult {
 }
 
 function config(generation: number): string {
+  // every request carries the soak tenant's key: no access mode (open is refused next to namespaces)
   return stringify({
-    access: 'open',
     server: { host: '127.0.0.1', port: 0 },
     providers: [
       {
