@@ -43,6 +43,11 @@ export class CircuitBreaker {
     return true;
   }
 
+  /** Is the half-open probe slot taken (by an attempt that has not ended)? Read-only, for invariant tests. */
+  get probing(): boolean {
+    return this.#probeInFlight;
+  }
+
   /** Would tryAcquire succeed (without taking the probe slot)? Used to order backends. */
   available(): boolean {
     const s = this.state;
