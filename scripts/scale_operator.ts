@@ -144,6 +144,8 @@ async function serves(replica: DataplaneProcess, model: string): Promise<boolean
 }
 
 interface Change {
+  /** until kubectl apply returned: the client's own part of the path */
+  kubectlMs: number;
   servedMs: number;
   programmedMs: number;
 }
@@ -167,6 +169,7 @@ async function change(
     replicas.map((r) => waitFor(`${model} served`, () => serves(r, model).catch(() => false), 30_000)),
   ).then(() => performance.now() - t0);
   await applied;
+  const kubectlMs = performance.now() - t0;
   const generation = (await get(env.rest, pathOf('AIRoute', NS, `r${i}`)))?.metadata.generation;
   const programmed = waitFor(
     `${model} Programmed`,
@@ -177,7 +180,7 @@ async function change(
     30_000,
   ).then(() => performance.now() - t0);
   const [servedMs, programmedMs] = await Promise.all([served, programmed]);
-  return { servedMs, programmedMs };
+  return { kubectlMs, servedMs, programmedMs };
 }
 
 async function eventCount(env: SluiceEnv): Promise<number> {
@@ -305,6 +308,10 @@ async function main(): Promise<void> {
       startupToAllProgrammedMs: startupMs,
       single: {
         changes: single.length,
+        kubectlApplyP50Ms: pct(
+          single.map((c) => c.kubectlMs),
+          50,
+        ),
         servedP50Ms: pct(
           single.map((c) => c.servedMs),
           50,
