@@ -21,7 +21,7 @@ import {
 } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, normalize, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { freePort } from '../helpers/redis.ts';
@@ -49,6 +49,39 @@ const PROD = [
   'yaml',
   '@kubernetes/client-node',
 ];
+
+/** Non-test modules that only tests (or `npm run crds`) import: tsconfig.build.json and .dockerignore leave them out. */
+const TEST_SUPPORT = [
+  'dataplane/src/store/store_contract.js',
+  'operator/src/render/test_fixtures.js',
+  'operator/src/api/generate.js',
+];
+
+/**
+ * Compiled modules with code that no path of imports reaches from `entry`: code only tests use. An edge is any
+ * relative `.js` specifier in a module (static and dynamic imports, and worker URLs such as
+ * `new URL(... './filter_worker.js', import.meta.url)`).
+ */
+async function unreachableModules(dist: string, entry: string): Promise<string[]> {
+  const all = new Set<string>();
+  for (const e of await readdir(dist, { withFileTypes: true, recursive: true }))
+    if (e.isFile() && e.name.endsWith('.js')) all.add(relative(dist, join(e.parentPath, e.name)));
+  const seen = new Set<string>();
+  const todo = [entry];
+  for (let f = todo.pop(); f !== undefined; f = todo.pop()) {
+    if (seen.has(f) || !all.has(f)) continue;
+    seen.add(f);
+    const text = readFileSync(join(dist, f), 'utf8');
+    for (const m of text.matchAll(/['"](\.\.?\/[^'"\n]+\.js)['"]/g))
+      todo.push(normalize(join(dirname(f), m[1] as string)));
+  }
+  // a module of types only compiles to `export {};` (its importers' imports are elided): no code shipped
+  const typesOnly = (f: string) =>
+    readFileSync(join(dist, f), 'utf8')
+      .replace(/\/\/.*$|\/\*[\s\S]*?\*\//gm, '')
+      .trim() === 'export {};';
+  return [...all].filter((f) => !seen.has(f) && !typesOnly(f)).sort();
+}
 
 function runtimeUser(file: string): { uid: number; gid: number } {
   const user = instructions(readDockerfile(join(REPO_ROOT, file)).stages.at(-1)!, 'USER');
@@ -92,6 +125,22 @@ describe.each(Object.entries(DOCKERFILES))('%s Dockerfile', (_component, file) =
   });
 });
 
+it('the build context (.dockerignore) leaves out tests, test-support modules and nothing the build copies', () => {
+  const lines = readFileSync(join(REPO_ROOT, '.dockerignore'), 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
+  expect(lines).toContain('**/*.test.ts');
+  for (const f of TEST_SUPPORT) expect(lines, f).toContain(f.replace(/\.js$/, '.ts'));
+  // every folder a build stage COPYs is let back in after the leading `*`
+  for (const file of Object.values(DOCKERFILES))
+    for (const copy of instructions(stage(readDockerfile(join(REPO_ROOT, file)), 'build'), 'COPY')) {
+      const sources = copy.split(/\s+/).slice(0, -1);
+      for (const src of sources)
+        expect(lines.includes(`!${src}`) || lines.includes(`!${src}/`), `${file}: COPY ${src}`).toBe(true);
+    }
+});
+
 describe('image replay from a clean folder', () => {
   let root: string;
   let app: string;
@@ -126,6 +175,13 @@ describe('image replay from a clean folder', () => {
       await run('chmod', ['-R', 'u+w', root]);
       rmSync(root, { recursive: true, force: true });
     }
+  });
+
+  it('ships no module that only tests import (store contract, render fixtures, the CRD generator)', async () => {
+    const dist = join(app, 'dist');
+    for (const f of TEST_SUPPORT) expect(existsSync(join(dist, f)), f).toBe(false);
+    // and, in general: every module in dist/ is reachable from the entry point
+    expect(await unreachableModules(dist, 'cli/main.js')).toEqual([]);
   });
 
   it('holds production dependencies only, and stays small', async () => {
