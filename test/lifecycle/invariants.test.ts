@@ -274,6 +274,21 @@ describe('upstream errors, retries and fallback', () => {
   });
 });
 
+describe('an upstream reporting impossible usage (negative token counts)', () => {
+  it('a whole answer is delivered', async () => {
+    faultA = { promptTokens: -1_000_000, cachedTokens: -5 };
+    const r = await ask('serial', 'gpt-solo');
+    expect(r.choices[0]?.message.content).toContain('[a]');
+  });
+
+  it('a stream ends', async () => {
+    faultA = { promptTokens: -1_000_000 };
+    const { text, err } = await drain(await askStream('serial', 'gpt-solo'));
+    expect(err).toBeUndefined();
+    expect(text).toContain('[a]');
+  });
+});
+
 describe('translation errors', () => {
   it('a content part the Anthropic translator refuses', async () => {
     const bad = sdk('serial').chat.completions.create({

@@ -6,6 +6,7 @@ import { authHeaders, JSON_HEADERS } from './request_parts.ts';
 import type { SseFrame } from './sse.ts';
 import type { ResolvedProvider, StreamEvent, TranslateContext, UpstreamErrorInfo, Usage } from './types.ts';
 import { midStreamFailure } from './upstream_json.ts';
+import { checkedUsage } from './usage_check.ts';
 
 /** max_tokens sent upstream when an OpenAI client gives none (Anthropic requires it) */
 export const DEFAULT_MAX_TOKENS = 4096;
@@ -102,7 +103,7 @@ export function fromAnthropicUsage(u: AnthropicUsage | null | undefined): Usage 
   };
   if (read) usage.cachedInputTokens = read;
   if (created) usage.cacheCreationInputTokens = created;
-  return usage;
+  return checkedUsage(usage);
 }
 
 /** Sluice usage -> Anthropic usage (input_tokens without the cached part, as Anthropic reports it). */

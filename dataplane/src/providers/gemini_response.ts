@@ -4,6 +4,7 @@ import { encodeToolCallId, type GeminiPart } from './gemini_request.ts';
 import type { ChoiceOut, ToolCallOut } from './openai_output.ts';
 import type { UpstreamErrorInfo, Usage } from './types.ts';
 import { typeForStatus } from './upstream_json.ts';
+import { checkedUsage } from './usage_check.ts';
 
 export interface GeminiUsageMetadata {
   promptTokenCount?: number;
@@ -42,7 +43,7 @@ export function geminiUsage(u: GeminiUsageMetadata | undefined): Usage | undefin
   };
   if (u.cachedContentTokenCount) usage.cachedInputTokens = u.cachedContentTokenCount;
   if (thoughts) usage.reasoningTokens = thoughts;
-  return usage;
+  return checkedUsage(usage);
 }
 
 const FILTERED = new Set(['SAFETY', 'RECITATION', 'BLOCKLIST', 'PROHIBITED_CONTENT', 'SPII', 'IMAGE_SAFETY']);

@@ -18,6 +18,7 @@ import type {
   Usage,
 } from './types.ts';
 import { midStreamFailure, parseUpstreamJson, typeForStatus } from './upstream_json.ts';
+import { checkedUsage } from './usage_check.ts';
 
 interface ConverseUsage {
   inputTokens?: number;
@@ -53,7 +54,7 @@ export function converseUsage(u: ConverseUsage | undefined): Usage | undefined {
   };
   if (read) usage.cachedInputTokens = read;
   if (write) usage.cacheCreationInputTokens = write;
-  return usage;
+  return checkedUsage(usage);
 }
 
 const STOP: Record<string, string> = {

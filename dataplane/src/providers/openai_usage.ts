@@ -1,5 +1,6 @@
 // OpenAI's usage object <-> Sluice's Usage.
 import type { Usage } from './types.ts';
+import { checkedUsage } from './usage_check.ts';
 
 export interface OpenAIUsage {
   prompt_tokens?: number;
@@ -16,7 +17,7 @@ export function fromOpenAIUsage(u: OpenAIUsage | null | undefined): Usage | unde
   if (cached) usage.cachedInputTokens = cached;
   const reasoning = u.completion_tokens_details?.reasoning_tokens;
   if (reasoning) usage.reasoningTokens = reasoning;
-  return usage;
+  return checkedUsage(usage);
 }
 
 export function toOpenAIUsage(u: Usage): OpenAIUsage {

@@ -3,6 +3,7 @@
 // the official openai SDK's types (resources/responses/responses.d.ts).
 import { randomBytes } from 'node:crypto';
 import type { Usage } from './types.ts';
+import { checkedUsage } from './usage_check.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -112,7 +113,7 @@ export function fromResponsesUsage(u: unknown): Usage | undefined {
   if (written) usage.cacheCreationInputTokens = written;
   const reasoning = r.output_tokens_details?.reasoning_tokens;
   if (reasoning) usage.reasoningTokens = reasoning;
-  return usage;
+  return checkedUsage(usage);
 }
 
 /**

@@ -254,6 +254,10 @@ export async function handleApi(
       // shown.headers carry x-sluice-error-code (Sluice's own code) and the upstream's Retry-After
       for (const [k, v] of Object.entries(shown.headers)) reply.header(k, v);
       reply.code(shown.status).header('content-type', 'application/json').send(spec.errorBody(shown));
+    } else if (!reply.raw.writableEnded) {
+      // a throw after a stream's headers went out (the pump ends its own failures): cut the
+      // connection so the client sees an incomplete answer instead of waiting for one forever
+      reply.raw.destroy();
     }
   } finally {
     if (outcome.code) {
