@@ -199,13 +199,13 @@ function windowUsed(t: Tenant): number {
   return store.peek(`{${t}}:tok:total:${windowSpan('month', Date.now()).id}`) ?? 0;
 }
 
-/** input + output tokens the usage metric counted for a tenant */
-async function meteredTokens(t: Tenant): Promise<number> {
+/** tokens of the given types the usage metric counted for a tenant (default: input + output) */
+async function meteredTokens(t: Tenant, types = ['input', 'output']): Promise<number> {
   const text = await (await fetch(`${dp.adminUrl}/metrics`)).text();
   let sum = 0;
   for (const line of text.split('\n')) {
     if (!line.startsWith('sluice_tokens_total{') || !line.includes(`namespace="${t}"`)) continue;
-    if (line.includes('type="input"') || line.includes('type="output"'))
+    if (types.some((type) => line.includes(`type="${type}"`)))
       sum += Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return sum;
@@ -228,6 +228,33 @@ describe('answers', () => {
     expect(err).toBeUndefined();
     expect(text).toContain('[a]');
     expect(windowUsed('serial')).toBeGreaterThan(0);
+  });
+});
+
+describe('an upstream that reports no usage', () => {
+  it('a whole answer: Sluice counts its input and output, as it does for a stream', async () => {
+    faultA = { noUsage: true, tokens: 8 };
+    const [input, output] = [
+      await meteredTokens('serial', ['input']),
+      await meteredTokens('serial', ['output']),
+    ];
+    const r = await ask('serial', 'gpt-solo');
+    expect(r.choices[0]?.message.content).toContain('[a]');
+    expect(await meteredTokens('serial', ['input'])).toBeGreaterThan(input);
+    // 8 words of answer: at least 8 tokens, not 0 (the window equals the metric: afterEach)
+    expect((await meteredTokens('serial', ['output'])) - output).toBeGreaterThanOrEqual(8);
+  });
+
+  it('a whole answer cut to an output cap keeps its input count', async () => {
+    faultA = { noUsage: true, ignoreMaxTokens: true, tokens: 8 };
+    const [input, output] = [
+      await meteredTokens('capped', ['input']),
+      await meteredTokens('capped', ['output']),
+    ];
+    const r = await ask('capped', 'gpt-solo');
+    expect(r.usage?.completion_tokens).toBe(3);
+    expect((await meteredTokens('capped', ['output'])) - output).toBe(3);
+    expect(await meteredTokens('capped', ['input'])).toBeGreaterThan(input);
   });
 });
 

@@ -139,6 +139,35 @@ function capResponse(r: Json, cap: AnswerCap): { used: number; cut: boolean } {
 }
 
 /**
+ * Output tokens in a whole answer, counted by Sluice: for an upstream that reported no usage (or an
+ * impossible one, providers/usage_check.ts), so its output is charged as a stream's is by the pump.
+ * The same walk over the answer as the cap, with no limit.
+ */
+export function answerOutputTokens(body: Buffer | string, api: ClientApi, encoding: EncodingName): number {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(typeof body === 'string' ? body : body.toString('utf8'));
+  } catch {
+    return 0;
+  }
+  if (!parsed || typeof parsed !== 'object') return 0;
+  const r = parsed as Json;
+  const all: AnswerCap = { tokens: Number.MAX_SAFE_INTEGER, encoding };
+  if (api === 'openai-chat' || api === 'openai-completions') {
+    let used = 0;
+    for (const c of Array.isArray(r.choices) ? (r.choices as unknown[]) : []) {
+      if (!c || typeof c !== 'object') continue;
+      used += (api === 'openai-chat' ? capChatChoice(c as Json, all) : capCompletionChoice(c as Json, all))
+        .used;
+    }
+    return used;
+  }
+  if (api === 'anthropic-messages') return capMessage(r, all).used;
+  if (api === 'openai-responses') return capResponse(r, all).used;
+  return 0;
+}
+
+/**
  * The answer cut to the cap, with the usage to report and charge, or undefined when nothing had to be
  * cut (or the API has nothing to cut: embeddings).
  */

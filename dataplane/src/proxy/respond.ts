@@ -10,9 +10,9 @@ import { costMicroUsd } from '../policy/pricing.ts';
 import type { StreamEvent, StreamTranslator, Usage } from '../providers/types.ts';
 import type { Runtime } from '../runtime/compile.ts';
 import type { Redactor } from '../security/redactor.ts';
-import type { EncodingName } from '../tokens/counter.ts';
+import { type EncodingName, encodingForModel } from '../tokens/counter.ts';
 import { type Attempt, readBounded } from './attempts.ts';
-import { capWholeAnswer } from './cap_answer.ts';
+import { answerOutputTokens, capWholeAnswer } from './cap_answer.ts';
 import type { Admission } from './gate.ts';
 import { chargeAnswer } from './intake.ts';
 import type { RequestOutcome } from './pipeline.ts';
@@ -73,6 +73,17 @@ export async function respondWhole(
   }
   attempt.release('ok');
   attempt.backend.provider.observeLatency(attempt.tctx.upstreamModel, performance.now() - attempt.startedAt);
+  // No usage reported (or an impossible one): Sluice counts both sides, as the pump does for a
+  // stream, so the output is charged and a cap below keeps the input count.
+  if (!translated.usage) {
+    const model = attempt.tctx.upstreamModel;
+    const encoding = encodingForModel(model, attempt.backend.provider.modelConfig(model)?.tokenizer);
+    const output = answerOutputTokens(translated.body, attempt.tctx.clientApi, encoding);
+    translated = {
+      ...translated,
+      usage: { inputTokens: inputTokens(), outputTokens: output, estimated: true },
+    };
+  }
   // An upstream that ignored max_tokens is cut to the grant here, as a stream is by the pump.
   const capped = admission.answerCap
     ? capWholeAnswer(translated.body, translated.usage, admission.answerCap, attempt.tctx.clientApi)
