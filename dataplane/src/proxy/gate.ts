@@ -3,9 +3,9 @@
 // `openGate` serves configs without namespaces: everyone is the "default" tenant with no limits.
 import type { ClientApiSpec, ClientRequest } from '../api/types.ts';
 import type { Usage } from '../providers/types.ts';
+import type { RecordStore } from '../responses/state.ts';
 import type { CompiledRoute } from '../runtime/route.ts';
 import type { AnswerCap } from './cap_answer.ts';
-import type { RecordStore } from '../responses/state.ts';
 
 export interface RequestHeaders {
   [name: string]: string | string[] | undefined;
