@@ -137,6 +137,7 @@ export interface StreamTranslator {
   errorEvent(err: GatewayError): string;
 }
 
+/** What an upstream error body says, field by field (the client sees them after redaction). */
 export interface UpstreamErrorInfo {
   message: string;
   /** the provider's error type (OpenAI/Anthropic `type`), or one derived from the HTTP status */
