@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ERRORS, type ErrorCode } from '../../dataplane/src/errors.ts';
 import {
   configDir,
   type DataplaneProcess,
@@ -51,14 +52,17 @@ async function post(
   return { status: res.status, text: await res.text(), headers: res.headers };
 }
 
-function expectDocumented(r: { status: number; text: string; headers?: Headers }): void {
+function expectDocumented(r: { status: number; text: string; headers: Headers }): void {
   expect(r.status, r.text).toBeLessThan(500);
   if (r.status >= 400) {
     const body = JSON.parse(r.text) as { error: { code: string; message: string; type: string } };
-    // Sluice's documented code in the header; the body's is OpenAI's for the same problem
-    // (invalid_type, missing_required_parameter, ...) or Sluice's own where OpenAI has none
-    if (r.headers) expect(r.headers.get('x-sluice-error-code')).toMatch(/^SLUICE_ERR_/);
-    expect(body.error.code).toMatch(/^(SLUICE_ERR_\w+|[a-z_]+)$/);
+    // Sluice's documented code in the header, with the status docs/errors.md gives it; the body's is
+    // OpenAI's for the same problem (invalid_type, missing_required_parameter, ...) or Sluice's own
+    const code = r.headers.get('x-sluice-error-code') ?? '';
+    expect(Object.keys(ERRORS), r.text).toContain(code);
+    expect(r.status, code).toBe(ERRORS[code as ErrorCode].status);
+    expect(body.error.code, code).toMatch(/^(SLUICE_ERR_\w+|[a-z_]+)$/);
+    if (body.error.code.startsWith('SLUICE_ERR_')) expect(body.error.code).toBe(code);
     expect(body.error.message.length).toBeGreaterThan(0);
   }
 }
