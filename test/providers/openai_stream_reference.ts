@@ -159,7 +159,7 @@ export class RefOpenAIStream {
           { cause: err },
         );
       }
-      if (chunk.error !== undefined) {
+      if (chunk.error !== undefined && chunk.error !== null) {
         // an error chunk is judged as the 502 Sluice answers for it (an error with no message of its
         // own reads "HTTP 502"), as the translator does since upstream errors keep their status (d65ea02)
         const info = parseOpenAIError(502, Buffer.from(f.data));

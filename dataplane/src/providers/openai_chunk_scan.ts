@@ -227,7 +227,7 @@ export class ChunkScanner {
       case 'usage':
         return this.#read(16, this.#null(v));
       case 'error':
-        return NO_MATCH; // even "error":null makes the full path fail the stream
+        return NO_MATCH; // the full path decides ("error":null is no error; anything else fails the stream)
       default:
         return this.#scalar(v, key);
     }

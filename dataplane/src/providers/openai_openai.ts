@@ -233,7 +233,8 @@ class OpenAIStream implements StreamTranslator {
         },
       );
     }
-    if (chunk.error !== undefined) {
+    // `"error": null` on every chunk (some compatible servers send it) is no error
+    if (chunk.error !== undefined && chunk.error !== null) {
       const info = parseOpenAIError(502, Buffer.from(f.data));
       throw midStreamFailure(this.#ctx.provider.name, info.message, info);
     }
