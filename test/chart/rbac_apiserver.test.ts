@@ -73,7 +73,24 @@ beforeAll(async () => {
   } finally {
     vf.cleanup();
   }
+  await policyEnforced();
 }, 240_000);
+
+/**
+ * The API server loads a ValidatingAdmissionPolicy (and its binding) asynchronously after helm creates
+ * them: until it does, writes pass on RBAC alone. Wait until a dry-run write of the operator's Lease as
+ * the dataplane is refused by the policy, so the tests see the installed chart as a cluster enforces it.
+ */
+async function policyEnforced(): Promise<void> {
+  await kubectl(['apply', '-f', '-'], lease('sluice-operator', false));
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const r = await updateLeaseAsDataplane('sluice-operator', ['--dry-run=server']);
+    if (r.code !== 0 && r.stderr.includes('the dataplane may only write replica Leases')) return;
+    if (Date.now() > deadline) throw new Error(`the Lease admission policy was never enforced: ${r.stderr}`);
+    await new Promise((res) => setTimeout(res, 250));
+  }
+}
 
 afterAll(async () => {
   await cp?.stop();
