@@ -25,6 +25,34 @@ describe('token worker pool', { timeout: 90_000 }, () => {
     expect(b).toBe(countTokens(`${text}!`, 'cl100k_base'));
   });
 
+  it('keeps a long job going on its worker after another worker went idle (no count waits forever)', async () => {
+    // a short job ends on worker A in one slice; a long one needs many slices on worker B: each of B's
+    // replies must lead to its next slice even though A, listed first, is idle with nothing to do
+    const two = new TokenPool(2, { stallMs: 120_000 }); // the watchdog must not be what ends it
+    const short = prompt(ASYNC_MIN_CHARS + 100);
+    const long = prompt(ASYNC_MIN_CHARS * 40);
+    const counts = Promise.all([two.count(short, 'o200k_base'), two.count(long, 'o200k_base')]);
+    const hung = new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error('a count never finished')), 20_000).unref(),
+    );
+    expect(await Promise.race([counts, hung])).toEqual([
+      countTokens(short, 'o200k_base'),
+      countTokens(long, 'o200k_base'),
+    ]);
+    await two.close();
+  });
+
+  it('ends a worker that never answers and counts its job inline (no request waits forever)', async () => {
+    const silent = new URL('../../../test/fakes/silent_worker.mjs', import.meta.url);
+    const stuck = new TokenPool(1, { workerUrl: silent, stallMs: 200 });
+    const text = prompt(ASYNC_MIN_CHARS * 2);
+    const started = performance.now();
+    expect(await stuck.count(text, 'o200k_base')).toBe(countTokens(text, 'o200k_base'));
+    expect(performance.now() - started).toBeLessThan(20_000);
+    expect(stuck.workers).toBe(0);
+    await stuck.close();
+  });
+
   it('keeps small prompts and estimated families inline (no worker round trip)', async () => {
     const fresh = new TokenPool(1);
     expect(await fresh.count('hello world', 'o200k_base')).toBe(2);

@@ -37,6 +37,8 @@ interface PoolWorker {
   worker: Worker;
   /** the job whose slice is running, if any */
   busy: Job | undefined;
+  /** performance.now() when that slice was sent */
+  sentAt: number;
   /** jobs whose text this worker holds */
   jobs: Set<Job>;
 }
@@ -47,8 +49,23 @@ const WORKER_URL = new URL(
   import.meta.url,
 );
 
+/**
+ * A slice is a few milliseconds of work; a worker that has not answered one in this long (a stuck or
+ * starved thread) is ended and its jobs are counted inline, so no request waits on it forever.
+ */
+export const STALL_MS = 15_000;
+
+export interface PoolOptions {
+  /** the worker script (tests use one that never answers) */
+  workerUrl?: URL;
+  stallMs?: number;
+}
+
 export class TokenPool {
   #size: number;
+  readonly #workerUrl: URL;
+  readonly #stallMs: number;
+  #watchdog: NodeJS.Timeout | undefined;
   readonly #workers: PoolWorker[] = [];
   /** per-tenant FIFO queues; a tenant is listed only while it has jobs */
   readonly #queues = new Map<string, Job[]>();
@@ -56,8 +73,27 @@ export class TokenPool {
   #turns: string[] = [];
   #nextId = 1;
 
-  constructor(size = Math.max(1, Math.min(4, availableParallelism() - 1))) {
+  constructor(size = Math.max(1, Math.min(4, availableParallelism() - 1)), opts: PoolOptions = {}) {
     this.#size = size;
+    this.#workerUrl = opts.workerUrl ?? WORKER_URL;
+    this.#stallMs = opts.stallMs ?? STALL_MS;
+  }
+
+  /** Ends workers whose slice is overdue; runs only while the pool has workers. */
+  #watch(): void {
+    if (this.#watchdog) return;
+    this.#watchdog = setInterval(
+      () => {
+        const now = performance.now();
+        for (const pw of [...this.#workers]) {
+          if (!pw.busy || now - pw.sentAt <= this.#stallMs) continue;
+          void pw.worker.terminate();
+          this.#retire(pw);
+        }
+      },
+      Math.max(50, this.#stallMs / 4),
+    );
+    this.#watchdog.unref();
   }
 
   count(text: string, encoding: EncodingName, tenant = ''): Promise<number> {
@@ -86,15 +122,33 @@ export class TokenPool {
     });
   }
 
-  /** Gives every idle worker (spawning up to the pool size) a slice of the next tenant's job. */
+  /**
+   * Gives every idle worker (spawning up to the pool size) a slice of the next tenant's job. Every idle
+   * worker is asked, not only the first: a job stays on the worker holding its text, so the first idle
+   * worker may have nothing to do while another one's job waits for its next slice (that job then
+   * waited forever: a count that never resolved, seen as a hung request).
+   */
   #dispatch(): void {
     for (;;) {
-      const pw =
-        this.#workers.find((w) => !w.busy) ?? (this.#workers.length < this.#size ? this.#spawn() : undefined);
-      if (!pw) return;
-      const job = this.#nextJob(pw);
-      if (!job) return;
+      // nothing queued: spawn nothing
+      if (this.#turns.length === 0) return;
+      let pw: PoolWorker | undefined;
+      let job: Job | undefined;
+      for (const w of this.#workers) {
+        if (w.busy) continue;
+        job = this.#nextJob(w);
+        if (job) {
+          pw = w;
+          break;
+        }
+      }
+      if (!job && this.#workers.length < this.#size && this.#hasUnassigned()) {
+        pw = this.#spawn();
+        job = this.#nextJob(pw);
+      }
+      if (!pw || !job) return;
       pw.busy = job;
+      pw.sentAt = performance.now();
       const msg: SliceRequest = { id: job.id, budgetMs: SLICE_MS };
       if (!job.worker) {
         job.worker = pw;
@@ -104,6 +158,12 @@ export class TokenPool {
       }
       pw.worker.postMessage(msg);
     }
+  }
+
+  /** A queued job no worker holds yet (a new worker would have something to do). */
+  #hasUnassigned(): boolean {
+    for (const queue of this.#queues.values()) if (queue.some((j) => j.worker === undefined)) return true;
+    return false;
   }
 
   /** Round-robin over tenants: the tenant's first job that can run on the idle `pw` (a job stays
@@ -119,10 +179,11 @@ export class TokenPool {
   }
 
   #spawn(): PoolWorker {
-    const worker = new Worker(WORKER_URL);
+    const worker = new Worker(this.#workerUrl);
     // Idle workers must not keep the process alive (CLI exit, test runners).
     worker.unref();
-    const pw: PoolWorker = { worker, busy: undefined, jobs: new Set() };
+    const pw: PoolWorker = { worker, busy: undefined, sentAt: 0, jobs: new Set() };
+    this.#watch();
     worker.on('message', (msg: SliceReply) => {
       const job = pw.busy;
       if (!job || job.id !== msg.id) return;
@@ -162,6 +223,10 @@ export class TokenPool {
     if (i < 0) return;
     this.#workers.splice(i, 1);
     pw.busy = undefined;
+    if (this.#workers.length === 0 && this.#watchdog) {
+      clearInterval(this.#watchdog);
+      this.#watchdog = undefined;
+    }
     for (const job of [...pw.jobs]) this.#finish(job, countTokens(job.text, job.encoding));
     this.#dispatch();
   }
