@@ -22,7 +22,7 @@ import {
 import { anthropicToOpenAIChat } from './openai_from_anthropic.ts';
 import { parseOpenAIError } from './openai_openai.ts';
 import { fromOpenAIUsage, type OpenAIUsage } from './openai_usage.ts';
-import { authHeaders, JSON_HEADERS, upstreamPath } from './request_parts.ts';
+import { jsonRequestHeaders, upstreamPath } from './request_parts.ts';
 import { type SseFrame, SseParser } from './sse.ts';
 import type {
   StreamEvent,
@@ -55,11 +55,7 @@ function buildRequest(body: Record<string, unknown>, ctx: TranslateContext): Ups
   return {
     method: 'POST',
     path: upstreamPath(ctx.provider, 'openai-chat', ctx.upstreamModel),
-    headers: {
-      ...JSON_HEADERS,
-      ...authHeaders(ctx.provider),
-      ...(ctx.stream ? { accept: 'text/event-stream' } : {}),
-    },
+    headers: jsonRequestHeaders(ctx.provider, ctx.stream),
     body: JSON.stringify(out),
   };
 }

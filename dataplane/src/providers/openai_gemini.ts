@@ -15,7 +15,7 @@ import {
 } from './gemini_response.ts';
 import { invalid, unsupported } from './openai_input.ts';
 import { chatCompletionBody, OpenAIChunkStream } from './openai_output.ts';
-import { authHeaders, JSON_HEADERS, upstreamPath } from './request_parts.ts';
+import { authHeaders, JSON_HEADERS, jsonRequestHeaders, upstreamPath } from './request_parts.ts';
 import { SseParser } from './sse.ts';
 import type {
   StreamEvent,
@@ -37,11 +37,7 @@ export function geminiChatRequest(req: Record<string, unknown>, ctx: TranslateCo
   return {
     method: 'POST',
     path: upstreamPath(ctx.provider, ctx.stream ? 'stream' : 'openai-chat', model),
-    headers: {
-      ...JSON_HEADERS,
-      ...authHeaders(ctx.provider),
-      ...(ctx.stream ? { accept: 'text/event-stream' } : {}),
-    },
+    headers: jsonRequestHeaders(ctx.provider, ctx.stream),
     body: JSON.stringify(req),
   };
 }

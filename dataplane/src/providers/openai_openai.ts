@@ -6,11 +6,10 @@ import { openaiErrorJSON } from '../api/openai_error.ts';
 import { GatewayError } from '../errors.ts';
 import { ChunkReader } from './openai_chunk_reader.ts';
 import { fromOpenAIUsage, type OpenAIUsage, toOpenAIUsage } from './openai_usage.ts';
-import { authHeaders, JSON_HEADERS, upstreamPath } from './request_parts.ts';
+import { jsonRequestHeaders, upstreamPath } from './request_parts.ts';
 import { type SseFrame, SseParser, sseData } from './sse.ts';
 import type {
   ClientApi,
-  ResolvedProvider,
   StreamEvent,
   StreamTranslator,
   TranslateContext,
@@ -79,23 +78,6 @@ function checkUnsupported(body: Record<string, unknown>, ctx: TranslateContext):
   }
 }
 
-// The upstream headers depend only on the provider's config (auth, static headers) and on whether the
-// answer is streamed: built once per loaded provider, frozen because every request shares them.
-const headerCache = new WeakMap<
-  ResolvedProvider,
-  { whole: Record<string, string>; stream: Record<string, string> }
->();
-
-function requestHeaders(provider: ResolvedProvider, stream: boolean): Record<string, string> {
-  let h = headerCache.get(provider);
-  if (!h) {
-    const whole = Object.freeze({ ...JSON_HEADERS, ...authHeaders(provider) });
-    h = { whole, stream: Object.freeze({ ...whole, accept: 'text/event-stream' }) };
-    headerCache.set(provider, h);
-  }
-  return stream ? h.stream : h.whole;
-}
-
 function buildRequest(body: Record<string, unknown>, ctx: TranslateContext): UpstreamRequest {
   checkUnsupported(body, ctx);
   const out: Record<string, unknown> = { ...body, model: ctx.upstreamModel };
@@ -119,7 +101,7 @@ function buildRequest(body: Record<string, unknown>, ctx: TranslateContext): Ups
   return {
     method: 'POST',
     path: upstreamPath(ctx.provider, ctx.clientApi, ctx.upstreamModel),
-    headers: requestHeaders(ctx.provider, ctx.stream),
+    headers: jsonRequestHeaders(ctx.provider, ctx.stream),
     body: JSON.stringify(out),
   };
 }

@@ -93,4 +93,23 @@ export function authHeaders(provider: ResolvedProvider): Record<string, string> 
   return headers;
 }
 
+// The upstream headers of a JSON API depend only on the provider's config (auth, static headers) and
+// on whether the answer is streamed: built once per loaded provider, frozen because every request
+// shares them (the attempt copies them before adding its own, proxy/attempts.ts).
+const headerCache = new WeakMap<
+  ResolvedProvider,
+  { whole: Record<string, string>; stream: Record<string, string> }
+>();
+
+/** JSON content type, the provider's auth and static headers, and `accept` for a stream. */
+export function jsonRequestHeaders(provider: ResolvedProvider, stream: boolean): Record<string, string> {
+  let h = headerCache.get(provider);
+  if (!h) {
+    const whole = Object.freeze({ ...JSON_HEADERS, ...authHeaders(provider) });
+    h = { whole, stream: Object.freeze({ ...whole, accept: 'text/event-stream' }) };
+    headerCache.set(provider, h);
+  }
+  return stream ? h.stream : h.whole;
+}
+
 export const JSON_HEADERS = { 'content-type': 'application/json', accept: 'application/json' } as const;

@@ -6,7 +6,7 @@
 // the backend never needs to have stored anything.
 import { GatewayError } from '../errors.ts';
 import { parseOpenAIError } from './openai_openai.ts';
-import { authHeaders, JSON_HEADERS, upstreamPath } from './request_parts.ts';
+import { jsonRequestHeaders, upstreamPath } from './request_parts.ts';
 import { ResponsesStreamModel, type TextTarget } from './responses_events.ts';
 import { streamBase } from './responses_via_chat.ts';
 import { fromResponsesUsage, type OutputItem, type ResponseObject } from './responses_wire.ts';
@@ -49,11 +49,7 @@ function buildRequest(body: Obj, ctx: TranslateContext): UpstreamRequest {
   return {
     method: 'POST',
     path: upstreamPath(ctx.provider, 'openai-responses', ctx.upstreamModel),
-    headers: {
-      ...JSON_HEADERS,
-      ...authHeaders(ctx.provider),
-      ...(ctx.stream ? { accept: 'text/event-stream' } : {}),
-    },
+    headers: jsonRequestHeaders(ctx.provider, ctx.stream),
     body: JSON.stringify(out),
   };
 }
