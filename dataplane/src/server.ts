@@ -21,7 +21,7 @@ import type { ClientApiSpec } from './api/types.ts';
 import { type ErrorCode, GatewayError } from './errors.ts';
 import { metrics } from './observability/metrics.ts';
 import { installCors } from './proxy/cors.ts';
-import { installIntake, intakeOf } from './proxy/intake.ts';
+import { callerOf, installIntake, intakeOf } from './proxy/intake.ts';
 import { handleApi } from './proxy/pipeline.ts';
 import { registerResponseRoutes } from './responses/routes.ts';
 import type { Runtime } from './runtime/compile.ts';
@@ -179,15 +179,7 @@ export function buildServer(state: ServerState, log: Logger, limits: ServerLimit
   // After the intake: a POST's caller is known by then. Preflights never reach limits or bodies.
   installCors(app, {
     runtime: (req) => intakeOf(req)?.runtime ?? state.runtime(),
-    identify: async (req, runtime) => {
-      const known = intakeOf(req)?.identity;
-      if (known) return known;
-      try {
-        return await runtime.gate.identify(req.headers);
-      } catch {
-        return undefined;
-      }
-    },
+    identify: (req, runtime) => callerOf(req, runtime).catch(() => undefined),
   });
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
@@ -245,7 +237,7 @@ export function buildServer(state: ServerState, log: Logger, limits: ServerLimit
 
   registerResponseRoutes(app, {
     runtime: () => state.runtime(),
-    identify: async (req, runtime) => intakeOf(req)?.identity ?? (await runtime.gate.identify(req.headers)),
+    identify: callerOf,
     fail: (reply, err) => sendError(reply, specForPath('/v1/responses'), err),
   });
 
@@ -253,7 +245,7 @@ export function buildServer(state: ServerState, log: Logger, limits: ServerLimit
   app.post(COUNT_TOKENS_PATH, async (req, reply) => {
     const runtime = intakeOf(req)?.runtime ?? state.runtime();
     try {
-      const identity = intakeOf(req)?.identity ?? (await runtime.gate.identify(req.headers));
+      const identity = await callerOf(req, runtime);
       return await countTokensHandler(req, reply, runtime, identity);
     } catch (err) {
       if (err instanceof GatewayError) return sendError(reply, specForPath('/v1/messages'), err);
@@ -269,7 +261,7 @@ export function buildServer(state: ServerState, log: Logger, limits: ServerLimit
       const anthropic = wantsAnthropicShape(req.headers);
       const spec = specForPath(anthropic ? '/v1/messages' : '/v1/chat/completions');
       try {
-        const identity = intakeOf(req)?.identity ?? (await runtime.gate.identify(req.headers));
+        const identity = await callerOf(req, runtime);
         const id = (req.params as { id?: string }).id ?? '';
         return reply.send(
           one ? modelById(runtime, identity, id, anthropic) : modelList(runtime, identity, anthropic),

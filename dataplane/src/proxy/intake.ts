@@ -44,6 +44,11 @@ export function intakeOf(req: FastifyRequest): Intake | undefined {
   return intakes.get(req);
 }
 
+/** The caller: as the intake identified it (POST), else from the headers (throws 401 like identify). */
+export async function callerOf(req: FastifyRequest, runtime: Runtime): Promise<Identity> {
+  return intakes.get(req)?.identity ?? (await runtime.gate.identify(req.headers));
+}
+
 /**
  * Charges a whole upstream answer to the request's budget hold as its bytes arrive. When the budget
  * is full the upstream body is destroyed with a 503 SLUICE_ERR_OVERLOADED (the read rejects with it);

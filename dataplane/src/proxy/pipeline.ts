@@ -17,7 +17,7 @@ import { promptTokensWithoutBlocking } from '../tokens/counter.ts';
 import { type Attempt, type AttemptState, runAttempts } from './attempts.ts';
 import type { Admission, Identity } from './gate.ts';
 import { incomingHops } from './hops.ts';
-import { intakeOf } from './intake.ts';
+import { callerOf } from './intake.ts';
 import { respondStream, respondWhole } from './respond.ts';
 import { encodingForRoute } from './route_encoding.ts';
 import { readFirstEvents } from './stream.ts';
@@ -104,7 +104,7 @@ export async function handleApi(
     checkModelName(request.model);
     if (exchange) outcome.request = request;
     // identified from the headers before the body was read (proxy/intake.ts)
-    identity = intakeOf(req)?.identity ?? (await runtime.gate.identify(req.headers));
+    identity = await callerOf(req, runtime);
     outcome.namespace = identity.namespace;
     const route = findRoute(
       runtime,
