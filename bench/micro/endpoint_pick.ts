@@ -44,7 +44,7 @@ function makeSet(n: number, picker: PickerName): EndpointSet {
     ep.loadAt = now + 3_600_000; // stays fresh for the whole run
     ep.latencyMs = 50 + ((i * 11) % 40);
     if (i % 50 === 3) for (let k = 0; k < 5; k++) ep.breaker.failure(); // ejected
-    if (i % 67 === 5) ep.healthy = false;
+    if (i % 67 === 5) ep.recordProbe(false, 1, 1); // failed its health check
   });
   return set;
 }
@@ -55,8 +55,8 @@ function measure(set: EndpointSet, prompts: string[], picks: number): number {
   const t0 = process.cpuUsage();
   for (i = 0; i < picks; i++) {
     const ep = set.acquire(ctx, undefined) as Endpoint;
-    ep.outstanding++;
-    ep.outstanding--;
+    ep.enter();
+    ep.leave();
     ep.breaker.success();
   }
   const d = process.cpuUsage(t0);

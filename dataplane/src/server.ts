@@ -20,9 +20,10 @@ import { clientApis } from './api/registry.ts';
 import type { ClientApiSpec } from './api/types.ts';
 import { type ErrorCode, GatewayError } from './errors.ts';
 import { metrics } from './observability/metrics.ts';
+import { observeRequests } from './observability/request_observer.ts';
 import { installCors } from './proxy/cors.ts';
+import { handleApi } from './proxy/exchange.ts';
 import { callerOf, installIntake, intakeOf } from './proxy/intake.ts';
-import { handleApi } from './proxy/pipeline.ts';
 import { registerResponseRoutes } from './responses/routes.ts';
 import type { Runtime } from './runtime/compile.ts';
 
@@ -114,6 +115,8 @@ function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
 }
 
 export function buildServer(state: ServerState, log: Logger, limits: ServerLimits): FastifyInstance {
+  // request metrics and the access log follow every exchange's lifecycle events
+  observeRequests();
   const bodyLimit = limits.bodyLimit;
   const app = Fastify({
     serverFactory: (handler) => {
@@ -141,7 +144,7 @@ export function buildServer(state: ServerState, log: Logger, limits: ServerLimit
     },
     clientErrorHandler,
     loggerInstance: log.child({ component: 'http' }, { level: 'warn' }) as unknown as FastifyBaseLogger,
-    // Sluice logs one line per request itself (pipeline.ts); fastify's own request logs would double it.
+    // Sluice logs one line per request itself (observability/request_observer.ts); fastify's own request logs would double it.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit,
     genReqId: (req) => {

@@ -1,5 +1,5 @@
-// Lifecycle invariants of the request path (issue 16), which must hold before and after any redesign
-// of proxy/pipeline.ts, attempts.ts and respond.ts: on EVERY way a request can end, each provider slot
+// Lifecycle invariants of the request path (issue 16), which held before the exchange/attempt
+// redesign (proxy/exchange.ts, attempt.ts, attempt_loop.ts, answer_*.ts) and must hold after it: on EVERY way a request can end, each provider slot
 // taken is given back exactly once and each admission is completed exactly once. Driven through an
 // in-process dataplane with the official openai SDK and fake upstreams; after each exit path, once the
 // dataplane is quiet, the observable state must be back at rest:

@@ -6,8 +6,8 @@
 // which. Counting is not charged to any limit; the caller must be allowed to use the model.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { anthropicPromptText } from '../providers/anthropic_format.ts';
+import { findRoute } from '../proxy/find_route.ts';
 import type { Identity } from '../proxy/gate.ts';
-import { findRoute } from '../proxy/pipeline.ts';
 import { encodingForRoute } from '../proxy/route_encoding.ts';
 import type { Runtime } from '../runtime/compile.ts';
 import { countPromptTokensAsync } from '../tokens/pool.ts';

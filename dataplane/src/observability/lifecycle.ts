@@ -1,11 +1,16 @@
 // The request path's lifecycle as events on Node's diagnostics channels: a request (an "exchange")
-// starts, each upstream attempt starts and ends, a stream's first token goes out, a whole answer is
-// ready, the exchange ends. Observers (tracing today) subscribe; the core only publishes, and only when
-// someone listens: with no subscriber every helper returns at its first check, allocating nothing, so
-// tracing off costs one property read per event point.
+// starts, each upstream attempt starts, answers or fails, a stream's first byte goes out, a whole
+// answer is ready, the exchange ends. Observers subscribe; the core only publishes, and only when
+// someone listens: with no subscriber every helper returns at its first check, allocating nothing.
+// Two kinds of observers: request metrics and the access log (request_observer.ts, always on in a
+// serving dataplane) follow the outcome events (attempt answered/failed, first byte, exchange end);
+// tracing (tracing_otel.ts) follows every event, and the per-attempt events carry an exchange only
+// when tracing started one.
 import { channel } from 'node:diagnostics_channel';
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Pricing } from '../config/schema.ts';
 import type { ClientApi, Usage } from '../providers/types.ts';
+import type { AccessWriter } from './access_log.ts';
 
 export interface Exchange {
   requestId: string;
@@ -65,6 +70,41 @@ export interface ExchangeEnd {
   truncated?: boolean;
   /** which limit refused the request (requests, tokens, budget, ...) */
   limit?: string;
+  /** the request's id, its client API and how long it took (metrics, access log) */
+  requestId?: string;
+  api?: ClientApi;
+  seconds?: number;
+  /** what cut a truncated stream: the request's output cap or the tenant's window budget */
+  truncatedBy?: 'output_cap' | 'budget';
+  /** the answering model's prices (the cost metric uses the budget's cost function) */
+  pricing?: Pricing | undefined;
+  /** where this request's access line goes (its dataplane's logger) */
+  accessLog?: AccessWriter;
+}
+
+/** An upstream answered (headers received), for the attempt metrics. */
+export interface AttemptResponse {
+  provider: string;
+  status: number;
+  /** from the attempt's start to the upstream's headers */
+  seconds: number;
+}
+
+/** An attempt failed without an HTTP answer (connect error, timeout, reset). */
+export interface AttemptTransportFailure {
+  provider: string;
+  /** the gateway error's code, e.g. SLUICE_ERR_UPSTREAM_TIMEOUT */
+  code: string;
+}
+
+/** A stream's first byte reached the client. */
+export interface FirstByte {
+  api: ClientApi;
+  provider: string;
+  model: string;
+  route: string;
+  /** from the request's arrival to the first byte */
+  seconds: number;
 }
 
 const exchangeStart = channel('sluice:exchange:start');
@@ -74,7 +114,21 @@ const attemptEnd = channel('sluice:attempt:end');
 const firstToken = channel('sluice:attempt:first-token');
 const answered = channel('sluice:attempt:answer');
 
-export const channels = { exchangeStart, exchangeEnd, attemptStart, attemptEnd, firstToken, answered };
+const attemptResponse = channel('sluice:attempt:response');
+const attemptTransportFailure = channel('sluice:attempt:transport-failure');
+const streamFirstByte = channel('sluice:exchange:first-byte');
+
+export const channels = {
+  exchangeStart,
+  exchangeEnd,
+  attemptStart,
+  attemptEnd,
+  firstToken,
+  answered,
+  attemptResponse,
+  attemptTransportFailure,
+  streamFirstByte,
+};
 
 /** A new exchange, or undefined when nobody observes requests (then every other helper is skipped). */
 export function startExchange(
@@ -98,8 +152,35 @@ export function startExchange(
   return exchange;
 }
 
+/** Is anyone following how exchanges end (then the exchange builds its ExchangeEnd)? */
+export function exchangeEndObserved(): boolean {
+  return exchangeEnd.hasSubscribers;
+}
+
+/** The exchange ended; `exchange` is undefined when no observer followed its start (no tracing). */
 export function endExchange(exchange: Exchange | undefined, end: ExchangeEnd): void {
-  if (exchange) exchangeEnd.publish({ exchange, end });
+  if (exchangeEnd.hasSubscribers) exchangeEnd.publish({ exchange, end });
+}
+
+export function attemptResponded(provider: string, status: number, seconds: number): void {
+  if (attemptResponse.hasSubscribers)
+    attemptResponse.publish({ provider, status, seconds } satisfies AttemptResponse);
+}
+
+export function attemptFailed(provider: string, code: string): void {
+  if (attemptTransportFailure.hasSubscribers)
+    attemptTransportFailure.publish({ provider, code } satisfies AttemptTransportFailure);
+}
+
+export function firstByteSent(
+  api: ClientApi,
+  provider: string,
+  model: string,
+  route: string,
+  seconds: number,
+): void {
+  if (streamFirstByte.hasSubscribers)
+    streamFirstByte.publish({ api, provider, model, route, seconds } satisfies FirstByte);
 }
 
 /** An upstream attempt is about to be sent; observers may add headers to `start.headers`. */

@@ -227,9 +227,10 @@ export function startOtelTracer(
   };
 
   const onExchangeEnd = (message: unknown) => {
-    const { exchange, end } = message as { exchange: Exchange; end: ExchangeEnd };
-    const ex = exchange.observer as ExchangeState | undefined;
-    if (!ex) return;
+    const { exchange, end } = message as { exchange: Exchange | undefined; end: ExchangeEnd };
+    // no exchange: tracing was not on when the request arrived (the end is published for metrics)
+    const ex = exchange?.observer as ExchangeState | undefined;
+    if (!exchange || !ex) return;
     if (!ex.span.isRecording()) {
       for (const a of ex.attempts) if (a.open) a.span.end();
       return ex.span.end();

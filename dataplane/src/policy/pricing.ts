@@ -17,7 +17,7 @@ function count(n: number | undefined): number {
 
 /**
  * THE cost of one request's usage, in micro-USD: what a tenant's budget window is charged
- * (policy/admit.ts) and what sluice_cost_usd_total grows by (proxy/respond.ts, / 1e6). One function so
+ * (policy/admit.ts) and what sluice_cost_usd_total grows by (observability/request_observer.ts, / 1e6). One function so
  * the two never disagree. Usage counts every input token (cached ones included, as OpenAI's
  * prompt_tokens does): cached reads cost `cachedInputPerMTok` (the input price when unset) and are
  * capped at the input count (an OpenAI-compatible server may report more cached than prompt tokens);

@@ -95,7 +95,7 @@ export function authHeaders(provider: ResolvedProvider): Record<string, string> 
 
 // The upstream headers of a JSON API depend only on the provider's config (auth, static headers) and
 // on whether the answer is streamed: built once per loaded provider, frozen because every request
-// shares them (the attempt copies them before adding its own, proxy/attempts.ts).
+// shares them (the attempt copies them before adding its own, proxy/attempt_loop.ts).
 const headerCache = new WeakMap<
   ResolvedProvider,
   { whole: Record<string, string>; stream: Record<string, string> }

@@ -43,7 +43,7 @@ function take(set: EndpointSet, n: number, c = ctx()): Map<string, number> {
   const got = new Map<string, number>();
   for (let i = 0; i < n; i++) {
     const ep = set.acquire(c, undefined) as Endpoint;
-    ep.outstanding++;
+    ep.enter();
     got.set(ep.origin, (got.get(ep.origin) ?? 0) + 1);
   }
   return got;
@@ -71,8 +71,8 @@ describe('endpoint set', () => {
     expect(take(set, 8).get(b.origin)).toBe(8);
     // numbers older than 3 intervals + the timeout are no longer believed
     a.loadAt = Date.now() - 10_000;
-    b.outstanding = 0;
-    a.outstanding = 0;
+    while (b.outstanding > 0) b.leave();
+    while (a.outstanding > 0) a.leave();
     const got = take(set, 10);
     expect(got.get(a.origin)).toBe(5);
   });
@@ -82,7 +82,7 @@ describe('endpoint set', () => {
     const [a, b, c] = set.list as [Endpoint, Endpoint, Endpoint];
     a.breaker.failure();
     a.breaker.failure(); // ejected
-    b.healthy = false;
+    b.recordProbe(false, 1, 1); // failed its health check
     expect(set.acquire(ctx(), undefined)).toBe(c);
     // every usable endpoint tried: the tried one is used again rather than nothing
     expect(set.acquire(ctx(), new Set([c]))).toBe(c);
@@ -120,7 +120,7 @@ describe('endpoint set', () => {
   it('membership changes keep the state of surviving endpoints and close the pools of removed ones', () => {
     const { set, closed } = makeSet(3);
     const [a, b] = set.list as [Endpoint, Endpoint, Endpoint];
-    a.outstanding = 4;
+    for (let i = 0; i < 4; i++) a.enter();
     const change = set.setOrigins([a.origin, 'http://10.0.0.9:8000']);
     expect(change).toEqual({ added: 1, removed: 2 });
     expect(set.list[0]).toBe(a);

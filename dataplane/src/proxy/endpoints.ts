@@ -24,12 +24,12 @@ export class Endpoint {
   readonly transport: Transport;
   readonly breaker: CircuitBreaker;
   readonly hash: number;
-  /** attempts sent to this endpoint by this replica and not finished */
-  outstanding = 0;
+  /** attempts sent to this endpoint by this replica and not finished (changed by enter/leave only) */
+  #outstanding = 0;
   /** active health check verdict (true when none is configured) */
-  healthy = true;
-  probeFailures = 0;
-  probeSuccesses = 0;
+  #healthy = true;
+  #probeFailures = 0;
+  #probeSuccesses = 0;
   /** moving average of attempt durations in ms; 0 until measured */
   latencyMs = 0;
   /** the server's own load, from its metrics (load_metrics.ts); valid while loadAt is recent */
@@ -45,6 +45,53 @@ export class Endpoint {
     this.transport = transport;
     this.breaker = breaker;
     this.hash = hashString(origin);
+  }
+
+  get outstanding(): number {
+    return this.#outstanding;
+  }
+
+  get healthy(): boolean {
+    return this.#healthy;
+  }
+
+  /** An attempt starts here (ProviderRuntime.acquire); every enter is matched by one leave. */
+  enter(): void {
+    this.#outstanding++;
+  }
+
+  leave(): void {
+    this.#outstanding--;
+  }
+
+  /** No health check configured (any more): the endpoint counts as healthy. */
+  setHealthy(): void {
+    this.#healthy = true;
+    this.#probeFailures = 0;
+    this.#probeSuccesses = 0;
+  }
+
+  /**
+   * One health probe's result; the verdict flips after `healthyAfter` successes or `unhealthyAfter`
+   * failures in a row. Returns the new verdict when it flipped, else undefined.
+   */
+  recordProbe(ok: boolean, healthyAfter: number, unhealthyAfter: number): boolean | undefined {
+    if (ok) {
+      this.#probeFailures = 0;
+      this.#probeSuccesses++;
+      if (!this.#healthy && this.#probeSuccesses >= healthyAfter) {
+        this.#healthy = true;
+        return true;
+      }
+    } else {
+      this.#probeSuccesses = 0;
+      this.#probeFailures++;
+      if (this.#healthy && this.#probeFailures >= unhealthyAfter) {
+        this.#healthy = false;
+        return false;
+      }
+    }
+    return undefined;
   }
 
   /** May an attempt go here now (healthy, circuit closed or a half-open probe free)? */

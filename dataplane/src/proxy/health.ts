@@ -33,7 +33,7 @@ export class HealthChecker {
       metrics.providerHealthy.set({ provider: p.name }, p.healthy ? 1 : 0);
       const hc = p.resolved.config.healthCheck;
       if (!hc || p.resolved.preset.transport !== 'http') {
-        for (const ep of p.endpoints.list) ep.healthy = true;
+        for (const ep of p.endpoints.list) ep.setHealthy();
         continue;
       }
       live.add(p);
@@ -76,21 +76,9 @@ export class HealthChecker {
     }
     const where =
       p.endpoints.list.length > 1 ? { provider: p.name, endpoint: ep.origin } : { provider: p.name };
-    if (ok) {
-      ep.probeFailures = 0;
-      ep.probeSuccesses++;
-      if (!ep.healthy && ep.probeSuccesses >= hc.healthyThreshold) {
-        ep.healthy = true;
-        this.#log.info(where, 'provider healthy again');
-      }
-    } else {
-      ep.probeSuccesses = 0;
-      ep.probeFailures++;
-      if (ep.healthy && ep.probeFailures >= hc.unhealthyThreshold) {
-        ep.healthy = false;
-        this.#log.warn(where, 'provider failed its health check');
-      }
-    }
+    const flipped = ep.recordProbe(ok, hc.healthyThreshold, hc.unhealthyThreshold);
+    if (flipped === true) this.#log.info(where, 'provider healthy again');
+    else if (flipped === false) this.#log.warn(where, 'provider failed its health check');
     metrics.providerHealthy.set({ provider: p.name }, p.healthy ? 1 : 0);
   }
 

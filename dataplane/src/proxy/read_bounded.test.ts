@@ -2,7 +2,7 @@
 // event-based path; any other async iterable the iterator path. Both must end the same way.
 import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { readBounded } from './attempts.ts';
+import { readBounded } from './read_bounded.ts';
 
 type Body = Parameters<typeof readBounded>[0];
 

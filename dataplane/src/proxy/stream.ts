@@ -8,7 +8,6 @@ import type { GatewayError } from '../errors.ts';
 import type { StreamEvent, StreamTranslator, Usage } from '../providers/types.ts';
 import type { EncodingName } from '../tokens/counter.ts';
 import { countTokens, truncateToTokens } from '../tokens/counter.ts';
-import type { UpstreamResponse } from './transport.ts';
 
 export interface StreamResult {
   /** usage as reported upstream, or counted by Sluice (estimated: true) */
@@ -24,7 +23,6 @@ export interface StreamResult {
 export interface PumpOptions {
   res: ServerResponse;
   translator: StreamTranslator;
-  upstream: UpstreamResponse;
   /** events already read while deciding whether to fall back; written first */
   pending: StreamEvent[];
   inputTokens: () => number;

@@ -9,8 +9,8 @@ import { findTranslator } from '../providers/registry.ts';
 import type { ClientApi, ResolvedProvider, Translator } from '../providers/types.ts';
 import type { BreakerSettings } from '../proxy/breaker.ts';
 import { ConcurrencyLimiter } from '../proxy/concurrency.ts';
-import { pickerSettings } from '../proxy/endpoint_picker.ts';
-import { EndpointSet } from '../proxy/endpoints.ts';
+import { type PickContext, pickerSettings } from '../proxy/endpoint_picker.ts';
+import { type Endpoint, EndpointSet } from '../proxy/endpoints.ts';
 import { LoadScraper } from '../proxy/load_metrics.ts';
 import { MockTransport } from '../proxy/mock_transport.ts';
 import { type EffectiveTimeouts, HttpTransport, type Transport } from '../proxy/transport.ts';
@@ -52,14 +52,69 @@ function fixedOrigins(resolved: ResolvedProvider): string[] | undefined {
   return [resolved.preset.transport === 'mock' ? 'mock' : resolved.origin];
 }
 
+/** How an attempt ended, for its endpoint's circuit: `neutral` neither opens nor closes it. */
+export type SlotOutcome = 'ok' | 'failure' | 'neutral';
+
+/**
+ * One attempt's hold on a provider: its endpoint's circuit slot (taken when the slot is acquired),
+ * the outstanding counts, and a concurrency slot once waitTurn() resolved. Everything is given back
+ * by one release(), whatever ended the attempt; later calls do nothing.
+ */
+export class ProviderSlot {
+  readonly endpoint: Endpoint;
+  readonly #limiter: ConcurrencyLimiter | undefined;
+  readonly #leave: () => void;
+  #limited = false;
+  #released = false;
+
+  constructor(endpoint: Endpoint, limiter: ConcurrencyLimiter | undefined, leave: () => void) {
+    this.endpoint = endpoint;
+    this.#limiter = limiter;
+    this.#leave = leave;
+  }
+
+  /** Wait for the provider's concurrency limit, if it has one (SLUICE_ERR_QUEUE_FULL when full). */
+  waitTurn(signal: AbortSignal, provider: string): Promise<void> | undefined {
+    const limiter = this.#limiter;
+    if (!limiter || this.#released) return undefined;
+    return limiter.acquire(signal, provider).then(() => {
+      // released while queued (the attempt ended): hand the turn straight back
+      if (this.#released) limiter.release();
+      else this.#limited = true;
+    });
+  }
+
+  get released(): boolean {
+    return this.#released;
+  }
+
+  /** `ok` with the attempt's duration closes the circuit and feeds the endpoint's latency average. */
+  release(outcome: SlotOutcome, latencyMs?: number): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#leave();
+    const ep = this.endpoint;
+    ep.leave();
+    if (this.#limited) this.#limiter?.release();
+    if (outcome === 'ok') {
+      ep.breaker.success();
+      if (latencyMs !== undefined) ep.observeLatency(latencyMs);
+    } else if (outcome === 'failure') ep.breaker.failure();
+    else ep.breaker.release();
+  }
+}
+
 export class ProviderRuntime {
   resolved: ResolvedProvider;
   timeouts: EffectiveTimeouts;
   readonly endpoints: EndpointSet;
-  limiter: ConcurrencyLimiter | undefined;
+  #limiter: ConcurrencyLimiter | undefined;
   translators: Partial<Record<ClientApi, Translator>> = {};
   /** attempts in flight over all endpoints (the route-level least-outstanding strategy) */
-  outstanding = 0;
+  #outstanding = 0;
+  readonly #leave = () => {
+    this.#outstanding--;
+  };
   readonly #ewma = new Map<string, number>();
   #scraper: LoadScraper | undefined;
   #scrapeSettings = '';
@@ -72,6 +127,28 @@ export class ProviderRuntime {
     this.timeouts = timeouts;
     this.endpoints = endpoints;
     this.#applyConfig(resolved);
+  }
+
+  get outstanding(): number {
+    return this.#outstanding;
+  }
+
+  /** the provider's concurrency limit (read-only here: a slot is taken through acquire) */
+  get limiter(): Readonly<ConcurrencyLimiter> | undefined {
+    return this.#limiter;
+  }
+
+  /**
+   * Take a slot for one attempt: pick an endpoint (preferring ones not in `tried`) and take its
+   * circuit slot, or undefined when no endpoint can take an attempt now. The caller owns the slot
+   * and must release it exactly once (proxy/attempt.ts does, on every way an attempt ends).
+   */
+  acquire(pick: PickContext, tried: ReadonlySet<Endpoint> | undefined): ProviderSlot | undefined {
+    const endpoint = this.endpoints.acquire(pick, tried);
+    if (!endpoint) return undefined;
+    this.#outstanding++;
+    endpoint.enter();
+    return new ProviderSlot(endpoint, this.#limiter, this.#leave);
   }
 
   /** passes its health check on at least one endpoint (or has none configured) */
@@ -139,11 +216,12 @@ export class ProviderRuntime {
       pickerSettings(resolved.config.endpoints),
     );
     const max = resolved.config.maxConcurrency;
-    if (max === undefined) this.limiter = undefined;
-    else if (this.limiter) {
-      this.limiter.max = max;
-      this.limiter.maxQueue = resolved.config.maxQueue;
-    } else this.limiter = new ConcurrencyLimiter(max, resolved.config.maxQueue);
+    // slots taken before a reload give their turn back to the limiter they came from
+    if (max === undefined) this.#limiter = undefined;
+    else if (this.#limiter) {
+      this.#limiter.max = max;
+      this.#limiter.maxQueue = resolved.config.maxQueue;
+    } else this.#limiter = new ConcurrencyLimiter(max, resolved.config.maxQueue);
     this.translators = {};
     for (const api of CLIENT_APIS) {
       const t = findTranslator(api, resolved.preset.api);
@@ -164,7 +242,7 @@ export class ProviderRuntime {
 
   /** Peak-EWMA style score: latency x (outstanding + 1). Unmeasured backends score 0 so they get tried. */
   latencyScore(model: string): number {
-    return (this.#ewma.get(modelLabel(model)) ?? 0) * (this.outstanding + 1);
+    return (this.#ewma.get(modelLabel(model)) ?? 0) * (this.#outstanding + 1);
   }
 }
 

@@ -1,0 +1,33 @@
+// Which route serves a request: the first that matches its path, model and headers and that the
+// caller's namespace may use.
+import { GatewayError } from '../errors.ts';
+import type { Runtime } from '../runtime/compile.ts';
+import type { CompiledRoute } from '../runtime/route.ts';
+import type { Identity } from './gate.ts';
+
+/**
+ * The first route that matches the request and that the caller's namespace may use. When routes
+ * match but none is allowed, the first match is returned so authorize() answers 403 (not 400): two
+ * tenants whose routes match the same model each get their own route.
+ */
+export function findRoute(
+  runtime: Runtime,
+  model: string,
+  path: string,
+  get: (n: string) => string | undefined,
+  identity: Identity,
+): CompiledRoute {
+  let forbidden: CompiledRoute | undefined;
+  for (const r of runtime.routes) {
+    if (!(r.matchesPath(path) && r.matchesModel(model) && r.matchesHeaders(get))) continue;
+    if (runtime.gate.visibleModel(identity, r, model)) return r;
+    forbidden ??= r;
+  }
+  if (forbidden) return forbidden;
+  // 404 model_not_found, as OpenAI answers (SDKs map it to NotFoundError; clients check the code)
+  throw new GatewayError(
+    'SLUICE_ERR_UNKNOWN_MODEL',
+    `The model \`${model}\` does not exist or you do not have access to it.`,
+    { param: 'model' },
+  );
+}
