@@ -132,16 +132,18 @@ function report(name: string, run: number, outs: Outcome[], extra = ''): void {
 async function killScenario(h: Hostile, mode: 'open' | 'closed', run: number): Promise<void> {
   const key = `sk-kill-${run}`;
   const pattern = `sluice:{kill}:kill:total:*:k:k${run}`;
-  // Phase A: streams admitted through Redis, still running when it dies.
-  const streams = Array.from({ length: 30 }, async (_, i) => {
-    const res = await fetch(`${h.replica(i).baseURL}/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-      body: JSON.stringify({ ...body(100), model: 'gpt-4o-slow', stream: true }),
-    });
-    return { status: res.status, text: await res.text() };
-  });
-  await new Promise((r) => setTimeout(r, 400));
+  // Phase A: streams admitted through Redis, still running when it dies. Redis is killed once every
+  // stream's headers arrived (admitted, answering): a fixed sleep lost that race on a loaded machine.
+  const started = await Promise.all(
+    Array.from({ length: 30 }, (_, i) =>
+      fetch(`${h.replica(i).baseURL}/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        body: JSON.stringify({ ...body(100), model: 'gpt-4o-slow', stream: true }),
+      }),
+    ),
+  );
+  const streams = started.map(async (res) => ({ status: res.status, text: await res.text() }));
   await h.redis.kill();
   // Phase B: a burst while Redis is gone.
   const during = await burst(h, BURST, (url) => chat(url, key, body(100)));

@@ -16,8 +16,6 @@ export interface StreamResult {
   /** what cut a truncated answer: the request's output cap or the namespace's window budget */
   truncatedBy?: 'output_cap' | 'budget';
   error?: GatewayError;
-  /** ms from start until the first byte reached the client */
-  firstByteAt?: number;
 }
 
 export interface PumpOptions {
@@ -73,123 +71,145 @@ export async function readFirstEvents(
   }
 }
 
-export async function pumpStream(
+export function pumpStream(
   opts: PumpOptions,
   iterator: AsyncIterator<Buffer>,
   ended: boolean,
 ): Promise<StreamResult> {
-  const { res, translator, clientGone } = opts;
-  let upstreamUsage: Usage | undefined;
-  let outputTokens = 0;
-  let firstByte = false;
+  return new StreamPump(opts).run(iterator, ended);
+}
 
-  const capped = opts.outputCap !== undefined || opts.allowOutput !== undefined;
+/**
+ * One stream's pump: what was counted so far, what is queued for the client, how it ended. One object
+ * per stream instead of a closure per step (the per-event work allocates nothing of its own).
+ */
+class StreamPump {
+  readonly #o: PumpOptions;
+  /** a cap applies: every text delta is counted as it passes */
+  readonly #capped: boolean;
+  #upstreamUsage: Usage | undefined;
+  #outputTokens = 0;
+  #firstByte = false;
   // Without a cap, text is only kept (not tokenized) so usage can be counted once at the end if the
   // upstream reports none; tokenizing every delta is paid only when a cap needs it.
-  let uncountedText = '';
-  let truncatedBy: StreamResult['truncatedBy'];
-
-  // Usage of an answer Sluice cut short: what the upstream reported so far (cache splits included),
-  // with the output Sluice let through.
-  const cutUsage = (): Usage => ({
-    ...upstreamUsage,
-    inputTokens: upstreamUsage?.inputTokens ?? opts.inputTokens(),
-    outputTokens,
-  });
-
+  #uncountedText = '';
+  #truncatedBy: StreamResult['truncatedBy'];
   // Bytes for the client from the events of one upstream read, written together when the read is
-  // handled (or before a truncation ending): same bytes in the same order, one write instead of one per
-  // event, since they arrived together anyway.
-  let out = '';
+  // handled (or before a truncation ending): same bytes in the same order, one write instead of one
+  // per event, since they arrived together anyway.
+  #out = '';
 
-  /** 'truncated' after writing the cap's ending (everything queued before it goes out first) */
-  const handle = (ev: StreamEvent): 'continue' | 'truncated' => {
-    if (ev.usage) upstreamUsage = { ...upstreamUsage, ...ev.usage };
+  constructor(opts: PumpOptions) {
+    this.#o = opts;
+    this.#capped = opts.outputCap !== undefined || opts.allowOutput !== undefined;
+  }
+
+  async run(iterator: AsyncIterator<Buffer>, ended: boolean): Promise<StreamResult> {
+    const opts = this.#o;
+    try {
+      let cut = this.#handleAll(opts.pending);
+      if (typeof cut !== 'boolean') cut = await cut;
+      if (cut) return this.#truncated();
+      while (!ended) {
+        if (opts.clientGone.aborted) throw opts.clientGone.reason;
+        const next = await iterator.next();
+        const events = next.done ? opts.translator.end() : opts.translator.push(next.value);
+        ended = next.done === true;
+        cut = this.#handleAll(events);
+        if (typeof cut !== 'boolean') cut = await cut;
+        if (cut) return this.#truncated();
+      }
+      return { usage: this.#finalUsage(), outcome: 'complete' };
+    } catch (err) {
+      opts.abortUpstream();
+      if (opts.clientGone.aborted) return { usage: this.#finalUsage(), outcome: 'client-aborted' };
+      const gwErr = opts.mapError(err);
+      if (!opts.res.destroyed)
+        await write(opts.res, opts.translator.errorEvent(gwErr), opts.clientGone)?.catch(() => {});
+      return { usage: this.#finalUsage(), outcome: 'error', error: gwErr };
+    }
+  }
+
+  #truncated(): StreamResult {
+    this.#o.abortUpstream();
+    return { usage: this.#cutUsage(), outcome: 'truncated', truncatedBy: this.#truncatedBy };
+  }
+
+  /**
+   * Usage of an answer Sluice cut short: what the upstream reported so far (cache splits included),
+   * with the output Sluice let through.
+   */
+  #cutUsage(): Usage {
+    return {
+      ...this.#upstreamUsage,
+      inputTokens: this.#upstreamUsage?.inputTokens ?? this.#o.inputTokens(),
+      outputTokens: this.#outputTokens,
+    };
+  }
+
+  #finalUsage(): Usage {
+    const u = this.#upstreamUsage;
+    if (u && (u.outputTokens > 0 || u.inputTokens > 0)) return u;
+    return {
+      inputTokens: this.#o.inputTokens(),
+      outputTokens: this.#capped ? this.#outputTokens : countTokens(this.#uncountedText, this.#o.encoding),
+      estimated: true,
+    };
+  }
+
+  /** 'truncated' after queueing the cap's ending (everything queued before it goes out first) */
+  #handle(ev: StreamEvent): 'continue' | 'truncated' {
+    const opts = this.#o;
+    if (ev.usage) this.#upstreamUsage = { ...this.#upstreamUsage, ...ev.usage };
     if (ev.text) {
-      if (!capped) uncountedText += ev.text;
+      if (!this.#capped) this.#uncountedText += ev.text;
       else {
         const tokens = countTokens(ev.text, opts.encoding);
         const capLeft =
-          opts.outputCap === undefined ? Number.POSITIVE_INFINITY : opts.outputCap - outputTokens;
+          opts.outputCap === undefined ? Number.POSITIVE_INFINITY : opts.outputCap - this.#outputTokens;
         const budgetOk = opts.allowOutput ? opts.allowOutput(tokens) : true;
         if (tokens > capLeft || !budgetOk) {
-          truncatedBy = budgetOk ? 'output_cap' : 'budget';
+          this.#truncatedBy = budgetOk ? 'output_cap' : 'budget';
           const room = budgetOk ? capLeft : 0;
           const kept = room > 0 ? truncateToTokens(ev.text, room, opts.encoding) : '';
           if (kept) opts.onText?.(kept);
-          outputTokens += countTokens(kept, opts.encoding);
-          const usage = cutUsage();
-          out += (kept ? translator.textChunk(kept, ev) : '') + translator.finish('length', usage, ev);
+          this.#outputTokens += countTokens(kept, opts.encoding);
+          const usage = this.#cutUsage();
+          this.#out +=
+            (kept ? opts.translator.textChunk(kept, ev) : '') + opts.translator.finish('length', usage, ev);
           return 'truncated';
         }
-        outputTokens += tokens;
+        this.#outputTokens += tokens;
       }
       opts.onText?.(ev.text);
     }
     if (ev.data.length > 0) {
-      if (!firstByte) {
-        firstByte = true;
+      if (!this.#firstByte) {
+        this.#firstByte = true;
         opts.onFirstByte();
       }
-      out += ev.data;
+      this.#out += ev.data;
     }
     return 'continue';
-  };
+  }
 
   /** Handle one read's events and write their bytes; true when the stream was cut by a cap. */
-  const handleAll = (events: StreamEvent[]): boolean | Promise<boolean> => {
+  #handleAll(events: StreamEvent[]): boolean | Promise<boolean> {
     let truncated = false;
     let wait: Promise<void> | undefined;
     try {
       for (const ev of events) {
-        if (handle(ev) === 'truncated') {
+        if (this.#handle(ev) === 'truncated') {
           truncated = true;
           break;
         }
       }
     } finally {
       // also when an event throws: what the events before it queued still reaches the client first
-      const data = out;
-      out = '';
-      wait = write(res, data, clientGone);
+      const data = this.#out;
+      this.#out = '';
+      wait = write(this.#o.res, data, this.#o.clientGone);
     }
     return wait ? wait.then(() => truncated) : truncated;
-  };
-
-  const finalUsage = (): Usage =>
-    upstreamUsage && (upstreamUsage.outputTokens > 0 || upstreamUsage.inputTokens > 0)
-      ? upstreamUsage
-      : {
-          inputTokens: opts.inputTokens(),
-          outputTokens: capped ? outputTokens : countTokens(uncountedText, opts.encoding),
-          estimated: true,
-        };
-
-  try {
-    let cut = handleAll(opts.pending);
-    if (typeof cut !== 'boolean') cut = await cut;
-    if (cut) {
-      opts.abortUpstream();
-      return { usage: cutUsage(), outcome: 'truncated', truncatedBy };
-    }
-    while (!ended) {
-      if (clientGone.aborted) throw clientGone.reason;
-      const next = await iterator.next();
-      const events = next.done ? translator.end() : translator.push(next.value);
-      ended = next.done === true;
-      cut = handleAll(events);
-      if (typeof cut !== 'boolean') cut = await cut;
-      if (cut) {
-        opts.abortUpstream();
-        return { usage: cutUsage(), outcome: 'truncated', truncatedBy };
-      }
-    }
-    return { usage: finalUsage(), outcome: 'complete' };
-  } catch (err) {
-    opts.abortUpstream();
-    if (clientGone.aborted) return { usage: finalUsage(), outcome: 'client-aborted' };
-    const gwErr = opts.mapError(err);
-    if (!res.destroyed) await write(res, translator.errorEvent(gwErr), clientGone)?.catch(() => {});
-    return { usage: finalUsage(), outcome: 'error', error: gwErr };
   }
 }
