@@ -2,8 +2,8 @@
 // translator output, and a checker for the Anthropic event grammar the SDKs rely on.
 import type { ProviderConfig } from '../../dataplane/src/config/schema.ts';
 import { getPreset } from '../../dataplane/src/providers/presets.ts';
-import { SseParser } from '../../dataplane/src/providers/sse.ts';
 import type { ClientApi, ResolvedProvider, TranslateContext } from '../../dataplane/src/providers/types.ts';
+import { SseParser } from '../../dataplane/src/wire/sse.ts';
 
 export function ctxFor(
   type: string,

@@ -5,13 +5,9 @@
 // two agree).
 import { GatewayError } from '../../dataplane/src/errors.ts';
 import { parseOpenAIError } from '../../dataplane/src/providers/openai_openai.ts';
-import {
-  fromOpenAIUsage,
-  type OpenAIUsage,
-  toOpenAIUsage,
-} from '../../dataplane/src/providers/openai_usage.ts';
-import { sseData } from '../../dataplane/src/providers/sse.ts';
 import type { StreamEvent, TranslateContext, Usage } from '../../dataplane/src/providers/types.ts';
+import { fromOpenAIUsage, type OpenAIUsage, toOpenAIUsage } from '../../dataplane/src/wire/openai/usage.ts';
+import { sseData } from '../../dataplane/src/wire/sse.ts';
 
 /**
  * Streams on which the reference is wrong: Node's streaming TextDecoder drops a byte order mark that

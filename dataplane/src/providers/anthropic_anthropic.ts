@@ -15,9 +15,10 @@ import {
   parseAnthropicFrame,
   streamErrorFromAnthropic,
   toAnthropicUsage,
-} from './anthropic_format.ts';
+} from '../wire/anthropic/format.ts';
+import { SseParser } from '../wire/sse.ts';
+import { parseUpstreamJson } from '../wire/upstream_json.ts';
 import { upstreamPath } from './request_parts.ts';
-import { SseParser } from './sse.ts';
 import type {
   StreamEvent,
   StreamTranslator,
@@ -27,7 +28,6 @@ import type {
   UpstreamRequest,
   Usage,
 } from './types.ts';
-import { parseUpstreamJson } from './upstream_json.ts';
 
 function buildRequest(body: Record<string, unknown>, ctx: TranslateContext): UpstreamRequest {
   return {

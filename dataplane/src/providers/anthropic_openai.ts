@@ -5,25 +5,26 @@
 // (Anthropic SDKs take message_delta's cumulative input_tokens as final).
 import { GatewayError } from '../errors.ts';
 import { countTokens, encodingForModel, promptTokensWithoutBlocking } from '../tokens/counter.ts';
-import { AnthropicEventWriter, type WriterState } from './anthropic_events.ts';
+import { AnthropicEventWriter, type WriterState } from '../wire/anthropic/events.ts';
 import {
   anthropicErrorFrame,
   anthropicPromptText,
   finishToAnthropicStop,
   HeldFailure,
   unsupportedFeature,
-} from './anthropic_format.ts';
+} from '../wire/anthropic/format.ts';
 import {
   anthropicMessageId,
   type OpenAICompletion,
   openaiCompletionToAnthropic,
   openaiCompletionUsage,
-} from './anthropic_from_openai.ts';
-import { anthropicToOpenAIChat } from './openai_from_anthropic.ts';
+} from '../wire/anthropic/from_openai.ts';
+import { anthropicToOpenAIChat } from '../wire/anthropic/to_openai.ts';
+import { fromOpenAIUsage, type OpenAIUsage } from '../wire/openai/usage.ts';
+import { type SseFrame, SseParser } from '../wire/sse.ts';
+import { midStreamFailure, parseUpstreamJson } from '../wire/upstream_json.ts';
 import { parseOpenAIError } from './openai_openai.ts';
-import { fromOpenAIUsage, type OpenAIUsage } from './openai_usage.ts';
 import { jsonRequestHeaders, upstreamPath } from './request_parts.ts';
-import { type SseFrame, SseParser } from './sse.ts';
 import type {
   StreamEvent,
   StreamTranslator,
@@ -33,7 +34,6 @@ import type {
   UpstreamRequest,
   Usage,
 } from './types.ts';
-import { midStreamFailure, parseUpstreamJson } from './upstream_json.ts';
 
 /** Input tokens estimated at buildRequest, keyed by the attempt's context (shared with createStream). */
 const inputEstimates = new WeakMap<TranslateContext, number>();

@@ -5,7 +5,7 @@
 // turned into Anthropic's message (or event stream) by the anthropic->openai translator again.
 // Usage for accounting comes from the backend translator (it keeps cache-write tokens that the OpenAI
 // shape in between cannot carry).
-import { type OpenAICompletion, openaiCompletionToAnthropic } from './anthropic_from_openai.ts';
+import { type OpenAICompletion, openaiCompletionToAnthropic } from '../wire/anthropic/from_openai.ts';
 import { anthropicToOpenAI } from './anthropic_openai.ts';
 import type {
   BackendApi,

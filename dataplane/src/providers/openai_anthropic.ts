@@ -14,12 +14,13 @@ import {
   parseAnthropicFrame,
   streamErrorFromAnthropic,
   unsupportedFeature,
-} from './anthropic_format.ts';
-import { openaiChatToAnthropic } from './anthropic_from_openai.ts';
-import { anthropicMessageToOpenAI } from './openai_from_anthropic.ts';
-import { OpenAIChunkStream } from './openai_output.ts';
+} from '../wire/anthropic/format.ts';
+import { openaiChatToAnthropic } from '../wire/anthropic/from_openai.ts';
+import { anthropicMessageToOpenAI } from '../wire/anthropic/to_openai.ts';
+import { OpenAIChunkStream } from '../wire/openai/response.ts';
+import { type SseFrame, SseParser } from '../wire/sse.ts';
+import { parseUpstreamJson } from '../wire/upstream_json.ts';
 import { upstreamPath } from './request_parts.ts';
-import { type SseFrame, SseParser } from './sse.ts';
 import type {
   StreamEvent,
   TranslateContext,
@@ -28,7 +29,6 @@ import type {
   UpstreamRequest,
   Usage,
 } from './types.ts';
-import { parseUpstreamJson } from './upstream_json.ts';
 
 function buildRequest(body: Record<string, unknown>, ctx: TranslateContext): UpstreamRequest {
   const out = openaiChatToAnthropic(body, {

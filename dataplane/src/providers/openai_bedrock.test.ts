@@ -7,7 +7,7 @@ import { type BedrockEvent, encodeFrame, eventFrame, textEvents } from '../../..
 import { verifySigV4 } from '../../../test/fakes/sigv4_verify.ts';
 import { resolvedProvider, sseChunks, translateContext } from '../../../test/helpers/provider_context.ts';
 import type { GatewayError } from '../errors.ts';
-import { toConverseRequest } from './bedrock_request.ts';
+import { toConverseRequest } from '../wire/bedrock/from_openai.ts';
 import { converseUsage, openaiChatToBedrock, stopReason } from './openai_bedrock.ts';
 import type { StreamEvent } from './types.ts';
 

@@ -3,10 +3,12 @@
 // whose messages carry `:event-type` (messageStart, contentBlockStart, contentBlockDelta,
 // contentBlockStop, messageStop, metadata) or `:message-type: exception` with `:exception-type`.
 import { GatewayError } from '../errors.ts';
-import { type EventMessage, EventStreamDecoder } from './aws_eventstream.ts';
-import { toConverseRequest } from './bedrock_request.ts';
-import { signRequest } from './bedrock_sigv4.ts';
-import { chatCompletionBody, OpenAIChunkStream, type ToolCallOut } from './openai_output.ts';
+import { type EventMessage, EventStreamDecoder } from '../wire/bedrock/eventstream.ts';
+import { toConverseRequest } from '../wire/bedrock/from_openai.ts';
+import { signRequest } from '../wire/bedrock/sigv4.ts';
+import { chatCompletionBody, OpenAIChunkStream, type ToolCallOut } from '../wire/openai/response.ts';
+import { midStreamFailure, parseUpstreamJson, typeForStatus } from '../wire/upstream_json.ts';
+import { checkedUsage } from '../wire/usage_check.ts';
 import { upstreamPath } from './request_parts.ts';
 import type {
   StreamEvent,
@@ -17,8 +19,6 @@ import type {
   UpstreamRequest,
   Usage,
 } from './types.ts';
-import { midStreamFailure, parseUpstreamJson, typeForStatus } from './upstream_json.ts';
-import { checkedUsage } from './usage_check.ts';
 
 interface ConverseUsage {
   inputTokens?: number;

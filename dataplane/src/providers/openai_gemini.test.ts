@@ -4,8 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { resolvedProvider, translateContext } from '../../../test/helpers/provider_context.ts';
 import type { GatewayError } from '../errors.ts';
-import { decodeToolCallId, toGeminiRequest, toGeminiSchema } from './gemini_request.ts';
-import { finishReason, geminiUsage } from './gemini_response.ts';
+import { decodeToolCallId, toGeminiRequest, toGeminiSchema } from '../wire/gemini/from_openai.ts';
+import { finishReason, geminiUsage } from '../wire/gemini/to_openai.ts';
 import { openaiChatToGemini, openaiEmbeddingsToGemini } from './openai_gemini.ts';
 
 const provider = resolvedProvider('gemini', { credentials: { apiKey: 'g-key' }, name: 'gem' });

@@ -4,7 +4,7 @@
 // carries finishReason, and usageMetadata (cumulative, so the latest wins) may come only at the end.
 import { GatewayError } from '../errors.ts';
 import { countTokens } from '../tokens/counter.ts';
-import { toGeminiRequest } from './gemini_request.ts';
+import { toGeminiRequest } from '../wire/gemini/from_openai.ts';
 import {
   choicesOf,
   finishReason,
@@ -12,11 +12,12 @@ import {
   geminiUsage,
   parseGeminiError,
   toolCallOf,
-} from './gemini_response.ts';
-import { invalid, unsupported } from './openai_input.ts';
-import { chatCompletionBody, OpenAIChunkStream } from './openai_output.ts';
+} from '../wire/gemini/to_openai.ts';
+import { invalid, unsupported } from '../wire/openai/request.ts';
+import { chatCompletionBody, OpenAIChunkStream } from '../wire/openai/response.ts';
+import { SseParser } from '../wire/sse.ts';
+import { midStreamFailure, parseUpstreamJson, typeForStatus } from '../wire/upstream_json.ts';
 import { authHeaders, JSON_HEADERS, jsonRequestHeaders, upstreamPath } from './request_parts.ts';
-import { SseParser } from './sse.ts';
 import type {
   StreamEvent,
   TranslateContext,
@@ -25,7 +26,6 @@ import type {
   UpstreamRequest,
   Usage,
 } from './types.ts';
-import { midStreamFailure, parseUpstreamJson, typeForStatus } from './upstream_json.ts';
 
 /** Gemini model names may be written with their resource prefix; paths take the bare id. */
 export function geminiModel(model: string): string {

@@ -4,10 +4,11 @@
 // the usage-only chunk again when the client did not ask for it.
 import { openaiErrorJSON } from '../api/openai_error.ts';
 import { GatewayError } from '../errors.ts';
-import { ChunkReader } from './openai_chunk_reader.ts';
-import { fromOpenAIUsage, type OpenAIUsage, toOpenAIUsage } from './openai_usage.ts';
+import { ChunkReader } from '../wire/openai/chunk_reader.ts';
+import { fromOpenAIUsage, type OpenAIUsage, toOpenAIUsage } from '../wire/openai/usage.ts';
+import { type SseFrame, SseParser, sseData } from '../wire/sse.ts';
+import { midStreamFailure, typeForStatus } from '../wire/upstream_json.ts';
 import { jsonRequestHeaders, upstreamPath } from './request_parts.ts';
-import { type SseFrame, SseParser, sseData } from './sse.ts';
 import type {
   ClientApi,
   StreamEvent,
@@ -19,7 +20,6 @@ import type {
   UpstreamRequest,
   Usage,
 } from './types.ts';
-import { midStreamFailure, typeForStatus } from './upstream_json.ts';
 
 interface OpenAIChunk {
   id?: string;

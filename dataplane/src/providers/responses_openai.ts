@@ -5,12 +5,13 @@
 // Sluice's own in both cases: `previous_response_id` was expanded into `input` before translation, so
 // the backend never needs to have stored anything.
 import { GatewayError } from '../errors.ts';
+import { ResponsesStreamModel, type TextTarget } from '../wire/responses/events.ts';
+import { fromResponsesUsage, type OutputItem, type ResponseObject } from '../wire/responses/format.ts';
+import { SseParser, sseData } from '../wire/sse.ts';
+import { parseUpstreamJson } from '../wire/upstream_json.ts';
 import { parseOpenAIError } from './openai_openai.ts';
 import { jsonRequestHeaders, upstreamPath } from './request_parts.ts';
-import { ResponsesStreamModel, type TextTarget } from './responses_events.ts';
 import { streamBase } from './responses_via_chat.ts';
-import { fromResponsesUsage, type OutputItem, type ResponseObject } from './responses_wire.ts';
-import { SseParser, sseData } from './sse.ts';
 import type {
   StreamEvent,
   StreamTranslator,
@@ -20,7 +21,6 @@ import type {
   UpstreamRequest,
   Usage,
 } from './types.ts';
-import { parseUpstreamJson } from './upstream_json.ts';
 
 type Obj = Record<string, unknown>;
 

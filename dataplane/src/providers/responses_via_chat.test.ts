@@ -3,9 +3,9 @@
 import { describe, expect, it } from 'vitest';
 import { resolvedProvider, translateContext } from '../../../test/helpers/provider_context.ts';
 import { GatewayError } from '../errors.ts';
+import { responsesToChat } from '../wire/responses/to_openai.ts';
+import { SseParser } from '../wire/sse.ts';
 import { findTranslator } from './registry.ts';
-import { responsesToChat } from './responses_to_chat.ts';
-import { SseParser } from './sse.ts';
 import type { StreamEvent, Translator } from './types.ts';
 
 type Obj = Record<string, unknown>;

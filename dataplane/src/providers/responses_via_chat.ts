@@ -1,13 +1,18 @@
 // Responses API client -> any backend, through that backend's openai-chat translator: the request
-// becomes a chat completions body (responses_to_chat.ts), the backend translator takes it to its wire
+// becomes a chat completions body (wire/responses/to_openai.ts), the backend translator takes it to its wire
 // format (OpenAI-compatible, Anthropic, Gemini, Bedrock), and its chat answer (or chunk stream) comes
 // back as a `response` object (or the typed Responses events). One composition for every backend, so
 // the core and the backends know nothing of the Responses API.
 import { countTokens, estimateTokens } from '../tokens/counter.ts';
-import { ResponsesFromChatStream } from './responses_chat_stream.ts';
-import { type ChatCompletionLike, chatToResponse } from './responses_from_chat.ts';
-import { responsesToChat } from './responses_to_chat.ts';
-import { newResponseId, type ResponseObject, responseShell, responsesPromptText } from './responses_wire.ts';
+import {
+  newResponseId,
+  type ResponseObject,
+  responseShell,
+  responsesPromptText,
+} from '../wire/responses/format.ts';
+import { type ChatCompletionLike, chatToResponse } from '../wire/responses/from_openai.ts';
+import { ResponsesFromChatStream } from '../wire/responses/from_openai_stream.ts';
+import { responsesToChat } from '../wire/responses/to_openai.ts';
 import type {
   BackendApi,
   StreamEvent,

@@ -3,6 +3,8 @@
 // prompts go to `systemInstruction`, tool results are `functionResponse` parts in a user turn whose
 // count must equal the calls of the model turn before it, arguments are objects (not JSON strings),
 // and schemas are an OpenAPI subset (no additionalProperties, $schema, $ref).
+
+import type { TranslateContext } from '../../providers/types.ts';
 import {
   contentParts,
   contentText,
@@ -17,8 +19,7 @@ import {
   toolCallNames,
   toolChoice,
   unsupported,
-} from './openai_input.ts';
-import type { TranslateContext } from './types.ts';
+} from '../openai/request.ts';
 
 export interface GeminiPart {
   text?: string;

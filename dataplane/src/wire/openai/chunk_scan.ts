@@ -9,7 +9,7 @@
 // JSON, holds no error, no usage, no tool call, at most one choice with no finish_reason, and nothing
 // nested it does not understand. For anything else — or any doubt — it answers false and the caller
 // parses the frame in full. It also records where the frame's variable strings sit, so the next frames
-// of the stream can be matched against this one as a template (openai_chunk_reader.ts).
+// of the stream can be matched against this one as a template (chunk_reader.ts).
 //
 // Why the text cannot fool it: every string is skipped from its opening quote to the first quote not
 // escaped by a backslash, so `"usage"` or `}]}` inside the content is just content. Escapes are

@@ -1,12 +1,18 @@
 // Anthropic Messages wire format: the types every Anthropic translator shares, usage and stop-reason
 // mapping to and from Sluice/OpenAI, the error envelope, and the request headers. Pure functions only,
 // so translators for other pairs (anthropic-messages -> gemini / bedrock) can compose them.
-import { GatewayError } from '../errors.ts';
-import { authHeaders, JSON_HEADERS } from './request_parts.ts';
-import type { SseFrame } from './sse.ts';
-import type { ResolvedProvider, StreamEvent, TranslateContext, UpstreamErrorInfo, Usage } from './types.ts';
-import { midStreamFailure } from './upstream_json.ts';
-import { checkedUsage } from './usage_check.ts';
+import { GatewayError } from '../../errors.ts';
+import { authHeaders, JSON_HEADERS } from '../../providers/request_parts.ts';
+import type {
+  ResolvedProvider,
+  StreamEvent,
+  TranslateContext,
+  UpstreamErrorInfo,
+  Usage,
+} from '../../providers/types.ts';
+import type { SseFrame } from '../sse.ts';
+import { midStreamFailure } from '../upstream_json.ts';
+import { checkedUsage } from '../usage_check.ts';
 
 /** max_tokens sent upstream when an OpenAI client gives none (Anthropic requires it) */
 export const DEFAULT_MAX_TOKENS = 4096;

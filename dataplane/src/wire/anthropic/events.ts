@@ -5,8 +5,9 @@
 //   message_delta (stop_reason + cumulative usage), message_stop
 // The writer's state can be snapshotted and restored, so a stream cut at a token cap can close exactly
 // the blocks the client saw (see StreamTranslator.finish's `cut`).
-import { type AnthropicUsage, toAnthropicUsage } from './anthropic_format.ts';
-import type { Usage } from './types.ts';
+
+import type { Usage } from '../../providers/types.ts';
+import { type AnthropicUsage, toAnthropicUsage } from './format.ts';
 
 export interface WriterState {
   started: boolean;

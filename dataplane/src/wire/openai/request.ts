@@ -2,8 +2,8 @@
 // The client API already validated the envelope (model, roles, content shape); these helpers read the
 // parts each backend needs and turn anything a backend cannot express into the documented 400 that
 // names the provider and the feature, instead of silently dropping it.
-import { GatewayError } from '../errors.ts';
-import type { TranslateContext } from './types.ts';
+import { GatewayError } from '../../errors.ts';
+import type { TranslateContext } from '../../providers/types.ts';
 
 export interface OpenAIToolCall {
   id?: string;

@@ -1,7 +1,10 @@
 // OpenAI chat format -> Anthropic Messages format: the request (for OpenAI clients calling an Anthropic
 // backend) and the response (for Anthropic clients served by an OpenAI-compatible backend).
 // Pure functions: everything a backend cannot express is reported through `unsupported`, never dropped.
-import { GatewayError } from '../errors.ts';
+import { GatewayError } from '../../errors.ts';
+import type { Usage } from '../../providers/types.ts';
+import { parseDataUrl } from '../openai/request.ts';
+import { fromOpenAIUsage, type OpenAIUsage } from '../openai/usage.ts';
 import {
   type AnthropicBlock,
   type AnthropicMessage,
@@ -10,10 +13,7 @@ import {
   type AnthropicToolChoice,
   finishToAnthropicStop,
   toAnthropicUsage,
-} from './anthropic_format.ts';
-import { parseDataUrl } from './openai_input.ts';
-import { fromOpenAIUsage, type OpenAIUsage } from './openai_usage.ts';
-import type { Usage } from './types.ts';
+} from './format.ts';
 
 export interface ConvertOptions {
   /** model name for the converted request */

@@ -3,8 +3,8 @@
 // full parse is the property test in test/providers/openai_stream_equivalence.test.ts; these cases
 // name the shapes that matter.
 import { describe, expect, it } from 'vitest';
-import { ChunkReader } from './openai_chunk_reader.ts';
-import { ChunkScanner, stringEnd } from './openai_chunk_scan.ts';
+import { ChunkReader } from './chunk_reader.ts';
+import { ChunkScanner, stringEnd } from './chunk_scan.ts';
 
 const head = '"id":"chatcmpl-1","object":"chat.completion.chunk","created":1760000000,"model":"gpt-4o"';
 const frame = (delta: string, more = '') =>

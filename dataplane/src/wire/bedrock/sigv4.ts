@@ -4,8 +4,8 @@
 // provider config because the signer derives and memoises signing keys per day.
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { GatewayError } from '../errors.ts';
-import type { ResolvedProvider } from './types.ts';
+import { GatewayError } from '../../errors.ts';
+import type { ResolvedProvider } from '../../providers/types.ts';
 
 const signers = new WeakMap<ResolvedProvider, SignatureV4>();
 

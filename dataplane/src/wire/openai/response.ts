@@ -2,11 +2,11 @@
 // `chat.completion` body, and the `chat.completion.chunk` SSE stream with OpenAI's conventions
 // (role on the first delta, tool calls by index with the id and name on their first delta, a finish
 // chunk, an optional usage-only chunk with empty choices, then `data: [DONE]`).
-import { openaiErrorJSON } from '../api/openai_error.ts';
-import type { GatewayError } from '../errors.ts';
-import { toOpenAIUsage } from './openai_usage.ts';
-import { sseData } from './sse.ts';
-import type { StreamEvent, StreamTranslator, TranslateContext, Usage } from './types.ts';
+import { openaiErrorJSON } from '../../api/openai_error.ts';
+import type { GatewayError } from '../../errors.ts';
+import type { StreamEvent, StreamTranslator, TranslateContext, Usage } from '../../providers/types.ts';
+import { sseData } from '../sse.ts';
+import { toOpenAIUsage } from './usage.ts';
 
 type TextKind =
   | { kind: 'text' | 'reasoning'; index: number }

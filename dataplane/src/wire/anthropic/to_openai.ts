@@ -1,16 +1,17 @@
 // Anthropic Messages format -> OpenAI chat format: the request (for Anthropic clients served by an
 // OpenAI-compatible backend) and the response (for OpenAI clients calling an Anthropic backend).
 // Pure functions: what OpenAI chat cannot express goes through `unsupported`, never silently away.
+
+import type { Usage } from '../../providers/types.ts';
+import { toOpenAIUsage } from '../openai/usage.ts';
 import {
   type AnthropicBlock,
   type AnthropicMessage,
   anthropicStopToFinish,
   blocksText,
   fromAnthropicUsage,
-} from './anthropic_format.ts';
-import type { ConvertOptions } from './anthropic_from_openai.ts';
-import { toOpenAIUsage } from './openai_usage.ts';
-import type { Usage } from './types.ts';
+} from './format.ts';
+import type { ConvertOptions } from './from_openai.ts';
 
 type Obj = Record<string, unknown>;
 

@@ -2,11 +2,11 @@
 // Responses API's typed events: response.created / in_progress first, then output items opened,
 // filled by deltas and closed, then response.completed (or response.incomplete when the backend
 // stopped at its token limit). Usage comes from the backend translator; without one it is estimated.
-import { GatewayError } from '../errors.ts';
-import { ResponsesStreamModel, type TextTarget } from './responses_events.ts';
-import type { ResponseObject } from './responses_wire.ts';
-import { SseParser } from './sse.ts';
-import type { StreamEvent, StreamTranslator, Usage } from './types.ts';
+import { GatewayError } from '../../errors.ts';
+import type { StreamEvent, StreamTranslator, Usage } from '../../providers/types.ts';
+import { SseParser } from '../sse.ts';
+import { ResponsesStreamModel, type TextTarget } from './events.ts';
+import type { ResponseObject } from './format.ts';
 
 interface ChunkToolCall {
   index?: number;

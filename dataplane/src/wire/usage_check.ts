@@ -4,7 +4,7 @@
 // it does for a server that sends no usage. Taking such numbers would refund a tenant's window
 // (negative), or throw from a metric counter mid-answer (a 500 after the upstream answered, or a
 // stream that never ends).
-import type { Usage } from './types.ts';
+import type { Usage } from '../providers/types.ts';
 
 const FIELDS = [
   'inputTokens',

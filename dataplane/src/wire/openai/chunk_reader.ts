@@ -1,7 +1,7 @@
 // Reads the plain delta chunks of an OpenAI stream by matching each against the previous one.
 //
 // Consecutive chunks of a stream differ only in a few strings: the content, and on api.openai.com a
-// random `obfuscation` pad. So once a chunk has been validated by the scanner (openai_chunk_scan.ts),
+// random `obfuscation` pad. So once a chunk has been validated by the scanner (chunk_scan.ts),
 // it becomes a template: its fixed text (keys, id, model, created, nulls, punctuation) cut around its
 // string values. A later chunk that is the same fixed text with a valid JSON string in each hole is the
 // same JSON with only those strings changed — which the scanner would accept with the same id, model
@@ -24,7 +24,7 @@ import {
   SKIP,
   stringEnd,
   textOf,
-} from './openai_chunk_scan.ts';
+} from './chunk_scan.ts';
 
 /** A normal stream builds two templates (the role-only first chunk, then the content chunks). */
 const WIDE_AFTER = 3;

@@ -1,6 +1,8 @@
 // An OpenAI chat completion as a Responses API `response` object: message text becomes one `message`
 // output item, each tool call a `function_call` item, reasoning text a `reasoning` item; a `length`
 // finish makes the response `incomplete` with reason `max_output_tokens` (as OpenAI reports it).
+
+import type { Usage } from '../../providers/types.ts';
 import {
   type FunctionCallItem,
   type MessageItem,
@@ -9,8 +11,7 @@ import {
   type ResponseObject,
   responseShell,
   toResponsesUsage,
-} from './responses_wire.ts';
-import type { Usage } from './types.ts';
+} from './format.ts';
 
 type Obj = Record<string, unknown>;
 

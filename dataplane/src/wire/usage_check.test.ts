@@ -1,11 +1,11 @@
 // Every converter from a provider's usage object goes through checkedUsage: an impossible count makes
 // the usage "not reported" (Sluice then counts), a plausible one passes unchanged.
 import { describe, expect, it } from 'vitest';
-import { fromAnthropicUsage } from './anthropic_format.ts';
-import { geminiUsage } from './gemini_response.ts';
-import { converseUsage } from './openai_bedrock.ts';
-import { fromOpenAIUsage } from './openai_usage.ts';
-import { fromResponsesUsage } from './responses_wire.ts';
+import { converseUsage } from '../providers/openai_bedrock.ts';
+import { fromAnthropicUsage } from './anthropic/format.ts';
+import { geminiUsage } from './gemini/to_openai.ts';
+import { fromOpenAIUsage } from './openai/usage.ts';
+import { fromResponsesUsage } from './responses/format.ts';
 import { checkedUsage } from './usage_check.ts';
 
 // wire objects as an upstream could send them: the converters' parameter types say what a

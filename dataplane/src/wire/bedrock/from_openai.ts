@@ -3,6 +3,8 @@
 // roles are only user/assistant and must alternate (consecutive messages of one role are merged, tool
 // results become toolResult blocks of a user turn), blank text blocks are rejected, images must be
 // bytes (no URLs), and any toolUse/toolResult in the history requires toolConfig.
+
+import type { TranslateContext } from '../../providers/types.ts';
 import {
   contentParts,
   contentText,
@@ -15,8 +17,7 @@ import {
   stopSequences,
   toolChoice,
   unsupported,
-} from './openai_input.ts';
-import type { TranslateContext } from './types.ts';
+} from '../openai/request.ts';
 
 export type BedrockBlock =
   | { text: string }

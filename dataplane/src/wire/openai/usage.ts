@@ -1,6 +1,6 @@
 // OpenAI's usage object <-> Sluice's Usage.
-import type { Usage } from './types.ts';
-import { checkedUsage } from './usage_check.ts';
+import type { Usage } from '../../providers/types.ts';
+import { checkedUsage } from '../usage_check.ts';
 
 export interface OpenAIUsage {
   prompt_tokens?: number;

@@ -1,10 +1,10 @@
 // Gemini GenerateContentResponse -> OpenAI pieces (pure): usage, finish reasons, tool calls, errors.
 import { randomBytes } from 'node:crypto';
-import { encodeToolCallId, type GeminiPart } from './gemini_request.ts';
-import type { ChoiceOut, ToolCallOut } from './openai_output.ts';
-import type { UpstreamErrorInfo, Usage } from './types.ts';
-import { typeForStatus } from './upstream_json.ts';
-import { checkedUsage } from './usage_check.ts';
+import type { UpstreamErrorInfo, Usage } from '../../providers/types.ts';
+import type { ChoiceOut, ToolCallOut } from '../openai/response.ts';
+import { typeForStatus } from '../upstream_json.ts';
+import { checkedUsage } from '../usage_check.ts';
+import { encodeToolCallId, type GeminiPart } from './from_openai.ts';
 
 export interface GeminiUsageMetadata {
   promptTokenCount?: number;

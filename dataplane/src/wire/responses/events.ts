@@ -4,7 +4,9 @@
 // before it, so when the core cuts the answer at a token cap (the event and everything after it never
 // reached the client) the model goes back to what the client saw and the ending continues from there:
 // the closing events, then `response.incomplete` with reason `max_output_tokens`.
-import type { GatewayError } from '../errors.ts';
+import type { GatewayError } from '../../errors.ts';
+import type { StreamEvent, Usage } from '../../providers/types.ts';
+import { sseData } from '../sse.ts';
 import {
   type FunctionCallItem,
   type MessageItem,
@@ -13,9 +15,7 @@ import {
   type ReasoningItem,
   type ResponseObject,
   toResponsesUsage,
-} from './responses_wire.ts';
-import { sseData } from './sse.ts';
-import type { StreamEvent, Usage } from './types.ts';
+} from './format.ts';
 
 /** What a text-carrying event added to, so a trimmed delta can be written again to the same place. */
 export type TextTarget =

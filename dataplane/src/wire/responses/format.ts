@@ -2,8 +2,8 @@
 // usage object and the `response` object that both whole answers and stream events carry. Shapes follow
 // the official openai SDK's types (resources/responses/responses.d.ts).
 import { randomBytes } from 'node:crypto';
-import type { Usage } from './types.ts';
-import { checkedUsage } from './usage_check.ts';
+import type { Usage } from '../../providers/types.ts';
+import { checkedUsage } from '../usage_check.ts';
 
 type Obj = Record<string, unknown>;
 

@@ -2,8 +2,8 @@
 // encoder (the fake Bedrock's, written from the spec with node:zlib's CRC32), and corruption of each
 // checksum and length field rejected rather than skipped.
 import { describe, expect, it } from 'vitest';
-import { encodeFrame } from '../../../test/fakes/bedrock.ts';
-import { decodeMessage, EventStreamDecoder, EventStreamError, encodeMessage } from './aws_eventstream.ts';
+import { encodeFrame } from '../../../../test/fakes/bedrock.ts';
+import { decodeMessage, EventStreamDecoder, EventStreamError, encodeMessage } from './eventstream.ts';
 
 const HEADERS = {
   ':event-type': 'contentBlockDelta',

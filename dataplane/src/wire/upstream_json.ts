@@ -1,6 +1,6 @@
 // Parsing an upstream's JSON body: a body that is not JSON is the upstream's fault (502), never a 500.
 import { GatewayError } from '../errors.ts';
-import type { UpstreamErrorInfo } from './types.ts';
+import type { UpstreamErrorInfo } from '../providers/types.ts';
 
 export function parseUpstreamJson<T>(body: Buffer | string, provider: string): T {
   try {
