@@ -4,9 +4,9 @@
 // and the token-cap endings each client format needs.
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../../dataplane/src/errors.ts';
-import { anthropicToAnthropic } from '../../dataplane/src/providers/anthropic_anthropic.ts';
-import { anthropicToOpenAI } from '../../dataplane/src/providers/anthropic_openai.ts';
-import { openaiToAnthropic } from '../../dataplane/src/providers/openai_anthropic.ts';
+import { anthropicToAnthropic } from '../../dataplane/src/providers/translators/anthropic_to_anthropic.ts';
+import { anthropicToOpenAI } from '../../dataplane/src/providers/translators/anthropic_to_openai.ts';
+import { openaiToAnthropic } from '../../dataplane/src/providers/translators/openai_to_anthropic.ts';
 import type {
   StreamEvent,
   StreamTranslator,

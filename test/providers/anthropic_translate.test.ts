@@ -3,9 +3,9 @@
 // documented API independently of the translators: what we send must be what the real API accepts.
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../../dataplane/src/errors.ts';
-import { anthropicToAnthropic } from '../../dataplane/src/providers/anthropic_anthropic.ts';
-import { anthropicToOpenAI } from '../../dataplane/src/providers/anthropic_openai.ts';
-import { openaiToAnthropic } from '../../dataplane/src/providers/openai_anthropic.ts';
+import { anthropicToAnthropic } from '../../dataplane/src/providers/translators/anthropic_to_anthropic.ts';
+import { anthropicToOpenAI } from '../../dataplane/src/providers/translators/anthropic_to_openai.ts';
+import { openaiToAnthropic } from '../../dataplane/src/providers/translators/openai_to_anthropic.ts';
 import { validateAnthropicRequest } from '../fakes/anthropic_validate.ts';
 import { ctxFor } from './anthropic_helpers.ts';
 

@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { GatewayError } from '../../dataplane/src/errors.ts';
-import { openaiToOpenai } from '../../dataplane/src/providers/openai_openai.ts';
+import { openaiToOpenai } from '../../dataplane/src/providers/translators/openai_to_openai.ts';
 import type { ClientApi, StreamTranslator } from '../../dataplane/src/providers/types.ts';
 import { resolvedProvider, translateContext } from '../helpers/provider_context.ts';
 import { RefOpenAIStream, refMisreadsBom } from './openai_stream_reference.ts';

@@ -1,7 +1,7 @@
 // Every converter from a provider's usage object goes through checkedUsage: an impossible count makes
 // the usage "not reported" (Sluice then counts), a plausible one passes unchanged.
 import { describe, expect, it } from 'vitest';
-import { converseUsage } from '../providers/openai_bedrock.ts';
+import { converseUsage } from '../providers/translators/openai_to_bedrock.ts';
 import { fromAnthropicUsage } from './anthropic/format.ts';
 import { geminiUsage } from './gemini/to_openai.ts';
 import { fromOpenAIUsage } from './openai/usage.ts';

@@ -1,10 +1,10 @@
 // OpenAI chat streams passed through: a server that puts `"error": null` on every chunk (some
 // OpenAI-compatible servers do) streams normally; a chunk with a real error fails the stream.
 import { describe, expect, it } from 'vitest';
-import { resolvedProvider, translateContext } from '../../../test/helpers/provider_context.ts';
-import { GatewayError } from '../errors.ts';
-import { findTranslator } from './registry.ts';
-import type { Translator } from './types.ts';
+import { resolvedProvider, translateContext } from '../../../../test/helpers/provider_context.ts';
+import { GatewayError } from '../../errors.ts';
+import { findTranslator } from '../registry.ts';
+import type { Translator } from '../types.ts';
 
 const t = findTranslator('openai-chat', 'openai') as Translator;
 const ctx = () =>

@@ -1,12 +1,12 @@
 // Responses API -> chat-backed providers: the request conversion, whole answers, and the typed event
 // stream (including the ending the core writes when it cuts an answer at a token cap).
 import { describe, expect, it } from 'vitest';
-import { resolvedProvider, translateContext } from '../../../test/helpers/provider_context.ts';
-import { GatewayError } from '../errors.ts';
-import { responsesToChat } from '../wire/responses/to_openai.ts';
-import { SseParser } from '../wire/sse.ts';
-import { findTranslator } from './registry.ts';
-import type { StreamEvent, Translator } from './types.ts';
+import { resolvedProvider, translateContext } from '../../../../test/helpers/provider_context.ts';
+import { GatewayError } from '../../errors.ts';
+import { responsesToChat } from '../../wire/responses/to_openai.ts';
+import { SseParser } from '../../wire/sse.ts';
+import { findTranslator } from '../registry.ts';
+import type { StreamEvent, Translator } from '../types.ts';
 
 type Obj = Record<string, unknown>;
 

@@ -2,13 +2,13 @@
 // Passthrough: upstream bytes reach the client unchanged; frames are parsed only to read text and usage.
 // The one rewrite: Sluice asks for stream usage (include_usage) so it can account exactly, and strips
 // the usage-only chunk again when the client did not ask for it.
-import { openaiErrorJSON } from '../api/openai_error.ts';
-import { GatewayError } from '../errors.ts';
-import { ChunkReader } from '../wire/openai/chunk_reader.ts';
-import { fromOpenAIUsage, type OpenAIUsage, toOpenAIUsage } from '../wire/openai/usage.ts';
-import { type SseFrame, SseParser, sseData } from '../wire/sse.ts';
-import { midStreamFailure, typeForStatus } from '../wire/upstream_json.ts';
-import { jsonRequestHeaders, upstreamPath } from './request_parts.ts';
+import { openaiErrorJSON } from '../../api/openai_error.ts';
+import { GatewayError } from '../../errors.ts';
+import { ChunkReader } from '../../wire/openai/chunk_reader.ts';
+import { fromOpenAIUsage, type OpenAIUsage, toOpenAIUsage } from '../../wire/openai/usage.ts';
+import { type SseFrame, SseParser, sseData } from '../../wire/sse.ts';
+import { midStreamFailure, typeForStatus } from '../../wire/upstream_json.ts';
+import { jsonRequestHeaders, upstreamPath } from '../request_parts.ts';
 import type {
   ClientApi,
   StreamEvent,
@@ -19,7 +19,7 @@ import type {
   UpstreamErrorInfo,
   UpstreamRequest,
   Usage,
-} from './types.ts';
+} from '../types.ts';
 
 interface OpenAIChunk {
   id?: string;

@@ -3,7 +3,7 @@
 // translated back to chat.completion / chat.completion.chunk. Usage comes from message_start (input and
 // cache tokens) and message_delta (output, and cumulative totals on newer API versions) and reaches the
 // client in OpenAI's format: both halves, never just the output.
-import { GatewayError } from '../errors.ts';
+import { GatewayError } from '../../errors.ts';
 import {
   type AnthropicMessage,
   AnthropicUsageTracker,
@@ -14,13 +14,13 @@ import {
   parseAnthropicFrame,
   streamErrorFromAnthropic,
   unsupportedFeature,
-} from '../wire/anthropic/format.ts';
-import { openaiChatToAnthropic } from '../wire/anthropic/from_openai.ts';
-import { anthropicMessageToOpenAI } from '../wire/anthropic/to_openai.ts';
-import { OpenAIChunkStream } from '../wire/openai/response.ts';
-import { type SseFrame, SseParser } from '../wire/sse.ts';
-import { parseUpstreamJson } from '../wire/upstream_json.ts';
-import { upstreamPath } from './request_parts.ts';
+} from '../../wire/anthropic/format.ts';
+import { openaiChatToAnthropic } from '../../wire/anthropic/from_openai.ts';
+import { anthropicMessageToOpenAI } from '../../wire/anthropic/to_openai.ts';
+import { OpenAIChunkStream } from '../../wire/openai/response.ts';
+import { type SseFrame, SseParser } from '../../wire/sse.ts';
+import { parseUpstreamJson } from '../../wire/upstream_json.ts';
+import { upstreamPath } from '../request_parts.ts';
 import type {
   StreamEvent,
   TranslateContext,
@@ -28,7 +28,7 @@ import type {
   Translator,
   UpstreamRequest,
   Usage,
-} from './types.ts';
+} from '../types.ts';
 
 function buildRequest(body: Record<string, unknown>, ctx: TranslateContext): UpstreamRequest {
   const out = openaiChatToAnthropic(body, {

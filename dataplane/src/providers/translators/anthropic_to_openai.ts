@@ -3,28 +3,27 @@
 // becomes the full Anthropic event sequence. OpenAI reports usage only at the end of a stream, so
 // message_start carries Sluice's estimate of the input tokens and message_delta the exact totals
 // (Anthropic SDKs take message_delta's cumulative input_tokens as final).
-import { GatewayError } from '../errors.ts';
-import { countTokens, encodingForModel, promptTokensWithoutBlocking } from '../tokens/counter.ts';
-import { AnthropicEventWriter, type WriterState } from '../wire/anthropic/events.ts';
+import { GatewayError } from '../../errors.ts';
+import { countTokens, encodingForModel, promptTokensWithoutBlocking } from '../../tokens/counter.ts';
+import { AnthropicEventWriter, type WriterState } from '../../wire/anthropic/events.ts';
 import {
   anthropicErrorFrame,
   anthropicPromptText,
   finishToAnthropicStop,
   HeldFailure,
   unsupportedFeature,
-} from '../wire/anthropic/format.ts';
+} from '../../wire/anthropic/format.ts';
 import {
   anthropicMessageId,
   type OpenAICompletion,
   openaiCompletionToAnthropic,
   openaiCompletionUsage,
-} from '../wire/anthropic/from_openai.ts';
-import { anthropicToOpenAIChat } from '../wire/anthropic/to_openai.ts';
-import { fromOpenAIUsage, type OpenAIUsage } from '../wire/openai/usage.ts';
-import { type SseFrame, SseParser } from '../wire/sse.ts';
-import { midStreamFailure, parseUpstreamJson } from '../wire/upstream_json.ts';
-import { parseOpenAIError } from './openai_openai.ts';
-import { jsonRequestHeaders, upstreamPath } from './request_parts.ts';
+} from '../../wire/anthropic/from_openai.ts';
+import { anthropicToOpenAIChat } from '../../wire/anthropic/to_openai.ts';
+import { fromOpenAIUsage, type OpenAIUsage } from '../../wire/openai/usage.ts';
+import { type SseFrame, SseParser } from '../../wire/sse.ts';
+import { midStreamFailure, parseUpstreamJson } from '../../wire/upstream_json.ts';
+import { jsonRequestHeaders, upstreamPath } from '../request_parts.ts';
 import type {
   StreamEvent,
   StreamTranslator,
@@ -33,7 +32,8 @@ import type {
   Translator,
   UpstreamRequest,
   Usage,
-} from './types.ts';
+} from '../types.ts';
+import { parseOpenAIError } from './openai_to_openai.ts';
 
 /** Input tokens estimated at buildRequest, keyed by the attempt's context (shared with createStream). */
 const inputEstimates = new WeakMap<TranslateContext, number>();

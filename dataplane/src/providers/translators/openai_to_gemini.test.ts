@@ -1,12 +1,12 @@
 // OpenAI -> Gemini translation against recorded-style fixtures: request bodies (roles, system
 // instruction, parts, tools, JSON mode, schema clean-up), whole responses, errors and embeddings.
-// Streams are in openai_gemini_stream.test.ts.
+// Streams are in openai_to_gemini_stream.test.ts.
 import { describe, expect, it } from 'vitest';
-import { resolvedProvider, translateContext } from '../../../test/helpers/provider_context.ts';
-import type { GatewayError } from '../errors.ts';
-import { decodeToolCallId, toGeminiRequest, toGeminiSchema } from '../wire/gemini/from_openai.ts';
-import { finishReason, geminiUsage } from '../wire/gemini/to_openai.ts';
-import { openaiChatToGemini, openaiEmbeddingsToGemini } from './openai_gemini.ts';
+import { resolvedProvider, translateContext } from '../../../../test/helpers/provider_context.ts';
+import type { GatewayError } from '../../errors.ts';
+import { decodeToolCallId, toGeminiRequest, toGeminiSchema } from '../../wire/gemini/from_openai.ts';
+import { finishReason, geminiUsage } from '../../wire/gemini/to_openai.ts';
+import { openaiChatToGemini, openaiEmbeddingsToGemini } from './openai_to_gemini.ts';
 
 const provider = resolvedProvider('gemini', { credentials: { apiKey: 'g-key' }, name: 'gem' });
 const ctx = (o: Parameters<typeof translateContext>[1] = {}) =>

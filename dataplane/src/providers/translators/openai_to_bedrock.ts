@@ -2,14 +2,14 @@
 // (/model/{modelId}/converse-stream), signed with SigV4. The stream is AWS event-stream binary framing
 // whose messages carry `:event-type` (messageStart, contentBlockStart, contentBlockDelta,
 // contentBlockStop, messageStop, metadata) or `:message-type: exception` with `:exception-type`.
-import { GatewayError } from '../errors.ts';
-import { type EventMessage, EventStreamDecoder } from '../wire/bedrock/eventstream.ts';
-import { toConverseRequest } from '../wire/bedrock/from_openai.ts';
-import { signRequest } from '../wire/bedrock/sigv4.ts';
-import { chatCompletionBody, OpenAIChunkStream, type ToolCallOut } from '../wire/openai/response.ts';
-import { midStreamFailure, parseUpstreamJson, typeForStatus } from '../wire/upstream_json.ts';
-import { checkedUsage } from '../wire/usage_check.ts';
-import { upstreamPath } from './request_parts.ts';
+import { GatewayError } from '../../errors.ts';
+import { type EventMessage, EventStreamDecoder } from '../../wire/bedrock/eventstream.ts';
+import { toConverseRequest } from '../../wire/bedrock/from_openai.ts';
+import { signRequest } from '../../wire/bedrock/sigv4.ts';
+import { chatCompletionBody, OpenAIChunkStream, type ToolCallOut } from '../../wire/openai/response.ts';
+import { midStreamFailure, parseUpstreamJson, typeForStatus } from '../../wire/upstream_json.ts';
+import { checkedUsage } from '../../wire/usage_check.ts';
+import { upstreamPath } from '../request_parts.ts';
 import type {
   StreamEvent,
   TranslateContext,
@@ -18,7 +18,7 @@ import type {
   UpstreamErrorInfo,
   UpstreamRequest,
   Usage,
-} from './types.ts';
+} from '../types.ts';
 
 interface ConverseUsage {
   inputTokens?: number;

@@ -3,13 +3,13 @@
 // and ConverseStream event-stream fixtures (tool input split across deltas, usage only in metadata,
 // exceptions, corrupt CRCs, truncation) fed in pieces of every size.
 import { describe, expect, it } from 'vitest';
-import { type BedrockEvent, encodeFrame, eventFrame, textEvents } from '../../../test/fakes/bedrock.ts';
-import { verifySigV4 } from '../../../test/fakes/sigv4_verify.ts';
-import { resolvedProvider, sseChunks, translateContext } from '../../../test/helpers/provider_context.ts';
-import type { GatewayError } from '../errors.ts';
-import { toConverseRequest } from '../wire/bedrock/from_openai.ts';
-import { converseUsage, openaiChatToBedrock, stopReason } from './openai_bedrock.ts';
-import type { StreamEvent } from './types.ts';
+import { type BedrockEvent, encodeFrame, eventFrame, textEvents } from '../../../../test/fakes/bedrock.ts';
+import { verifySigV4 } from '../../../../test/fakes/sigv4_verify.ts';
+import { resolvedProvider, sseChunks, translateContext } from '../../../../test/helpers/provider_context.ts';
+import type { GatewayError } from '../../errors.ts';
+import { toConverseRequest } from '../../wire/bedrock/from_openai.ts';
+import type { StreamEvent } from '../types.ts';
+import { converseUsage, openaiChatToBedrock, stopReason } from './openai_to_bedrock.ts';
 
 const KEYS = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
 const provider = resolvedProvider('bedrock', { region: 'us-west-2', credentials: KEYS, name: 'aws' });

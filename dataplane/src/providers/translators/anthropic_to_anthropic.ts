@@ -2,7 +2,7 @@
 // renamed; response bytes reach the client unchanged. Frames are parsed to read text (for caps) and
 // usage: input and cache tokens from message_start, output (and, on newer API versions, cumulative
 // totals) from message_delta. Both are kept, so streamed input tokens are never lost.
-import { GatewayError } from '../errors.ts';
+import { GatewayError } from '../../errors.ts';
 import {
   type AnthropicMessage,
   AnthropicUsageTracker,
@@ -15,10 +15,10 @@ import {
   parseAnthropicFrame,
   streamErrorFromAnthropic,
   toAnthropicUsage,
-} from '../wire/anthropic/format.ts';
-import { SseParser } from '../wire/sse.ts';
-import { parseUpstreamJson } from '../wire/upstream_json.ts';
-import { upstreamPath } from './request_parts.ts';
+} from '../../wire/anthropic/format.ts';
+import { SseParser } from '../../wire/sse.ts';
+import { parseUpstreamJson } from '../../wire/upstream_json.ts';
+import { upstreamPath } from '../request_parts.ts';
 import type {
   StreamEvent,
   StreamTranslator,
@@ -27,7 +27,7 @@ import type {
   Translator,
   UpstreamRequest,
   Usage,
-} from './types.ts';
+} from '../types.ts';
 
 function buildRequest(body: Record<string, unknown>, ctx: TranslateContext): UpstreamRequest {
   return {

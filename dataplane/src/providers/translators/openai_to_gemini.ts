@@ -2,9 +2,9 @@
 // streamGenerateContent?alt=sse, embeddings via batchEmbedContents. Auth is the x-goog-api-key header.
 // Gemini's stream has no terminator: each SSE event is a whole GenerateContentResponse, the last one
 // carries finishReason, and usageMetadata (cumulative, so the latest wins) may come only at the end.
-import { GatewayError } from '../errors.ts';
-import { countTokens } from '../tokens/counter.ts';
-import { toGeminiRequest } from '../wire/gemini/from_openai.ts';
+import { GatewayError } from '../../errors.ts';
+import { countTokens } from '../../tokens/counter.ts';
+import { toGeminiRequest } from '../../wire/gemini/from_openai.ts';
 import {
   choicesOf,
   finishReason,
@@ -12,12 +12,12 @@ import {
   geminiUsage,
   parseGeminiError,
   toolCallOf,
-} from '../wire/gemini/to_openai.ts';
-import { invalid, unsupported } from '../wire/openai/request.ts';
-import { chatCompletionBody, OpenAIChunkStream } from '../wire/openai/response.ts';
-import { SseParser } from '../wire/sse.ts';
-import { midStreamFailure, parseUpstreamJson, typeForStatus } from '../wire/upstream_json.ts';
-import { authHeaders, JSON_HEADERS, jsonRequestHeaders, upstreamPath } from './request_parts.ts';
+} from '../../wire/gemini/to_openai.ts';
+import { invalid, unsupported } from '../../wire/openai/request.ts';
+import { chatCompletionBody, OpenAIChunkStream } from '../../wire/openai/response.ts';
+import { SseParser } from '../../wire/sse.ts';
+import { midStreamFailure, parseUpstreamJson, typeForStatus } from '../../wire/upstream_json.ts';
+import { authHeaders, JSON_HEADERS, jsonRequestHeaders, upstreamPath } from '../request_parts.ts';
 import type {
   StreamEvent,
   TranslateContext,
@@ -25,7 +25,7 @@ import type {
   Translator,
   UpstreamRequest,
   Usage,
-} from './types.ts';
+} from '../types.ts';
 
 /** Gemini model names may be written with their resource prefix; paths take the bare id. */
 export function geminiModel(model: string): string {

@@ -3,16 +3,16 @@
 // format (OpenAI-compatible, Anthropic, Gemini, Bedrock), and its chat answer (or chunk stream) comes
 // back as a `response` object (or the typed Responses events). One composition for every backend, so
 // the core and the backends know nothing of the Responses API.
-import { countTokens, estimateTokens } from '../tokens/counter.ts';
+import { countTokens, estimateTokens } from '../../tokens/counter.ts';
 import {
   newResponseId,
   type ResponseObject,
   responseShell,
   responsesPromptText,
-} from '../wire/responses/format.ts';
-import { type ChatCompletionLike, chatToResponse } from '../wire/responses/from_openai.ts';
-import { ResponsesFromChatStream } from '../wire/responses/from_openai_stream.ts';
-import { responsesToChat } from '../wire/responses/to_openai.ts';
+} from '../../wire/responses/format.ts';
+import { type ChatCompletionLike, chatToResponse } from '../../wire/responses/from_openai.ts';
+import { ResponsesFromChatStream } from '../../wire/responses/from_openai_stream.ts';
+import { responsesToChat } from '../../wire/responses/to_openai.ts';
 import type {
   BackendApi,
   StreamEvent,
@@ -21,7 +21,7 @@ import type {
   TranslatedResponse,
   Translator,
   Usage,
-} from './types.ts';
+} from '../types.ts';
 
 type Obj = Record<string, unknown>;
 

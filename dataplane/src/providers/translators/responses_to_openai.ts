@@ -4,14 +4,12 @@
 // mock, ...) it goes through the chat translator like every other backend. Conversation state is
 // Sluice's own in both cases: `previous_response_id` was expanded into `input` before translation, so
 // the backend never needs to have stored anything.
-import { GatewayError } from '../errors.ts';
-import { ResponsesStreamModel, type TextTarget } from '../wire/responses/events.ts';
-import { fromResponsesUsage, type OutputItem, type ResponseObject } from '../wire/responses/format.ts';
-import { SseParser, sseData } from '../wire/sse.ts';
-import { parseUpstreamJson } from '../wire/upstream_json.ts';
-import { parseOpenAIError } from './openai_openai.ts';
-import { jsonRequestHeaders, upstreamPath } from './request_parts.ts';
-import { streamBase } from './responses_via_chat.ts';
+import { GatewayError } from '../../errors.ts';
+import { ResponsesStreamModel, type TextTarget } from '../../wire/responses/events.ts';
+import { fromResponsesUsage, type OutputItem, type ResponseObject } from '../../wire/responses/format.ts';
+import { SseParser, sseData } from '../../wire/sse.ts';
+import { parseUpstreamJson } from '../../wire/upstream_json.ts';
+import { jsonRequestHeaders, upstreamPath } from '../request_parts.ts';
 import type {
   StreamEvent,
   StreamTranslator,
@@ -20,7 +18,9 @@ import type {
   Translator,
   UpstreamRequest,
   Usage,
-} from './types.ts';
+} from '../types.ts';
+import { parseOpenAIError } from './openai_to_openai.ts';
+import { streamBase } from './responses_to_any.ts';
 
 type Obj = Record<string, unknown>;
 

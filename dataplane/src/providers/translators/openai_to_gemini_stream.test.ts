@@ -2,10 +2,10 @@
 // parts, thought summaries, parallel function calls, usage only in the last event, truncation, mid-stream
 // errors, and deltas trimmed at a cap keeping their kind.
 import { describe, expect, it } from 'vitest';
-import { resolvedProvider, sseChunks, translateContext } from '../../../test/helpers/provider_context.ts';
-import { GatewayError } from '../errors.ts';
-import { openaiChatToGemini } from './openai_gemini.ts';
-import type { StreamEvent } from './types.ts';
+import { resolvedProvider, sseChunks, translateContext } from '../../../../test/helpers/provider_context.ts';
+import { GatewayError } from '../../errors.ts';
+import type { StreamEvent } from '../types.ts';
+import { openaiChatToGemini } from './openai_to_gemini.ts';
 
 const provider = resolvedProvider('gemini', { credentials: { apiKey: 'g-key' }, name: 'gem' });
 const ctx = (o: Parameters<typeof translateContext>[1] = {}) =>

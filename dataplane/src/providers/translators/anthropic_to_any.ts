@@ -5,8 +5,7 @@
 // turned into Anthropic's message (or event stream) by the anthropic->openai translator again.
 // Usage for accounting comes from the backend translator (it keeps cache-write tokens that the OpenAI
 // shape in between cannot carry).
-import { type OpenAICompletion, openaiCompletionToAnthropic } from '../wire/anthropic/from_openai.ts';
-import { anthropicToOpenAI } from './anthropic_openai.ts';
+import { type OpenAICompletion, openaiCompletionToAnthropic } from '../../wire/anthropic/from_openai.ts';
 import type {
   BackendApi,
   StreamEvent,
@@ -15,7 +14,8 @@ import type {
   TranslatedResponse,
   Translator,
   Usage,
-} from './types.ts';
+} from '../types.ts';
+import { anthropicToOpenAI } from './anthropic_to_openai.ts';
 
 /** The context the inner (OpenAI chat -> backend) translator sees: it always emits stream usage. */
 function innerContext(ctx: TranslateContext): TranslateContext {
