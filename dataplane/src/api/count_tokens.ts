@@ -5,10 +5,10 @@
 // models whose tokenizer is not public (Claude's among them) — the `x-sluice-token-count` header says
 // which. Counting is not charged to any limit; the caller must be allowed to use the model.
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Runtime } from '../compiled/compile.ts';
 import type { Identity } from '../proxy/gate.ts';
 import { findRoute } from '../proxy/pipeline.ts';
 import { encodingForRoute } from '../proxy/route_encoding.ts';
-import type { Runtime } from '../runtime/compile.ts';
 import { countPromptTokensAsync } from '../tokens/pool.ts';
 import { anthropicPromptText } from '../wire/anthropic/format.ts';
 import { fail, isObj, validateMessages, validateSystem, validateTools } from './anthropic_validate.ts';

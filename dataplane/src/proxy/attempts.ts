@@ -4,12 +4,12 @@
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClientApiSpec, ClientRequest } from '../api/types.ts';
+import { effectiveTimeouts } from '../compiled/compile.ts';
+import type { CompiledRoute } from '../compiled/route.ts';
 import { GatewayError } from '../errors.ts';
 import { type AttemptStart, type Exchange, endAttempt, startAttempt } from '../observability/lifecycle.ts';
 import { metrics } from '../observability/metrics.ts';
 import type { TranslateContext, Translator } from '../providers/types.ts';
-import { effectiveTimeouts } from '../runtime/compile.ts';
-import type { CompiledRoute } from '../runtime/route.ts';
 import { type CompiledBackend, upstreamModel } from './balancer.ts';
 import type { PickContext } from './endpoint_picker.ts';
 import type { Endpoint } from './endpoints.ts';

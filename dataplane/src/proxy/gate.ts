@@ -2,9 +2,9 @@
 // limits admit. The core calls these in order; the policy engine (dataplane/src/policy) implements them.
 // `openGate` serves configs without namespaces: everyone is the "default" tenant with no limits.
 import type { ClientApiSpec, ClientRequest } from '../api/types.ts';
+import type { CompiledRoute } from '../compiled/route.ts';
 import type { Usage } from '../providers/types.ts';
 import type { RecordStore } from '../responses/state.ts';
-import type { CompiledRoute } from '../runtime/route.ts';
 import type { AnswerCap } from './cap_answer.ts';
 
 export interface RequestHeaders {

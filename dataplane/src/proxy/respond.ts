@@ -2,13 +2,13 @@
 // record usage, cost and latency and reconcile the admission with the real usage.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ClientAnswer } from '../api/types.ts';
+import type { Runtime } from '../compiled/compile.ts';
 import { GatewayError } from '../errors.ts';
 import { answerCollector, attemptAnswered, attemptFirstToken } from '../observability/lifecycle.ts';
 import { metrics } from '../observability/metrics.ts';
 import { modelLabel } from '../observability/model_labels.ts';
 import { costMicroUsd } from '../policy/pricing.ts';
 import type { StreamEvent, StreamTranslator, Usage } from '../providers/types.ts';
-import type { Runtime } from '../runtime/compile.ts';
 import type { Redactor } from '../security/redactor.ts';
 import { type EncodingName, encodingForModel } from '../tokens/counter.ts';
 import { type Attempt, readBounded } from './attempts.ts';
