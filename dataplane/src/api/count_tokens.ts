@@ -6,8 +6,8 @@
 // which. Counting is not charged to any limit; the caller must be allowed to use the model.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Runtime } from '../compiled/compile.ts';
-import type { Identity } from '../proxy/gate.ts';
 import { findRoute } from '../proxy/pipeline.ts';
+import type { Identity } from '../proxy/policy_interface.ts';
 import { encodingForRoute } from '../proxy/route_encoding.ts';
 import { countPromptTokensAsync } from '../tokens/pool.ts';
 import { anthropicPromptText } from '../wire/anthropic/format.ts';

@@ -6,7 +6,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Runtime } from '../compiled/compile.ts';
 import { GatewayError } from '../errors.ts';
-import type { Identity } from '../proxy/gate.ts';
+import type { Identity } from '../proxy/policy_interface.ts';
 
 export interface ListedModel {
   id: string;

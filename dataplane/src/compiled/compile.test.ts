@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, validateConfig } from '../config/load.ts';
 import { Slicer } from '../config/steps.ts';
-import { openGate } from '../proxy/gate.ts';
+import { openGate } from '../proxy/policy_interface.ts';
 import { type CompileOptions, compileRuntime } from './compile.ts';
 import { ProviderStateCache } from './provider_runtime.ts';
 

@@ -11,7 +11,7 @@ import { metrics } from '../observability/metrics.ts';
 import { rememberConfiguredModels } from '../observability/model_labels.ts';
 import { getPreset } from '../providers/presets.ts';
 import type { ResolvedProvider } from '../providers/types.ts';
-import { type Gate, openGate } from '../proxy/gate.ts';
+import { type Gate, openGate } from '../proxy/policy_interface.ts';
 import type { EffectiveTimeouts } from '../proxy/transport.ts';
 import { Redactor } from '../security/redactor.ts';
 import type { ProviderRuntime, ProviderStateCache } from './provider_runtime.ts';

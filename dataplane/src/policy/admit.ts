@@ -12,7 +12,7 @@ import { type ErrorCode, GatewayError } from '../errors.ts';
 import { metrics } from '../observability/metrics.ts';
 import type { Usage } from '../providers/types.ts';
 import { upstreamModel } from '../proxy/balancer.ts';
-import type { Admission, AdmitInput, Completion } from '../proxy/gate.ts';
+import type { Admission, AdmitInput, Completion } from '../proxy/policy_interface.ts';
 import { encodingForRoute } from '../proxy/route_encoding.ts';
 import type { AdmitDenied, Placement, Store } from '../store/types.ts';
 import { formatDuration } from '../store/windows.ts';

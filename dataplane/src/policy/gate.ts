@@ -10,7 +10,7 @@ import type { CompiledRoute } from '../compiled/route.ts';
 import type { SecretSource, SluiceConfig } from '../config/schema.ts';
 import { Slicer } from '../config/steps.ts';
 import { GatewayError } from '../errors.ts';
-import type { Admission, AdmitInput, Gate, Identity, RequestHeaders } from '../proxy/gate.ts';
+import type { Admission, AdmitInput, Gate, Identity, RequestHeaders } from '../proxy/policy_interface.ts';
 import type { StoreLogger } from '../store/redis.ts';
 import { type StoreLease, StoreRegistry } from '../store/registry.ts';
 import type { Store } from '../store/types.ts';

@@ -15,7 +15,7 @@ import type { NamespaceConfig, SecretSource } from '../config/schema.ts';
 import type { Slicer, Steps } from '../config/steps.ts';
 import { runSteps } from '../config/steps.ts';
 import { GatewayError } from '../errors.ts';
-import type { Identity, RequestHeaders } from '../proxy/gate.ts';
+import type { Identity, RequestHeaders } from '../proxy/policy_interface.ts';
 import { describeParseError } from '../security/parse_errors.ts';
 import { compileJwt, type JwtMatcher, looksLikeJwt, unverifiedClaims } from './jwt.ts';
 

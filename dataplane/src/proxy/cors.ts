@@ -7,7 +7,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Runtime } from '../compiled/compile.ts';
 import type { CorsConfig } from '../config/schema.ts';
-import type { Identity } from './gate.ts';
+import type { Identity } from './policy_interface.ts';
 
 interface CorsTable {
   byNamespace: Map<string, CorsConfig>;

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Runtime } from '../compiled/compile.ts';
 import { GatewayError } from '../errors.ts';
-import type { Identity } from '../proxy/gate.ts';
+import type { Identity } from '../proxy/policy_interface.ts';
 import { statesFor } from './conversation.ts';
 import type { StoredResponse } from './state.ts';
 

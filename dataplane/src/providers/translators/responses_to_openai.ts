@@ -30,7 +30,7 @@ const MIN_OUTPUT_TOKENS = 16;
 /** Does this provider serve the Responses API natively (its preset has a path for it)? */
 export function servesResponses(ctx: TranslateContext): boolean {
   const p = ctx.provider.preset;
-  if (!p.paths['openai-responses']) return false;
+  if (!p.pathTemplateByOperation['openai-responses']) return false;
   const min = p.quirks?.responsesMinApiVersion;
   if (!min) return true;
   const v = ctx.provider.config.apiVersion ?? p.defaultApiVersion ?? '';

@@ -1,5 +1,6 @@
 // The seam between the proxy core and tenancy/policy: who is calling, what they may use, and what
-// limits admit. The core calls these in order; the policy engine (dataplane/src/policy) implements them.
+// limits admit. The core calls these in order; the policy engine implements them (policy/gate.ts
+// builds its Gate).
 // `openGate` serves configs without namespaces: everyone is the "default" tenant with no limits.
 import type { ClientApiSpec, ClientRequest } from '../api/types.ts';
 import type { CompiledRoute } from '../compiled/route.ts';
