@@ -4,8 +4,8 @@
 // frame parse is the line-by-line one without its one-line shortcut (sse_fast_path.test.ts shows the
 // two agree).
 import { GatewayError } from '../../dataplane/src/errors.ts';
-import { parseOpenAIError } from '../../dataplane/src/providers/translators/openai_to_openai.ts';
 import type { StreamEvent, TranslateContext, Usage } from '../../dataplane/src/providers/types.ts';
+import { parseOpenAIError } from '../../dataplane/src/wire/openai/error.ts';
 import { fromOpenAIUsage, type OpenAIUsage, toOpenAIUsage } from '../../dataplane/src/wire/openai/usage.ts';
 import { sseData } from '../../dataplane/src/wire/sse.ts';
 

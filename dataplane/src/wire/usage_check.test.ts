@@ -1,8 +1,8 @@
 // Every converter from a provider's usage object goes through checkedUsage: an impossible count makes
 // the usage "not reported" (Sluice then counts), a plausible one passes unchanged.
 import { describe, expect, it } from 'vitest';
-import { converseUsage } from '../providers/translators/openai_to_bedrock.ts';
 import { fromAnthropicUsage } from './anthropic/format.ts';
+import { converseUsage } from './bedrock/to_openai.ts';
 import { geminiUsage } from './gemini/to_openai.ts';
 import { fromOpenAIUsage } from './openai/usage.ts';
 import { fromResponsesUsage } from './responses/format.ts';

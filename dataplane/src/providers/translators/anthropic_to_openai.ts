@@ -20,6 +20,7 @@ import {
   openaiCompletionUsage,
 } from '../../wire/anthropic/from_openai.ts';
 import { anthropicToOpenAIChat } from '../../wire/anthropic/to_openai.ts';
+import { parseOpenAIError } from '../../wire/openai/error.ts';
 import { fromOpenAIUsage, type OpenAIUsage } from '../../wire/openai/usage.ts';
 import { type SseFrame, SseParser } from '../../wire/sse.ts';
 import { midStreamFailure, parseUpstreamJson } from '../../wire/upstream_json.ts';
@@ -33,7 +34,6 @@ import type {
   UpstreamRequest,
   Usage,
 } from '../types.ts';
-import { parseOpenAIError } from './openai_to_openai.ts';
 
 /** Input tokens estimated at buildRequest, keyed by the attempt's context (shared with createStream). */
 const inputEstimates = new WeakMap<TranslateContext, number>();

@@ -8,8 +8,9 @@ import { verifySigV4 } from '../../../../test/fakes/sigv4_verify.ts';
 import { resolvedProvider, sseChunks, translateContext } from '../../../../test/helpers/provider_context.ts';
 import type { GatewayError } from '../../errors.ts';
 import { toConverseRequest } from '../../wire/bedrock/from_openai.ts';
+import { converseUsage, stopReason } from '../../wire/bedrock/to_openai.ts';
 import type { StreamEvent } from '../types.ts';
-import { converseUsage, openaiChatToBedrock, stopReason } from './openai_to_bedrock.ts';
+import { openaiChatToBedrock } from './openai_to_bedrock.ts';
 
 const KEYS = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
 const provider = resolvedProvider('bedrock', { region: 'us-west-2', credentials: KEYS, name: 'aws' });

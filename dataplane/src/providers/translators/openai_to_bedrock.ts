@@ -6,70 +6,23 @@ import { GatewayError } from '../../errors.ts';
 import { type EventMessage, EventStreamDecoder } from '../../wire/bedrock/eventstream.ts';
 import { toConverseRequest } from '../../wire/bedrock/from_openai.ts';
 import { signRequest } from '../../wire/bedrock/sigv4.ts';
+import {
+  type ConverseResponse,
+  type ConverseUsage,
+  converseUsage,
+  parseBedrockError,
+  stopReason,
+} from '../../wire/bedrock/to_openai.ts';
 import { chatCompletionBody, OpenAIChunkStream, type ToolCallOut } from '../../wire/openai/response.ts';
-import { midStreamFailure, parseUpstreamJson, typeForStatus } from '../../wire/upstream_json.ts';
-import { checkedUsage } from '../../wire/usage_check.ts';
+import { midStreamFailure, parseUpstreamJson } from '../../wire/upstream_json.ts';
 import { upstreamPath } from '../request_parts.ts';
 import type {
   StreamEvent,
   TranslateContext,
   TranslatedResponse,
   Translator,
-  UpstreamErrorInfo,
   UpstreamRequest,
-  Usage,
 } from '../types.ts';
-
-interface ConverseUsage {
-  inputTokens?: number;
-  outputTokens?: number;
-  totalTokens?: number;
-  cacheReadInputTokens?: number;
-  cacheWriteInputTokens?: number;
-}
-
-type OutBlock = {
-  text?: string;
-  toolUse?: { toolUseId: string; name: string; input: unknown };
-  reasoningContent?: { reasoningText?: { text?: string } };
-};
-
-interface ConverseResponse {
-  output?: { message?: { role?: string; content?: OutBlock[] } };
-  stopReason?: string;
-  usage?: ConverseUsage;
-}
-
-/**
- * Bedrock reports input tokens without the cached ones (like Anthropic); Sluice's Usage follows
- * OpenAI, where prompt tokens include cache reads and writes, so they are added back.
- */
-export function converseUsage(u: ConverseUsage | undefined): Usage | undefined {
-  if (!u || typeof u !== 'object') return undefined;
-  const read = u.cacheReadInputTokens ?? 0;
-  const write = u.cacheWriteInputTokens ?? 0;
-  const usage: Usage = {
-    inputTokens: (u.inputTokens ?? 0) + read + write,
-    outputTokens: u.outputTokens ?? 0,
-  };
-  if (read) usage.cachedInputTokens = read;
-  if (write) usage.cacheCreationInputTokens = write;
-  return checkedUsage(usage);
-}
-
-const STOP: Record<string, string> = {
-  end_turn: 'stop',
-  stop_sequence: 'stop',
-  max_tokens: 'length',
-  model_context_window_exceeded: 'length',
-  tool_use: 'tool_calls',
-  guardrail_intervened: 'content_filter',
-  content_filtered: 'content_filter',
-};
-
-export function stopReason(r: string | undefined): string {
-  return (r && STOP[r]) ?? 'stop';
-}
 
 export async function converseRequest(
   req: Record<string, unknown>,
@@ -109,22 +62,6 @@ function parseConverse(body: Buffer, ctx: TranslateContext): TranslatedResponse 
     usage,
     finishReason: finish,
   };
-}
-
-/** Bedrock errors: {"message": "..."} (some services capitalise it), the type in x-amzn-errortype. */
-export function parseBedrockError(status: number, body: Buffer): UpstreamErrorInfo {
-  try {
-    const e = JSON.parse(body.toString('utf8')) as { message?: unknown; Message?: unknown; __type?: unknown };
-    const message = e.message ?? e.Message;
-    if (typeof message === 'string' && message) {
-      // __type is "ValidationException" or "com.amazon...#ValidationException": the name is the code
-      const code = typeof e.__type === 'string' ? (e.__type.split('#').pop() ?? null) : null;
-      return { message, type: typeForStatus(status), code };
-    }
-  } catch {
-    // not JSON
-  }
-  return { message: `HTTP ${status}`, type: typeForStatus(status) };
 }
 
 interface StreamPayload {

@@ -5,9 +5,10 @@
 import { openaiErrorJSON } from '../../api/openai_error.ts';
 import { GatewayError } from '../../errors.ts';
 import { ChunkReader } from '../../wire/openai/chunk_reader.ts';
+import { parseOpenAIError } from '../../wire/openai/error.ts';
 import { fromOpenAIUsage, type OpenAIUsage, toOpenAIUsage } from '../../wire/openai/usage.ts';
 import { type SseFrame, SseParser, sseData } from '../../wire/sse.ts';
-import { midStreamFailure, typeForStatus } from '../../wire/upstream_json.ts';
+import { midStreamFailure } from '../../wire/upstream_json.ts';
 import { jsonRequestHeaders, upstreamPath } from '../request_parts.ts';
 import type {
   ClientApi,
@@ -16,7 +17,6 @@ import type {
   TranslateContext,
   TranslatedResponse,
   Translator,
-  UpstreamErrorInfo,
   UpstreamRequest,
   Usage,
 } from '../types.ts';
@@ -120,28 +120,6 @@ function parseResponse(body: Buffer, _ctx: TranslateContext): TranslatedResponse
     usage: fromOpenAIUsage(parsed.usage),
     finishReason: parsed.choices?.[0]?.finish_reason ?? undefined,
   };
-}
-
-export function parseOpenAIError(status: number, body: Buffer): UpstreamErrorInfo {
-  const text = body.toString('utf8');
-  try {
-    const parsed = JSON.parse(text) as {
-      error?: { message?: unknown; code?: unknown; type?: unknown; param?: unknown } | string;
-    };
-    const e = parsed.error;
-    if (typeof e === 'string') return { message: e, type: typeForStatus(status) };
-    if (e && typeof e.message === 'string') {
-      return {
-        message: e.message,
-        type: typeof e.type === 'string' ? e.type : typeForStatus(status),
-        code: typeof e.code === 'string' ? e.code : typeof e.code === 'number' ? String(e.code) : null,
-        param: typeof e.param === 'string' ? e.param : null,
-      };
-    }
-  } catch {
-    // not JSON: fall through to the status line
-  }
-  return { message: `HTTP ${status}`, type: typeForStatus(status) };
 }
 
 class OpenAIStream implements StreamTranslator {

@@ -5,6 +5,7 @@
 // Sluice's own in both cases: `previous_response_id` was expanded into `input` before translation, so
 // the backend never needs to have stored anything.
 import { GatewayError } from '../../errors.ts';
+import { parseOpenAIError } from '../../wire/openai/error.ts';
 import { ResponsesStreamModel, type TextTarget } from '../../wire/responses/events.ts';
 import { fromResponsesUsage, type OutputItem, type ResponseObject } from '../../wire/responses/format.ts';
 import { SseParser, sseData } from '../../wire/sse.ts';
@@ -19,7 +20,6 @@ import type {
   UpstreamRequest,
   Usage,
 } from '../types.ts';
-import { parseOpenAIError } from './openai_to_openai.ts';
 import { streamBase } from './responses_to_any.ts';
 
 type Obj = Record<string, unknown>;
