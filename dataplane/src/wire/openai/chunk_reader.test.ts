@@ -1,6 +1,6 @@
 // The chunk scanner and reader accept the plain delta chunks of real streams and refuse (so the full
 // parse decides) every chunk whose meaning they do not fully read. The exhaustive check against the
-// full parse is the property test in test/providers/openai_stream_equivalence.test.ts; these cases
+// full parse is the property test in providers/translators/openai_to_openai_stream.test.ts; these cases
 // name the shapes that matter.
 import { describe, expect, it } from 'vitest';
 import { ChunkReader } from './chunk_reader.ts';

@@ -1,15 +1,11 @@
-// Request and response translation between OpenAI chat and Anthropic Messages (no network). Translated
+// OpenAI chat client -> Anthropic backend: request and response translation (no network). Translated
 // Anthropic requests are also run through the fake Anthropic server's validator, which follows the
 // documented API independently of the translators: what we send must be what the real API accepts.
+// Streams are in openai_to_anthropic_stream.test.ts.
 import { describe, expect, it } from 'vitest';
-import { GatewayError } from '../../dataplane/src/errors.ts';
-import { anthropicToAnthropic } from '../../dataplane/src/providers/translators/anthropic_to_anthropic.ts';
-import { anthropicToOpenAI } from '../../dataplane/src/providers/translators/anthropic_to_openai.ts';
-import { openaiToAnthropic } from '../../dataplane/src/providers/translators/openai_to_anthropic.ts';
-import { validateAnthropicRequest } from '../fakes/anthropic_validate.ts';
-import { ctxFor } from './anthropic_helpers.ts';
-
-const PNG = 'iVBORw0KGgo=';
+import { validateAnthropicRequest } from '../../../../test/fakes/anthropic_validate.ts';
+import { ctxFor, PNG, rejection } from '../../../../test/providers/anthropic_helpers.ts';
+import { openaiToAnthropic } from './openai_to_anthropic.ts';
 
 async function toAnthropic(body: Record<string, unknown>, over = {}) {
   const ctx = ctxFor('anthropic', 'openai-chat', over);
@@ -21,16 +17,6 @@ function acceptedByAnthropic(headers: Record<string, string>, body: string): voi
   expect(
     validateAnthropicRequest(headers, body, { apiKey: 'k-123', versions: new Set(['2023-06-01']) }),
   ).toBeUndefined();
-}
-
-async function rejection(p: Promise<unknown> | (() => unknown)): Promise<GatewayError> {
-  try {
-    await (typeof p === 'function' ? p() : p);
-  } catch (err) {
-    if (err instanceof GatewayError) return err;
-    throw err;
-  }
-  throw new Error('expected a GatewayError');
 }
 
 describe('OpenAI chat request -> Anthropic Messages request', () => {
@@ -332,206 +318,5 @@ describe('Anthropic message -> OpenAI chat.completion', () => {
       ctx,
     );
     expect(info).toEqual({ message: 'Overloaded', type: 'overloaded_error', code: 'overloaded_error' });
-  });
-});
-
-describe('Anthropic request -> OpenAI-compatible backend', () => {
-  const build = async (type: string, body: Record<string, unknown>, stream = false) => {
-    const ctx = ctxFor(type, 'anthropic-messages', { stream });
-    const req = await anthropicToOpenAI.buildRequest(structuredClone(body), ctx);
-    return { req, sent: JSON.parse(String(req.body)) as Record<string, unknown> };
-  };
-
-  it('translates system, images, tool use and results, tool_choice and stream usage', async () => {
-    const { req, sent } = await build(
-      'openai',
-      {
-        model: 'client-model',
-        max_tokens: 300,
-        system: [{ type: 'text', text: 'Be brief.', cache_control: { type: 'ephemeral' } }],
-        stop_sequences: ['###'],
-        metadata: { user_id: 'u-1' },
-        stream: true,
-        messages: [
-          {
-            role: 'user',
-            content: [
-              { type: 'text', text: 'What is this?' },
-              { type: 'image', source: { type: 'base64', media_type: 'image/png', data: PNG } },
-            ],
-          },
-          {
-            role: 'assistant',
-            content: [{ type: 'tool_use', id: 'toolu_1', name: 'lookup', input: { q: 'png' } }],
-          },
-          {
-            role: 'user',
-            content: [
-              {
-                type: 'tool_result',
-                tool_use_id: 'toolu_1',
-                content: [{ type: 'text', text: 'an image format' }],
-              },
-              { type: 'text', text: 'Thanks' },
-            ],
-          },
-        ],
-        tools: [
-          {
-            name: 'lookup',
-            description: 'Look up',
-            input_schema: { type: 'object', properties: { q: { type: 'string' } } },
-          },
-        ],
-        tool_choice: { type: 'tool', name: 'lookup', disable_parallel_tool_use: true },
-      },
-      true,
-    );
-    expect(req.path).toBe('/v1/chat/completions');
-    expect(req.headers.authorization).toBe('Bearer k-123');
-    expect(sent).toEqual({
-      model: 'claude-up',
-      messages: [
-        { role: 'system', content: 'Be brief.' },
-        {
-          role: 'user',
-          content: [
-            { type: 'text', text: 'What is this?' },
-            { type: 'image_url', image_url: { url: `data:image/png;base64,${PNG}` } },
-          ],
-        },
-        {
-          role: 'assistant',
-          content: null,
-          tool_calls: [
-            { id: 'toolu_1', type: 'function', function: { name: 'lookup', arguments: '{"q":"png"}' } },
-          ],
-        },
-        { role: 'tool', tool_call_id: 'toolu_1', content: 'an image format' },
-        { role: 'user', content: 'Thanks' },
-      ],
-      // the openai preset sends OpenAI's current name, the only one reasoning models take (9dc7b31)
-      max_completion_tokens: 300,
-      stop: ['###'],
-      user: 'u-1',
-      tools: [
-        {
-          type: 'function',
-          function: {
-            name: 'lookup',
-            description: 'Look up',
-            parameters: { type: 'object', properties: { q: { type: 'string' } } },
-          },
-        },
-      ],
-      tool_choice: { type: 'function', function: { name: 'lookup' } },
-      parallel_tool_calls: false,
-      stream: true,
-      stream_options: { include_usage: true },
-    });
-  });
-
-  it("treats tools typed 'custom' or null as client tools", async () => {
-    const schema = { type: 'object', properties: {} };
-    const { sent } = await build('openai', {
-      model: 'm',
-      max_tokens: 10,
-      messages: [{ role: 'user', content: 'x' }],
-      tools: [
-        { type: 'custom', name: 'a', input_schema: schema },
-        { type: null, name: 'b', input_schema: schema },
-      ],
-    });
-    expect(sent.tools).toEqual([
-      { type: 'function', function: { name: 'a', parameters: schema } },
-      { type: 'function', function: { name: 'b', parameters: schema } },
-    ]);
-  });
-
-  it('answers 400 naming the provider and feature for Anthropic-only features', async () => {
-    const base = { model: 'm', max_tokens: 10, messages: [{ role: 'user', content: 'x' }] };
-    const doc = { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: 'JVBE' } };
-    const cases: Array<[Record<string, unknown>, string]> = [
-      [{ messages: [{ role: 'user', content: [doc] }] }, "'document' content blocks"],
-      [{ top_k: 5 }, 'top_k'],
-      [{ thinking: { type: 'enabled', budget_tokens: 2048 } }, 'extended thinking'],
-      [{ tools: [{ type: 'web_search_20250305', name: 'web_search' }] }, 'server tools'],
-      [{ mcp_servers: [] }, "'mcp_servers'"],
-    ];
-    for (const [extra, feature] of cases) {
-      const err = await rejection(build('openai', { ...base, ...extra }));
-      expect(err.code).toBe('SLUICE_ERR_UNSUPPORTED_FEATURE');
-      expect(err.message).toContain("provider 'my-openai' (OpenAI) does not support");
-      expect(err.message).toContain(feature);
-    }
-  });
-
-  it('turns an OpenAI completion into an Anthropic message with tool_use and usage', () => {
-    const ctx = ctxFor('openai', 'anthropic-messages');
-    const out = anthropicToOpenAI.parseResponse(
-      Buffer.from(
-        JSON.stringify({
-          id: 'chatcmpl-9',
-          object: 'chat.completion',
-          model: 'gpt-up',
-          choices: [
-            {
-              index: 0,
-              message: {
-                role: 'assistant',
-                content: 'Looking it up.',
-                tool_calls: [
-                  { id: 'call_9', type: 'function', function: { name: 'lookup', arguments: '{"q":"a"}' } },
-                ],
-              },
-              finish_reason: 'tool_calls',
-            },
-          ],
-          usage: {
-            prompt_tokens: 50,
-            completion_tokens: 9,
-            total_tokens: 59,
-            prompt_tokens_details: { cached_tokens: 30 },
-          },
-        }),
-      ),
-      ctx,
-    );
-    expect(JSON.parse(String(out.body))).toEqual({
-      id: 'msg_chatcmpl-9',
-      type: 'message',
-      role: 'assistant',
-      model: 'gpt-up',
-      content: [
-        { type: 'text', text: 'Looking it up.' },
-        { type: 'tool_use', id: 'call_9', name: 'lookup', input: { q: 'a' } },
-      ],
-      stop_reason: 'tool_use',
-      stop_sequence: null,
-      usage: {
-        input_tokens: 20,
-        output_tokens: 9,
-        cache_creation_input_tokens: 0,
-        cache_read_input_tokens: 30,
-      },
-    });
-    expect(out.usage).toEqual({ inputTokens: 50, outputTokens: 9, cachedInputTokens: 30 });
-  });
-});
-
-describe('Anthropic passthrough', () => {
-  it('forwards the body with only the model renamed, with x-api-key and the configured version', async () => {
-    const ctx = ctxFor('anthropic', 'anthropic-messages');
-    ctx.provider.config.apiVersion = '2023-01-01';
-    const body = {
-      model: 'client-model',
-      max_tokens: 5,
-      messages: [{ role: 'user', content: 'x' }],
-      top_k: 3,
-    };
-    const req = await anthropicToAnthropic.buildRequest(structuredClone(body), ctx);
-    expect(JSON.parse(String(req.body))).toEqual({ ...body, model: 'claude-up' });
-    expect(req.headers['anthropic-version']).toBe('2023-01-01');
-    expect(req.headers['x-api-key']).toBe('k-123');
   });
 });

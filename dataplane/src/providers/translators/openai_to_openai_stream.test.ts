@@ -5,11 +5,11 @@
 // (which carry the id, model and created the stream last reported).
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { GatewayError } from '../../dataplane/src/errors.ts';
-import { openaiToOpenai } from '../../dataplane/src/providers/translators/openai_to_openai.ts';
-import type { ClientApi, StreamTranslator } from '../../dataplane/src/providers/types.ts';
-import { resolvedProvider, translateContext } from '../helpers/provider_context.ts';
-import { RefOpenAIStream, refMisreadsBom } from './openai_stream_reference.ts';
+import { resolvedProvider, translateContext } from '../../../../test/helpers/provider_context.ts';
+import { RefOpenAIStream, refMisreadsBom } from '../../../../test/providers/openai_stream_reference.ts';
+import { GatewayError } from '../../errors.ts';
+import type { ClientApi, StreamTranslator } from '../types.ts';
+import { openaiToOpenai } from './openai_to_openai.ts';
 
 // --- JSON text with control over spelling: spaces, escapes, duplicate keys --------------------------
 
