@@ -8,6 +8,7 @@
 // JSON object. Each `--tree` loads the translator from another checkout (e.g. one `bench/ab.ts`
 // exported, or `git archive` of a revision with node_modules linked in): rounds alternate between them,
 // so a before/after pair is measured in one process under the same load.
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { StreamEvent, Translator } from '../../dataplane/src/providers/types.ts';
@@ -76,6 +77,12 @@ function oneStream(t: Translator, ctx: ReturnType<typeof translateContext>, read
   return n;
 }
 
+/** Where the tree keeps the OpenAI passthrough translator (revisions before issue 16's layout: providers/). */
+function translatorFile(tree: string): string {
+  const file = 'dataplane/src/providers/translators/openai_to_openai.ts';
+  return existsSync(join(tree, file)) ? file : 'dataplane/src/providers/openai_openai.ts';
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -87,7 +94,7 @@ async function main(): Promise<void> {
   const trees = (values.tree ?? [join(import.meta.dirname, '..', '..')]).map((t) => resolve(t));
   const translators: Translator[] = [];
   for (const tree of trees) {
-    const mod = (await import(join(tree, 'dataplane/src/providers/openai_openai.ts'))) as {
+    const mod = (await import(join(tree, translatorFile(tree)))) as {
       openaiToOpenai: Translator[];
     };
     const translator = mod.openaiToOpenai.find((t) => t.clientApi === 'openai-chat');

@@ -5,6 +5,15 @@ import { readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildAdminServer } from './admin_server.ts';
+import { type CompileOptions, compileRuntime, configDirOf, type Runtime } from './compiled/compile.ts';
+import { type ProviderRuntime, ProviderStateCache } from './compiled/provider_runtime.ts';
+import {
+  decideReadiness,
+  storeHealthOf,
+  type WarmState,
+  warmTokenizers,
+  warmUp,
+} from './compiled/readiness.ts';
 import { ConfigError, parseConfigText, validateConfigSliced } from './config/load.ts';
 import type { SluiceConfig } from './config/schema.ts';
 import { Slicer } from './config/steps.ts';
@@ -15,15 +24,6 @@ import { applyTracing, stopTracing } from './observability/tracing.ts';
 import { policyGateFactory } from './policy/gate.ts';
 import { setEgressPolicy } from './proxy/egress.ts';
 import { HealthChecker } from './proxy/health.ts';
-import { type CompileOptions, compileRuntime, configDirOf, type Runtime } from './runtime/compile.ts';
-import { type ProviderRuntime, ProviderStateCache } from './runtime/provider_runtime.ts';
-import {
-  decideReadiness,
-  storeHealthOf,
-  type WarmState,
-  warmTokenizers,
-  warmUp,
-} from './runtime/readiness.ts';
 import { setLogRedactor } from './security/redactor.ts';
 import { buildServer } from './server.ts';
 
@@ -54,7 +54,7 @@ export class Dataplane {
   #closed = false;
   #lastError: string | undefined;
   #reloads = 0;
-  /** set once the warm-up has run (runtime/readiness.ts): until then the replica is not ready */
+  /** set once the warm-up has run (compiled/readiness.ts): until then the replica is not ready */
   #warm: WarmState | undefined;
   address = '';
   /** the admin listener's address (admin_server.ts) */

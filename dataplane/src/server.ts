@@ -18,6 +18,7 @@ import { modelById, modelList, wantsAnthropicShape } from './api/models.ts';
 import { notFoundMessage } from './api/not_served.ts';
 import { clientApis } from './api/registry.ts';
 import type { ClientApiSpec } from './api/types.ts';
+import type { Runtime } from './compiled/compile.ts';
 import { type ErrorCode, GatewayError } from './errors.ts';
 import { metrics } from './observability/metrics.ts';
 import { observeRequests } from './observability/request_observer.ts';
@@ -25,7 +26,6 @@ import { installCors } from './proxy/cors.ts';
 import { handleApi } from './proxy/exchange.ts';
 import { callerOf, installIntake, intakeOf } from './proxy/intake.ts';
 import { registerResponseRoutes } from './responses/routes.ts';
-import type { Runtime } from './runtime/compile.ts';
 
 export interface ServerState {
   runtime(): Runtime;

@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compileGlob, compilePattern } from '../../dataplane/src/runtime/patterns.ts';
+import { compileGlob, compilePattern } from '../../dataplane/src/compiled/patterns.ts';
 import {
   configDir,
   type DataplaneProcess,

@@ -1,8 +1,8 @@
 // Ready means warm (issue 12): a `sluice serve` process says ready only once its Redis scripts are
 // loaded, the tokenizer tables of its configured models are loaded and the admission path has run,
-// and the decision is one function (runtime/readiness.ts) whatever port reports it.
+// and the decision is one function (compiled/readiness.ts) whatever port reports it.
 import { describe, expect, it } from 'vitest';
-import { decideReadiness } from '../../dataplane/src/runtime/readiness.ts';
+import { decideReadiness } from '../../dataplane/src/compiled/readiness.ts';
 import { configDir, spawnDataplane } from '../helpers/dataplane.ts';
 import { startRedis } from '../helpers/redis.ts';
 import { sha256, tenantConfig } from '../policy/fixtures.ts';

@@ -1,5 +1,5 @@
 // A TranslateContext for translator unit tests: a provider resolved from a real preset, the way
-// runtime/compile.ts resolves it (base URL, origin, base path, credentials), without loading a config.
+// compiled/compile.ts resolves it (base URL, origin, base path, credentials), without loading a config.
 import type { ProviderConfig } from '../../dataplane/src/config/schema.ts';
 import { getPreset } from '../../dataplane/src/providers/presets.ts';
 import type { ClientApi, ResolvedProvider, TranslateContext } from '../../dataplane/src/providers/types.ts';

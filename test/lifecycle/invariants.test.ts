@@ -12,7 +12,7 @@
 //   - a tenant limited to 1 concurrent request is admitted again (its slot was released).
 import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { Admission } from '../../dataplane/src/proxy/gate.ts';
+import type { Admission } from '../../dataplane/src/proxy/policy_interface.ts';
 import type { MemoryStore } from '../../dataplane/src/store/memory.ts';
 import { windowSpan } from '../../dataplane/src/store/windows.ts';
 import { type AnthropicScript, type FakeAnthropic, startFakeAnthropic } from '../fakes/anthropic.ts';

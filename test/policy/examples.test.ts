@@ -2,9 +2,9 @@
 // and compile into a policy gate; the quick-start keeps answering without credentials.
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { makeSecretReader } from '../../dataplane/src/compiled/compile.ts';
 import { loadConfigFile } from '../../dataplane/src/config/load.ts';
 import { createPolicyGate } from '../../dataplane/src/policy/gate.ts';
-import { makeSecretReader } from '../../dataplane/src/runtime/compile.ts';
 import { REPO_ROOT, startDataplane } from '../helpers/dataplane.ts';
 import { client, sdkError } from './fixtures.ts';
 

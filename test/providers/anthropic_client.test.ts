@@ -7,7 +7,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Dataplane } from '../../dataplane/src/dataplane.ts';
-import type { Gate } from '../../dataplane/src/proxy/gate.ts';
+import type { Gate } from '../../dataplane/src/proxy/policy_interface.ts';
 import { type FakeAnthropic, fixtures, startFakeAnthropic } from '../fakes/anthropic.ts';
 import { type FakeOpenAI, startFakeOpenAI } from '../fakes/openai.ts';
 import {

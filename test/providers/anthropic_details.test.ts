@@ -4,8 +4,8 @@
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { anthropicPromptText } from '../../dataplane/src/providers/anthropic_format.ts';
 import { countPromptTokens } from '../../dataplane/src/tokens/counter.ts';
+import { anthropicPromptText } from '../../dataplane/src/wire/anthropic/format.ts';
 import { type FakeAnthropic, startFakeAnthropic } from '../fakes/anthropic.ts';
 import { type InProcessDataplane, startDataplane } from '../helpers/dataplane.ts';
 import { UPSTREAM_KEY } from '../helpers/secrets.ts';

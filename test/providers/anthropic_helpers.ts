@@ -1,9 +1,18 @@
 // Shared pieces of the Anthropic translator tests: a translation context for a preset, SSE parsing of
-// translator output, and a checker for the Anthropic event grammar the SDKs rely on.
+// translator output, a checker for the Anthropic event grammar the SDKs rely on, running a stream
+// translator over pieces, and recorded-style Anthropic streams.
 import type { ProviderConfig } from '../../dataplane/src/config/schema.ts';
+import { GatewayError } from '../../dataplane/src/errors.ts';
 import { getPreset } from '../../dataplane/src/providers/presets.ts';
-import { SseParser } from '../../dataplane/src/providers/sse.ts';
-import type { ClientApi, ResolvedProvider, TranslateContext } from '../../dataplane/src/providers/types.ts';
+import type {
+  ClientApi,
+  ResolvedProvider,
+  StreamEvent,
+  StreamTranslator,
+  TranslateContext,
+  Usage,
+} from '../../dataplane/src/providers/types.ts';
+import { SseParser } from '../../dataplane/src/wire/sse.ts';
 
 export function ctxFor(
   type: string,
@@ -145,3 +154,110 @@ export function jsonEvents(text: string): J[] {
     .filter((e) => e.data !== '[DONE]')
     .map((e) => e.data as unknown as J);
 }
+
+export const PNG = 'iVBORw0KGgo=';
+
+export async function rejection(p: Promise<unknown> | (() => unknown)): Promise<GatewayError> {
+  try {
+    await (typeof p === 'function' ? p() : p);
+  } catch (err) {
+    if (err instanceof GatewayError) return err;
+    throw err;
+  }
+  throw new Error('expected a GatewayError');
+}
+
+export function run(st: StreamTranslator, bytes: Buffer[]): StreamEvent[] {
+  const out: StreamEvent[] = [];
+  for (const b of bytes) out.push(...st.push(b));
+  out.push(...st.end());
+  return out;
+}
+
+export const joined = (events: StreamEvent[]) => events.map((e) => String(e.data)).join('');
+/** usage as the core sees it: later events' counters overwrite earlier ones */
+export function mergedUsage(events: StreamEvent[]): Usage | undefined {
+  let usage: Usage | undefined;
+  for (const e of events)
+    if (e.usage) usage = Object.assign(usage ?? { inputTokens: 0, outputTokens: 0 }, e.usage);
+  return usage;
+}
+
+/** Recorded-style Anthropic stream: text, then a tool call whose JSON arrives in small pieces. */
+export const TEXT_AND_TOOL = anthropicSse([
+  {
+    type: 'message_start',
+    message: {
+      id: 'msg_01X',
+      type: 'message',
+      role: 'assistant',
+      model: 'claude-up',
+      content: [],
+      stop_reason: null,
+      stop_sequence: null,
+      usage: {
+        input_tokens: 472,
+        output_tokens: 2,
+        cache_read_input_tokens: 128,
+        cache_creation_input_tokens: 0,
+      },
+    },
+  },
+  { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } },
+  { type: 'ping' },
+  { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Okay, let me ' } },
+  { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'check.' } },
+  { type: 'content_block_stop', index: 0 },
+  {
+    type: 'content_block_start',
+    index: 1,
+    content_block: { type: 'tool_use', id: 'toolu_01T', name: 'get_weather', input: {} },
+  },
+  { type: 'content_block_delta', index: 1, delta: { type: 'input_json_delta', partial_json: '' } },
+  {
+    type: 'content_block_delta',
+    index: 1,
+    delta: { type: 'input_json_delta', partial_json: '{"city": "Sa' },
+  },
+  {
+    type: 'content_block_delta',
+    index: 1,
+    delta: { type: 'input_json_delta', partial_json: 'n Francisco"' },
+  },
+  {
+    type: 'content_block_delta',
+    index: 1,
+    delta: { type: 'input_json_delta', partial_json: ', "unit": "celsius"}' },
+  },
+  { type: 'content_block_stop', index: 1 },
+  {
+    type: 'message_delta',
+    delta: { stop_reason: 'tool_use', stop_sequence: null },
+    usage: { output_tokens: 89 },
+  },
+  { type: 'message_stop' },
+]);
+
+/** Usage only in message_delta (message_start reports zeros), as newer API versions may send it. */
+export const USAGE_IN_DELTA = anthropicSse([
+  {
+    type: 'message_start',
+    message: {
+      id: 'msg_02',
+      type: 'message',
+      role: 'assistant',
+      model: 'claude-up',
+      content: [],
+      usage: { input_tokens: 0, output_tokens: 0 },
+    },
+  },
+  { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } },
+  { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Hi' } },
+  { type: 'content_block_stop', index: 0 },
+  {
+    type: 'message_delta',
+    delta: { stop_reason: 'end_turn', stop_sequence: null },
+    usage: { input_tokens: 40, output_tokens: 3, cache_read_input_tokens: 10 },
+  },
+  { type: 'message_stop' },
+]);

@@ -5,7 +5,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Dataplane } from '../../dataplane/src/dataplane.ts';
-import type { Gate } from '../../dataplane/src/proxy/gate.ts';
+import type { Gate } from '../../dataplane/src/proxy/policy_interface.ts';
 import { type FakeBedrock, startFakeBedrock, textEvents } from '../fakes/bedrock.ts';
 import { type FakeGemini, startFakeGemini, textChunks } from '../fakes/gemini.ts';
 import { configDir, type TestConfigDir } from '../helpers/dataplane.ts';

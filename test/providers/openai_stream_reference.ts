@@ -1,17 +1,13 @@
 // The OpenAI passthrough stream translator and SSE parser as they were before the chunk reader
 // (commit db111bb): bytes decoded by a streaming TextDecoder, every frame read with a full JSON.parse.
-// Kept as the reference the fast paths must agree with (openai_stream_equivalence.test.ts). The SSE
-// frame parse is the line-by-line one without its one-line shortcut (sse_fast_path.test.ts shows the
-// two agree).
+// Kept as the reference the fast paths must agree with (providers/translators/
+// openai_to_openai_stream.test.ts). The SSE frame parse is the line-by-line one without its one-line
+// shortcut (wire/sse_fast_path.test.ts shows the two agree).
 import { GatewayError } from '../../dataplane/src/errors.ts';
-import { parseOpenAIError } from '../../dataplane/src/providers/openai_openai.ts';
-import {
-  fromOpenAIUsage,
-  type OpenAIUsage,
-  toOpenAIUsage,
-} from '../../dataplane/src/providers/openai_usage.ts';
-import { sseData } from '../../dataplane/src/providers/sse.ts';
 import type { StreamEvent, TranslateContext, Usage } from '../../dataplane/src/providers/types.ts';
+import { parseOpenAIError } from '../../dataplane/src/wire/openai/error.ts';
+import { fromOpenAIUsage, type OpenAIUsage, toOpenAIUsage } from '../../dataplane/src/wire/openai/usage.ts';
+import { sseData } from '../../dataplane/src/wire/sse.ts';
 
 /**
  * Streams on which the reference is wrong: Node's streaming TextDecoder drops a byte order mark that

@@ -5,12 +5,12 @@
 // models whose tokenizer is not public (Claude's among them) — the `x-sluice-token-count` header says
 // which. Counting is not charged to any limit; the caller must be allowed to use the model.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { anthropicPromptText } from '../providers/anthropic_format.ts';
+import type { Runtime } from '../compiled/compile.ts';
 import { findRoute } from '../proxy/find_route.ts';
-import type { Identity } from '../proxy/gate.ts';
+import type { Identity } from '../proxy/policy_interface.ts';
 import { encodingForRoute } from '../proxy/route_encoding.ts';
-import type { Runtime } from '../runtime/compile.ts';
 import { countPromptTokensAsync } from '../tokens/pool.ts';
+import { anthropicPromptText } from '../wire/anthropic/format.ts';
 import { fail, isObj, validateMessages, validateSystem, validateTools } from './anthropic_validate.ts';
 
 export const COUNT_TOKENS_PATH = '/v1/messages/count_tokens';

@@ -4,9 +4,9 @@
 // that its globs accept; a model another tenant's route serves is not listed, and asking for it by id
 // answers 404 model_not_found as OpenAI does (existence is not revealed).
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Runtime } from '../compiled/compile.ts';
 import { GatewayError } from '../errors.ts';
-import type { Identity } from '../proxy/gate.ts';
-import type { Runtime } from '../runtime/compile.ts';
+import type { Identity } from '../proxy/policy_interface.ts';
 
 export interface ListedModel {
   id: string;

@@ -3,8 +3,8 @@
 // `previous_response_id` is expanded from Sluice's own state store before limits are checked (see
 // responses/state.ts), so the prompt that is counted and filtered is the whole one the backend gets.
 import type { GatewayError } from '../errors.ts';
-import { responsesPromptText } from '../providers/responses_wire.ts';
 import { prepareConversation, storeConversation } from '../responses/conversation.ts';
+import { responsesPromptText } from '../wire/responses/format.ts';
 import { validateResponsesBody } from './responses_validate.ts';
 import type { ClientApiSpec, ClientRequest } from './types.ts';
 import { requireObject, requireString } from './validate.ts';

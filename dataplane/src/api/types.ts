@@ -1,7 +1,8 @@
 // An inbound client API: how its requests are validated, how its errors look, and where its prompt is.
+
+import type { Runtime } from '../compiled/compile.ts';
 import type { GatewayError } from '../errors.ts';
 import type { ClientApi, StreamTranslator } from '../providers/types.ts';
-import type { Runtime } from '../runtime/compile.ts';
 
 /** Where a request is being served: the caller's namespace and the config serving it. */
 export interface ExchangeScope {

@@ -6,8 +6,8 @@
 // (or, for presets and pattern checks, where the dataplane keeps them) and are re-exported as they are,
 // so neither side can drift from the other.
 
+export { patternProblem } from '../compiled/patterns.ts';
 export { getPreset, listPresets } from '../providers/presets.ts';
-export { patternProblem } from '../runtime/patterns.ts';
 export { configHash } from './hash.ts';
 export {
   COMPRESSED_MARKER,

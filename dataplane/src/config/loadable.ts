@@ -7,9 +7,9 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { compileRuntime, type Runtime } from '../compiled/compile.ts';
+import { ProviderStateCache } from '../compiled/provider_runtime.ts';
 import { policyGateFactory } from '../policy/gate.ts';
-import { compileRuntime, type Runtime } from '../runtime/compile.ts';
-import { ProviderStateCache } from '../runtime/provider_runtime.ts';
 import { ConfigError, type ConfigIssue } from './load.ts';
 import type { SluiceConfig } from './schema.ts';
 

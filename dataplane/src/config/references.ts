@@ -48,7 +48,11 @@ export function* checkReferenceSteps(cfg: SluiceConfig): Steps<ConfigIssue[]> {
         message: 'must look like a region name, e.g. us-east-1',
       });
     }
-    if (p.healthCheck && !p.healthCheck.path && (!preset.paths.health || preset.auth === 'sigv4')) {
+    if (
+      p.healthCheck &&
+      !p.healthCheck.path &&
+      (!preset.pathTemplateByOperation.health || preset.auth === 'sigv4')
+    ) {
       issues.push({
         path: `providers[${i}].healthCheck`,
         message: `provider type "${p.type}" has no health endpoint Sluice can probe; set healthCheck.path or omit healthCheck`,

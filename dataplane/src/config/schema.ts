@@ -3,7 +3,7 @@
 // Design goals: easy to render (plain lists keyed by `name`, no cross-object nesting beyond names),
 // easy to diff (stable key order when serialised), strict (unknown keys are errors, so typos surface).
 import { z } from 'zod';
-import { patternProblem } from '../runtime/patterns.ts';
+import { patternProblem } from '../compiled/patterns.ts';
 
 const name = z
   .string()

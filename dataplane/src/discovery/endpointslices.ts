@@ -10,13 +10,13 @@ import https from 'node:https';
 import type { Logger } from 'pino';
 import { loadKubeCredentials } from '../../../kube/kube_credentials.ts';
 import { KubeRest } from '../../../kube/kube_rest.ts';
-import { ConfigError } from '../config/load.ts';
-import type { EndpointSet } from '../proxy/endpoints.ts';
 import type {
   DiscoveryFactory,
   EndpointDiscovery,
   KubernetesEndpoints,
-} from '../runtime/provider_runtime.ts';
+} from '../compiled/provider_runtime.ts';
+import { ConfigError } from '../config/load.ts';
+import type { EndpointSet } from '../proxy/endpoints.ts';
 
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 /** a watch line larger than this is not an EndpointSlice (they hold at most 1000 endpoints) */

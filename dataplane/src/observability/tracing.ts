@@ -2,9 +2,9 @@
 // OpenTelemetry packages are imported only when a config enables tracing, so a dataplane without it
 // loads none of them and its request path publishes nothing (observability/lifecycle.ts).
 import type { Logger } from 'pino';
+import type { Runtime } from '../compiled/compile.ts';
+import { makeSecretReader } from '../compiled/compile.ts';
 import type { SluiceConfig, TracingConfig } from '../config/schema.ts';
-import type { Runtime } from '../runtime/compile.ts';
-import { makeSecretReader } from '../runtime/compile.ts';
 
 /** What a running tracer needs from each config load besides its export settings. */
 export interface TracingScope {

@@ -7,13 +7,13 @@
 import { randomUUID } from 'node:crypto';
 import { nonTextTokens, tokenArrayText, tokenArrayTokens } from '../api/prompt_extras.ts';
 import type { ClientApiSpec } from '../api/types.ts';
+import type { CompiledRoute } from '../compiled/route.ts';
 import { type ErrorCode, GatewayError } from '../errors.ts';
 import { metrics } from '../observability/metrics.ts';
 import type { Usage } from '../providers/types.ts';
 import { upstreamModel } from '../proxy/balancer.ts';
-import type { Admission, AdmitInput, Completion } from '../proxy/gate.ts';
+import type { Admission, AdmitInput, Completion } from '../proxy/policy_interface.ts';
 import { encodingForRoute } from '../proxy/route_encoding.ts';
-import type { CompiledRoute } from '../runtime/route.ts';
 import type { AdmitDenied, Placement, Store } from '../store/types.ts';
 import { formatDuration } from '../store/windows.ts';
 import { ASYNC_MIN_CHARS, countPromptTokensAsync } from '../tokens/pool.ts';

@@ -1,10 +1,11 @@
 // Namespaces and policies compiled once per config load: regexes built, globs turned into matchers,
 // policy scopes resolved, so the request path only runs precomputed closures (fastify route.js style).
+
+import { compilePattern, type LinearPattern } from '../compiled/patterns.ts';
+import { compileModelMatcher } from '../compiled/route.ts';
 import { ConfigError, type ConfigIssue } from '../config/load.ts';
 import type { NamespaceConfig, PolicyConfig, SluiceConfig } from '../config/schema.ts';
 import { runSteps, type Steps } from '../config/steps.ts';
-import { compilePattern, type LinearPattern } from '../runtime/patterns.ts';
-import { compileModelMatcher } from '../runtime/route.ts';
 
 export interface ContentFilter {
   name: string;

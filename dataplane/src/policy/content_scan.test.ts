@@ -1,7 +1,7 @@
 // Content filters on long prompts: scanned on the worker with the same result as inline, and tenants
 // served in turn (a tenant that queues more while its scan runs goes behind the tenants waiting).
 import { describe, expect, it } from 'vitest';
-import { compilePattern } from '../runtime/patterns.ts';
+import { compilePattern } from '../compiled/patterns.ts';
 import type { ContentFilter } from './compile.ts';
 import { firstMatchingFilter, INLINE_SCAN_CHARS } from './content_scan.ts';
 

@@ -2,7 +2,7 @@
 // over a large prompt off the event loop. Compiled filters are kept per pattern, so a worker compiles
 // each configured pattern once.
 import { parentPort } from 'node:worker_threads';
-import { compilePattern, type LinearPattern } from '../runtime/patterns.ts';
+import { compilePattern, type LinearPattern } from '../compiled/patterns.ts';
 
 export interface ScanRequest {
   id: number;

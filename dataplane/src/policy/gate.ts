@@ -5,12 +5,12 @@
 import type { ClientApiSpec } from '../api/types.ts';
 import { responseCacheKey } from '../cache/key.ts';
 import { ResponseCache } from '../cache/response_cache.ts';
+import type { CompileOptions } from '../compiled/compile.ts';
+import type { CompiledRoute } from '../compiled/route.ts';
 import type { SecretSource, SluiceConfig } from '../config/schema.ts';
 import { Slicer } from '../config/steps.ts';
 import { GatewayError } from '../errors.ts';
-import type { Admission, AdmitInput, Gate, Identity, RequestHeaders } from '../proxy/gate.ts';
-import type { CompileOptions } from '../runtime/compile.ts';
-import type { CompiledRoute } from '../runtime/route.ts';
+import type { Admission, AdmitInput, Gate, Identity, RequestHeaders } from '../proxy/policy_interface.ts';
 import type { StoreLogger } from '../store/redis.ts';
 import { type StoreLease, StoreRegistry } from '../store/registry.ts';
 import type { Store } from '../store/types.ts';

@@ -9,13 +9,13 @@
 // Otherwise credentials that match nothing are a 401, never a silent fall-through to the default tenant.
 // A namespace that lists both keys/JWT and headers requires both (the headers narrow the credential).
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { compileHeaderMatch } from '../compiled/route.ts';
 import { ConfigError } from '../config/load.ts';
 import type { NamespaceConfig, SecretSource } from '../config/schema.ts';
 import type { Slicer, Steps } from '../config/steps.ts';
 import { runSteps } from '../config/steps.ts';
 import { GatewayError } from '../errors.ts';
-import type { Identity, RequestHeaders } from '../proxy/gate.ts';
-import { compileHeaderMatch } from '../runtime/route.ts';
+import type { Identity, RequestHeaders } from '../proxy/policy_interface.ts';
 import { describeParseError } from '../security/parse_errors.ts';
 import { compileJwt, type JwtMatcher, looksLikeJwt, unverifiedClaims } from './jwt.ts';
 

@@ -1,9 +1,10 @@
 // Cost in micro-USD (USD x 1e6) from model pricing, which is per million tokens: so a token costs
 // exactly `pricePerMTok` micro-USD and budgets need no float scaling beyond that.
+
+import type { CompiledRoute } from '../compiled/route.ts';
 import type { Pricing, SluiceConfig } from '../config/schema.ts';
 import type { Usage } from '../providers/types.ts';
 import { upstreamModel } from '../proxy/balancer.ts';
-import type { CompiledRoute } from '../runtime/route.ts';
 
 export interface UnitPrices {
   input: number;

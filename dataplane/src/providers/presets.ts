@@ -23,7 +23,7 @@ function openaiCompatible(
     transport: 'http',
     defaultBaseUrl,
     auth: 'bearer',
-    paths: { ...OPENAI_PATHS },
+    pathTemplateByOperation: { ...OPENAI_PATHS },
     requiredCredentials: ['apiKey'],
     ...extra,
   };
@@ -33,12 +33,12 @@ const PRESETS: ProviderPreset[] = [
   // OpenAI and Azure serve the Responses API themselves: /v1/responses passes through to them natively
   // max_completion_tokens: OpenAI's current name, the only one reasoning models (gpt-5, o-series) take
   openaiCompatible('openai', 'OpenAI', 'https://api.openai.com/v1', {
-    paths: { ...OPENAI_PATHS, 'openai-responses': '/responses' },
+    pathTemplateByOperation: { ...OPENAI_PATHS, 'openai-responses': '/responses' },
     quirks: { maxCompletionTokens: true },
   }),
   openaiCompatible('azure-openai', 'Azure OpenAI', undefined, {
     auth: 'api-key',
-    paths: {
+    pathTemplateByOperation: {
       'openai-chat': '/openai/deployments/{model}/chat/completions',
       'openai-completions': '/openai/deployments/{model}/completions',
       'openai-embeddings': '/openai/deployments/{model}/embeddings',
@@ -60,7 +60,11 @@ const PRESETS: ProviderPreset[] = [
     // x-api-key plus the anthropic-version header (config apiVersion) on every request and health probe
     auth: 'x-api-key',
     versionHeader: 'anthropic-version',
-    paths: { 'openai-chat': '/v1/messages', 'anthropic-messages': '/v1/messages', health: '/v1/models' },
+    pathTemplateByOperation: {
+      'openai-chat': '/v1/messages',
+      'anthropic-messages': '/v1/messages',
+      health: '/v1/models',
+    },
     requiredCredentials: ['apiKey'],
     defaultApiVersion: '2023-06-01',
     quirks: { unsupported: ['embeddings', 'completions'] },
@@ -72,7 +76,7 @@ const PRESETS: ProviderPreset[] = [
     transport: 'http',
     defaultBaseUrl: 'https://generativelanguage.googleapis.com/v1beta',
     auth: 'goog-api-key',
-    paths: {
+    pathTemplateByOperation: {
       'openai-chat': '/models/{model}:generateContent',
       stream: '/models/{model}:streamGenerateContent?alt=sse',
       'openai-embeddings': '/models/{model}:batchEmbedContents',
@@ -87,7 +91,10 @@ const PRESETS: ProviderPreset[] = [
     transport: 'http',
     defaultBaseUrl: 'https://bedrock-runtime.{region}.amazonaws.com',
     auth: 'sigv4',
-    paths: { 'openai-chat': '/model/{model}/converse', stream: '/model/{model}/converse-stream' },
+    pathTemplateByOperation: {
+      'openai-chat': '/model/{model}/converse',
+      stream: '/model/{model}/converse-stream',
+    },
     requiredCredentials: ['accessKeyId', 'secretAccessKey'],
   },
   // --- OpenAI-compatible providers: base URL, auth and quirks only (docs/providers.md has the sources) ---
@@ -174,7 +181,7 @@ const PRESETS: ProviderPreset[] = [
     transport: 'mock',
     defaultBaseUrl: 'http://mock.invalid/v1',
     auth: 'none',
-    paths: { ...OPENAI_PATHS },
+    pathTemplateByOperation: { ...OPENAI_PATHS },
     requiredCredentials: [],
   },
 ];

@@ -1,15 +1,21 @@
 // The one place a translator is chosen: (client API, backend API) -> translator.
 // A pair that is not registered is unsupported; the core turns that into a 400 naming the provider.
-import { anthropicToAnthropic } from './anthropic_anthropic.ts';
-import { anthropicToBedrock } from './anthropic_bedrock.ts';
-import { anthropicToGemini } from './anthropic_gemini.ts';
-import { anthropicToOpenAI } from './anthropic_openai.ts';
-import { openaiToAnthropic } from './openai_anthropic.ts';
-import { openaiToBedrock } from './openai_bedrock.ts';
-import { openaiToGemini } from './openai_gemini.ts';
-import { openaiToOpenai } from './openai_openai.ts';
-import { responsesToOpenAI } from './responses_openai.ts';
-import { responsesVia } from './responses_via_chat.ts';
+//
+// Layout (docs/architecture.md, "Where the code lives"): one file per pair,
+// translators/<client>_to_<backend>.ts (client: openai | anthropic | responses; backend: openai |
+// anthropic | gemini | bedrock), its unit tests beside it; `<client>_to_any.ts` composes a client API
+// over any backend's openai-chat translator. Wire formats (types, pure converters, framing, signing)
+// live in dataplane/src/wire/<format>/, never here.
+import { anthropicToAnthropic } from './translators/anthropic_to_anthropic.ts';
+import { anthropicToBedrock } from './translators/anthropic_to_bedrock.ts';
+import { anthropicToGemini } from './translators/anthropic_to_gemini.ts';
+import { anthropicToOpenAI } from './translators/anthropic_to_openai.ts';
+import { openaiToAnthropic } from './translators/openai_to_anthropic.ts';
+import { openaiToBedrock } from './translators/openai_to_bedrock.ts';
+import { openaiToGemini } from './translators/openai_to_gemini.ts';
+import { openaiToOpenai } from './translators/openai_to_openai.ts';
+import { responsesVia } from './translators/responses_to_any.ts';
+import { responsesToOpenAI } from './translators/responses_to_openai.ts';
 import type { BackendApi, ClientApi, Translator } from './types.ts';
 
 const translators = new Map<string, Translator>();

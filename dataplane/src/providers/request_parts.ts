@@ -1,5 +1,5 @@
 // Pieces every translator needs to address a provider: the path for an operation and the auth headers.
-import type { ResolvedProvider } from './types.ts';
+import type { ResolvedProvider, UpstreamOperation } from './types.ts';
 
 /**
  * A model name as one URL path segment. encodeURIComponent leaves dots alone, and a `.` or `..`
@@ -30,7 +30,7 @@ const pathCache = new WeakMap<ResolvedProvider, Map<string, string>>();
 /** basePath + the preset's path for `op` + the preset's query, with templates expanded. */
 export function upstreamPath(
   provider: ResolvedProvider,
-  op: string,
+  op: UpstreamOperation,
   model: string,
   extraQuery?: string,
 ): string {
@@ -49,11 +49,11 @@ export function upstreamPath(
 
 function buildPath(
   provider: ResolvedProvider,
-  op: string,
+  op: UpstreamOperation,
   model: string,
   extraQuery: string | undefined,
 ): string {
-  const template = (provider.preset.paths as Record<string, string | undefined>)[op];
+  const template = provider.preset.pathTemplateByOperation[op];
   if (template === undefined) throw new Error(`preset ${provider.preset.type} has no path for ${op}`);
   let path = provider.basePath + expandTemplate(template, provider, model);
   const query = [

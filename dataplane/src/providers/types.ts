@@ -28,6 +28,13 @@ export interface Usage {
 /** How a provider authenticates; chosen by the preset, applied by the translator. */
 export type AuthStyle = 'bearer' | 'api-key' | 'x-api-key' | 'goog-api-key' | 'sigv4' | 'none';
 
+/**
+ * What an upstream request is for, which picks its path in a preset: the client API it serves
+ * ('openai-chat' on an Anthropic backend is /v1/messages), 'stream' where streaming has its own path
+ * (Gemini, Bedrock), 'health' for the health probe.
+ */
+export type UpstreamOperation = ClientApi | 'stream' | 'health';
+
 /** Static facts about a provider type (OpenAI-compatible presets differ only in these). */
 export interface ProviderPreset {
   /** the config `type` value */
@@ -38,8 +45,8 @@ export interface ProviderPreset {
   transport: 'http' | 'mock';
   defaultBaseUrl?: string;
   auth: AuthStyle;
-  /** path templates relative to baseUrl; `{model}` and `{apiVersion}` are substituted */
-  paths: Partial<Record<ClientApi | 'stream' | 'health', string>>;
+  /** path template per operation, relative to baseUrl (`{model}`, `{apiVersion}`, `{region}` substituted) */
+  pathTemplateByOperation: Partial<Record<UpstreamOperation, string>>;
   /** query string appended to every request, with the same substitutions (e.g. azure's api-version) */
   query?: string;
   /** credential names the provider needs, checked at config load */

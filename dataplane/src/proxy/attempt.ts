@@ -5,10 +5,11 @@
 // whichever way the attempt ends (answered, failed, cut by a cap, the client gone, a translation
 // error); every later call is a no-op. The retry loop (attempt_loop.ts) wraps attempts; the answer
 // writers (answer_whole.ts, answer_stream.ts) end the one that answered.
+
+import type { ProviderRuntime, ProviderSlot, SlotOutcome } from '../compiled/provider_runtime.ts';
 import { GatewayError } from '../errors.ts';
 import { type AttemptStart, attemptResponded, endAttempt } from '../observability/lifecycle.ts';
 import type { TranslateContext, Translator, UpstreamRequest } from '../providers/types.ts';
-import type { ProviderRuntime, ProviderSlot, SlotOutcome } from '../runtime/provider_runtime.ts';
 import type { CompiledBackend } from './balancer.ts';
 import type { Endpoint } from './endpoints.ts';
 import { readBounded } from './read_bounded.ts';

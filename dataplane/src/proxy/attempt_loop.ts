@@ -5,6 +5,8 @@
 // so the loop never holds more than one provider slot.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClientApiSpec, ClientRequest } from '../api/types.ts';
+import { effectiveTimeouts } from '../compiled/compile.ts';
+import type { CompiledRoute } from '../compiled/route.ts';
 import { GatewayError } from '../errors.ts';
 import {
   attemptFailed,
@@ -13,8 +15,6 @@ import {
 } from '../observability/lifecycle.ts';
 import { metrics } from '../observability/metrics.ts';
 import type { TranslateContext, Translator } from '../providers/types.ts';
-import { effectiveTimeouts } from '../runtime/compile.ts';
-import type { CompiledRoute } from '../runtime/route.ts';
 import { Attempt } from './attempt.ts';
 import { type CompiledBackend, upstreamModel } from './balancer.ts';
 import type { PickContext } from './endpoint_picker.ts';

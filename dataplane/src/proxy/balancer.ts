@@ -2,8 +2,9 @@
 // the pick, the rest are what retries move on to; the route's fallback chain follows in its own order.
 // State (round-robin position, outstanding counts, latency EWMA) lives on the route and provider
 // runtimes, so it survives across requests but a config reload starts from the new weights.
+
+import type { ProviderRuntime } from '../compiled/provider_runtime.ts';
 import type { RouteConfig } from '../config/schema.ts';
-import type { ProviderRuntime } from '../runtime/provider_runtime.ts';
 import { complexityScore } from './complexity.ts';
 
 export interface CompiledBackend {

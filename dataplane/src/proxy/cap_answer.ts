@@ -140,7 +140,7 @@ function capResponse(r: Json, cap: AnswerCap): { used: number; cut: boolean } {
 
 /**
  * Output tokens in a whole answer, counted by Sluice: for an upstream that reported no usage (or an
- * impossible one, providers/usage_check.ts), so its output is charged as a stream's is by the pump.
+ * impossible one, wire/usage_check.ts), so its output is charged as a stream's is by the pump.
  * The same walk over the answer as the cap, with no limit.
  */
 export function answerOutputTokens(body: Buffer | string, api: ClientApi, encoding: EncodingName): number {

@@ -5,9 +5,9 @@
 // when ITS tenant allows the origin — a browser then refuses to show another tenant's page the answer.
 // Headers go on the raw response so whole answers and hijacked streams both carry them.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Runtime } from '../compiled/compile.ts';
 import type { CorsConfig } from '../config/schema.ts';
-import type { Runtime } from '../runtime/compile.ts';
-import type { Identity } from './gate.ts';
+import type { Identity } from './policy_interface.ts';
 
 interface CorsTable {
   byNamespace: Map<string, CorsConfig>;

@@ -10,6 +10,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { checkBodyDepth, checkModelName } from '../api/request_guards.ts';
 import type { ClientAnswer, ClientApiSpec, ClientRequest } from '../api/types.ts';
+import type { Runtime } from '../compiled/compile.ts';
+import type { CompiledRoute } from '../compiled/route.ts';
 import type { Pricing } from '../config/schema.ts';
 import { GatewayError, isGatewayError } from '../errors.ts';
 import { accessWriter } from '../observability/access_log.ts';
@@ -20,8 +22,6 @@ import {
   startExchange,
 } from '../observability/lifecycle.ts';
 import type { Usage } from '../providers/types.ts';
-import type { Runtime } from '../runtime/compile.ts';
-import type { CompiledRoute } from '../runtime/route.ts';
 import type { EncodingName } from '../tokens/counter.ts';
 import { promptTokensWithoutBlocking } from '../tokens/counter.ts';
 import { answerStream } from './answer_stream.ts';
@@ -29,9 +29,9 @@ import { answerWhole } from './answer_whole.ts';
 import type { Attempt } from './attempt.ts';
 import { type AttemptInput, runAttempts } from './attempt_loop.ts';
 import { findRoute } from './find_route.ts';
-import type { Admission, Completion, Identity } from './gate.ts';
 import { incomingHops } from './hops.ts';
 import { callerOf } from './intake.ts';
+import type { Admission, Completion, Identity } from './policy_interface.ts';
 import { encodingForRoute } from './route_encoding.ts';
 import { readFirstEvents } from './stream.ts';
 

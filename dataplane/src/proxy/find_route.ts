@@ -1,9 +1,10 @@
 // Which route serves a request: the first that matches its path, model and headers and that the
 // caller's namespace may use.
+
+import type { Runtime } from '../compiled/compile.ts';
+import type { CompiledRoute } from '../compiled/route.ts';
 import { GatewayError } from '../errors.ts';
-import type { Runtime } from '../runtime/compile.ts';
-import type { CompiledRoute } from '../runtime/route.ts';
-import type { Identity } from './gate.ts';
+import type { Identity } from './policy_interface.ts';
 
 /**
  * The first route that matches the request and that the caller's namespace may use. When routes

@@ -3,10 +3,10 @@
 // failures mark that endpoint unhealthy, which the picker skips just like an ejected one; successes
 // bring it back. A provider is healthy while any of its endpoints is.
 import type { Logger } from 'pino';
+import type { Runtime } from '../compiled/compile.ts';
+import type { ProviderRuntime } from '../compiled/provider_runtime.ts';
 import { metrics } from '../observability/metrics.ts';
 import { authHeaders, upstreamPath } from '../providers/request_parts.ts';
-import type { Runtime } from '../runtime/compile.ts';
-import type { ProviderRuntime } from '../runtime/provider_runtime.ts';
 import type { Endpoint } from './endpoints.ts';
 
 interface Probe {

@@ -13,10 +13,10 @@
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Runtime } from '../compiled/compile.ts';
 import { GatewayError, isGatewayError } from '../errors.ts';
-import type { Runtime } from '../runtime/compile.ts';
-import type { Identity } from './gate.ts';
 import { BudgetHold, memoryBudget, NAMESPACE_SHARE } from './memory_budget.ts';
+import type { Identity } from './policy_interface.ts';
 
 /**
  * Budget bytes per body byte: the raw bytes, their decoded string, the parsed objects and the body

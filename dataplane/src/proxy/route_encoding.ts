@@ -1,7 +1,7 @@
 // Which tokenizer counts a request's prompt: the first backend's upstream model decides (its
 // configured `tokenizer`, else its family). One function for admission, the pipeline, readiness
 // warm-up and count_tokens, so they can never count the same prompt two ways.
-import type { CompiledRoute } from '../runtime/route.ts';
+import type { CompiledRoute } from '../compiled/route.ts';
 import { type EncodingName, encodingForModel } from '../tokens/counter.ts';
 import { upstreamModel } from './balancer.ts';
 

@@ -3,9 +3,9 @@
 // filtered and sent is the real one); after a successful answer, and before its last byte leaves, the
 // response is stored (unless `store: false`) so the client's next turn finds it on any replica.
 import type { ClientAnswer, ClientRequest, ExchangeScope } from '../api/types.ts';
+import type { Runtime } from '../compiled/compile.ts';
 import { GatewayError } from '../errors.ts';
-import type { ResponseObject } from '../providers/responses_wire.ts';
-import type { Runtime } from '../runtime/compile.ts';
+import type { ResponseObject } from '../wire/responses/format.ts';
 import { inputItems, ResponseStates, recordFor } from './state.ts';
 
 type Obj = Record<string, unknown>;

@@ -5,9 +5,9 @@
 //   GET    /v1/responses/{id}/input_items   the items this response was given (a paged list)
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Runtime } from '../compiled/compile.ts';
 import { GatewayError } from '../errors.ts';
-import type { Identity } from '../proxy/gate.ts';
-import type { Runtime } from '../runtime/compile.ts';
+import type { Identity } from '../proxy/policy_interface.ts';
 import { statesFor } from './conversation.ts';
 import type { StoredResponse } from './state.ts';
 

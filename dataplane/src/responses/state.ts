@@ -5,9 +5,9 @@
 // continuing costs one read whatever the conversation's length; its size is bounded by
 // `responses.maxRecordBytes`. Records expire after `responses.ttlSeconds`.
 import { GatewayError } from '../errors.ts';
-import type { OutputItem, ResponseObject } from '../providers/responses_wire.ts';
-import { RESPONSE_ID } from '../providers/responses_wire.ts';
 import type { Store } from '../store/types.ts';
+import type { OutputItem, ResponseObject } from '../wire/responses/format.ts';
+import { RESPONSE_ID } from '../wire/responses/format.ts';
 
 type Obj = Record<string, unknown>;
 

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { makeSecretReader } from '../../../dataplane/src/compiled/compile.ts';
 import { configHash } from '../../../dataplane/src/config/contract.ts';
 import {
   COMPRESSED_MARKER,
@@ -13,7 +14,6 @@ import {
   parseConfigText,
   validateConfig,
 } from '../../../dataplane/src/config/load.ts';
-import { makeSecretReader } from '../../../dataplane/src/runtime/compile.ts';
 import {
   compressText,
   configJson,

@@ -1,0 +1,114 @@
+// Anthropic client -> a backend reached through its OpenAI-chat translator (Gemini, Bedrock), by
+// composition instead of a third copy of the conversions: the Anthropic request becomes an OpenAI chat
+// request with the anthropic->openai translator's own conversion, the backend translator turns that
+// into its wire format, and on the way back the backend's OpenAI chat response (or chunk stream) is
+// turned into Anthropic's message (or event stream) by the anthropic->openai translator again.
+// Usage for accounting comes from the backend translator (it keeps cache-write tokens that the OpenAI
+// shape in between cannot carry).
+import { type OpenAICompletion, openaiCompletionToAnthropic } from '../../wire/anthropic/from_openai.ts';
+import type {
+  BackendApi,
+  StreamEvent,
+  StreamTranslator,
+  TranslateContext,
+  TranslatedResponse,
+  Translator,
+  Usage,
+} from '../types.ts';
+import { anthropicToOpenAI } from './anthropic_to_openai.ts';
+
+/** The context the inner (OpenAI chat -> backend) translator sees: it always emits stream usage. */
+function innerContext(ctx: TranslateContext): TranslateContext {
+  return { ...ctx, clientApi: 'openai-chat', clientWantsStreamUsage: true };
+}
+
+/** Per request: the inner context, so buildRequest, parseResponse and createStream share its state. */
+const inner = new WeakMap<TranslateContext, TranslateContext>();
+
+function innerOf(ctx: TranslateContext): TranslateContext {
+  let c = inner.get(ctx);
+  if (!c) {
+    c = innerContext(ctx);
+    inner.set(ctx, c);
+  }
+  return c;
+}
+
+class ComposedStream implements StreamTranslator {
+  readonly #inner: StreamTranslator;
+  readonly #outer: StreamTranslator;
+
+  constructor(innerStream: StreamTranslator, outerStream: StreamTranslator) {
+    this.#inner = innerStream;
+    this.#outer = outerStream;
+  }
+
+  #through(events: StreamEvent[]): StreamEvent[] {
+    const out: StreamEvent[] = [];
+    let usage: Usage | undefined;
+    for (const ev of events) {
+      if (ev.usage) usage = ev.usage;
+      if (ev.data.length > 0) out.push(...this.#outer.push(Buffer.from(ev.data)));
+    }
+    // the backend's own usage is the one to account (it is at least as exact as the OpenAI chunk's)
+    if (usage) out.push({ data: '', usage });
+    return out;
+  }
+
+  push(chunk: Buffer): StreamEvent[] {
+    return this.#through(this.#inner.push(chunk));
+  }
+
+  end(): StreamEvent[] {
+    const out = this.#through(this.#inner.end());
+    out.push(...this.#outer.end());
+    return out;
+  }
+
+  textChunk(text: string, cut?: StreamEvent): string {
+    return this.#outer.textChunk(text, cut);
+  }
+
+  finish(reason: 'length', usage: Usage, cut?: StreamEvent): string {
+    return this.#outer.finish(reason, usage, cut);
+  }
+
+  errorEvent(err: Parameters<StreamTranslator['errorEvent']>[0]): string {
+    return this.#outer.errorEvent(err);
+  }
+}
+
+/** An `anthropic-messages -> backend` translator built from the backend's `openai-chat` translator. */
+export function anthropicVia(openaiChatToBackend: Translator): Translator {
+  const backendApi: BackendApi = openaiChatToBackend.backendApi;
+  return {
+    clientApi: 'anthropic-messages',
+    backendApi,
+    async buildRequest(body, ctx) {
+      // the anthropic->openai translator converts the body (and records its input estimate for ctx)
+      const asOpenAI = anthropicToOpenAI.buildRequest(body, ctx);
+      const openaiBody = JSON.parse(String((await asOpenAI).body)) as Record<string, unknown>;
+      delete openaiBody.stream_options;
+      return openaiChatToBackend.buildRequest(openaiBody, innerOf(ctx));
+    },
+    parseResponse(body, ctx): TranslatedResponse {
+      const mid = openaiChatToBackend.parseResponse(body, innerOf(ctx));
+      if (!mid.usage) {
+        // no upstream usage: the anthropic->openai translator estimates it the same way it always does
+        const out = anthropicToOpenAI.parseResponse(Buffer.from(mid.body), ctx);
+        return { ...out, finishReason: mid.finishReason };
+      }
+      const completion = JSON.parse(mid.body.toString()) as OpenAICompletion;
+      const message = openaiCompletionToAnthropic(completion, {
+        model: completion.model ?? ctx.clientModel,
+        fallbackId: ctx.requestId,
+        provider: ctx.provider.name,
+        usage: mid.usage,
+      });
+      return { body: JSON.stringify(message), usage: mid.usage, finishReason: mid.finishReason };
+    },
+    createStream: (ctx) =>
+      new ComposedStream(openaiChatToBackend.createStream(innerOf(ctx)), anthropicToOpenAI.createStream(ctx)),
+    parseError: (status, body, ctx) => openaiChatToBackend.parseError(status, body, innerOf(ctx)),
+  };
+}

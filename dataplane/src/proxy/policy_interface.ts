@@ -1,0 +1,86 @@
+// The seam between the proxy core and tenancy/policy: who is calling, what they may use, and what
+// limits admit. The core calls these in order; the policy engine implements them (policy/gate.ts
+// builds its Gate).
+// `openGate` serves configs without namespaces: everyone is the "default" tenant with no limits.
+import type { ClientApiSpec, ClientRequest } from '../api/types.ts';
+import type { CompiledRoute } from '../compiled/route.ts';
+import type { Usage } from '../providers/types.ts';
+import type { RecordStore } from '../responses/state.ts';
+import type { AnswerCap } from './cap_answer.ts';
+
+export interface RequestHeaders {
+  [name: string]: string | string[] | undefined;
+}
+
+export interface Identity {
+  namespace: string;
+  /** name of the API key that matched, if any (never the key itself) */
+  keyName?: string;
+}
+
+export interface AdmitInput {
+  identity: Identity;
+  route: CompiledRoute;
+  spec: ClientApiSpec;
+  request: ClientRequest;
+  /** lazily counted input tokens for the requested model */
+  inputTokens: () => number;
+  promptText: () => string;
+}
+
+export interface Completion {
+  provider: string;
+  model: string;
+  cached: boolean;
+  truncated: boolean;
+}
+
+export interface Admission {
+  /** headers for the response (x-ratelimit-*) */
+  headers: Record<string, string>;
+  /** output tokens this request may still produce (stream cap), or undefined for no cap */
+  outputCap: number | undefined;
+  /** per choice, what a whole (non-streaming) answer is cut to if the upstream ignored max_tokens */
+  answerCap?: AnswerCap;
+  /** ask before each streamed delta whether the window budget still allows `tokens` more output */
+  allowOutput?: (tokens: number) => boolean;
+  /** cache key when the response cache applies to this request */
+  cacheKey: string | undefined;
+  /** reconcile reservations with real usage; called exactly once per admitted request */
+  complete(usage: Usage | undefined, done: Completion | undefined): void;
+}
+
+export interface Gate {
+  /** Throws GatewayError 401 when credentials are missing or unknown. */
+  identify(headers: RequestHeaders): Identity | Promise<Identity>;
+  /** Throws GatewayError 403 when the identity may not use the route or model. */
+  authorize(identity: Identity, route: CompiledRoute, model: string): void;
+  /** Models the identity may see in /v1/models. */
+  visibleModel(identity: Identity, route: CompiledRoute, model: string): boolean;
+  /** Throws GatewayError 400/429/503 when a policy rejects; may adjust request.body (clamp max tokens). */
+  admit(input: AdmitInput): Promise<Admission>;
+  /** response cache (keys come from Admission.cacheKey) */
+  cacheGet?(key: string): Promise<Buffer | string | undefined>;
+  cacheSet?(key: string, body: Buffer | string): Promise<void>;
+  /** the shared store's records (Responses API conversation state); none: this replica's memory */
+  readonly records?: RecordStore;
+  /** readiness details (e.g. Redis state) for /readyz */
+  health?(): Record<string, unknown>;
+  /** exercise what admission needs (the store's scripts) before the replica calls itself ready */
+  warm?(): Promise<void>;
+  close?(): Promise<void>;
+}
+
+const OPEN_ADMISSION: Admission = {
+  headers: {},
+  outputCap: undefined,
+  cacheKey: undefined,
+  complete: () => {},
+};
+
+export const openGate: Gate = {
+  identify: () => ({ namespace: 'default' }),
+  authorize: () => {},
+  visibleModel: () => true,
+  admit: async () => OPEN_ADMISSION,
+};

@@ -1,0 +1,370 @@
+// OpenAI chat format -> Anthropic Messages format: the request (for OpenAI clients calling an Anthropic
+// backend) and the response (for Anthropic clients served by an OpenAI-compatible backend).
+// Pure functions: everything a backend cannot express is reported through `unsupported`, never dropped.
+import { GatewayError } from '../../errors.ts';
+import type { Usage } from '../../providers/types.ts';
+import { parseDataUrl } from '../openai/request.ts';
+import { fromOpenAIUsage, type OpenAIUsage } from '../openai/usage.ts';
+import {
+  type AnthropicBlock,
+  type AnthropicMessage,
+  type AnthropicMessageParam,
+  type AnthropicTool,
+  type AnthropicToolChoice,
+  finishToAnthropicStop,
+  toAnthropicUsage,
+} from './format.ts';
+
+export interface ConvertOptions {
+  /** model name for the converted request */
+  model: string;
+  /** throws the documented 400 naming the provider and the feature */
+  unsupported: (feature: string, param?: string) => never;
+}
+
+export interface ToAnthropicOptions extends ConvertOptions {
+  /** max_tokens when the client gave none (Anthropic requires it) */
+  defaultMaxTokens: number;
+}
+
+type Obj = Record<string, unknown>;
+
+function invalid(param: string, message: string): never {
+  throw new GatewayError('SLUICE_ERR_INVALID_REQUEST', message, { param, publicCode: 'invalid_value' });
+}
+
+const IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
+
+function imageBlock(url: string, path: string, o: ConvertOptions): AnthropicBlock {
+  const data = parseDataUrl(url);
+  if (data) {
+    if (!IMAGE_TYPES.has(data.mimeType)) o.unsupported(`images of type ${data.mimeType}`, path);
+    return { type: 'image', source: { type: 'base64', media_type: data.mimeType, data: data.data } };
+  }
+  if (/^https?:\/\//i.test(url)) return { type: 'image', source: { type: 'url', url } };
+  return invalid(path, `'${path}' must be an http(s) URL or a base64 data URL`);
+}
+
+function userBlocks(content: unknown, path: string, o: ConvertOptions): AnthropicBlock[] {
+  if (typeof content === 'string') return content === '' ? [] : [{ type: 'text', text: content }];
+  if (content === null || content === undefined) return [];
+  if (!Array.isArray(content)) return invalid(path, `'${path}' must be a string or an array`);
+  const blocks: AnthropicBlock[] = [];
+  content.forEach((raw, j) => {
+    const part = (raw ?? {}) as Obj;
+    const p = `${path}[${j}]`;
+    switch (part.type) {
+      case 'text':
+      case 'refusal': {
+        const text = String(part.text ?? part.refusal ?? '');
+        if (text) blocks.push({ type: 'text', text });
+        break;
+      }
+      case 'image_url': {
+        const iu = part.image_url as Obj | string | undefined;
+        const url = typeof iu === 'string' ? iu : iu?.url;
+        if (typeof url !== 'string') invalid(`${p}.image_url.url`, `'${p}.image_url.url' is required`);
+        blocks.push(imageBlock(url, `${p}.image_url.url`, o));
+        break;
+      }
+      case 'file': {
+        const file = (part.file ?? {}) as Obj;
+        const data = typeof file.file_data === 'string' ? parseDataUrl(file.file_data) : undefined;
+        if (!data) o.unsupported('file parts other than base64 PDF data (file_id references)', p);
+        if (data.mimeType !== 'application/pdf') o.unsupported(`files of type ${data.mimeType}`, p);
+        blocks.push({
+          type: 'document',
+          source: { type: 'base64', media_type: data.mimeType, data: data.data },
+        });
+        break;
+      }
+      case 'input_audio':
+        o.unsupported('audio input', p);
+        break;
+      default:
+        invalid(`${p}.type`, `'${p}.type' ${JSON.stringify(part.type)} is not a known content part type`);
+    }
+  });
+  return blocks;
+}
+
+function toolUseBlocks(calls: unknown, path: string): AnthropicBlock[] {
+  if (calls === undefined || calls === null) return [];
+  if (!Array.isArray(calls)) return invalid(path, `'${path}' must be an array`);
+  return calls.map((raw, j) => {
+    const call = (raw ?? {}) as Obj;
+    const fn = (call.function ?? {}) as Obj;
+    const p = `${path}[${j}]`;
+    if (call.type !== undefined && call.type !== 'function')
+      return invalid(`${p}.type`, `'${p}.type' must be 'function'`);
+    if (typeof call.id !== 'string' || typeof fn.name !== 'string') {
+      return invalid(p, `'${p}' needs an id and a function name`);
+    }
+    let input: unknown = {};
+    const args = typeof fn.arguments === 'string' ? fn.arguments : '';
+    if (args.trim() !== '') {
+      try {
+        input = JSON.parse(args);
+      } catch {
+        return invalid(`${p}.function.arguments`, `'${p}.function.arguments' is not valid JSON`);
+      }
+    }
+    if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+      return invalid(`${p}.function.arguments`, `'${p}.function.arguments' must be a JSON object`);
+    }
+    return { type: 'tool_use', id: call.id, name: fn.name, input };
+  });
+}
+
+function toolResultContent(content: unknown, path: string): string {
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) {
+    return content
+      .map((part, j) => {
+        const p = (part ?? {}) as Obj;
+        if (p.type !== 'text') invalid(`${path}[${j}]`, `'${path}[${j}]': tool messages may only hold text`);
+        return String(p.text ?? '');
+      })
+      .join('');
+  }
+  return '';
+}
+
+/** OpenAI messages -> Anthropic system + alternating messages (consecutive same-role turns merged). */
+export function toAnthropicMessages(
+  messages: unknown[],
+  o: ConvertOptions,
+): { system: AnthropicBlock[]; messages: AnthropicMessageParam[] } {
+  const system: AnthropicBlock[] = [];
+  const out: Array<{ role: string; content: AnthropicBlock[] }> = [];
+  const append = (role: string, blocks: AnthropicBlock[]) => {
+    if (blocks.length === 0) return;
+    const last = out.at(-1);
+    if (last && last.role === role) last.content.push(...blocks);
+    else out.push({ role, content: blocks });
+  };
+  messages.forEach((raw, i) => {
+    const m = (raw ?? {}) as Obj;
+    const path = `messages[${i}]`;
+    switch (m.role) {
+      case 'system':
+      case 'developer':
+        for (const b of userBlocks(m.content, `${path}.content`, o)) {
+          if (b.type !== 'text') o.unsupported('non-text system content', `${path}.content`);
+          system.push(b);
+        }
+        break;
+      case 'user':
+        append('user', userBlocks(m.content, `${path}.content`, o));
+        break;
+      case 'assistant':
+        append('assistant', [
+          ...userBlocks(m.content, `${path}.content`, o).filter((b) => b.type === 'text'),
+          ...toolUseBlocks(m.tool_calls, `${path}.tool_calls`),
+        ]);
+        if (m.function_call !== undefined && m.function_call !== null) {
+          o.unsupported('the deprecated function_call field (use tool_calls)', `${path}.function_call`);
+        }
+        break;
+      case 'tool': {
+        if (typeof m.tool_call_id !== 'string')
+          invalid(`${path}.tool_call_id`, `'${path}.tool_call_id' is required`);
+        const text = toolResultContent(m.content, `${path}.content`);
+        const block: AnthropicBlock = { type: 'tool_result', tool_use_id: m.tool_call_id };
+        if (text !== '') block.content = text;
+        // tool results travel in a user turn and must come before any text in that turn
+        const last = out.at(-1);
+        if (last?.role === 'user') {
+          const firstOther = last.content.findIndex((b) => b.type !== 'tool_result');
+          if (firstOther >= 0) last.content.splice(firstOther, 0, block);
+          else last.content.push(block);
+        } else out.push({ role: 'user', content: [block] });
+        break;
+      }
+      default:
+        o.unsupported(`messages with role '${String(m.role)}'`, `${path}.role`);
+    }
+  });
+  return { system, messages: out };
+}
+
+function toAnthropicTools(tools: unknown, o: ConvertOptions): AnthropicTool[] {
+  if (!Array.isArray(tools)) return invalid('tools', "'tools' must be an array");
+  return tools.map((raw, i) => {
+    const t = (raw ?? {}) as Obj;
+    if (t.type !== 'function') o.unsupported(`tools of type '${String(t.type)}'`, `tools[${i}].type`);
+    const fn = (t.function ?? {}) as Obj;
+    if (typeof fn.name !== 'string' || fn.name === '')
+      invalid(`tools[${i}].function.name`, `'tools[${i}].function.name' is required`);
+    const tool: AnthropicTool = {
+      name: fn.name,
+      input_schema: (fn.parameters as Obj | undefined) ?? { type: 'object', properties: {} },
+    };
+    if (typeof fn.description === 'string') tool.description = fn.description;
+    if (fn.strict === true) tool.strict = true;
+    return tool;
+  });
+}
+
+function toAnthropicToolChoice(choice: unknown, parallel: unknown): AnthropicToolChoice | undefined {
+  let out: AnthropicToolChoice | undefined;
+  if (choice === 'none') return { type: 'none' };
+  if (choice === 'auto') out = { type: 'auto' };
+  else if (choice === 'required') out = { type: 'any' };
+  else if (choice && typeof choice === 'object') {
+    const name = ((choice as Obj).function as Obj | undefined)?.name;
+    if (typeof name !== 'string') invalid('tool_choice', "'tool_choice.function.name' is required");
+    out = { type: 'tool', name };
+  } else if (choice !== undefined && choice !== null) {
+    invalid('tool_choice', "'tool_choice' must be none, auto, required or a function choice");
+  }
+  if (parallel === false) {
+    out ??= { type: 'auto' };
+    out.disable_parallel_tool_use = true;
+  }
+  return out;
+}
+
+const EFFORTS = new Set(['low', 'medium', 'high']);
+
+/** Reject OpenAI parameters Anthropic has no equivalent for (only when they ask for something). */
+function checkUnmappable(body: Obj, o: ConvertOptions): void {
+  if (typeof body.n === 'number' && body.n > 1) o.unsupported('n > 1 (several choices)', 'n');
+  if (body.logprobs === true || body.top_logprobs !== undefined) o.unsupported('logprobs', 'logprobs');
+  if (body.logit_bias && Object.keys(body.logit_bias as Obj).length > 0)
+    o.unsupported('logit_bias', 'logit_bias');
+  for (const k of ['presence_penalty', 'frequency_penalty']) {
+    if (typeof body[k] === 'number' && body[k] !== 0) o.unsupported(k, k);
+  }
+  for (const k of ['audio', 'prediction', 'web_search_options', 'functions', 'function_call']) {
+    if (body[k] !== undefined && body[k] !== null) o.unsupported(k, k);
+  }
+  const mod = body.modalities;
+  if (Array.isArray(mod) && mod.some((m) => m !== 'text'))
+    o.unsupported('output modalities other than text', 'modalities');
+  if (typeof body.temperature === 'number' && body.temperature > 1) {
+    o.unsupported('temperature above 1 (Anthropic accepts 0 to 1)', 'temperature');
+  }
+}
+
+/** An OpenAI chat completions request -> an Anthropic Messages request. */
+export function openaiChatToAnthropic(body: Obj, o: ToAnthropicOptions): Obj {
+  checkUnmappable(body, o);
+  const { system, messages } = toAnthropicMessages(body.messages as unknown[], o);
+  const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? o.defaultMaxTokens;
+  const out: Obj = { model: o.model, max_tokens: maxTokens, messages };
+  if (system.length > 0) out.system = system;
+  if (typeof body.temperature === 'number') out.temperature = body.temperature;
+  if (typeof body.top_p === 'number') out.top_p = body.top_p;
+  if (body.stop !== undefined && body.stop !== null) {
+    const stops = (Array.isArray(body.stop) ? body.stop : [body.stop]).filter(
+      (s): s is string => typeof s === 'string' && s.trim() !== '',
+    );
+    if (stops.length) out.stop_sequences = stops;
+  }
+  if (body.stream === true) out.stream = true;
+  if (typeof body.user === 'string') out.metadata = { user_id: body.user };
+  const hasTools = Array.isArray(body.tools) && body.tools.length > 0;
+  if (hasTools) {
+    out.tools = toAnthropicTools(body.tools, o);
+    const choice = toAnthropicToolChoice(body.tool_choice, body.parallel_tool_calls);
+    if (choice) out.tool_choice = choice;
+  }
+  const outputConfig: Obj = {};
+  const rf = body.response_format as Obj | undefined;
+  if (rf && rf.type === 'json_schema') {
+    const schema = (rf.json_schema as Obj | undefined)?.schema;
+    if (!schema || typeof schema !== 'object')
+      invalid('response_format.json_schema.schema', "'response_format.json_schema.schema' is required");
+    // Anthropic's structured outputs (output_config.format) constrain the text answer to the schema.
+    outputConfig.format = { type: 'json_schema', schema };
+  } else if (rf && rf.type === 'json_object') {
+    o.unsupported("response_format 'json_object' without a schema (use 'json_schema')", 'response_format');
+  } else if (rf && rf.type !== 'text') {
+    invalid('response_format.type', "'response_format.type' must be text, json_object or json_schema");
+  }
+  if (body.reasoning_effort !== undefined && body.reasoning_effort !== null) {
+    if (!EFFORTS.has(String(body.reasoning_effort))) {
+      o.unsupported(`reasoning_effort '${String(body.reasoning_effort)}'`, 'reasoning_effort');
+    }
+    outputConfig.effort = body.reasoning_effort;
+  }
+  if (Object.keys(outputConfig).length > 0) out.output_config = outputConfig;
+  return out;
+}
+
+export interface OpenAICompletion {
+  id?: string;
+  model?: string;
+  choices?: Array<{
+    message?: {
+      content?: string | null;
+      refusal?: string | null;
+      tool_calls?: Array<{ id?: string; function?: { name?: string; arguments?: string } }>;
+    };
+    finish_reason?: string | null;
+  }>;
+  usage?: OpenAIUsage | null;
+}
+
+/** Anthropic message ids look like `msg_...`; keep the upstream id recognisable inside it. */
+export function anthropicMessageId(upstreamId: string | undefined, fallback: string): string {
+  const id = upstreamId ?? fallback;
+  return id.startsWith('msg_') ? id : `msg_${id}`;
+}
+
+export interface CompletionToAnthropicOptions {
+  model: string;
+  fallbackId: string;
+  provider: string;
+  /** usage to report (the upstream's, or Sluice's count when the upstream gave none) */
+  usage: Usage;
+}
+
+/** Sluice usage of an OpenAI completion, if the upstream reported one. */
+export function openaiCompletionUsage(c: OpenAICompletion): Usage | undefined {
+  return fromOpenAIUsage(c.usage);
+}
+
+/** An OpenAI chat.completion -> an Anthropic message. Tool arguments that are not JSON objects are an upstream error. */
+export function openaiCompletionToAnthropic(
+  c: OpenAICompletion,
+  o: CompletionToAnthropicOptions,
+): AnthropicMessage {
+  const provider = o.provider;
+  const choice = c.choices?.[0];
+  const msg = choice?.message ?? {};
+  const content: AnthropicBlock[] = [];
+  if (msg.content) content.push({ type: 'text', text: msg.content });
+  if (msg.refusal) content.push({ type: 'text', text: msg.refusal });
+  for (const call of msg.tool_calls ?? []) {
+    let input: unknown;
+    try {
+      input = JSON.parse(call.function?.arguments || '{}');
+    } catch {
+      input = undefined;
+    }
+    if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+      throw new GatewayError(
+        'SLUICE_ERR_UPSTREAM_ERROR',
+        `provider '${provider}' returned tool call arguments that are not a JSON object`,
+      );
+    }
+    content.push({
+      type: 'tool_use',
+      id: call.id ?? `toolu_${content.length}`,
+      name: call.function?.name ?? '',
+      input,
+    });
+  }
+  return {
+    id: anthropicMessageId(c.id, o.fallbackId),
+    type: 'message',
+    role: 'assistant',
+    model: o.model,
+    content,
+    stop_reason: msg.refusal ? 'refusal' : finishToAnthropicStop(choice?.finish_reason),
+    stop_sequence: null,
+    usage: toAnthropicUsage(o.usage),
+  };
+}

@@ -1,0 +1,72 @@
+// Bedrock Converse response -> OpenAI pieces (pure): usage, stop reasons, errors. The same usage and
+// stop reasons arrive in ConverseStream's metadata and messageStop events.
+import type { UpstreamErrorInfo, Usage } from '../../providers/types.ts';
+import { typeForStatus } from '../upstream_json.ts';
+import { checkedUsage } from '../usage_check.ts';
+
+export interface ConverseUsage {
+  inputTokens?: number;
+  outputTokens?: number;
+  totalTokens?: number;
+  cacheReadInputTokens?: number;
+  cacheWriteInputTokens?: number;
+}
+
+export type OutBlock = {
+  text?: string;
+  toolUse?: { toolUseId: string; name: string; input: unknown };
+  reasoningContent?: { reasoningText?: { text?: string } };
+};
+
+export interface ConverseResponse {
+  output?: { message?: { role?: string; content?: OutBlock[] } };
+  stopReason?: string;
+  usage?: ConverseUsage;
+}
+
+/**
+ * Bedrock reports input tokens without the cached ones (like Anthropic); Sluice's Usage follows
+ * OpenAI, where prompt tokens include cache reads and writes, so they are added back.
+ */
+export function converseUsage(u: ConverseUsage | undefined): Usage | undefined {
+  if (!u || typeof u !== 'object') return undefined;
+  const read = u.cacheReadInputTokens ?? 0;
+  const write = u.cacheWriteInputTokens ?? 0;
+  const usage: Usage = {
+    inputTokens: (u.inputTokens ?? 0) + read + write,
+    outputTokens: u.outputTokens ?? 0,
+  };
+  if (read) usage.cachedInputTokens = read;
+  if (write) usage.cacheCreationInputTokens = write;
+  return checkedUsage(usage);
+}
+
+const STOP: Record<string, string> = {
+  end_turn: 'stop',
+  stop_sequence: 'stop',
+  max_tokens: 'length',
+  model_context_window_exceeded: 'length',
+  tool_use: 'tool_calls',
+  guardrail_intervened: 'content_filter',
+  content_filtered: 'content_filter',
+};
+
+export function stopReason(r: string | undefined): string {
+  return (r && STOP[r]) ?? 'stop';
+}
+
+/** Bedrock errors: {"message": "..."} (some services capitalise it), the type in x-amzn-errortype. */
+export function parseBedrockError(status: number, body: Buffer): UpstreamErrorInfo {
+  try {
+    const e = JSON.parse(body.toString('utf8')) as { message?: unknown; Message?: unknown; __type?: unknown };
+    const message = e.message ?? e.Message;
+    if (typeof message === 'string' && message) {
+      // __type is "ValidationException" or "com.amazon...#ValidationException": the name is the code
+      const code = typeof e.__type === 'string' ? (e.__type.split('#').pop() ?? null) : null;
+      return { message, type: typeForStatus(status), code };
+    }
+  } catch {
+    // not JSON
+  }
+  return { message: `HTTP ${status}`, type: typeForStatus(status) };
+}

@@ -1,0 +1,171 @@
+// A stream of OpenAI chat completion chunks (what every backend's openai-chat translator emits) as the
+// Responses API's typed events: response.created / in_progress first, then output items opened,
+// filled by deltas and closed, then response.completed (or response.incomplete when the backend
+// stopped at its token limit). Usage comes from the backend translator; without one it is estimated.
+import { GatewayError } from '../../errors.ts';
+import type { StreamEvent, StreamTranslator, Usage } from '../../providers/types.ts';
+import { SseParser } from '../sse.ts';
+import { ResponsesStreamModel, type TextTarget } from './events.ts';
+import type { ResponseObject } from './format.ts';
+
+interface ChunkToolCall {
+  index?: number;
+  id?: string;
+  function?: { name?: string; arguments?: string };
+}
+
+interface Chunk {
+  choices?: Array<{
+    index?: number;
+    delta?: {
+      content?: string | null;
+      refusal?: string | null;
+      reasoning_content?: string | null;
+      tool_calls?: ChunkToolCall[];
+    };
+    finish_reason?: string | null;
+  }>;
+}
+
+export class ResponsesFromChatStream implements StreamTranslator {
+  readonly #model: ResponsesStreamModel;
+  readonly #sse = new SseParser();
+  readonly #estimate: (output: string) => Usage;
+  #started = false;
+  #finish: string | null = null;
+  #usage: Usage | undefined;
+  #outputText = '';
+  #done = false;
+  /** the response as the client last saw it complete (for the state store) */
+  final: ResponseObject | undefined;
+
+  /** `estimate` gives usage when the backend reported none (from the output text seen). */
+  constructor(base: ResponseObject, estimate: (output: string) => Usage) {
+    this.#model = new ResponsesStreamModel(base);
+    this.#estimate = estimate;
+  }
+
+  #start(): string {
+    if (this.#started) return '';
+    this.#started = true;
+    const response = { ...this.#model.final('in_progress', undefined), output: [] };
+    return (
+      this.#model.event('response.created', { response }) +
+      this.#model.event('response.in_progress', { response })
+    );
+  }
+
+  #textEvent(out: StreamEvent[], target: TextTarget, text: string, write: () => string): void {
+    const before = this.#model.snapshot(target);
+    out.push(this.#model.mark({ data: this.#start() + write(), text }, before));
+  }
+
+  #chunk(chunk: Chunk, out: StreamEvent[]): void {
+    const choice = chunk.choices?.[0];
+    if (!choice) return;
+    const d = choice.delta ?? {};
+    if (d.reasoning_content) {
+      const t = d.reasoning_content;
+      this.#textEvent(out, { kind: 'reasoning' }, t, () => this.#model.reasoning(t));
+    }
+    const text = d.content ?? d.refusal;
+    if (text) {
+      this.#outputText += text;
+      this.#textEvent(out, { kind: 'text' }, text, () => this.#model.text(text));
+    }
+    for (const call of d.tool_calls ?? []) {
+      const key = String(call.index ?? 0);
+      let head = '';
+      if (!this.#model.calls.has(key)) {
+        head =
+          this.#start() + this.#model.toolStart(key, call.id ?? `call_${key}`, call.function?.name ?? '');
+      }
+      const args = call.function?.arguments ?? '';
+      const target: TextTarget = {
+        kind: 'args',
+        key,
+        callId: call.id ?? `call_${key}`,
+        name: call.function?.name ?? '',
+      };
+      if (head) out.push({ data: head });
+      if (args) {
+        this.#outputText += args;
+        this.#textEvent(out, target, args, () => this.#model.toolArgs(key, args));
+      }
+    }
+    if (choice.finish_reason) this.#finish = choice.finish_reason;
+  }
+
+  #read(data: string | Buffer, out: StreamEvent[]): void {
+    for (const frame of this.#sse.push(data)) {
+      if (frame.data === '[DONE]' || frame.data === '') continue;
+      let chunk: Chunk & { usage?: unknown; error?: { message?: string } };
+      try {
+        chunk = JSON.parse(frame.data) as typeof chunk;
+      } catch {
+        continue;
+      }
+      if (chunk.error) {
+        throw new GatewayError('SLUICE_ERR_UPSTREAM_ERROR', chunk.error.message ?? 'upstream stream error');
+      }
+      this.#chunk(chunk, out);
+    }
+  }
+
+  /** Feed the backend translator's events (OpenAI chunk SSE, with its usage and end flags). */
+  through(events: StreamEvent[]): StreamEvent[] {
+    const out: StreamEvent[] = [];
+    let done = false;
+    for (const ev of events) {
+      if (ev.usage) this.#usage = ev.usage;
+      if (ev.data.length > 0) this.#read(ev.data, out);
+      if (ev.done) done = true;
+    }
+    if (done) out.push(this.#terminal());
+    return out;
+  }
+
+  #terminal(): StreamEvent {
+    if (this.#done) return { data: '' };
+    this.#done = true;
+    const usage = this.#usage ?? this.#estimate(this.#outputText);
+    const incomplete = this.#finish === 'length' || this.#finish === 'content_filter';
+    const { data, response } = this.#model.complete(
+      incomplete ? 'incomplete' : 'completed',
+      usage,
+      incomplete ? { reason: this.#finish === 'length' ? 'max_output_tokens' : 'content_filter' } : null,
+    );
+    this.final = response;
+    return { data: this.#start() + data, usage, done: true };
+  }
+
+  push(chunk: Buffer): StreamEvent[] {
+    return this.through([{ data: chunk }]);
+  }
+
+  end(): StreamEvent[] {
+    if (this.#done) return [];
+    throw new GatewayError(
+      'SLUICE_ERR_UPSTREAM_ERROR',
+      'upstream stream ended before the answer was complete',
+    );
+  }
+
+  textChunk(text: string, cut?: StreamEvent): string {
+    // the stream's head first: a cap can cut the very first event, before response.created went out
+    const head = this.#start();
+    return head + this.#model.continueAfterCut(text, cut);
+  }
+
+  finish(_reason: 'length', usage: Usage, cut?: StreamEvent): string {
+    this.#model.restore(cut);
+    this.#done = true;
+    const { data, response } = this.#model.complete('incomplete', usage, { reason: 'max_output_tokens' });
+    this.final = response;
+    return this.#start() + data;
+  }
+
+  errorEvent(err: GatewayError): string {
+    return this.#start() + this.#model.failed(err);
+  }
+}
