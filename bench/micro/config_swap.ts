@@ -13,7 +13,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { stringify } from 'yaml';
 import { compileRuntime } from '../../dataplane/src/compiled/compile.ts';
-import { ProviderStateCache } from '../../dataplane/src/compiled/provider_runtime.ts';
+import { ProviderRegistry } from '../../dataplane/src/compiled/provider_runtime.ts';
 import { parseConfigText, validateConfig } from '../../dataplane/src/config/load.ts';
 import { Dataplane } from '../../dataplane/src/dataplane.ts';
 import { configJson } from '../../operator/src/render/encode.ts';
@@ -187,7 +187,7 @@ export async function runConfigSwap(quick: boolean): Promise<ConfigSwapResult> {
   let json: { swap: number[]; stall: number[] };
   let yaml: { swap: number[]; stall: number[] };
   try {
-    const state = new ProviderStateCache();
+    const state = new ProviderRegistry();
     for (let i = 0; i < repeats; i++) {
       const yamlText = asYaml(make(i));
       const jsonText = asJson(make(i));

@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildAdminServer } from './admin_server.ts';
 import { type CompileOptions, compileRuntime, configDirOf, type Runtime } from './compiled/compile.ts';
-import { type ProviderRuntime, ProviderStateCache } from './compiled/provider_runtime.ts';
+import { ProviderRegistry, type ProviderRuntime } from './compiled/provider_runtime.ts';
 import {
   decideReadiness,
   storeHealthOf,
@@ -42,7 +42,7 @@ export interface DataplaneOptions {
 
 export class Dataplane {
   readonly #opts: DataplaneOptions;
-  readonly #state: ProviderStateCache;
+  readonly #state: ProviderRegistry;
   /** the policy engine unless a test injects another gate; its stores outlive config reloads */
   #policyGates: CompileOptions['gateFactory'];
   #runtime!: Runtime;
@@ -64,7 +64,7 @@ export class Dataplane {
   constructor(opts: DataplaneOptions) {
     this.#opts = opts;
     // providers naming a Kubernetes Service follow its EndpointSlices (credentials loaded when needed)
-    this.#state = new ProviderStateCache(endpointSliceDiscovery(opts.log));
+    this.#state = new ProviderRegistry(endpointSliceDiscovery(opts.log));
     setEndpointCountSource(() => this.#endpointCounts());
   }
 

@@ -6,7 +6,7 @@ import { ConfigError, validateConfig } from '../config/load.ts';
 import { Slicer } from '../config/steps.ts';
 import { openGate } from '../proxy/policy_interface.ts';
 import { type CompileOptions, compileRuntime } from './compile.ts';
-import { ProviderStateCache } from './provider_runtime.ts';
+import { ProviderRegistry } from './provider_runtime.ts';
 
 const config = (header: string, maxConcurrency: number) =>
   validateConfig({
@@ -28,7 +28,7 @@ const env = { KEY: 'sk-test' };
 
 describe('compileRuntime', () => {
   it('updates shared provider runtimes only when the new runtime is complete', async () => {
-    const state = new ProviderStateCache();
+    const state = new ProviderRegistry();
     const gate: CompileOptions['gateFactory'] = () => openGate;
     const first = await compileRuntime(config('1', 4), { configDir: '.', state, env, gateFactory: gate });
     const live = first.providers.get('p');
@@ -54,7 +54,7 @@ describe('compileRuntime', () => {
   });
 
   it('leaves the live providers as they were when a load fails on the way', async () => {
-    const state = new ProviderStateCache();
+    const state = new ProviderRegistry();
     const first = await compileRuntime(config('1', 4), {
       configDir: '.',
       state,
@@ -79,7 +79,7 @@ describe('compileRuntime', () => {
   });
 
   it('gives the event loop turns while it compiles', async () => {
-    const state = new ProviderStateCache();
+    const state = new ProviderRegistry();
     let turns = 0;
     let running = true;
     const tick = () => {

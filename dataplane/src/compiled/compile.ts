@@ -14,7 +14,7 @@ import type { ResolvedProvider } from '../providers/types.ts';
 import { type Gate, openGate } from '../proxy/policy_interface.ts';
 import type { EffectiveTimeouts } from '../proxy/transport.ts';
 import { Redactor } from '../security/redactor.ts';
-import type { ProviderRuntime, ProviderStateCache } from './provider_runtime.ts';
+import type { ProviderRegistry, ProviderRuntime } from './provider_runtime.ts';
 import { type CompiledRoute, compileRoute } from './route.ts';
 
 export interface Runtime {
@@ -34,7 +34,7 @@ export interface Runtime {
 export interface CompileOptions {
   /** folder the config came from: the default base for relative secret files */
   configDir: string;
-  state: ProviderStateCache;
+  state: ProviderRegistry;
   /** builds the policy gate for configs with namespaces (injected so the core does not depend on it) */
   gateFactory?: (
     cfg: SluiceConfig,

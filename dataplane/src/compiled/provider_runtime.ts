@@ -1,7 +1,7 @@
 // A provider as the request path uses it: resolved config, translators chosen per client API at load,
 // and live state: its endpoints (each with a transport pool, breaker, outstanding count, latency and
 // health; see proxy/endpoints.ts), concurrency, outstanding count and latency EWMA per model.
-// Live state is kept across config reloads by ProviderStateCache so a reload never drops a pool or
+// Live state is kept across config reloads by ProviderRegistry so a reload never drops a pool or
 // forgets an ejected endpoint.
 import type { EndpointsConfig, ModelConfig } from '../config/schema.ts';
 import { modelLabel } from '../observability/model_labels.ts';
@@ -247,7 +247,7 @@ export class ProviderRuntime {
 }
 
 /** Keeps provider runtimes (and so pools and breakers) alive across reloads, keyed by name + origin. */
-export class ProviderStateCache {
+export class ProviderRegistry {
   readonly #byKey = new Map<string, ProviderRuntime>();
 
   readonly #discovery: DiscoveryFactory | undefined;

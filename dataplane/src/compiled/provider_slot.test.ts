@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../config/load.ts';
 import { openGate } from '../proxy/policy_interface.ts';
 import { compileRuntime } from './compile.ts';
-import { ProviderStateCache } from './provider_runtime.ts';
+import { ProviderRegistry } from './provider_runtime.ts';
 
 async function provider(maxConcurrency?: number) {
   const config = validateConfig({
@@ -24,7 +24,7 @@ async function provider(maxConcurrency?: number) {
   });
   const runtime = await compileRuntime(config, {
     configDir: '.',
-    state: new ProviderStateCache(),
+    state: new ProviderRegistry(),
     env: { KEY: 'k' },
     gateFactory: () => openGate,
   });

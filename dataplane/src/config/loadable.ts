@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compileRuntime, type Runtime } from '../compiled/compile.ts';
-import { ProviderStateCache } from '../compiled/provider_runtime.ts';
+import { ProviderRegistry } from '../compiled/provider_runtime.ts';
 import { policyGateFactory } from '../policy/gate.ts';
 import { ConfigError, type ConfigIssue } from './load.ts';
 import type { SluiceConfig } from './schema.ts';
@@ -19,7 +19,7 @@ export async function loadableIssues(
   secretData: Record<string, string>,
 ): Promise<ConfigIssue[]> {
   const dir = await mkdtemp(join(tmpdir(), 'sluice-preflight-'));
-  const state = new ProviderStateCache();
+  const state = new ProviderRegistry();
   let runtime: Runtime | undefined;
   try {
     await Promise.all(
