@@ -191,129 +191,181 @@ function denial(ns: string, built: BuiltBatch, d: AdmitDenied, fixedOf: (i: numb
 export async function admitRequest(ctx: AdmitContext, input: AdmitInput): Promise<Admission> {
   const { ns } = ctx;
   const { route, spec, request } = input;
-  const model = request.model;
-  const policies = ns.policies.filter((p) => p.appliesTo(route.name, model));
+  const policies = ns.policies.filter((p) => p.appliesTo(route.name, request.model));
   const producesOutput = spec.api !== 'openai-embeddings';
 
   await checkPrompt(ns, policies, input);
-  let outputCap = producesOutput ? capOutput(ns, policies, input) : undefined;
-
-  let inputTokens = 0;
-  let rawEstimate: number | undefined;
-  if (policies.some((p) => p.needsTokens)) {
-    const encoding = encodingForRoute(route, model);
-    const text = input.promptText();
-    const raw =
-      text.length >= ASYNC_MIN_CHARS
-        ? await countPromptTokensAsync(text, spec.turns(request.body), encoding, ns.name)
-        : input.inputTokens();
-    if (encoding === 'estimate') rawEstimate = raw;
-    inputTokens =
-      (encoding === 'estimate' ? estimateCorrection.apply(model, raw) : raw) + nonText(spec, request.body);
-    for (const p of policies) {
-      const max = p.config.maxInputTokens;
-      if (max !== undefined && inputTokens > max)
-        throw reject(
-          ns.name,
-          'max_input_tokens',
-          'SLUICE_ERR_PROMPT_TOO_LONG',
-          `the prompt has ${inputTokens} tokens; policy '${p.name}' allows ${max}`,
-          promptParam(spec),
-        );
-    }
-  }
-
-  const headers: Record<string, string> = {};
-  let built: BuiltBatch | undefined;
-  let placement: Placement = 'primary';
-  let grant = 0;
-  let choices = 1;
+  const outputCap = producesOutput ? capOutput(ns, policies, input) : undefined;
+  const counted = policies.some((p) => p.needsTokens) ? await countInput(ns, policies, input) : undefined;
   const storePolicies = policies.filter((p) => p.needsStore);
-  if (storePolicies.length > 0) {
-    const requestedOut = producesOutput ? spec.getMaxOutputTokens(request.body) : undefined;
-    const fallback = defaultReservation(policies, route, model);
-    const wantOutput = producesOutput ? (requestedOut ?? fallback.tokens) : 0;
-    choices = producesOutput ? choicesOf(request.body) : 1;
-    const now = ctx.now();
-    built = buildBatch({
-      namespace: ns.name,
-      keyName: input.identity.keyName,
-      policies: storePolicies,
-      inputTokens,
-      prices: storePolicies.some((p) => p.config.budget) ? ctx.prices.reservePrices(route, model) : undefined,
-      wantOutput,
-      choices,
-      now,
-      requestId: randomUUID(),
-    });
-    let admitted: Awaited<ReturnType<Store['admit']>>;
-    try {
-      admitted = await ctx.store.admit(built.batch);
-    } catch (err) {
-      if (err instanceof GatewayError)
-        metrics.limitRejections.inc({ namespace: ns.name, limit: 'store_unavailable' });
-      throw err;
-    }
-    const { result } = admitted;
-    placement = admitted.placement;
-    const b = built;
-    if (!result.ok) throw denial(ns.name, b, result, (i) => Math.ceil(b.batch.windows[i]?.fixed ?? 0));
-    grant = result.grant;
-    if (built.batch.wantOutput > 0) {
-      outputCap = Math.min(outputCap ?? grant, grant);
-      // The upstream is told the grant (and the answer is still cut to it if it ignores that). A
-      // request without a maximum keeps its body when it got the full reservation of an unknown
-      // model limit.
-      if (
-        !request.stream &&
-        (requestedOut !== undefined ? grant < requestedOut : grant < wantOutput || fallback.known)
-      )
-        spec.setMaxOutputTokens(request.body, grant);
-    }
-    const requests: LimitStatus[] = built.rates.map((r, i) => ({
-      limit: r.limit,
-      remaining: result.rates[i]?.remaining ?? 0,
-      resetMs: result.rates[i]?.resetMs ?? 0,
-    }));
-    const tokens: LimitStatus[] = [];
-    built.windows.forEach((w, i) => {
-      const remaining = w.limit - (result.windowsUsed[i] ?? 0);
-      const resetMs = b.batch.windows[i]?.resetMs ?? 0;
-      if (w.measure === 'usd')
-        headers['x-sluice-budget-remaining-usd'] = (Math.max(0, remaining) / 1e6).toFixed(6);
-      else tokens.push({ limit: w.limit, remaining, resetMs });
-    });
-    Object.assign(headers, rateLimitHeaders(requests, tokens));
-  }
+  const reserved =
+    storePolicies.length > 0
+      ? await reserve(ctx, storePolicies, policies, input, counted?.inputTokens ?? 0, outputCap)
+      : undefined;
+  return admission(ctx, input, {
+    outputCap: reserved ? reserved.outputCap : outputCap,
+    choices: reserved ? reserved.choices : producesOutput ? choicesOf(request.body) : 1,
+    headers: reserved?.headers ?? {},
+    rawEstimate: counted?.rawEstimate,
+    reserved,
+  });
+}
 
-  // Exactly what the store charged each window (the same arithmetic as its admit), for the deltas.
-  const reserved = built ? built.batch.windows.map((w) => w.fixed + w.perOutput * grant) : [];
-  const settled = built;
-  if (producesOutput && storePolicies.length === 0) choices = choicesOf(request.body);
+/** The prompt's tokens as limits count them (corrected estimates, non-text parts), against max input. */
+async function countInput(
+  ns: CompiledNamespace,
+  policies: CompiledPolicy[],
+  input: AdmitInput,
+): Promise<{ inputTokens: number; rawEstimate: number | undefined }> {
+  const { route, spec, request } = input;
+  const model = request.model;
+  const encoding = encodingForRoute(route, model);
+  const text = input.promptText();
+  const raw =
+    text.length >= ASYNC_MIN_CHARS
+      ? await countPromptTokensAsync(text, spec.turns(request.body), encoding, ns.name)
+      : input.inputTokens();
+  const inputTokens =
+    (encoding === 'estimate' ? estimateCorrection.apply(model, raw) : raw) + nonText(spec, request.body);
+  for (const p of policies) {
+    const max = p.config.maxInputTokens;
+    if (max !== undefined && inputTokens > max)
+      throw reject(
+        ns.name,
+        'max_input_tokens',
+        'SLUICE_ERR_PROMPT_TOO_LONG',
+        `the prompt has ${inputTokens} tokens; policy '${p.name}' allows ${max}`,
+        promptParam(spec),
+      );
+  }
+  return { inputTokens, rawEstimate: encoding === 'estimate' ? raw : undefined };
+}
+
+interface Reserved {
+  built: BuiltBatch;
+  placement: Placement;
+  /** output tokens the store granted (per choice) */
+  grant: number;
+  choices: number;
+  outputCap: number | undefined;
+  headers: Record<string, string>;
+  /** exactly what the store charged each window (the same arithmetic as its admit), for the deltas */
+  charged: number[];
+}
+
+/**
+ * One atomic store batch for rates, concurrency and token/cost windows, reserving the input plus the
+ * output the request may produce; the upstream is told the grant.
+ */
+async function reserve(
+  ctx: AdmitContext,
+  storePolicies: CompiledPolicy[],
+  policies: CompiledPolicy[],
+  input: AdmitInput,
+  inputTokens: number,
+  cap: number | undefined,
+): Promise<Reserved> {
+  const { ns } = ctx;
+  const { route, spec, request } = input;
+  const model = request.model;
+  const producesOutput = spec.api !== 'openai-embeddings';
+  const requestedOut = producesOutput ? spec.getMaxOutputTokens(request.body) : undefined;
+  const fallback = defaultReservation(policies, route, model);
+  const wantOutput = producesOutput ? (requestedOut ?? fallback.tokens) : 0;
+  const choices = producesOutput ? choicesOf(request.body) : 1;
+  const built = buildBatch({
+    namespace: ns.name,
+    keyName: input.identity.keyName,
+    policies: storePolicies,
+    inputTokens,
+    prices: storePolicies.some((p) => p.config.budget) ? ctx.prices.reservePrices(route, model) : undefined,
+    wantOutput,
+    choices,
+    now: ctx.now(),
+    requestId: randomUUID(),
+  });
+  let admitted: Awaited<ReturnType<Store['admit']>>;
+  try {
+    admitted = await ctx.store.admit(built.batch);
+  } catch (err) {
+    if (err instanceof GatewayError)
+      metrics.limitRejections.inc({ namespace: ns.name, limit: 'store_unavailable' });
+    throw err;
+  }
+  const { result } = admitted;
+  if (!result.ok) throw denial(ns.name, built, result, (i) => Math.ceil(built.batch.windows[i]?.fixed ?? 0));
+  const grant = result.grant;
+  let outputCap = cap;
+  if (built.batch.wantOutput > 0) {
+    outputCap = Math.min(outputCap ?? grant, grant);
+    // The upstream is told the grant (and the answer is still cut to it if it ignores that). A
+    // request without a maximum keeps its body when it got the full reservation of an unknown
+    // model limit.
+    if (
+      !request.stream &&
+      (requestedOut !== undefined ? grant < requestedOut : grant < wantOutput || fallback.known)
+    )
+      spec.setMaxOutputTokens(request.body, grant);
+  }
+  const headers: Record<string, string> = {};
+  const requests: LimitStatus[] = built.rates.map((r, i) => ({
+    limit: r.limit,
+    remaining: result.rates[i]?.remaining ?? 0,
+    resetMs: result.rates[i]?.resetMs ?? 0,
+  }));
+  const tokens: LimitStatus[] = [];
+  built.windows.forEach((w, i) => {
+    const remaining = w.limit - (result.windowsUsed[i] ?? 0);
+    const resetMs = built.batch.windows[i]?.resetMs ?? 0;
+    if (w.measure === 'usd')
+      headers['x-sluice-budget-remaining-usd'] = (Math.max(0, remaining) / 1e6).toFixed(6);
+    else tokens.push({ limit: w.limit, remaining, resetMs });
+  });
+  Object.assign(headers, rateLimitHeaders(requests, tokens));
+  const charged = built.batch.windows.map((w) => w.fixed + w.perOutput * grant);
+  return { built, placement: admitted.placement, grant, choices, outputCap, headers, charged };
+}
+
+/** The admission handed to the request path; complete() settles every window with the real usage. */
+function admission(
+  ctx: AdmitContext,
+  input: AdmitInput,
+  a: {
+    outputCap: number | undefined;
+    choices: number;
+    headers: Record<string, string>;
+    rawEstimate: number | undefined;
+    reserved: Reserved | undefined;
+  },
+): Admission {
+  const { route, spec, request } = input;
+  const model = request.model;
+  const { outputCap, rawEstimate, reserved } = a;
   return {
-    headers,
+    headers: a.headers,
     // A stream's cap counts the output of all choices together; a whole answer is cut per choice.
-    outputCap: request.stream && outputCap !== undefined ? outputCap * choices : undefined,
+    outputCap: request.stream && outputCap !== undefined ? outputCap * a.choices : undefined,
     answerCap:
       !request.stream && outputCap !== undefined
         ? { tokens: outputCap, encoding: encodingForRoute(route, model) }
         : undefined,
-    cacheKey: request.stream ? undefined : ctx.cacheKey(ns, route, spec, request.body),
+    cacheKey: request.stream ? undefined : ctx.cacheKey(ctx.ns, route, spec, request.body),
     complete(usage: Usage | undefined, done: Completion | undefined) {
       // A failure or a cache hit used no upstream tokens: every reservation is refunded.
       const real = done && !done.cached ? usage : undefined;
       if (real && !real.estimated && rawEstimate !== undefined)
         estimateCorrection.observe(model, rawEstimate, real.inputTokens);
-      if (!settled) return;
+      if (!reserved) return;
+      const { built, charged, placement } = reserved;
       const cost = real && done ? costMicroUsd(real, ctx.prices.price(done.provider, done.model)) : 0;
-      const windows = settled.windows
+      const windows = built.windows
         .map((w, i) => ({
-          key: settled.batch.windows[i]?.key ?? '',
-          delta: actualAmount(w.measure, real, cost) - (reserved[i] ?? 0),
+          key: built.batch.windows[i]?.key ?? '',
+          delta: actualAmount(w.measure, real, cost) - (charged[i] ?? 0),
         }))
         .filter((w) => w.delta !== 0);
-      const concurrency = settled.batch.concurrency.map((c) => ({ key: c.key, id: c.id }));
-      const reservation = settled.batch.reservation?.key;
+      const concurrency = built.batch.concurrency.map((c) => ({ key: c.key, id: c.id }));
+      const reservation = built.batch.reservation?.key;
       // With a reservation the settlement also closes its record, even when nothing changes.
       if (windows.length === 0 && concurrency.length === 0 && reservation === undefined) return;
       // Settling never blocks or fails the response; the store queues what it cannot deliver.
