@@ -24,7 +24,7 @@ function tree(spec: string): string {
   mkdirSync(dir, { recursive: true });
   execFileSync(
     'sh',
-    ['-c', `git archive ${rev} bin cli dataplane operator package.json | tar -x -C ${dir}`],
+    ['-c', `git archive ${rev} bin cli dataplane operator kube package.json | tar -x -C ${dir}`],
     {
       cwd: REPO,
     },
