@@ -56,6 +56,8 @@ export class Dataplane {
   #reloads = 0;
   /** set once the warm-up has run (runtime/readiness.ts): until then the replica is not ready */
   #warm: WarmState | undefined;
+  /** the warm-up's private runtime, served only while it injects requests before listening */
+  #warming: Runtime | undefined;
   address = '';
   /** the admin listener's address (admin_server.ts) */
   adminAddress = '';
@@ -119,7 +121,7 @@ export class Dataplane {
     this.#markLoaded(this.#runtime);
     const cfg = this.#runtime.config;
     const state = {
-      runtime: () => this.#runtime,
+      runtime: () => this.#warming ?? this.#runtime,
       draining: () => this.#draining,
       ready: () => this.#readiness(),
     };
@@ -138,7 +140,15 @@ export class Dataplane {
     this.#health = new HealthChecker(log);
     this.#health.update(this.#runtime);
     // warm before listening: the first request a load balancer sends finds tables loaded and code hot
-    this.#warm = await warmUp(this.#runtime);
+    this.#warm = await warmUp(this.#runtime, {
+      app: this.#app,
+      swap: (rt) => {
+        this.#warming = rt;
+      },
+    });
+    this.#logWarmUp(this.#warm);
+    // only now: the warm-up's requests must not be exported as traces
+    void applyTracing(this.#runtime, log);
     this.address = await this.#app.listen({ host: this.#opts.host ?? cfg.server.host, port: apiPort });
     this.#admin = buildAdminServer(state, log);
     this.adminAddress = await this.#admin.listen({
@@ -195,6 +205,8 @@ export class Dataplane {
     const previous = this.#runtime;
     this.#runtime = next;
     this.#markLoaded(next);
+    // tracing follows the config (on, off, new endpoint or sampling); off loads no OpenTelemetry code
+    void applyTracing(next, log);
     this.#health?.update(next);
     log.info({ reason, hash: next.hash, ms: Math.round(performance.now() - t0) }, 'config reloaded');
     if (previous.gate !== next.gate) await previous.gate.close?.().catch(() => {});
@@ -213,9 +225,21 @@ export class Dataplane {
     metrics.configValid.set(1);
     metrics.configLastGood.set(Date.now() / 1000);
     if (this.#reloads > 1) metrics.configReloads.inc({ result: 'success' });
-    // tracing follows the config (on, off, new endpoint or sampling); off loads no OpenTelemetry code
-    void applyTracing(rt, this.#opts.log);
     this.#opts.onLoaded?.(rt.hash, rt.config.revision);
+  }
+
+  #logWarmUp(warm: WarmState): void {
+    const hot = warm.hotPath;
+    if (hot?.failures)
+      this.#opts.log.warn(
+        { warm },
+        'warm-up incomplete: ready anyway, the first requests may be slow (see failures)',
+      );
+    else
+      this.#opts.log.info(
+        { ms: warm.ms, encodings: warm.encodings, requests: hot?.requests, pairs: hot?.pairs },
+        'warmed up',
+      );
   }
 
   #readiness(): { ready: boolean; details: Record<string, unknown> } {

@@ -1,0 +1,176 @@
+// Ready means warm, the hot path (issue 12): before a replica says ready, requests have gone through
+// its real API server and every configured translator pair, on a private runtime, so that no
+// upstream sees a request, no tenant's counters move and no metric series of the warm-up remain.
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Fastify from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { validateConfig } from '../../dataplane/src/config/load.ts';
+import { compileRuntime } from '../../dataplane/src/runtime/compile.ts';
+import { ProviderStateCache } from '../../dataplane/src/runtime/provider_runtime.ts';
+import { decideReadiness, warmUp } from '../../dataplane/src/runtime/readiness.ts';
+import {
+  buildWarmRuntime,
+  exerciseHotPath,
+  type HotPathReport,
+} from '../../dataplane/src/runtime/warm_hot_path.ts';
+import { type InProcessDataplane, openByDefault, startDataplane } from '../helpers/dataplane.ts';
+import { sha256 } from '../policy/fixtures.ts';
+
+/** A real upstream per provider type that counts every request it gets (the warm-up must send none). */
+async function countingUpstream(): Promise<{ url: string; seen: string[]; server: Server }> {
+  const seen: string[] = [];
+  const server = createServer((req: IncomingMessage, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":{"message":"not expected"}}');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen, server };
+}
+
+interface ReadyBody {
+  warm?: { hotPath?: HotPathReport };
+}
+
+describe('a fresh replica with four backend wire formats', () => {
+  let upstream: Awaited<ReturnType<typeof countingUpstream>>;
+  let dp: InProcessDataplane;
+  const env = ['OPENAI_KEY', 'ANTHROPIC_KEY', 'GEMINI_KEY', 'AWS_ID', 'AWS_SECRET'];
+
+  beforeAll(async () => {
+    upstream = await countingUpstream();
+    for (const e of env) process.env[`WARM_TEST_${e}`] = 'test-only-value';
+    const key = (e: string) => ({ env: `WARM_TEST_${e}` });
+    dp = await startDataplane({
+      providers: [
+        {
+          name: 'oai',
+          type: 'openai',
+          baseUrl: `${upstream.url}/v1`,
+          credentials: { apiKey: key('OPENAI_KEY') },
+          models: [{ name: 'gpt-4o-mini' }],
+        },
+        {
+          name: 'claude',
+          type: 'anthropic',
+          baseUrl: upstream.url,
+          credentials: { apiKey: key('ANTHROPIC_KEY') },
+          models: [{ name: 'claude-sonnet-4-5' }],
+        },
+        {
+          name: 'gem',
+          type: 'gemini',
+          baseUrl: `${upstream.url}/v1beta`,
+          credentials: { apiKey: key('GEMINI_KEY') },
+          models: [{ name: 'gemini-2.5-flash' }],
+        },
+        {
+          name: 'rock',
+          type: 'bedrock',
+          baseUrl: upstream.url,
+          region: 'us-east-1',
+          credentials: { accessKeyId: key('AWS_ID'), secretAccessKey: key('AWS_SECRET') },
+          models: [{ name: 'anthropic.claude-3-haiku' }],
+        },
+        { name: 'mock', type: 'mock', models: [{ name: 'mock-small' }] },
+      ],
+      routes: [
+        { name: 'oai', match: { models: ['gpt-4o-mini'] }, backends: [{ provider: 'oai' }] },
+        { name: 'claude', match: { models: ['claude-sonnet-4-5'] }, backends: [{ provider: 'claude' }] },
+        { name: 'gem', match: { models: ['gemini-2.5-flash'] }, backends: [{ provider: 'gem' }] },
+        { name: 'rock', match: { models: ['anthropic.claude-3-haiku'] }, backends: [{ provider: 'rock' }] },
+        { name: 'mock', match: { models: ['mock-small'] }, backends: [{ provider: 'mock' }] },
+      ],
+      namespaces: [
+        { name: 'team', match: { apiKeys: [{ name: 'k', sha256: sha256('sk-team') }] }, policies: ['two'] },
+      ],
+      // two requests a minute: a warm-up charged to this tenant would use them up
+      policies: [{ name: 'two', requests: { limit: 2, window: 'minute' } }],
+    });
+  });
+
+  afterAll(async () => {
+    await dp?.stop();
+    upstream?.server.close();
+    for (const e of env) delete process.env[`WARM_TEST_${e}`];
+  });
+
+  it('sent requests through the API server and every translator pair before it was ready', async () => {
+    const r = await fetch(`${dp.adminUrl}/readyz`);
+    expect(r.status).toBe(200);
+    const hot = ((await r.json()) as ReadyBody).warm?.hotPath;
+    expect(hot?.requests).toBeGreaterThan(0);
+    expect(hot?.failures).toBeUndefined();
+    expect(hot?.ok).toBe(hot?.requests);
+    // every client API to every backend wire format the config uses (and the mock's own transport)
+    for (const client of ['openai-chat', 'anthropic-messages', 'openai-responses'])
+      for (const backend of ['openai', 'anthropic', 'gemini', 'bedrock'])
+        expect(hot?.pairs).toContain(`${client}->${backend}`);
+    expect(hot?.pairs).toEqual(
+      expect.arrayContaining(['openai-completions->openai', 'openai-embeddings->openai']),
+    );
+    expect(hot?.pairs).toContain('openai-embeddings->gemini');
+  });
+
+  it('reached no upstream', () => {
+    expect(upstream.seen).toEqual([]);
+  });
+
+  it("charged no tenant: the tenant's whole limit is still there", async () => {
+    const ask = () =>
+      fetch(`${dp.baseURL}/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer sk-team' },
+        body: JSON.stringify({ model: 'mock-small', messages: [{ role: 'user', content: 'hi' }] }),
+      }).then((x) => x.status);
+    expect([await ask(), await ask(), await ask()]).toEqual([200, 200, 429]);
+  });
+
+  it('left no metric series behind', async () => {
+    const text = await (await fetch(`${dp.adminUrl}/metrics`)).text();
+    expect(text).not.toContain('sluice-warmup');
+    // the requests above are counted: the families work, only the warm-up's series are gone
+    expect(text).toMatch(/sluice_requests_total\{route="mock",namespace="team"/);
+  });
+
+  it('does not serve the warm-up tenant once listening', async () => {
+    const r = await fetch(`${dp.baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer sk-team' },
+      body: JSON.stringify({ model: 'sluice-warmup-openai', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(r.status).toBe(404);
+  });
+});
+
+describe('a warm-up that fails', () => {
+  const config = validateConfig(
+    openByDefault({
+      providers: [{ name: 'mock', type: 'mock', models: [{ name: 'm' }] }],
+      routes: [{ name: 'r', backends: [{ provider: 'mock' }] }],
+    }),
+  );
+
+  it('leaves the replica ready, and says what was not warmed', async () => {
+    const rt = await compileRuntime(config, { configDir: '/', state: new ProviderStateCache() });
+    // a server with no API routes: every warm-up request is answered 404
+    const swaps: unknown[] = [];
+    const warm = await warmUp(rt, { app: Fastify(), swap: (x) => swaps.push(x) });
+    expect(warm.hotPath?.ok).toBe(0);
+    expect(warm.hotPath?.failures?.[0]).toMatch(/status 404/);
+    // the real runtime is served again afterwards
+    expect(swaps.at(-1)).toBeUndefined();
+    expect(decideReadiness({ draining: false, warm, store: undefined })).toEqual({ ready: true });
+  });
+
+  it('stops at its deadline', async () => {
+    const warm = await buildWarmRuntime(config);
+    try {
+      const report = await exerciseHotPath(Fastify(), warm, { rounds: 3, deadlineMs: 0 });
+      expect(report).toMatchObject({ requests: 0, ok: 0 });
+      expect(report.failures?.[0]).toMatch(/deadline of 0 ms passed/);
+    } finally {
+      await warm.close();
+    }
+  });
+});
