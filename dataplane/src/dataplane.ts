@@ -140,12 +140,19 @@ export class Dataplane {
     this.#health = new HealthChecker(log);
     this.#health.update(this.#runtime);
     // warm before listening: the first request a load balancer sends finds tables loaded and code hot
-    this.#warm = await warmUp(this.#runtime, {
-      app: this.#app,
-      swap: (rt) => {
-        this.#warming = rt;
-      },
-    });
+    // SLUICE_WARMUP_HOT_PATH=off: the escape hatch (and the comparison arm of bench/warm_start.ts)
+    const hotPath = process.env.SLUICE_WARMUP_HOT_PATH !== 'off';
+    this.#warm = await warmUp(
+      this.#runtime,
+      hotPath
+        ? {
+            app: this.#app,
+            swap: (rt) => {
+              this.#warming = rt;
+            },
+          }
+        : undefined,
+    );
     this.#logWarmUp(this.#warm);
     // only now: the warm-up's requests must not be exported as traces
     void applyTracing(this.#runtime, log);

@@ -1,0 +1,193 @@
+// First-second latency of a fresh replica under load, with and without the hot-path warm-up
+// (issue 12, "ready means warm"), compared within one run. `npm run bench:warm-start`.
+//
+// Method, as the issue measured it: test/hostile's harness starts redis-server and one `sluice serve`
+// replica pinned to one core next to a process burning that core (a pod at its CPU limit); this
+// process, pinned to the other core, polls /readyz and the moment it answers 200 fires a closed loop
+// of CONCURRENCY clients for LOAD_MS (chat completions whole and streamed, Anthropic messages, in
+// turn, through the mock provider with limits charged in Redis). Latency is start to last byte.
+// "first second" = requests started in the first 1,000 ms after ready; "settled" = those started
+// from 2,000 ms on. Arms alternate (off, on, off, on, ...) so a change in the machine's load hits
+// both; the load average is recorded before and after because the machine is shared.
+// Arm "off" = SLUICE_WARMUP_HOT_PATH=off: tokenizer tables and Redis scripts only (what the warm-up
+// did before this change, minus its direct calls of the validators); arm "on" = the full warm-up.
+import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { REPO_ROOT } from '../test/helpers/dataplane.ts';
+import { startHostile, waitReady } from '../test/hostile/harness.ts';
+import { sha256 } from '../test/policy/fixtures.ts';
+import { pinSelf } from './procs.ts';
+
+const RUNS = Math.max(1, Number(process.env.WARM_START_RUNS ?? 3));
+const CONCURRENCY = Number(process.env.WARM_START_CONCURRENCY ?? 16);
+const LOAD_MS = 3_000;
+const KEY = 'sk-warm-start-bench';
+
+type Arm = 'off' | 'on';
+
+interface Sample {
+  /** ms after /readyz first answered 200 */
+  at: number;
+  ms: number;
+  status: number;
+}
+
+function config(redisUrl: string): Record<string, unknown> {
+  return {
+    store: { type: 'redis', redis: { url: redisUrl } },
+    providers: [
+      {
+        name: 'mock',
+        type: 'mock',
+        models: [{ name: 'gpt-4o-mini', pricing: { inputPerMTok: 1, outputPerMTok: 4 } }],
+        mock: { outputTokens: 20, chunkTokens: 1 },
+      },
+    ],
+    routes: [{ name: 'chat', match: { models: ['gpt-4o-mini'] }, backends: [{ provider: 'mock' }] }],
+    namespaces: [
+      { name: 'bench', match: { apiKeys: [{ name: 'k', sha256: sha256(KEY) }] }, policies: ['p'] },
+    ],
+    // limits that never refuse, so every request pays for admission and settlement in Redis
+    policies: [
+      {
+        name: 'p',
+        requests: { limit: 1_000_000, window: 'minute' },
+        tokens: [{ limit: 1_000_000_000, window: 'day' }],
+      },
+    ],
+  };
+}
+
+const messages = [{ role: 'user', content: 'Summarise the quarterly report in one line, please.' }];
+const REQUESTS: Array<{ path: string; body: string }> = [
+  { path: '/v1/chat/completions', body: JSON.stringify({ model: 'gpt-4o-mini', messages }) },
+  {
+    path: '/v1/chat/completions',
+    body: JSON.stringify({
+      model: 'gpt-4o-mini',
+      messages,
+      stream: true,
+      stream_options: { include_usage: true },
+    }),
+  },
+  { path: '/v1/messages', body: JSON.stringify({ model: 'gpt-4o-mini', max_tokens: 64, messages }) },
+];
+
+async function load(url: string, t0: number): Promise<Sample[]> {
+  const samples: Sample[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (performance.now() - t0 < LOAD_MS) {
+      const r = REQUESTS[next++ % REQUESTS.length] as (typeof REQUESTS)[number];
+      const start = performance.now();
+      const res = await fetch(`${url}${r.path}`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${KEY}`,
+          'anthropic-version': '2023-06-01',
+        },
+        body: r.body,
+      }).catch(() => undefined);
+      await res?.arrayBuffer();
+      samples.push({ at: start - t0, ms: performance.now() - start, status: res?.status ?? 0 });
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  return samples;
+}
+
+interface RunResult {
+  arm: Arm;
+  /** spawn to /readyz 200 */
+  readyMs: number;
+  /** what the replica reported about its warm-up */
+  warmMs: number | undefined;
+  samples: Sample[];
+}
+
+async function runOnce(arm: Arm): Promise<RunResult> {
+  process.env.SLUICE_WARMUP_HOT_PATH = arm;
+  const spawned = performance.now();
+  const h = await startHostile({ config, replicas: 1 });
+  try {
+    const replica = h.replicas[0];
+    if (!replica) throw new Error('no replica');
+    await waitReady(replica.url);
+    const t0 = performance.now();
+    const readyMs = t0 - spawned;
+    const samples = await load(replica.url, t0);
+    const details = (await (await fetch(`${replica.adminUrl}/readyz`)).json()) as { warm?: { ms: number } };
+    return { arm, readyMs, warmMs: details.warm?.ms, samples };
+  } finally {
+    await h.stop();
+  }
+}
+
+/** Nearest-rank percentile of sorted values. */
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
+}
+
+function summary(samples: Sample[]) {
+  const ms = samples.map((s) => s.ms).sort((a, b) => a - b);
+  const r = (n: number) => Math.round(n * 10) / 10;
+  return {
+    n: ms.length,
+    p50: r(percentile(ms, 50)),
+    p99: r(percentile(ms, 99)),
+    max: r(ms.at(-1) ?? 0),
+    errors: samples.filter((s) => s.status !== 200).length,
+  };
+}
+
+async function main(): Promise<void> {
+  pinSelf('0');
+  const loadBefore = loadavg();
+  const results: RunResult[] = [];
+  for (let i = 0; i < RUNS; i++)
+    for (const arm of ['off', 'on'] as const) {
+      results.push(await runOnce(arm));
+      await sleep(500);
+    }
+  const loadAfter = loadavg();
+  const report = {
+    date: new Date().toISOString(),
+    method:
+      'one replica + redis-server pinned to one core with a CPU burner (test/hostile harness); load generator pinned to the other core fires at /readyz 200',
+    concurrency: CONCURRENCY,
+    runsPerArm: RUNS,
+    loadavg: { before: loadBefore.map((x) => x.toFixed(2)), after: loadAfter.map((x) => x.toFixed(2)) },
+    arms: Object.fromEntries(
+      (['off', 'on'] as const).map((arm) => {
+        const mine = results.filter((r) => r.arm === arm);
+        const all = mine.flatMap((r) => r.samples);
+        return [
+          arm,
+          {
+            firstSecond: summary(all.filter((s) => s.at < 1_000)),
+            settled: summary(all.filter((s) => s.at >= 2_000)),
+            perRunFirstSecond: mine.map((r) => summary(r.samples.filter((s) => s.at < 1_000))),
+            readyMs: mine.map((r) => Math.round(r.readyMs)),
+            warmMs: mine.map((r) => r.warmMs),
+          },
+        ];
+      }),
+    ),
+  };
+  const { off, on } = report.arms as unknown as Record<Arm, { firstSecond: { p50: number; max: number } }>;
+  const ratios = {
+    firstSecondP50OffOverOn: Math.round((off.firstSecond.p50 / on.firstSecond.p50) * 100) / 100,
+    firstSecondMaxOffOverOn: Math.round((off.firstSecond.max / on.firstSecond.max) * 100) / 100,
+  };
+  const out = { ...report, ratios };
+  const file = join(REPO_ROOT, 'bench/results/warm_start.json');
+  writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
+  console.log(JSON.stringify(out, null, 2));
+  console.log(`written to ${file}`);
+}
+
+await main();
