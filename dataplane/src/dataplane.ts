@@ -132,7 +132,9 @@ export class Dataplane {
       throw new ConfigError(this.#opts.configFile, [
         { path: 'server.admin.port', message: `must differ from server.port (${apiPort})` },
       ]);
-    this.#app = buildServer(state, log, {
+    // the API server logs through a child of its own, so the warm-up's access lines can be held back
+    const apiLog = log.child({});
+    this.#app = buildServer(state, apiLog, {
       bodyLimit: cfg.server.bodyLimitBytes,
       maxHeaderBytes: cfg.server.maxHeaderBytes,
       requestReceiveTimeoutMs: cfg.server.requestReceiveTimeoutMs,
@@ -142,17 +144,25 @@ export class Dataplane {
     // warm before listening: the first request a load balancer sends finds tables loaded and code hot
     // SLUICE_WARMUP_HOT_PATH=off: the escape hatch (and the comparison arm of bench/warm_start.ts)
     const hotPath = process.env.SLUICE_WARMUP_HOT_PATH !== 'off';
-    this.#warm = await warmUp(
-      this.#runtime,
-      hotPath
-        ? {
-            app: this.#app,
-            swap: (rt) => {
-              this.#warming = rt;
-            },
-          }
-        : undefined,
-    );
+    // Nothing but the warm-up reaches the API server before it listens, so its info lines (one access
+    // line per warm-up request) are only the warm-up's: held back; warnings and errors still show.
+    const apiLevel = apiLog.level;
+    if (apiLog.isLevelEnabled('info')) apiLog.level = 'warn';
+    try {
+      this.#warm = await warmUp(
+        this.#runtime,
+        hotPath
+          ? {
+              app: this.#app,
+              swap: (rt) => {
+                this.#warming = rt;
+              },
+            }
+          : undefined,
+      );
+    } finally {
+      apiLog.level = apiLevel;
+    }
     this.#logWarmUp(this.#warm);
     // only now: the warm-up's requests must not be exported as traces
     void applyTracing(this.#runtime, log);

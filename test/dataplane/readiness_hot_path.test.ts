@@ -4,8 +4,10 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../dataplane/src/config/load.ts';
+import { Dataplane } from '../../dataplane/src/dataplane.ts';
 import { compileRuntime } from '../../dataplane/src/runtime/compile.ts';
 import { ProviderStateCache } from '../../dataplane/src/runtime/provider_runtime.ts';
 import { decideReadiness, warmUp } from '../../dataplane/src/runtime/readiness.ts';
@@ -14,7 +16,7 @@ import {
   exerciseHotPath,
   type HotPathReport,
 } from '../../dataplane/src/runtime/warm_hot_path.ts';
-import { type InProcessDataplane, openByDefault, startDataplane } from '../helpers/dataplane.ts';
+import { configDir, openByDefault, type TestConfigDir } from '../helpers/dataplane.ts';
 import { sha256 } from '../policy/fixtures.ts';
 
 /** A real upstream per provider type that counts every request it gets (the warm-up must send none). */
@@ -34,14 +36,16 @@ interface ReadyBody {
 
 describe('a fresh replica with four backend wire formats', () => {
   let upstream: Awaited<ReturnType<typeof countingUpstream>>;
-  let dp: InProcessDataplane;
+  let dp: { baseURL: string; adminUrl: string; dataplane: Dataplane; config: TestConfigDir };
+  /** every line the dataplane logged, at debug level */
+  const lines: string[] = [];
   const env = ['OPENAI_KEY', 'ANTHROPIC_KEY', 'GEMINI_KEY', 'AWS_ID', 'AWS_SECRET'];
 
   beforeAll(async () => {
     upstream = await countingUpstream();
     for (const e of env) process.env[`WARM_TEST_${e}`] = 'test-only-value';
     const key = (e: string) => ({ env: `WARM_TEST_${e}` });
-    dp = await startDataplane({
+    const config = configDir({
       providers: [
         {
           name: 'oai',
@@ -87,10 +91,21 @@ describe('a fresh replica with four backend wire formats', () => {
       // two requests a minute: a warm-up charged to this tenant would use them up
       policies: [{ name: 'two', requests: { limit: 2, window: 'minute' } }],
     });
+    const log = pino({ level: 'debug' }, { write: (line: string) => lines.push(line) });
+    const dataplane = new Dataplane({
+      configFile: config.file,
+      log,
+      host: '127.0.0.1',
+      port: 0,
+      adminPort: 0,
+    });
+    const url = await dataplane.start();
+    dp = { baseURL: `${url}/v1`, adminUrl: dataplane.adminAddress, dataplane, config };
   });
 
   afterAll(async () => {
-    await dp?.stop();
+    await dp?.dataplane.stop();
+    dp?.config.cleanup();
     upstream?.server.close();
     for (const e of env) delete process.env[`WARM_TEST_${e}`];
   });
@@ -127,6 +142,13 @@ describe('a fresh replica with four backend wire formats', () => {
         body: JSON.stringify({ model: 'mock-small', messages: [{ role: 'user', content: 'hi' }] }),
       }).then((x) => x.status);
     expect([await ask(), await ask(), await ask()]).toEqual([200, 200, 429]);
+  });
+
+  it('logged one line about the warm-up, and none of its requests', () => {
+    expect(lines.filter((l) => l.includes('"msg":"warmed up"'))).toHaveLength(1);
+    expect(lines.filter((l) => l.includes(`"reqId":"sluice-warmup`))).toEqual([]);
+    // the API server's access lines are back on once it listens
+    expect(lines.some((l) => l.includes('"msg":"request"') && l.includes('"namespace":"team"'))).toBe(true);
   });
 
   it('left no metric series behind', async () => {

@@ -7,9 +7,9 @@
 // in-memory store of their own, one provider per configured provider type whose transport is the
 // in-process WarmUpstream), never on the tenants' runtime. So no tenant's limits, budgets or Redis
 // keys move and no upstream sees a request. The requests are injected before the port listens, so
-// no client can reach the warm-up runtime; their metric series are removed afterwards and their
-// access-log lines are labelled (reqId sluice-warmup-N, namespace sluice-warmup). Tracing is applied
-// only after the warm-up (dataplane.ts), so no span is exported for them.
+// no client can reach the warm-up runtime; their metric series are removed afterwards, their access
+// lines are held back (dataplane.ts lowers the API server's log to warn meanwhile; a failure still
+// logs, labelled reqId sluice-warmup-N) and tracing is applied only after the warm-up.
 import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { clientApis } from '../api/registry.ts';
