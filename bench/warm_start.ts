@@ -6,9 +6,10 @@
 // process, pinned to the other core, polls /readyz and the moment it answers 200 fires a closed loop
 // of CONCURRENCY clients for LOAD_MS (chat completions whole and streamed, Anthropic messages, in
 // turn, through the mock provider with limits charged in Redis). Latency is start to last byte.
+// "first wave" = the first CONCURRENCY requests (one per client, all sent the moment it is ready);
 // "first second" = requests started in the first 1,000 ms after ready; "settled" = those started
-// from 2,000 ms on. Arms alternate (off, on, off, on, ...) so a change in the machine's load hits
-// both; the load average is recorded before and after because the machine is shared.
+// from 2,000 ms on. Arms alternate (off, on, on, off, ...) so a change in the machine's load hits
+// both, after one discarded run; the load average is recorded before and after (shared machine).
 // Arm "off" = SLUICE_WARMUP_HOT_PATH=off: tokenizer tables and Redis scripts only (what the warm-up
 // did before this change, minus its direct calls of the validators); arm "on" = the full warm-up.
 import { writeFileSync } from 'node:fs';
@@ -206,8 +207,12 @@ async function main(): Promise<void> {
   pinSelf('0');
   const loadBefore = loadavg();
   const results: RunResult[] = [];
+  // one run thrown away first: this process's own fetch code is cold in its first run, which would
+  // slow the first wave of whichever arm came first
+  await runOnce('on');
   for (let i = 0; i < RUNS; i++)
-    for (const arm of ['off', 'on'] as const) {
+    // the order alternates too, so a drift in the machine's load does not favour one arm
+    for (const arm of i % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const)) {
       results.push(await runOnce(arm));
       await sleep(500);
     }
