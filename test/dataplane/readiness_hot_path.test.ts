@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../dataplane/src/config/load.ts';
 import { Dataplane } from '../../dataplane/src/dataplane.ts';
+import { listPresets } from '../../dataplane/src/providers/presets.ts';
 import { compileRuntime } from '../../dataplane/src/runtime/compile.ts';
 import { ProviderStateCache } from '../../dataplane/src/runtime/provider_runtime.ts';
 import { decideReadiness, warmUp } from '../../dataplane/src/runtime/readiness.ts';
@@ -16,6 +17,7 @@ import {
   exerciseHotPath,
   type HotPathReport,
 } from '../../dataplane/src/runtime/warm_hot_path.ts';
+import { buildServer } from '../../dataplane/src/server.ts';
 import { configDir, openByDefault, type TestConfigDir } from '../helpers/dataplane.ts';
 import { sha256 } from '../policy/fixtures.ts';
 
@@ -195,6 +197,42 @@ describe('a warm-up that fails', () => {
       expect(report).toMatchObject({ requests: 0, ok: 0 });
       expect(report.failures?.[0]).toMatch(/deadline of 0 ms passed/);
     } finally {
+      await warm.close();
+    }
+  });
+});
+
+describe('every provider preset', () => {
+  it('is warmed without a failure: a preset whose quirks broke the warm-up would say so on every start', async () => {
+    const presets = listPresets();
+    const config = validateConfig(
+      openByDefault({
+        providers: presets.map((p) => ({
+          name: p.type,
+          type: p.type,
+          ...(p.defaultBaseUrl ? {} : { baseUrl: 'https://models.example.com/v1' }),
+          ...(p.type === 'bedrock' ? { region: 'eu-west-1' } : {}),
+          credentials: Object.fromEntries(p.requiredCredentials.map((c) => [c, { env: 'HOME' }])),
+          models: [{ name: 'm' }],
+        })),
+        routes: [{ name: 'r', backends: [{ provider: 'mock' }] }],
+      }),
+    );
+    const warm = await buildWarmRuntime(config);
+    const app = buildServer(
+      { runtime: () => warm.runtime, ready: () => ({ ready: true, details: {} }), draining: () => false },
+      pino({ level: 'silent' }),
+      { bodyLimit: 1_000_000, maxHeaderBytes: 16_384, requestReceiveTimeoutMs: 30_000 },
+    );
+    try {
+      const report = await exerciseHotPath(app, warm, { minRounds: 1, maxRounds: 1, deadlineMs: 60_000 });
+      expect(report.failures).toBeUndefined();
+      expect(report.ok).toBe(report.requests);
+      // one warm-up provider per type, each of them asked
+      expect(warm.upstreams).toHaveLength(presets.length);
+      for (const u of warm.upstreams) expect(u.received).toBeGreaterThan(0);
+    } finally {
+      await app.close();
       await warm.close();
     }
   });

@@ -79,7 +79,7 @@ function warmConfigInput(real: SluiceConfig, keyDigest: string): unknown {
   }));
   return {
     access: 'tenants',
-    server: { ...real.server, admin: real.server.admin, tracing: undefined },
+    server: real.server,
     store: { type: 'memory' },
     cache: real.cache,
     responses: real.responses,
