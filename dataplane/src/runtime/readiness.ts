@@ -2,8 +2,9 @@
 // (10-16 ms after): the tokenizer's rank tables were read on the first request that needed them, V8
 // had compiled nothing of the request path yet (Fastify's routing and hooks, the intake, the
 // pipeline, the translators) and Redis scripts were sent with their source. So the replica warms
-// up before it calls itself ready (and before it listens), and the decision is one function (decideReadiness)
-// that every health endpoint uses (the API port's /readyz and any admin port), never a copy.
+// up before it calls itself ready (and before it listens), and the decision is one function
+// (decideReadiness) that every health endpoint uses (the API port's /readyz and any admin port).
+// What the hot-path requests change under load is measured in docs/policies.md (bench:warm-start).
 import type { FastifyInstance } from 'fastify';
 import { encodingForRoute } from '../proxy/route_encoding.ts';
 import type { StoreHealth } from '../store/types.ts';
@@ -87,7 +88,7 @@ export interface HotPathHost {
   swap(rt: Runtime | undefined): void;
 }
 
-/** Long enough for a loaded 1-core pod (~1 s measured there), short enough not to hold a rollout. */
+/** Long enough for a busy 1-core pod (0.6-1.3 s measured beside a CPU burner), short enough not to hold a rollout. */
 export const HOT_PATH_DEADLINE_MS = 5_000;
 /** Rounds over every (client API, backend) pair: see exerciseHotPath for when it stops. */
 const HOT_PATH_ROUNDS = { minRounds: 3, maxRounds: 12 };

@@ -239,7 +239,11 @@ function problemOf(x: Exchange, status: number, body: string): string | undefine
   return undefined;
 }
 
-/** One warm-up request through the API server; the problem with its answer, if any. */
+/**
+ * One warm-up request through the API server; the problem with its answer, if any. A request still
+ * running when its time is up is left to finish on the warm-up runtime its intake captured (nothing
+ * else can reach that runtime); past a 5 s stall its metric series may outlive the clean-up.
+ */
 async function sendOne(app: FastifyInstance, warm: WarmRuntime, x: Exchange, n: number, leftMs: number) {
   let timer: NodeJS.Timeout | undefined;
   try {
