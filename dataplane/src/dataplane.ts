@@ -56,6 +56,8 @@ export class Dataplane {
   #reloads = 0;
   /** set once the warm-up has run (compiled/readiness.ts): until then the replica is not ready */
   #warm: WarmState | undefined;
+  /** the warm-up's private runtime, served only while it injects requests before listening */
+  #warming: Runtime | undefined;
   address = '';
   /** the admin listener's address (admin_server.ts) */
   adminAddress = '';
@@ -119,7 +121,7 @@ export class Dataplane {
     this.#markLoaded(this.#runtime);
     const cfg = this.#runtime.config;
     const state = {
-      runtime: () => this.#runtime,
+      runtime: () => this.#warming ?? this.#runtime,
       draining: () => this.#draining,
       ready: () => this.#readiness(),
     };
@@ -130,7 +132,9 @@ export class Dataplane {
       throw new ConfigError(this.#opts.configFile, [
         { path: 'server.admin.port', message: `must differ from server.port (${apiPort})` },
       ]);
-    this.#app = buildServer(state, log, {
+    // the API server logs through a child of its own, so the warm-up's access lines can be held back
+    const apiLog = log.child({});
+    this.#app = buildServer(state, apiLog, {
       bodyLimit: cfg.server.bodyLimitBytes,
       maxHeaderBytes: cfg.server.maxHeaderBytes,
       requestReceiveTimeoutMs: cfg.server.requestReceiveTimeoutMs,
@@ -138,7 +142,30 @@ export class Dataplane {
     this.#health = new HealthChecker(log);
     this.#health.update(this.#runtime);
     // warm before listening: the first request a load balancer sends finds tables loaded and code hot
-    this.#warm = await warmUp(this.#runtime);
+    // SLUICE_WARMUP_HOT_PATH=off: the escape hatch (and the comparison arm of bench/warm_start.ts)
+    const hotPath = process.env.SLUICE_WARMUP_HOT_PATH !== 'off';
+    // Nothing but the warm-up reaches the API server before it listens, so its info lines (one access
+    // line per warm-up request) are only the warm-up's: held back; warnings and errors still show.
+    const apiLevel = apiLog.level;
+    if (apiLog.isLevelEnabled('info')) apiLog.level = 'warn';
+    try {
+      this.#warm = await warmUp(
+        this.#runtime,
+        hotPath
+          ? {
+              app: this.#app,
+              swap: (rt) => {
+                this.#warming = rt;
+              },
+            }
+          : undefined,
+      );
+    } finally {
+      apiLog.level = apiLevel;
+    }
+    this.#logWarmUp(this.#warm);
+    // only now: the warm-up's requests must not be exported as traces
+    void applyTracing(this.#runtime, log);
     this.address = await this.#app.listen({ host: this.#opts.host ?? cfg.server.host, port: apiPort });
     this.#admin = buildAdminServer(state, log);
     this.adminAddress = await this.#admin.listen({
@@ -195,6 +222,8 @@ export class Dataplane {
     const previous = this.#runtime;
     this.#runtime = next;
     this.#markLoaded(next);
+    // tracing follows the config (on, off, new endpoint or sampling); off loads no OpenTelemetry code
+    void applyTracing(next, log);
     this.#health?.update(next);
     log.info({ reason, hash: next.hash, ms: Math.round(performance.now() - t0) }, 'config reloaded');
     if (previous.gate !== next.gate) await previous.gate.close?.().catch(() => {});
@@ -213,9 +242,21 @@ export class Dataplane {
     metrics.configValid.set(1);
     metrics.configLastGood.set(Date.now() / 1000);
     if (this.#reloads > 1) metrics.configReloads.inc({ result: 'success' });
-    // tracing follows the config (on, off, new endpoint or sampling); off loads no OpenTelemetry code
-    void applyTracing(rt, this.#opts.log);
     this.#opts.onLoaded?.(rt.hash, rt.config.revision);
+  }
+
+  #logWarmUp(warm: WarmState): void {
+    const hot = warm.hotPath;
+    if (hot?.failures)
+      this.#opts.log.warn(
+        { warm },
+        'warm-up incomplete: ready anyway, the first requests may be slow (see failures)',
+      );
+    else
+      this.#opts.log.info(
+        { ms: warm.ms, encodings: warm.encodings, requests: hot?.requests, pairs: hot?.pairs },
+        'warmed up',
+      );
   }
 
   #readiness(): { ready: boolean; details: Record<string, unknown> } {

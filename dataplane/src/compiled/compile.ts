@@ -108,7 +108,7 @@ export function makeSecretReader(
   };
 }
 
-function resolveProvider(
+export function resolveProvider(
   p: ProviderConfig,
   i: number,
   readSecret: (s: SecretSource, path?: string) => string,

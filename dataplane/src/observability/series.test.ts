@@ -129,3 +129,24 @@ describe('series families', () => {
     );
   });
 });
+
+describe('removeWhere', () => {
+  it('drops the picked series and keeps counting the others in the same series', () => {
+    const c = new CounterFamily({ name: 'r_total', help: 'r', labelNames: LABELS, registers: [] });
+    c.inc(1, 'warm', '200');
+    c.inc(2, 'real', '200');
+    c.inc(3, 'real', '500');
+    c.removeWhere((l) => l.route === 'warm');
+    expect(c.get().values.map((v) => [v.labels.route, v.labels.code, v.value])).toEqual([
+      ['real', '200', 2],
+      ['real', '500', 3],
+    ]);
+    c.inc(1, 'real', '200');
+    c.inc(1, 'warm', '200');
+    expect(c.get().values.map((v) => [v.labels.route, v.labels.code, v.value])).toEqual([
+      ['real', '200', 3],
+      ['real', '500', 3],
+      ['warm', '200', 1],
+    ]);
+  });
+});

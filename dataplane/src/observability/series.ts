@@ -72,6 +72,12 @@ abstract class Family<L extends string, S> {
       if (typeof v !== 'string') throw new Error(`metric ${this.name}: label "${name}" has no value`);
       labels[name] = v;
     });
+    const s = this.create(labels);
+    this.#insert(values, s);
+    return s;
+  }
+
+  #insert(values: readonly (string | undefined)[], s: S): void {
     const n = this.labelNames.length;
     let level = this.#root;
     for (let i = 0; i < n - 1; i++) {
@@ -82,10 +88,8 @@ abstract class Family<L extends string, S> {
       }
       level = next;
     }
-    const s = this.create(labels);
     level.set(n === 0 ? '' : values[n - 1], s);
     this.series.push(s);
-    return s;
   }
 
   abstract get(): { name: string; help: string; type: string; values: MetricValue[]; aggregator: string };
@@ -93,6 +97,20 @@ abstract class Family<L extends string, S> {
   reset(): void {
     this.series.length = 0;
     this.#root = new Map();
+  }
+
+  /** Drops the series whose labels `drop` picks (the readiness warm-up's own, runtime/warm_hot_path.ts). */
+  removeWhere(drop: (labels: Labels) => boolean): void {
+    const keep = this.series.filter((s) => !drop((s as { labels: Labels }).labels));
+    if (keep.length === this.series.length) return;
+    this.reset();
+    for (const s of keep) {
+      const labels = (s as { labels: Labels }).labels;
+      this.#insert(
+        this.labelNames.map((n) => labels[n]),
+        s,
+      );
+    }
   }
 }
 
