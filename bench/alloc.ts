@@ -9,8 +9,9 @@
 // allocators by function and by file.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { type HeapNode, summarizeHeapProfile } from './heap_profile.ts';
 import { runCounted } from './load/counted.ts';
 import {
   CLIENT_CORE,
@@ -96,24 +97,40 @@ interface ProbeCounters {
   markCompacts: number;
 }
 
+/**
+ * The mock's pause between stream chunks here: with chunks back to back, how many a gateway reads at
+ * once (and so how many reads, writes and their buffers a stream costs) follows the machine's load;
+ * paced like a generating model, every chunk is its own read, so the count follows the code.
+ */
+export const CHUNK_GAP_MS = 1;
+
 export interface AllocRun {
+  /** a mock upstream started with CHUNK_GAP_MS between stream chunks */
   mockPort: number;
   redisPort: number | undefined;
   otlpUrl: string | undefined;
   tmpDir: string;
   count: number;
   warmup: number;
+  /** a compiled tree to run instead of dist/ (the A/B of a change: `--dist dirA --dist dirB`) */
+  distDir?: string;
 }
 
+/**
+ * Requests in flight while counting: few, as at the issue's fixed 1,000 req/s (a handful in flight), so
+ * the gateway keeps up with the paced chunks and reads each on its own.
+ */
+const IN_FLIGHT = 8;
+
 /** The gateway's compiled series module, whose updates the probe turns into no-ops for "no metrics". */
-const SERIES_JS = join(REPO, 'dist/dataplane/src/observability/series.js');
+const seriesJs = (dist: string) => join(dist, 'dataplane/src/observability/series.js');
 
 async function startProbed(cfg: AllocConfig, run: AllocRun) {
   const portFile = join(run.tmpDir, `alloc-probe-${process.pid}.port`);
   rmSync(portFile, { force: true });
   const env: Record<string, string> = { BENCH_ALLOC_PROBE_FILE: portFile };
   if (!cfg.accessLog) env.SLUICE_LOG_LEVEL = 'warn';
-  if (!cfg.metrics) env.BENCH_ALLOC_NO_METRICS = SERIES_JS;
+  if (!cfg.metrics) env.BENCH_ALLOC_NO_METRICS = seriesJs(run.distDir ?? join(REPO, 'dist'));
   const spec = sluiceTarget(`alloc-${cfg.stream ? 's' : 'ns'}`, cfg.adds, cfg.features);
   const t = await spec.start({
     mockPort: run.mockPort,
@@ -121,6 +138,7 @@ async function startProbed(cfg: AllocConfig, run: AllocRun) {
     redisPort: run.redisPort,
     otlpUrl: run.otlpUrl,
     useDist: true,
+    distDir: run.distDir,
     env,
     sluiceExtraFlags: ['--import', join(import.meta.dirname, 'alloc_probe.ts')],
   });
@@ -163,7 +181,12 @@ export async function measureAlloc(cfg: AllocConfig, run: AllocRun): Promise<All
   try {
     const problems = await verifyTarget(t.endpoint, 1);
     if (problems.length) return { ...out, error: problems.join('; ') };
-    const load = { url: t.endpoint.url, headers: t.endpoint.headers, stream: cfg.stream, inFlight: 16 };
+    const load = {
+      url: t.endpoint.url,
+      headers: t.endpoint.headers,
+      stream: cfg.stream,
+      inFlight: IN_FLIGHT,
+    };
     await runCounted({ ...load, count: run.warmup });
     const i0 = (await probe('GET', '/alloc')) as ProbeCounters;
     await new Promise((r) => setTimeout(r, 1000));
@@ -185,42 +208,15 @@ export async function measureAlloc(cfg: AllocConfig, run: AllocRun): Promise<All
   }
 }
 
-interface HeapNode {
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  selfSize: number;
-  children: HeapNode[];
-}
-
-/** Self bytes by function and by file of a sampling heap profile (freed objects included). */
-export function summarizeHeapProfile(head: HeapNode): {
-  byFunction: [string, number][];
-  byFile: [string, number][];
-  total: number;
-} {
-  const fn = new Map<string, number>();
-  const file = new Map<string, number>();
-  let total = 0;
-  const walk = (n: HeapNode) => {
-    const f = n.callFrame;
-    const url = f.url.replace(`file://${REPO}/`, '').replace(/^.*node_modules\//, 'nm:');
-    const name = `${f.functionName || '(anonymous)'} ${url ? `${url}:${f.lineNumber + 1}` : ''}`.trim();
-    if (n.selfSize) {
-      total += n.selfSize;
-      fn.set(name, (fn.get(name) ?? 0) + n.selfSize);
-      const key = url || `(${f.functionName || 'native'})`;
-      file.set(key, (file.get(key) ?? 0) + n.selfSize);
-    }
-    for (const c of n.children) walk(c);
-  };
-  walk(head);
-  const sorted = (m: Map<string, number>) => [...m].sort((x, y) => y[1] - x[1]);
-  return { byFunction: sorted(fn), byFile: sorted(file), total };
-}
-
 async function profileRow(cfg: AllocConfig, run: AllocRun, top: number): Promise<void> {
   const { t, probe } = await startProbed(cfg, run);
   try {
-    const load = { url: t.endpoint.url, headers: t.endpoint.headers, stream: cfg.stream, inFlight: 16 };
+    const load = {
+      url: t.endpoint.url,
+      headers: t.endpoint.headers,
+      stream: cfg.stream,
+      inFlight: IN_FLIGHT,
+    };
     await runCounted({ ...load, count: run.warmup });
     await probe('POST', '/heap-prof/start?interval=1024');
     const r = await runCounted({ ...load, count: run.count });
@@ -287,6 +283,26 @@ const errorRow = (cfg: AllocConfig): AllocResult => ({
   idleBytesPerSec: Number.NaN,
 });
 
+/** Each row on each compiled tree in turn, `rounds` times: the median KiB per request per tree. */
+async function abDists(run: AllocRun, dists: string[], rounds: number, only?: string[]): Promise<string> {
+  const lines = [`| configuration | ${dists.join(' | ')} |`, `|---|${dists.map(() => '---:|').join('')}`];
+  for (const cfg of ALLOC_CONFIGS.filter((c) => !only || only.includes(c.name))) {
+    const kib: number[][] = dists.map(() => []);
+    for (let r = 0; r < rounds; r++)
+      for (const [i, distDir] of dists.entries()) {
+        const res = await measureAlloc(cfg, { ...run, distDir });
+        if (res.error) throw new Error(`${cfg.name} on ${distDir}: ${res.error}`);
+        kib[i]?.push(res.bytesPerReq / 1024);
+        process.stderr.write(`[alloc] ${cfg.name} ${distDir}: ${(res.bytesPerReq / 1024).toFixed(2)} KiB\n`);
+      }
+    const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+    lines.push(
+      `| ${cfg.name} | ${kib.map((xs) => `${med(xs).toFixed(1)} [${xs.map((x) => x.toFixed(1)).join(', ')}]`).join(' | ')} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -296,6 +312,9 @@ async function main(): Promise<void> {
       top: { type: 'string', default: '30' },
       count: { type: 'string' },
       'no-build': { type: 'boolean', default: false },
+      // A/B of a change: compiled trees (tsc -p tsconfig.build.json --outDir .cache/x), rows alternate
+      dist: { type: 'string', multiple: true },
+      rounds: { type: 'string', default: '3' },
     },
   });
   pinSelf(CLIENT_CORE);
@@ -313,9 +332,10 @@ async function main(): Promise<void> {
   };
   const load0 = loadAverage();
   try {
-    const mockPort = await start('mock', process.execPath, (p) => [
+    const mockPort = await start('mock-paced', process.execPath, (p) => [
       join(REPO, 'bench/mock_upstream.ts'),
       `${p}`,
+      `${CHUNK_GAP_MS}`,
     ]);
     const redisPort = await start('redis', 'redis-server', (p) => [
       '--port',
@@ -345,13 +365,18 @@ async function main(): Promise<void> {
       await profileRow(cfg, run, Number(values.top));
       return;
     }
+    if (values.dist?.length) {
+      const dists = values.dist.map((d) => resolve(d));
+      process.stdout.write(`${await abDists(run, dists, Number(values.rounds), values.only?.split(','))}\n`);
+      return;
+    }
     const rows = await runAllocTable(
       run,
       (m) => process.stderr.write(`[alloc] ${m}\n`),
       values.only?.split(','),
     );
     process.stdout.write(
-      `${renderAlloc(rows)}\n\n${count} requests per row, 16 in flight; load average ${load0.join(' ')} -> ${loadAverage().join(' ')}\n`,
+      `${renderAlloc(rows)}\n\n${count} requests per row, ${IN_FLIGHT} in flight; load average ${load0.join(' ')} -> ${loadAverage().join(' ')}\n`,
     );
   } finally {
     for (const c of children.reverse()) await c.stop().catch(() => {});

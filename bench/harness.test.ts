@@ -229,4 +229,78 @@ describe('targets table', () => {
     });
     expect(CONTENT.length).toBeGreaterThan(20);
   });
+  it('checks issue 16 against the floor of the same run, and the allocation table', () => {
+    const fixed = (stream: boolean, p99: number, ttft?: number) => ({
+      stream,
+      rate: 1000,
+      seconds: 1,
+      p50Ms: summarize([1]),
+      p99Ms: summarize([p99]),
+      ttftP50Ms: ttft === undefined ? undefined : summarize([ttft]),
+      ttftP99Ms: undefined,
+      achievedRate: summarize([1000]),
+      invalid: 0,
+      errors: 0,
+      maxSendLagMs: 0,
+      runs: [],
+    });
+    const run = (name: string, rps: number, cpu: number, p99: number, fixedP99: number, ttft: number) => ({
+      name,
+      description: '',
+      throughput: [false, true].map((stream) => ({
+        ...tp(stream, rps, cpu),
+        p99Ms: summarize([p99]),
+        rssPeakMiB: name === 'floor' ? 290 : 190,
+      })),
+      fixedRate: [fixed(false, fixedP99), fixed(true, fixedP99, ttft)],
+      notes: [],
+    });
+    const results = {
+      connections: [50, 200],
+      timing: { fixedRate: 1000 },
+      targets: [
+        run('floor', 5000, 0.2, 10, 3, 1),
+        run('sluice', 4600, 0.25, 14, 4.5, 1.2),
+        { ...run('sluice-full', 3000, 0.4, 20, 5, 1.3), fixedRate: [] },
+      ],
+      alloc: [
+        { name: 'non-stream +metrics (shipped defaults)', stream: false, bytesPerReq: 40 * 1024 },
+        { name: 'stream +metrics (shipped defaults)', stream: true, bytesPerReq: 80 * 1024 },
+      ],
+    } as unknown as BenchResults;
+    const checks = new Map(evaluateTargets(results).map((c) => [c.goal, c]));
+    const get = (goal: string) => checks.get(goal) ?? expect.fail(`no check "${goal}"`);
+    expect(get('fixed 1,000 req/s: added p99 ≤ 1 ms over the floor (non-stream)')).toMatchObject({
+      measured: '+1.50 ms',
+      met: false,
+    });
+    expect(
+      get('fixed 1,000 req/s: added time to first token p50 ≤ 0.3 ms over the floor (stream)'),
+    ).toMatchObject({ measured: '+0.20 ms', met: true });
+    expect(get("closed loop: p99 ≤ 1.5x the floor's (x50 stream)")).toMatchObject({
+      measured: '1.40x',
+      met: true,
+    });
+    expect(get("closed loop: req/s ≥ 0.9 of the floor's (x50 non-stream)")).toMatchObject({
+      measured: '0.92',
+      met: true,
+    });
+    expect(get("closed loop: CPU per request ≤ 1.3x the floor's (x50 non-stream)")).toMatchObject({
+      measured: '1.25x',
+      met: true,
+    });
+    expect(get('full policy stack on Redis ≥ 0.7 of bare Sluice req/s (x50 stream)')).toMatchObject({
+      measured: '0.65',
+      met: false,
+    });
+    // the floor's RSS is not Sluice's
+    expect(get('RSS under load ≤ 200 MiB (peak, any Sluice scenario with the shipped flags)')).toMatchObject({
+      measured: '190 MiB',
+      met: true,
+    });
+    expect(get('allocation per request measured per feature (bench/alloc.ts, table below)')).toMatchObject({
+      measured: '40.0 / 80.0 KiB (non-stream / stream, shipped defaults)',
+      met: true,
+    });
+  });
 });

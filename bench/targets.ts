@@ -45,6 +45,8 @@ export interface BenchContext {
    * stripping keeps Node's TypeScript parser and its WebAssembly loaded, ~20 MiB of RSS a pod never has
    */
   useDist?: boolean;
+  /** a compiled tree (tsc -p tsconfig.build.json --outDir <dir>, inside this checkout) to run instead of dist/ */
+  distDir?: string;
   /** extra environment for the gateway process */
   env?: Record<string, string>;
   /** OTLP/HTTP traces URL (bench/otlp_sink.ts) the traced Sluice target exports to */
@@ -212,9 +214,11 @@ export function sluiceTarget(
         [
           ...nodeFlags,
           ...(ctx.sluiceExtraFlags ?? []),
-          ctx.useDist && !ctx.sluiceRoot
-            ? join(REPO, 'dist/cli/main.js')
-            : join(ctx.sluiceRoot ?? REPO, 'bin/sluice.js'),
+          ctx.distDir
+            ? join(ctx.distDir, 'cli/main.js')
+            : ctx.useDist && !ctx.sluiceRoot
+              ? join(REPO, 'dist/cli/main.js')
+              : join(ctx.sluiceRoot ?? REPO, 'bin/sluice.js'),
           'serve',
           '--config',
           cfgFile,
