@@ -37,11 +37,28 @@ export function isoTime(): string {
  * destination hands every write to libuv's thread pool instead, and waking a pool thread cost more per
  * request than the write itself in the bench profile (docs/benchmarks.md). A pod's stdout is a pipe
  * the container runtime drains, so a 4 KiB write does not wait.
+ *
+ * The batch is kept here as a list of lines joined once per write, not in sonic-boom's own buffer:
+ * sonic-boom appends each line to one growing string and asks its UTF-8 length for every line, which
+ * flattens the whole batch each time (2.2 KiB allocated per access line, bench/alloc.ts). sonic-boom
+ * still does the write itself (partial writes, EAGAIN on a full pipe).
  */
 export function batchedDestination(dest: number | string): { write(line: string): void; flushSync(): void } {
-  const sonic = pino.destination({ dest, sync: true, minLength: 4096, periodicFlush: 100 });
+  const sonic = pino.destination({ dest, sync: true, minLength: 0 });
+  const lines: string[] = [];
+  // UTF-16 units, not bytes: within a factor of 3 of the bytes, enough to size a batch, and free
+  let buffered = 0;
+  const flush = () => {
+    if (lines.length === 0) return;
+    const batch = lines.length === 1 ? (lines[0] as string) : lines.join('');
+    lines.length = 0;
+    buffered = 0;
+    sonic.write(batch);
+  };
+  setInterval(flush, 100).unref();
   process.once('exit', () => {
     try {
+      flush();
       sonic.flushSync();
     } catch {
       // stdout already closed: nothing left to write to
@@ -49,11 +66,18 @@ export function batchedDestination(dest: number | string): { write(line: string)
   });
   return {
     write(line: string): void {
-      sonic.write(line);
+      lines.push(line);
+      buffered += line.length;
       // every line starts with {"level":NN (createLogger keeps pino's numeric levels); 40+ is warn
-      if (line.charCodeAt(9) >= 52 && line.startsWith('{"level":')) sonic.flushSync();
+      if (line.charCodeAt(9) >= 52 && line.startsWith('{"level":')) {
+        flush();
+        sonic.flushSync();
+      } else if (buffered >= 4096) flush();
     },
-    flushSync: () => sonic.flushSync(),
+    flushSync: () => {
+      flush();
+      sonic.flushSync();
+    },
   };
 }
 
