@@ -19,6 +19,7 @@ import { notFoundMessage } from './api/not_served.ts';
 import { clientApis } from './api/registry.ts';
 import type { ClientApiSpec } from './api/types.ts';
 import { type ErrorCode, GatewayError } from './errors.ts';
+import { LazyChildLogger } from './observability/logger.ts';
 import { metrics } from './observability/metrics.ts';
 import { installCors } from './proxy/cors.ts';
 import { callerOf, installIntake, intakeOf } from './proxy/intake.ts';
@@ -143,6 +144,9 @@ export function buildServer(state: ServerState, log: Logger, limits: ServerLimit
     loggerInstance: log.child({ component: 'http' }, { level: 'warn' }) as unknown as FastifyBaseLogger,
     // Sluice logs one line per request itself (pipeline.ts); fastify's own request logs would double it.
     logController: new LogController({ disableRequestLogging: true }),
+    // the per-request child logger only when something logs through it (observability/logger.ts)
+    childLoggerFactory: (logger, bindings, opts) =>
+      new LazyChildLogger(logger as unknown as Logger, bindings, opts) as unknown as FastifyBaseLogger,
     bodyLimit,
     genReqId: (req) => {
       const h = req.headers['x-request-id'];
