@@ -1,6 +1,6 @@
 // Bytes the gateway allocates per request, feature by feature: `node bench/alloc.ts [--quick]
-// [--only name,...] [--profile name [--top 30]]` (also a phase of `npm run bench`).
-// Each row starts Sluice's dist/ with the shipped Node flags plus bench/alloc_probe.ts (an exact
+// [--only name,...] [--profile name [--top 30]] [--dist dirA --dist dirB | --flags=... --flags=...]`
+// (the measurement itself is alloc_measure.ts, also a phase of `npm run bench`). Each row starts Sluice's dist/ with the shipped Node flags plus bench/alloc_probe.ts (an exact
 // running total of the bytes V8 allocated, from the GC's own before/after counts), warms it up, then
 // sends a fixed number of requests and divides. The rows add one feature at a time, so the difference
 // to the row named in `base` is what that feature allocates. Allocation, unlike latency, hardly depends
@@ -8,9 +8,21 @@
 // runs one row under V8's sampling heap profiler (freed objects included) and prints the largest
 // allocators by function and by file.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import {
+  ALLOC_CONFIGS,
+  type AllocConfig,
+  type AllocResult,
+  type AllocRun,
+  CHUNK_GAP_MS,
+  IN_FLIGHT,
+  measureAlloc,
+  renderAlloc,
+  runAllocTable,
+  startProbed,
+} from './alloc_measure.ts';
 import { type HeapNode, summarizeHeapProfile } from './heap_profile.ts';
 import { runCounted } from './load/counted.ts';
 import {
@@ -22,191 +34,7 @@ import {
   startPinned,
   waitForPort,
 } from './procs.ts';
-import { REPO, type SluiceFeatures, sluiceTarget } from './targets.ts';
-import { verifyTarget } from './verify.ts';
-
-export interface AllocConfig {
-  name: string;
-  /** what this row adds to its base row */
-  adds: string;
-  base?: string;
-  stream: boolean;
-  features: SluiceFeatures;
-  accessLog: boolean;
-  metrics: boolean;
-}
-
-const row = (
-  name: string,
-  adds: string,
-  base: string | undefined,
-  stream: boolean,
-  features: SluiceFeatures,
-  accessLog = true,
-  metrics = true,
-): AllocConfig => ({ name, adds, base, stream, features, accessLog, metrics });
-
-/** Each mode: bare, then one feature at a time up to the shipped defaults and the full policy stack. */
-export const ALLOC_CONFIGS: AllocConfig[] = [false, true].flatMap((stream) => {
-  const m = stream ? 'stream' : 'non-stream';
-  return [
-    row(
-      `${m} bare`,
-      'proxying only: no access log, metrics no-op, open access',
-      undefined,
-      stream,
-      {},
-      false,
-      false,
-    ),
-    row(`${m} +access log`, 'the info access line per request', `${m} bare`, stream, {}, true, false),
-    row(`${m} +metrics (shipped defaults)`, 'the request metrics', `${m} +access log`, stream, {}),
-    row(`${m} +API-key tenant`, 'an API-key namespace', `${m} +metrics (shipped defaults)`, stream, {
-      tenant: true,
-    }),
-    row(`${m} +Redis limits`, 'request + token limits on Redis', `${m} +API-key tenant`, stream, {
-      redisLimits: true,
-    }),
-    row(`${m} +tracing`, 'tracing, 10% sampled', `${m} +metrics (shipped defaults)`, stream, {
-      tracing: true,
-    }),
-  ];
-});
-
-export interface AllocResult {
-  name: string;
-  adds: string;
-  base?: string;
-  stream: boolean;
-  requests: number;
-  /** bytes allocated on the JS heap per request */
-  bytesPerReq: number;
-  /** bytes moved from the young to the old generation per request (what mark-compacts collect) */
-  promotedPerReq: number;
-  scavengesPer1kReq: number;
-  markCompacts: number;
-  /** bytes allocated per second while idle (timers, the probe's own reads): already small */
-  idleBytesPerSec: number;
-  error?: string;
-}
-
-interface ProbeCounters {
-  allocated: number;
-  promoted: number;
-  scavenges: number;
-  markCompacts: number;
-}
-
-/**
- * The mock's pause between stream chunks here: with chunks back to back, how many a gateway reads at
- * once (and so how many reads, writes and their buffers a stream costs) follows the machine's load;
- * paced like a generating model, every chunk is its own read, so the count follows the code.
- */
-export const CHUNK_GAP_MS = 1;
-
-export interface AllocRun {
-  /** a mock upstream started with CHUNK_GAP_MS between stream chunks */
-  mockPort: number;
-  redisPort: number | undefined;
-  otlpUrl: string | undefined;
-  tmpDir: string;
-  count: number;
-  warmup: number;
-  /** a compiled tree to run instead of dist/ (the A/B of a change: `--dist dirA --dist dirB`) */
-  distDir?: string;
-}
-
-/**
- * Requests in flight while counting: few, as at the issue's fixed 1,000 req/s (a handful in flight), so
- * the gateway keeps up with the paced chunks and reads each on its own.
- */
-const IN_FLIGHT = 8;
-
-/** The gateway's compiled series module, whose updates the probe turns into no-ops for "no metrics". */
-const seriesJs = (dist: string) => join(dist, 'dataplane/src/observability/series.js');
-
-async function startProbed(cfg: AllocConfig, run: AllocRun) {
-  const portFile = join(run.tmpDir, `alloc-probe-${process.pid}.port`);
-  rmSync(portFile, { force: true });
-  const env: Record<string, string> = { BENCH_ALLOC_PROBE_FILE: portFile };
-  if (!cfg.accessLog) env.SLUICE_LOG_LEVEL = 'warn';
-  if (!cfg.metrics) env.BENCH_ALLOC_NO_METRICS = seriesJs(run.distDir ?? join(REPO, 'dist'));
-  const spec = sluiceTarget(`alloc-${cfg.stream ? 's' : 'ns'}`, cfg.adds, cfg.features);
-  const t = await spec.start({
-    mockPort: run.mockPort,
-    tmpDir: run.tmpDir,
-    redisPort: run.redisPort,
-    otlpUrl: run.otlpUrl,
-    useDist: true,
-    distDir: run.distDir,
-    env,
-    sluiceExtraFlags: ['--import', join(import.meta.dirname, 'alloc_probe.ts')],
-  });
-  let port = 0;
-  for (let i = 0; i < 100 && !port; i++) {
-    try {
-      port = Number(readFileSync(portFile, 'utf8'));
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  if (!port) {
-    await t.stop();
-    throw new Error('the allocation probe did not start');
-  }
-  const probe = (method: string, path: string) =>
-    fetch(`http://127.0.0.1:${port}${path}`, { method }).then(async (r) => {
-      if (!r.ok) throw new Error(`probe ${path}: ${r.status} ${await r.text()}`);
-      return r.json();
-    });
-  return { t, probe };
-}
-
-export async function measureAlloc(cfg: AllocConfig, run: AllocRun): Promise<AllocResult> {
-  const out: AllocResult = {
-    name: cfg.name,
-    adds: cfg.adds,
-    base: cfg.base,
-    stream: cfg.stream,
-    requests: 0,
-    bytesPerReq: Number.NaN,
-    promotedPerReq: Number.NaN,
-    scavengesPer1kReq: Number.NaN,
-    markCompacts: 0,
-    idleBytesPerSec: Number.NaN,
-  };
-  if (cfg.features.redisLimits && !run.redisPort) return { ...out, error: 'needs Redis' };
-  if (cfg.features.tracing && !run.otlpUrl) return { ...out, error: 'needs the OTLP sink' };
-  const { t, probe } = await startProbed(cfg, run);
-  try {
-    const problems = await verifyTarget(t.endpoint, 1);
-    if (problems.length) return { ...out, error: problems.join('; ') };
-    const load = {
-      url: t.endpoint.url,
-      headers: t.endpoint.headers,
-      stream: cfg.stream,
-      inFlight: IN_FLIGHT,
-    };
-    await runCounted({ ...load, count: run.warmup });
-    const i0 = (await probe('GET', '/alloc')) as ProbeCounters;
-    await new Promise((r) => setTimeout(r, 1000));
-    const a = (await probe('GET', '/alloc')) as ProbeCounters;
-    const r = await runCounted({ ...load, count: run.count });
-    const b = (await probe('GET', '/alloc')) as ProbeCounters;
-    if (r.invalid || r.errors) return { ...out, error: `${r.invalid} invalid, ${r.errors} failed responses` };
-    return {
-      ...out,
-      requests: r.valid,
-      bytesPerReq: (b.allocated - a.allocated) / r.valid,
-      promotedPerReq: (b.promoted - a.promoted) / r.valid,
-      scavengesPer1kReq: ((b.scavenges - a.scavenges) * 1000) / r.valid,
-      markCompacts: b.markCompacts - a.markCompacts,
-      idleBytesPerSec: a.allocated - i0.allocated,
-    };
-  } finally {
-    await t.stop();
-  }
-}
+import { REPO } from './targets.ts';
 
 async function profileRow(cfg: AllocConfig, run: AllocRun, top: number): Promise<void> {
   const { t, probe } = await startProbed(cfg, run);
@@ -215,7 +43,7 @@ async function profileRow(cfg: AllocConfig, run: AllocRun, top: number): Promise
       url: t.endpoint.url,
       headers: t.endpoint.headers,
       stream: cfg.stream,
-      inFlight: IN_FLIGHT,
+      inFlight: run.inFlight ?? IN_FLIGHT,
     };
     await runCounted({ ...load, count: run.warmup });
     await probe('POST', '/heap-prof/start?interval=1024');
@@ -238,67 +66,43 @@ async function profileRow(cfg: AllocConfig, run: AllocRun, top: number): Promise
   }
 }
 
-export function renderAlloc(rows: AllocResult[]): string {
-  const kib = (x: number) => (Number.isFinite(x) ? (x / 1024).toFixed(1) : 'n/a');
-  const lines = [
-    '| configuration | adds | KiB allocated / request | vs base | KiB promoted / request | scavenges / 1k requests | mark-compacts |',
-    '|---|---|---:|---:|---:|---:|---:|',
-  ];
-  for (const r of rows) {
-    const base = rows.find((x) => x.name === r.base);
-    const delta = base ? r.bytesPerReq - base.bytesPerReq : Number.NaN;
-    lines.push(
-      r.error
-        ? `| ${r.name} | ${r.adds} | **${r.error.replace(/\|/g, '\\|').slice(0, 200)}** | | | | |`
-        : `| ${r.name} | ${r.adds} | ${kib(r.bytesPerReq)} | ${base ? `${delta >= 0 ? '+' : ''}${kib(delta)}` : '—'} | ${kib(r.promotedPerReq)} | ${r.scavengesPer1kReq.toFixed(1)} | ${r.markCompacts} |`,
-    );
-  }
-  return lines.join('\n');
+interface Variant {
+  label: string;
+  distDir?: string;
+  extraFlags?: string[];
 }
 
-/** The allocation phase of `npm run bench`: every row against an already running mock (and Redis). */
-export async function runAllocTable(
+/** Each row on each variant (a compiled tree or extra Node flags) in turn, `rounds` times: medians. */
+async function abVariants(
   run: AllocRun,
-  log: (m: string) => void,
+  variants: Variant[],
+  rounds: number,
   only?: string[],
-): Promise<AllocResult[]> {
-  const rows: AllocResult[] = [];
+): Promise<string> {
+  const lines = [
+    '| configuration | variant | KiB / request | KiB promoted / request | scavenges / 1k | mark-compacts / 10k | GC ms / 1k | peak RSS MiB |',
+    '|---|---|---:|---:|---:|---:|---:|---:|',
+  ];
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
   for (const cfg of ALLOC_CONFIGS.filter((c) => !only || only.includes(c.name))) {
-    log(`alloc: ${cfg.name}`);
-    rows.push(await measureAlloc(cfg, run).catch((err) => ({ ...errorRow(cfg), error: String(err) })));
-  }
-  return rows;
-}
-
-const errorRow = (cfg: AllocConfig): AllocResult => ({
-  name: cfg.name,
-  adds: cfg.adds,
-  base: cfg.base,
-  stream: cfg.stream,
-  requests: 0,
-  bytesPerReq: Number.NaN,
-  promotedPerReq: Number.NaN,
-  scavengesPer1kReq: Number.NaN,
-  markCompacts: 0,
-  idleBytesPerSec: Number.NaN,
-});
-
-/** Each row on each compiled tree in turn, `rounds` times: the median KiB per request per tree. */
-async function abDists(run: AllocRun, dists: string[], rounds: number, only?: string[]): Promise<string> {
-  const lines = [`| configuration | ${dists.join(' | ')} |`, `|---|${dists.map(() => '---:|').join('')}`];
-  for (const cfg of ALLOC_CONFIGS.filter((c) => !only || only.includes(c.name))) {
-    const kib: number[][] = dists.map(() => []);
+    const res: AllocResult[][] = variants.map(() => []);
     for (let r = 0; r < rounds; r++)
-      for (const [i, distDir] of dists.entries()) {
-        const res = await measureAlloc(cfg, { ...run, distDir });
-        if (res.error) throw new Error(`${cfg.name} on ${distDir}: ${res.error}`);
-        kib[i]?.push(res.bytesPerReq / 1024);
-        process.stderr.write(`[alloc] ${cfg.name} ${distDir}: ${(res.bytesPerReq / 1024).toFixed(2)} KiB\n`);
+      for (const [i, v] of variants.entries()) {
+        const x = await measureAlloc(cfg, { ...run, distDir: v.distDir, extraFlags: v.extraFlags });
+        if (x.error) throw new Error(`${cfg.name} on ${v.label}: ${x.error}`);
+        res[i]?.push(x);
+        process.stderr.write(
+          `[alloc] ${cfg.name} ${v.label}: ${(x.bytesPerReq / 1024).toFixed(2)} KiB, ${x.markCompacts} mark-compacts, ${x.rssPeakMiB.toFixed(0)} MiB\n`,
+        );
       }
-    const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
-    lines.push(
-      `| ${cfg.name} | ${kib.map((xs) => `${med(xs).toFixed(1)} [${xs.map((x) => x.toFixed(1)).join(', ')}]`).join(' | ')} |`,
-    );
+    for (const [i, v] of variants.entries()) {
+      const xs = res[i] ?? [];
+      const col = (f: (x: AllocResult) => number, d: number) =>
+        `${med(xs.map(f)).toFixed(d)} [${xs.map((x) => f(x).toFixed(d)).join(', ')}]`;
+      lines.push(
+        `| ${cfg.name} | ${v.label} | ${col((x) => x.bytesPerReq / 1024, 1)} | ${col((x) => x.promotedPerReq / 1024, 2)} | ${col((x) => x.scavengesPer1kReq, 1)} | ${col((x) => (x.markCompacts * 10_000) / x.requests, 1)} | ${col((x) => x.gcMsPer1kReq, 0)} | ${col((x) => x.rssPeakMiB, 0)} |`,
+      );
+    }
   }
   return lines.join('\n');
 }
@@ -315,6 +119,9 @@ async function main(): Promise<void> {
       // A/B of a change: compiled trees (tsc -p tsconfig.build.json --outDir .cache/x), rows alternate
       dist: { type: 'string', multiple: true },
       rounds: { type: 'string', default: '3' },
+      // heap settings to compare, each a variant after the shipped flags: --flags=--max-semi-space-size=16
+      flags: { type: 'string', multiple: true },
+      'in-flight': { type: 'string' },
     },
   });
   pinSelf(CLIENT_CORE);
@@ -365,9 +172,17 @@ async function main(): Promise<void> {
       await profileRow(cfg, run, Number(values.top));
       return;
     }
-    if (values.dist?.length) {
-      const dists = values.dist.map((d) => resolve(d));
-      process.stdout.write(`${await abDists(run, dists, Number(values.rounds), values.only?.split(','))}\n`);
+    if (values['in-flight']) run.inFlight = Number(values['in-flight']);
+    if (values.dist?.length || values.flags?.length) {
+      const variants: Variant[] = [
+        ...(values.dist ?? []).map((d) => ({ label: d, distDir: resolve(d) })),
+        ...(values.flags ?? []).map((f) => ({
+          label: f || 'shipped',
+          extraFlags: f.split(' ').filter(Boolean),
+        })),
+      ];
+      const table = await abVariants(run, variants, Number(values.rounds), values.only?.split(','));
+      process.stdout.write(`${table}\n\nload average ${load0.join(' ')} -> ${loadAverage().join(' ')}\n`);
       return;
     }
     const rows = await runAllocTable(
@@ -376,7 +191,7 @@ async function main(): Promise<void> {
       values.only?.split(','),
     );
     process.stdout.write(
-      `${renderAlloc(rows)}\n\n${count} requests per row, ${IN_FLIGHT} in flight; load average ${load0.join(' ')} -> ${loadAverage().join(' ')}\n`,
+      `${renderAlloc(rows)}\n\n${count} requests per row, ${run.inFlight ?? IN_FLIGHT} in flight; load average ${load0.join(' ')} -> ${loadAverage().join(' ')}\n`,
     );
   } finally {
     for (const c of children.reverse()) await c.stop().catch(() => {});

@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { renderAlloc } from './alloc.ts';
+import { renderAlloc } from './alloc_measure.ts';
 import { floorTargets } from './floor_targets.ts';
 import { renderMicro } from './micro/render.ts';
 import type { BenchResults, TargetResult } from './results.ts';

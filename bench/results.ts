@@ -1,5 +1,5 @@
 // The shape of bench/results/*.json: what was run, where, and every number the docs table shows.
-import type { AllocResult } from './alloc.ts';
+import type { AllocResult } from './alloc_measure.ts';
 import type { MicroResults } from './micro/run_all.ts';
 import type { FixedRateSummary, ThroughputResult, Timing } from './scenarios.ts';
 

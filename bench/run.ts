@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type AllocResult, CHUNK_GAP_MS, runAllocTable } from './alloc.ts';
+import { type AllocResult, CHUNK_GAP_MS, runAllocTable } from './alloc_measure.ts';
 import { runMicro } from './micro/run_all.ts';
 import {
   CLIENT_CORE,
