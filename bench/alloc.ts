@@ -21,7 +21,9 @@ import {
   measureAlloc,
   renderAlloc,
   runAllocTable,
+  STREAM_IN_FLIGHT,
   startProbed,
+  WARMUP_REQUESTS,
 } from './alloc_measure.ts';
 import { type HeapNode, summarizeHeapProfile } from './heap_profile.ts';
 import { runCounted } from './load/counted.ts';
@@ -36,17 +38,17 @@ import {
 } from './procs.ts';
 import { REPO } from './targets.ts';
 
-async function profileRow(cfg: AllocConfig, run: AllocRun, top: number): Promise<void> {
+async function profileRow(cfg: AllocConfig, run: AllocRun, top: number, survivors: boolean): Promise<void> {
   const { t, probe } = await startProbed(cfg, run);
   try {
     const load = {
       url: t.endpoint.url,
       headers: t.endpoint.headers,
       stream: cfg.stream,
-      inFlight: run.inFlight ?? IN_FLIGHT,
+      inFlight: run.inFlight ?? (cfg.stream ? STREAM_IN_FLIGHT : IN_FLIGHT),
     };
     await runCounted({ ...load, count: run.warmup });
-    await probe('POST', '/heap-prof/start?interval=1024');
+    await probe('POST', `/heap-prof/start?interval=1024${survivors ? '&survivors=1' : ''}`);
     const r = await runCounted({ ...load, count: run.count });
     const profile = (await probe('POST', '/heap-prof/stop')) as { head: HeapNode };
     const dir = join(run.tmpDir, 'profiles');
@@ -122,6 +124,8 @@ async function main(): Promise<void> {
       // heap settings to compare, each a variant after the shipped flags: --flags=--max-semi-space-size=16
       flags: { type: 'string', multiple: true },
       'in-flight': { type: 'string' },
+      // --profile shows only what outlived a scavenge: what is promoted, and what mark-compacts collect
+      survivors: { type: 'boolean', default: false },
     },
   });
   pinSelf(CLIENT_CORE);
@@ -163,13 +167,13 @@ async function main(): Promise<void> {
       otlpUrl: `http://127.0.0.1:${otlpPort}/v1/traces`,
       tmpDir,
       count,
-      warmup: values.quick ? 500 : 1500,
+      warmup: values.quick ? 500 : WARMUP_REQUESTS,
     };
     if (values.profile) {
       const cfg = ALLOC_CONFIGS.find((c) => c.name === values.profile);
       if (!cfg)
         throw new Error(`no row named "${values.profile}": ${ALLOC_CONFIGS.map((c) => c.name).join(', ')}`);
-      await profileRow(cfg, run, Number(values.top));
+      await profileRow(cfg, run, Number(values.top), values.survivors === true);
       return;
     }
     if (values['in-flight']) run.inFlight = Number(values['in-flight']);
@@ -191,7 +195,7 @@ async function main(): Promise<void> {
       values.only?.split(','),
     );
     process.stdout.write(
-      `${renderAlloc(rows)}\n\n${count} requests per row, ${run.inFlight ?? IN_FLIGHT} in flight; load average ${load0.join(' ')} -> ${loadAverage().join(' ')}\n`,
+      `${renderAlloc(rows)}\n\n${count} requests per row, ${run.inFlight ?? `${IN_FLIGHT} (streams ${STREAM_IN_FLIGHT})`} in flight; load average ${load0.join(' ')} -> ${loadAverage().join(' ')}\n`,
     );
   } finally {
     for (const c of children.reverse()) await c.stop().catch(() => {});

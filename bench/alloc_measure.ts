@@ -87,10 +87,11 @@ interface ProbeCounters {
 
 /**
  * The mock's pause between stream chunks here: with chunks back to back, how many a gateway reads at
- * once (and so how many reads, writes and their buffers a stream costs) follows the machine's load;
- * paced like a generating model, every chunk is its own read, so the count follows the code.
+ * once (and so how many reads, writes and their buffers a stream costs) follows the machine's load
+ * (+-15% per stream between runs on a busy machine, even 1 ms apart); paced like a generating model,
+ * every chunk is its own read unless the gateway stalls longer than the gap.
  */
-export const CHUNK_GAP_MS = 1;
+export const CHUNK_GAP_MS = 10;
 
 export interface AllocRun {
   /** a mock upstream started with CHUNK_GAP_MS between stream chunks */
@@ -108,10 +109,14 @@ export interface AllocRun {
 }
 
 /**
- * Requests in flight while counting: few, as at the issue's fixed 1,000 req/s (a handful in flight), so
- * the gateway keeps up with the paced chunks and reads each on its own.
+ * Requests in flight while counting: few for whole answers, as at the issue's fixed 1,000 req/s; for
+ * streams, paced CHUNK_GAP_MS apart, enough to keep the gateway as busy (a stream mostly waits).
  */
 export const IN_FLIGHT = 8;
+export const STREAM_IN_FLIGHT = 64;
+/** V8 reaches its steady state (optimised code, settled inline caches) only after a few thousand requests. */
+export const WARMUP_REQUESTS = 5000;
+export const WARMUP_STREAMS = 1000;
 
 /** The gateway's compiled series module, whose updates the probe turns into no-ops for "no metrics". */
 const seriesJs = (dist: string) => join(dist, 'dataplane/src/observability/series.js');
@@ -122,7 +127,8 @@ export async function startProbed(cfg: AllocConfig, run: AllocRun) {
   const env: Record<string, string> = { BENCH_ALLOC_PROBE_FILE: portFile };
   if (!cfg.accessLog) env.SLUICE_LOG_LEVEL = 'warn';
   if (!cfg.metrics) env.BENCH_ALLOC_NO_METRICS = seriesJs(run.distDir ?? join(REPO, 'dist'));
-  const spec = sluiceTarget(`alloc-${cfg.stream ? 's' : 'ns'}`, cfg.adds, cfg.features);
+  // the pid: its config and log files stay apart from another allocation run's on the machine
+  const spec = sluiceTarget(`alloc-${process.pid}-${cfg.stream ? 's' : 'ns'}`, cfg.adds, cfg.features);
   const t = await spec.start({
     mockPort: run.mockPort,
     tmpDir: run.tmpDir,
@@ -178,9 +184,9 @@ export async function measureAlloc(cfg: AllocConfig, run: AllocRun): Promise<All
       url: t.endpoint.url,
       headers: t.endpoint.headers,
       stream: cfg.stream,
-      inFlight: run.inFlight ?? IN_FLIGHT,
+      inFlight: run.inFlight ?? (cfg.stream ? STREAM_IN_FLIGHT : IN_FLIGHT),
     };
-    await runCounted({ ...load, count: run.warmup });
+    await runCounted({ ...load, count: cfg.stream ? Math.min(run.warmup, WARMUP_STREAMS) : run.warmup });
     const i0 = (await probe('GET', '/alloc')) as ProbeCounters;
     await new Promise((r) => setTimeout(r, 1000));
     const a = (await probe('GET', '/alloc')) as ProbeCounters;

@@ -10,6 +10,7 @@
 // It listens on 127.0.0.1 (an OS-chosen port, written to $BENCH_ALLOC_PROBE_FILE) for the bench:
 //   GET  /alloc            {"allocated", "promoted", "scavenges", "markCompacts", "gcMs"} since start
 //   POST /heap-prof/start  sampling heap profiler, keeping the samples of objects GC already freed
+//                          (?survivors=1: only of objects that outlived a scavenge)
 //   POST /heap-prof/stop   the .heapprofile JSON (allocation by call stack, for bench/alloc.ts)
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -90,7 +91,10 @@ const server = createServer((req, res) => {
   const fail = (err: unknown) => reply(500, JSON.stringify({ error: String(err) }));
   if (req.method === 'GET' && req.url === '/alloc') return reply(200, JSON.stringify(read()));
   if (req.method === 'POST' && req.url?.startsWith('/heap-prof/start')) {
-    const interval = Number(new URL(req.url, 'http://x').searchParams.get('interval') ?? 4096);
+    const params = new URL(req.url, 'http://x').searchParams;
+    const interval = Number(params.get('interval') ?? 4096);
+    // survivors=1: only objects that outlived a scavenge (promoted ones: what mark-compacts collect)
+    const survivors = params.get('survivors') === '1';
     session = new Session();
     session.connect();
     session
@@ -98,7 +102,7 @@ const server = createServer((req, res) => {
         samplingInterval: interval,
         // without these the profile shows only what is still alive: the per-request garbage is the point
         includeObjectsCollectedByMajorGC: true,
-        includeObjectsCollectedByMinorGC: true,
+        includeObjectsCollectedByMinorGC: !survivors,
       })
       .then(() => reply(200, '{}'), fail);
     return;

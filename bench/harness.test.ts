@@ -3,10 +3,13 @@
 // wire format, the verifier accepts exact answers and rejects mangled ones, the fixed-rate client counts
 // only valid responses, Sluice passes the verifier, /proc accounting sees a process tree, and the
 // target table decides "met" from the right ratios.
+
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runFixedRate } from './load/fixed_rate.ts';
@@ -302,5 +305,40 @@ describe('targets table', () => {
       measured: '40.0 / 80.0 KiB (non-stream / stream, shipped defaults)',
       met: true,
     });
+  });
+});
+
+describe('allocation probe', () => {
+  it('counts the bytes a process allocates, freed ones included, to within a few percent', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-alloc-probe-'));
+    try {
+      const portFile = join(dir, 'port');
+      const script = join(dir, 'allocate.mjs');
+      // 20,000 arrays of 1,000 slots (~8 KB each, ~160 MB in all): most die young, some survive
+      writeFileSync(
+        script,
+        `import { readFileSync } from 'node:fs';
+        while (true) { try { readFileSync(${JSON.stringify(portFile)}); break; } catch { await new Promise((r) => setTimeout(r, 10)); } }
+        const url = 'http://127.0.0.1:' + readFileSync(${JSON.stringify(portFile)}, 'utf8') + '/alloc';
+        const read = async () => (await (await fetch(url)).json()).allocated;
+        const a = await read(); const b = await read();
+        const keep = [];
+        for (let i = 0; i < 20000; i++) { const x = new Array(1000); x[0] = i; if (i % 100 === 0) keep.push(x); }
+        const c = await read();
+        process.stdout.write(JSON.stringify({ read: b - a, loop: c - b, kept: keep.length }));`,
+      );
+      const out = JSON.parse(
+        execFileSync(process.execPath, ['--import', join(import.meta.dirname, 'alloc_probe.ts'), script], {
+          env: { ...process.env, BENCH_ALLOC_PROBE_FILE: portFile },
+          encoding: 'utf8',
+        }),
+      ) as { read: number; loop: number };
+      // a JSArray (32 bytes) and its 1,000-slot backing store (16 + 8,000 bytes), less the cost of one read
+      const expected = 20_000 * (32 + 16 + 8_000);
+      expect((out.loop - out.read) / expected).toBeGreaterThan(0.97);
+      expect((out.loop - out.read) / expected).toBeLessThan(1.05);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -227,7 +227,7 @@ export function renderResults(r: BenchResults): string {
       '',
       '### Allocation per request (bench/alloc.ts)',
       '',
-      'Bytes V8 allocated per request (exact: summed from the GC\'s own heap counts), Sluice from dist/ with the shipped flags, 8 requests in flight, stream chunks paced 1 ms apart; each row adds one feature to the row named in "vs base".',
+      'Bytes V8 allocated per request (exact: summed from the GC\'s own heap counts), Sluice from dist/ with the shipped flags, 8 requests in flight (streams: 64, their chunks paced 10 ms apart); each row adds one feature to the row named in "vs base".',
       '',
       renderAlloc(r.alloc),
     );

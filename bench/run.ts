@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type AllocResult, CHUNK_GAP_MS, runAllocTable } from './alloc_measure.ts';
+import { type AllocResult, CHUNK_GAP_MS, runAllocTable, WARMUP_REQUESTS } from './alloc_measure.ts';
 import { runMicro } from './micro/run_all.ts';
 import {
   CLIENT_CORE,
@@ -281,7 +281,7 @@ async function main(): Promise<void> {
       await waitForPort(pacedPort, 10_000, () => paced.child.exitCode === null);
       const run = { mockPort: pacedPort, redisPort: redis.port, otlpUrl, tmpDir };
       alloc = await runAllocTable(
-        quick ? { ...run, count: 800, warmup: 300 } : { ...run, count: 4000, warmup: 1500 },
+        quick ? { ...run, count: 800, warmup: 300 } : { ...run, count: 4000, warmup: WARMUP_REQUESTS },
         log,
       );
     }
