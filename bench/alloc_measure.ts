@@ -159,8 +159,9 @@ export async function startProbed(cfg: AllocConfig, run: AllocRun) {
   return { t, probe };
 }
 
-export async function measureAlloc(cfg: AllocConfig, run: AllocRun): Promise<AllocResult> {
-  const out: AllocResult = {
+/** A row with nothing measured yet (or nothing measurable: then `error` says why). */
+function emptyRow(cfg: AllocConfig): AllocResult {
+  return {
     name: cfg.name,
     adds: cfg.adds,
     base: cfg.base,
@@ -174,6 +175,10 @@ export async function measureAlloc(cfg: AllocConfig, run: AllocRun): Promise<All
     rssPeakMiB: Number.NaN,
     idleBytesPerSec: Number.NaN,
   };
+}
+
+export async function measureAlloc(cfg: AllocConfig, run: AllocRun): Promise<AllocResult> {
+  const out = emptyRow(cfg);
   if (cfg.features.redisLimits && !run.redisPort) return { ...out, error: 'needs Redis' };
   if (cfg.features.tracing && !run.otlpUrl) return { ...out, error: 'needs the OTLP sink' };
   const { t, probe } = await startProbed(cfg, run);
@@ -238,22 +243,7 @@ export async function runAllocTable(
   const rows: AllocResult[] = [];
   for (const cfg of ALLOC_CONFIGS.filter((c) => !only || only.includes(c.name))) {
     log(`alloc: ${cfg.name}`);
-    rows.push(await measureAlloc(cfg, run).catch((err) => ({ ...errorRow(cfg), error: String(err) })));
+    rows.push(await measureAlloc(cfg, run).catch((err) => ({ ...emptyRow(cfg), error: String(err) })));
   }
   return rows;
 }
-
-const errorRow = (cfg: AllocConfig): AllocResult => ({
-  name: cfg.name,
-  adds: cfg.adds,
-  base: cfg.base,
-  stream: cfg.stream,
-  requests: 0,
-  bytesPerReq: Number.NaN,
-  promotedPerReq: Number.NaN,
-  scavengesPer1kReq: Number.NaN,
-  markCompacts: 0,
-  gcMsPer1kReq: Number.NaN,
-  rssPeakMiB: Number.NaN,
-  idleBytesPerSec: Number.NaN,
-});
