@@ -1,4 +1,5 @@
 // A/B one change to the hot path: `node bench/ab.ts --a <rev or dir> [--b <rev or dir>] [--stream]`.
+// A side may also be `dist` (this checkout's compiled dist/, as the image runs it) or any compiled tree.
 // Each side is Sluice run from a tree (a git revision is exported with `git archive` into
 // bench/results/tmp/ab-<rev>, sharing this checkout's node_modules; `--b` defaults to the working tree).
 // Rounds alternate A, B, A, B ... against one mock, so drift and neighbours' load hit both sides alike;
@@ -8,7 +9,16 @@ import { existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runWrk } from './load/wrk.ts';
-import { CLIENT_CORE, freePort, loadAverage, pinSelf, startPinned, treeCpuMs, waitForPort } from './procs.ts';
+import {
+  CLIENT_CORE,
+  freePort,
+  loadAverage,
+  pinSelf,
+  rssSampler,
+  startPinned,
+  treeCpuMs,
+  waitForPort,
+} from './procs.ts';
 import { fixedRateProcess } from './scenarios.ts';
 import { median } from './stats.ts';
 import { floor, REPO, sluiceBare, sluiceFull, sluiceTraced } from './targets.ts';
@@ -16,6 +26,8 @@ import { verifyTarget } from './verify.ts';
 
 function tree(spec: string): string {
   if (spec === 'worktree') return REPO;
+  // this checkout's compiled dist/ (npm run build), as the image runs it: no type stripper in the RSS
+  if (spec === 'dist') return join(REPO, 'dist');
   if (existsSync(spec)) return spec;
   const rev = execFileSync('git', ['rev-parse', '--short', spec], { cwd: REPO, encoding: 'utf8' }).trim();
   // outside bench/ so neither tsc, biome nor vitest pick up the exported copy
@@ -53,6 +65,10 @@ async function main(): Promise<void> {
       // extra environment for one side, e.g. --b-env SLUICE_LOG_LEVEL=warn (to price one feature)
       'a-env': { type: 'string', multiple: true },
       'b-env': { type: 'string', multiple: true },
+      // extra Node flags for one side, after the shipped ones (V8 takes the last value of a flag), e.g.
+      // --b-flags '--max-semi-space-size=16' to try other heap settings
+      'a-flags': { type: 'string' },
+      'b-flags': { type: 'string' },
     },
   });
   pinSelf(CLIENT_CORE);
@@ -75,6 +91,10 @@ async function main(): Promise<void> {
   const load0 = loadAverage();
   const cpu: Record<string, number[]> = { A: [], B: [] };
   const rps: Record<string, number[]> = { A: [], B: [] };
+  // open-loop runs only: latency from the scheduled send time, and the peak RSS while serving
+  const p99: Record<string, number[]> = { A: [], B: [] };
+  const ttft: Record<string, number[]> = { A: [], B: [] };
+  const rss: Record<string, number[]> = { A: [], B: [] };
   try {
     await waitForPort(mockPort, 10_000);
     let redisPort: number | undefined;
@@ -119,7 +139,19 @@ async function main(): Promise<void> {
         const env = Object.fromEntries(
           extra.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
         );
-        const t = await s.start({ mockPort, tmpDir, redisPort, sluiceRoot: sides[side], env, otlpUrl });
+        const flags = (side === 'A' ? values['a-flags'] : values['b-flags'])?.split(' ').filter(Boolean);
+        const t = await s.start({
+          mockPort,
+          tmpDir,
+          redisPort,
+          // a compiled tree (dist/ or tsc --outDir) runs as the image does; a source tree via bin/sluice.js
+          ...(existsSync(join(sides[side], 'cli', 'main.js'))
+            ? { distDir: sides[side] }
+            : { sluiceRoot: sides[side] }),
+          env,
+          otlpUrl,
+          sluiceExtraFlags: flags,
+        });
         try {
           const problems = await verifyTarget(t.endpoint, 1);
           if (problems.length) throw new Error(`${side}: ${problems.join('; ')}`);
@@ -142,8 +174,12 @@ async function main(): Promise<void> {
             };
             await fixedRateProcess({ ...fr, seconds: 3, warmupSeconds: 0 });
             const c0 = treeCpuMs(t.pid as number);
+            const peak = rssSampler(t.pid as number);
             const r = await fixedRateProcess({ ...fr, seconds: Number(values.seconds), warmupSeconds: 0 });
             cpu[side]?.push((treeCpuMs(t.pid as number) - c0) / r.valid);
+            rss[side]?.push(peak.stop());
+            p99[side]?.push(r.latencyMs.p99);
+            if (r.ttftMs) ttft[side]?.push(r.ttftMs.p50);
             valid = r.valid;
             perSec = r.achievedRate;
           } else {
@@ -157,7 +193,7 @@ async function main(): Promise<void> {
           if (valid === 0) throw new Error(`${side}: no valid responses`);
           rps[side]?.push(perSec);
           process.stderr.write(
-            `round ${round + 1} ${side}: ${Math.round(perSec)} req/s, ${((cpu[side]?.at(-1) ?? 0) * 1000).toFixed(1)} µs CPU/req\n`,
+            `round ${round + 1} ${side}: ${Math.round(perSec)} req/s, ${((cpu[side]?.at(-1) ?? 0) * 1000).toFixed(1)} µs CPU/req${values.rate ? `, p99 ${p99[side]?.at(-1)?.toFixed(2)} ms, RSS ${rss[side]?.at(-1)?.toFixed(0)} MiB` : ''}\n`,
           );
         } finally {
           await t.stop();
@@ -171,8 +207,12 @@ async function main(): Promise<void> {
   }
   const a = median(cpu.A ?? []);
   const b = median(cpu.B ?? []);
+  const list = (xs: number[] | undefined, d: number) => (xs ?? []).map((x) => x.toFixed(d)).join(', ');
   const line = (side: 'A' | 'B', spec: string) =>
-    `${side} (${spec}): ${(median(cpu[side] ?? []) * 1000).toFixed(1)} µs CPU/req [${(cpu[side] ?? []).map((x) => (x * 1000).toFixed(1)).join(', ')}], ${Math.round(median(rps[side] ?? []))} req/s`;
+    `${side} (${spec}${(side === 'A' ? values['a-flags'] : values['b-flags']) ? ` ${side === 'A' ? values['a-flags'] : values['b-flags']}` : ''}): ${(median(cpu[side] ?? []) * 1000).toFixed(1)} µs CPU/req [${(cpu[side] ?? []).map((x) => (x * 1000).toFixed(1)).join(', ')}], ${Math.round(median(rps[side] ?? []))} req/s` +
+    (values.rate
+      ? `, p99 ${median(p99[side] ?? []).toFixed(2)} ms [${list(p99[side], 2)}]${ttft[side]?.length ? `, TTFT p50 ${median(ttft[side] ?? []).toFixed(2)} ms` : ''}, peak RSS ${median(rss[side] ?? []).toFixed(0)} MiB [${list(rss[side], 0)}]`
+      : '');
   process.stdout.write(
     [
       `${values.full ? 'sluice-full' : 'sluice'} ${values.stream ? 'stream' : 'non-stream'} ${values.rate ? `at ${values.rate} req/s` : `x${values.connections}`}, ${values.rounds} alternating rounds of ${values.seconds} s, load average ${load0.join(' ')} -> ${loadAverage().join(' ')}`,

@@ -3,10 +3,13 @@
 // wire format, the verifier accepts exact answers and rejects mangled ones, the fixed-rate client counts
 // only valid responses, Sluice passes the verifier, /proc accounting sees a process tree, and the
 // target table decides "met" from the right ratios.
+
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runFixedRate } from './load/fixed_rate.ts';
@@ -228,5 +231,114 @@ describe('targets table', () => {
       met: undefined,
     });
     expect(CONTENT.length).toBeGreaterThan(20);
+  });
+  it('checks issue 16 against the floor of the same run, and the allocation table', () => {
+    const fixed = (stream: boolean, p99: number, ttft?: number) => ({
+      stream,
+      rate: 1000,
+      seconds: 1,
+      p50Ms: summarize([1]),
+      p99Ms: summarize([p99]),
+      ttftP50Ms: ttft === undefined ? undefined : summarize([ttft]),
+      ttftP99Ms: undefined,
+      achievedRate: summarize([1000]),
+      invalid: 0,
+      errors: 0,
+      maxSendLagMs: 0,
+      runs: [],
+    });
+    const run = (name: string, rps: number, cpu: number, p99: number, fixedP99: number, ttft: number) => ({
+      name,
+      description: '',
+      throughput: [false, true].map((stream) => ({
+        ...tp(stream, rps, cpu),
+        p99Ms: summarize([p99]),
+        rssPeakMiB: name === 'floor' ? 290 : 190,
+      })),
+      fixedRate: [fixed(false, fixedP99), fixed(true, fixedP99, ttft)],
+      notes: [],
+    });
+    const results = {
+      connections: [50, 200],
+      timing: { fixedRate: 1000 },
+      targets: [
+        run('floor', 5000, 0.2, 10, 3, 1),
+        run('sluice', 4600, 0.25, 14, 4.5, 1.2),
+        { ...run('sluice-full', 3000, 0.4, 20, 5, 1.3), fixedRate: [] },
+      ],
+      alloc: [
+        { name: 'non-stream +metrics (shipped defaults)', stream: false, bytesPerReq: 40 * 1024 },
+        { name: 'stream +metrics (shipped defaults)', stream: true, bytesPerReq: 80 * 1024 },
+      ],
+    } as unknown as BenchResults;
+    const checks = new Map(evaluateTargets(results).map((c) => [c.goal, c]));
+    const get = (goal: string) => checks.get(goal) ?? expect.fail(`no check "${goal}"`);
+    expect(get('fixed 1,000 req/s: added p99 ≤ 1 ms over the floor (non-stream)')).toMatchObject({
+      measured: '+1.50 ms',
+      met: false,
+    });
+    expect(
+      get('fixed 1,000 req/s: added time to first token p50 ≤ 0.3 ms over the floor (stream)'),
+    ).toMatchObject({ measured: '+0.20 ms', met: true });
+    expect(get("closed loop: p99 ≤ 1.5x the floor's (x50 stream)")).toMatchObject({
+      measured: '1.40x',
+      met: true,
+    });
+    expect(get("closed loop: req/s ≥ 0.9 of the floor's (x50 non-stream)")).toMatchObject({
+      measured: '0.92',
+      met: true,
+    });
+    expect(get("closed loop: CPU per request ≤ 1.3x the floor's (x50 non-stream)")).toMatchObject({
+      measured: '1.25x',
+      met: true,
+    });
+    expect(get('full policy stack on Redis ≥ 0.7 of bare Sluice req/s (x50 stream)')).toMatchObject({
+      measured: '0.65',
+      met: false,
+    });
+    // the floor's RSS is not Sluice's
+    expect(get('RSS under load ≤ 200 MiB (peak, any Sluice scenario with the shipped flags)')).toMatchObject({
+      measured: '190 MiB',
+      met: true,
+    });
+    expect(get('allocation per request measured per feature (bench/alloc.ts, table below)')).toMatchObject({
+      measured: '40.0 / 80.0 KiB (non-stream / stream, shipped defaults)',
+      met: true,
+    });
+  });
+});
+
+describe('allocation probe', () => {
+  it('counts the bytes a process allocates, freed ones included, to within a few percent', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-alloc-probe-'));
+    try {
+      const portFile = join(dir, 'port');
+      const script = join(dir, 'allocate.mjs');
+      // 20,000 arrays of 1,000 slots (~8 KB each, ~160 MB in all): most die young, some survive
+      writeFileSync(
+        script,
+        `import { readFileSync } from 'node:fs';
+        while (true) { try { readFileSync(${JSON.stringify(portFile)}); break; } catch { await new Promise((r) => setTimeout(r, 10)); } }
+        const url = 'http://127.0.0.1:' + readFileSync(${JSON.stringify(portFile)}, 'utf8') + '/alloc';
+        const read = async () => (await (await fetch(url)).json()).allocated;
+        const a = await read(); const b = await read();
+        const keep = [];
+        for (let i = 0; i < 20000; i++) { const x = new Array(1000); x[0] = i; if (i % 100 === 0) keep.push(x); }
+        const c = await read();
+        process.stdout.write(JSON.stringify({ read: b - a, loop: c - b, kept: keep.length }));`,
+      );
+      const out = JSON.parse(
+        execFileSync(process.execPath, ['--import', join(import.meta.dirname, 'alloc_probe.ts'), script], {
+          env: { ...process.env, BENCH_ALLOC_PROBE_FILE: portFile },
+          encoding: 'utf8',
+        }),
+      ) as { read: number; loop: number };
+      // a JSArray (32 bytes) and its 1,000-slot backing store (16 + 8,000 bytes), less the cost of one read
+      const expected = 20_000 * (32 + 16 + 8_000);
+      expect((out.loop - out.read) / expected).toBeGreaterThan(0.97);
+      expect((out.loop - out.read) / expected).toBeLessThan(1.05);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

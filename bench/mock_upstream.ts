@@ -84,13 +84,19 @@ function sendError(res: ServerResponse, status: number, type: string, message: s
 }
 
 const turn = () => new Promise<void>((r) => setImmediate(r));
+const pause = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-async function stream(res: ServerResponse, a: Answers, includeUsage: boolean): Promise<void> {
+/**
+ * `gapMs` 0: the next chunk on the next event-loop turn (as fast as the mock can, the load tests);
+ * above 0: that long between chunks, like a model generating, so a gateway that keeps up reads every
+ * chunk on its own whatever the machine's load (the allocation count per stream, bench/alloc.ts).
+ */
+async function stream(res: ServerResponse, a: Answers, includeUsage: boolean, gapMs: number): Promise<void> {
   res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
   for (const c of a.chunks) {
     if (res.destroyed) return;
     res.write(c);
-    await turn();
+    await (gapMs > 0 ? pause(gapMs) : turn());
   }
   res.end(includeUsage ? a.tail : a.tailNoUsage);
 }
@@ -103,7 +109,7 @@ export interface MockUpstream {
   close(): Promise<void>;
 }
 
-export async function startMockUpstream(port = 0): Promise<MockUpstream> {
+export async function startMockUpstream(port = 0, chunkGapMs = 0): Promise<MockUpstream> {
   const answers = new Map<string, Answers>();
   const stats = { ok: 0, rejected: 0 };
   const handle = (req: IncomingMessage, res: ServerResponse, raw: string) => {
@@ -143,7 +149,7 @@ export async function startMockUpstream(port = 0): Promise<MockUpstream> {
     }
     stats.ok++;
     if (body.stream === true) {
-      void stream(res, a, body.stream_options?.include_usage === true);
+      void stream(res, a, body.stream_options?.include_usage === true, chunkGapMs);
       return;
     }
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': a.whole.length });
@@ -181,7 +187,7 @@ export async function startMockUpstream(port = 0): Promise<MockUpstream> {
 }
 
 if (import.meta.main) {
-  const m = await startMockUpstream(Number(process.argv[2] ?? 0));
+  const m = await startMockUpstream(Number(process.argv[2] ?? 0), Number(process.argv[3] ?? 0));
   process.stdout.write(`${JSON.stringify({ port: m.port })}\n`);
   const stop = () => void m.close().then(() => process.exit(0));
   process.on('SIGTERM', stop);

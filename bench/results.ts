@@ -1,4 +1,5 @@
 // The shape of bench/results/*.json: what was run, where, and every number the docs table shows.
+import type { AllocResult } from './alloc_measure.ts';
 import type { MicroResults } from './micro/run_all.ts';
 import type { FixedRateSummary, ThroughputResult, Timing } from './scenarios.ts';
 
@@ -34,4 +35,6 @@ export interface BenchResults {
   loadAverage: { before: number[]; after: number[] };
   targets: TargetResult[];
   micro?: MicroResults;
+  /** bytes allocated per request, feature by feature (bench/alloc.ts) */
+  alloc?: AllocResult[];
 }

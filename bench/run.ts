@@ -7,6 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { type AllocResult, CHUNK_GAP_MS, runAllocTable, WARMUP_REQUESTS } from './alloc_measure.ts';
 import { runMicro } from './micro/run_all.ts';
 import {
   CLIENT_CORE,
@@ -41,6 +42,8 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     targets: { type: 'string' },
     'no-micro': { type: 'boolean', default: false },
+    // the allocation table (bench/alloc.ts) runs whenever Sluice is among the targets
+    'no-alloc': { type: 'boolean', default: false },
     'no-docs': { type: 'boolean', default: false },
     out: { type: 'string' },
     // for A/B checks of one change: shorter or longer runs than the defaults, no fixed-rate phase
@@ -263,6 +266,25 @@ async function main(): Promise<void> {
       const last = targets.at(-1);
       if (last?.error) log(`${spec.name}: ${last.error.split('\n')[0]}`);
     }
+    let alloc: AllocResult[] | undefined;
+    if (!values['no-alloc'] && specs.includes(sluiceBare)) {
+      // its own mock, pacing stream chunks (bench/alloc.ts CHUNK_GAP_MS)
+      const pacedPort = await freePort();
+      const paced = startPinned(
+        'mock-paced',
+        CLIENT_CORE,
+        process.execPath,
+        [join(REPO, 'bench/mock_upstream.ts'), String(pacedPort), String(CHUNK_GAP_MS)],
+        { logFile: join(tmpDir, 'mock-paced.log') },
+      );
+      children.push(paced);
+      await waitForPort(pacedPort, 10_000, () => paced.child.exitCode === null);
+      const run = { mockPort: pacedPort, redisPort: redis.port, otlpUrl, tmpDir };
+      alloc = await runAllocTable(
+        quick ? { ...run, count: 800, warmup: 300 } : { ...run, count: 4000, warmup: WARMUP_REQUESTS },
+        log,
+      );
+    }
     const micro = values['no-micro'] ? undefined : await runMicro(quick, log, redis.port);
     const results: BenchResults = {
       startedAt,
@@ -274,6 +296,7 @@ async function main(): Promise<void> {
       loadAverage: { before: loadBefore, after: loadAverage() },
       targets,
       micro,
+      alloc,
     };
     const out =
       values.out ?? (quick ? join(tmpDir, 'quick.json') : join(REPO, 'bench', 'results', 'latest.json'));

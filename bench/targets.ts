@@ -45,6 +45,8 @@ export interface BenchContext {
    * stripping keeps Node's TypeScript parser and its WebAssembly loaded, ~20 MiB of RSS a pod never has
    */
   useDist?: boolean;
+  /** a compiled tree (tsc -p tsconfig.build.json --outDir <dir>, inside this checkout) to run instead of dist/ */
+  distDir?: string;
   /** extra environment for the gateway process */
   env?: Record<string, string>;
   /** OTLP/HTTP traces URL (bench/otlp_sink.ts) the traced Sluice target exports to */
@@ -133,10 +135,20 @@ export const floor: TargetSpec = {
 /** The client's key for the full-policy config (its SHA-256 is what the config holds). */
 export const BENCH_CLIENT_KEY = 'sk-sluice-bench-client-key-0001';
 
-function sluiceConfig(ctx: BenchContext, port: number, full: boolean, traced = false): string {
-  if (traced && !ctx.otlpUrl) throw new Error('the traced target needs the OTLP sink');
+/** What a Sluice target turns on; each is one row of the allocation table (bench/alloc.ts). */
+export interface SluiceFeatures {
+  /** an API-key namespace (callers identified by key) instead of open access */
+  tenant?: boolean;
+  /** with the tenant: a policy with a request and a token limit on Redis (the full policy stack) */
+  redisLimits?: boolean;
+  /** OpenTelemetry tracing on, 10% sampled, exported to the bench's OTLP sink */
+  tracing?: boolean;
+}
+
+function sluiceConfig(ctx: BenchContext, port: number, f: SluiceFeatures): string {
+  if (f.tracing && !ctx.otlpUrl) throw new Error('the traced target needs the OTLP sink');
   // traced: OpenTelemetry on, 10% of traces sampled and exported (the issue's cost target)
-  const tracing = traced ? { tracing: { enabled: true, endpoint: ctx.otlpUrl, samplingRatio: 0.1 } } : {};
+  const tracing = f.tracing ? { tracing: { enabled: true, endpoint: ctx.otlpUrl, samplingRatio: 0.1 } } : {};
   const cfg: Record<string, unknown> = {
     // the admin port (metrics) on any free port: several targets may run side by side
     server: { host: '127.0.0.1', port, admin: { port: 0 }, ...tracing },
@@ -151,13 +163,21 @@ function sluiceConfig(ctx: BenchContext, port: number, full: boolean, traced = f
     ],
     routes: [{ name: 'default', match: { models: [MODEL] }, backends: [{ provider: 'bench-upstream' }] }],
   };
-  if (full) {
-    if (!ctx.redisPort) throw new Error('the full policy stack needs Redis');
+  if (f.tenant || f.redisLimits) {
     const sha256 = createHash('sha256').update(BENCH_CLIENT_KEY).digest('hex');
-    cfg.store = { type: 'redis', redis: { url: `redis://127.0.0.1:${ctx.redisPort}` } };
     cfg.namespaces = [
-      { name: 'bench-team', match: { apiKeys: [{ name: 'bench-key', sha256 }] }, policies: ['bench-limits'] },
+      {
+        name: 'bench-team',
+        match: { apiKeys: [{ name: 'bench-key', sha256 }] },
+        policies: f.redisLimits ? ['bench-limits'] : [],
+      },
     ];
+  } else {
+    cfg.access = 'open'; // no tenants: every caller is served, as the bare gateway is measured
+  }
+  if (f.redisLimits) {
+    if (!ctx.redisPort) throw new Error('the full policy stack needs Redis');
+    cfg.store = { type: 'redis', redis: { url: `redis://127.0.0.1:${ctx.redisPort}` } };
     // Limits high enough never to reject during the run, so every request pays for the checks.
     cfg.policies = [
       {
@@ -166,38 +186,39 @@ function sluiceConfig(ctx: BenchContext, port: number, full: boolean, traced = f
         tokens: [{ limit: 1_000_000_000_000, window: 'minute', kind: 'total' }],
       },
     ];
-  } else {
-    cfg.access = 'open'; // no tenants: every caller is served, as the bare gateway is measured
   }
   return JSON.stringify(cfg, null, 2);
 }
 
-function sluice(full: boolean, v8Defaults = false, traced = false): TargetSpec {
-  const name = full ? 'sluice-full' : v8Defaults ? 'sluice-v8-defaults' : traced ? 'sluice-traced' : 'sluice';
-  const flags = v8Defaults ? [] : SLUICE_NODE_FLAGS;
+/** A Sluice target: `flags` undefined runs the shipped Node flags and environment, [] V8's defaults. */
+export function sluiceTarget(
+  name: string,
+  description: string,
+  features: SluiceFeatures,
+  flags: string[] | undefined = undefined,
+): TargetSpec {
+  const v8Defaults = flags !== undefined && flags.length === 0;
+  const nodeFlags = flags ?? SLUICE_NODE_FLAGS;
+  const keyed = features.tenant || features.redisLimits;
   return {
     name,
-    description: full
-      ? 'Sluice with API-key namespace, Redis-backed request + token limits, token counting, metrics'
-      : traced
-        ? 'bare Sluice with OpenTelemetry tracing on, 10% of traces sampled and exported over OTLP/HTTP'
-        : v8Defaults
-          ? 'bare Sluice with V8 default heap settings and no MALLOC_ARENA_MAX: the CPU the memory flags cost'
-          : 'Sluice, one route to the mock, no tenants (metrics and token counting stay on)',
+    description,
     async start(ctx) {
       const port = await freePort();
       const cfgFile = join(ctx.tmpDir, `${name}.json`);
-      writeFileSync(cfgFile, sluiceConfig(ctx, port, full, traced));
+      writeFileSync(cfgFile, sluiceConfig(ctx, port, features));
       const s = startPinned(
         name,
         GATEWAY_CORE,
         process.execPath,
         [
-          ...flags,
+          ...nodeFlags,
           ...(ctx.sluiceExtraFlags ?? []),
-          ctx.useDist && !ctx.sluiceRoot
-            ? join(REPO, 'dist/cli/main.js')
-            : join(ctx.sluiceRoot ?? REPO, 'bin/sluice.js'),
+          ctx.distDir
+            ? join(ctx.distDir, 'cli/main.js')
+            : ctx.useDist && !ctx.sluiceRoot
+              ? join(REPO, 'dist/cli/main.js')
+              : join(ctx.sluiceRoot ?? REPO, 'bin/sluice.js'),
           'serve',
           '--config',
           cfgFile,
@@ -221,10 +242,10 @@ function sluice(full: boolean, v8Defaults = false, traced = false): TargetSpec {
         name,
         endpoint: {
           url: chatUrl(port),
-          headers: full ? { authorization: `Bearer ${BENCH_CLIENT_KEY}` } : ({} as Record<string, string>),
+          headers: keyed ? { authorization: `Bearer ${BENCH_CLIENT_KEY}` } : ({} as Record<string, string>),
         },
         pid: s.pid,
-        version: `sluice ${version} (${ctx.useDist && !ctx.sluiceRoot ? 'dist' : 'sources'}, node ${process.versions.node}, ${v8Defaults ? 'V8 defaults' : [...flags, ...Object.entries(SLUICE_ENV).map(([k, v]) => `${k}=${v}`)].join(' ')})`,
+        version: `sluice ${version} (${ctx.useDist && !ctx.sluiceRoot ? 'dist' : 'sources'}, node ${process.versions.node}, ${v8Defaults ? 'V8 defaults' : [...nodeFlags, ...Object.entries(SLUICE_ENV).map(([k, v]) => `${k}=${v}`)].join(' ')})`,
         warmupSeconds: 3,
         stop: () => s.stop(),
       };
@@ -232,10 +253,27 @@ function sluice(full: boolean, v8Defaults = false, traced = false): TargetSpec {
   };
 }
 
-export const sluiceBare = sluice(false);
-export const sluiceFull = sluice(true);
-export const sluiceV8Defaults = sluice(false, true);
-export const sluiceTraced = sluice(false, false, true);
+export const sluiceBare = sluiceTarget(
+  'sluice',
+  'Sluice, one route to the mock, no tenants (metrics and token counting stay on)',
+  {},
+);
+export const sluiceFull = sluiceTarget(
+  'sluice-full',
+  'Sluice with API-key namespace, Redis-backed request + token limits, token counting, metrics',
+  { redisLimits: true },
+);
+export const sluiceV8Defaults = sluiceTarget(
+  'sluice-v8-defaults',
+  'bare Sluice with V8 default heap settings and no MALLOC_ARENA_MAX: the CPU the memory flags cost',
+  {},
+  [],
+);
+export const sluiceTraced = sluiceTarget(
+  'sluice-traced',
+  'bare Sluice with OpenTelemetry tracing on, 10% of traces sampled and exported over OTLP/HTTP',
+  { tracing: true },
+);
 
 export const portkey: TargetSpec = {
   name: 'portkey',

@@ -44,7 +44,7 @@ export function percentiles(values: Float64Array, n: number): Percentiles {
 
 const USAGE_RE = new RegExp(`"completion_tokens"\\s*:\\s*${USAGE.completion_tokens}\\b`);
 
-function validBody(stream: boolean, body: string): boolean {
+export function validBody(stream: boolean, body: string): boolean {
   if (!USAGE_RE.test(body)) return false;
   return stream ? /data: \[DONE\]\s*$/.test(body) : /"finish_reason"\s*:\s*"stop"/.test(body);
 }

@@ -20,6 +20,7 @@ import { clientApis } from './api/registry.ts';
 import type { ClientApiSpec } from './api/types.ts';
 import type { Runtime } from './compiled/compile.ts';
 import { type ErrorCode, GatewayError } from './errors.ts';
+import { LazyChildLogger } from './observability/logger.ts';
 import { metrics } from './observability/metrics.ts';
 import { observeRequests } from './observability/request_observer.ts';
 import { installCors } from './proxy/cors.ts';
@@ -146,6 +147,9 @@ export function buildServer(state: ServerState, log: Logger, limits: ServerLimit
     loggerInstance: log.child({ component: 'http' }, { level: 'warn' }) as unknown as FastifyBaseLogger,
     // Sluice logs one line per request itself (observability/request_observer.ts); fastify's own request logs would double it.
     logController: new LogController({ disableRequestLogging: true }),
+    // the per-request child logger only when something logs through it (observability/logger.ts)
+    childLoggerFactory: (logger, bindings, opts) =>
+      new LazyChildLogger(logger as unknown as Logger, bindings, opts) as unknown as FastifyBaseLogger,
     bodyLimit,
     genReqId: (req) => {
       const h = req.headers['x-request-id'];

@@ -18,26 +18,48 @@ export const MAX_MODEL_NAME_BYTES = 256;
 const SHOWN_CHARS = 64;
 
 /**
+ * The explicit stack of nestsDeeperThan, kept between calls (the check is synchronous, so one stack
+ * serves every request): two fresh arrays grown per request were ~0.6 KiB of each request's
+ * allocation (bench/alloc.ts). Emptied after each use so no body stays reachable; a stack a huge body
+ * grew is dropped rather than kept.
+ */
+const stackNodes: (object | undefined)[] = [];
+const stackDepths: number[] = [];
+const KEEP_STACK_ENTRIES = 1024;
+
+/**
  * True when `value` nests objects/arrays deeper than `max`. Iterative (an explicit stack), so the
  * check itself cannot overflow; it stops at the first branch past `max`. Linear in the node count.
  */
 export function nestsDeeperThan(value: unknown, max: number): boolean {
   if (typeof value !== 'object' || value === null) return false;
-  const nodes: object[] = [value];
-  const depths: number[] = [1];
-  while (nodes.length > 0) {
-    const node = nodes.pop() as Record<string, unknown>;
-    const depth = depths.pop() as number;
-    if (depth > max) return true;
-    for (const key in node) {
-      const child = node[key];
-      if (typeof child === 'object' && child !== null) {
-        nodes.push(child);
-        depths.push(depth + 1);
+  stackNodes[0] = value;
+  stackDepths[0] = 1;
+  let top = 1;
+  let high = 1;
+  try {
+    while (top > 0) {
+      top--;
+      const node = stackNodes[top] as Record<string, unknown>;
+      const depth = stackDepths[top] as number;
+      if (depth > max) return true;
+      for (const key in node) {
+        const child = node[key];
+        if (typeof child === 'object' && child !== null) {
+          stackNodes[top] = child;
+          stackDepths[top] = depth + 1;
+          top++;
+          if (top > high) high = top;
+        }
       }
     }
+    return false;
+  } finally {
+    if (high > KEEP_STACK_ENTRIES) {
+      stackNodes.length = 0;
+      stackDepths.length = 0;
+    } else stackNodes.fill(undefined, 0, high);
   }
-  return false;
 }
 
 /** Throws SLUICE_ERR_JSON_TOO_DEEP (400) for a body nested deeper than MAX_JSON_DEPTH. */
@@ -63,6 +85,26 @@ function hasControl(s: string): boolean {
   return false;
 }
 
+/** A `.` or `..` between `/` or `\\` separators (or the ends); a scan, not a split per request. */
+export function hasDotSegment(s: string): boolean {
+  if (s.indexOf('.') < 0) return false;
+  let start = 0;
+  for (let i = 0; i <= s.length; i++) {
+    const c = i < s.length ? s.charCodeAt(i) : 0x2f;
+    if (c !== 0x2f && c !== 0x5c) continue;
+    const len = i - start;
+    if (
+      len >= 1 &&
+      len <= 2 &&
+      s.charCodeAt(start) === 0x2e &&
+      (len === 1 || s.charCodeAt(start + 1) === 0x2e)
+    )
+      return true;
+    start = i + 1;
+  }
+  return false;
+}
+
 /**
  * Refuses model names no provider uses and that could do harm on the way: longer than
  * MAX_MODEL_NAME_BYTES (checked before any route or policy pattern sees the name), with control
@@ -81,7 +123,7 @@ export function checkModelName(model: string): void {
     throw new GatewayError('SLUICE_ERR_INVALID_REQUEST', `'model' must not contain control characters`, {
       param: 'model',
     });
-  if (model.split(/[/\\]/).some((segment) => segment === '.' || segment === '..'))
+  if (hasDotSegment(model))
     throw new GatewayError(
       'SLUICE_ERR_INVALID_REQUEST',
       `'model' must not contain '.' or '..' path segments`,

@@ -4,9 +4,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
+import { type Logger, pino } from 'pino';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { createLogger, isoTime } from './logger.ts';
+import { createLogger, isoTime, LazyChildLogger } from './logger.ts';
 
 describe('isoTime', () => {
   afterEach(() => vi.useRealTimers());
@@ -54,4 +55,44 @@ describe('createLogger destination', () => {
     execFileSync(process.execPath, ['--input-type=module', '-e', src]);
     expect(lines(file).map((l) => (JSON.parse(l) as { i: number }).i)).toEqual([0, 1, 2]);
   });
+});
+
+describe('LazyChildLogger (fastify per-request logger)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-lazy-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('makes the child only when a line is logged, with the same bindings and level', async () => {
+    const file = join(dir, 'lazy.log');
+    const parent = createLogger('info', file).child({ component: 'http' }, { level: 'warn' });
+    const app = Fastify({
+      loggerInstance: parent as unknown as FastifyBaseLogger,
+      childLoggerFactory: (logger, bindings, opts) =>
+        new LazyChildLogger(logger as unknown as Logger, bindings, opts) as unknown as FastifyBaseLogger,
+    });
+    app.get('/quiet', async (req) => {
+      req.log.info('below the level: dropped without a child');
+      return 'ok';
+    });
+    app.get('/loud', async (req) => {
+      req.log.warn({ n: 1 }, 'trouble');
+      return 'ok';
+    });
+    try {
+      await app.ready();
+      const child = vi.spyOn(parent, 'child');
+      await app.inject({ url: '/quiet' });
+      expect(child).not.toHaveBeenCalled();
+      await app.inject({ url: '/loud' });
+      expect(child).toHaveBeenCalledTimes(1);
+      const line = JSON.parse(lines(file).at(-1) ?? '{}') as Record<string, unknown>;
+      expect(line).toMatchObject({ level: 40, component: 'http', n: 1, msg: 'trouble' });
+      expect(typeof line.reqId).toBe('string');
+      expect(lines(file).some((l) => l.includes('below the level'))).toBe(false);
+    } finally {
+      await app.close();
+    }
+  });
+
+  const lines = (file: string) =>
+    existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
 });
