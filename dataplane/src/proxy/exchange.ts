@@ -28,6 +28,7 @@ import { answerStream } from './answer_stream.ts';
 import { answerWhole } from './answer_whole.ts';
 import type { Attempt } from './attempt.ts';
 import { type AttemptInput, runAttempts } from './attempt_loop.ts';
+import { chunksOf } from './chunk_iterator.ts';
 import { findRoute } from './find_route.ts';
 import { incomingHops } from './hops.ts';
 import { callerOf } from './intake.ts';
@@ -230,7 +231,7 @@ export class Exchange {
     // the first events are retried here; once answerStream has written, the stream owns the ending.
     for (;;) {
       const translator = attempt.translator.createStream(attempt.tctx);
-      const iterator = attempt.upstreamBody[Symbol.asyncIterator]();
+      const iterator = chunksOf(attempt.upstreamBody);
       let first: Awaited<ReturnType<typeof readFirstEvents>>;
       try {
         first = await readFirstEvents(translator, iterator);
