@@ -282,6 +282,8 @@ export class Operator {
     this.#statusQueue = undefined;
     for (const q of queues) q?.shutDown();
     await this.#workers;
+    // a standby keeps no copy of the provider credentials on disk
+    await this.#reconciler.close();
   }
 
   /** Graceful: finish the reconciles in flight, release leadership, stop watching, close endpoints. */

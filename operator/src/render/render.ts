@@ -19,7 +19,8 @@ import { type KeyOwners, renderNamespace } from './namespace.ts';
 import { renderPolicy } from './policy.ts';
 import { renderProvider } from './provider.ts';
 import { RefIndex } from './refs.ts';
-import { renderRoute, routeOrder } from './route.ts';
+import { renderRouteReusing } from './reuse.ts';
+import { routeOrder } from './route.ts';
 import { SecretReader } from './secrets.ts';
 import { suspendedMessage } from './suspended.ts';
 import { claimHeaders, denyEntry, escalateDeny, isServing } from './tenants.ts';
@@ -121,8 +122,9 @@ function renderPass(inv: Inventory, opts: RenderOptions, rejected: ReadonlyMap<s
     const { findings, input } = renderProvider(p, secrets, out);
     record('AIProvider', p, findings, input, out, 'providers');
   }
+  opts.reuse?.routes.rotate();
   for (const r of [...inv.routes].sort(routeOrder)) {
-    const { findings, input } = renderRoute(r, refs, dataplaneName(namespaceOf(r), r.metadata.name));
+    const { findings, input } = renderRouteReusing(r, refs, opts.reuse?.routes);
     record('AIRoute', r, findings, input, {}, 'routes');
   }
   for (const p of byNamespaceName(inv.policies)) {
@@ -237,9 +239,12 @@ export function render(
         emptyReason: pass.emptyReason,
         owners: pass.owners,
       };
+    // the text a replica will read is what is validated (the same parse, the same defaults)
+    const configText = configJson(pass.input);
     let config: SluiceConfig;
     try {
-      config = validateConfig(pass.input, 'rendered config');
+      opts.reuse?.config.rotate();
+      config = validateConfig(JSON.parse(configText), 'rendered config', opts.reuse?.config);
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       const before = rejected.size;
@@ -249,7 +254,7 @@ export function render(
     }
     return {
       config,
-      configText: configJson(pass.input),
+      configText,
       hash: configHash(config),
       secretData: pass.secretData,
       outcomes: pass.outcomes,
