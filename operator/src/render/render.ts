@@ -39,6 +39,8 @@ import {
 export interface RenderResult {
   /** the validated config, or undefined when nothing can be served (no accepted provider or route) */
   config?: SluiceConfig;
+  /** what configText was serialised from (stamped with the revision before it is written) */
+  input?: SluiceConfigInput;
   /** JSON text of the config as written to the ConfigMap ('' when there is no config); see configJson */
   configText: string;
   /** the hash the dataplane reports once it has loaded this config ('' when there is no config) */
@@ -239,12 +241,10 @@ export function render(
         emptyReason: pass.emptyReason,
         owners: pass.owners,
       };
-    // the text a replica will read is what is validated (the same parse, the same defaults)
-    const configText = configJson(pass.input);
     let config: SluiceConfig;
     try {
       opts.reuse?.config.rotate();
-      config = validateConfig(JSON.parse(configText), 'rendered config', opts.reuse?.config);
+      config = validateConfig(pass.input, 'rendered config', opts.reuse?.config);
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       const before = rejected.size;
@@ -254,7 +254,8 @@ export function render(
     }
     return {
       config,
-      configText,
+      input: pass.input,
+      configText: configJson(pass.input),
       hash: configHash(config),
       secretData: pass.secretData,
       outcomes: pass.outcomes,
