@@ -35,7 +35,8 @@ function keyEntry(namespace: string, k: { name: string; sha256: string }): KeyEn
 
 /** A namespace's entries from its key file's text, reused when an earlier load read the same text. */
 function* fileEntries(namespace: string, text: string, path: string, cache?: ReuseCache): Steps<KeyEntry[]> {
-  const key = `apikeys\0${namespace}\0${text}`;
+  // by digest: a key file is ~100 KB at 1,000 keys, and the cache would hold its text as a key
+  const key = `apikeys\0${namespace}\0${sha256Hex(text)}`;
   const known = cache?.get<KeyEntry[]>(key);
   if (known) return known;
   const listed = yield* parseKeysFile(text, path);

@@ -173,12 +173,12 @@ export class Operator {
   }
 
   get lastHash(): string {
-    return this.#reconciler.last?.result.hash ?? '';
+    return this.#reconciler.last?.hash ?? '';
   }
 
   /** the revision of the last rendered config (0 before the first) */
   get lastRevision(): number {
-    return this.#reconciler.last?.result.config?.revision ?? 0;
+    return this.#reconciler.last?.revision ?? 0;
   }
 
   ready(): boolean {

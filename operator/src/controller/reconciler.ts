@@ -10,7 +10,6 @@ import { isNotFound, type KubeRest } from '../../../kube/kube_rest.ts';
 import { API_VERSION, type Resource } from '../api/common.ts';
 import { kindByName } from '../api/crd.ts';
 import { renderChecked } from '../render/preflight.ts';
-import type { RenderResult } from '../render/render.ts';
 import { RenderReuse } from '../render/reuse.ts';
 import {
   type Inventory,
@@ -66,8 +65,17 @@ export interface Stats {
   statusWrites: number;
 }
 
+/**
+ * What later reconciles need of the last render. Not the render itself: its config, text and Secret
+ * data (a few MB at 2,000 routes) would otherwise stay alive beside the next render's.
+ */
 interface LastRender {
-  result: RenderResult;
+  /** a config was rendered (else the output was left as it was, for `emptyReason`) */
+  rendered: boolean;
+  emptyReason?: string;
+  /** the hash and revision of the config written */
+  hash: string;
+  revision: number;
   byKey: Map<string, Outcome>;
   secretsRead: Set<string>;
 }
@@ -223,7 +231,14 @@ export class Reconciler {
       this.#log.warn({ reason: result.emptyReason }, 'nothing to render; output left as it is');
     }
     const before = this.last?.byKey;
-    this.last = { result, byKey: new Map(result.outcomes.map((o) => [o.key, o])), secretsRead };
+    this.last = {
+      rendered: result.configText !== '',
+      emptyReason: result.emptyReason,
+      hash: result.hash,
+      revision: result.config?.revision ?? 0,
+      byKey: new Map(result.outcomes.map((o) => [o.key, o])),
+      secretsRead,
+    };
     this.#metrics.objects.reset();
     for (const o of result.outcomes)
       this.#metrics.objects.inc({ kind: o.kind, accepted: String(o.accepted.ok) });
@@ -256,12 +271,12 @@ export class Reconciler {
   }
 
   #programmedOf(outcome: Outcome, live: ReplicaState[]): Verdict {
-    const result = this.last?.result;
-    if (result && !result.configText)
+    const last = this.last;
+    if (last && !last.rendered)
       return {
         ok: false,
         reason: 'NoConfig',
-        message: `nothing is rendered: ${result.emptyReason}; the dataplanes keep their last config`,
+        message: `nothing is rendered: ${last.emptyReason}; the dataplanes keep their last config`,
       };
     const entry = this.#revision?.objects[outcome.key];
     if (!entry)
