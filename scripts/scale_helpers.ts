@@ -60,14 +60,27 @@ export function procStats(pid: number): { rssMiB: number; cpuSeconds: number } {
   return { rssMiB: rssKiB / 1024, cpuSeconds: ticks / 100 };
 }
 
-export async function metric(port: number, name: string): Promise<number> {
+/** The sum of a metric's series, or of those whose labels contain `labels` (e.g. controller="render"). */
+export async function metric(port: number, name: string, labels = ''): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   let sum = 0;
   for (const line of text.split('\n')) {
     const m = /^([a-z_]+)(\{[^}]*\})? ([0-9.e+-]+)$/.exec(line);
-    if (m?.[1] === name) sum += Number(m[3]);
+    if (m?.[1] === name && (m[2] ?? '').includes(labels)) sum += Number(m[3]);
   }
   return sum;
+}
+
+/** How long each "config reloaded" took (ms), from a replica's JSON log lines. */
+export function reloadTimes(logs: readonly string[]): number[] {
+  const out: number[] = [];
+  for (const chunk of logs)
+    for (const line of chunk.split('\n')) {
+      if (!line.includes('"config reloaded"')) continue;
+      const ms = (JSON.parse(line) as { ms?: unknown }).ms;
+      if (typeof ms === 'number') out.push(ms);
+    }
+  return out;
 }
 
 /** Ask the operator for a heap snapshot (--heapsnapshot-signal) and wait until it is written. */

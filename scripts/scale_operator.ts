@@ -38,6 +38,7 @@ import {
   metric,
   pct,
   procStats,
+  reloadTimes,
   sleep,
   writeDocs,
 } from './scale_helpers.ts';
@@ -266,6 +267,13 @@ async function main(): Promise<void> {
     const startupPeakRss = peakRss;
     peakRss = 0; // from here on: the peak while changes are served
 
+    // where a change's time goes: the operator's render reconcile and each replica's reload
+    const renderSeconds = () =>
+      metric(metricsPort, 'sluice_operator_reconcile_duration_seconds_sum', 'render');
+    const renderCount = () =>
+      metric(metricsPort, 'sluice_operator_reconcile_duration_seconds_count', 'render');
+    const [rendersBefore, renderSecondsBefore] = [await renderCount(), await renderSeconds()];
+    const reloadsBefore = replicas.map((r) => reloadTimes(r.logs).length);
     const single: Change[] = [];
     const writesPerChange: number[] = [];
     const eventsPerChange: number[] = [];
@@ -288,6 +296,9 @@ async function main(): Promise<void> {
     }
     await sleep(3_000);
     const idleSeconds = Number(args['idle-seconds']);
+    const renders = (await renderCount()) - rendersBefore;
+    const renderMeanMs = (((await renderSeconds()) - renderSecondsBefore) / Math.max(1, renders)) * 1000;
+    const reloads = replicas.flatMap((r, i) => reloadTimes(r.logs).slice(reloadsBefore[i]));
     const before = procStats(pid);
     await sleep(idleSeconds * 1000);
     const after = procStats(pid);
@@ -341,6 +352,13 @@ async function main(): Promise<void> {
           burst.map((c) => c.programmedMs),
           99,
         ),
+      },
+      perChange: {
+        operatorRenders: renders,
+        operatorRenderMeanMs: Math.round(renderMeanMs),
+        replicaReloads: reloads.length,
+        replicaReloadP50Ms: pct(reloads, 50),
+        replicaReloadP99Ms: pct(reloads, 99),
       },
       operatorRssMiB: {
         peakAtStartup: Math.round(startupPeakRss),

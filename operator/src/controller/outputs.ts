@@ -3,7 +3,7 @@
 // is written, so an operator restart or a no-op change causes no churn (resourceVersion stays).
 import { APPLY_PATCH, isNotFound, type KubeRest, PARTIAL_METADATA } from '../../../kube/kube_rest.ts';
 import { CONFIG_HASH_ANNOTATION } from '../../../kube/replica_lease.ts';
-import { CONFIG_KEY, contentHash, encodeData } from '../render/encode.ts';
+import { CONFIG_KEY, contentHash, type Encoded, encodeData } from '../render/encode.ts';
 import type { RenderResult } from '../render/render.ts';
 
 export const CONTENT_HASH_ANNOTATION = 'gateway.sluice.dev/content-hash';
@@ -67,13 +67,39 @@ async function apply(
   });
 }
 
+/**
+ * The Secret's data as last encoded. At 10,000 API keys it is over the plain budget, so encoding it
+ * gzips its largest key list; when every value is the same text as last time (nearly every render:
+ * key lists are kept per Secret version), the last encoding is reused.
+ */
+export class SecretEncoding {
+  #data: Record<string, string> | undefined;
+  #encoded: Encoded | undefined;
+
+  of(what: string, data: Record<string, string>): Encoded {
+    const last = this.#data;
+    const keys = Object.keys(data);
+    if (
+      this.#encoded &&
+      last &&
+      keys.length === Object.keys(last).length &&
+      keys.every((k) => last[k] === data[k])
+    )
+      return this.#encoded;
+    this.#encoded = encodeData(what, data);
+    this.#data = data;
+    return this.#encoded;
+  }
+}
+
 /** Apply the Secret first: a config that names new secret files should find them when it lands. */
 export async function writeOutputs(
   rest: KubeRest,
   result: RenderResult,
   o: OutputOptions,
+  encoding = new SecretEncoding(),
 ): Promise<WriteReport> {
-  const secret = encodeData(`Secret ${o.namespace}/${o.secretName}`, result.secretData);
+  const secret = encoding.of(`Secret ${o.namespace}/${o.secretName}`, result.secretData);
   const config = encodeData(`ConfigMap ${o.namespace}/${o.configMapName}`, {
     [CONFIG_KEY]: result.configText,
   });
