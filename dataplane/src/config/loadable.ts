@@ -67,7 +67,11 @@ export class LoadCheck {
           await unlink(join(dir, name));
         }
       for (const [name, text] of Object.entries(data)) {
-        if (this.#written.get(name) === text) continue;
+        if (this.#written.get(name) === text) {
+          // the same text, perhaps a new copy of it: hold the caller's, not a second copy
+          this.#written.set(name, text);
+          continue;
+        }
         this.#written.delete(name);
         await writeFile(join(dir, name), text, { mode: 0o600 });
         this.#written.set(name, text);
