@@ -64,6 +64,8 @@ async function apply(
     body,
     contentType: APPLY_PATCH,
     query: { fieldManager, force: 'true' },
+    // the answer is the whole object (the 850 KB config, the key lists): only its metadata is read
+    accept: PARTIAL_METADATA,
   });
 }
 
