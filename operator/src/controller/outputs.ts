@@ -117,8 +117,14 @@ export async function writeOutputs(
   const ownerKey = { '\u0000owner': o.owner?.uid ?? '' };
   const secretHash = contentHash({ ...secret.data, ...ownerKey });
   const secretPath = `/api/v1/namespaces/${o.namespace}/secrets/${o.secretName}`;
+  const cmPath = `/api/v1/namespaces/${o.namespace}/configmaps/${o.configMapName}`;
+  // both reads at once (one round trip less per render); the writes stay in order, Secret first
+  const [liveSecretHash, liveConfigHash] = await Promise.all([
+    liveHash(rest, secretPath),
+    liveHash(rest, cmPath),
+  ]);
   let secretWritten = false;
-  if ((await liveHash(rest, secretPath)) !== secretHash) {
+  if (liveSecretHash !== secretHash) {
     const data: Record<string, string> = {};
     for (const [k, v] of Object.entries(secret.data)) data[k] = Buffer.from(v, 'utf8').toString('base64');
     await apply(
@@ -131,9 +137,8 @@ export async function writeOutputs(
   }
 
   const configHash = contentHash({ ...config.data, ...ownerKey });
-  const cmPath = `/api/v1/namespaces/${o.namespace}/configmaps/${o.configMapName}`;
   let configMapWritten = false;
-  if ((await liveHash(rest, cmPath)) !== configHash) {
+  if (liveConfigHash !== configHash) {
     await apply(
       rest,
       cmPath,
