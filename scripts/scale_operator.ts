@@ -327,6 +327,12 @@ async function main(): Promise<void> {
           single.map((c) => c.servedMs),
           99,
         ),
+        // with 20 changes the p99 is the slowest one: how many were over the 1 s bound, in order
+        servedOver1s: single.flatMap((c, k) =>
+          c.servedMs > 1000
+            ? [`#${k + 1}: ${Math.round(c.servedMs)} ms (kubectl ${Math.round(c.kubectlMs)} ms)`]
+            : [],
+        ),
         programmedP50Ms: pct(
           single.map((c) => c.programmedMs),
           50,

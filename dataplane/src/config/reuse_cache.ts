@@ -18,7 +18,7 @@ export class ReuseCache {
    * compiled route. Held only while the entry itself is.
    */
   readonly derived = new WeakMap<object, unknown>();
-  /** lookups answered from the cache since creation (for tests and logs) */
+  /** lookups answered from the cache, and not, since creation (tests count them) */
   hits = 0;
   misses = 0;
 
