@@ -10,6 +10,7 @@
 // the compiler reuses key tables and compiled routes whose input is unchanged (reuse_cache.ts), so a
 // check after a one-route change costs about one route. The verdict is a fresh load's: the reuse is
 // keyed by exact input, and every check across entries runs over the whole config each time.
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +20,21 @@ import { ProviderStateCache } from '../runtime/provider_runtime.ts';
 import { ConfigError, type ConfigIssue } from './load.ts';
 import { ReuseCache } from './reuse_cache.ts';
 import type { SluiceConfig } from './schema.ts';
+
+/**
+ * Folders of open checks, removed when the process exits by any path (the operator's CLI exits at
+ * once when it loses leadership, without waiting for its workers to close): they hold credentials.
+ */
+const openDirs = new Set<string>();
+let exitHook = false;
+function track(dir: string): void {
+  openDirs.add(dir);
+  if (exitHook) return;
+  exitHook = true;
+  process.on('exit', () => {
+    for (const d of openDirs) rmSync(d, { recursive: true, force: true });
+  });
+}
 
 export class LoadCheck {
   #dir: string | undefined;
@@ -58,7 +74,10 @@ export class LoadCheck {
 
   /** Make the folder hold exactly `data`. After a failed write nothing is assumed: all is rewritten. */
   async #sync(data: Record<string, string>): Promise<string> {
-    this.#dir ??= await mkdtemp(join(tmpdir(), 'sluice-preflight-'));
+    if (!this.#dir) {
+      this.#dir = await mkdtemp(join(tmpdir(), 'sluice-preflight-'));
+      track(this.#dir);
+    }
     const dir = this.#dir;
     try {
       for (const name of [...this.#written.keys()])
@@ -89,7 +108,9 @@ export class LoadCheck {
     this.#dir = undefined;
     this.#written.clear();
     await this.#state.closeAll();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    if (!dir) return;
+    await rm(dir, { recursive: true, force: true });
+    openDirs.delete(dir);
   }
 }
 

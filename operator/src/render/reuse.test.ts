@@ -2,7 +2,7 @@
 // step of a sequence of changes, a render with the kept state is compared with a render from scratch
 // (config text, hash, Secret data, every object's outcome), and the preflight kept across checks must
 // still refuse what a fresh load refuses (a secret file gone, a key list that no longer loads).
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import type { AIRoute } from '../api/airoute.ts';
 import { renderChecked } from './preflight.ts';
 import type { RenderResult } from './render.ts';
@@ -52,6 +52,8 @@ describe('render with what the operator keeps between renders', () => {
     const inv = (): Inventory =>
       inventory({ providers: [...providers], routes: [...routes], namespaces: [...namespaces], secrets });
     const reuse = new RenderReuse();
+    // its folder holds the test's secret files: removed even when an assertion fails
+    onTestFinished(() => reuse.close());
     const steps: Array<[string, () => void]> = [
       ['first render', () => {}],
       ['one route changed', () => (routes[0] = bump(routes[0] as AIRoute, { match: { models: ['m1b'] } }))],
@@ -74,11 +76,12 @@ describe('render with what the operator keeps between renders', () => {
     expect((await outcome('AINamespace/team-a/b'))?.accepted.reason).toBe('Conflicted');
     delete secrets['team-a/q-key'];
     expect((await outcome('AIRoute/team-a/r3'))?.resolvedRefs.ok).toBe(false);
-    await reuse.close();
   });
 
   it('keeps the preflight honest: a secret file that is gone or a key list that no longer loads is refused', async () => {
     const reuse = new RenderReuse();
+    // its folder holds the test's secret files: removed even when an assertion fails
+    onTestFinished(() => reuse.close());
     const r = await renderChecked(
       inventory({
         providers: [provider('p')],
@@ -103,6 +106,5 @@ describe('render with what the operator keeps between renders', () => {
     const broken = await reuse.preflight.issues(cfg, { ...good, [keyList]: '[{"name": "x"}]' });
     expect(broken[0]?.path).toBe('namespaces[0].match.apiKeysFile[0]');
     expect(await reuse.preflight.issues(cfg, good)).toEqual([]);
-    await reuse.close();
   });
 });
