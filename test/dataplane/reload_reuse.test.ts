@@ -2,9 +2,8 @@
 // of several changed, the others keep their compiled form (and with it their balancer and retry
 // budget), the changed one is compiled anew and served at once, and the old runtime that in-flight
 // requests hold is left whole.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type InProcessDataplane, startDataplane } from '../helpers/dataplane.ts';
+import { type InProcessDataplane, reloadTo, startDataplane } from '../helpers/dataplane.ts';
 
 const config = (model3: string) => ({
   server: { port: 0 },
@@ -27,13 +26,6 @@ beforeAll(async () => {
 });
 afterAll(() => dp?.stop());
 
-async function reloadTo(cfg: unknown): Promise<void> {
-  const before = dp.dataplane.runtime.hash;
-  dp.config.write(cfg);
-  for (let i = 0; i < 100 && dp.dataplane.runtime.hash === before; i++) await sleep(50);
-  expect(dp.dataplane.runtime.hash).not.toBe(before);
-}
-
 const ask = (model: string) =>
   fetch(`${dp.baseURL}/chat/completions`, {
     method: 'POST',
@@ -45,7 +37,7 @@ describe('hot reload reuse', () => {
   it('recompiles only the changed route and serves it at once; the old runtime stays whole', async () => {
     const old = dp.dataplane.runtime;
     expect((await ask('m3')).status).toBe(200);
-    await reloadTo(config('m3-new'));
+    await reloadTo(dp, config('m3-new'));
     const next = dp.dataplane.runtime;
     expect(next.routes[0]).toBe(old.routes[0]);
     expect(next.routes[1]).toBe(old.routes[1]);
