@@ -15,6 +15,7 @@ import {
   warmUp,
 } from './compiled/readiness.ts';
 import { ConfigError, parseConfigText, validateConfigSliced } from './config/load.ts';
+import { ReuseCache } from './config/reuse_cache.ts';
 import type { SluiceConfig } from './config/schema.ts';
 import { Slicer } from './config/steps.ts';
 import { ConfigWatcher, digestAll } from './config/watch.ts';
@@ -46,6 +47,13 @@ export class Dataplane {
   /** the policy engine unless a test injects another gate; its stores outlive config reloads */
   #policyGates: CompileOptions['gateFactory'];
   #runtime!: Runtime;
+  /**
+   * Entries, key tables and compiled routes of the last loads, reused when a reload's input for them
+   * is unchanged (one changed route out of thousands recompiles one route). The new runtime is still
+   * built whole before it is swapped in, and what it shares with the old one is immutable (config
+   * entries, key tables) or shared on purpose (a compiled route's balancer and retry budget).
+   */
+  readonly #reuse = new ReuseCache();
   #app!: FastifyInstance;
   #watcher: ConfigWatcher | undefined;
   #health: HealthChecker | undefined;
@@ -86,16 +94,18 @@ export class Dataplane {
   async #compile(text: string): Promise<Runtime> {
     const file = this.#opts.configFile;
     const slicer = new Slicer();
+    this.#reuse.rotate();
     const raw = parseConfigText(text, file);
     // JSON.parse of a big config is the longest step that cannot be split: pause right after it
     await slicer.pause();
-    const cfg: SluiceConfig = await validateConfigSliced(raw, file, slicer);
+    const cfg: SluiceConfig = await validateConfigSliced(raw, file, slicer, this.#reuse);
     await slicer.checkpoint();
     return compileRuntime(cfg, {
       configDir: configDirOf(file),
       state: this.#state,
       gateFactory: this.#opts.gateFactory ?? this.#policyGateFactory(),
       slicer,
+      cache: this.#reuse,
     });
   }
 

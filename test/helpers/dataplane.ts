@@ -79,6 +79,15 @@ export async function startDataplane(config: unknown): Promise<InProcessDataplan
   };
 }
 
+/** Write a new config and wait until the dataplane serves it (its hash moved); throws after 5 s. */
+export async function reloadTo(dp: InProcessDataplane, cfg: unknown): Promise<void> {
+  const before = dp.dataplane.runtime.hash;
+  dp.config.write(cfg);
+  for (let i = 0; i < 100 && dp.dataplane.runtime.hash === before; i++)
+    await new Promise((r) => setTimeout(r, 50));
+  if (dp.dataplane.runtime.hash === before) throw new Error('the dataplane did not load the new config');
+}
+
 export interface DataplaneProcess {
   url: string;
   baseURL: string;

@@ -1,8 +1,7 @@
 // Counters live in a store that outlives config reloads: editing the config (a new route, a new
 // tenant) must not hand anyone a fresh budget, while a changed limit applies at once.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type InProcessDataplane, startDataplane } from '../helpers/dataplane.ts';
+import { type InProcessDataplane, reloadTo, startDataplane } from '../helpers/dataplane.ts';
 import { hello, post, sha256, tenantConfig } from './fixtures.ts';
 
 let dp: InProcessDataplane;
@@ -21,22 +20,15 @@ beforeAll(async () => {
 });
 afterAll(() => dp?.stop());
 
-async function reloadTo(cfg: unknown): Promise<void> {
-  const before = dp.dataplane.runtime.hash;
-  dp.config.write(cfg);
-  for (let i = 0; i < 100 && dp.dataplane.runtime.hash === before; i++) await sleep(50);
-  expect(dp.dataplane.runtime.hash).not.toBe(before);
-}
-
 const status = async () => (await post(dp.url, hello, { authorization: 'Bearer sk-ns' })).status;
 
 describe('limits across hot reloads', () => {
   it('keeps counting through a reload, and applies a new limit at once', async () => {
     expect([await status(), await status(), await status()]).toEqual([200, 200, 429]);
-    await reloadTo(config(2, [{ name: 'other', match: { headers: [{ name: 'x-team', equals: 'o' }] } }]));
+    await reloadTo(dp, config(2, [{ name: 'other', match: { headers: [{ name: 'x-team', equals: 'o' }] } }]));
     expect(await status()).toBe(429);
     // A changed request limit is a new bucket: it applies at once.
-    await reloadTo(config(50));
+    await reloadTo(dp, config(50));
     expect(await status()).toBe(200);
     const health = (await (await fetch(`${dp.adminUrl}/readyz`)).json()) as {
       policy: { namespaces: number };
@@ -47,7 +39,7 @@ describe('limits across hot reloads', () => {
   it('keeps warm cache entries through a reload', async () => {
     const ask = () => post(dp.url, { ...hello, max_tokens: 3 }, { authorization: 'Bearer sk-ns' });
     expect((await ask()).headers.get('x-cache')).toBe('miss');
-    await reloadTo(config(51));
+    await reloadTo(dp, config(51));
     expect((await ask()).headers.get('x-cache')).toBe('hit');
   });
 });

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { configHash } from '../config/hash.ts';
 import { ConfigError, decodeStoredText } from '../config/load.ts';
+import type { ReuseCache } from '../config/reuse_cache.ts';
 import type { ModelConfig, ProviderConfig, SecretSource, SluiceConfig, Timeouts } from '../config/schema.ts';
 import { missingSecrets, secretsDirFor } from '../config/secret_refs.ts';
 import { Slicer, type Steps } from '../config/steps.ts';
@@ -42,26 +43,55 @@ export interface CompileOptions {
     secretsDir: string,
     /** the load's slicer: long work in the factory pauses for the event loop the same way */
     slicer?: Slicer,
+    /** the load's reuse cache (key tables), when the caller keeps one across loads */
+    cache?: ReuseCache,
   ) => Gate | Promise<Gate>;
   env?: NodeJS.ProcessEnv;
   /** pauses between slices of work so a big config never holds the event loop (a new one if absent) */
   slicer?: Slicer;
+  /** work reused from earlier loads whose input is unchanged (reuse_cache.ts) */
+  cache?: ReuseCache;
 }
 
 /** Routes compiled between two pause points. */
 const ROUTES_PER_STEP = 50;
 
+interface ReusableRoute {
+  route: CompiledRoute;
+  /** what it was compiled against: its providers' runtimes and which of them were suspended */
+  uses: ProviderRuntime[];
+  suspended: boolean[];
+}
+
 function* compileRouteSteps(
   config: SluiceConfig,
   providers: ReadonlyMap<string, ProviderRuntime>,
+  cache: ReuseCache | undefined,
 ): Steps<CompiledRoute[]> {
   const routes: CompiledRoute[] = [];
   const suspended = new Set(config.providers.filter((p) => p.suspended).map((p) => p.name));
   for (const [i, r] of config.routes.entries()) {
     if (i % ROUTES_PER_STEP === ROUTES_PER_STEP - 1) yield;
-    routes.push(compileRoute(r, providers, undefined, suspended));
+    // An unchanged entry (the same parsed object, see reuse_cache.ts) whose providers are the same
+    // live runtimes in the same degrade state compiles to an equivalent route: keep the compiled one
+    // (and with it its balancer position and retry budget, which a reload elsewhere should not reset).
+    const names = [...r.backends, ...r.fallback].map((b) => b.provider);
+    const uses = names.map((n) => providers.get(n) as ProviderRuntime);
+    const off = names.map((n) => suspended.has(n));
+    const known = cache?.derived.get(r) as ReusableRoute | undefined;
+    if (known && sameItems(known.uses, uses) && sameItems(known.suspended, off)) {
+      routes.push(known.route);
+      continue;
+    }
+    const route = compileRoute(r, providers, undefined, suspended);
+    cache?.derived.set(r, { route, uses, suspended: off } satisfies ReusableRoute);
+    routes.push(route);
   }
   return routes;
+}
+
+function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 const DEFAULT_TIMEOUTS: EffectiveTimeouts = {
@@ -165,7 +195,7 @@ export async function compileRuntime(config: SluiceConfig, opts: CompileOptions)
     applyProviders.push(prepared.apply);
   });
   await slicer.checkpoint();
-  const routes = await slicer.run(compileRouteSteps(config, providers));
+  const routes = await slicer.run(compileRouteSteps(config, providers, opts.cache));
   // Fail closed: only a config that says `access: open` serves callers without a tenant; with no
   // namespaces and `access: tenants`, the policy engine refuses every request (401).
   const open = config.access === 'open';
@@ -176,7 +206,9 @@ export async function compileRuntime(config: SluiceConfig, opts: CompileOptions)
     ]);
   }
   const gate =
-    opts.gateFactory && !open ? await opts.gateFactory(config, readSecret, secretsDir, slicer) : openGate;
+    opts.gateFactory && !open
+      ? await opts.gateFactory(config, readSecret, secretsDir, slicer, opts.cache)
+      : openGate;
   // hashing the whole config is one step that cannot be split: start it on a fresh slice, and apply
   // the provider settings in the same synchronous stretch that hands the runtime over
   await slicer.pause();

@@ -2,7 +2,7 @@
 // dataplane only through this module (test/operator/contract_boundary.test.ts holds it to that). It
 // is what a rendered config must be (the schema), how a replica reads and checks it (loader, tenancy
 // and pattern checks, presets), the hash a replica reports, and whether a replica would load it at all
-// (loadableIssues, which runs the dataplane's own compiler). The definitions live next to this file
+// (LoadCheck / loadableIssues, which run the dataplane's own compiler). The definitions live next to this file
 // (or, for presets and pattern checks, where the dataplane keeps them) and are re-exported as they are,
 // so neither side can drift from the other.
 
@@ -17,7 +17,8 @@ export {
   parseConfigText,
   validateConfig,
 } from './load.ts';
-export { loadableIssues } from './loadable.ts';
+export { LoadCheck, loadableIssues } from './loadable.ts';
+export { ReuseCache } from './reuse_cache.ts';
 export {
   configSchema,
   type RenderedObjects,

@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import { compileNamespaceSteps } from '../policy/compile.ts';
 import { describeParseError } from '../security/parse_errors.ts';
 import { checkReferenceSteps } from './references.ts';
+import type { ReuseCache } from './reuse_cache.ts';
 import { configSchema, type SluiceConfig } from './schema.ts';
 import { parseConfigSteps } from './schema_steps.ts';
 import { runSteps, type Slicer, type Steps } from './steps.ts';
@@ -111,11 +112,22 @@ function* semanticSteps(cfg: SluiceConfig, source: string): Steps<SluiceConfig> 
   return cfg;
 }
 
-/** Validate an already-parsed object. Returns the typed config or throws ConfigError with every issue. */
-export function validateConfig(raw: unknown, source = 'config'): SluiceConfig {
-  const result = configSchema.safeParse(raw);
-  if (!result.success) throw new ConfigError(source, zodIssues(result.error));
-  return runSteps(semanticSteps(result.data, source));
+/**
+ * Validate an already-parsed object. Returns the typed config or throws ConfigError with every issue.
+ * With a cache, entries an earlier load parsed from the same text are reused (reuse_cache.ts).
+ */
+export function validateConfig(raw: unknown, source = 'config', cache?: ReuseCache): SluiceConfig {
+  let data: SluiceConfig;
+  if (cache) {
+    const result = runSteps(parseConfigSteps(raw, cache));
+    if (!result.ok) throw new ConfigError(source, result.issues);
+    data = result.data;
+  } else {
+    const result = configSchema.safeParse(raw);
+    if (!result.success) throw new ConfigError(source, zodIssues(result.error));
+    data = result.data;
+  }
+  return runSteps(semanticSteps(data, source));
 }
 
 /**
@@ -126,8 +138,9 @@ export async function validateConfigSliced(
   raw: unknown,
   source: string,
   slicer: Slicer,
+  cache?: ReuseCache,
 ): Promise<SluiceConfig> {
-  const result = await slicer.run(parseConfigSteps(raw));
+  const result = await slicer.run(parseConfigSteps(raw, cache));
   if (!result.ok) throw new ConfigError(source, result.issues);
   return slicer.run(semanticSteps(result.data, source));
 }

@@ -5,6 +5,7 @@
 // defaults and key order, so the same config hash) or the same issues (paths, messages and order).
 import { type ZodType, z } from 'zod';
 import { type ConfigIssue, formatPath } from './load.ts';
+import type { ReuseCache } from './reuse_cache.ts';
 import { apiKeySchema, configSchema, namespaceSchema, type SluiceConfig } from './schema.ts';
 import type { Steps } from './steps.ts';
 
@@ -87,7 +88,12 @@ function* parseEntry(list: ListKey, raw: unknown): Steps<z.ZodSafeParseResult<un
   return entries[list].safeParse(raw);
 }
 
-export function* parseConfigSteps(raw: unknown): Steps<SchemaResult> {
+/**
+ * With a cache (reuse_cache.ts), an entry whose JSON text was parsed by an earlier load is not parsed
+ * again: the element schemas are pure, so the same text gives the same data. The key is the entry's
+ * whole text, so any change to it (or to its inline keys) parses it afresh.
+ */
+export function* parseConfigSteps(raw: unknown, cache?: ReuseCache): Steps<SchemaResult> {
   const top = topLevel.safeParse(raw);
   if (!top.success) {
     // Wrong at the top (not an object, unknown keys, a bad server section, an empty list): small
@@ -101,9 +107,16 @@ export function* parseConfigSteps(raw: unknown): Steps<SchemaResult> {
   for (const list of LISTS) {
     const parsed: unknown[] = [];
     for (let i = 0; i < data[list].length; i++) {
-      const r = yield* parseEntry(list, data[list][i]);
-      if (r.success) parsed.push(r.data);
-      else issues.push(...issuesOf(r.error, [list, i]));
+      const key = cache && `${list}\0${JSON.stringify(data[list][i])}`;
+      const known = key ? cache.get(key) : undefined;
+      if (known !== undefined) parsed.push(known);
+      else {
+        const r = yield* parseEntry(list, data[list][i]);
+        if (r.success) {
+          parsed.push(r.data);
+          if (key) cache.set(key, r.data);
+        } else issues.push(...issuesOf(r.error, [list, i]));
+      }
       yield;
     }
     data[list] = parsed;

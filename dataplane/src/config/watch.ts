@@ -54,7 +54,10 @@ export class ConfigWatcher {
     return new Promise((r) => setTimeout(r, 0)).then(() => this.#running);
   }
 
-  #schedule(reason: string, delay = this.#opts.debounceMs ?? 100): void {
+  // Short: kubelet lays a new version out in its own folder and swaps one symlink, so an early check
+  // reads the old or the new version, never half of one; the debounce only folds the burst of events
+  // one swap makes into one check (a reload costs about the changed entries, reuse_cache.ts)
+  #schedule(reason: string, delay = this.#opts.debounceMs ?? 25): void {
     this.#pendingReason = reason;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = setTimeout(() => {

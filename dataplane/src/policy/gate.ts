@@ -7,6 +7,7 @@ import { responseCacheKey } from '../cache/key.ts';
 import { ResponseCache } from '../cache/response_cache.ts';
 import type { CompileOptions } from '../compiled/compile.ts';
 import type { CompiledRoute } from '../compiled/route.ts';
+import type { ReuseCache } from '../config/reuse_cache.ts';
 import type { SecretSource, SluiceConfig } from '../config/schema.ts';
 import { Slicer } from '../config/steps.ts';
 import { GatewayError } from '../errors.ts';
@@ -147,10 +148,11 @@ export async function createPolicyGate(
   stores: StoreRegistry = new StoreRegistry(),
   previous?: PolicyGate,
   slicer: Slicer = new Slicer(),
+  cache?: ReuseCache,
 ): Promise<PolicyGate> {
   // already compiled when this config was validated (the same object): reused, not redone
   const namespaces = await slicer.run(compileNamespaceSteps(cfg));
-  const identifier = await Identifier.load(cfg.namespaces, readSecret, slicer);
+  const identifier = await Identifier.load(cfg.namespaces, readSecret, slicer, cache);
   const password = cfg.store.redis?.password
     ? readSecret(cfg.store.redis.password, 'store.redis.password')
     : undefined;
@@ -165,8 +167,8 @@ export async function createPolicyGate(
 export function policyGateFactory(log?: StoreLogger): NonNullable<CompileOptions['gateFactory']> {
   const stores = new StoreRegistry(log);
   let last: PolicyGate | undefined;
-  return async (cfg, readSecret, _secretsDir, slicer) => {
-    last = await createPolicyGate(cfg, readSecret, stores, last, slicer);
+  return async (cfg, readSecret, _secretsDir, slicer, cache) => {
+    last = await createPolicyGate(cfg, readSecret, stores, last, slicer, cache);
     return last;
   };
 }

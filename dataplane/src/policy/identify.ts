@@ -11,6 +11,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { compileHeaderMatch } from '../compiled/route.ts';
 import { ConfigError } from '../config/load.ts';
+import type { ReuseCache } from '../config/reuse_cache.ts';
 import type { NamespaceConfig, SecretSource } from '../config/schema.ts';
 import type { Slicer, Steps } from '../config/steps.ts';
 import { runSteps } from '../config/steps.ts';
@@ -22,9 +23,30 @@ import { compileJwt, type JwtMatcher, looksLikeJwt, unverifiedClaims } from './j
 type Getter = (name: string) => string | undefined;
 
 interface KeyEntry {
+  sha256: string;
   digest: Buffer;
   namespace: string;
   keyName: string;
+}
+
+function keyEntry(namespace: string, k: { name: string; sha256: string }): KeyEntry {
+  return { sha256: k.sha256, digest: Buffer.from(k.sha256, 'hex'), namespace, keyName: k.name };
+}
+
+/** A namespace's entries from its key file's text, reused when an earlier load read the same text. */
+function* fileEntries(namespace: string, text: string, path: string, cache?: ReuseCache): Steps<KeyEntry[]> {
+  // by digest: a key file is ~100 KB at 1,000 keys, and the cache would hold its text as a key
+  const key = `apikeys\0${namespace}\0${sha256Hex(text)}`;
+  const known = cache?.get<KeyEntry[]>(key);
+  if (known) return known;
+  const listed = yield* parseKeysFile(text, path);
+  const entries: KeyEntry[] = [];
+  for (let n = 0; n < listed.length; n++) {
+    if (n % KEYS_PER_STEP === KEYS_PER_STEP - 1) yield;
+    entries.push(keyEntry(namespace, listed[n] as { name: string; sha256: string }));
+  }
+  cache?.set(key, entries);
+  return entries;
 }
 
 interface HeaderRule {
@@ -95,43 +117,48 @@ export class Identifier {
     runSteps(this.#fill(namespaces, readSecret));
   }
 
-  /** For a hot reload: ten thousand keys are read, checked and indexed without holding the event loop. */
+  /**
+   * For a hot reload: ten thousand keys are read, checked and indexed without holding the event loop.
+   * With a cache, a key file whose text an earlier load parsed for the same namespace is not parsed
+   * again (its entries are immutable); the table across namespaces (and its clash check) is rebuilt.
+   */
   static async load(
     namespaces: NamespaceConfig[],
     readSecret: (s: SecretSource, path?: string) => string,
     slicer: Slicer,
+    cache?: ReuseCache,
   ): Promise<Identifier> {
     const id = new Identifier([], readSecret);
-    await slicer.run(id.#fill(namespaces, readSecret));
+    await slicer.run(id.#fill(namespaces, readSecret, cache));
     return id;
   }
 
-  *#fill(namespaces: NamespaceConfig[], readSecret: (s: SecretSource, path?: string) => string): Steps<void> {
+  *#fill(
+    namespaces: NamespaceConfig[],
+    readSecret: (s: SecretSource, path?: string) => string,
+    cache?: ReuseCache,
+  ): Steps<void> {
     for (const [i, ns] of namespaces.entries()) {
       const path = `namespaces[${i}].match`;
-      let keys = ns.match.apiKeys ?? [];
+      let keys = (ns.match.apiKeys ?? []).map((k) => keyEntry(ns.name, k));
       if (ns.match.apiKeysFile) {
         const text = readSecret({ file: ns.match.apiKeysFile }, `${path}.apiKeysFile`);
         yield;
-        const listed = yield* parseKeysFile(text, `${path}.apiKeysFile`);
+        const listed = yield* fileEntries(ns.name, text, `${path}.apiKeysFile`, cache);
         keys = keys.length ? [...keys, ...listed] : listed;
       }
       for (let n = 0; n < keys.length; n++) {
         if (n % KEYS_PER_STEP === KEYS_PER_STEP - 1) yield;
-        const k = keys[n] as { name: string; sha256: string };
+        const k = keys[n] as KeyEntry;
         const other = this.#keys.get(k.sha256);
         if (other)
           throw new ConfigError('config', [
             {
               path: `${path}.apiKeys`,
-              message: `key "${k.name}" is also listed by namespace "${other.namespace}"`,
+              message: `key "${k.keyName}" is also listed by namespace "${other.namespace}"`,
             },
           ]);
-        this.#keys.set(k.sha256, {
-          digest: Buffer.from(k.sha256, 'hex'),
-          namespace: ns.name,
-          keyName: k.name,
-        });
+        this.#keys.set(k.sha256, k);
       }
       if (ns.match.jwt) this.#jwt.push(compileJwt(ns.name, ns.match.jwt, `${path}.jwt`, readSecret));
       const headers = ns.match.headers ?? [];

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { SluiceConfig } from '../config/schema.ts';
 import { MemoryStore } from './memory.ts';
-import { RedisStore, type StoreLogger } from './redis.ts';
+import type { StoreLogger } from './redis.ts';
 import type { Store } from './types.ts';
 
 export interface StoreLease {
@@ -54,6 +54,9 @@ export class StoreRegistry {
   async #create(cfg: SluiceConfig['store'], password: string | undefined): Promise<Store> {
     if (cfg.type !== 'redis' || !cfg.redis) return new MemoryStore();
     const r = cfg.redis;
+    // loaded only for a Redis store: ioredis is ~5 MiB of resident memory that the operator's
+    // preflight (always a memory store) and single-replica dataplanes never use
+    const { RedisStore } = await import('./redis.ts');
     const store = new RedisStore({
       settings: {
         url: r.url,

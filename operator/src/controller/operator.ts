@@ -173,12 +173,12 @@ export class Operator {
   }
 
   get lastHash(): string {
-    return this.#reconciler.last?.result.hash ?? '';
+    return this.#reconciler.last?.hash ?? '';
   }
 
   /** the revision of the last rendered config (0 before the first) */
   get lastRevision(): number {
-    return this.#reconciler.last?.result.config?.revision ?? 0;
+    return this.#reconciler.last?.revision ?? 0;
   }
 
   ready(): boolean {
@@ -282,6 +282,8 @@ export class Operator {
     this.#statusQueue = undefined;
     for (const q of queues) q?.shutDown();
     await this.#workers;
+    // a standby keeps no copy of the provider credentials on disk
+    await this.#reconciler.close();
   }
 
   /** Graceful: finish the reconciles in flight, release leadership, stop watching, close endpoints. */

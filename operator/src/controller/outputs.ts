@@ -3,7 +3,7 @@
 // is written, so an operator restart or a no-op change causes no churn (resourceVersion stays).
 import { APPLY_PATCH, isNotFound, type KubeRest, PARTIAL_METADATA } from '../../../kube/kube_rest.ts';
 import { CONFIG_HASH_ANNOTATION } from '../../../kube/replica_lease.ts';
-import { CONFIG_KEY, contentHash, encodeData } from '../render/encode.ts';
+import { CONFIG_KEY, contentHash, type Encoded, encodeData } from '../render/encode.ts';
 import type { RenderResult } from '../render/render.ts';
 
 export const CONTENT_HASH_ANNOTATION = 'gateway.sluice.dev/content-hash';
@@ -64,7 +64,34 @@ async function apply(
     body,
     contentType: APPLY_PATCH,
     query: { fieldManager, force: 'true' },
+    // the answer is the whole object (the 850 KB config, the key lists): only its metadata is read
+    accept: PARTIAL_METADATA,
   });
+}
+
+/**
+ * The Secret's data as last encoded. At 10,000 API keys it is over the plain budget, so encoding it
+ * gzips its largest key list; when every value is the same text as last time (nearly every render:
+ * key lists are kept per Secret version), the last encoding is reused.
+ */
+export class SecretEncoding {
+  #data: Record<string, string> | undefined;
+  #encoded: Encoded | undefined;
+
+  of(what: string, data: Record<string, string>): Encoded {
+    const last = this.#data;
+    const keys = Object.keys(data);
+    if (
+      this.#encoded &&
+      last &&
+      keys.length === Object.keys(last).length &&
+      keys.every((k) => last[k] === data[k])
+    )
+      return this.#encoded;
+    this.#encoded = encodeData(what, data);
+    this.#data = data;
+    return this.#encoded;
+  }
 }
 
 /** Apply the Secret first: a config that names new secret files should find them when it lands. */
@@ -72,8 +99,9 @@ export async function writeOutputs(
   rest: KubeRest,
   result: RenderResult,
   o: OutputOptions,
+  encoding = new SecretEncoding(),
 ): Promise<WriteReport> {
-  const secret = encodeData(`Secret ${o.namespace}/${o.secretName}`, result.secretData);
+  const secret = encoding.of(`Secret ${o.namespace}/${o.secretName}`, result.secretData);
   const config = encodeData(`ConfigMap ${o.namespace}/${o.configMapName}`, {
     [CONFIG_KEY]: result.configText,
   });
@@ -89,8 +117,14 @@ export async function writeOutputs(
   const ownerKey = { '\u0000owner': o.owner?.uid ?? '' };
   const secretHash = contentHash({ ...secret.data, ...ownerKey });
   const secretPath = `/api/v1/namespaces/${o.namespace}/secrets/${o.secretName}`;
+  const cmPath = `/api/v1/namespaces/${o.namespace}/configmaps/${o.configMapName}`;
+  // both reads at once (one round trip less per render); the writes stay in order, Secret first
+  const [liveSecretHash, liveConfigHash] = await Promise.all([
+    liveHash(rest, secretPath),
+    liveHash(rest, cmPath),
+  ]);
   let secretWritten = false;
-  if ((await liveHash(rest, secretPath)) !== secretHash) {
+  if (liveSecretHash !== secretHash) {
     const data: Record<string, string> = {};
     for (const [k, v] of Object.entries(secret.data)) data[k] = Buffer.from(v, 'utf8').toString('base64');
     await apply(
@@ -103,9 +137,8 @@ export async function writeOutputs(
   }
 
   const configHash = contentHash({ ...config.data, ...ownerKey });
-  const cmPath = `/api/v1/namespaces/${o.namespace}/configmaps/${o.configMapName}`;
   let configMapWritten = false;
-  if ((await liveHash(rest, cmPath)) !== configHash) {
+  if (liveConfigHash !== configHash) {
     await apply(
       rest,
       cmPath,

@@ -10,7 +10,7 @@ import { isNotFound, type KubeRest } from '../../../kube/kube_rest.ts';
 import { API_VERSION, type Resource } from '../api/common.ts';
 import { kindByName } from '../api/crd.ts';
 import { renderChecked } from '../render/preflight.ts';
-import type { RenderResult } from '../render/render.ts';
+import { RenderReuse } from '../render/reuse.ts';
 import {
   type Inventory,
   keyOf,
@@ -23,7 +23,7 @@ import type { EventRecorder } from './events.ts';
 import type { Informer } from './informers.ts';
 import { LastAccepted } from './last_accepted.ts';
 import type { OperatorMetrics } from './metrics.ts';
-import { type OutputOptions, writeOutputs } from './outputs.ts';
+import { type OutputOptions, SecretEncoding, writeOutputs } from './outputs.ts';
 import {
   type LeaseObject,
   liveReplicas,
@@ -39,7 +39,7 @@ import { summarize } from './summary.ts';
 import type { WorkQueue } from './workqueue.ts';
 
 export interface SecretObject {
-  metadata: { name?: string; namespace?: string };
+  metadata: { name?: string; namespace?: string; resourceVersion?: string };
   data?: Record<string, string>;
 }
 
@@ -65,8 +65,17 @@ export interface Stats {
   statusWrites: number;
 }
 
+/**
+ * What later reconciles need of the last render. Not the render itself: its config, text and Secret
+ * data (a few MB at 2,000 routes) would otherwise stay alive beside the next render's.
+ */
 interface LastRender {
-  result: RenderResult;
+  /** a config was rendered (else the output was left as it was, for `emptyReason`) */
+  rendered: boolean;
+  emptyReason?: string;
+  /** the hash and revision of the config written */
+  hash: string;
+  revision: number;
   byKey: Map<string, Outcome>;
   secretsRead: Set<string>;
 }
@@ -80,12 +89,18 @@ export class Reconciler {
   /** the live ConfigMap's revision was read (once per leadership, before the first write) */
   #revisionLoaded = false;
   readonly #lastAccepted = new LastAccepted();
+  /** kept between renders so one change costs about one object (render/reuse.ts) */
+  readonly #reuse = new RenderReuse();
+  readonly #secretEncoding = new SecretEncoding();
+  /** each referenced Secret decoded once per resourceVersion (its API-key hashes hang off it) */
+  readonly #decoded = new Map<string, { version: string; entries: SecretEntries }>();
   readonly #rest: KubeRest;
   readonly #log: Logger;
   readonly #metrics: OperatorMetrics;
   readonly #events: EventRecorder;
   readonly #caches: Caches;
   readonly #o: ReconcilerOptions;
+  readonly #renderOptions: RenderOptions;
 
   constructor(
     rest: KubeRest,
@@ -101,6 +116,12 @@ export class Reconciler {
     this.#events = events;
     this.#caches = caches;
     this.#o = o;
+    this.#renderOptions = { ...o.render, reuse: this.#reuse };
+  }
+
+  /** Release what is kept between renders (the preflight's folder of secret files). */
+  close(): Promise<void> {
+    return this.#reuse.close();
   }
 
   /** A new term as leader: another leader may have written since, so nothing remembered holds. */
@@ -142,8 +163,12 @@ export class Reconciler {
         const [ns = '', name = ''] = key.split('/');
         const s = c.secrets.get(ns, name);
         if (!s) return undefined;
+        const version = s.metadata.resourceVersion;
+        const known = this.#decoded.get(key);
+        if (version && known?.version === version) return known.entries;
         const out: SecretEntries = {};
         for (const [k, v] of Object.entries(s.data ?? {})) out[k] = Buffer.from(v, 'base64').toString('utf8');
+        if (version) this.#decoded.set(key, { version, entries: out });
         return out;
       },
     };
@@ -159,24 +184,25 @@ export class Reconciler {
   async #render(statusQueue: WorkQueue): Promise<void> {
     let secretsRead = new Set<string>();
     let inv = this.#inventory(secretsRead);
-    let result = await renderChecked(inv, this.#o.render);
+    let result = await renderChecked(inv, this.#renderOptions);
     // Secrets are read by name: the ones this render met for the first time are fetched, then it
     // renders again, so a new object is not reported SecretNotFound for one round
     for (let i = 0; i < 3 && (await this.#caches.secrets.fetchMissing(secretsRead)); i++) {
       secretsRead = new Set<string>();
       inv = this.#inventory(secretsRead);
-      result = await renderChecked(inv, this.#o.render);
+      result = await renderChecked(inv, this.#renderOptions);
     }
     // which generation of each object the config carries (a held-back route: its last accepted one)
     let rendered = result.outcomes;
     const held = this.#lastAccepted.heldBack(result, inv);
     if (held.size > 0) {
       const routes = inv.routes.map((r) => held.get(keyOf('AIRoute', r)) ?? r);
-      const second = await renderChecked({ ...inv, routes }, this.#o.render);
+      const second = await renderChecked({ ...inv, routes }, this.#renderOptions);
       rendered = second.outcomes;
       result = this.#lastAccepted.merge(result, second, held);
     }
     this.#lastAccepted.record(result.outcomes, inv);
+    for (const key of this.#decoded.keys()) if (!secretsRead.has(key)) this.#decoded.delete(key);
     this.stats.renders++;
     if (result.configText) {
       if (!this.#revisionLoaded) {
@@ -186,7 +212,7 @@ export class Reconciler {
       const served = new Map(rendered.filter((o) => o.accepted.ok).map((o) => [o.key, o.generation]));
       this.#revision = nextRevision(this.#revision, result.configText, served);
       result = stampResult(result, this.#revision);
-      const report = await writeOutputs(this.#rest, result, this.#o.output);
+      const report = await writeOutputs(this.#rest, result, this.#o.output, this.#secretEncoding);
       this.#metrics.renderedBytes.set({ object: 'configmap' }, report.configMapBytes);
       this.#metrics.renderedBytes.set({ object: 'secret' }, report.secretBytes);
       if (report.secretWritten) {
@@ -206,7 +232,14 @@ export class Reconciler {
       this.#log.warn({ reason: result.emptyReason }, 'nothing to render; output left as it is');
     }
     const before = this.last?.byKey;
-    this.last = { result, byKey: new Map(result.outcomes.map((o) => [o.key, o])), secretsRead };
+    this.last = {
+      rendered: result.configText !== '',
+      emptyReason: result.emptyReason,
+      hash: result.hash,
+      revision: result.config?.revision ?? 0,
+      byKey: new Map(result.outcomes.map((o) => [o.key, o])),
+      secretsRead,
+    };
     this.#metrics.objects.reset();
     for (const o of result.outcomes)
       this.#metrics.objects.inc({ kind: o.kind, accepted: String(o.accepted.ok) });
@@ -239,12 +272,12 @@ export class Reconciler {
   }
 
   #programmedOf(outcome: Outcome, live: ReplicaState[]): Verdict {
-    const result = this.last?.result;
-    if (result && !result.configText)
+    const last = this.last;
+    if (last && !last.rendered)
       return {
         ok: false,
         reason: 'NoConfig',
-        message: `nothing is rendered: ${result.emptyReason}; the dataplanes keep their last config`,
+        message: `nothing is rendered: ${last.emptyReason}; the dataplanes keep their last config`,
       };
     const entry = this.#revision?.objects[outcome.key];
     if (!entry)

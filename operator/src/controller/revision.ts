@@ -55,10 +55,9 @@ export function nextRevision(
 
 /** The render result with the revision and objects written into its config, text and hash. */
 export function stampResult(result: RenderResult, state: RevisionState): RenderResult {
-  if (!result.config || !result.configText) return result;
-  const input = JSON.parse(result.configText) as Record<string, unknown>;
-  input.revision = state.revision;
-  input.objects = state.objects;
+  if (!result.config || !result.configText || !result.input) return result;
+  // appended last, as they were when the text was parsed back and stamped (the text stays the same)
+  const input = { ...result.input, revision: state.revision, objects: state.objects };
   // in the schema's key order, as the dataplane's parse puts them, so the hashes agree
   const merged: Record<string, unknown> = {
     ...result.config,

@@ -39,6 +39,16 @@ export class Findings {
     this.#conflicts.push({ path, message });
   }
 
+  /** An independent copy (a reused render's findings may be added to, e.g. by blame). */
+  copy(): Findings {
+    const c = new Findings();
+    c.#invalid.push(...this.#invalid);
+    c.#refs.push(...this.#refs);
+    c.#conflicts.push(...this.#conflicts);
+    c.#leftOut.push(...this.#leftOut);
+    return c;
+  }
+
   get ok(): boolean {
     return this.#invalid.length + this.#refs.length + this.#conflicts.length === 0;
   }

@@ -8,7 +8,7 @@ import type { Rendered } from './provider.ts';
 import type { RefIndex } from './refs.ts';
 import { renderHeaderMatch } from './route.ts';
 import { type SecretReader, secretFileName, sha256Hex } from './secrets.ts';
-import { dataplaneName, keyOf, type NamespaceInput, namespaceOf } from './types.ts';
+import { dataplaneName, keyOf, type NamespaceInput, namespaceOf, type SecretEntries } from './types.ts';
 import { compact } from './util.ts';
 
 export interface ApiKeyHash {
@@ -18,6 +18,65 @@ export interface ApiKeyHash {
 
 /** sha256 -> owning AINamespace key, to refuse one API key in two tenants. */
 export type KeyOwners = Map<string, { owner: string; label: string }>;
+
+/**
+ * SHA-256 of each non-empty value of a Secret's data, computed once per data object: the operator
+ * keeps one decoded object per Secret resourceVersion, so 10,000 keys are hashed when their Secret
+ * changes, not on every render.
+ */
+const hashed = new WeakMap<SecretEntries, Map<string, string>>();
+function hashesOf(data: SecretEntries): Map<string, string> {
+  let out = hashed.get(data);
+  if (!out) {
+    out = new Map();
+    for (const [entry, raw] of Object.entries(data)) {
+      const value = raw.trim();
+      if (value) out.set(entry, sha256Hex(value));
+    }
+    hashed.set(data, out);
+  }
+  return out;
+}
+
+interface KeyList {
+  /** the decoded Secrets it was built from, one per secretRef */
+  sources: ReadonlyArray<SecretEntries | undefined>;
+  /** and the secretRefs' names (they label the keys) */
+  names: string;
+  keys: ApiKeyHash[];
+  json: string;
+}
+
+/**
+ * A tenant's hashed key list and its JSON, rebuilt only when the tenant object or one of its Secrets
+ * (a new decoded object per resourceVersion) changed; the same text then reaches the preflight,
+ * which rewrites no unchanged file.
+ */
+const keyLists = new WeakMap<AINamespace, KeyList>();
+function apiKeyList(n: AINamespace, sources: ReadonlyArray<SecretEntries | undefined>): KeyList {
+  const refs = n.spec.match?.apiKeys?.secretRefs ?? [];
+  const names = refs.map((r) => r.name).join('\0');
+  const known = keyLists.get(n);
+  if (
+    known?.names === names &&
+    known.sources.length === sources.length &&
+    known.sources.every((s, i) => s === sources[i])
+  )
+    return known;
+  const keys: ApiKeyHash[] = [];
+  refs.forEach((ref, i) => {
+    const data = sources[i];
+    if (!data) return;
+    const hashes = hashesOf(data);
+    for (const entry of Object.keys(data).sort()) {
+      const sha256 = hashes.get(entry);
+      if (sha256) keys.push({ name: `${ref.name}.${entry}`, sha256 });
+    }
+  });
+  const list = { sources, names, keys, json: JSON.stringify(keys) };
+  keyLists.set(n, list);
+  return list;
+}
 
 export function renderNamespace(
   n: AINamespace,
@@ -34,25 +93,20 @@ export function renderNamespace(
 
   let apiKeysFile: string | undefined;
   if (spec.match?.apiKeys) {
-    const keys: ApiKeyHash[] = [];
-    for (const [i, ref] of spec.match.apiKeys.secretRefs.entries()) {
-      const data = secrets.entries(ns, ref.name, findings, `spec.match.apiKeys.secretRefs[${i}].name`);
-      for (const entry of Object.keys(data ?? {}).sort()) {
-        const value = (data?.[entry] ?? '').trim();
-        if (!value) continue;
-        const sha256 = sha256Hex(value);
-        const label = `${ref.name}.${entry}`;
-        const owner = keyOwners.get(sha256);
-        if (owner && owner.owner !== self)
-          findings.conflict(
-            `API key "${label}" is also a key of ${owner.owner.replace(/^AINamespace\//, 'AINamespace ')}`,
-          );
-        else keyOwners.set(sha256, { owner: self, label });
-        keys.push({ name: label, sha256 });
-      }
+    const sources = spec.match.apiKeys.secretRefs.map((ref, i) =>
+      secrets.entries(ns, ref.name, findings, `spec.match.apiKeys.secretRefs[${i}].name`),
+    );
+    const list = apiKeyList(n, sources);
+    for (const { name: label, sha256 } of list.keys) {
+      const owner = keyOwners.get(sha256);
+      if (owner && owner.owner !== self)
+        findings.conflict(
+          `API key "${label}" is also a key of ${owner.owner.replace(/^AINamespace\//, 'AINamespace ')}`,
+        );
+      else keyOwners.set(sha256, { owner: self, label });
     }
     apiKeysFile = file('apikeys.json');
-    secretOut[apiKeysFile] = JSON.stringify(keys);
+    secretOut[apiKeysFile] = list.json;
   }
 
   let jwt: NonNullable<NamespaceInput['match']>['jwt'];

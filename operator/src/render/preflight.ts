@@ -3,8 +3,9 @@
 // that passes validation but fails there would be refused by every replica (which keeps serving its
 // old config), so before anything is written the operator loads the rendered config with the
 // dataplane's own compiler, its secrets laid out in a private temp folder and the store forced to
-// memory (no connections): the contract's loadableIssues. Objects whose entries fail are rejected and
-// the render repeats.
+// memory (no connections): the contract's LoadCheck, kept across renders by the operator (so a change
+// to one route loads about one route; see loadable.ts for why the verdict is still a fresh load's).
+// Objects whose entries fail are rejected and the render repeats.
 import { loadableIssues } from '../../../dataplane/src/config/contract.ts';
 import { blame, type RenderResult, render } from './render.ts';
 import type { Inventory, Problem, RenderOptions } from './types.ts';
@@ -16,7 +17,9 @@ export async function renderChecked(inv: Inventory, opts: RenderOptions): Promis
   for (let round = 0; round <= objects; round++) {
     const result = render(inv, opts, rejected);
     if (!result.config) return result;
-    const issues = await loadableIssues(result.config, result.secretData);
+    const issues = opts.reuse
+      ? await opts.reuse.preflight.issues(result.config, result.secretData)
+      : await loadableIssues(result.config, result.secretData);
     if (issues.length === 0) return result;
     const before = rejected.size;
     blame(issues, result.owners, rejected);

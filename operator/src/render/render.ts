@@ -19,7 +19,8 @@ import { type KeyOwners, renderNamespace } from './namespace.ts';
 import { renderPolicy } from './policy.ts';
 import { renderProvider } from './provider.ts';
 import { RefIndex } from './refs.ts';
-import { renderRoute, routeOrder } from './route.ts';
+import { renderRouteReusing } from './reuse.ts';
+import { routeOrder } from './route.ts';
 import { SecretReader } from './secrets.ts';
 import { suspendedMessage } from './suspended.ts';
 import { claimHeaders, denyEntry, escalateDeny, isServing } from './tenants.ts';
@@ -38,6 +39,8 @@ import {
 export interface RenderResult {
   /** the validated config, or undefined when nothing can be served (no accepted provider or route) */
   config?: SluiceConfig;
+  /** what configText was serialised from (stamped with the revision before it is written) */
+  input?: SluiceConfigInput;
   /** JSON text of the config as written to the ConfigMap ('' when there is no config); see configJson */
   configText: string;
   /** the hash the dataplane reports once it has loaded this config ('' when there is no config) */
@@ -121,8 +124,9 @@ function renderPass(inv: Inventory, opts: RenderOptions, rejected: ReadonlyMap<s
     const { findings, input } = renderProvider(p, secrets, out);
     record('AIProvider', p, findings, input, out, 'providers');
   }
+  opts.reuse?.routes.rotate();
   for (const r of [...inv.routes].sort(routeOrder)) {
-    const { findings, input } = renderRoute(r, refs, dataplaneName(namespaceOf(r), r.metadata.name));
+    const { findings, input } = renderRouteReusing(r, refs, opts.reuse?.routes);
     record('AIRoute', r, findings, input, {}, 'routes');
   }
   for (const p of byNamespaceName(inv.policies)) {
@@ -239,7 +243,8 @@ export function render(
       };
     let config: SluiceConfig;
     try {
-      config = validateConfig(pass.input, 'rendered config');
+      opts.reuse?.config.rotate();
+      config = validateConfig(pass.input, 'rendered config', opts.reuse?.config);
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       const before = rejected.size;
@@ -249,6 +254,7 @@ export function render(
     }
     return {
       config,
+      input: pass.input,
       configText: configJson(pass.input),
       hash: configHash(config),
       secretData: pass.secretData,

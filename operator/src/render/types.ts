@@ -6,6 +6,7 @@ import type { AIPolicy } from '../api/aipolicy.ts';
 import type { AIProvider } from '../api/aiprovider.ts';
 import type { AIRoute } from '../api/airoute.ts';
 import type { Resource } from '../api/common.ts';
+import type { RenderReuse } from './reuse.ts';
 
 export type ProviderInput = SluiceConfigInput['providers'][number];
 export type RouteInput = SluiceConfigInput['routes'][number];
@@ -35,6 +36,8 @@ export interface RenderOptions {
   base?: Pick<SluiceConfigInput, 'server' | 'store' | 'cache' | 'access' | 'egress'>;
   /** offline rendering without the Secrets: treat every Secret reference as present */
   assumeSecrets?: boolean;
+  /** what the operator keeps between renders (reuse.ts); offline renders keep nothing */
+  reuse?: RenderReuse;
 }
 
 export type Kind = 'AIProvider' | 'AIRoute' | 'AINamespace' | 'AIPolicy';
