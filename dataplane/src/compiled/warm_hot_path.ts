@@ -61,11 +61,11 @@ function warmConfigInput(real: SluiceConfig, keyDigest: string): unknown {
   const providers = [...byType.values()].map((p) => ({
     name: `${WARM_PREFIX}-${p.type}`,
     type: p.type,
-    // only used to build request paths: the transport never opens a connection
-    baseUrl:
-      p.baseUrl ?? (p.type === 'azure-openai' || p.type === 'llama-cpp' ? 'http://warm.invalid' : undefined),
+    // the real provider's addressing (validated: set wherever its preset needs it), only used to build
+    // request paths: the transport never opens a connection
+    baseUrl: p.baseUrl,
     apiVersion: p.apiVersion,
-    region: p.region ?? (p.type === 'bedrock' ? 'us-east-1' : undefined),
+    region: p.region,
     credentials: Object.fromEntries(
       ['apiKey', 'accessKeyId', 'secretAccessKey'].map((k) => [k, { env: CREDENTIAL_ENV }]),
     ),
