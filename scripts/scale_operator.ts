@@ -307,6 +307,12 @@ async function main(): Promise<void> {
     const after = procStats(pid);
     clearInterval(sampler);
     const changesPeakRss = peakRss;
+    /** the p-th percentile of one figure over a list of changes */
+    const pctOf = (changes: Change[], figure: keyof Change, p: number) =>
+      pct(
+        changes.map((c) => c[figure]),
+        p,
+      );
     const result = {
       date: new Date().toISOString(),
       machine: `${cpus().length} x ${cpus()[0]?.model ?? '?'}`,
@@ -318,49 +324,25 @@ async function main(): Promise<void> {
       startupToAllProgrammedMs: startupMs,
       single: {
         changes: single.length,
-        kubectlApplyP50Ms: pct(
-          single.map((c) => c.kubectlMs),
-          50,
-        ),
-        servedP50Ms: pct(
-          single.map((c) => c.servedMs),
-          50,
-        ),
-        servedP99Ms: pct(
-          single.map((c) => c.servedMs),
-          99,
-        ),
+        kubectlApplyP50Ms: pctOf(single, 'kubectlMs', 50),
+        servedP50Ms: pctOf(single, 'servedMs', 50),
+        servedP99Ms: pctOf(single, 'servedMs', 99),
         // with 20 changes the p99 is the slowest one: how many were over the 1 s bound, in order
         servedOver1s: single.flatMap((c, k) =>
           c.servedMs > 1000
             ? [`#${k + 1}: ${Math.round(c.servedMs)} ms (kubectl ${Math.round(c.kubectlMs)} ms)`]
             : [],
         ),
-        programmedP50Ms: pct(
-          single.map((c) => c.programmedMs),
-          50,
-        ),
-        programmedP99Ms: pct(
-          single.map((c) => c.programmedMs),
-          99,
-        ),
+        programmedP50Ms: pctOf(single, 'programmedMs', 50),
+        programmedP99Ms: pctOf(single, 'programmedMs', 99),
         statusWritesPerChangeMax: Math.max(...writesPerChange),
         eventsPerChangeMax: Math.max(...eventsPerChange),
       },
       fourAppliesOneSecondApart: {
         changes: burst.length,
-        servedP50Ms: pct(
-          burst.map((c) => c.servedMs),
-          50,
-        ),
-        servedP99Ms: pct(
-          burst.map((c) => c.servedMs),
-          99,
-        ),
-        programmedP99Ms: pct(
-          burst.map((c) => c.programmedMs),
-          99,
-        ),
+        servedP50Ms: pctOf(burst, 'servedMs', 50),
+        servedP99Ms: pctOf(burst, 'servedMs', 99),
+        programmedP99Ms: pctOf(burst, 'programmedMs', 99),
       },
       perChange: {
         operatorRenders: renders,
