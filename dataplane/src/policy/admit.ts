@@ -13,7 +13,6 @@ import { metrics } from '../observability/metrics.ts';
 import type { Usage } from '../providers/types.ts';
 import { upstreamModel } from '../proxy/balancer.ts';
 import type { Admission, AdmitInput, Completion } from '../proxy/policy_interface.ts';
-import { encodingForRoute } from '../proxy/route_encoding.ts';
 import type { AdmitDenied, Placement, Store } from '../store/types.ts';
 import { formatDuration } from '../store/windows.ts';
 import { ASYNC_MIN_CHARS, countPromptTokensAsync } from '../tokens/pool.ts';
@@ -217,9 +216,8 @@ async function countInput(
   policies: CompiledPolicy[],
   input: AdmitInput,
 ): Promise<{ inputTokens: number; rawEstimate: number | undefined }> {
-  const { route, spec, request } = input;
+  const { spec, request, encoding } = input;
   const model = request.model;
-  const encoding = encodingForRoute(route, model);
   const text = input.promptText();
   const raw =
     text.length >= ASYNC_MIN_CHARS
@@ -347,7 +345,7 @@ function admission(
     outputCap: request.stream && outputCap !== undefined ? outputCap * a.choices : undefined,
     answerCap:
       !request.stream && outputCap !== undefined
-        ? { tokens: outputCap, encoding: encodingForRoute(route, model) }
+        ? { tokens: outputCap, encoding: input.encoding }
         : undefined,
     cacheKey: request.stream ? undefined : ctx.cacheKey(ctx.ns, route, spec, request.body),
     complete(usage: Usage | undefined, done: Completion | undefined) {

@@ -183,6 +183,7 @@ export class Exchange {
       route: this.#route as CompiledRoute,
       spec,
       request,
+      encoding: this.encoding,
       inputTokens: this.inputTokens,
       promptText: this.promptText,
     });

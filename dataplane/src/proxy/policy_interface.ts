@@ -6,6 +6,7 @@ import type { ClientApiSpec, ClientRequest } from '../api/types.ts';
 import type { CompiledRoute } from '../compiled/route.ts';
 import type { Usage } from '../providers/types.ts';
 import type { RecordStore } from '../responses/state.ts';
+import type { EncodingName } from '../tokens/counter.ts';
 import type { AnswerCap } from './cap_answer.ts';
 
 export interface RequestHeaders {
@@ -23,6 +24,8 @@ export interface AdmitInput {
   route: CompiledRoute;
   spec: ClientApiSpec;
   request: ClientRequest;
+  /** the tokenizer the route counts with (encodingForRoute), chosen once per request by the exchange */
+  encoding: EncodingName;
   /** lazily counted input tokens for the requested model */
   inputTokens: () => number;
   promptText: () => string;
