@@ -6,6 +6,7 @@
 // reaches the upstream as before). Same outcomes as Node's iterator: the chunks in order, then done;
 // the stream's error; or a premature-close error when it closed without ending.
 import { Readable } from 'node:stream';
+import { ignoreError, prematureClose } from './read_bounded.ts';
 import type { UpstreamResponse } from './transport.ts';
 
 type Waiter = { resolve(r: IteratorResult<Buffer>): void; reject(err: unknown): void };
@@ -17,12 +18,6 @@ export function chunksOf(body: UpstreamResponse['body']): AsyncIterator<Buffer> 
   // a stream that already ended or failed goes the generic way, which reports its state at once
   if (body instanceof Readable && !body.destroyed && !body.readableEnded) return new ChunkIterator(body);
   return body[Symbol.asyncIterator]();
-}
-
-function prematureClose(): Error {
-  const err = new Error('Premature close') as NodeJS.ErrnoException;
-  err.code = 'ERR_STREAM_PREMATURE_CLOSE';
-  return err;
 }
 
 class ChunkIterator implements AsyncIterator<Buffer> {
@@ -83,7 +78,7 @@ class ChunkIterator implements AsyncIterator<Buffer> {
     b.off('error', this.#onError);
     b.off('close', this.#onClose);
     // an error after we stopped listening must not become an uncaught exception
-    if (!this.#ended) b.on('error', ignore);
+    if (!this.#ended) b.on('error', ignoreError);
   }
 
   next(): Promise<IteratorResult<Buffer>> {
@@ -110,5 +105,3 @@ class ChunkIterator implements AsyncIterator<Buffer> {
     return Promise.resolve(DONE);
   }
 }
-
-function ignore(): void {}

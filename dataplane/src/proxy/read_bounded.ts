@@ -24,7 +24,15 @@ export async function readBounded(body: UpstreamResponse['body'], limit: number)
   return Buffer.concat(parts);
 }
 
-function ignoreError(): void {}
+/** For an 'error' a body emits after its reader stopped listening (e.g. undici's AbortError on destroy). */
+export function ignoreError(): void {}
+
+/** The error Node's own stream readers give for a stream that closed without ending. */
+export function prematureClose(): Error {
+  const err = new Error('Premature close') as NodeJS.ErrnoException;
+  err.code = 'ERR_STREAM_PREMATURE_CLOSE';
+  return err;
+}
 
 /**
  * readBounded for a Node stream (undici's bodies) through its events: an async iterator costs a promise
@@ -62,9 +70,7 @@ function readStreamBounded(body: Readable, limit: number): Promise<Buffer> {
     };
     const onClose = () => {
       done();
-      const err = new Error('Premature close') as NodeJS.ErrnoException;
-      err.code = 'ERR_STREAM_PREMATURE_CLOSE';
-      reject(err);
+      reject(prematureClose());
     };
     body.on('data', onData);
     body.on('end', onEnd);
