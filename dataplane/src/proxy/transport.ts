@@ -6,6 +6,7 @@ import { Pool } from 'undici';
 import { GatewayError } from '../errors.ts';
 import type { UpstreamRequest } from '../providers/types.ts';
 import { guardedConnector } from './egress.ts';
+import { callUpstream } from './upstream_call.ts';
 
 export interface UpstreamResponse {
   status: number;
@@ -89,25 +90,20 @@ export class HttpTransport implements Transport {
     });
   }
 
-  async send(
-    req: UpstreamRequest,
-    signal: AbortSignal,
-    timeouts: EffectiveTimeouts,
-  ): Promise<UpstreamResponse> {
-    const res = await this.#pool.request({
-      method: req.method,
-      path: req.path,
-      headers: req.headers,
-      body: req.method === 'GET' ? null : req.body,
+  send(req: UpstreamRequest, signal: AbortSignal, timeouts: EffectiveTimeouts): Promise<UpstreamResponse> {
+    // dispatch with our own handler, not pool.request(): see upstream_call.ts for why
+    return callUpstream(
+      this.#pool,
+      {
+        method: req.method,
+        path: req.path,
+        headers: req.headers,
+        body: req.method === 'GET' ? null : req.body,
+        headersTimeout: timeouts.firstByteMs,
+        bodyTimeout: timeouts.idleMs,
+      },
       signal,
-      headersTimeout: timeouts.firstByteMs,
-      bodyTimeout: timeouts.idleMs,
-    });
-    return {
-      status: res.statusCode,
-      headers: res.headers,
-      body: res.body as unknown as UpstreamResponse['body'],
-    };
+    );
   }
 
   async close(): Promise<void> {
