@@ -1,4 +1,4 @@
-// Profile Sluice under the bench load: `node bench/profile.ts [--stream] [--full] [--seconds 15]`.
+// Profile Sluice under the bench load: `node bench/profile.ts [--stream] [--full|--floor] [--seconds 15]`.
 // Starts the mock and Sluice with --cpu-prof (pinned as in the bench), drives wrk at it, stops Sluice
 // so V8 writes the profile, then prints the top frames by self time and by inclusive time for our own
 // code. The .cpuprofile stays in bench/results/tmp/profiles/ for a flame-graph viewer (Chrome DevTools,
@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runWrk } from './load/wrk.ts';
 import { CLIENT_CORE, freePort, pinSelf, startPinned, treeCpuMs, waitForPort } from './procs.ts';
-import { REPO, sluiceBare, sluiceFull } from './targets.ts';
+import { floor, REPO, sluiceBare, sluiceFull } from './targets.ts';
 
 interface ProfileNode {
   id: number;
@@ -86,6 +86,7 @@ async function main(): Promise<void> {
     options: {
       stream: { type: 'boolean', default: false },
       full: { type: 'boolean', default: false },
+      floor: { type: 'boolean', default: false },
       seconds: { type: 'string', default: '15' },
       connections: { type: 'string', default: '50' },
       top: { type: 'string', default: '40' },
@@ -123,7 +124,7 @@ async function main(): Promise<void> {
       );
       await waitForPort(redisPort, 10_000);
     }
-    const spec = values.full ? sluiceFull : sluiceBare;
+    const spec = values.floor ? floor : values.full ? sluiceFull : sluiceBare;
     const spawnedAt = performance.now();
     const t = await spec.start({
       mockPort,

@@ -113,7 +113,13 @@ export const floor: TargetSpec = {
       'floor',
       GATEWAY_CORE,
       process.execPath,
-      [join(import.meta.dirname, 'floor_passthrough.ts'), String(port), `http://127.0.0.1:${ctx.mockPort}`],
+      [
+        // the same extra flags as Sluice gets (the profiler's, bench/profile.ts --floor), none in the bench
+        ...(ctx.sluiceExtraFlags ?? []),
+        join(import.meta.dirname, 'floor_passthrough.ts'),
+        String(port),
+        `http://127.0.0.1:${ctx.mockPort}`,
+      ],
       {
         env: { ...process.env, NODE_ENV: 'production' },
         cwd: ctx.tmpDir,
