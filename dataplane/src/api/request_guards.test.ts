@@ -1,8 +1,14 @@
 // The body guards answer exactly what the obvious (allocating) versions answer: the dot-segment scan
-// against a split, the depth check against a recursive walk, also across calls sharing its stack.
+// against a split, the depth scan of the text against a recursive walk of the parsed value.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { checkModelName, hasDotSegment, MAX_JSON_DEPTH, nestsDeeperThan } from './request_guards.ts';
+import {
+  checkJsonDepth,
+  checkModelName,
+  hasDotSegment,
+  jsonNestsDeeperThan,
+  MAX_JSON_DEPTH,
+} from './request_guards.ts';
 
 const splitDotSegment = (s: string) => s.split(/[/\\]/).some((seg) => seg === '.' || seg === '..');
 
@@ -39,31 +45,40 @@ describe('hasDotSegment', () => {
   });
 });
 
-describe('nestsDeeperThan', () => {
-  it('agrees with a recursive depth, call after call', () => {
+describe('jsonNestsDeeperThan', () => {
+  it('agrees with a recursive depth of the parsed value, compact or indented', () => {
+    // keys and strings full of brackets, quotes and backslashes: none of them may count
+    const tricky = fc.string({
+      unit: fc.constantFrom('[', ']', '{', '}', '"', '\\', 'a', ' '),
+      maxLength: 4,
+    });
     const json = fc.letrec((tie) => ({
       node: fc.oneof(
         { depthSize: 'small', withCrossShrink: true },
         fc.constant(1),
+        tricky,
         fc.array(tie('node'), { maxLength: 3 }),
-        fc.dictionary(fc.string({ maxLength: 2 }), tie('node'), { maxKeys: 3 }),
+        fc.dictionary(tricky, tie('node'), { maxKeys: 3 }),
       ),
     })).node;
     fc.assert(
-      fc.property(json, fc.integer({ min: 0, max: 6 }), (v, max) => {
-        expect(nestsDeeperThan(v, max)).toBe(depthOf(v) > max);
+      fc.property(json, fc.integer({ min: 0, max: 6 }), fc.boolean(), (v, max, indent) => {
+        const text = indent ? JSON.stringify(v, null, 2) : JSON.stringify(v);
+        expect(jsonNestsDeeperThan(text, max)).toBe(depthOf(v) > max);
       }),
-      { numRuns: 2000 },
+      { numRuns: 3000 },
     );
   });
 
-  it('finds a deep branch after a wide body grew the shared stack', () => {
-    const wide = Array.from({ length: 5000 }, () => ({ x: [1] }));
-    expect(nestsDeeperThan(wide, 3)).toBe(false);
-    expect(nestsDeeperThan(wide, 2)).toBe(true);
-    expect(nestsDeeperThan(nested(MAX_JSON_DEPTH + 1), MAX_JSON_DEPTH)).toBe(true);
-    expect(nestsDeeperThan(nested(MAX_JSON_DEPTH), MAX_JSON_DEPTH)).toBe(false);
-    // an early exit leaves no stale entries that a later, shallow body could be judged by
-    expect(nestsDeeperThan({ a: 1 }, 1)).toBe(false);
+  it('draws the line at MAX_JSON_DEPTH and reads 200,000 levels in one pass', () => {
+    expect(jsonNestsDeeperThan(JSON.stringify(nested(MAX_JSON_DEPTH + 1)), MAX_JSON_DEPTH)).toBe(true);
+    expect(jsonNestsDeeperThan(JSON.stringify(nested(MAX_JSON_DEPTH)), MAX_JSON_DEPTH)).toBe(false);
+    const deep = `${'['.repeat(200_000)}1${']'.repeat(200_000)}`;
+    expect(jsonNestsDeeperThan(deep, MAX_JSON_DEPTH)).toBe(true);
+    expect(() => checkJsonDepth(deep)).toThrow(/deeper than 128 levels/);
+    // a wide body is not a deep one
+    expect(jsonNestsDeeperThan(JSON.stringify(Array.from({ length: 5000 }, () => ({ x: [1] }))), 3)).toBe(
+      false,
+    );
   });
 });

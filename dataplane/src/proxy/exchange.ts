@@ -8,7 +8,7 @@
 // translators and the gate carry all of that.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { checkBodyDepth, checkModelName } from '../api/request_guards.ts';
+import { checkModelName } from '../api/request_guards.ts';
 import type { ClientAnswer, ClientApiSpec, ClientRequest } from '../api/types.ts';
 import type { Runtime } from '../compiled/compile.ts';
 import type { CompiledRoute } from '../compiled/route.ts';
@@ -130,9 +130,8 @@ export class Exchange {
   readonly promptText = (): string =>
     (this.#promptText ??= this.spec.promptText((this.request as ClientRequest).body));
 
-  /** Bounds first (depth, model name), then the client API's own validation. */
+  /** The client API's own validation, then the model name's bounds (the depth was checked on the text, intake.ts). */
   parse(): void {
-    checkBodyDepth(this.req.body);
     const request = this.spec.parse(this.req.body);
     if (this.spec.forwardHeaders) request.forward = forwardedHeaders(this.req, this.spec.forwardHeaders);
     checkModelName(request.model);

@@ -4,7 +4,8 @@
 //   2. the body limit is the namespace's own (limits.maxBodyBytes), never above server.bodyLimitBytes;
 //      a declared Content-Length over it gets 413 at once, a chunked body when it crosses it;
 //   3. the bytes the body will hold are taken from the replica's memory budget (503 when it is full);
-//   4. only then is the body read and parsed as JSON (with fastify's prototype-poisoning checks).
+//   4. only then is the body read, its nesting depth checked on the text, and parsed as JSON (with
+//      fastify's prototype-poisoning checks).
 // A refused body is read and thrown away, up to DISCARD_MAX_BYTES, instead of closing the connection
 // under the client's upload: a client writes its whole body before it reads the answer, so a reset
 // mid-upload shows up as EPIPE and the official SDKs retry the upload, never seeing the 413 or 401.
@@ -13,6 +14,7 @@
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { checkJsonDepth } from '../api/request_guards.ts';
 import type { Runtime } from '../compiled/compile.ts';
 import { GatewayError, isGatewayError } from '../errors.ts';
 import { BudgetHold, memoryBudget, NAMESPACE_SHARE } from './memory_budget.ts';
@@ -175,6 +177,12 @@ function jsonBody(parseJson: JsonParser, runtime: () => Runtime) {
           ? (chunks[0] as Buffer).toString('utf8')
           : Buffer.concat(chunks, size).toString('utf8');
       chunks.length = 0;
+      // the nesting depth bounds everything after the parse (api/request_guards.ts)
+      try {
+        checkJsonDepth(text);
+      } catch (err) {
+        return done(err as GatewayError);
+      }
       parseJson(req, text, done);
     }
     function onError(err: Error & { statusCode?: number }) {
