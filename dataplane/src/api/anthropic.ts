@@ -4,7 +4,8 @@
 //   {"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: Field required",
 //    "details":{"error_code":"SLUICE_ERR_INVALID_REQUEST","param":"max_tokens"}}}
 import type { GatewayError } from '../errors.ts';
-import { anthropicErrorJSON, anthropicPromptText } from '../wire/anthropic/format.ts';
+import { anthropicErrorJSON } from '../wire/anthropic/error.ts';
+import { anthropicPromptText } from '../wire/anthropic/format.ts';
 import { fail, isObj, validateMessages, validateSystem, validateTools } from './anthropic_validate.ts';
 import { toolDefinitionsText } from './prompt_extras.ts';
 import type { ClientApiSpec, ClientRequest } from './types.ts';

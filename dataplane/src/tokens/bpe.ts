@@ -1,9 +1,11 @@
 // Exact BPE tokenization for OpenAI's o200k_base and cl100k_base: the same token ids as tiktoken
 // (tested against gpt-tokenizer, which matches it), with the rank tables held compactly
-// (tokens/bpe_ranks.ts) instead of gpt-tokenizer's ~58 MiB of JavaScript objects.
+// (tokens/bpe_ranks.ts) instead of gpt-tokenizer's ~58 MiB of JavaScript objects. This file splits
+// text into pieces, caches and slices; the byte-pair merge of one piece is in tokens/bpe_merge.ts.
 //
 // Special tokens are never special here: "<|endoftext|>" in user text is plain text, which is how
 // counter.ts has always counted it (gpt-tokenizer with no allowed and no disallowed specials).
+import { PieceMerger } from './bpe_merge.ts';
 import { loadRankTable, type RankTable, rankOf } from './bpe_ranks.ts';
 
 export type BpeEncodingName = 'o200k_base' | 'cl100k_base';
@@ -24,11 +26,8 @@ export const SPLIT_PATTERNS: Readonly<Record<BpeEncodingName, string>> = {
 /** Pieces that need merging are remembered (common words outside the vocabulary, code identifiers). */
 const CACHE_MAX_ENTRIES = 4096;
 const CACHE_MAX_PIECE_CHARS = 64;
-/** Below this many bytes the plain O(n²) merge scan is fastest; above it a heap keeps long pieces O(n log n). */
-const HEAP_MIN_BYTES = 128;
 /** The per-encoding UTF-8 scratch buffer stays at most this big; longer pieces get a buffer of their own. */
 const SCRATCH_MAX_BYTES = 64 * 1024;
-const NONE = 0x7fffffff;
 /**
  * Sliced counting (countTokensSlice) counts a piece longer than this in parts of this size: one piece
  * is one merge that cannot pause, and a 10 MB run of letters would hold a counting worker ~15 s.
@@ -37,7 +36,6 @@ const NONE = 0x7fffffff;
 export const LONG_PIECE_CHARS = 16 * 1024;
 /** Pieces counted between two looks at the clock. */
 const PIECES_PER_CLOCK_CHECK = 1024;
-const SHIFT = 2 ** 32;
 
 export class BpeError extends Error {
   readonly code: 'BPE_UNKNOWN_TOKEN';
@@ -54,14 +52,13 @@ class Encoding {
   private scratch = new Uint8Array(1024);
   /** The buffer holding the current piece's bytes. */
   private bytes = this.scratch;
-  private readonly starts = new Int32Array(HEAP_MIN_BYTES + 1);
-  private readonly toks = new Int32Array(HEAP_MIN_BYTES);
-  private readonly pairs = new Int32Array(HEAP_MIN_BYTES);
+  private readonly merger: PieceMerger;
 
   readonly table: RankTable;
 
   constructor(table: RankTable, pattern: string) {
     this.table = table;
+    this.merger = new PieceMerger(table);
     // Sticky: every code point starts some alternative of both patterns, so matching piece after
     // piece from lastIndex gives matchAll's split without allocating a match array per piece.
     this.split = new RegExp(pattern, 'uy');
@@ -146,7 +143,7 @@ class Encoding {
     const key = end - start <= CACHE_MAX_PIECE_CHARS ? text.slice(start, end) : null;
     let ids = key === null ? undefined : this.cache.get(key);
     if (ids === undefined) {
-      ids = n < HEAP_MIN_BYTES ? this.mergeShort(buf, n) : mergeLong(t, buf, n);
+      ids = this.merger.merge(buf, n);
       if (key !== null) {
         if (this.cache.size >= CACHE_MAX_ENTRIES) this.cache.clear();
         this.cache.set(key, ids);
@@ -197,115 +194,6 @@ class Encoding {
     }
     return n;
   }
-
-  /**
-   * tiktoken's _byte_pair_merge: repeatedly merge the adjacent pair with the lowest rank (the leftmost
-   * on a tie) until no adjacent pair is a token. Parts start as single bytes, whose ranks are known.
-   */
-  private mergeShort(buf: Uint8Array, n: number): number[] {
-    const t = this.table;
-    const { starts, toks, pairs } = this;
-    for (let i = 0; i < n; i++) {
-      starts[i] = i;
-      toks[i] = t.byteRanks[buf[i]!]!;
-      pairs[i] = i + 2 <= n ? pairRank(t, buf, i, i + 2) : NONE;
-    }
-    starts[n] = n;
-    let m = n;
-    while (m > 1) {
-      let best = NONE;
-      let at = -1;
-      for (let i = 0; i < m - 1; i++) {
-        if (pairs[i]! < best) {
-          best = pairs[i]!;
-          at = i;
-        }
-      }
-      if (at < 0) break;
-      toks[at] = best;
-      starts.copyWithin(at + 1, at + 2, m + 1);
-      toks.copyWithin(at + 1, at + 2, m);
-      pairs.copyWithin(at + 1, at + 2, m);
-      m--;
-      pairs[at] = at + 2 <= m ? pairRank(t, buf, starts[at]!, starts[at + 2]!) : NONE;
-      if (at > 0) pairs[at - 1] = pairRank(t, buf, starts[at - 1]!, starts[at + 1]!);
-    }
-    return Array.from(toks.subarray(0, m));
-  }
-}
-
-function pairRank(t: RankTable, buf: Uint8Array, start: number, end: number): number {
-  const r = rankOf(t, buf, start, end);
-  return r < 0 ? NONE : r;
-}
-
-/**
- * The same merge order as mergeShort for long pieces (a 256 KB run of letters or spaces): parts in a
- * linked list and candidate pairs in a binary min-heap keyed (rank, start), so the lowest rank and
- * then the leftmost pair comes out first, as the linear scan picks it. Entries made stale by a merge
- * are skipped when popped (their rank no longer matches the part's current pair rank).
- */
-function mergeLong(t: RankTable, buf: Uint8Array, n: number): number[] {
-  const next = new Int32Array(n);
-  const prev = new Int32Array(n);
-  const toks = new Int32Array(n);
-  const pairs = new Int32Array(n);
-  const heap = new Float64Array(3 * n);
-  let size = 0;
-  const push = (key: number): void => {
-    let i = size++;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (heap[parent]! <= key) break;
-      heap[i] = heap[parent]!;
-      i = parent;
-    }
-    heap[i] = key;
-  };
-  const pop = (): number => {
-    const top = heap[0]!;
-    const last = heap[--size]!;
-    let i = 0;
-    for (;;) {
-      let child = 2 * i + 1;
-      if (child >= size) break;
-      if (child + 1 < size && heap[child + 1]! < heap[child]!) child++;
-      if (heap[child]! >= last) break;
-      heap[i] = heap[child]!;
-      i = child;
-    }
-    heap[i] = last;
-    return top;
-  };
-  for (let i = 0; i < n; i++) {
-    next[i] = i + 1;
-    prev[i] = i - 1;
-    toks[i] = t.byteRanks[buf[i]!]!;
-    pairs[i] = i + 2 <= n ? pairRank(t, buf, i, i + 2) : NONE;
-    if (pairs[i] !== NONE) push(pairs[i]! * SHIFT + i);
-  }
-  while (size > 0) {
-    const key = pop();
-    const rank = Math.floor(key / SHIFT);
-    const s = key - rank * SHIFT;
-    if (pairs[s] !== rank) continue;
-    const gone = next[s]!;
-    const after = next[gone]!;
-    toks[s] = rank;
-    pairs[gone] = NONE;
-    next[s] = after;
-    if (after < n) prev[after] = s;
-    pairs[s] = after < n ? pairRank(t, buf, s, next[after]!) : NONE;
-    if (pairs[s] !== NONE) push(pairs[s]! * SHIFT + s);
-    const before = prev[s]!;
-    if (before >= 0) {
-      pairs[before] = pairRank(t, buf, before, after);
-      if (pairs[before] !== NONE) push(pairs[before]! * SHIFT + before);
-    }
-  }
-  const ids: number[] = [];
-  for (let i = 0; i < n; i = next[i]!) ids.push(toks[i]!);
-  return ids;
 }
 
 const encodings = new Map<BpeEncodingName, Encoding>();

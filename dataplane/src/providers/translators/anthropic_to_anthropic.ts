@@ -4,16 +4,18 @@
 // totals) from message_delta. Both are kept, so streamed input tokens are never lost.
 import { GatewayError } from '../../errors.ts';
 import {
+  anthropicErrorFrame,
+  parseAnthropicError,
+  streamErrorFromAnthropic,
+} from '../../wire/anthropic/error.ts';
+import {
   type AnthropicMessage,
   AnthropicUsageTracker,
-  anthropicErrorFrame,
   anthropicHeaders,
   anthropicStopToFinish,
   fromAnthropicUsage,
   HeldFailure,
-  parseAnthropicError,
   parseAnthropicFrame,
-  streamErrorFromAnthropic,
   toAnthropicUsage,
 } from '../../wire/anthropic/format.ts';
 import { SseParser } from '../../wire/sse.ts';

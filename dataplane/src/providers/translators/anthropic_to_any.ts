@@ -6,16 +6,9 @@
 // Usage for accounting comes from the backend translator (it keeps cache-write tokens that the OpenAI
 // shape in between cannot carry).
 import { type OpenAICompletion, openaiCompletionToAnthropic } from '../../wire/anthropic/from_openai.ts';
-import type {
-  BackendApi,
-  StreamEvent,
-  StreamTranslator,
-  TranslateContext,
-  TranslatedResponse,
-  Translator,
-  Usage,
-} from '../types.ts';
+import type { BackendApi, TranslateContext, TranslatedResponse, Translator } from '../types.ts';
 import { anthropicToOpenAI } from './anthropic_to_openai.ts';
+import { ComposedStream } from './composed_stream.ts';
 
 /** The context the inner (OpenAI chat -> backend) translator sees: it always emits stream usage. */
 function innerContext(ctx: TranslateContext): TranslateContext {
@@ -32,50 +25,6 @@ function innerOf(ctx: TranslateContext): TranslateContext {
     inner.set(ctx, c);
   }
   return c;
-}
-
-class ComposedStream implements StreamTranslator {
-  readonly #inner: StreamTranslator;
-  readonly #outer: StreamTranslator;
-
-  constructor(innerStream: StreamTranslator, outerStream: StreamTranslator) {
-    this.#inner = innerStream;
-    this.#outer = outerStream;
-  }
-
-  #through(events: StreamEvent[]): StreamEvent[] {
-    const out: StreamEvent[] = [];
-    let usage: Usage | undefined;
-    for (const ev of events) {
-      if (ev.usage) usage = ev.usage;
-      if (ev.data.length > 0) out.push(...this.#outer.push(Buffer.from(ev.data)));
-    }
-    // the backend's own usage is the one to account (it is at least as exact as the OpenAI chunk's)
-    if (usage) out.push({ data: '', usage });
-    return out;
-  }
-
-  push(chunk: Buffer): StreamEvent[] {
-    return this.#through(this.#inner.push(chunk));
-  }
-
-  end(): StreamEvent[] {
-    const out = this.#through(this.#inner.end());
-    out.push(...this.#outer.end());
-    return out;
-  }
-
-  textChunk(text: string, cut?: StreamEvent): string {
-    return this.#outer.textChunk(text, cut);
-  }
-
-  finish(reason: 'length', usage: Usage, cut?: StreamEvent): string {
-    return this.#outer.finish(reason, usage, cut);
-  }
-
-  errorEvent(err: Parameters<StreamTranslator['errorEvent']>[0]): string {
-    return this.#outer.errorEvent(err);
-  }
 }
 
 /** An `anthropic-messages -> backend` translator built from the backend's `openai-chat` translator. */

@@ -5,9 +5,9 @@
 // (Anthropic SDKs take message_delta's cumulative input_tokens as final).
 import { GatewayError } from '../../errors.ts';
 import { countTokens, encodingForModel, promptTokensWithoutBlocking } from '../../tokens/counter.ts';
+import { anthropicErrorFrame } from '../../wire/anthropic/error.ts';
 import { AnthropicEventWriter, type WriterState } from '../../wire/anthropic/events.ts';
 import {
-  anthropicErrorFrame,
   anthropicPromptText,
   finishToAnthropicStop,
   HeldFailure,

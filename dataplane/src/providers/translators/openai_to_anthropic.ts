@@ -4,15 +4,14 @@
 // cache tokens) and message_delta (output, and cumulative totals on newer API versions) and reaches the
 // client in OpenAI's format: both halves, never just the output.
 import { GatewayError } from '../../errors.ts';
+import { parseAnthropicError, streamErrorFromAnthropic } from '../../wire/anthropic/error.ts';
 import {
   type AnthropicMessage,
   AnthropicUsageTracker,
   anthropicHeaders,
   anthropicStopToFinish,
   DEFAULT_MAX_TOKENS,
-  parseAnthropicError,
   parseAnthropicFrame,
-  streamErrorFromAnthropic,
   unsupportedFeature,
 } from '../../wire/anthropic/format.ts';
 import { openaiChatToAnthropic } from '../../wire/anthropic/from_openai.ts';

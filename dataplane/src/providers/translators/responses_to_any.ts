@@ -16,12 +16,12 @@ import { responsesToChat } from '../../wire/responses/to_openai.ts';
 import type {
   BackendApi,
   StreamEvent,
-  StreamTranslator,
   TranslateContext,
   TranslatedResponse,
   Translator,
   Usage,
 } from '../types.ts';
+import { ComposedStream } from './composed_stream.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -55,38 +55,14 @@ export function streamBase(body: Obj, id: string, model: string): ResponseObject
   };
 }
 
-class ComposedResponsesStream implements StreamTranslator {
-  readonly #inner: StreamTranslator;
-  readonly #outer: ResponsesFromChatStream;
-
-  constructor(inner: StreamTranslator, outer: ResponsesFromChatStream) {
-    this.#inner = inner;
-    this.#outer = outer;
-  }
-
+/** The Responses stream keeps its own usage and end flags: the inner events go to it whole. */
+class ComposedResponsesStream extends ComposedStream<ResponsesFromChatStream> {
   get final(): ResponseObject | undefined {
-    return this.#outer.final;
+    return this.outer.final;
   }
 
-  push(chunk: Buffer): StreamEvent[] {
-    return this.#outer.through(this.#inner.push(chunk));
-  }
-
-  end(): StreamEvent[] {
-    const out = this.#outer.through(this.#inner.end());
-    return out.concat(this.#outer.end());
-  }
-
-  textChunk(text: string, cut?: StreamEvent): string {
-    return this.#outer.textChunk(text, cut);
-  }
-
-  finish(reason: 'length', usage: Usage, cut?: StreamEvent): string {
-    return this.#outer.finish(reason, usage, cut);
-  }
-
-  errorEvent(err: Parameters<StreamTranslator['errorEvent']>[0]): string {
-    return this.#outer.errorEvent(err);
+  protected override through(events: StreamEvent[]): StreamEvent[] {
+    return this.outer.through(events);
   }
 }
 
