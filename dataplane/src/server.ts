@@ -163,11 +163,12 @@ export function buildServer(state: ServerState, log: Logger, limits: ServerLimit
   // Only JSON bodies are accepted; anything else is a documented 415, not a confusing 400.
   app.removeContentTypeParser('text/plain');
 
-  app.addHook('onRequest', async (req, reply) => {
+  app.addHook('onRequest', (req, reply, done) => {
     reply.header('x-request-id', req.id);
     // While draining, requests that still arrive on open keep-alive connections are served, but the
     // connection is closed after the response so the client moves to another replica.
     if (state.draining()) reply.header('connection', 'close');
+    done();
   });
 
   // After the hook above: early answers carry x-request-id too.

@@ -69,20 +69,32 @@ export interface CorsOptions {
 
 /** Preflights for every path, and the allow headers on actual requests of tenants that opted in. */
 export function installCors(app: FastifyInstance, opts: CorsOptions): void {
-  app.addHook('onRequest', async (req, reply) => {
+  // callback style: most requests carry no Origin and pay no promise for this hook
+  app.addHook('onRequest', (req, reply, done) => {
     const origin = originOf(req);
-    if (!origin) return;
-    const runtime = opts.runtime(req);
-    if (tableOf(runtime).all.length === 0) return;
-    if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined)
-      return preflight(req, reply, runtime, origin);
-    const identity = await opts.identify(req, runtime);
-    const policy = identity ? tableOf(runtime).byNamespace.get(identity.namespace) : undefined;
-    const raw = reply.raw;
-    raw.setHeader('vary', 'origin');
-    if (!policy || !allows(policy, origin)) return;
-    raw.setHeader('access-control-allow-origin', origin);
-    raw.setHeader('access-control-expose-headers', policy.exposeHeaders.join(', '));
-    if (policy.allowCredentials) raw.setHeader('access-control-allow-credentials', 'true');
+    if (!origin) return done();
+    corsHeaders(req, reply, origin, opts).then(() => done(), done);
   });
+}
+
+async function corsHeaders(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  origin: string,
+  opts: CorsOptions,
+): Promise<void> {
+  const runtime = opts.runtime(req);
+  if (tableOf(runtime).all.length === 0) return;
+  if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined) {
+    await preflight(req, reply, runtime, origin);
+    return;
+  }
+  const identity = await opts.identify(req, runtime);
+  const policy = identity ? tableOf(runtime).byNamespace.get(identity.namespace) : undefined;
+  const raw = reply.raw;
+  raw.setHeader('vary', 'origin');
+  if (!policy || !allows(policy, origin)) return;
+  raw.setHeader('access-control-allow-origin', origin);
+  raw.setHeader('access-control-expose-headers', policy.exposeHeaders.join(', '));
+  if (policy.allowCredentials) raw.setHeader('access-control-allow-credentials', 'true');
 }
