@@ -6,8 +6,9 @@
 // reaches the upstream as before). Same outcomes as Node's iterator: the chunks in order, then done;
 // the stream's error; or a premature-close error when it closed without ending.
 import { Readable } from 'node:stream';
-import { ignoreError, prematureClose } from './read_bounded.ts';
+import { ignoreError, prematureClose } from './body_errors.ts';
 import type { UpstreamResponse } from './transport.ts';
+import { UpstreamBody } from './upstream_body.ts';
 
 type Waiter = { resolve(r: IteratorResult<Buffer>): void; reject(err: unknown): void };
 
@@ -15,6 +16,8 @@ const DONE: IteratorResult<Buffer> = Object.freeze({ done: true, value: undefine
 
 /** The chunks of an upstream body (a Node stream through its events; anything else its own way). */
 export function chunksOf(body: UpstreamResponse['body']): AsyncIterator<Buffer> {
+  // an HTTP upstream's body is its own iterator (upstream_body.ts)
+  if (body instanceof UpstreamBody) return body;
   // a stream that already ended or failed goes the generic way, which reports its state at once
   if (body instanceof Readable && !body.destroyed && !body.readableEnded) return new ChunkIterator(body);
   return body[Symbol.asyncIterator]();

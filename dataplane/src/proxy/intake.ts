@@ -19,6 +19,7 @@ import type { Runtime } from '../compiled/compile.ts';
 import { GatewayError, isGatewayError } from '../errors.ts';
 import { BudgetHold, memoryBudget, NAMESPACE_SHARE } from './memory_budget.ts';
 import type { Identity } from './policy_interface.ts';
+import { UpstreamBody } from './upstream_body.ts';
 
 /**
  * Budget bytes per body byte: the raw bytes, their decoded string, the parsed objects and the body
@@ -58,15 +59,27 @@ export async function callerOf(req: FastifyRequest, runtime: Runtime): Promise<I
  */
 export function chargeAnswer(reply: FastifyReply, body: unknown): () => boolean {
   const hold = intakes.get(reply.request)?.hold;
-  if (!hold || !(body instanceof Readable)) return () => false;
+  if (!hold) return () => false;
   let refused = false;
-  const onData = (chunk: Buffer) => {
-    if (hold.take(chunk.length * ANSWER_COST)) return;
+  const charge = (chunk: Buffer): boolean => {
+    if (hold.take(chunk.length * ANSWER_COST)) return true;
     refused = true;
-    body.off('data', onData);
-    body.destroy(hold.refusal('upstream answer'));
+    return false;
   };
-  body.on('data', onData);
+  if (body instanceof UpstreamBody) {
+    body.onChunk = (chunk) => {
+      if (charge(chunk)) return;
+      body.onChunk = undefined;
+      body.destroy(hold.refusal('upstream answer'));
+    };
+  } else if (body instanceof Readable) {
+    const onData = (chunk: Buffer) => {
+      if (charge(chunk)) return;
+      body.off('data', onData);
+      body.destroy(hold.refusal('upstream answer'));
+    };
+    body.on('data', onData);
+  }
   return () => refused;
 }
 

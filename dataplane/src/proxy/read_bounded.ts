@@ -1,12 +1,16 @@
 // Reading an upstream body into memory with a bound: an error body, or a whole (non-streaming) answer.
 import { Readable } from 'node:stream';
+import { ignoreError, prematureClose } from './body_errors.ts';
 import type { UpstreamResponse } from './transport.ts';
+import { UpstreamBody } from './upstream_body.ts';
 
 /**
  * The body's bytes; a result longer than `limit` means the body was cut there (and its stream
  * destroyed), so the caller can refuse it without having buffered more than `limit` + one chunk.
  */
 export async function readBounded(body: UpstreamResponse['body'], limit: number): Promise<Buffer> {
+  // an HTTP upstream's body collects itself (upstream_body.ts)
+  if (body instanceof UpstreamBody) return body.readAll(limit);
   // a stream that already ended or failed goes the iterator's way, which reports its state at once
   if (body instanceof Readable && !body.destroyed && !body.readableEnded)
     return readStreamBounded(body, limit);
@@ -24,18 +28,8 @@ export async function readBounded(body: UpstreamResponse['body'], limit: number)
   return Buffer.concat(parts);
 }
 
-/** For an 'error' a body emits after its reader stopped listening (e.g. undici's AbortError on destroy). */
-export function ignoreError(): void {}
-
-/** The error Node's own stream readers give for a stream that closed without ending. */
-export function prematureClose(): Error {
-  const err = new Error('Premature close') as NodeJS.ErrnoException;
-  err.code = 'ERR_STREAM_PREMATURE_CLOSE';
-  return err;
-}
-
 /**
- * readBounded for a Node stream (undici's bodies) through its events: an async iterator costs a promise
+ * readBounded for a Node stream (the in-process mock's and warm-up's bodies) through its events: an async iterator costs a promise
  * and an iterator result per chunk, ~3 µs of a whole answer in the bench profile. Same outcomes: the
  * bytes (more than `limit` means cut), or the stream's error, or a premature-close error.
  */

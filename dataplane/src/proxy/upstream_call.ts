@@ -1,45 +1,26 @@
-// One upstream HTTP request through undici's dispatch API, its answer's body a plain Node Readable.
+// One upstream HTTP request through undici's dispatch API, its answer's body an UpstreamBody
+// (upstream_body.ts) fed straight from the socket.
 //
 // Why not pool.request(): its handler (api-request.js) keeps each request's objects (the handler,
 // the undici Request, the response headers, the body stream, our serialised request body) alive
 // through two young-generation collections, so ~4-5 KiB of every request was promoted to the old
 // generation. That, not the work per request, scheduled the mark-compacts behind the fixed-rate p99
 // (issue 16). Measured in isolation (undici alone against a node:http server at ~900 req/s with an
-// 8 MiB semi-space): request() promoted ~1.4 MB per scavenge, dispatch() with this handler ~7 KB,
-// with the same Readable body. The behaviour the proxy relies on is the same as request()'s:
+// 8 MiB semi-space): request() promoted ~1.4 MB per scavenge, dispatch() with a handler of our own
+// ~7 KB. The behaviour the proxy relies on is the same as request()'s:
 //   - the promise resolves at the response's headers (1xx answers are skipped) or rejects with the
 //     transport's error (undici's UND_ERR_* codes, mapped by transport.ts);
-//   - the signal's abort cancels the request before the headers, or destroys the body after them,
-//     with the signal's reason;
-//   - the body applies backpressure (a full stream pauses the socket read, read() resumes it);
-//   - destroying the body before its end aborts the upstream request.
-import { Readable } from 'node:stream';
+//   - the signal's abort cancels the request before the headers, or fails the body after them, with
+//     the signal's reason;
+//   - the body applies backpressure, and destroying it before its end aborts the upstream request.
 import type { Dispatcher } from 'undici';
 import type { UpstreamResponse } from './transport.ts';
+import { type BodySource, UpstreamBody } from './upstream_body.ts';
 
 type Controller = Dispatcher.DispatchController;
 
-/** The answer's body: pushes what the socket delivers, asks for more when read, aborts on destroy. */
-class UpstreamBody extends Readable {
-  readonly #call: UpstreamCall;
-
-  constructor(call: UpstreamCall) {
-    super();
-    this.#call = call;
-  }
-
-  override _read(): void {
-    this.#call.controller?.resume();
-  }
-
-  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    this.#call.bodyDestroyed(err);
-    cb(err);
-  }
-}
-
-class UpstreamCall implements Dispatcher.DispatchHandler {
-  controller: Controller | undefined;
+class UpstreamCall implements Dispatcher.DispatchHandler, BodySource {
+  #controller: Controller | undefined;
   readonly #signal: AbortSignal;
   readonly #resolve: (r: UpstreamResponse) => void;
   readonly #reject: (err: unknown) => void;
@@ -57,7 +38,7 @@ class UpstreamCall implements Dispatcher.DispatchHandler {
   readonly #onAbort = (): void => {
     const reason = this.#signal.reason as Error;
     if (this.#body) this.#body.destroy(reason);
-    else if (this.controller) this.controller.abort(reason);
+    else this.#controller?.abort(reason);
   };
 
   #finish(): void {
@@ -65,8 +46,26 @@ class UpstreamCall implements Dispatcher.DispatchHandler {
     this.#signal.removeEventListener('abort', this.#onAbort);
   }
 
+  // --- BodySource: what the body asks of the request feeding it ---
+
+  pause(): void {
+    this.#controller?.pause();
+  }
+
+  resume(): void {
+    this.#controller?.resume();
+  }
+
+  cancel(err: Error): void {
+    if (this.#over) return;
+    this.#finish();
+    this.#controller?.abort(err);
+  }
+
+  // --- undici's dispatch handler ---
+
   onRequestStart(controller: Controller): void {
-    this.controller = controller;
+    this.#controller = controller;
     if (this.#signal.aborted) controller.abort(this.#signal.reason as Error);
   }
 
@@ -81,34 +80,20 @@ class UpstreamCall implements Dispatcher.DispatchHandler {
     this.#resolve({ status: statusCode, headers, body });
   }
 
-  onResponseData(controller: Controller, chunk: Buffer): void {
-    if (this.#body && !this.#body.destroyed && !this.#body.push(chunk)) controller.pause();
+  onResponseData(_controller: Controller, chunk: Buffer): void {
+    this.#body?.push(chunk);
   }
 
   onResponseEnd(): void {
     this.#finish();
-    if (this.#body && !this.#body.destroyed) this.#body.push(null);
+    this.#body?.end();
   }
 
   onResponseError(_controller: Controller, err: Error): void {
     this.#finish();
-    if (!this.#body) this.#reject(err);
-    else if (!this.#body.destroyed) this.#body.destroy(err);
+    if (this.#body) this.#body.fail(err);
+    else this.#reject(err);
   }
-
-  /** The reader destroyed the body: a request still running is cancelled (its answer is not wanted). */
-  bodyDestroyed(err: Error | null): void {
-    if (this.#over) return;
-    this.#finish();
-    this.controller?.abort(err ?? abortedByReader());
-  }
-}
-
-function abortedByReader(): Error {
-  const err = new Error('the upstream answer was destroyed before its end') as NodeJS.ErrnoException;
-  err.name = 'AbortError';
-  err.code = 'UND_ERR_ABORTED';
-  return err;
 }
 
 /** Sends one request on `dispatcher`; resolves at the response headers (see the top of the file). */

@@ -1,0 +1,144 @@
+// UpstreamBody is read whole (readAll) or chunk by chunk (its iterator). These pin what the proxy's
+// readers rely on: order and end, the limit cut, backpressure through the source, the budget hook
+// refusing a chunk, and how a destroyed or failed body answers the read waiting and later ones. The
+// source is a recorder of what the body asked of it; callUpstream's tests drive it through a real
+// socket (upstream_call.test.ts).
+import { describe, expect, it } from 'vitest';
+import { type BodySource, UpstreamBody } from './upstream_body.ts';
+
+function recorded(): BodySource & { calls: string[]; cancelled: Error | undefined } {
+  const calls: string[] = [];
+  return {
+    calls,
+    cancelled: undefined,
+    pause() {
+      calls.push('pause');
+    },
+    resume() {
+      calls.push('resume');
+    },
+    cancel(err) {
+      calls.push('cancel');
+      this.cancelled = err;
+    },
+  };
+}
+
+const b = (s: string) => Buffer.from(s);
+
+describe('UpstreamBody.readAll', () => {
+  it('collects every chunk, including those that came before the read', async () => {
+    const body = new UpstreamBody(recorded());
+    body.push(b('{"a":'));
+    const read = body.readAll(100);
+    body.push(b('1}'));
+    body.end();
+    expect((await read).toString()).toBe('{"a":1}');
+  });
+
+  it('past the limit: resolves with more than the limit and cancels the upstream', async () => {
+    const src = recorded();
+    const body = new UpstreamBody(src);
+    const read = body.readAll(4);
+    body.push(b('abc'));
+    body.push(b('def'));
+    body.push(b('ghi')); // after the cut: ignored
+    expect((await read).toString()).toBe('abcdef');
+    expect(src.calls).toContain('cancel');
+  });
+
+  it('a transport failure rejects the read with it', async () => {
+    const body = new UpstreamBody(recorded());
+    const read = body.readAll(100);
+    body.push(b('partial'));
+    body.fail(new Error('socket reset'));
+    await expect(read).rejects.toThrow('socket reset');
+  });
+
+  it('a chunk the budget hook refuses fails the read with the refusal and cancels the upstream', async () => {
+    const src = recorded();
+    const body = new UpstreamBody(src);
+    let seen = 0;
+    body.onChunk = (chunk) => {
+      seen += chunk.length;
+      if (seen > 5) body.destroy(new Error('memory budget full'));
+    };
+    const read = body.readAll(1000);
+    body.push(b('abc'));
+    body.push(b('defg'));
+    await expect(read).rejects.toThrow('memory budget full');
+    expect(src.cancelled?.message).toBe('memory budget full');
+  });
+
+  it('a second reader is refused instead of splitting the chunks', async () => {
+    const body = new UpstreamBody(recorded());
+    void body.readAll(10);
+    await expect(body.readAll(10)).rejects.toThrow(/already being read/);
+  });
+});
+
+describe('UpstreamBody iterator', () => {
+  it('chunks in order, then done; a chunk nobody waits for pauses the source, the next read resumes it', async () => {
+    const src = recorded();
+    const body = new UpstreamBody(src);
+    const first = body.next();
+    body.push(b('1'));
+    expect((await first).value?.toString()).toBe('1');
+    expect(src.calls).toEqual([]);
+    body.push(b('2'));
+    expect(src.calls).toEqual(['pause']);
+    body.end();
+    expect((await body.next()).value?.toString()).toBe('2');
+    expect((await body.next()).done).toBe(true);
+    // the queue emptied after the end: nothing to resume
+    expect(src.calls).toEqual(['pause']);
+  });
+
+  it('resumes the source once the queued chunks are read', async () => {
+    const src = recorded();
+    const body = new UpstreamBody(src);
+    body.push(b('a'));
+    body.push(b('b'));
+    await body.next();
+    expect(src.calls).toEqual(['pause', 'pause']);
+    await body.next();
+    expect(src.calls).toEqual(['pause', 'pause', 'resume']);
+  });
+
+  it('destroyed without a reason: the waiting read and later ones reject as a premature close', async () => {
+    const src = recorded();
+    const body = new UpstreamBody(src);
+    const waiting = body.next();
+    body.destroy();
+    await expect(waiting).rejects.toMatchObject({ code: 'ERR_STREAM_PREMATURE_CLOSE' });
+    await expect(body.next()).rejects.toMatchObject({ code: 'ERR_STREAM_PREMATURE_CLOSE' });
+    expect(src.calls).toEqual(['cancel']);
+  });
+
+  it('destroyed with a reason (the client left, a timeout): reads reject with that reason', async () => {
+    const body = new UpstreamBody(recorded());
+    const waiting = body.next();
+    body.destroy(new Error('total timeout'));
+    await expect(waiting).rejects.toThrow('total timeout');
+  });
+
+  it('a for-await that breaks out releases the upstream', async () => {
+    const src = recorded();
+    const body = new UpstreamBody(src);
+    body.push(b('x'));
+    for await (const chunk of body) {
+      expect(chunk.toString()).toBe('x');
+      break;
+    }
+    expect(src.calls).toContain('cancel');
+  });
+
+  it('after its end a destroy is a no-op: a finished request is not cancelled', async () => {
+    const src = recorded();
+    const body = new UpstreamBody(src);
+    body.end();
+    body.destroy();
+    expect(src.calls).toEqual([]);
+    expect((await body.next()).done).toBe(true);
+  });
+});
