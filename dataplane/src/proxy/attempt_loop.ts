@@ -166,7 +166,9 @@ async function prepare(
   let upstreamRequest: Awaited<ReturnType<Translator['buildRequest']>>;
   try {
     const clientBody = translator.leavesBodyIntact ? input.request.body : structuredClone(input.request.body);
-    upstreamRequest = await translator.buildRequest(clientBody, tctx);
+    // most translators build synchronously (Bedrock signs asynchronously): no microtask for those
+    const built = translator.buildRequest(clientBody, tctx);
+    upstreamRequest = built instanceof Promise ? await built : built;
   } catch (err) {
     // The request is at fault, not the provider: give the slot back without touching the circuit (a
     // half-open probe slot kept here would eject the provider for every tenant until a restart).

@@ -31,7 +31,7 @@ import { type AttemptInput, runAttempts } from './attempt_loop.ts';
 import { chunksOf } from './chunk_iterator.ts';
 import { findRoute } from './find_route.ts';
 import { incomingHops } from './hops.ts';
-import { callerOf } from './intake.ts';
+import { callerOf, intakeOf } from './intake.ts';
 import type { Admission, Completion, Identity } from './policy_interface.ts';
 import { encodingForRoute } from './route_encoding.ts';
 import { readFirstEvents } from './stream.ts';
@@ -63,7 +63,9 @@ export async function handleApi(
   const exchange = new Exchange(req, reply, spec, runtime, log);
   try {
     exchange.parse();
-    await exchange.identify();
+    // identified by the intake already (every POST): no promise to wait for
+    const identifying = exchange.identify();
+    if (identifying) await identifying;
     exchange.route();
     exchange.authorize();
     await exchange.admit();
@@ -139,8 +141,15 @@ export class Exchange {
   }
 
   /** Who is calling: identified from the headers before the body was read (intake.ts). */
-  async identify(): Promise<void> {
-    this.identity = await callerOf(this.req, this.runtime);
+  identify(): Promise<void> | undefined {
+    const known = intakeOf(this.req)?.identity;
+    if (known) {
+      this.identity = known;
+      return undefined;
+    }
+    return callerOf(this.req, this.runtime).then((identity) => {
+      this.identity = identity;
+    });
   }
 
   route(): void {
@@ -202,7 +211,7 @@ export class Exchange {
 
   /** From the response cache, or from an upstream through the attempts. */
   async answer(): Promise<void> {
-    if (await this.#answerFromCache()) return;
+    if (this.admission.cacheKey && this.runtime.gate.cacheGet && (await this.#answerFromCache())) return;
     const route = this.#route as CompiledRoute;
     const request = this.request as ClientRequest;
     const input: AttemptInput = {

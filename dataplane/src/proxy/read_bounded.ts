@@ -8,12 +8,16 @@ import { UpstreamBody } from './upstream_body.ts';
  * The body's bytes; a result longer than `limit` means the body was cut there (and its stream
  * destroyed), so the caller can refuse it without having buffered more than `limit` + one chunk.
  */
-export async function readBounded(body: UpstreamResponse['body'], limit: number): Promise<Buffer> {
+export function readBounded(body: UpstreamResponse['body'], limit: number): Promise<Buffer> {
   // an HTTP upstream's body collects itself (upstream_body.ts)
   if (body instanceof UpstreamBody) return body.readAll(limit);
   // a stream that already ended or failed goes the iterator's way, which reports its state at once
   if (body instanceof Readable && !body.destroyed && !body.readableEnded)
     return readStreamBounded(body, limit);
+  return readIterable(body, limit);
+}
+
+async function readIterable(body: UpstreamResponse['body'], limit: number): Promise<Buffer> {
   const parts: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
