@@ -8,7 +8,7 @@ import { encodingForModel } from '../tokens/counter.ts';
 import type { Attempt } from './attempt.ts';
 import { answerOutputTokens, capWholeAnswer } from './cap_answer.ts';
 import type { Exchange } from './exchange.ts';
-import { chargeAnswer } from './intake.ts';
+import { answerCharge } from './intake.ts';
 import { readBounded } from './read_bounded.ts';
 import { passedUpstreamHeaders } from './upstream_headers.ts';
 
@@ -18,12 +18,12 @@ export async function answerWhole(ex: Exchange, attempt: Attempt): Promise<void>
   const limit = runtime.config.server.maxResponseBytes;
   const provider = attempt.provider;
   let body: Buffer;
-  const overBudget = chargeAnswer(reply, attempt.upstreamBody);
+  const budget = answerCharge(reply);
   try {
-    body = await readBounded(attempt.upstreamBody, limit + 1);
+    body = await readBounded(attempt.upstreamBody, limit + 1, budget?.charge);
   } catch (err) {
     // a full memory budget is this replica's state, not the provider's failure
-    attempt.end(overBudget() ? 'neutral' : 'failure');
+    attempt.end(budget?.refused() ? 'neutral' : 'failure');
     throw attempt.failure(err);
   }
   if (body.length > limit) {

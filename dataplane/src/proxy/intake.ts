@@ -19,7 +19,6 @@ import type { Runtime } from '../compiled/compile.ts';
 import { GatewayError, isGatewayError } from '../errors.ts';
 import { BudgetHold, memoryBudget, NAMESPACE_SHARE } from './memory_budget.ts';
 import type { Identity } from './policy_interface.ts';
-import { UpstreamBody } from './upstream_body.ts';
 
 /**
  * Budget bytes per body byte: the raw bytes, their decoded string, the parsed objects and the body
@@ -52,35 +51,27 @@ export async function callerOf(req: FastifyRequest, runtime: Runtime): Promise<I
   return intakes.get(req)?.identity ?? (await runtime.gate.identify(req.headers));
 }
 
+/** Charges each chunk of a whole upstream answer; returns the 503 that refuses it when the budget is full. */
+export type ChunkCharge = (chunk: Buffer) => GatewayError | undefined;
+
 /**
- * Charges a whole upstream answer to the request's budget hold as its bytes arrive. When the budget
- * is full the upstream body is destroyed with a 503 SLUICE_ERR_OVERLOADED (the read rejects with it);
- * the returned function tells the caller that this, not the provider, ended the read.
+ * The charge of a whole upstream answer to the request's budget hold, chunk by chunk as the read
+ * takes them (read_bounded.ts): when the budget is full the read fails with a 503
+ * SLUICE_ERR_OVERLOADED, and `refused()` tells the caller that this, not the provider, ended it.
+ * Undefined when the request holds no budget share.
  */
-export function chargeAnswer(reply: FastifyReply, body: unknown): () => boolean {
+export function answerCharge(reply: FastifyReply): { charge: ChunkCharge; refused(): boolean } | undefined {
   const hold = intakes.get(reply.request)?.hold;
-  if (!hold) return () => false;
+  if (!hold) return undefined;
   let refused = false;
-  const charge = (chunk: Buffer): boolean => {
-    if (hold.take(chunk.length * ANSWER_COST)) return true;
-    refused = true;
-    return false;
+  return {
+    charge: (chunk) => {
+      if (hold.take(chunk.length * ANSWER_COST)) return undefined;
+      refused = true;
+      return hold.refusal('upstream answer');
+    },
+    refused: () => refused,
   };
-  if (body instanceof UpstreamBody) {
-    body.onChunk = (chunk) => {
-      if (charge(chunk)) return;
-      body.onChunk = undefined;
-      body.destroy(hold.refusal('upstream answer'));
-    };
-  } else if (body instanceof Readable) {
-    const onData = (chunk: Buffer) => {
-      if (charge(chunk)) return;
-      body.off('data', onData);
-      body.destroy(hold.refusal('upstream answer'));
-    };
-    body.on('data', onData);
-  }
-  return () => refused;
 }
 
 /** Per-namespace body limits, indexed once per loaded config. */

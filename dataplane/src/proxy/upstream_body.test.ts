@@ -4,7 +4,7 @@
 // source is a recorder of what the body asked of it; callUpstream's tests drive it through a real
 // socket (upstream_call.test.ts).
 import { describe, expect, it } from 'vitest';
-import { type BodySource, UpstreamBody } from './upstream_body.ts';
+import { type BodySource, HIGH_WATER_BYTES, UpstreamBody } from './upstream_body.ts';
 
 function recorded(): BodySource & { calls: string[]; cancelled: Error | undefined } {
   const calls: string[] = [];
@@ -55,19 +55,29 @@ describe('UpstreamBody.readAll', () => {
     await expect(read).rejects.toThrow('socket reset');
   });
 
-  it('a chunk the budget hook refuses fails the read with the refusal and cancels the upstream', async () => {
+  it('the charge sees every chunk, early ones included; a refusal fails the read and cancels the upstream', async () => {
     const src = recorded();
     const body = new UpstreamBody(src);
+    body.push(b('abc')); // before the read: charged when the read starts
     let seen = 0;
-    body.onChunk = (chunk) => {
+    const charge = (chunk: Buffer) => {
       seen += chunk.length;
-      if (seen > 5) body.destroy(new Error('memory budget full'));
+      return seen > 5 ? new Error('memory budget full') : undefined;
     };
-    const read = body.readAll(1000);
-    body.push(b('abc'));
+    const read = body.readAll(1000, charge);
+    expect(seen).toBe(3);
     body.push(b('defg'));
     await expect(read).rejects.toThrow('memory budget full');
     expect(src.cancelled?.message).toBe('memory budget full');
+  });
+
+  it('an answer that ended before the read is still charged, and refused when over the budget', async () => {
+    const body = new UpstreamBody(recorded());
+    body.push(b('0123456789'));
+    body.end();
+    await expect(body.readAll(100, () => new Error('memory budget full'))).rejects.toThrow(
+      'memory budget full',
+    );
   });
 
   it('a second reader is refused instead of splitting the chunks', async () => {
@@ -78,31 +88,45 @@ describe('UpstreamBody.readAll', () => {
 });
 
 describe('UpstreamBody iterator', () => {
-  it('chunks in order, then done; a chunk nobody waits for pauses the source, the next read resumes it', async () => {
+  it('chunks in order, then done; chunks nobody waits for are queued without pausing below the mark', async () => {
     const src = recorded();
     const body = new UpstreamBody(src);
     const first = body.next();
     body.push(b('1'));
     expect((await first).value?.toString()).toBe('1');
-    expect(src.calls).toEqual([]);
     body.push(b('2'));
-    expect(src.calls).toEqual(['pause']);
     body.end();
     expect((await body.next()).value?.toString()).toBe('2');
     expect((await body.next()).done).toBe(true);
-    // the queue emptied after the end: nothing to resume
-    expect(src.calls).toEqual(['pause']);
+    expect(src.calls).toEqual([]);
   });
 
-  it('resumes the source once the queued chunks are read', async () => {
+  it('pauses the source once HIGH_WATER_BYTES wait, resumes it once the reader took them below the mark', async () => {
     const src = recorded();
     const body = new UpstreamBody(src);
-    body.push(b('a'));
-    body.push(b('b'));
+    const half = Buffer.alloc(HIGH_WATER_BYTES / 2);
+    body.push(half);
+    expect(src.calls).toEqual([]);
+    body.push(half);
+    expect(src.calls).toEqual(['pause']);
+    body.push(half); // what was already on its way is still queued, not paused twice
+    expect(src.calls).toEqual(['pause']);
     await body.next();
-    expect(src.calls).toEqual(['pause', 'pause']);
+    expect(src.calls).toEqual(['pause']);
     await body.next();
-    expect(src.calls).toEqual(['pause', 'pause', 'resume']);
+    expect(src.calls).toEqual(['pause', 'resume']);
+  });
+
+  it('a whole read takes what was queued and resumes a paused source', async () => {
+    const src = recorded();
+    const body = new UpstreamBody(src);
+    body.push(Buffer.alloc(HIGH_WATER_BYTES, 'a'));
+    expect(src.calls).toEqual(['pause']);
+    const read = body.readAll(10 * HIGH_WATER_BYTES);
+    expect(src.calls).toEqual(['pause', 'resume']);
+    body.push(b('z'));
+    body.end();
+    expect((await read).length).toBe(HIGH_WATER_BYTES + 1);
   });
 
   it('destroyed without a reason: the waiting read and later ones reject as a premature close', async () => {

@@ -41,9 +41,16 @@ class UpstreamCall implements Dispatcher.DispatchHandler, BodySource {
     else this.#controller?.abort(reason);
   };
 
+  /**
+   * The request is over: drop what this handler points to. Something in undici keeps a finished
+   * request's handler reachable for a while (its objects were promoted whenever our body pointed
+   * back into the exchange); a finished handler then holds nothing of the exchange.
+   */
   #finish(): void {
     this.#over = true;
     this.#signal.removeEventListener('abort', this.#onAbort);
+    this.#body = undefined;
+    this.#controller = undefined;
   }
 
   // --- BodySource: what the body asks of the request feeding it ---
@@ -58,8 +65,9 @@ class UpstreamCall implements Dispatcher.DispatchHandler, BodySource {
 
   cancel(err: Error): void {
     if (this.#over) return;
+    const controller = this.#controller;
     this.#finish();
-    this.#controller?.abort(err);
+    controller?.abort(err);
   }
 
   // --- undici's dispatch handler ---
@@ -85,13 +93,15 @@ class UpstreamCall implements Dispatcher.DispatchHandler, BodySource {
   }
 
   onResponseEnd(): void {
+    const body = this.#body;
     this.#finish();
-    this.#body?.end();
+    body?.end();
   }
 
   onResponseError(_controller: Controller, err: Error): void {
+    const body = this.#body;
     this.#finish();
-    if (this.#body) this.#body.fail(err);
+    if (body) body.fail(err);
     else this.#reject(err);
   }
 }
