@@ -5,9 +5,9 @@
 // refused or need an egress exception, and an exception is a hole real traffic could use.
 // It checks what it receives (a JSON body that names the model, in the body or the path) so a
 // translator that builds a broken request fails the warm-up loudly instead of warming an error path.
-import { Readable } from 'node:stream';
 import type { BackendApi, UpstreamRequest } from '../providers/types.ts';
 import type { EffectiveTimeouts, Transport, UpstreamResponse } from '../proxy/transport.ts';
+import { bodyOf } from '../proxy/upstream_body.ts';
 import { encodeMessage } from '../wire/bedrock/eventstream.ts';
 
 const TEXT = ['Warm', 'ing', ' up', '.'];
@@ -21,7 +21,7 @@ const SSE_TYPE = { 'content-type': 'text/event-stream' };
 type Body = Record<string, unknown>;
 
 function answer(status: number, headers: Record<string, string>, chunks: Buffer[]): UpstreamResponse {
-  return { status, headers, body: Readable.from(chunks, { objectMode: true }) as never };
+  return { status, headers, body: bodyOf(chunks) };
 }
 
 function whole(json: unknown): UpstreamResponse {

@@ -9,7 +9,6 @@ import type { Attempt } from './attempt.ts';
 import { answerOutputTokens, capWholeAnswer } from './cap_answer.ts';
 import type { Exchange } from './exchange.ts';
 import { answerCharge } from './intake.ts';
-import { readBounded } from './read_bounded.ts';
 import { passedUpstreamHeaders } from './upstream_headers.ts';
 
 export async function answerWhole(ex: Exchange, attempt: Attempt): Promise<void> {
@@ -20,7 +19,7 @@ export async function answerWhole(ex: Exchange, attempt: Attempt): Promise<void>
   let body: Buffer;
   const budget = answerCharge(reply);
   try {
-    body = await readBounded(attempt.upstreamBody, limit + 1, budget?.charge);
+    body = await attempt.upstreamBody.readAll(limit + 1, budget?.charge);
   } catch (err) {
     // a full memory budget is this replica's state, not the provider's failure
     attempt.end(budget?.refused() ? 'neutral' : 'failure');

@@ -12,7 +12,6 @@ import { type AttemptStart, attemptResponded, endAttempt } from '../observabilit
 import type { TranslateContext, Translator, UpstreamRequest } from '../providers/types.ts';
 import type { CompiledBackend } from './balancer.ts';
 import type { Endpoint } from './endpoints.ts';
-import { readBounded } from './read_bounded.ts';
 import { type EffectiveTimeouts, type UpstreamResponse, upstreamFailure } from './transport.ts';
 
 export interface AttemptInit {
@@ -99,7 +98,7 @@ export class Attempt {
    */
   async rejected(): Promise<GatewayError> {
     const response = this.response as UpstreamResponse;
-    const body = await readBounded(response.body, MAX_ERROR_BODY).catch(() => Buffer.alloc(0));
+    const body = await response.body.readAll(MAX_ERROR_BODY).catch(() => Buffer.alloc(0));
     const info = this.translator.parseError(response.status, body, this.tctx);
     const name = this.provider.name;
     const status = response.status;

@@ -28,7 +28,6 @@ import { answerStream } from './answer_stream.ts';
 import { answerWhole } from './answer_whole.ts';
 import type { Attempt } from './attempt.ts';
 import { type AttemptInput, runAttempts } from './attempt_loop.ts';
-import { chunksOf } from './chunk_iterator.ts';
 import { findRoute } from './find_route.ts';
 import { incomingHops } from './hops.ts';
 import { callerOf, intakeOf } from './intake.ts';
@@ -240,7 +239,7 @@ export class Exchange {
     // the first events are retried here; once answerStream has written, the stream owns the ending.
     for (;;) {
       const translator = attempt.translator.createStream(attempt.tctx);
-      const iterator = chunksOf(attempt.upstreamBody);
+      const iterator = attempt.upstreamBody;
       let first: Awaited<ReturnType<typeof readFirstEvents>>;
       try {
         first = await readFirstEvents(translator, iterator);

@@ -12,7 +12,6 @@
 // A client that asks first (Expect: 100-continue, as curl does for large bodies) gets the 100 only
 // when the body will be read, so a refused one never uploads it.
 import type { IncomingMessage } from 'node:http';
-import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { checkJsonDepth } from '../api/request_guards.ts';
 import type { Runtime } from '../compiled/compile.ts';
@@ -56,7 +55,7 @@ export type ChunkCharge = (chunk: Buffer) => GatewayError | undefined;
 
 /**
  * The charge of a whole upstream answer to the request's budget hold, chunk by chunk as the read
- * takes them (read_bounded.ts): when the budget is full the read fails with a 503
+ * takes them (UpstreamBody.readAll): when the budget is full the read fails with a 503
  * SLUICE_ERR_OVERLOADED, and `refused()` tells the caller that this, not the provider, ended it.
  * Undefined when the request holds no budget share.
  */

@@ -1,13 +1,13 @@
 // The built-in `mock` provider: answers in OpenAI's wire format without a network, deterministically.
 // The text is a fixed word list cycled to the configured token count (one word = one token by the
 // mock's own accounting, which it reports as usage), so demos and load tests need no upstream at all.
-import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openaiChat, openaiCompletions, openaiEmbeddings } from '../api/openai.ts';
 import type { MockSettings } from '../config/schema.ts';
 import type { UpstreamRequest } from '../providers/types.ts';
 import { countPromptTokens, countTokens, encodingForModel } from '../tokens/counter.ts';
 import type { EffectiveTimeouts, Transport, UpstreamResponse } from './transport.ts';
+import { bodyOf } from './upstream_body.ts';
 
 const WORDS = [
   'Sluice',
@@ -134,7 +134,7 @@ export class MockTransport implements Transport {
     return {
       status: 200,
       headers: { 'content-type': 'text/event-stream' },
-      body: Readable.from(generate(), { objectMode: true }) as never,
+      body: bodyOf(generate()),
     };
   }
 
@@ -142,5 +142,5 @@ export class MockTransport implements Transport {
 }
 
 function respond(status: number, headers: Record<string, string>, text: string): UpstreamResponse {
-  return { status, headers, body: Readable.from([Buffer.from(text)], { objectMode: true }) as never };
+  return { status, headers, body: bodyOf([Buffer.from(text)]) };
 }

@@ -6,12 +6,14 @@ import { Pool } from 'undici';
 import { GatewayError } from '../errors.ts';
 import type { UpstreamRequest } from '../providers/types.ts';
 import { guardedConnector } from './egress.ts';
+import type { UpstreamBody } from './upstream_body.ts';
 import { callUpstream } from './upstream_call.ts';
 
 export interface UpstreamResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
-  body: AsyncIterable<Buffer> & { destroy(err?: Error): void };
+  /** read whole (readAll) or as an iterator; destroy() cancels the upstream request */
+  body: UpstreamBody;
 }
 
 export interface EffectiveTimeouts {

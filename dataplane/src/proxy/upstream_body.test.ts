@@ -4,7 +4,7 @@
 // source is a recorder of what the body asked of it; callUpstream's tests drive it through a real
 // socket (upstream_call.test.ts).
 import { describe, expect, it } from 'vitest';
-import { type BodySource, HIGH_WATER_BYTES, UpstreamBody } from './upstream_body.ts';
+import { type BodySource, bodyOf, HIGH_WATER_BYTES, UpstreamBody } from './upstream_body.ts';
 
 function recorded(): BodySource & { calls: string[]; cancelled: Error | undefined } {
   const calls: string[] = [];
@@ -164,5 +164,58 @@ describe('UpstreamBody iterator', () => {
     body.destroy();
     expect(src.calls).toEqual([]);
     expect((await body.next()).done).toBe(true);
+  });
+});
+
+describe('bodyOf (in-process bodies: the mock provider, the warm-up upstream)', () => {
+  it('delivers an array of chunks whole and as an iterator', async () => {
+    expect((await bodyOf([b('a'), b('b')]).readAll(10)).toString()).toBe('ab');
+    const seen: string[] = [];
+    for await (const c of bodyOf([b('x'), b('y'), b('z')])) seen.push(c.toString());
+    expect(seen).toEqual(['x', 'y', 'z']);
+  });
+
+  it('200 chunks from a generator arrive in order, the generator held back while the reader lags', async () => {
+    let made = 0;
+    async function* gen() {
+      for (let i = 0; i < 200; i++) {
+        made++;
+        yield Buffer.alloc(8 * 1024, i % 256);
+      }
+    }
+    const body = bodyOf(gen());
+    await new Promise((r) => setTimeout(r, 20));
+    // nobody read yet: generation stopped once HIGH_WATER_BYTES were queued
+    expect(made).toBeLessThanOrEqual(HIGH_WATER_BYTES / (8 * 1024) + 1);
+    let n = 0;
+    for await (const c of body) {
+      expect(c[0]).toBe(n % 256);
+      n++;
+    }
+    expect(n).toBe(200);
+  });
+
+  it("the generator's error (an aborted chunk delay) fails the body", async () => {
+    async function* gen() {
+      yield b('first');
+      throw new Error('aborted');
+    }
+    await expect(bodyOf(gen()).readAll(100)).rejects.toThrow('aborted');
+  });
+
+  it('destroying the body returns the generator (its finally runs)', async () => {
+    let finished = false;
+    async function* gen() {
+      try {
+        for (;;) yield b('tick');
+      } finally {
+        finished = true;
+      }
+    }
+    const body = bodyOf(gen());
+    await body.next();
+    body.destroy();
+    await new Promise((r) => setTimeout(r, 10));
+    expect(finished).toBe(true);
   });
 });

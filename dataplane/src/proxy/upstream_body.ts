@@ -10,7 +10,6 @@
 //     arrives before the proxy asks for it) kept each request's objects alive through two
 //     young-generation collections again (~5 KiB promoted per request, measured with --trace-gc-nvp);
 //   - destroying the body before its end cancels the upstream request.
-import { prematureClose } from './body_errors.ts';
 
 /** What the body needs from the request that feeds it. */
 export interface BodySource {
@@ -62,7 +61,10 @@ export class UpstreamBody implements AsyncIterable<Buffer>, AsyncIterator<Buffer
     const whole = this.#whole;
     if (whole) {
       const refused = whole.charge?.(chunk);
-      if (refused) return this.destroy(refused);
+      if (refused) {
+        this.destroy(refused);
+        return;
+      }
       whole.parts.push(chunk);
       whole.size += chunk.length;
       // past the limit: stop the upstream, the caller sees more than `limit` and knows it was cut
@@ -191,6 +193,13 @@ export class UpstreamBody implements AsyncIterable<Buffer>, AsyncIterator<Buffer
   }
 }
 
+/** The error Node's own stream readers give for a stream that closed without ending. */
+function prematureClose(): Error {
+  const err = new Error('Premature close') as NodeJS.ErrnoException;
+  err.code = 'ERR_STREAM_PREMATURE_CLOSE';
+  return err;
+}
+
 /** The reason of a destroy() without one (a cut by the reader, not a failure). */
 const CUT: Error = Object.freeze(new Error('the upstream answer was cut by its reader')) as Error;
 
@@ -199,4 +208,50 @@ function cancelledByReader(): Error {
   err.name = 'AbortError';
   err.code = 'UND_ERR_ABORTED';
   return err;
+}
+
+/**
+ * A body fed from chunks made in-process (the mock provider, the warm-up upstream): pulled one at a
+ * time while the reader keeps up, paused past the high-water mark, the iterator returned when the
+ * reader destroys the body, its error (e.g. an aborted chunk delay) the body's failure.
+ */
+export function bodyOf(chunks: Iterable<Buffer> | AsyncIterable<Buffer>): UpstreamBody {
+  const it =
+    Symbol.asyncIterator in chunks
+      ? (chunks as AsyncIterable<Buffer>)[Symbol.asyncIterator]()
+      : (chunks as Iterable<Buffer>)[Symbol.iterator]();
+  let paused = false;
+  let pumping = false;
+  let cancelled = false;
+  const body = new UpstreamBody({
+    pause: () => {
+      paused = true;
+    },
+    resume: () => {
+      paused = false;
+      void pump();
+    },
+    cancel: () => {
+      cancelled = true;
+      void Promise.resolve(it.return?.()).catch(() => {});
+    },
+  });
+  async function pump(): Promise<void> {
+    if (pumping) return;
+    pumping = true;
+    try {
+      while (!paused && !cancelled && !body.finished) {
+        const next = await it.next();
+        if (cancelled) return;
+        if (next.done) return body.end();
+        body.push(next.value);
+      }
+    } catch (err) {
+      body.fail(err);
+    } finally {
+      pumping = false;
+    }
+  }
+  void pump();
+  return body;
 }

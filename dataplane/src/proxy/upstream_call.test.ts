@@ -7,7 +7,6 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { Pool } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { readBounded } from './read_bounded.ts';
 import { callUpstream } from './upstream_call.ts';
 
 let server: Server | undefined;
@@ -54,7 +53,7 @@ describe('callUpstream', () => {
     expect(r.status).toBe(201);
     expect(r.headers['x-upstream']).toBe('yes');
     expect(r.headers['content-type']).toBe('application/json');
-    expect(JSON.parse((await readBounded(r.body, 1000)).toString())).toEqual({ echoed: '{"hello":"world"}' });
+    expect(JSON.parse((await r.body.readAll(1000)).toString())).toEqual({ echoed: '{"hello":"world"}' });
   });
 
   it('skips a 1xx answer and resolves with the final one', async () => {
@@ -65,7 +64,7 @@ describe('callUpstream', () => {
     });
     const r = await callUpstream(p, post(), new AbortController().signal);
     expect(r.status).toBe(200);
-    expect((await readBounded(r.body, 100)).toString()).toBe('final');
+    expect((await r.body.readAll(100)).toString()).toBe('final');
   });
 
   it('an abort before the headers rejects with the signal reason and closes the upstream request', async () => {
@@ -103,7 +102,7 @@ describe('callUpstream', () => {
     });
     const ac = new AbortController();
     const r = await callUpstream(p, post(), ac.signal);
-    const read = readBounded(r.body, 1_000_000);
+    const read = r.body.readAll(1_000_000);
     ac.abort(new Error('cap reached'));
     await expect(read).rejects.toThrow('cap reached');
   });
@@ -158,7 +157,7 @@ describe('callUpstream', () => {
       setTimeout(() => req.socket.destroy(), 20);
     });
     const r = await callUpstream(p, post(), new AbortController().signal);
-    await expect(readBounded(r.body, 10_000)).rejects.toThrow();
+    await expect(r.body.readAll(10_000)).rejects.toThrow();
   });
 
   it("undici's first-byte and idle timeouts reach the caller with their codes", async () => {
@@ -171,6 +170,6 @@ describe('callUpstream', () => {
       callUpstream(p, { ...post(), path: '/slow-headers', headersTimeout: 50 }, new AbortController().signal),
     ).rejects.toMatchObject({ code: 'UND_ERR_HEADERS_TIMEOUT' });
     const r = await callUpstream(p, { ...post(), bodyTimeout: 50 }, new AbortController().signal);
-    await expect(readBounded(r.body, 10_000)).rejects.toMatchObject({ code: 'UND_ERR_BODY_TIMEOUT' });
+    await expect(r.body.readAll(10_000)).rejects.toMatchObject({ code: 'UND_ERR_BODY_TIMEOUT' });
   });
 });
