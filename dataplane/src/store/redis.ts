@@ -20,14 +20,22 @@ import { metrics } from '../observability/metrics.ts';
 import { acquireLoopLag, type LoopLag, type Timed, withinDeadline } from './deadline.ts';
 import { MemoryStore } from './memory.ts';
 import {
-  admitArgs,
+  type AdmitReply,
+  admitResult,
+  admitSpec,
   hashTag,
   lateReplyMs,
   maxWaitMs,
-  parseAdmitReply,
+  parseAdmitReplies,
+  pushAdmitKeys,
+  pushSettleKeys,
+  RefusedBatch,
   type ReplayOp,
   scaleBatch,
+  settleSpec,
+  slotGroup,
 } from './redis_admission.ts';
+import { CallFailed, TurnCoalescer } from './redis_coalesce.ts';
 import { parseRedisUrl, type RedisSettings } from './redis_connect.ts';
 import { type LuaScript, scripts } from './redis_scripts.ts';
 
@@ -59,6 +67,13 @@ const REPLAY_BATCH = 64;
 /** How long a cancelled reservation's tombstone and a merge's id are kept. */
 const TOMBSTONE_MS = 10 * 60_000;
 
+/** A call not sent because the circuit opened before its turn ended: not another failure. */
+class CircuitOpen extends Error {
+  constructor() {
+    super('circuit open');
+  }
+}
+
 export class RedisStore implements Store {
   readonly type = 'redis' as const;
   readonly #opts: RedisStoreOptions;
@@ -81,6 +96,11 @@ export class RedisStore implements Store {
   #probe: NodeJS.Timeout | undefined;
   #flushTimer: NodeJS.Timeout | undefined;
   #closed = false;
+  #refusalLoggedAt = -Infinity;
+  /** one ADMIT_MANY call per event-loop turn (per Cluster slot) */
+  readonly #admits = new TurnCoalescer<AdmitBatch>((batches, specs) => this.#admitCall(batches, specs));
+  /** one SETTLE_MANY call per event-loop turn (per Cluster slot) */
+  readonly #settles = new TurnCoalescer<SettleBatch>((batches, specs) => this.#settleCall(batches, specs));
 
   constructor(opts: RedisStoreOptions) {
     this.#opts = opts;
@@ -147,16 +167,86 @@ export class RedisStore implements Store {
     return this.#opts.keyPrefix + k;
   }
 
-  async #eval(s: LuaScript, keys: string[], args: Array<string | number>): Promise<unknown> {
-    const full = keys.map((k) => this.#key(k));
+  /** `args`: [sha, number of keys, ...keys, ...argv], the one array the command is sent from. */
+  async #call(s: LuaScript, args: Array<string | number>): Promise<unknown> {
     try {
-      return await this.#client.evalsha(s.sha, full.length, ...full, ...args);
+      return await this.#client.call('evalsha', args);
     } catch (err) {
       // A restarted Redis has an empty script cache: load the script by sending its source once.
-      if (err instanceof Error && err.message.startsWith('NOSCRIPT'))
-        return this.#client.eval(s.source, full.length, ...full, ...args);
+      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) {
+        args[0] = s.source;
+        return this.#client.call('eval', args);
+      }
       throw err;
     }
+  }
+
+  #eval(s: LuaScript, keys: string[], argv: Array<string | number>): Promise<unknown> {
+    const args: Array<string | number> = [s.sha, keys.length];
+    for (const k of keys) args.push(this.#key(k));
+    for (const a of argv) args.push(a);
+    return this.#call(s, args);
+  }
+
+  /** Batches coalesced into one call share it; on a Cluster, only batches of one slot can. */
+  #group(firstKey: string | undefined): string {
+    return this.#client instanceof Cluster && firstKey !== undefined ? slotGroup(this.#key(firstKey)) : '';
+  }
+
+  /**
+   * One ADMIT_MANY call for a turn's admissions, under ONE deadline. When the call fails or times
+   * out, every batch in it is abandoned (see #abandon) and each caller gets the shared CallFailed.
+   */
+  async #admitCall(batches: AdmitBatch[], specs: string[]): Promise<unknown[] | CallFailed> {
+    if (this.#open) return new CallFailed(new CircuitOpen(), Promise.resolve());
+    const args: Array<string | number> = [scripts.admitMany.sha, 0];
+    for (const b of batches) pushAdmitKeys(b, this.#opts.keyPrefix, args);
+    args[1] = args.length - 2;
+    for (const spec of specs) args.push(spec);
+    const call = this.#call(scripts.admitMany, args);
+    const r = await this.#timed(call);
+    if (r.ok) {
+      this.#succeeded();
+      return parseAdmitReplies(r.value, batches.length);
+    }
+    this.#abandon(batches, specs, call);
+    return new CallFailed(r.error, call);
+  }
+
+  /** SETTLE_MANY for `batches` (a turn's settlements, or replayed ones): one entry per batch. */
+  #settleMany(batches: SettleBatch[], specs: string[]): Promise<unknown> {
+    const args: Array<string | number> = [scripts.settleMany.sha, 0];
+    for (const b of batches) pushSettleKeys(b, this.#opts.keyPrefix, args);
+    args[1] = args.length - 2;
+    for (const spec of specs) args.push(spec);
+    return this.#call(scripts.settleMany, args).then((raw) => {
+      if (!Array.isArray(raw) || raw.length !== batches.length)
+        throw new Error(`settlement reply has no entry for each of ${batches.length} batches`);
+      return raw;
+    });
+  }
+
+  async #settleCall(batches: SettleBatch[], specs: string[]): Promise<unknown[] | CallFailed> {
+    if (this.#open) return new CallFailed(new CircuitOpen(), Promise.resolve());
+    const call = this.#settleMany(batches, specs);
+    const r = await this.#timed(call);
+    if (!r.ok) return new CallFailed(r.error, call);
+    this.#succeeded();
+    return r.value as unknown[];
+  }
+
+  /**
+   * Redis answered but refused one batch (a key of the wrong type): not an outage, so the circuit
+   * does not count it, and not worth repeating, so it is not replayed. One log line per 10 s.
+   */
+  #refused(err: unknown): void {
+    const now = performance.now();
+    if (now - this.#refusalLoggedAt < 10_000) return;
+    this.#refusalLoggedAt = now;
+    this.#opts.log?.warn(
+      { reason: err instanceof Error ? err.message : String(err) },
+      'Redis refused a batch',
+    );
   }
 
   #timed<T>(p: Promise<T>): Promise<Timed<T>> {
@@ -264,7 +354,7 @@ export class RedisStore implements Store {
     // them after a stall must not take seconds while the windows they correct are read by admissions.
     while (this.#ops.length > 0) {
       const batch = this.#ops.slice(0, REPLAY_BATCH);
-      const results = await Promise.all(batch.map((op) => this.#timed(this.#run(op))));
+      const results = await Promise.all(this.#replay(batch));
       const failed = batch.filter((_, i) => !results[i]?.ok);
       this.#ops.splice(0, batch.length, ...failed);
       const err = results.find((r) => !r.ok);
@@ -276,12 +366,56 @@ export class RedisStore implements Store {
     return true;
   }
 
-  #run(op: ReplayOp): Promise<unknown> {
+  /** The outcome of each replayed op; settlements go out as one SETTLE_MANY per Cluster slot. */
+  #replay(ops: ReplayOp[]): Array<Promise<Timed<unknown>>> {
+    const out: Array<Promise<Timed<unknown>>> = [];
+    const settles = new Map<string, { at: number[]; batches: SettleBatch[]; specs: string[] }>();
+    ops.forEach((op, i) => {
+      if (op.kind !== 'settle') {
+        out[i] = this.#timed(this.#run(op));
+        return;
+      }
+      let spec: string;
+      try {
+        spec = settleSpec(op.batch);
+      } catch (err) {
+        this.#refused(err); // a spec that cannot be written now never can: drop it
+        out[i] = Promise.resolve({ ok: true, value: 0 });
+        return;
+      }
+      const group = this.#group(
+        op.batch.windows[0]?.key ?? op.batch.concurrency[0]?.key ?? op.batch.reservation,
+      );
+      let g = settles.get(group);
+      if (!g) {
+        g = { at: [], batches: [], specs: [] };
+        settles.set(group, g);
+      }
+      g.at.push(i);
+      g.batches.push(op.batch);
+      g.specs.push(spec);
+    });
+    for (const g of settles.values()) {
+      const call = this.#timed(this.#settleMany(g.batches, g.specs));
+      g.at.forEach((i, j) => {
+        out[i] = call.then((r) => {
+          // a refused entry is done with: Redis answered, and would refuse it again
+          if (r.ok && Array.isArray(r.value) && typeof r.value[j] === 'string')
+            this.#refused(new RefusedBatch(r.value[j]));
+          return r;
+        });
+      });
+    }
+    return out;
+  }
+
+  #run(op: Exclude<ReplayOp, { kind: 'settle' }>): Promise<unknown> {
     switch (op.kind) {
-      case 'settle':
-        return this.#settleRemote(op.batch);
-      case 'cancel':
-        return this.#eval(scripts.cancel, op.keys, [op.spec, op.granted ? '1' : '0', TOMBSTONE_MS]);
+      case 'cancel': {
+        const keys: string[] = [];
+        pushAdmitKeys(op.batch, '', keys);
+        return this.#eval(scripts.cancel, keys, [op.spec, op.granted ? '1' : '0', TOMBSTONE_MS]);
+      }
       case 'merge': {
         const ttl = op.expireAt - Date.now();
         if (ttl <= 0) return Promise.resolve(0);
@@ -295,26 +429,33 @@ export class RedisStore implements Store {
   }
 
   /**
-   * The request no longer waits for this admission (it timed out or failed), but Redis may have run
-   * it or may still run it. Whatever its outcome, it is undone by id, so the request is charged only
-   * where it was served: as soon as a late reply says it was granted, or once Redis is back when no
-   * reply will come (the tombstone then also stops a copy still in flight from charging).
+   * The requests no longer wait for this call (it timed out or failed), but Redis may have run it or
+   * may still run it. Whatever each batch's outcome, it is undone by id, so a request is charged only
+   * where it was served: as soon as a late reply says its batch was granted, or once Redis is back
+   * when no reply will come (the tombstone then also stops a copy still in flight from charging).
    */
-  #abandon(batch: AdmitBatch, keys: string[], spec: string, call: Promise<unknown>): void {
+  #abandon(batches: AdmitBatch[], specs: string[], call: Promise<unknown>): void {
     call.then(
       (raw) => {
-        let granted: boolean;
+        let replies: AdmitReply[];
         try {
-          granted = parseAdmitReply(raw).ok;
+          replies = parseAdmitReplies(raw, batches.length);
         } catch {
-          return; // refused by a tombstone: nothing was charged
+          return; // a reply that is not ours charged nothing we can name
         }
-        if (granted) this.#enqueue({ kind: 'cancel', keys, spec, granted: true });
+        // denied, refused or stopped by a tombstone: nothing was charged
+        replies.forEach((r, i) => {
+          const batch = batches[i];
+          if (r.ok && batch) this.#enqueue({ kind: 'cancel', batch, spec: specs[i] ?? '', granted: true });
+        });
       },
       () => {
         // Without a reservation record nothing tells later whether it ran: only rate slots, which a
         // bucket's refill returns, can be over-counted that way (docs/policies.md).
-        if (batch.reservation) this.#enqueue({ kind: 'cancel', keys, spec, granted: false });
+        batches.forEach((batch, i) => {
+          if (batch.reservation)
+            this.#enqueue({ kind: 'cancel', batch, spec: specs[i] ?? '', granted: false });
+        });
       },
     );
   }
@@ -329,22 +470,24 @@ export class RedisStore implements Store {
   async admit(batch: AdmitBatch): Promise<{ result: AdmitResult; placement: Placement }> {
     let cause: unknown;
     if (!this.#open) {
-      const { keys, spec } = admitArgs(batch);
-      const call = this.#eval(scripts.admit, keys, [spec]);
-      const r = await this.#timed(call);
-      let result: AdmitResult | undefined;
-      if (r.ok) {
-        try {
-          result = parseAdmitReply(r.value);
-        } catch (err) {
-          cause = err; // a tombstone under a fresh id: impossible, but never charge twice for it
-        }
-        this.#succeeded();
-        if (result) return { result, placement: 'primary' };
+      const first = batch.rates[0]?.key ?? batch.concurrency[0]?.key ?? batch.windows[0]?.key;
+      const reply = await this.#admits.add(
+        batch,
+        admitSpec(batch),
+        this.#group(first ?? batch.reservation?.key),
+      );
+      if (reply instanceof CallFailed) {
+        cause = reply.error;
+        if (!(reply.error instanceof CircuitOpen)) this.#failed(reply.error);
       } else {
-        cause = r.error;
-        this.#failed(r.error);
-        this.#abandon(batch, keys, spec, call);
+        try {
+          return { result: admitResult(reply as AdmitReply), placement: 'primary' };
+        } catch (err) {
+          // a tombstone under a fresh id (impossible, but never charge twice for it), or a batch
+          // Redis refused: nothing was charged in Redis
+          cause = err;
+          if (err instanceof RefusedBatch) this.#refused(err);
+        }
       }
     }
     if (this.#opts.failMode === 'closed') {
@@ -373,17 +516,6 @@ export class RedisStore implements Store {
     return { result, placement: 'fallback' };
   }
 
-  #settleRemote(batch: SettleBatch): Promise<unknown> {
-    const keys = [...batch.windows.map((w) => w.key), ...batch.concurrency.map((c) => c.key)];
-    if (batch.reservation !== undefined) keys.push(batch.reservation);
-    const spec = JSON.stringify({
-      w: batch.windows.map((w) => w.delta),
-      c: batch.concurrency.map((c) => c.id),
-      ...(batch.reservation !== undefined ? { v: 1 } : {}),
-    });
-    return this.#eval(scripts.settle, keys, [spec]);
-  }
-
   async settle(batch: SettleBatch, placement: Placement): Promise<void> {
     if (placement === 'fallback') {
       // Corrections of outage usage join the merge, whether or not Redis is back by now.
@@ -392,13 +524,22 @@ export class RedisStore implements Store {
       return;
     }
     if (!this.#open && this.#ops.length === 0) {
-      const call = this.#settleRemote(batch);
-      const r = await this.#timed(call);
-      if (r.ok) {
-        this.#succeeded();
-        return;
+      let spec: string;
+      try {
+        spec = settleSpec(batch);
+      } catch (err) {
+        this.#refused(err); // a delta that is not a number: no Redis could apply it
+        throw err;
       }
-      this.#failed(r.error);
+      const first = batch.windows[0]?.key ?? batch.concurrency[0]?.key ?? batch.reservation;
+      const reply = await this.#settles.add(batch, spec, this.#group(first));
+      if (!(reply instanceof CallFailed)) {
+        if (typeof reply !== 'string') return;
+        const err = new RefusedBatch(reply);
+        this.#refused(err);
+        throw err;
+      }
+      if (!(reply.error instanceof CircuitOpen)) this.#failed(reply.error);
       // A late success makes the replay a no-op (the reservation record is gone by then).
     }
     this.#enqueue({ kind: 'settle', batch });
@@ -438,11 +579,10 @@ export class RedisStore implements Store {
 
   /** One admission of an empty batch: the script runs (and any NOSCRIPT is paid) before the first request. */
   async warm(): Promise<void> {
-    if (this.#open) return;
-    const { keys, spec } = admitArgs({ rates: [], concurrency: [], windows: [], wantOutput: 0 });
+    const none: AdmitBatch = { rates: [], concurrency: [], windows: [], wantOutput: 0 };
+    const spec = admitSpec(none);
     for (let i = 0; i < 10; i++) {
-      const r = await this.#timed(this.#eval(scripts.admit, keys, [spec]));
-      if (!r.ok) return;
+      if ((await this.#admitCall([none], [spec])) instanceof CallFailed) return;
     }
   }
 
