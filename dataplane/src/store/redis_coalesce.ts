@@ -36,8 +36,6 @@ export class TurnCoalescer<T> {
   readonly #send: SendCall<T>;
   readonly #groups = new Map<string, Pending<T>>();
   #scheduled = false;
-  /** calls sent so far (for tests and health: how well requests coalesce) */
-  calls = 0;
 
   constructor(send: SendCall<T>) {
     this.#send = send;
@@ -66,7 +64,6 @@ export class TurnCoalescer<T> {
     this.#scheduled = false;
     for (const [group, p] of this.#groups) {
       this.#groups.delete(group);
-      this.calls++;
       this.#send(p.items, p.specs).then(
         (out) => {
           for (let i = 0; i < p.waiters.length; i++) p.waiters[i]?.(Array.isArray(out) ? out[i] : out);
