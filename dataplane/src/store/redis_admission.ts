@@ -1,5 +1,5 @@
 // The wire side of the admission protocol (docs/policies.md "Admission protocol"): script arguments,
-// replies, the operations replayed when Redis is back, the fail-open share, and the time bounds.
+// replies, the operations replayed when Redis is back, and the time bounds.
 // Arguments are written straight into the one array a script call sends (no per-request key lists),
 // and the specs are JSON written by hand from the batch (no intermediate arrays of numbers).
 import type { AdmitBatch, AdmitResult, SettleBatch } from './types.ts';
@@ -8,21 +8,6 @@ import type { AdmitBatch, AdmitResult, SettleBatch } from './types.ts';
 export const maxWaitMs = (commandTimeoutMs: number) => Math.max(2_000, 10 * commandTimeoutMs);
 /** When ioredis itself gives up on a command: its reply is then lost and the outcome stays unknown. */
 export const lateReplyMs = (commandTimeoutMs: number) => Math.max(10_000, 40 * commandTimeoutMs);
-
-/** The local share of a limit while Redis is away: each of N replicas takes limit/N. */
-export function scaleBatch(batch: AdmitBatch, replicas: number): AdmitBatch {
-  if (replicas <= 1) return batch;
-  return {
-    ...batch,
-    rates: batch.rates.map((r) => ({
-      ...r,
-      emissionMs: r.emissionMs * replicas,
-      burst: Math.max(1, Math.floor(r.burst / replicas)),
-    })),
-    concurrency: batch.concurrency.map((c) => ({ ...c, max: Math.max(1, Math.floor(c.max / replicas)) })),
-    windows: batch.windows.map((w) => ({ ...w, limit: w.limit / replicas })),
-  };
-}
 
 export class CancelledAdmission extends Error {}
 
