@@ -19,39 +19,23 @@ export class RefusedBatch extends Error {
   }
 }
 
-/** One batch's entry of ADMIT_MANY's reply (already parsed from the reply's JSON array). */
-export interface AdmitReply {
-  ok: boolean;
-  kind?: 'rate' | 'concurrency' | 'window' | 'cancelled' | 'error';
-  index?: number;
-  retry?: number;
-  grant?: number;
-  rates?: unknown;
-  /** a number on denial (units used in the denying window), a list on success */
-  used?: unknown;
-  error?: string;
-}
+/** One batch's entry of ADMIT_MANY's reply: an AdmitResult as it is, or why there is none. */
+export type AdmitReply =
+  | AdmitResult
+  | { ok: false; kind: 'cancelled' }
+  | { ok: false; kind: 'error'; error: string };
 
+/** The result in one batch's reply entry, used as parsed (no copy). */
 export function admitResult(r: AdmitReply): AdmitResult {
-  if (!r.ok) {
-    if (r.kind === 'cancelled') throw new CancelledAdmission('reservation was cancelled');
-    if (r.kind === 'error') throw new RefusedBatch(r.error ?? 'unknown error');
-    return {
-      ok: false,
-      kind: r.kind ?? 'rate',
-      index: r.index ?? 0,
-      retryAfterMs: r.retry ?? 1_000,
-      ...(typeof r.used === 'number' ? { used: r.used } : {}),
-    };
+  if (r.ok) {
+    // cjson encodes an empty Lua table as {} rather than []
+    if (!Array.isArray(r.rates)) r.rates = [];
+    if (!Array.isArray(r.windowsUsed)) r.windowsUsed = [];
+    return r;
   }
-  // cjson encodes an empty Lua table as {} rather than []; the rate pairs become the result's objects
-  const rates = Array.isArray(r.rates) ? (r.rates as Array<[number, number]>) : [];
-  return {
-    ok: true,
-    grant: r.grant ?? 0,
-    rates: rates.map(([remaining, resetMs]) => ({ remaining, resetMs })),
-    windowsUsed: Array.isArray(r.used) ? (r.used as number[]) : [],
-  };
+  if (r.kind === 'cancelled') throw new CancelledAdmission('reservation was cancelled');
+  if (r.kind === 'error') throw new RefusedBatch(r.error);
+  return r;
 }
 
 /** ADMIT_MANY's reply: one JSON array, parsed once for all the batches of the call. */

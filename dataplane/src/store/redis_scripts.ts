@@ -25,8 +25,9 @@ end
  * KEYS: each batch's keys back to back: rate keys, then concurrency keys, then window keys, then the
  * reservation key when its spec.v is set. ARGV: one spec per batch, JSON
  * {r: [[emissionMs, burst]], c: [[max, id, leaseMs]], w: [[limit, fixed, perOutput, ttlMs, resetMs]], o: wantOutput, v: reservationTtlMs}.
- * Returns a JSON array, one entry per batch: {ok, grant, rates: [[remaining, resetMs]], used: [..]},
- * {ok: false, kind, index, retry, used}, {ok: false, kind: 'cancelled'} or {ok: false, kind: 'error', error}.
+ * Returns a JSON array, one entry per batch, shaped as the AdmitResult it is (store/types.ts), so the
+ * parsed reply is the result: {ok, grant, rates: [{remaining, resetMs}], windowsUsed: [..]},
+ * {ok: false, kind, index, retryAfterMs, used}, {ok: false, kind: 'cancelled'} or {ok: false, kind: 'error', error}.
  * The reservation record holds what each window was charged; a record that already exists (a
  * tombstone left by CANCEL) means this admission was given up by its replica: it must not charge.
  */
@@ -34,7 +35,7 @@ export const ADMIT_MANY_LUA = `${REFUSAL}
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local function deny(kind, index, retry, used)
-  return cjson.encode({ok = false, kind = kind, index = index, retry = math.ceil(retry), used = used})
+  return cjson.encode({ok = false, kind = kind, index = index, retryAfterMs = math.ceil(retry), used = used})
 end
 -- Reads and decides; writes nothing but expired leases (a no-op for the limits).
 local function check(spec, base)
@@ -86,7 +87,7 @@ local function charge(spec, base, plan)
     redis.call('SET', KEYS[base + i], string.format('%.3f', tats[i]), 'PX', math.max(1, math.ceil(tats[i] - now)))
     local remaining = math.floor((now - tats[i]) / e + b)
     if remaining < 0 then remaining = 0 end
-    rates[i] = {remaining, math.ceil(tats[i] - now)}
+    rates[i] = {remaining = remaining, resetMs = math.ceil(tats[i] - now)}
   end
   for i = 1, nc do
     local k = KEYS[base + nr + i]
@@ -103,7 +104,7 @@ local function charge(spec, base, plan)
     after[i] = v
   end
   if spec.v then redis.call('SET', KEYS[base + nr + nc + nw + 1], table.concat(charged, ','), 'PX', spec.v) end
-  return cjson.encode({ok = true, grant = grant, rates = rates, used = after})
+  return cjson.encode({ok = true, grant = grant, rates = rates, windowsUsed = after})
 end
 local out = {}
 local base = 0
