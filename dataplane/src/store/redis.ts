@@ -83,10 +83,16 @@ export class RedisStore implements Store {
   #probe: NodeJS.Timeout | undefined;
   #closed = false;
   #refusalLoggedAt = -Infinity;
-  /** one ADMIT_MANY call per event-loop turn (per Cluster slot) */
-  readonly #admits = new TurnCoalescer<AdmitBatch>((batches, specs) => this.#admitCall(batches, specs));
   /** one SETTLE_MANY call per event-loop turn (per Cluster slot) */
   readonly #settles = new TurnCoalescer<SettleBatch>((batches, specs) => this.#settleCall(batches, specs));
+  /**
+   * one ADMIT_MANY call per event-loop turn (per Cluster slot), sent after the turn's settlements, so
+   * what they give back is there for the admissions, as when each was sent when it was made
+   */
+  readonly #admits = new TurnCoalescer<AdmitBatch>(
+    (batches, specs) => this.#admitCall(batches, specs),
+    () => this.#settles.flush(),
+  );
 
   constructor(opts: RedisStoreOptions) {
     this.#opts = opts;

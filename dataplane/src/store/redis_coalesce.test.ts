@@ -162,6 +162,23 @@ describe('coalesced script calls', () => {
     expect(await client.exists(`co:{${ns}}:rsv:r${denied}`)).toBe(0);
   });
 
+  it("sends a turn's settlements before its admissions: what they give back is there for them", async () => {
+    const store = await makeStore();
+    const ns = `o-${randomUUID()}`;
+    // r0 takes the whole window of 30
+    expect((await store.admit(request(ns, 'r0', 30))).result.ok).toBe(true);
+    const seen = await countScriptCalls();
+    // in one turn r1 asks first, then r0 ends having used nothing: r1 fits, as it would have when
+    // each call went out the moment it was made
+    const [r1] = await Promise.all([
+      store.admit(request(ns, 'r1', 30)),
+      store.settle(settlement(ns, 'r0', 0), 'primary'),
+    ]);
+    expect(r1).toMatchObject({ placement: 'primary', result: { ok: true, grant: 20, windowsUsed: [30] } });
+    await seen.caughtUp();
+    expect(counts(seen)).toEqual({ admitMany: 1, settleMany: 1, other: 0 });
+  });
+
   it('stays exact across replicas admitting in the same turns', async () => {
     const [a, b] = [await makeStore(), await makeStore()];
     const ns = `x-${randomUUID()}`;

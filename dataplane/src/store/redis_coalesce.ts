@@ -34,11 +34,14 @@ export type SendCall<T> = (items: T[], specs: string[]) => Promise<unknown[] | C
 
 export class TurnCoalescer<T> {
   readonly #send: SendCall<T>;
+  readonly #before: (() => void) | undefined;
   readonly #groups = new Map<string, Pending<T>>();
   #scheduled = false;
 
-  constructor(send: SendCall<T>) {
+  /** `before`: runs as this turn's calls are sent, just before them (another coalescer's flush) */
+  constructor(send: SendCall<T>, before?: () => void) {
     this.#send = send;
+    this.#before = before;
   }
 
   /** Joins the current turn's call; resolves to this item's reply entry or to the call's CallFailed. */
@@ -60,8 +63,14 @@ export class TurnCoalescer<T> {
     });
   }
 
+  /** Sends what this turn has gathered now (its scheduled turn end then finds nothing to send). */
+  flush(): void {
+    this.#flush();
+  }
+
   readonly #flush = (): void => {
     this.#scheduled = false;
+    this.#before?.();
     for (const [group, p] of this.#groups) {
       this.#groups.delete(group);
       this.#send(p.items, p.specs).then(
