@@ -31,7 +31,7 @@ import {
   settleSpec,
 } from './redis_admission.ts';
 import { ScriptCalls } from './redis_calls.ts';
-import { CallFailed, TurnCoalescer } from './redis_coalesce.ts';
+import { CallFailed, entryOf, TurnCoalescer } from './redis_coalesce.ts';
 import { parseRedisUrl, type RedisSettings } from './redis_connect.ts';
 import { LocalShare, scaleBatch } from './redis_local_share.ts';
 import { ReplayQueue } from './redis_replay.ts';
@@ -276,7 +276,9 @@ export class RedisStore implements Store {
       let reply: unknown;
       try {
         const spec = admitSpec(batch);
-        reply = await this.#admits.add(batch, spec, this.#calls.group(first ?? batch.reservation?.key));
+        const call = this.#admits.add(batch, spec, this.#calls.group(first ?? batch.reservation?.key));
+        const at = call.items.length - 1;
+        reply = entryOf(await call.reply, at);
       } catch (err) {
         // a number no script could use (NaN): refused here, as Redis would refuse it
         reply = { ok: false, kind: 'error', error: String(err) } satisfies AdmitReply;
@@ -324,7 +326,9 @@ export class RedisStore implements Store {
         throw err;
       }
       const first = batch.windows[0]?.key ?? batch.concurrency[0]?.key ?? batch.reservation;
-      const reply = await this.#settles.add(batch, spec, this.#calls.group(first));
+      const call = this.#settles.add(batch, spec, this.#calls.group(first));
+      const at = call.items.length - 1;
+      const reply = entryOf(await call.reply, at);
       if (!(reply instanceof CallFailed)) {
         if (typeof reply !== 'string') return;
         const err = new RefusedBatch(reply);

@@ -20,10 +20,19 @@ export class CallFailed {
   }
 }
 
-interface Pending<T> {
+/**
+ * One call being gathered: the items (a caller's entry in the reply is at the index its item had)
+ * and the reply, one promise shared by every caller in the call rather than one per request.
+ */
+export interface TurnCall<T> {
+  readonly items: readonly T[];
+  readonly reply: Promise<unknown[] | CallFailed>;
+}
+
+interface Pending<T> extends TurnCall<T> {
   items: T[];
   specs: string[];
-  waiters: Array<(r: unknown) => void>;
+  resolve: (out: unknown[] | CallFailed) => void;
 }
 
 /**
@@ -31,6 +40,10 @@ interface Pending<T> {
  * never rejects: it resolves to one entry per item, or to the CallFailed shared by all of them.
  */
 export type SendCall<T> = (items: T[], specs: string[]) => Promise<unknown[] | CallFailed>;
+
+/** This caller's share of a call's outcome: its own entry, or the failure of the whole call. */
+export const entryOf = (out: unknown[] | CallFailed, at: number): unknown =>
+  out instanceof CallFailed ? out : out[at];
 
 export class TurnCoalescer<T> {
   readonly #send: SendCall<T>;
@@ -44,23 +57,27 @@ export class TurnCoalescer<T> {
     this.#before = before;
   }
 
-  /** Joins the current turn's call; resolves to this item's reply entry or to the call's CallFailed. */
-  add(item: T, spec: string, group = ''): Promise<unknown> {
+  /**
+   * Joins the current turn's call of `group` and returns it: this item's entry of `reply` is at
+   * `items.length - 1` as add returns (read it before awaiting).
+   */
+  add(item: T, spec: string, group = ''): TurnCall<T> {
     let p = this.#groups.get(group);
     if (!p) {
-      p = { items: [], specs: [], waiters: [] };
+      let resolve!: (out: unknown[] | CallFailed) => void;
+      const reply = new Promise<unknown[] | CallFailed>((r) => {
+        resolve = r;
+      });
+      p = { items: [], specs: [], reply, resolve };
       this.#groups.set(group, p);
     }
-    const pending = p;
-    pending.items.push(item);
-    pending.specs.push(spec);
+    p.items.push(item);
+    p.specs.push(spec);
     if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(this.#flush);
     }
-    return new Promise((resolve) => {
-      pending.waiters.push(resolve);
-    });
+    return p;
   }
 
   /** Sends what this turn has gathered now (its scheduled turn end then finds nothing to send). */
@@ -73,15 +90,9 @@ export class TurnCoalescer<T> {
     this.#before?.();
     for (const [group, p] of this.#groups) {
       this.#groups.delete(group);
-      this.#send(p.items, p.specs).then(
-        (out) => {
-          for (let i = 0; i < p.waiters.length; i++) p.waiters[i]?.(Array.isArray(out) ? out[i] : out);
-        },
-        // send never rejects; if it did, every waiter still gets an answer rather than hanging
-        (err: unknown) => {
-          const failed = new CallFailed(err, Promise.resolve());
-          for (const w of p.waiters) w(failed);
-        },
+      // send never rejects; if it did, every caller still gets an answer rather than hanging
+      this.#send(p.items, p.specs).then(p.resolve, (err: unknown) =>
+        p.resolve(new CallFailed(err, Promise.resolve())),
       );
     }
   };
