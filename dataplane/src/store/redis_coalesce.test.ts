@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisServer, startRedis } from '../../../test/helpers/redis.ts';
 import { RedisStore } from './redis.ts';
 import { RefusedBatch } from './redis_admission.ts';
+import { MAX_BATCHES_PER_CALL } from './redis_coalesce.ts';
 import { scripts } from './redis_scripts.ts';
 import type { AdmitBatch, SettleBatch } from './types.ts';
 
@@ -177,6 +178,21 @@ describe('coalesced script calls', () => {
     expect(r1).toMatchObject({ placement: 'primary', result: { ok: true, grant: 20, windowsUsed: [30] } });
     await seen.caughtUp();
     expect(counts(seen)).toEqual({ admitMany: 1, settleMany: 1, other: 0 });
+  });
+
+  it('splits a turn larger than one call may carry, and stays exact across its calls', async () => {
+    const store = await makeStore();
+    const ns = `m-${randomUUID()}`;
+    const seen = await countScriptCalls();
+    // 150 requests of 30 units against 3,000: exactly 100 fit, whichever call each is in
+    const results = await Promise.all(
+      Array.from({ length: 150 }, (_, i) => store.admit(request(ns, `r${i}`, 3_000))),
+    );
+    await seen.caughtUp();
+    expect(seen.admitMany).toBe(Math.ceil(150 / MAX_BATCHES_PER_CALL));
+    expect(results.filter((r) => r.result.ok).length).toBe(100);
+    expect(results.every((r) => r.placement === 'primary')).toBe(true);
+    expect(Number(await client.get(`co:{${ns}}:w`))).toBe(3_000);
   });
 
   it('stays exact across replicas admitting in the same turns', async () => {

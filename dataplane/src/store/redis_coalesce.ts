@@ -45,6 +45,13 @@ export type SendCall<T> = (items: T[], specs: string[]) => Promise<unknown[] | C
 export const entryOf = (out: unknown[] | CallFailed, at: number): unknown =>
   out instanceof CallFailed ? out : out[at];
 
+/**
+ * The most batches one call carries: a script runs alone on Redis, so a call of thousands of batches
+ * would hold every other client (the other replicas included) for milliseconds. A fuller turn is
+ * sent as several calls.
+ */
+export const MAX_BATCHES_PER_CALL = 64;
+
 export class TurnCoalescer<T> {
   readonly #send: SendCall<T>;
   readonly #before: (() => void) | undefined;
@@ -73,7 +80,12 @@ export class TurnCoalescer<T> {
     }
     p.items.push(item);
     p.specs.push(spec);
-    if (!this.#scheduled) {
+    if (p.items.length >= MAX_BATCHES_PER_CALL) {
+      // full: sent at once (the turn's settlements first, as at the turn's end); the next start a new call
+      this.#groups.delete(group);
+      this.#before?.();
+      this.#sendCall(p);
+    } else if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(this.#flush);
     }
@@ -90,10 +102,14 @@ export class TurnCoalescer<T> {
     this.#before?.();
     for (const [group, p] of this.#groups) {
       this.#groups.delete(group);
-      // send never rejects; if it did, every caller still gets an answer rather than hanging
-      this.#send(p.items, p.specs).then(p.resolve, (err: unknown) =>
-        p.resolve(new CallFailed(err, Promise.resolve())),
-      );
+      this.#sendCall(p);
     }
   };
+
+  #sendCall(p: Pending<T>): void {
+    // send never rejects; if it did, every caller still gets an answer rather than hanging
+    this.#send(p.items, p.specs).then(p.resolve, (err: unknown) =>
+      p.resolve(new CallFailed(err, Promise.resolve())),
+    );
+  }
 }
