@@ -13,7 +13,7 @@ import { metrics } from '../observability/metrics.ts';
 import type { Usage } from '../providers/types.ts';
 import { upstreamModel } from '../proxy/balancer.ts';
 import type { Admission, AdmitInput, Completion } from '../proxy/policy_interface.ts';
-import type { AdmitDenied, Placement, Store } from '../store/types.ts';
+import type { AdmitDenied, Placement, SettleBatch, Store } from '../store/types.ts';
 import { formatDuration } from '../store/windows.ts';
 import { ASYNC_MIN_CHARS, countPromptTokensAsync } from '../tokens/pool.ts';
 import { actualAmount, type BuiltBatch, buildBatch, describeRate, describeWindow } from './batch.ts';
@@ -356,13 +356,13 @@ function admission(
       if (!reserved) return;
       const { built, charged, placement } = reserved;
       const cost = real && done ? costMicroUsd(real, ctx.prices.price(done.provider, done.model)) : 0;
-      const windows = built.windows
-        .map((w, i) => ({
-          key: built.batch.windows[i]?.key ?? '',
-          delta: actualAmount(w.measure, real, cost) - (charged[i] ?? 0),
-        }))
-        .filter((w) => w.delta !== 0);
-      const concurrency = built.batch.concurrency.map((c) => ({ key: c.key, id: c.id }));
+      const windows: SettleBatch['windows'] = [];
+      built.windows.forEach((w, i) => {
+        const delta = actualAmount(w.measure, real, cost) - (charged[i] ?? 0);
+        if (delta !== 0) windows.push({ key: built.batch.windows[i]?.key ?? '', delta });
+      });
+      // the admitted slots as they are: a settlement reads only their key and id
+      const concurrency = built.batch.concurrency;
       const reservation = built.batch.reservation?.key;
       // With a reservation the settlement also closes its record, even when nothing changes.
       if (windows.length === 0 && concurrency.length === 0 && reservation === undefined) return;

@@ -12,24 +12,29 @@
 //     openAfterMs) or the connection drops; while open no request waits on Redis, fail-open admits
 //     on a local MemoryStore holding limit/N (N = store.redis.replicas), fail-closed answers 503;
 //   - settlements, cancellations and the merge of outage usage are idempotent operations queued and
-//     replayed in order once Redis answers again.
-import { randomUUID } from 'node:crypto';
+//     replayed in order once Redis answers again (store/redis_replay.ts);
+//   - the admissions and the settlements of one event-loop turn go to Redis as one script call
+//     (store/redis_coalesce.ts), which runs each request's batch in turn: exactly what the same calls
+//     sent one by one would do, at one command, one deadline and one reply for the whole turn.
 import { Cluster, Redis } from 'ioredis';
 import { GatewayError } from '../errors.ts';
 import { metrics } from '../observability/metrics.ts';
 import { acquireLoopLag, type LoopLag, type Timed, withinDeadline } from './deadline.ts';
-import { MemoryStore } from './memory.ts';
 import {
-  admitArgs,
-  hashTag,
+  type AdmitReply,
+  admitResult,
+  admitSpec,
   lateReplyMs,
   maxWaitMs,
-  parseAdmitReply,
-  type ReplayOp,
-  scaleBatch,
+  parseAdmitReplies,
+  RefusedBatch,
+  settleSpec,
 } from './redis_admission.ts';
+import { ScriptCalls } from './redis_calls.ts';
+import { CallFailed, entryOf, TurnCoalescer } from './redis_coalesce.ts';
 import { parseRedisUrl, type RedisSettings } from './redis_connect.ts';
-import { type LuaScript, scripts } from './redis_scripts.ts';
+import { LocalShare, scaleBatch } from './redis_local_share.ts';
+import { ReplayQueue } from './redis_replay.ts';
 
 export { lateReplyMs, maxWaitMs, scaleBatch };
 
@@ -52,25 +57,22 @@ export interface RedisStoreOptions {
   log?: StoreLogger;
 }
 
-/** Operations waiting for Redis (bounded: beyond it, reservations and leases expire on their own). */
-const MAX_PENDING_OPS = 10_000;
-/** Replayed operations sent together (one pipeline) per round trip. */
-const REPLAY_BATCH = 64;
-/** How long a cancelled reservation's tombstone and a merge's id are kept. */
-const TOMBSTONE_MS = 10 * 60_000;
+/** A call not sent because the circuit opened before its turn ended: not another failure. */
+class CircuitOpen extends Error {
+  constructor() {
+    super('circuit open');
+  }
+}
 
 export class RedisStore implements Store {
   readonly type = 'redis' as const;
   readonly #opts: RedisStoreOptions;
   readonly #client: Redis | Cluster;
-  readonly #local = new MemoryStore();
+  readonly #local: LocalShare;
   readonly #lag: { lag: LoopLag; release(): void };
   readonly #timeoutMs: number;
-  /** window key -> usage admitted locally while Redis was away, merged back on recovery */
-  readonly #unmerged = new Map<string, { delta: number; expireAt: number }>();
-  readonly #windowExpiry = new Map<string, number>();
-  #ops: ReplayOp[] = [];
-  #flushing: Promise<boolean> | undefined;
+  readonly #calls: ScriptCalls;
+  readonly #replay: ReplayQueue;
   #failures = 0;
   #failingSince = 0;
   #open = false;
@@ -79,8 +81,18 @@ export class RedisStore implements Store {
   #lastError: string | undefined;
   #recovering: Promise<void> | undefined;
   #probe: NodeJS.Timeout | undefined;
-  #flushTimer: NodeJS.Timeout | undefined;
   #closed = false;
+  #refusalLoggedAt = -Infinity;
+  /** one SETTLE_MANY call per event-loop turn (per Cluster slot) */
+  readonly #settles = new TurnCoalescer<SettleBatch>((batches, specs) => this.#settleCall(batches, specs));
+  /**
+   * one ADMIT_MANY call per event-loop turn (per Cluster slot), sent after the turn's settlements, so
+   * what they give back is there for the admissions, as when each was sent when it was made
+   */
+  readonly #admits = new TurnCoalescer<AdmitBatch>(
+    (batches, specs) => this.#admitCall(batches, specs),
+    () => this.#settles.flush(),
+  );
 
   constructor(opts: RedisStoreOptions) {
     this.#opts = opts;
@@ -91,6 +103,18 @@ export class RedisStore implements Store {
     const target = parseRedisUrl({ ...opts.settings, commandTimeoutMs: lateReplyMs(this.#timeoutMs) });
     this.#client =
       target.kind === 'cluster' ? new Cluster(target.nodes, target.options) : new Redis(target.options);
+    this.#calls = new ScriptCalls(this.#client, opts.keyPrefix);
+    // #replay first: the local share records its usage there
+    this.#replay = new ReplayQueue({
+      calls: this.#calls,
+      retryIntervalMs: opts.retryIntervalMs,
+      timed: (p) => this.#timed(p),
+      failed: (err) => this.#failed(err),
+      refused: (err) => this.#refused(err),
+      isOpen: () => this.#open,
+      isClosed: () => this.#closed,
+    });
+    this.#local = new LocalShare(opts.replicas, this.#replay);
     // ioredis reports connection errors as events; the circuit decides what they mean.
     this.#client.on('error', (err: Error) => {
       this.#lastError = err.message;
@@ -130,14 +154,7 @@ export class RedisStore implements Store {
   }
 
   async #loadScripts(timeoutMs: number): Promise<void> {
-    const load = async () => {
-      for (const s of Object.values(scripts)) {
-        if (this.#client instanceof Cluster)
-          await Promise.all(this.#client.nodes('master').map((n) => n.script('LOAD', s.source)));
-        else await this.#client.script('LOAD', s.source);
-      }
-    };
-    const r = await withinDeadline(load(), timeoutMs, timeoutMs, this.#lag.lag);
+    const r = await withinDeadline(this.#calls.load(), timeoutMs, timeoutMs, this.#lag.lag);
     // once loaded, a later failed reload (a restarted Redis) costs one EVAL by source, not readiness
     if (r.ok) this.#scriptsLoaded = true;
     else this.#lastError = String(r.error);
@@ -147,16 +164,43 @@ export class RedisStore implements Store {
     return this.#opts.keyPrefix + k;
   }
 
-  async #eval(s: LuaScript, keys: string[], args: Array<string | number>): Promise<unknown> {
-    const full = keys.map((k) => this.#key(k));
-    try {
-      return await this.#client.evalsha(s.sha, full.length, ...full, ...args);
-    } catch (err) {
-      // A restarted Redis has an empty script cache: load the script by sending its source once.
-      if (err instanceof Error && err.message.startsWith('NOSCRIPT'))
-        return this.#client.eval(s.source, full.length, ...full, ...args);
-      throw err;
+  /**
+   * One ADMIT_MANY call for a turn's admissions, under ONE deadline. When the call fails or times
+   * out, every batch in it is abandoned (ReplayQueue.abandon) and each caller gets the shared CallFailed.
+   */
+  async #admitCall(batches: AdmitBatch[], specs: string[]): Promise<unknown[] | CallFailed> {
+    if (this.#open) return new CallFailed(new CircuitOpen(), Promise.resolve());
+    const call = this.#calls.admitMany(batches, specs);
+    const r = await this.#timed(call);
+    if (r.ok) {
+      this.#succeeded();
+      return parseAdmitReplies(r.value, batches.length);
     }
+    this.#replay.abandon(batches, specs, call);
+    return new CallFailed(r.error, call);
+  }
+
+  async #settleCall(batches: SettleBatch[], specs: string[]): Promise<unknown[] | CallFailed> {
+    if (this.#open) return new CallFailed(new CircuitOpen(), Promise.resolve());
+    const call = this.#calls.settleMany(batches, specs);
+    const r = await this.#timed(call);
+    if (!r.ok) return new CallFailed(r.error, call);
+    this.#succeeded();
+    return r.value;
+  }
+
+  /**
+   * Redis answered but refused one batch (a key of the wrong type): not an outage, so the circuit
+   * does not count it, and not worth repeating, so it is not replayed. One log line per 10 s.
+   */
+  #refused(err: unknown): void {
+    const now = performance.now();
+    if (now - this.#refusalLoggedAt < 10_000) return;
+    this.#refusalLoggedAt = now;
+    this.#opts.log?.warn(
+      { reason: err instanceof Error ? err.message : String(err) },
+      'Redis refused a batch',
+    );
   }
 
   #timed<T>(p: Promise<T>): Promise<Timed<T>> {
@@ -165,7 +209,7 @@ export class RedisStore implements Store {
 
   #succeeded(): void {
     this.#failures = 0;
-    if (this.#ops.length > 0 || this.#unmerged.size > 0) void this.#flush();
+    if (this.#replay.hasWork) void this.#replay.flush();
   }
 
   #failed(err: unknown): void {
@@ -215,7 +259,7 @@ export class RedisStore implements Store {
     // A restarted Redis has an empty script cache: load the scripts before the replay and the traffic.
     await this.#loadScripts(this.#opts.settings.connectTimeoutMs);
     // Outage usage and pending settlements reach Redis before new admissions rely on its counters.
-    if (!(await this.#flush())) return;
+    if (!(await this.#replay.flush())) return;
     clearInterval(this.#probe);
     this.#probe = undefined;
     this.#open = false;
@@ -225,126 +269,32 @@ export class RedisStore implements Store {
     this.#opts.log?.info({}, 'Redis reachable again: limits are shared across replicas');
   }
 
-  #enqueue(op: ReplayOp): void {
-    if (this.#ops.length >= MAX_PENDING_OPS) return;
-    this.#ops.push(op);
-    if (!this.#open) void this.#flush();
-  }
-
-  /** Replays queued operations in order (each is idempotent); false if Redis failed on one. */
-  #flush(): Promise<boolean> {
-    this.#flushing ??= this.#flushOps().then((ok) => {
-      this.#flushing = undefined;
-      // Operations that came in as the loop ended, or a failure while the circuit stays closed (no
-      // probe runs then, and an idle replica sends no command that would flush): try again soon.
-      if (!this.#open && !this.#closed && (this.#ops.length > 0 || this.#unmerged.size > 0))
-        this.#flushLater(ok ? 0 : this.#opts.retryIntervalMs);
-      return ok;
-    });
-    return this.#flushing;
-  }
-
-  #flushLater(ms: number): void {
-    if (this.#flushTimer) return;
-    this.#flushTimer = setTimeout(() => {
-      this.#flushTimer = undefined;
-      void this.#flush();
-    }, ms);
-    this.#flushTimer.unref();
-  }
-
-  async #flushOps(): Promise<boolean> {
-    for (const [key, u] of this.#unmerged) {
-      // an id per merge: replayed after a lost reply, Redis adds it once
-      if (u.delta !== 0) this.#ops.push({ kind: 'merge', key, id: randomUUID(), ...u });
-      this.#unmerged.delete(key);
-    }
-    // Operations are independent (each is idempotent and names its own reservation, merge id or
-    // window), so they go out in pipelined batches rather than one round trip at a time: hundreds of
-    // them after a stall must not take seconds while the windows they correct are read by admissions.
-    while (this.#ops.length > 0) {
-      const batch = this.#ops.slice(0, REPLAY_BATCH);
-      const results = await Promise.all(batch.map((op) => this.#timed(this.#run(op))));
-      const failed = batch.filter((_, i) => !results[i]?.ok);
-      this.#ops.splice(0, batch.length, ...failed);
-      const err = results.find((r) => !r.ok);
-      if (err && !err.ok) {
-        this.#failed(err.error);
-        return false;
-      }
-    }
-    return true;
-  }
-
-  #run(op: ReplayOp): Promise<unknown> {
-    switch (op.kind) {
-      case 'settle':
-        return this.#settleRemote(op.batch);
-      case 'cancel':
-        return this.#eval(scripts.cancel, op.keys, [op.spec, op.granted ? '1' : '0', TOMBSTONE_MS]);
-      case 'merge': {
-        const ttl = op.expireAt - Date.now();
-        if (ttl <= 0) return Promise.resolve(0);
-        return this.#eval(
-          scripts.merge,
-          [op.key, `${hashTag(op.key)}:mrg:${op.id}`],
-          [op.delta, ttl, TOMBSTONE_MS],
-        );
-      }
-    }
-  }
-
-  /**
-   * The request no longer waits for this admission (it timed out or failed), but Redis may have run
-   * it or may still run it. Whatever its outcome, it is undone by id, so the request is charged only
-   * where it was served: as soon as a late reply says it was granted, or once Redis is back when no
-   * reply will come (the tombstone then also stops a copy still in flight from charging).
-   */
-  #abandon(batch: AdmitBatch, keys: string[], spec: string, call: Promise<unknown>): void {
-    call.then(
-      (raw) => {
-        let granted: boolean;
-        try {
-          granted = parseAdmitReply(raw).ok;
-        } catch {
-          return; // refused by a tombstone: nothing was charged
-        }
-        if (granted) this.#enqueue({ kind: 'cancel', keys, spec, granted: true });
-      },
-      () => {
-        // Without a reservation record nothing tells later whether it ran: only rate slots, which a
-        // bucket's refill returns, can be over-counted that way (docs/policies.md).
-        if (batch.reservation) this.#enqueue({ kind: 'cancel', keys, spec, granted: false });
-      },
-    );
-  }
-
-  #recordLocal(key: string, delta: number, expireAt?: number): void {
-    if (expireAt !== undefined) this.#windowExpiry.set(key, expireAt);
-    const exp = expireAt ?? this.#windowExpiry.get(key) ?? Date.now() + 3_600_000;
-    const cur = this.#unmerged.get(key);
-    this.#unmerged.set(key, { delta: (cur?.delta ?? 0) + delta, expireAt: exp });
-  }
-
   async admit(batch: AdmitBatch): Promise<{ result: AdmitResult; placement: Placement }> {
     let cause: unknown;
     if (!this.#open) {
-      const { keys, spec } = admitArgs(batch);
-      const call = this.#eval(scripts.admit, keys, [spec]);
-      const r = await this.#timed(call);
-      let result: AdmitResult | undefined;
-      if (r.ok) {
-        try {
-          result = parseAdmitReply(r.value);
-        } catch (err) {
-          cause = err; // a tombstone under a fresh id: impossible, but never charge twice for it
-        }
-        this.#succeeded();
-        if (result) return { result, placement: 'primary' };
+      const first = batch.rates[0]?.key ?? batch.concurrency[0]?.key ?? batch.windows[0]?.key;
+      let reply: unknown;
+      try {
+        const spec = admitSpec(batch);
+        const call = this.#admits.add(batch, spec, this.#calls.group(first ?? batch.reservation?.key));
+        const at = call.items.length - 1;
+        reply = entryOf(await call.reply, at);
+      } catch (err) {
+        // a number no script could use (NaN): refused here, as Redis would refuse it
+        reply = { ok: false, kind: 'error', error: String(err) } satisfies AdmitReply;
+      }
+      if (reply instanceof CallFailed) {
+        cause = reply.error;
+        if (!(reply.error instanceof CircuitOpen)) this.#failed(reply.error);
       } else {
-        cause = r.error;
-        this.#failed(r.error);
-        this.#abandon(batch, keys, spec, call);
+        try {
+          return { result: admitResult(reply as AdmitReply), placement: 'primary' };
+        } catch (err) {
+          // a tombstone under a fresh id (impossible, but never charge twice for it), or a batch
+          // Redis refused: nothing was charged in Redis
+          cause = err;
+          if (err instanceof RefusedBatch) this.#refused(err);
+        }
       }
     }
     if (this.#opts.failMode === 'closed') {
@@ -358,50 +308,37 @@ export class RedisStore implements Store {
         },
       );
     }
-    const n = this.#opts.replicas;
-    const scaled = scaleBatch(batch, n);
-    const result = this.#local.admitNow(scaled);
-    if (!result.ok) return { result, placement: 'fallback' };
-    const now = Date.now();
-    batch.windows.forEach((w, i) => {
-      this.#recordLocal(w.key, w.fixed + w.perOutput * result.grant, now + w.ttlMs);
-      // Report usage on the global scale so headers stay meaningful while on the local share.
-      const localUsed = result.windowsUsed[i] ?? 0;
-      result.windowsUsed[i] = w.limit - ((scaled.windows[i]?.limit ?? 0) - localUsed) * n;
-    });
-    for (const r of result.rates) r.remaining *= n;
-    return { result, placement: 'fallback' };
-  }
-
-  #settleRemote(batch: SettleBatch): Promise<unknown> {
-    const keys = [...batch.windows.map((w) => w.key), ...batch.concurrency.map((c) => c.key)];
-    if (batch.reservation !== undefined) keys.push(batch.reservation);
-    const spec = JSON.stringify({
-      w: batch.windows.map((w) => w.delta),
-      c: batch.concurrency.map((c) => c.id),
-      ...(batch.reservation !== undefined ? { v: 1 } : {}),
-    });
-    return this.#eval(scripts.settle, keys, [spec]);
+    return { result: this.#local.admit(batch), placement: 'fallback' };
   }
 
   async settle(batch: SettleBatch, placement: Placement): Promise<void> {
     if (placement === 'fallback') {
-      // Corrections of outage usage join the merge, whether or not Redis is back by now.
-      if (this.#local.settleNow(batch)) for (const w of batch.windows) this.#recordLocal(w.key, w.delta);
-      if (!this.#open) void this.#flush();
+      this.#local.settle(batch);
+      if (!this.#open) void this.#replay.flush();
       return;
     }
-    if (!this.#open && this.#ops.length === 0) {
-      const call = this.#settleRemote(batch);
-      const r = await this.#timed(call);
-      if (r.ok) {
-        this.#succeeded();
-        return;
+    if (!this.#open && this.#replay.pending === 0) {
+      let spec: string;
+      try {
+        spec = settleSpec(batch);
+      } catch (err) {
+        this.#refused(err); // a delta that is not a number: no Redis could apply it
+        throw err;
       }
-      this.#failed(r.error);
+      const first = batch.windows[0]?.key ?? batch.concurrency[0]?.key ?? batch.reservation;
+      const call = this.#settles.add(batch, spec, this.#calls.group(first));
+      const at = call.items.length - 1;
+      const reply = entryOf(await call.reply, at);
+      if (!(reply instanceof CallFailed)) {
+        if (typeof reply !== 'string') return;
+        const err = new RefusedBatch(reply);
+        this.#refused(err);
+        throw err;
+      }
+      if (!(reply.error instanceof CircuitOpen)) this.#failed(reply.error);
       // A late success makes the replay a no-op (the reservation record is gone by then).
     }
-    this.#enqueue({ kind: 'settle', batch });
+    this.#replay.enqueue({ kind: 'settle', batch });
   }
 
   async cacheGet(key: string): Promise<Buffer | undefined> {
@@ -438,11 +375,10 @@ export class RedisStore implements Store {
 
   /** One admission of an empty batch: the script runs (and any NOSCRIPT is paid) before the first request. */
   async warm(): Promise<void> {
-    if (this.#open) return;
-    const { keys, spec } = admitArgs({ rates: [], concurrency: [], windows: [], wantOutput: 0 });
+    const none: AdmitBatch = { rates: [], concurrency: [], windows: [], wantOutput: 0 };
+    const spec = admitSpec(none);
     for (let i = 0; i < 10; i++) {
-      const r = await this.#timed(this.#eval(scripts.admit, keys, [spec]));
-      if (!r.ok) return;
+      if ((await this.#admitCall([none], [spec])) instanceof CallFailed) return;
     }
   }
 
@@ -454,7 +390,7 @@ export class RedisStore implements Store {
       mode,
       since: this.#since,
       scriptsLoaded: this.#scriptsLoaded,
-      pendingOps: this.#ops.length,
+      pendingOps: this.#replay.pending,
       ...(this.#lastError && this.#open ? { lastError: this.#lastError } : {}),
     };
   }
@@ -462,7 +398,7 @@ export class RedisStore implements Store {
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#probe);
-    clearTimeout(this.#flushTimer);
+    this.#replay.close();
     await this.#local.close();
     this.#lag.release();
     this.#client.disconnect();

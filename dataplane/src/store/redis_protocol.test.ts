@@ -123,8 +123,8 @@ describe('admission protocol', () => {
     // The outcome was unknown and Redis came back: cancel first (no record yet: only a tombstone)...
     expect(await client.eval(scripts.cancel.source, keys.length, ...keys, spec, '0', 60_000)).toBe(0);
     // ...then the admission, still in flight on the old connection, arrives: refused, nothing charged.
-    const reply = JSON.parse(String(await client.eval(scripts.admit.source, keys.length, ...keys, spec)));
-    expect(reply).toEqual({ ok: false, kind: 'cancelled' });
+    const reply = JSON.parse(String(await client.eval(scripts.admitMany.source, keys.length, ...keys, spec)));
+    expect(reply).toEqual([{ ok: false, kind: 'cancelled' }]);
     expect(await client.get('tomb:{tomb}:w')).toBeNull();
     expect(await client.zcard('tomb:{tomb}:cc')).toBe(0);
   });

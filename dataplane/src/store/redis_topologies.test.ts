@@ -59,6 +59,18 @@ describe.each([
       expect((await s.admit(batch(ns))).result).toMatchObject({ ok: true, windowsUsed: [55] });
       expect((await s.admit(batch(ns))).result).toMatchObject({ ok: false, kind: 'rate' });
     }
+    // Admissions and settlements of one turn share a call only within a slot: namespaces on other
+    // shards in the same turn still each get their answer (failMode closed: a CROSSSLOT would throw).
+    const names = ['eta', 'theta', 'iota', 'kappa', 'lambda', 'mu'];
+    const turn = await Promise.all(names.map((ns) => s.admit(batch(ns))));
+    for (const r of turn) expect(r).toMatchObject({ placement: 'primary', result: { ok: true } });
+    await Promise.all(
+      names.map((ns) =>
+        s.settle({ windows: [{ key: `{${ns}}:c:total:d1`, delta: -20 }], concurrency: [] }, 'primary'),
+      ),
+    );
+    expect(s.health()).toMatchObject({ healthy: true, pendingOps: 0 });
+    for (const ns of names) expect((await s.admit(batch(ns))).result).toMatchObject({ windowsUsed: [40] });
     await s.cacheSet('k1', Buffer.from('v1'), 10_000);
     expect((await s.cacheGet('k1'))?.toString()).toBe('v1');
     expect(s.health()).toMatchObject({ healthy: true, mode: 'shared' });
