@@ -18,6 +18,7 @@ import type { Runtime } from '../compiled/compile.ts';
 import { GatewayError, isGatewayError } from '../errors.ts';
 import { BudgetHold, memoryBudget, NAMESPACE_SHARE } from './memory_budget.ts';
 import type { Identity } from './policy_interface.ts';
+import type { ChunkCharge } from './upstream_body.ts';
 
 /**
  * Budget bytes per body byte: the raw bytes, their decoded string, the parsed objects and the body
@@ -49,9 +50,6 @@ export function intakeOf(req: FastifyRequest): Intake | undefined {
 export async function callerOf(req: FastifyRequest, runtime: Runtime): Promise<Identity> {
   return intakes.get(req)?.identity ?? (await runtime.gate.identify(req.headers));
 }
-
-/** Charges each chunk of a whole upstream answer; returns the 503 that refuses it when the budget is full. */
-export type ChunkCharge = (chunk: Buffer) => GatewayError | undefined;
 
 /**
  * The charge of a whole upstream answer to the request's budget hold, chunk by chunk as the read

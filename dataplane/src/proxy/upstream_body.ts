@@ -20,11 +20,14 @@ export interface BodySource {
 }
 
 type Waiter = { resolve(r: IteratorResult<Buffer>): void; reject(err: unknown): void };
+/** Sees each chunk of a whole read first; an error it returns ends the read with it (the memory budget). */
+export type ChunkCharge = (chunk: Buffer) => Error | undefined;
+
 type WholeRead = {
   parts: Buffer[];
   size: number;
   limit: number;
-  charge: ((chunk: Buffer) => Error | undefined) | undefined;
+  charge: ChunkCharge | undefined;
   resolve(b: Buffer): void;
   reject(err: unknown): void;
 };
@@ -99,7 +102,7 @@ export class UpstreamBody implements AsyncIterable<Buffer>, AsyncIterator<Buffer
     const whole = this.#whole;
     if (whole) {
       this.#whole = undefined;
-      whole.resolve(whole.parts.length === 1 ? (whole.parts[0] as Buffer) : Buffer.concat(whole.parts));
+      whole.resolve(joined(whole.parts));
       return;
     }
     const w = this.#waiter;
@@ -120,13 +123,18 @@ export class UpstreamBody implements AsyncIterable<Buffer>, AsyncIterator<Buffer
     this.#waiter = undefined;
     if (whole) {
       // a cut (destroy() without a reason) is not a failure of a whole read: it keeps what it read
-      if (err === CUT) whole.resolve(Buffer.concat(whole.parts));
+      if (err === CUT) whole.resolve(joined(whole.parts));
       else whole.reject(err);
     }
-    w?.reject(err === CUT ? prematureClose() : err);
+    w?.reject(this.#readError());
   }
 
   // --- the reading side (the proxy) ---
+
+  /** What a read of a failed body rejects with: its error, or a premature close for a cut. */
+  #readError(): unknown {
+    return this.#error === CUT ? prematureClose() : this.#error;
+  }
 
   /**
    * The whole body; a result longer than `limit` means it was cut there (and the upstream stopped).
@@ -134,10 +142,10 @@ export class UpstreamBody implements AsyncIterable<Buffer>, AsyncIterator<Buffer
    * intake.ts answerCharge); an error it returns fails the read with it and stops the upstream. The
    * body keeps no reference to it once the read is over.
    */
-  readAll(limit: number, charge?: (chunk: Buffer) => Error | undefined): Promise<Buffer> {
+  readAll(limit: number, charge?: ChunkCharge): Promise<Buffer> {
     if (this.#whole || this.#waiter)
       return Promise.reject(new Error('the upstream body is already being read'));
-    if (this.#failed) return Promise.reject(this.#error === CUT ? prematureClose() : this.#error);
+    if (this.#failed) return Promise.reject(this.#readError());
     const parts = this.#queue.splice(0);
     const size = this.#queuedBytes;
     this.#queuedBytes = 0;
@@ -149,7 +157,7 @@ export class UpstreamBody implements AsyncIterable<Buffer>, AsyncIterator<Buffer
           return Promise.reject(refused);
         }
       }
-    if (this.#ended) return Promise.resolve(parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts));
+    if (this.#ended) return Promise.resolve(joined(parts));
     return new Promise((resolve, reject) => {
       this.#whole = { parts, size, limit, charge, resolve, reject };
       if (size > limit) this.destroy();
@@ -168,7 +176,7 @@ export class UpstreamBody implements AsyncIterable<Buffer>, AsyncIterator<Buffer
       this.#drained();
       return Promise.resolve({ done: false, value: chunk });
     }
-    if (this.#failed) return Promise.reject(this.#error === CUT ? prematureClose() : this.#error);
+    if (this.#failed) return Promise.reject(this.#readError());
     if (this.#ended) return Promise.resolve(DONE);
     return new Promise((resolve, reject) => {
       this.#waiter = { resolve, reject };
@@ -191,6 +199,11 @@ export class UpstreamBody implements AsyncIterable<Buffer>, AsyncIterator<Buffer
     this.fail(err ?? CUT);
     this.#source.cancel(err ?? cancelledByReader());
   }
+}
+
+/** The chunks as one buffer (a single chunk as it is: no copy). */
+function joined(parts: Buffer[]): Buffer {
+  return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
 }
 
 /** The error Node's own stream readers give for a stream that closed without ending. */
