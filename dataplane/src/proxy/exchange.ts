@@ -210,7 +210,9 @@ export class Exchange {
 
   /** From the response cache, or from an upstream through the attempts. */
   async answer(): Promise<void> {
-    if (this.admission.cacheKey && this.runtime.gate.cacheGet && (await this.#answerFromCache())) return;
+    // no cache key (most requests): no lookup and no promise for one
+    const { cacheKey } = this.admission;
+    if (cacheKey && this.runtime.gate.cacheGet && (await this.#answerFromCache(cacheKey))) return;
     const route = this.#route as CompiledRoute;
     const request = this.request as ClientRequest;
     const input: AttemptInput = {
@@ -257,11 +259,9 @@ export class Exchange {
     }
   }
 
-  async #answerFromCache(): Promise<boolean> {
-    const { cacheKey } = this.admission;
-    const gate = this.runtime.gate;
-    if (!cacheKey || !gate.cacheGet) return false;
-    const hit = await gate.cacheGet(cacheKey);
+  /** Only with a cache key and a gate that caches (answer() checks both). */
+  async #answerFromCache(cacheKey: string): Promise<boolean> {
+    const hit = await this.runtime.gate.cacheGet!(cacheKey);
     this.outcome.cache = hit ? 'hit' : 'miss';
     this.reply.header('x-cache', this.outcome.cache);
     if (!hit) return false;
