@@ -8,6 +8,7 @@ import { modelLabel } from '../observability/model_labels.ts';
 import { findTranslator } from '../providers/registry.ts';
 import type { ClientApi, ResolvedProvider, Translator } from '../providers/types.ts';
 import type { BreakerSettings } from '../proxy/breaker.ts';
+import type { CancelSignal } from '../proxy/cancellation.ts';
 import { ConcurrencyLimiter } from '../proxy/concurrency.ts';
 import { type PickContext, pickerSettings } from '../proxy/endpoint_picker.ts';
 import { type Endpoint, EndpointSet } from '../proxy/endpoints.ts';
@@ -74,7 +75,7 @@ export class ProviderSlot {
   }
 
   /** Wait for the provider's concurrency limit, if it has one (SLUICE_ERR_QUEUE_FULL when full). */
-  waitTurn(signal: AbortSignal, provider: string): Promise<void> | undefined {
+  waitTurn(signal: CancelSignal, provider: string): Promise<void> | undefined {
     const limiter = this.#limiter;
     if (!limiter || this.#released) return undefined;
     return limiter.acquire(signal, provider).then(() => {

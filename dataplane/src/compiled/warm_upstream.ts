@@ -6,6 +6,7 @@
 // It checks what it receives (a JSON body that names the model, in the body or the path) so a
 // translator that builds a broken request fails the warm-up loudly instead of warming an error path.
 import type { BackendApi, UpstreamRequest } from '../providers/types.ts';
+import type { CancelSignal } from '../proxy/cancellation.ts';
 import type { EffectiveTimeouts, Transport, UpstreamResponse } from '../proxy/transport.ts';
 import { bodyOf } from '../proxy/upstream_body.ts';
 import { encodeMessage } from '../wire/bedrock/eventstream.ts';
@@ -204,7 +205,7 @@ export class WarmUpstream implements Transport {
     this.#delegate = delegate;
   }
 
-  async send(req: UpstreamRequest, _signal: AbortSignal, _t: EffectiveTimeouts): Promise<UpstreamResponse> {
+  async send(req: UpstreamRequest, _signal: CancelSignal, _t: EffectiveTimeouts): Promise<UpstreamResponse> {
     this.received++;
     let body: Body;
     try {

@@ -11,6 +11,7 @@ import { GatewayError } from '../errors.ts';
 import { type AttemptStart, attemptResponded, endAttempt } from '../observability/lifecycle.ts';
 import type { TranslateContext, Translator, UpstreamRequest } from '../providers/types.ts';
 import type { CompiledBackend } from './balancer.ts';
+import { Cancellation, type CancelSignal } from './cancellation.ts';
 import type { Endpoint } from './endpoints.ts';
 import { type EffectiveTimeouts, type UpstreamResponse, upstreamFailure } from './transport.ts';
 
@@ -23,7 +24,7 @@ export interface AttemptInit {
   /** position of the backend in the candidate list */
   index: number;
   /** the client's signal: its abort cancels the upstream request */
-  clientGone: AbortSignal;
+  clientGone: CancelSignal;
   /** this attempt as published to observers (undefined when none listens) */
   observed: AttemptStart | undefined;
 }
@@ -41,12 +42,12 @@ export class Attempt {
   readonly index: number;
   readonly observed: AttemptStart | undefined;
   /** aborting it cancels the upstream request (client gone, cap reached, timeout) */
-  readonly controller = new AbortController();
+  readonly controller = new Cancellation();
   readonly startedAt = performance.now();
   /** the upstream's answer once send() resolved */
   response: UpstreamResponse | undefined;
   readonly #slot: ProviderSlot;
-  readonly #clientGone: AbortSignal;
+  readonly #clientGone: CancelSignal;
   readonly #timer: NodeJS.Timeout;
   #ended = false;
 
@@ -62,7 +63,7 @@ export class Attempt {
     this.#slot = init.slot;
     this.#clientGone = init.clientGone;
     init.clientGone.addEventListener('abort', this.#onClientGone, { once: true });
-    // A plain timer cleared by end(): AbortSignal.timeout() would keep every request's signal and
+    // A plain timer cleared by end(): CancelSignal.timeout() would keep every request's signal and
     // timer alive for the whole timeout (minutes) after the request ended.
     this.#timer = setTimeout(this.#onTotalTimeout, init.timeouts.totalMs);
   }

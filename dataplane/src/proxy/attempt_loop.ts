@@ -17,6 +17,7 @@ import { metrics } from '../observability/metrics.ts';
 import type { TranslateContext, Translator } from '../providers/types.ts';
 import { Attempt } from './attempt.ts';
 import { type CompiledBackend, upstreamModel } from './balancer.ts';
+import { type CancelSignal, sleepSignal } from './cancellation.ts';
 import type { PickContext } from './endpoint_picker.ts';
 import type { Endpoint } from './endpoints.ts';
 import { HOP_HEADER } from './hops.ts';
@@ -29,7 +30,7 @@ export interface AttemptInput {
   route: CompiledRoute;
   candidates: CompiledBackend[];
   /** aborted when the client goes away */
-  signal: AbortSignal;
+  signal: CancelSignal;
   /** carried across calls so retries and fallbacks of one request share one count */
   state: AttemptState;
   /** the hop count the request arrived with (hops.ts); upstream requests carry one more */
@@ -210,14 +211,14 @@ async function prepare(
 async function waitBeforeRetry(
   state: AttemptState,
   retry: CompiledRoute['config']['retry'],
-  signal: AbortSignal,
+  signal: CancelSignal,
 ): Promise<void> {
   const wait = state.lastError?.headers?.['retry-after'];
   const retryAfter = wait === undefined ? undefined : parseRetryAfter(wait);
   // asked for longer than we may wait: that provider is skipped (backedOff), move on without sleeping
   if (retryAfter !== undefined && retryAfter > retry.respectRetryAfterMaxMs) return;
   const delay = retryAfter !== undefined ? retryAfter : backoffMs(state.tries - 1, retry);
-  if (delay > 0) await sleep(delay, undefined, { signal });
+  if (delay > 0) await sleep(delay, undefined, { signal: sleepSignal(signal) });
 }
 
 /** Asked to wait longer than we may: do not ask this provider again within this request. */

@@ -1,6 +1,7 @@
 // Per-provider max concurrency with a bounded FIFO queue. A full queue is an immediate 429, and a queued
 // request whose client goes away leaves the queue at once.
 import { GatewayError } from '../errors.ts';
+import type { CancelSignal } from './cancellation.ts';
 
 export class ConcurrencyLimiter {
   max: number;
@@ -9,7 +10,7 @@ export class ConcurrencyLimiter {
   readonly #queue: Array<{
     resolve: () => void;
     reject: (e: unknown) => void;
-    signal: AbortSignal;
+    signal: CancelSignal;
     onAbort: () => void;
   }> = [];
 
@@ -26,7 +27,7 @@ export class ConcurrencyLimiter {
     return this.#queue.length;
   }
 
-  async acquire(signal: AbortSignal, provider: string): Promise<void> {
+  async acquire(signal: CancelSignal, provider: string): Promise<void> {
     if (this.#active < this.max) {
       this.#active++;
       return;

@@ -28,6 +28,7 @@ import { answerStream } from './answer_stream.ts';
 import { answerWhole } from './answer_whole.ts';
 import type { Attempt } from './attempt.ts';
 import { type AttemptInput, runAttempts } from './attempt_loop.ts';
+import { Cancellation } from './cancellation.ts';
 import { findRoute } from './find_route.ts';
 import { incomingHops } from './hops.ts';
 import { callerOf, intakeOf } from './intake.ts';
@@ -84,7 +85,7 @@ export class Exchange {
   readonly log: Logger;
   readonly started = performance.now();
   /** aborted when the client goes away before its answer was written */
-  readonly clientGone = new AbortController();
+  readonly clientGone = new Cancellation();
   readonly outcome: RequestOutcome = {};
   /** the exchange as tracing follows it (undefined when no observer followed its start) */
   readonly observed: ObservedExchange | undefined;

@@ -6,6 +6,7 @@ import { openaiChat, openaiCompletions, openaiEmbeddings } from '../api/openai.t
 import type { MockSettings } from '../config/schema.ts';
 import type { UpstreamRequest } from '../providers/types.ts';
 import { countPromptTokens, countTokens, encodingForModel } from '../tokens/counter.ts';
+import { type CancelSignal, sleepSignal } from './cancellation.ts';
 import type { EffectiveTimeouts, Transport, UpstreamResponse } from './transport.ts';
 import { bodyOf } from './upstream_body.ts';
 
@@ -57,9 +58,9 @@ export class MockTransport implements Transport {
     this.#settings = settings;
   }
 
-  async send(req: UpstreamRequest, signal: AbortSignal, _t: EffectiveTimeouts): Promise<UpstreamResponse> {
+  async send(req: UpstreamRequest, signal: CancelSignal, _t: EffectiveTimeouts): Promise<UpstreamResponse> {
     const s = this.#settings;
-    if (s.latencyMs > 0) await sleep(s.latencyMs, undefined, { signal });
+    if (s.latencyMs > 0) await sleep(s.latencyMs, undefined, { signal: sleepSignal(signal) });
     const body = JSON.parse(String(req.body)) as Record<string, unknown>;
     const model = String(body.model);
     const id = `mock-${Date.now().toString(36)}`;
@@ -120,7 +121,8 @@ export class MockTransport implements Transport {
           };
     async function* generate(): AsyncGenerator<Buffer> {
       for (let i = 0; i < out.length; i += s.chunkTokens) {
-        if (i > 0 && s.chunkDelayMs > 0) await sleep(s.chunkDelayMs, undefined, { signal });
+        if (i > 0 && s.chunkDelayMs > 0)
+          await sleep(s.chunkDelayMs, undefined, { signal: sleepSignal(signal) });
         const text = out.slice(i, i + s.chunkTokens).join('');
         yield Buffer.from(indexes.map((index) => frame([delta(index, text, i === 0)])).join(''));
       }

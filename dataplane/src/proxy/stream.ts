@@ -2,12 +2,12 @@
 // honest endings: a completed answer ends with the client format's terminator; a cap ends with
 // finish_reason "length" + usage; a failure after the first byte ends with an error event, never with
 // something that looks like success.
-import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import type { GatewayError } from '../errors.ts';
 import type { StreamEvent, StreamTranslator, Usage } from '../providers/types.ts';
 import type { EncodingName } from '../tokens/counter.ts';
 import { countTokens, truncateToTokens } from '../tokens/counter.ts';
+import type { CancelSignal } from './cancellation.ts';
 
 export interface StreamResult {
   /** usage as reported upstream, or counted by Sluice (estimated: true) */
@@ -28,7 +28,7 @@ export interface PumpOptions {
   outputCap: number | undefined;
   allowOutput: ((tokens: number) => boolean) | undefined;
   abortUpstream: () => void;
-  clientGone: AbortSignal;
+  clientGone: CancelSignal;
   onFirstByte: () => void;
   /** the output text the client received, piece by piece (only for observers that record content) */
   onText?: (text: string) => void;
@@ -40,15 +40,26 @@ export interface PumpOptions {
  * Write to the client; a promise only when the socket asked us to wait (backpressure), so the common
  * case costs no promise and no microtask per event.
  */
-function write(
+export function writeToClient(
   res: ServerResponse,
   data: string | Buffer,
-  clientGone: AbortSignal,
+  clientGone: CancelSignal,
 ): Promise<void> | undefined {
   if (data.length === 0) return undefined;
   if (res.write(data)) return undefined;
-  // Backpressure: wait for the client to drain before reading more from upstream.
-  return Promise.race([once(res, 'drain'), once(clientGone, 'abort')]).then(() => {});
+  // Backpressure: wait for the client to drain (or leave) before reading more from upstream. Both
+  // listeners go once either fires: events.once() left the abort listener behind on every drain, so
+  // a long stream to a slow client piled them up on the exchange's signal.
+  if (clientGone.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      clientGone.removeEventListener('abort', done);
+      resolve();
+    };
+    res.on('drain', done);
+    clientGone.addEventListener('abort', done);
+  });
 }
 
 /**
@@ -141,7 +152,7 @@ class StreamPump {
       if (opts.clientGone.aborted) return { usage: this.#finalUsage(), outcome: 'client-aborted' };
       const gwErr = opts.mapError(err);
       if (!opts.res.destroyed)
-        await write(opts.res, opts.translator.errorEvent(gwErr), opts.clientGone)?.catch(() => {});
+        await writeToClient(opts.res, opts.translator.errorEvent(gwErr), opts.clientGone)?.catch(() => {});
       return { usage: this.#finalUsage(), outcome: 'error', error: gwErr };
     }
   }
@@ -225,7 +236,7 @@ class StreamPump {
       if (this.#out.length > 0) {
         const data = joinParts(this.#out);
         this.#out.length = 0;
-        wait = write(this.#o.res, data, this.#o.clientGone);
+        wait = writeToClient(this.#o.res, data, this.#o.clientGone);
       }
     }
     return wait ? wait.then(() => truncated) : truncated;

@@ -1,10 +1,11 @@
 // Sending one upstream request. HTTP goes over an undici Pool per origin (keep-alive, pipelining off,
 // pools survive config reloads); the built-in mock answers in-process. Timeouts map onto undici's:
 // connect -> connect.timeout, first byte -> headersTimeout, idle between chunks -> bodyTimeout;
-// total is an AbortSignal. Every failure becomes a GatewayError that says which timeout or what broke.
+// total is a cancel signal (cancellation.ts). Every failure becomes a GatewayError that says which timeout or what broke.
 import { Pool } from 'undici';
 import { GatewayError } from '../errors.ts';
 import type { UpstreamRequest } from '../providers/types.ts';
+import type { CancelSignal } from './cancellation.ts';
 import { guardedConnector } from './egress.ts';
 import type { UpstreamBody } from './upstream_body.ts';
 import { callUpstream } from './upstream_call.ts';
@@ -24,7 +25,7 @@ export interface EffectiveTimeouts {
 }
 
 export interface Transport {
-  send(req: UpstreamRequest, signal: AbortSignal, timeouts: EffectiveTimeouts): Promise<UpstreamResponse>;
+  send(req: UpstreamRequest, signal: CancelSignal, timeouts: EffectiveTimeouts): Promise<UpstreamResponse>;
   close(): Promise<void>;
 }
 
@@ -92,7 +93,7 @@ export class HttpTransport implements Transport {
     });
   }
 
-  send(req: UpstreamRequest, signal: AbortSignal, timeouts: EffectiveTimeouts): Promise<UpstreamResponse> {
+  send(req: UpstreamRequest, signal: CancelSignal, timeouts: EffectiveTimeouts): Promise<UpstreamResponse> {
     // dispatch with our own handler, not pool.request(): see upstream_call.ts for why
     return callUpstream(
       this.#pool,

@@ -14,6 +14,7 @@
 //     the signal's reason;
 //   - the body applies backpressure, and destroying it before its end aborts the upstream request.
 import type { Dispatcher } from 'undici';
+import type { CancelSignal } from './cancellation.ts';
 import type { UpstreamResponse } from './transport.ts';
 import { type BodySource, UpstreamBody } from './upstream_body.ts';
 
@@ -21,14 +22,14 @@ type Controller = Dispatcher.DispatchController;
 
 class UpstreamCall implements Dispatcher.DispatchHandler, BodySource {
   #controller: Controller | undefined;
-  readonly #signal: AbortSignal;
+  readonly #signal: CancelSignal;
   readonly #resolve: (r: UpstreamResponse) => void;
   readonly #reject: (err: unknown) => void;
   #body: UpstreamBody | undefined;
   /** the upstream request is over (answered to its end, failed or aborted): nothing left to cancel */
   #over = false;
 
-  constructor(signal: AbortSignal, resolve: (r: UpstreamResponse) => void, reject: (err: unknown) => void) {
+  constructor(signal: CancelSignal, resolve: (r: UpstreamResponse) => void, reject: (err: unknown) => void) {
     this.#signal = signal;
     this.#resolve = resolve;
     this.#reject = reject;
@@ -110,7 +111,7 @@ class UpstreamCall implements Dispatcher.DispatchHandler, BodySource {
 export function callUpstream(
   dispatcher: Dispatcher,
   opts: Dispatcher.DispatchOptions,
-  signal: AbortSignal,
+  signal: CancelSignal,
 ): Promise<UpstreamResponse> {
   if (signal.aborted) return Promise.reject(signal.reason);
   return new Promise((resolve, reject) => {
