@@ -61,7 +61,7 @@ export class PolicyGate implements Gate {
     return ns;
   }
 
-  identify(headers: RequestHeaders): Promise<Identity> {
+  identify(headers: RequestHeaders): Identity | Promise<Identity> {
     return this.#identifier.identify(headers);
   }
 

@@ -214,10 +214,22 @@ export class Identifier {
 
   /**
    * The calling namespace. A namespace the operator rejected is still matched (so its callers never
-   * fall through to another tenant, e.g. the default one) but refused with 403.
+   * fall through to another tenant, e.g. the default one) but refused with 403. A caller known from
+   * its key or headers is returned as it is (no promise on the request path); a JWT check, and every
+   * refusal, is a promise (a refusal is rejected, never thrown).
    */
-  async identify(headers: RequestHeaders): Promise<Identity> {
-    const id = await this.#match(headers);
+  identify(headers: RequestHeaders): Identity | Promise<Identity> {
+    let id: Identity | Promise<Identity>;
+    try {
+      id = this.#match(headers);
+      if (!(id instanceof Promise)) return this.#served(id);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return id.then((known) => this.#served(known));
+  }
+
+  #served(id: Identity): Identity {
     if (this.#rejected.has(id.namespace))
       throw new GatewayError(
         'SLUICE_ERR_FORBIDDEN',
@@ -226,7 +238,7 @@ export class Identifier {
     return id;
   }
 
-  async #match(headers: RequestHeaders): Promise<Identity> {
+  #match(headers: RequestHeaders): Identity | Promise<Identity> {
     const get = headerGetter(headers);
     const credential = presentedCredential(get);
     if (credential) {
@@ -235,14 +247,18 @@ export class Identifier {
         this.#checkHeaders(key.namespace, get);
         return { namespace: key.namespace, keyName: key.keyName };
       }
-      if (this.#jwt.length > 0 && looksLikeJwt(credential)) {
-        const id = await this.#byJwt(credential);
-        if (id) {
+      if (this.#jwt.length > 0 && looksLikeJwt(credential))
+        return this.#byJwt(credential).then((id) => {
+          if (!id) return this.#withoutKey(get, credential);
           this.#checkHeaders(id.namespace, get);
           return id;
-        }
-      }
+        });
     }
+    return this.#withoutKey(get, credential);
+  }
+
+  /** No key or token matched: a header-identified namespace, the default one, or a 401. */
+  #withoutKey(get: (name: string) => string | undefined, credential: string | undefined): Identity {
     // Header-identified callers may still send a placeholder key (SDKs insist on one).
     for (const rule of this.#headerOnly) if (rule.matches(get)) return { namespace: rule.namespace };
     if (credential) throw unauthenticated('invalid API key');

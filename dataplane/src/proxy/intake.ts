@@ -204,23 +204,36 @@ export function installIntake(app: FastifyInstance, opts: IntakeOptions): void {
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', jsonBody(parseJson, opts.runtime));
 
-  app.addHook('onRequest', async (req, reply) => {
-    if (req.method !== 'POST') return;
+  // callback style: a caller known from its key or headers (identify answers synchronously) costs
+  // no promise here; only a JWT check waits
+  app.addHook('onRequest', (req, reply, done) => {
+    if (req.method !== 'POST') return done();
     const runtime = opts.runtime();
     const missing = opts.notFound(runtime, req);
     if (missing) return refuse(req, reply, missing);
-    let identity: Identity;
+    let identity: Identity | Promise<Identity>;
     try {
-      identity = await runtime.gate.identify(req.headers);
+      identity = runtime.gate.identify(req.headers);
     } catch (err) {
-      return refuse(
-        req,
-        reply,
-        isGatewayError(err)
-          ? err
-          : new GatewayError('SLUICE_ERR_INTERNAL', `internal error (request ${req.id})`, { cause: err }),
-      );
+      return refuse(req, reply, internal(req, err));
     }
+    if (!(identity instanceof Promise)) return admitBody(req, reply, runtime, identity, done);
+    identity
+      .then(
+        (known) => admitBody(req, reply, runtime, known, done),
+        (err) => refuse(req, reply, internal(req, err)),
+      )
+      .catch(done);
+  });
+
+  /** The caller is known: its body limit and budget share, then the body may come. */
+  function admitBody(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    runtime: Runtime,
+    identity: Identity,
+    done: (err?: Error) => void,
+  ): void {
     const limit = bodyLimitFor(runtime, identity.namespace);
     const declared = declaredLength(req);
     if (declared > limit)
@@ -233,14 +246,22 @@ export function installIntake(app: FastifyInstance, opts: IntakeOptions): void {
       return refuse(req, reply, hold.refusal('request body'));
     intakes.set(req, { runtime, identity, limit, hold });
     if (expectsContinue(req)) reply.raw.writeContinue();
-  });
+    done();
+  }
 
-  /** Answers now and discards the body the client is still sending. */
-  function refuse(req: FastifyRequest, reply: FastifyReply, err: GatewayError) {
+  /** A refusal as it is; anything else is an internal error (never a reason to hang the request). */
+  function internal(req: FastifyRequest, err: unknown): GatewayError {
+    return isGatewayError(err)
+      ? err
+      : new GatewayError('SLUICE_ERR_INTERNAL', `internal error (request ${req.id})`, { cause: err });
+  }
+
+  /** Answers now (the hook's done() is not called) and discards the body the client is still sending. */
+  function refuse(req: FastifyRequest, reply: FastifyReply, err: GatewayError): void {
     // Without the 100 the client may send its body or not (RFC 9110 10.1.1): not reusing the
     // connection keeps the two cases apart.
     if (expectsContinue(req)) reply.header('connection', 'close');
     discardBody(req.raw);
-    return opts.fail(req, reply, err);
+    opts.fail(req, reply, err);
   }
 }
