@@ -21,7 +21,6 @@ import type { ClientApiSpec } from './api/types.ts';
 import type { Runtime } from './compiled/compile.ts';
 import { type ErrorCode, GatewayError } from './errors.ts';
 import { LazyChildLogger } from './observability/logger.ts';
-import { metrics } from './observability/metrics.ts';
 import { observeRequests } from './observability/request_observer.ts';
 import { installCors } from './proxy/cors.ts';
 import { handleApi } from './proxy/exchange.ts';
@@ -204,15 +203,11 @@ export function buildServer(state: ServerState, log: Logger, limits: ServerLimit
     ),
   );
 
-  const serve = (spec: ClientApiSpec) => async (req: FastifyRequest, reply: FastifyReply) => {
+  // not async: handleApi's own promise is the handler's (one promise less per request)
+  const serve = (spec: ClientApiSpec) => (req: FastifyRequest, reply: FastifyReply) => {
     // the config the caller was identified with, even if a reload swapped it since
     const runtime = intakeOf(req)?.runtime ?? state.runtime();
-    metrics.inflight.inc();
-    try {
-      await handleApi(req, reply, spec, runtime, log);
-    } finally {
-      metrics.inflight.dec();
-    }
+    return handleApi(req, reply, spec, runtime, log);
   };
 
   for (const spec of clientApis) {

@@ -11,20 +11,38 @@ import type { Exchange } from './exchange.ts';
 import { answerCharge } from './intake.ts';
 import { passedUpstreamHeaders } from './upstream_headers.ts';
 
-export async function answerWhole(ex: Exchange, attempt: Attempt): Promise<void> {
-  const { reply, runtime, outcome } = ex;
+/**
+ * A promise only when something has to be waited for (the body still arriving, a cache write, the
+ * client API's completion step): a small answer that has arrived is answered without one.
+ */
+export function answerWhole(ex: Exchange, attempt: Attempt): Promise<void> | undefined {
+  const limit = ex.runtime.config.server.maxResponseBytes;
+  const budget = answerCharge(ex.reply);
+  let read: Buffer | Promise<Buffer>;
+  try {
+    read = attempt.upstreamBody.readWhole(limit + 1, budget?.charge);
+  } catch (err) {
+    return readFailed(attempt, budget, err);
+  }
+  if (read instanceof Promise)
+    return read.then(
+      (body) => answerWith(ex, attempt, body),
+      (err) => readFailed(attempt, budget, err),
+    );
+  return answerWith(ex, attempt, read);
+}
+
+function readFailed(attempt: Attempt, budget: ReturnType<typeof answerCharge>, err: unknown): never {
+  // a full memory budget is this replica's state, not the provider's failure
+  attempt.end(budget?.refused() ? 'neutral' : 'failure');
+  throw attempt.failure(err);
+}
+
+function answerWith(ex: Exchange, attempt: Attempt, body: Buffer): Promise<void> | undefined {
+  const { runtime, outcome } = ex;
   const admission = ex.admission;
   const limit = runtime.config.server.maxResponseBytes;
   const provider = attempt.provider;
-  let body: Buffer;
-  const budget = answerCharge(reply);
-  try {
-    body = await attempt.upstreamBody.readAll(limit + 1, budget?.charge);
-  } catch (err) {
-    // a full memory budget is this replica's state, not the provider's failure
-    attempt.end(budget?.refused() ? 'neutral' : 'failure');
-    throw attempt.failure(err);
-  }
   if (body.length > limit) {
     attempt.end('neutral');
     throw new GatewayError(
@@ -69,11 +87,31 @@ export async function answerWhole(ex: Exchange, attempt: Attempt): Promise<void>
   outcome.pricing = modelConfig?.pricing;
   outcome.usage = usage;
   ex.complete(usage, { provider: provider.name, model, cached: false, truncated: capped !== undefined });
-  if (admission.cacheKey && runtime.gate.cacheSet)
-    await runtime.gate.cacheSet(admission.cacheKey, translated.body);
-  if (ex.onAnswer) await ex.onAnswer({ body: translated.body });
+  const caching =
+    admission.cacheKey && runtime.gate.cacheSet
+      ? runtime.gate.cacheSet(admission.cacheKey, translated.body)
+      : undefined;
+  if (caching || ex.onAnswer) return sendAfter(caching, ex, attempt, translated.body);
+  send(ex, attempt, translated.body);
+  return undefined;
+}
+
+/** The cache write and the client API's completion step come before the answer goes out. */
+async function sendAfter(
+  caching: Promise<void> | undefined,
+  ex: Exchange,
+  attempt: Attempt,
+  body: string | Buffer,
+): Promise<void> {
+  if (caching) await caching;
+  if (ex.onAnswer) await ex.onAnswer({ body });
+  send(ex, attempt, body);
+}
+
+function send(ex: Exchange, attempt: Attempt, body: string | Buffer): void {
+  const { reply } = ex;
   // the internal provider name is the operator's business unless they choose to show it
-  if (runtime.config.server.exposeProvider) reply.header('x-sluice-provider', provider.name);
+  if (ex.runtime.config.server.exposeProvider) reply.header('x-sluice-provider', attempt.provider.name);
   reply.headers(passedUpstreamHeaders(attempt.response?.headers ?? {}));
-  reply.header('content-type', 'application/json').send(translated.body);
+  reply.header('content-type', 'application/json').send(body);
 }

@@ -6,6 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClientApiSpec, ClientRequest } from '../api/types.ts';
 import { effectiveTimeouts } from '../compiled/compile.ts';
+import type { ProviderSlot } from '../compiled/provider_runtime.ts';
 import type { CompiledRoute } from '../compiled/route.ts';
 import { GatewayError } from '../errors.ts';
 import {
@@ -105,12 +106,14 @@ export async function runAttempts(input: AttemptInput, start = 0): Promise<Attem
         });
       }
     }
-    const attempt = await prepare(input, backend, translator, i, pick);
+    const preparing = prepare(input, backend, translator, i, pick);
+    const attempt = preparing instanceof Promise ? await preparing : preparing;
     if (!attempt) continue;
     const { upstreamRequest } = attempt;
     const a = attempt.attempt;
     try {
       const response = await a.send(upstreamRequest);
+      a.responded(response);
       if (response.status < 400) return a;
       const failure = await a.rejected();
       state.lastError = failure;
@@ -142,17 +145,25 @@ export async function runAttempts(input: AttemptInput, start = 0): Promise<Attem
   );
 }
 
-/** Take a provider slot and build the upstream request: an Attempt ready to send, or undefined. */
-async function prepare(
+type UpstreamRequestOf = Awaited<ReturnType<Translator['buildRequest']>>;
+interface Prepared {
+  attempt: Attempt;
+  upstreamRequest: UpstreamRequestOf;
+}
+
+/**
+ * Take a provider slot and build the upstream request: an Attempt ready to send, or undefined when
+ * the provider has no slot. Synchronous unless the translator builds asynchronously (Bedrock signs
+ * asynchronously), so most requests pay no promise here.
+ */
+function prepare(
   input: AttemptInput,
   backend: CompiledBackend,
   translator: Translator,
   index: number,
   pick: PickContext,
-): Promise<
-  { attempt: Attempt; upstreamRequest: Awaited<ReturnType<Translator['buildRequest']>> } | undefined
-> {
-  const { state, route } = input;
+): Prepared | Promise<Prepared> | undefined {
+  const { state } = input;
   const provider = backend.provider;
   const slot = provider.acquire(pick, state.tried);
   if (!slot) return undefined;
@@ -164,18 +175,43 @@ async function prepare(
   state.tries++;
   state.previous = backend;
   const tctx = translateContext(input, backend);
-  let upstreamRequest: Awaited<ReturnType<Translator['buildRequest']>>;
+  let built: UpstreamRequestOf | Promise<UpstreamRequestOf>;
   try {
     const clientBody = translator.leavesBodyIntact ? input.request.body : structuredClone(input.request.body);
-    // most translators build synchronously (Bedrock signs asynchronously): no microtask for those
-    const built = translator.buildRequest(clientBody, tctx);
-    upstreamRequest = built instanceof Promise ? await built : built;
+    built = translator.buildRequest(clientBody, tctx);
   } catch (err) {
-    // The request is at fault, not the provider: give the slot back without touching the circuit (a
-    // half-open probe slot kept here would eject the provider for every tenant until a restart).
-    slot.release('neutral');
-    throw err;
+    return notBuilt(slot, err);
   }
+  if (built instanceof Promise)
+    return built.then(
+      (req) => ready(input, backend, translator, index, slot, tctx, req),
+      (err) => notBuilt(slot, err),
+    );
+  return ready(input, backend, translator, index, slot, tctx, built);
+}
+
+/**
+ * The request is at fault, not the provider, when it cannot be built: the slot goes back without
+ * touching the circuit (a half-open probe slot kept here would eject the provider for every tenant
+ * until a restart).
+ */
+function notBuilt(slot: ProviderSlot, err: unknown): never {
+  slot.release('neutral');
+  throw err;
+}
+
+/** The built request with its hop header, published to observers, and the Attempt that sends it. */
+function ready(
+  input: AttemptInput,
+  backend: CompiledBackend,
+  translator: Translator,
+  index: number,
+  slot: ProviderSlot,
+  tctx: TranslateContext,
+  upstreamRequest: UpstreamRequestOf,
+): Prepared {
+  const { state, route } = input;
+  const provider = backend.provider;
   // the translator's headers are a provider's shared frozen object: one copy with the hop count
   upstreamRequest.headers = { ...upstreamRequest.headers, [HOP_HEADER]: String(input.hops + 1) };
   // observers see the attempt before it is sent, and may add trace context to that header copy

@@ -4,7 +4,8 @@
 // admission (completed exactly once, by complete()) and the attempt currently holding a provider slot
 // (ended on every way out); the attempt (attempt.ts) owns its slot. Metrics, the access log, cost and
 // traces are observers of the exchange's lifecycle events (observability/request_observer.ts,
-// tracing_otel.ts): nothing here calls them. Nothing here knows a provider's name or wire format:
+// tracing_otel.ts): nothing here calls them. The one exception is the in-flight gauge, a level counted
+// up and down around handleApi (here rather than in a wrapper, which cost a promise per request). Nothing here knows a provider's name or wire format:
 // translators and the gate carry all of that.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -21,6 +22,7 @@ import {
   type Exchange as ObservedExchange,
   startExchange,
 } from '../observability/lifecycle.ts';
+import { metrics } from '../observability/metrics.ts';
 import type { Usage } from '../providers/types.ts';
 import type { EncodingName } from '../tokens/counter.ts';
 import { promptTokensWithoutBlocking } from '../tokens/counter.ts';
@@ -60,6 +62,7 @@ export async function handleApi(
   runtime: Runtime,
   log: Logger,
 ): Promise<void> {
+  metrics.inflight.inc();
   const exchange = new Exchange(req, reply, spec, runtime, log);
   try {
     exchange.parse();
@@ -68,12 +71,15 @@ export async function handleApi(
     if (identifying) await identifying;
     exchange.route();
     exchange.authorize();
-    await exchange.admit();
+    // a gate that decides at once (no limits to ask a store about): no promise to wait for
+    const admitting = exchange.admit();
+    if (admitting) await admitting;
     await exchange.answer();
   } catch (err) {
     exchange.fail(err);
   } finally {
     exchange.end();
+    metrics.inflight.dec();
   }
 }
 
@@ -172,31 +178,44 @@ export class Exchange {
     return this.#route?.name;
   }
 
-  /** The client API's preparation (e.g. a conversation expanded from state), then the limits. */
-  async admit(): Promise<void> {
+  /**
+   * The client API's preparation (e.g. a conversation expanded from state), then the limits. A
+   * promise only when something has to be waited for (a state store, a limits store).
+   */
+  admit(): Promise<void> | undefined {
     const { spec, runtime } = this;
     const request = this.request as ClientRequest;
     const identity = this.identity as Identity;
     const scope = { namespace: identity.namespace, runtime };
-    // e.g. a Responses API conversation expanded from the state store: limits then count all of it
-    if (spec.prepare) await spec.prepare(request, scope);
     const completed = spec.completed;
     if (completed)
       this.onAnswer = (answer) =>
         completed(request, answer, scope).catch((err) =>
           this.log.warn({ err, reqId: this.req.id }, 'answer delivered but its completion step failed'),
         );
-    const admission = await runtime.gate.admit({
-      identity,
+    // e.g. a Responses API conversation expanded from the state store: limits then count all of it
+    if (spec.prepare) return spec.prepare(request, scope).then(() => this.#admitted());
+    return this.#admitted();
+  }
+
+  #admitted(): Promise<void> | undefined {
+    const admission = this.runtime.gate.admit({
+      identity: this.identity as Identity,
       route: this.#route as CompiledRoute,
-      spec,
-      request,
+      spec: this.spec,
+      request: this.request as ClientRequest,
       encoding: this.encoding,
       inputTokens: this.inputTokens,
       promptText: this.promptText,
     });
+    if (!(admission instanceof Promise)) return this.#admit(admission);
+    return admission.then((a) => this.#admit(a));
+  }
+
+  #admit(admission: Admission): undefined {
     this.#admission = admission;
     for (const k in admission.headers) this.reply.header(k, admission.headers[k]);
+    return undefined;
   }
 
   /**

@@ -236,14 +236,18 @@ export function installIntake(app: FastifyInstance, opts: IntakeOptions): void {
   ): void {
     const limit = bodyLimitFor(runtime, identity.namespace);
     const declared = declaredLength(req);
-    if (declared > limit)
-      return refuse(req, reply, tooLarge(limit, identity.namespace, runtime.config.server.bodyLimitBytes));
+    if (declared > limit) {
+      refuse(req, reply, tooLarge(limit, identity.namespace, runtime.config.server.bodyLimitBytes));
+      return;
+    }
     // with several tenants, none may hold more than its share: the rest stays for the others
     const share = runtime.config.namespaces.length > 1 ? NAMESPACE_SHARE : 1;
     memoryBudget.setLimit(runtime.config.server.memoryBudgetBytes, share);
     const hold = new BudgetHold(memoryBudget, reply.raw, identity.namespace);
-    if (declared > 0 && !hold.take(declared * BODY_COST))
-      return refuse(req, reply, hold.refusal('request body'));
+    if (declared > 0 && !hold.take(declared * BODY_COST)) {
+      refuse(req, reply, hold.refusal('request body'));
+      return;
+    }
     intakes.set(req, { runtime, identity, limit, hold });
     if (expectsContinue(req)) reply.raw.writeContinue();
     done();

@@ -60,8 +60,11 @@ export interface Gate {
   authorize(identity: Identity, route: CompiledRoute, model: string): void;
   /** Models the identity may see in /v1/models. */
   visibleModel(identity: Identity, route: CompiledRoute, model: string): boolean;
-  /** Throws GatewayError 400/429/503 when a policy rejects; may adjust request.body (clamp max tokens). */
-  admit(input: AdmitInput): Promise<Admission>;
+  /**
+   * Throws GatewayError 400/429/503 when a policy rejects; may adjust request.body (clamp max tokens).
+   * A gate that decides without waiting returns the admission itself (no promise per request).
+   */
+  admit(input: AdmitInput): Admission | Promise<Admission>;
   /** response cache (keys come from Admission.cacheKey) */
   cacheGet?(key: string): Promise<Buffer | string | undefined>;
   cacheSet?(key: string, body: Buffer | string): Promise<void>;
@@ -85,5 +88,5 @@ export const openGate: Gate = {
   identify: () => ({ namespace: 'default' }),
   authorize: () => {},
   visibleModel: () => true,
-  admit: async () => OPEN_ADMISSION,
+  admit: () => OPEN_ADMISSION,
 };

@@ -143,9 +143,22 @@ export class UpstreamBody implements AsyncIterable<Buffer>, AsyncIterator<Buffer
    * body keeps no reference to it once the read is over.
    */
   readAll(limit: number, charge?: ChunkCharge): Promise<Buffer> {
-    if (this.#whole || this.#waiter)
-      return Promise.reject(new Error('the upstream body is already being read'));
-    if (this.#failed) return Promise.reject(this.#readError());
+    try {
+      const whole = this.readWhole(limit, charge);
+      return whole instanceof Promise ? whole : Promise.resolve(whole);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * readAll without a promise when the body has already arrived to its end (a small answer usually
+   * has by the time the headers were handled): the bytes, or a promise of them; a failure known at
+   * once is thrown.
+   */
+  readWhole(limit: number, charge?: ChunkCharge): Buffer | Promise<Buffer> {
+    if (this.#whole || this.#waiter) throw new Error('the upstream body is already being read');
+    if (this.#failed) throw this.#readError();
     const parts = this.#queue.splice(0);
     const size = this.#queuedBytes;
     this.#queuedBytes = 0;
@@ -154,10 +167,10 @@ export class UpstreamBody implements AsyncIterable<Buffer>, AsyncIterator<Buffer
         const refused = charge(p);
         if (refused) {
           this.destroy(refused);
-          return Promise.reject(refused);
+          throw refused;
         }
       }
-    if (this.#ended) return Promise.resolve(joined(parts));
+    if (this.#ended) return joined(parts);
     return new Promise((resolve, reject) => {
       this.#whole = { parts, size, limit, charge, resolve, reject };
       if (size > limit) this.destroy();
