@@ -29,7 +29,7 @@ export interface AttemptInput {
   spec: ClientApiSpec;
   request: ClientRequest;
   route: CompiledRoute;
-  candidates: CompiledBackend[];
+  candidates: readonly CompiledBackend[];
   /** aborted when the client goes away */
   signal: CancelSignal;
   /** carried across calls so retries and fallbacks of one request share one count */

@@ -118,7 +118,8 @@ export class Exchange {
     this.runtime = runtime;
     this.log = log;
     this.observed = startExchange(String(req.id), spec.api, req.method, req.url, req.headers);
-    reply.raw.once('close', () => {
+    // on, not once: a response closes once, and once() wraps every listener in two more objects
+    reply.raw.on('close', () => {
       if (!reply.raw.writableFinished) this.clientGone.abort(new Error('client closed the connection'));
     });
   }
@@ -235,21 +236,21 @@ export class Exchange {
     if (cacheKey && this.runtime.gate.cacheGet && (await this.#answerFromCache(cacheKey))) return;
     const route = this.#route as CompiledRoute;
     const request = this.request as ClientRequest;
+    const ordered = route.balancer.order({
+      model: request.model,
+      promptText: this.promptText,
+      turns: this.spec.turns(request.body),
+      inputTokens: this.inputTokens,
+      maxOutputTokens: this.spec.getMaxOutputTokens(request.body),
+    });
     const input: AttemptInput = {
       requestId: String(this.req.id),
       hops: incomingHops(this.req.headers),
       spec: this.spec,
       request,
       route,
-      candidates: route.balancer
-        .order({
-          model: request.model,
-          promptText: this.promptText,
-          turns: this.spec.turns(request.body),
-          inputTokens: this.inputTokens,
-          maxOutputTokens: this.spec.getMaxOutputTokens(request.body),
-        })
-        .concat(route.fallback),
+      // read only: with no fallback chain, the balancer's own list is used as it is
+      candidates: route.fallback.length === 0 ? ordered : ordered.concat(route.fallback),
       signal: this.clientGone.signal,
       state: { tries: 0 },
       observed: this.observed,

@@ -82,14 +82,12 @@ export class BudgetHold {
   /** why the last take failed: the replica's budget, or the namespace's share of it */
   refusedBy: 'replica' | 'namespace' | undefined;
 
-  constructor(
-    budget: MemoryBudget,
-    onDone: { once(event: 'close', fn: () => void): unknown },
-    namespace = '',
-  ) {
+  constructor(budget: MemoryBudget, onDone: { on(event: 'close', fn: () => void): unknown }, namespace = '') {
     this.#budget = budget;
     this.#namespace = namespace;
-    onDone.once('close', () => this.release());
+    // on, not once: a response closes once (and release() runs once anyway), and once() wraps every
+    // listener in two more objects
+    onDone.on('close', () => this.release());
   }
 
   take(bytes: number): boolean {
