@@ -169,6 +169,8 @@ async function main(): Promise<void> {
       count,
       warmup: values.quick ? 500 : WARMUP_REQUESTS,
     };
+    // --in-flight 1 shows pure retention: with one request at a time, nothing is caught in flight
+    if (values['in-flight']) run.inFlight = Number(values['in-flight']);
     if (values.profile) {
       const cfg = ALLOC_CONFIGS.find((c) => c.name === values.profile);
       if (!cfg)
@@ -176,7 +178,6 @@ async function main(): Promise<void> {
       await profileRow(cfg, run, Number(values.top), values.survivors === true);
       return;
     }
-    if (values['in-flight']) run.inFlight = Number(values['in-flight']);
     if (values.dist?.length || values.flags?.length) {
       const variants: Variant[] = [
         ...(values.dist ?? []).map((d) => ({ label: d, distDir: resolve(d) })),
