@@ -4,7 +4,6 @@
 //   one atomic store batch for request rates, concurrency and token/cost windows, reserving the input
 //   plus the output the request may produce -> headers, stream cap and cache key.
 // Admission.complete reconciles every window with the real usage, so reservations never leak.
-import { randomUUID } from 'node:crypto';
 import { nonTextTokens, tokenArrayText, tokenArrayTokens } from '../api/prompt_extras.ts';
 import type { ClientApiSpec } from '../api/types.ts';
 import type { CompiledRoute } from '../compiled/route.ts';
@@ -16,7 +15,14 @@ import type { Admission, AdmitInput, Completion } from '../proxy/policy_interfac
 import type { AdmitDenied, Placement, SettleBatch, Store } from '../store/types.ts';
 import { formatDuration } from '../store/windows.ts';
 import { ASYNC_MIN_CHARS, countPromptTokensAsync } from '../tokens/pool.ts';
-import { actualAmount, type BuiltBatch, buildBatch, describeRate, describeWindow } from './batch.ts';
+import {
+  actualAmount,
+  type BuiltBatch,
+  buildBatch,
+  describeRate,
+  describeWindow,
+  reservationId,
+} from './batch.ts';
 import type { CompiledNamespace, CompiledPolicy } from './compile.ts';
 import { firstMatchingFilter } from './content_scan.ts';
 import { estimateCorrection } from './correction.ts';
@@ -130,10 +136,12 @@ function defaultReservation(
   route: CompiledRoute,
   model: string,
 ): { tokens: number; known: boolean } {
-  const fromPolicy = policies.flatMap((p) =>
-    p.config.reserveOutputTokens ? [p.config.reserveOutputTokens] : [],
-  );
-  if (fromPolicy.length) return { tokens: Math.min(...fromPolicy), known: true };
+  let fromPolicy: number | undefined;
+  for (const p of policies) {
+    const r = p.config.reserveOutputTokens;
+    if (r) fromPolicy = Math.min(fromPolicy ?? r, r);
+  }
+  if (fromPolicy !== undefined) return { tokens: fromPolicy, known: true };
   const first = route.balancer.backends[0];
   const fromModel = first
     ? first.provider.modelConfig(upstreamModel(first, model))?.maxOutputTokens
@@ -280,7 +288,7 @@ async function reserve(
     wantOutput,
     choices,
     now: ctx.now(),
-    requestId: randomUUID(),
+    requestId: reservationId(),
   });
   let admitted: Awaited<ReturnType<Store['admit']>>;
   try {

@@ -8,7 +8,7 @@
 //   4. the default namespace, only when the request carries no credentials at all.
 // Otherwise credentials that match nothing are a 401, never a silent fall-through to the default tenant.
 // A namespace that lists both keys/JWT and headers requires both (the headers narrow the credential).
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { compileHeaderMatch } from '../compiled/route.ts';
 import { ConfigError } from '../config/load.ts';
 import type { ReuseCache } from '../config/reuse_cache.ts';
@@ -24,13 +24,12 @@ type Getter = (name: string) => string | undefined;
 
 interface KeyEntry {
   sha256: string;
-  digest: Buffer;
   namespace: string;
   keyName: string;
 }
 
 function keyEntry(namespace: string, k: { name: string; sha256: string }): KeyEntry {
-  return { sha256: k.sha256, digest: Buffer.from(k.sha256, 'hex'), namespace, keyName: k.name };
+  return { sha256: k.sha256, namespace, keyName: k.name };
 }
 
 /** A namespace's entries from its key file's text, reused when an earlier load read the same text. */
@@ -189,10 +188,10 @@ export class Identifier {
 
   #byKey(credential: string): KeyEntry | undefined {
     // The map is keyed by the SHA-256 of the presented key: a lookup's timing depends only on the
-    // attacker's own digest, not on any stored key. The final comparison is constant-time anyway.
-    const digest = createHash('sha256').update(credential, 'utf8').digest();
-    const entry = this.#keys.get(digest.toString('hex'));
-    return entry && timingSafeEqual(entry.digest, digest) ? entry : undefined;
+    // attacker's own digest, never on how close the key is to a stored one. (A constant-time compare
+    // after the lookup could never fail: the map already matched the whole digest.) The one-shot
+    // hash() to hex costs ~0.3 us where a Hash object, a Buffer and its hex cost ~1.3 us per request.
+    return this.#keys.get(hash('sha256', credential, 'hex'));
   }
 
   async #byJwt(token: string): Promise<Identity | undefined> {

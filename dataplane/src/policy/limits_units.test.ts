@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { policySchema } from '../config/schema.ts';
 import { formatDuration, windowSpan } from '../store/windows.ts';
-import { actualAmount, buildBatch } from './batch.ts';
+import { actualAmount, buildBatch, reservationId } from './batch.ts';
 import { compileNamespaces } from './compile.ts';
 import { EstimateCorrection } from './correction.ts';
 import { rateLimitHeaders, retryAfter } from './headers.ts';
@@ -166,5 +166,16 @@ describe('estimate correction', () => {
     expect(c.apply('claude', 100)).toBeLessThanOrEqual(121);
     c.observe('wild', 10, 10_000);
     expect(c.factor('wild')).toBe(3);
+  });
+});
+
+describe('reservation ids', () => {
+  it('never repeats, and stays out of the hash tag and JSON syntax', () => {
+    const ids = new Set(Array.from({ length: 10_000 }, () => reservationId()));
+    expect(ids.size).toBe(10_000);
+    // a '{' or '}' would move the reservation key off its namespace's Cluster slot
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{16}[0-9a-z]+$/);
+    // one random prefix per process: the counter alone tells its ids apart
+    expect(new Set([...ids].map((id) => id.slice(0, 16))).size).toBe(1);
   });
 });

@@ -168,6 +168,44 @@ describe('redis store outages', () => {
     await store.close();
   });
 
+  it('gives up on a reply that never comes after the late-reply bound, and charges a lost admission once', async () => {
+    const store = makeStore({
+      settings: { url: redis.url, commandTimeoutMs: 100, connectTimeoutMs: 1_000 },
+      lateReplyMs: 500,
+    });
+    await store.ready(2_000);
+    await store.recordSet('late', Buffer.from('x'), 60_000);
+    const win = {
+      key: '{ns}:late-win',
+      limit: 1_000,
+      fixed: 10,
+      perOutput: 0,
+      ttlMs: 60_000,
+      resetMs: 60_000,
+    };
+    const batch = { rates: [], concurrency: [], windows: [win], wantOutput: 0 };
+    const reservation = { key: '{ns}:late-rsv', ttlMs: 60_000 };
+    redis.pause();
+    try {
+      // a record has no deadline of its own: the bound ends the wait (ioredis no longer times commands)
+      expect(String(await store.recordGet('late').catch((e: unknown) => e))).toMatch(
+        /no reply within 500 ms/,
+      );
+      const r = await store.admit({ ...batch, reservation });
+      expect(r.placement).toBe('fallback');
+      // once the bound passes, the lost call is cancelled by id (queued: Redis is still stalled)
+      await until(() => store.health().pendingOps === 1, 3_000);
+    } finally {
+      redis.resume();
+    }
+    await until(() => store.health().healthy && store.health().pendingOps === 0);
+    // the stalled admission ran when Redis resumed and was undone; the local share's usage was merged
+    const client = new Redis(redis.url);
+    expect(Number(await client.get('test:{ns}:late-win'))).toBe(10);
+    client.disconnect();
+    await store.close();
+  });
+
   it('replays settlements that failed during the outage, freeing concurrency slots held in Redis', async () => {
     const store = makeStore({ replicas: 1 });
     await store.ready(2_000);

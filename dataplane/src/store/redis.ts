@@ -19,7 +19,7 @@
 import { Cluster, Redis } from 'ioredis';
 import { GatewayError } from '../errors.ts';
 import { metrics } from '../observability/metrics.ts';
-import { acquireLoopLag, type LoopLag, type Timed, withinDeadline } from './deadline.ts';
+import { acquireLoopLag, type LoopLag, rejectAfter, type Timed, withinDeadline } from './deadline.ts';
 import {
   type AdmitReply,
   admitResult,
@@ -54,6 +54,8 @@ export interface RedisStoreOptions {
   /** failures must span at least this long before the circuit opens (a burst is not an outage) */
   openAfterMs?: number;
   retryIntervalMs: number;
+  /** when a command's reply counts as lost for good (default lateReplyMs(commandTimeoutMs)) */
+  lateReplyMs?: number;
   log?: StoreLogger;
 }
 
@@ -71,6 +73,7 @@ export class RedisStore implements Store {
   readonly #local: LocalShare;
   readonly #lag: { lag: LoopLag; release(): void };
   readonly #timeoutMs: number;
+  readonly #lateReplyMs: number;
   readonly #calls: ScriptCalls;
   readonly #replay: ReplayQueue;
   #failures = 0;
@@ -97,10 +100,11 @@ export class RedisStore implements Store {
   constructor(opts: RedisStoreOptions) {
     this.#opts = opts;
     this.#timeoutMs = opts.settings.commandTimeoutMs;
+    this.#lateReplyMs = opts.lateReplyMs ?? lateReplyMs(this.#timeoutMs);
     this.#lag = acquireLoopLag();
-    // ioredis's own timeout is only the bound after which a reply counts as lost for good; whether a
-    // request waits is decided by withinDeadline, which keeps the command's late reply.
-    const target = parseRedisUrl({ ...opts.settings, commandTimeoutMs: lateReplyMs(this.#timeoutMs) });
+    // Whether a request waits is decided by withinDeadline, which keeps the command's late reply; what
+    // still waits on that reply (an abandoned call, a record) gives up after #lateReplyMs.
+    const target = parseRedisUrl(opts.settings);
     this.#client =
       target.kind === 'cluster' ? new Cluster(target.nodes, target.options) : new Redis(target.options);
     this.#calls = new ScriptCalls(this.#client, opts.keyPrefix);
@@ -176,8 +180,10 @@ export class RedisStore implements Store {
       this.#succeeded();
       return parseAdmitReplies(r.value, batches.length);
     }
-    this.#replay.abandon(batches, specs, call);
-    return new CallFailed(r.error, call);
+    // the replay reconciles the late reply, or cancels by id once no reply will come
+    const late = rejectAfter(call, this.#lateReplyMs);
+    this.#replay.abandon(batches, specs, late);
+    return new CallFailed(r.error, late);
   }
 
   async #settleCall(batches: SettleBatch[], specs: string[]): Promise<unknown[] | CallFailed> {
@@ -355,15 +361,17 @@ export class RedisStore implements Store {
   // Records (Responses API state) go straight to Redis and throw on failure: the caller must tell
   // "not found" from "could not look" (the circuit and local fallback are for limits only).
   async recordGet(key: string): Promise<Buffer | undefined> {
-    return (await this.#client.getBuffer(this.#key(`rec:${key}`))) ?? undefined;
+    return (
+      (await rejectAfter(this.#client.getBuffer(this.#key(`rec:${key}`)), this.#lateReplyMs)) ?? undefined
+    );
   }
 
   async recordSet(key: string, value: Buffer, ttlMs: number): Promise<void> {
-    await this.#client.set(this.#key(`rec:${key}`), value, 'PX', ttlMs);
+    await rejectAfter(this.#client.set(this.#key(`rec:${key}`), value, 'PX', ttlMs), this.#lateReplyMs);
   }
 
   async recordDelete(key: string): Promise<boolean> {
-    return (await this.#client.del(this.#key(`rec:${key}`))) > 0;
+    return (await rejectAfter(this.#client.del(this.#key(`rec:${key}`)), this.#lateReplyMs)) > 0;
   }
 
   async cacheSet(key: string, value: Buffer, ttlMs: number): Promise<void> {

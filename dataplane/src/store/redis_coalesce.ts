@@ -30,6 +30,7 @@ export interface TurnCall<T> {
 }
 
 interface Pending<T> extends TurnCall<T> {
+  group: string;
   items: T[];
   specs: string[];
   resolve: (out: unknown[] | CallFailed) => void;
@@ -55,7 +56,13 @@ export const MAX_BATCHES_PER_CALL = 64;
 export class TurnCoalescer<T> {
   readonly #send: SendCall<T>;
   readonly #before: (() => void) | undefined;
-  readonly #groups = new Map<string, Pending<T>>();
+  /**
+   * This turn's calls, one per group: an array emptied at the turn's end, not a Map. A Map emptied
+   * every turn rehashes into a new table each time, and V8 links the old table to the new one (for
+   * live iterators): one promoted table then kept every later turn's table, calls and batches alive
+   * through two scavenges, promoting them all (bench/alloc.ts --survivors, issue 16).
+   */
+  readonly #calls: Pending<T>[] = [];
   #scheduled = false;
 
   /** `before`: runs as this turn's calls are sent, just before them (another coalescer's flush) */
@@ -69,20 +76,23 @@ export class TurnCoalescer<T> {
    * `items.length - 1` as add returns (read it before awaiting).
    */
   add(item: T, spec: string, group = ''): TurnCall<T> {
-    let p = this.#groups.get(group);
+    // a turn has one call per Cluster slot it touches (one on a standalone Redis): a short scan
+    let at = 0;
+    while (at < this.#calls.length && this.#calls[at]?.group !== group) at++;
+    let p = this.#calls[at];
     if (!p) {
       let resolve!: (out: unknown[] | CallFailed) => void;
       const reply = new Promise<unknown[] | CallFailed>((r) => {
         resolve = r;
       });
-      p = { items: [], specs: [], reply, resolve };
-      this.#groups.set(group, p);
+      p = { group, items: [], specs: [], reply, resolve };
+      this.#calls.push(p);
     }
     p.items.push(item);
     p.specs.push(spec);
     if (p.items.length >= MAX_BATCHES_PER_CALL) {
       // full: sent at once (the turn's settlements first, as at the turn's end); the next start a new call
-      this.#groups.delete(group);
+      this.#calls.splice(at, 1);
       this.#before?.();
       this.#sendCall(p);
     } else if (!this.#scheduled) {
@@ -100,10 +110,8 @@ export class TurnCoalescer<T> {
   readonly #flush = (): void => {
     this.#scheduled = false;
     this.#before?.();
-    for (const [group, p] of this.#groups) {
-      this.#groups.delete(group);
-      this.#sendCall(p);
-    }
+    const calls = this.#calls.splice(0);
+    for (const p of calls) this.#sendCall(p);
   };
 
   #sendCall(p: Pending<T>): void {

@@ -14,10 +14,18 @@ describe('store.redis.url', () => {
       password: 'p@ss',
       db: 2,
       tls: {},
-      commandTimeout: 50,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
     });
+  });
+
+  it('sets no per-command ioredis timeout (the store times its calls: store/deadline.ts)', () => {
+    for (const url of ['redis://h:6379', 'redis-sentinel://s1:26379/m', 'redis://n1:7000,redis://n2:7001']) {
+      const t = parseRedisUrl({ ...base, url });
+      const options = t.kind === 'cluster' ? t.options.redisOptions : t.options;
+      expect(options).toBeDefined();
+      expect(options && 'commandTimeout' in options).toBe(false);
+    }
   });
 
   it('lets the password secret override the URL password', () => {

@@ -2,8 +2,11 @@
 //   redis://[user:pass@]host:port[/db]   (rediss:// for TLS)          -> standalone
 //   redis-sentinel://[:pass@]h1:p1,h2:p2/master-name[?db=N]           -> Sentinel (pass = Redis password)
 //   redis://h1:p1,redis://h2:p2  or  redis-cluster://h1:p1,h2:p2       -> Cluster (seed nodes)
-// Every command fails fast instead of queueing while Redis is away (enableOfflineQueue: false), so a
-// request never waits on a dead Redis longer than commandTimeoutMs.
+// Every command fails fast instead of queueing while Redis is away (enableOfflineQueue: false). No
+// ioredis commandTimeout: the store times its commands itself (store/deadline.ts), per coalesced call
+// and only where something waits. ioredis's arms a timer per command and `delete`s it from the Command
+// on the reply, and that alone promoted ~1.4 KiB per request into the old generation at one request
+// in flight (bench/alloc.ts, issue 16), whose mark-compacts cost the full policy stack its throughput.
 import type { ClusterOptions, RedisOptions } from 'ioredis';
 
 export interface RedisSettings {
@@ -39,7 +42,6 @@ const retryStrategy = (times: number): number => Math.min(times * 50, 1_000);
 
 function common(s: RedisSettings): RedisOptions {
   return {
-    commandTimeout: s.commandTimeoutMs,
     connectTimeout: s.connectTimeoutMs,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
