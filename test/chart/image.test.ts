@@ -248,7 +248,7 @@ describe('image replay from a clean folder', () => {
       PORT: String(port),
       ADMIN_HOST: '127.0.0.1',
       ADMIN_PORT: String(adminPort),
-      NODE_OPTIONS: '--max-semi-space-size=16 --max-old-space-size=256',
+      NODE_OPTIONS: '--max-semi-space-size=16 --max-old-space-size=256 --v8-pool-size=2',
       MALLOC_ARENA_MAX: '2',
     });
     const base = `http://127.0.0.1:${port}`;

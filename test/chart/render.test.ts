@@ -178,7 +178,7 @@ describe('default values', () => {
     const shipped = /^ENV NODE_OPTIONS="([^"]+)"/m.exec(
       readFileSync(join(CHART_DIR, '../../Dockerfile.dataplane'), 'utf8'),
     )?.[1];
-    expect(shipped).toBe('--max-semi-space-size=16 --max-old-space-size=256');
+    expect(shipped).toBe('--max-semi-space-size=16 --max-old-space-size=256 --v8-pool-size=2');
     expect(env).toContainEqual({ name: 'NODE_OPTIONS', value: shipped });
     expect(env).toContainEqual({ name: 'MALLOC_ARENA_MAX', value: '2' });
     expect(env).toContainEqual({ name: 'HOST', value: '0.0.0.0' });
