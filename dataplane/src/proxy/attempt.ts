@@ -63,7 +63,7 @@ export class Attempt {
     this.#slot = init.slot;
     this.#clientGone = init.clientGone;
     init.clientGone.addEventListener('abort', this.#onClientGone, { once: true });
-    // A plain timer cleared by end(): CancelSignal.timeout() would keep every request's signal and
+    // A plain timer cleared by end(): AbortSignal.timeout() would keep every request's signal and
     // timer alive for the whole timeout (minutes) after the request ended.
     this.#timer = setTimeout(this.#onTotalTimeout, init.timeouts.totalMs);
   }
