@@ -33,7 +33,7 @@ import { type AttemptInput, runAttempts } from './attempt_loop.ts';
 import { Cancellation } from './cancellation.ts';
 import { findRoute } from './find_route.ts';
 import { incomingHops } from './hops.ts';
-import { callerOf, intakeOf } from './intake.ts';
+import { intakeOf } from './intake.ts';
 import type { Admission, Completion, Identity } from './policy_interface.ts';
 import { encodingForRoute } from './route_encoding.ts';
 import { readFirstEvents } from './stream.ts';
@@ -147,15 +147,18 @@ export class Exchange {
     this.request = request;
   }
 
-  /** Who is calling: identified from the headers before the body was read (intake.ts). */
+  /**
+   * Who is calling: identified from the headers before the body was read (intake.ts), else by the
+   * gate now; a promise only for a JWT check or a refusal.
+   */
   identify(): Promise<void> | undefined {
-    const known = intakeOf(this.req)?.identity;
-    if (known) {
-      this.identity = known;
+    const identity = intakeOf(this.req)?.identity ?? this.runtime.gate.identify(this.req.headers);
+    if (!(identity instanceof Promise)) {
+      this.identity = identity;
       return undefined;
     }
-    return callerOf(this.req, this.runtime).then((identity) => {
-      this.identity = identity;
+    return identity.then((known) => {
+      this.identity = known;
     });
   }
 
