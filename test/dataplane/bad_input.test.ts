@@ -80,6 +80,15 @@ const cases: Case[] = [
     param: 'messages[0].role',
   },
   {
+    // String() of this object throws: it was a 500 (found by bad_input_fuzz)
+    name: 'role that is an object',
+    body: '{"model":"m","messages":[{"role":{"toString":0},"content":"x"}]}',
+    status: 400,
+    code: 'invalid_type',
+    sluiceCode: 'SLUICE_ERR_INVALID_REQUEST',
+    param: 'messages[0].role',
+  },
+  {
     name: 'content of wrong type',
     body: msg(42),
     status: 400,

@@ -3,6 +3,7 @@
 // adjacent turns, tool definitions and tool_choice. Messages name the field the way Anthropic does
 // (`messages.1.content.0.source.media_type: ...`); `param` carries the same path.
 import { GatewayError } from '../errors.ts';
+import { shownValue } from './validate.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -123,7 +124,7 @@ function validateToolPairing(turns: Turn[]): void {
       if (b.type === 'tool_result' && !offered.has(b.tool_use_id)) {
         fail(
           `messages.${turn.first}.content`,
-          `unexpected \`tool_use_id\` found in \`tool_result\` blocks: ${String(b.tool_use_id)}. Each \`tool_result\` block must have a corresponding \`tool_use\` block in the previous message.`,
+          `unexpected \`tool_use_id\` found in \`tool_result\` blocks: ${shownValue(b.tool_use_id)}. Each \`tool_result\` block must have a corresponding \`tool_use\` block in the previous message.`,
         );
       }
     }
@@ -215,7 +216,7 @@ export function validateTools(tools: unknown, toolChoice: unknown): void {
     if (toolChoice.type !== 'none')
       fail('tool_choice', 'tool_choice may only be specified while providing tools');
   } else if (toolChoice.type === 'tool' && !tools.some((t) => (t as Obj).name === toolChoice.name)) {
-    fail('tool_choice.name', `tool '${String(toolChoice.name)}' is not one of the provided tools`);
+    fail('tool_choice.name', `tool '${shownValue(toolChoice.name)}' is not one of the provided tools`);
   }
   if (
     toolChoice.disable_parallel_tool_use !== undefined &&

@@ -69,6 +69,9 @@ export const openaiChat: ClientApiSpec = {
         invalidType(`messages[${i}]`, 'an object', m);
       const role = (m as Record<string, unknown>).role;
       if (role === undefined || role === null) missing(`messages[${i}].role`);
+      // an object or array is never a role; String() of one may throw (a "toString" key that is not a
+      // function), which was a 500
+      if (typeof role === 'object') invalidType(`messages[${i}].role`, 'a string', role);
       if (typeof role !== 'string' || !ROLES.has(role)) {
         invalid(
           `messages[${i}].role`,

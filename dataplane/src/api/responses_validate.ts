@@ -3,7 +3,7 @@
 // translators later rely on is checked here, before routing, limits or any upstream attempt, so a
 // malformed item is the client's 400 and never a failed attempt against a provider.
 import { GatewayError } from '../errors.ts';
-import { invalid } from './validate.ts';
+import { invalid, shownValue } from './validate.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -43,7 +43,7 @@ function validateContent(content: unknown, at: string): void {
     if (typeof type !== 'string' || !INPUT_PARTS.has(type)) {
       invalid(
         `${p}.type`,
-        `Invalid value: '${String(type).slice(0, 64)}'. Supported values are: ${[...INPUT_PARTS].join(', ')}.`,
+        `Invalid value: '${shownValue(type)}'. Supported values are: ${[...INPUT_PARTS].join(', ')}.`,
       );
     }
     if (type === 'input_text' || type === 'output_text') str(part, 'text', p);
@@ -98,7 +98,7 @@ function validateTools(tools: unknown): void {
     if (t.type !== 'function') {
       unsupported(
         `${at}.type`,
-        `tools of type '${String(t.type).slice(0, 64)}' are not supported by Sluice (only 'function' tools)`,
+        `tools of type '${shownValue(t.type)}' are not supported by Sluice (only 'function' tools)`,
       );
     }
     str(t, 'name', at);

@@ -30,6 +30,17 @@ export function jsonTypeName(v: unknown): string {
   return 'an object';
 }
 
+/**
+ * A client-supplied value as text for an error message: a primitive as it is, cut to 64 characters;
+ * an object or array by its JSON type name. String() of an object may throw (a "toString" key that is
+ * not a function: a 500 where the client should get a 400) or run to any length.
+ */
+export function shownValue(v: unknown): string {
+  if (v !== null && typeof v === 'object') return jsonTypeName(v);
+  const s = String(v);
+  return s.length <= 64 ? s : s.slice(0, 64);
+}
+
 /** "Invalid type for 'x': expected a string, but got an integer instead." (OpenAI's wording) */
 export function invalidType(param: string, expected: string, got: unknown): never {
   invalid(

@@ -1,6 +1,8 @@
 // OpenAI chat format -> Anthropic Messages format: the request (for OpenAI clients calling an Anthropic
 // backend) and the response (for Anthropic clients served by an OpenAI-compatible backend).
 // Pure functions: everything a backend cannot express is reported through `unsupported`, never dropped.
+
+import { shownValue } from '../../api/validate.ts';
 import { GatewayError } from '../../errors.ts';
 import type { Usage } from '../../providers/types.ts';
 import { parseDataUrl } from '../openai/request.ts';
@@ -182,7 +184,7 @@ export function toAnthropicMessages(
         break;
       }
       default:
-        o.unsupported(`messages with role '${String(m.role)}'`, `${path}.role`);
+        o.unsupported(`messages with role '${shownValue(m.role)}'`, `${path}.role`);
     }
   });
   return { system, messages: out };
@@ -192,7 +194,7 @@ function toAnthropicTools(tools: unknown, o: ConvertOptions): AnthropicTool[] {
   if (!Array.isArray(tools)) return invalid('tools', "'tools' must be an array");
   return tools.map((raw, i) => {
     const t = (raw ?? {}) as Obj;
-    if (t.type !== 'function') o.unsupported(`tools of type '${String(t.type)}'`, `tools[${i}].type`);
+    if (t.type !== 'function') o.unsupported(`tools of type '${shownValue(t.type)}'`, `tools[${i}].type`);
     const fn = (t.function ?? {}) as Obj;
     if (typeof fn.name !== 'string' || fn.name === '')
       invalid(`tools[${i}].function.name`, `'tools[${i}].function.name' is required`);

@@ -4,6 +4,7 @@
 // results become toolResult blocks of a user turn), blank text blocks are rejected, images must be
 // bytes (no URLs), and any toolUse/toolResult in the history requires toolConfig.
 
+import { shownValue } from '../../api/validate.ts';
 import type { TranslateContext } from '../../providers/types.ts';
 import {
   contentParts,
@@ -169,7 +170,8 @@ export function toConverseRequest(
   rejectUntranslatable(body, ctx);
   if (typeof body.n === 'number' && body.n > 1) unsupported(ctx, 'n > 1', 'n');
   const rf = body.response_format as { type?: unknown } | undefined;
-  if (rf && rf.type !== 'text') unsupported(ctx, `response_format '${String(rf.type)}'`, 'response_format');
+  if (rf && rf.type !== 'text')
+    unsupported(ctx, `response_format '${shownValue(rf.type)}'`, 'response_format');
   const { messages, system, usesTools } = toBedrockMessages(body.messages as OpenAIMessage[], ctx);
   const req: Record<string, unknown> = { messages };
   if (system.length > 0) req.system = system;

@@ -4,6 +4,7 @@
 // count must equal the calls of the model turn before it, arguments are objects (not JSON strings),
 // and schemas are an OpenAPI subset (no additionalProperties, $schema, $ref).
 
+import { shownValue } from '../../api/validate.ts';
 import type { TranslateContext } from '../../providers/types.ts';
 import {
   contentParts,
@@ -231,7 +232,7 @@ function generationConfig(body: Record<string, unknown>, ctx: TranslateContext):
       g.responseMimeType = 'application/json';
       if (rf.json_schema?.schema !== undefined) g.responseSchema = toGeminiSchema(rf.json_schema.schema);
     } else if (rf.type !== 'text')
-      unsupported(ctx, `response_format of type '${String(rf.type)}'`, 'response_format');
+      unsupported(ctx, `response_format of type '${shownValue(rf.type)}'`, 'response_format');
   }
   return g;
 }
