@@ -2,6 +2,7 @@
 // Each request reads the runtime once at its start, so in-flight requests finish on the config they
 // started with while new ones see the new config the moment it is swapped in.
 import { readFile } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildAdminServer } from './admin_server.ts';
@@ -182,10 +183,13 @@ export class Dataplane {
       host: this.#opts.adminHost ?? cfg.server.admin.host,
       port: adminPort,
     });
+    const configDir = configDirOf(this.#opts.configFile);
     this.#watcher = new ConfigWatcher({
       file: this.#opts.configFile,
-      extraDirs:
-        this.#runtime.secretsDir !== configDirOf(this.#opts.configFile) ? [this.#runtime.secretsDir] : [],
+      extraDirs: this.#runtime.secretsDir !== configDir ? [this.#runtime.secretsDir] : [],
+      // secret files kept beside the config (read per event: a reload may change which files those are)
+      alsoWatched: (name) =>
+        this.#runtime.secretFiles.some((f) => basename(f) === name && dirname(resolve(f)) === configDir),
       onChange: (t, reason) => this.#reload(t, reason),
       onError: (err) => log.warn({ err }, 'config watch error'),
     });

@@ -2,15 +2,21 @@
 // swapping the `..data` symlink, so watching the file itself misses updates: we watch the folder (and
 // the secrets folder), debounce, and also poll the resolved content as a safety net for filesystems
 // where fs.watch is unreliable. A reload that fails keeps the last good config serving.
+//
+// Only events that can change the config count in its folder: the file itself, kubelet's `..`-named
+// entries, and the secret files the caller names. Other writers share folders (an access log next to
+// the config outside Kubernetes wrote several times a second, and every write rescheduled the check).
 import { createHash } from 'node:crypto';
 import { type FSWatcher, watch } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { yieldToEventLoop } from './steps.ts';
 
 export interface WatchOptions {
   file: string;
   extraDirs?: string[];
+  /** other names in the config file's folder whose change counts (secret files kept beside it) */
+  alsoWatched?: (name: string) => boolean;
   debounceMs?: number;
   pollMs?: number;
   /** called with the file text when its content (or a watched secret) changed */
@@ -34,10 +40,14 @@ export class ConfigWatcher {
   /** Start watching; `initialText` is what the current config was loaded from. */
   start(initialText: string, secretsDigest = ''): void {
     this.#lastDigest = digest(initialText) + secretsDigest;
-    const dirs = new Set([dirname(this.#opts.file), ...(this.#opts.extraDirs ?? [])]);
+    const configDir = dirname(this.#opts.file);
+    const dirs = new Set([configDir, ...(this.#opts.extraDirs ?? [])]);
     for (const dir of dirs) {
+      const counts = dir === configDir ? (name: string | null) => this.#counts(name) : () => true;
       try {
-        const w = watch(dir, { persistent: false }, () => this.#schedule('fs event'));
+        const w = watch(dir, { persistent: false }, (_event, name) => {
+          if (counts(name)) this.#schedule('fs event');
+        });
         w.on('error', (err) => this.#opts.onError(err));
         this.#watchers.push(w);
       } catch (err) {
@@ -46,6 +56,14 @@ export class ConfigWatcher {
     }
     this.#poll = setInterval(() => this.#schedule('poll'), this.#opts.pollMs ?? 2_000);
     this.#poll.unref();
+  }
+
+  /** Whether an event on `name` in the config's folder can change the config (no name: assume it can). */
+  #counts(name: string | null): boolean {
+    if (name === null) return true;
+    return (
+      name === basename(this.#opts.file) || name.startsWith('..') || (this.#opts.alsoWatched?.(name) ?? false)
+    );
   }
 
   /** Force a check now (used by SIGHUP and tests). */
