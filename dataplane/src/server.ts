@@ -1,7 +1,6 @@
 // The HTTP surface: fastify routes for every client API, /v1/models, path-prefixed routes and a
 // minimal health and readiness answer (metrics and details are on the admin port). Framework errors (bad JSON, body too large, wrong media type) are mapped to
 // the documented codes in the client API's own error shape.
-import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { Socket } from 'node:net';
 import Fastify, {
@@ -25,6 +24,7 @@ import { observeRequests } from './observability/request_observer.ts';
 import { installCors } from './proxy/cors.ts';
 import { handleApi } from './proxy/exchange.ts';
 import { callerOf, installIntake, intakeOf } from './proxy/intake.ts';
+import { newRequestId } from './proxy/request_id.ts';
 import { registerResponseRoutes } from './responses/routes.ts';
 
 export interface ServerState {
@@ -152,7 +152,7 @@ export function buildServer(state: ServerState, log: Logger, limits: ServerLimit
     bodyLimit,
     genReqId: (req) => {
       const h = req.headers['x-request-id'];
-      return typeof h === 'string' && REQUEST_ID.test(h) ? h : randomUUID();
+      return typeof h === 'string' && REQUEST_ID.test(h) ? h : newRequestId();
     },
     forceCloseConnections: 'idle',
     return503OnClosing: false,
