@@ -1,5 +1,7 @@
 // OpenAI chat streams passed through: a server that puts `"error": null` on every chunk (some
 // OpenAI-compatible servers do) streams normally; a chunk with a real error fails the stream.
+// Whole answers are read from a latin1 decoding of the body: the same validity and values as UTF-8's.
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { resolvedProvider, translateContext } from '../../../../test/helpers/provider_context.ts';
 import { GatewayError } from '../../errors.ts';
@@ -33,5 +35,62 @@ describe('openai -> openai stream', () => {
     expect(() =>
       st.push(Buffer.from(`data: ${JSON.stringify({ error: { message: 'overloaded' } })}\n\n`)),
     ).toThrow(GatewayError);
+  });
+});
+
+describe('openai -> openai whole answer', () => {
+  const whole = () =>
+    translateContext(resolvedProvider('vllm', { baseUrl: 'http://127.0.0.1:9/v1' }), { stream: false });
+
+  it('reads usage and the finish reason from a body with non-ASCII text, and passes the bytes on', () => {
+    const body = Buffer.from(
+      JSON.stringify({
+        id: 'c',
+        object: 'chat.completion',
+        choices: [
+          { index: 0, message: { role: 'assistant', content: 'héllo 世界 ✓ 😀' }, finish_reason: 'stöp' },
+        ],
+        usage: { prompt_tokens: 31, completion_tokens: 20, total_tokens: 51 },
+      }),
+    );
+    const r = t.parseResponse(body, whole()) as { body: Buffer; usage?: object; finishReason?: string };
+    expect(r.body).toBe(body);
+    expect(r.usage).toMatchObject({ inputTokens: 31, outputTokens: 20 });
+    expect(r.finishReason).toBe('stöp');
+  });
+
+  it('refuses a body that is not JSON with a documented upstream error', () => {
+    expect(() => t.parseResponse(Buffer.from('{"choices": [ '), whole())).toThrow(GatewayError);
+    expect(() => t.parseResponse(Buffer.from([0xef, 0xbb, 0xbf, 0x7b, 0x7d]), whole())).toThrow(GatewayError);
+  });
+
+  it('a latin1 decoding parses exactly when the UTF-8 one does, to the same ASCII values (property)', () => {
+    const parses = (s: string) => {
+      try {
+        return { ok: true, v: JSON.parse(s) as unknown };
+      } catch {
+        return { ok: false, v: undefined };
+      }
+    };
+    // JSON texts with any unicode, and the same texts with random bytes spliced in (invalid UTF-8,
+    // bytes >= 0x80 outside strings, control characters)
+    const bytes = fc.oneof(
+      fc.jsonValue().map((v) => Buffer.from(JSON.stringify(v))),
+      fc.tuple(fc.jsonValue(), fc.uint8Array({ maxLength: 4 }), fc.nat()).map(([v, extra, at]) => {
+        const b = Buffer.from(JSON.stringify(v));
+        const i = at % (b.length + 1);
+        return Buffer.concat([b.subarray(0, i), Buffer.from(extra), b.subarray(i)]);
+      }),
+    );
+    fc.assert(
+      fc.property(bytes, (b) => {
+        const a = parses(b.toString('latin1'));
+        const u = parses(b.toString('utf8'));
+        expect(a.ok).toBe(u.ok);
+        // the structure (keys, numbers, booleans, ASCII strings) is the same
+        if (a.ok && !/[\x80-\xff]/.test(b.toString('latin1'))) expect(a.v).toEqual(u.v);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

@@ -106,10 +106,16 @@ function buildRequest(body: Record<string, unknown>, ctx: TranslateContext): Ups
   };
 }
 
+/**
+ * The client gets the upstream's bytes as they are; only usage and the finish reason are read here.
+ * JSON's structure is ASCII, so the body decoded as latin1 (one char per byte) is valid JSON exactly
+ * when its UTF-8 decoding is, with the same structure and the same ASCII values; and it is a one-byte
+ * string, where UTF-8 text with any non-ASCII character becomes a two-byte one twice the body's size.
+ */
 function parseResponse(body: Buffer, _ctx: TranslateContext): TranslatedResponse {
   let parsed: OpenAIChunk;
   try {
-    parsed = JSON.parse(body.toString('utf8')) as OpenAIChunk;
+    parsed = JSON.parse(body.toString('latin1')) as OpenAIChunk;
   } catch (err) {
     throw new GatewayError('SLUICE_ERR_UPSTREAM_ERROR', 'upstream returned a body that is not valid JSON', {
       cause: err,
@@ -118,8 +124,16 @@ function parseResponse(body: Buffer, _ctx: TranslateContext): TranslatedResponse
   return {
     body,
     usage: fromOpenAIUsage(parsed.usage),
-    finishReason: parsed.choices?.[0]?.finish_reason ?? undefined,
+    finishReason: utf8Of(parsed.choices?.[0]?.finish_reason),
   };
+}
+
+/** A string read from a latin1-decoded body, as the UTF-8 text it was (ASCII, nearly always, as is). */
+function utf8Of(s: unknown): string | undefined {
+  if (typeof s !== 'string') return undefined;
+  for (let i = 0; i < s.length; i++)
+    if (s.charCodeAt(i) > 0x7f) return Buffer.from(s, 'latin1').toString('utf8');
+  return s;
 }
 
 class OpenAIStream implements StreamTranslator {
