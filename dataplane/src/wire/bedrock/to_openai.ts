@@ -38,7 +38,7 @@ export function converseUsage(u: ConverseUsage | undefined): Usage | undefined {
   };
   if (read) usage.cachedInputTokens = read;
   if (write) usage.cacheCreationInputTokens = write;
-  return checkedUsage(usage);
+  return checkedUsage(usage, [u.inputTokens, u.cacheReadInputTokens, u.cacheWriteInputTokens]);
 }
 
 const STOP: Record<string, string> = {
