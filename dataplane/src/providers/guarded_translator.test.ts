@@ -50,3 +50,19 @@ describe('translators found by the core read a misshapen answer as the upstream 
     expect(info).toEqual({ message: 'HTTP 400', type: 'invalid_request_error', code: null, param: null });
   });
 });
+
+describe('a stream event whose text is not text', () => {
+  it('is an answer of an unexpected shape, not text for the core to count', () => {
+    const t = findTranslator('openai-chat', 'openai');
+    const openai = resolvedProvider('openai', { credentials: { apiKey: 'sk-test-key-1234567' }, name: 'cl' });
+    const st = t?.createStream(translateContext(openai, { model: 'm', stream: true }));
+    const chunk = {
+      id: 'c',
+      object: 'chat.completion.chunk',
+      choices: [{ index: 0, delta: { content: { a: 1 } } }],
+    };
+    const err = thrown(() => st?.push(Buffer.from(`data: ${JSON.stringify(chunk)}\n\n`)));
+    expect(err).toBeInstanceOf(GatewayError);
+    expect(err).toMatchObject(upstreamError);
+  });
+});

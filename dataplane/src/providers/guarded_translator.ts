@@ -40,20 +40,38 @@ function guardedStream(st: StreamTranslator, provider: string): StreamTranslator
   const push = st.push.bind(st);
   const end = st.end.bind(st);
   st.push = (chunk: Buffer): StreamEvent[] => {
+    let events: StreamEvent[];
     try {
-      return push(chunk);
+      events = push(chunk);
     } catch (err) {
       throw unreadableAnswer(err, provider);
     }
+    return textChecked(events, provider);
   };
   st.end = (): StreamEvent[] => {
+    let events: StreamEvent[];
     try {
-      return end();
+      events = end();
     } catch (err) {
       throw unreadableAnswer(err, provider);
     }
+    return textChecked(events, provider);
   };
   return st;
+}
+
+/**
+ * The core counts and caps an event's text as it passes (tokenizer, output caps). A translator takes
+ * it from the upstream's delta (`"content": {}` or `"text": 5` in a hostile chunk): such a delta is an
+ * answer of an unexpected shape, not something to count (it threw in the pump, reported as a
+ * connection failure).
+ */
+function textChecked(events: StreamEvent[], provider: string): StreamEvent[] {
+  for (const e of events) {
+    if (e.text !== undefined && typeof e.text !== 'string')
+      throw unreadableAnswer(new TypeError('a text delta that is not a string'), provider);
+  }
+  return events;
 }
 
 export function guardedTranslator(t: Translator): Translator {

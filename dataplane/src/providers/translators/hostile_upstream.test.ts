@@ -164,6 +164,8 @@ function drive(
   } finally {
     for (const e of events) {
       expect(typeof e.data === 'string' || Buffer.isBuffer(e.data)).toBe(true);
+      // the core counts and caps this text: a string or nothing
+      expect(e.text === undefined || typeof e.text === 'string', `text ${String(e.text)}`).toBe(true);
       expectSaneUsage(e.usage);
     }
     expectClientFrames(ctx.clientApi, events.map((e) => e.data.toString()).join(''), passthrough);
