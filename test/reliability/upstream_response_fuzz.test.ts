@@ -421,3 +421,24 @@ describe.each(CASES)('%s client, %s backend', (client, backend) => {
     });
   }
 });
+
+describe('an upstream event that never ends', () => {
+  it.each([
+    ['chat', 'openai'],
+    ['messages', 'anthropic'],
+    ['chat', 'gemini'],
+  ] as const)(
+    '%s on %s: 502 SLUICE_ERR_RESPONSE_TOO_LARGE past 16 MiB, not buffered until the timeout',
+    async (client, backend) => {
+      const piece = Buffer.alloc(256 * 1024, 'a'.charCodeAt(0));
+      up.setScript(() => ({
+        status: 200,
+        headers: { 'content-type': 'text/event-stream' },
+        reads: [Buffer.from('data: {"x":"'), ...Array.from({ length: 80 }, () => piece)],
+      }));
+      const a = await ask(client, backend, true);
+      expect([a.status, a.code], a.text.slice(0, 300)).toEqual([502, 'SLUICE_ERR_RESPONSE_TOO_LARGE']);
+      await expectAtRest();
+    },
+  );
+});
