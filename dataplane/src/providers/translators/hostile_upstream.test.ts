@@ -28,6 +28,7 @@ import type {
   ResolvedProvider,
   StreamEvent,
   TranslateContext,
+  Translator,
   Usage,
 } from '../types.ts';
 
@@ -145,11 +146,7 @@ const passesThrough = (client: ClientApi, backend: BackendApi) =>
   (backend === 'openai' && client !== 'anthropic-messages') ||
   (backend === 'anthropic' && client === 'anthropic-messages');
 
-function drive(
-  t: NonNullable<ReturnType<typeof findTranslator>>,
-  ctx: TranslateContext,
-  reads: Buffer[],
-): string {
+function drive(t: Translator, ctx: TranslateContext, reads: Buffer[]): string {
   const passthrough = passesThrough(ctx.clientApi, t.backendApi);
   const st = t.createStream(ctx);
   const events: StreamEvent[] = [];
@@ -184,6 +181,23 @@ function normalized(s: string): string {
     });
 }
 
+/** Event names an upstream may send in the wrong place (SSE `event:`, Bedrock `:event-type`). */
+const EVENT_NAMES = [
+  'error',
+  'message_stop',
+  'message_start',
+  'content_block_delta',
+  'response.completed',
+  'response.failed',
+  'messageStop',
+  'metadata',
+  'internalServerException',
+  'throttlingException',
+  '__proto__',
+  'constructor',
+  '',
+];
+
 const ERROR_BODIES: Record<BackendApi, Json> = {
   openai: {
     error: {
@@ -198,19 +212,23 @@ const ERROR_BODIES: Record<BackendApi, Json> = {
   bedrock: { message: 'bad' },
 };
 
+/** A whole answer is translated into JSON with a sane usage, or refused as a documented upstream error. */
+function expectWholeAnswer(t: Translator, ctx: TranslateContext, body: Buffer): void {
+  try {
+    const r = t.parseResponse(body, ctx);
+    expect(() => JSON.parse(r.body.toString())).not.toThrow();
+    expectSaneUsage(r.usage);
+  } catch (err) {
+    expectUpstreamError(err);
+  }
+}
+
 describe.each(PAIRS)('%s client, %s backend (%s wire)', (client, backend, wire) => {
   it('a whole answer with fields of the wrong type or missing: translated or a documented 5xx, sane usage', async () => {
     const { t, ctx } = await prepared(client, backend, false);
     fc.assert(
       fc.property(fc.array(mutation, { minLength: 1, maxLength: 4 }), (muts) => {
-        const body = Buffer.from(JSON.stringify(mutate(WHOLE[wire], muts)));
-        try {
-          const r = t.parseResponse(body, ctx);
-          expect(() => JSON.parse(r.body.toString())).not.toThrow();
-          expectSaneUsage(r.usage);
-        } catch (err) {
-          expectUpstreamError(err);
-        }
+        expectWholeAnswer(t, ctx, Buffer.from(JSON.stringify(mutate(WHOLE[wire], muts))));
       }),
       { numRuns: RUNS * 4, ...REPLAY },
     );
@@ -226,15 +244,7 @@ describe.each(PAIRS)('%s client, %s backend (%s wire)', (client, backend, wire) 
           fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b)),
           fc.constantFrom('', 'null', '[]', '"x"', '0', 'true', '{}', '\ufeff{}').map((s) => Buffer.from(s)),
         ),
-        (body) => {
-          try {
-            const r = t.parseResponse(body, ctx);
-            expect(() => JSON.parse(r.body.toString())).not.toThrow();
-            expectSaneUsage(r.usage);
-          } catch (err) {
-            expectUpstreamError(err);
-          }
-        },
+        (body) => expectWholeAnswer(t, ctx, body),
       ),
       { numRuns: RUNS, ...REPLAY },
     );
@@ -291,12 +301,15 @@ describe.each(PAIRS)('%s client, %s backend (%s wire)', (client, backend, wire) 
         fc.oneof({ weight: 2, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.nat() }),
         cuts,
         fc.boolean(),
-        async (broken, cutAt, points, crlf) => {
+        // an event renamed: to another of its format's, to an error, or to nothing known
+        fc.option(fc.tuple(fc.nat(), fc.constantFrom(...EVENT_NAMES)), { nil: undefined }),
+        async (broken, cutAt, points, crlf, renamed) => {
           const evs = events.map((e) => ({ ...e }));
           for (const [i, muts] of broken) {
             const e = evs[i % evs.length] as (typeof evs)[number];
             e.data = mutate(e.data, muts);
           }
+          if (renamed) (evs[renamed[0] % evs.length] as (typeof evs)[number]).event = renamed[1];
           let bytes = frameStream(wire, evs, crlf);
           if (cutAt !== undefined) bytes = bytes.subarray(0, cutAt % bytes.length);
           const { t, ctx } = await prepared(client, backend, true);
