@@ -132,7 +132,7 @@ export const ERRORS = {
   SLUICE_ERR_RESPONSE_TOO_LARGE: {
     status: 502,
     type: 'upstream_error',
-    doc: 'The upstream response exceeds server.maxResponseBytes.',
+    doc: 'The upstream response exceeds server.maxResponseBytes, or one event of its stream exceeds 16 MiB.',
   },
   SLUICE_ERR_NO_HEALTHY_BACKEND: {
     status: 503,

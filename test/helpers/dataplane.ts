@@ -5,6 +5,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { Logger } from 'pino';
 import { stringify } from 'yaml';
 import { Dataplane } from '../../dataplane/src/dataplane.ts';
 import { recordProcessLogs, testLogger } from './logging.ts';
@@ -56,11 +57,15 @@ export interface InProcessDataplane {
   stop(): Promise<void>;
 }
 
-export async function startDataplane(config: unknown): Promise<InProcessDataplane> {
+/** `log`: a suite that reads its own log lines passes its logger (the shared log folder is the suite's). */
+export async function startDataplane(
+  config: unknown,
+  log: Logger = testLogger(),
+): Promise<InProcessDataplane> {
   const cfg = configDir(config);
   const dataplane = new Dataplane({
     configFile: cfg.file,
-    log: testLogger(),
+    log,
     host: '127.0.0.1',
     port: 0,
     adminPort: 0,

@@ -6,6 +6,7 @@
 // anthropic | gemini | bedrock), its unit tests beside it; `<client>_to_any.ts` composes a client API
 // over any backend's openai-chat translator. Wire formats (types, pure converters, framing, signing)
 // live in dataplane/src/wire/<format>/, never here.
+import { guardedTranslator } from './guarded_translator.ts';
 import { anthropicToAnthropic } from './translators/anthropic_to_anthropic.ts';
 import { anthropicToBedrock } from './translators/anthropic_to_bedrock.ts';
 import { anthropicToGemini } from './translators/anthropic_to_gemini.ts';
@@ -19,9 +20,13 @@ import { responsesToOpenAI } from './translators/responses_to_openai.ts';
 import type { BackendApi, ClientApi, Translator } from './types.ts';
 
 const translators = new Map<string, Translator>();
+/** as registered, for composing (responsesVia) without guarding twice */
+const unguarded = new Map<string, Translator>();
 
+/** Registered translators read upstream answers through guardedTranslator (an unreadable one is a 502). */
 export function registerTranslator(t: Translator): void {
-  translators.set(`${t.clientApi}->${t.backendApi}`, t);
+  unguarded.set(`${t.clientApi}->${t.backendApi}`, t);
+  translators.set(`${t.clientApi}->${t.backendApi}`, guardedTranslator(t));
 }
 
 for (const t of openaiToOpenai) registerTranslator(t);
@@ -36,7 +41,7 @@ registerTranslator(anthropicToBedrock);
 // The Responses API reaches every backend through its openai-chat translator (and OpenAI-family
 // providers that serve it natively directly).
 for (const backend of ['openai', 'anthropic', 'gemini', 'bedrock'] as const) {
-  const chat = translators.get(`openai-chat->${backend}`);
+  const chat = unguarded.get(`openai-chat->${backend}`);
   if (!chat) continue;
   const via = responsesVia(chat);
   registerTranslator(backend === 'openai' ? responsesToOpenAI(via) : via);

@@ -1,7 +1,8 @@
 // Whole answers cut to the grant when an upstream ignored max_tokens, and left alone when it did not.
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { countTokens } from '../tokens/counter.ts';
-import { capWholeAnswer } from './cap_answer.ts';
+import { answerOutputTokens, capWholeAnswer } from './cap_answer.ts';
 
 const cap = { tokens: 5, encoding: 'o200k_base' as const };
 const long = 'one two three four five six seven eight nine ten eleven twelve';
@@ -139,5 +140,44 @@ describe('capWholeAnswer on a Responses API response', () => {
         'openai-responses',
       ),
     ).toBeUndefined();
+  });
+});
+
+// A passed-through answer (OpenAI on OpenAI, Anthropic on Anthropic, native Responses) reaches the cap
+// as the provider sent it: any JSON at all. A cut or count must not throw on it (that was a 500).
+describe('an answer of any shape from a passthrough upstream', () => {
+  const apis = ['openai-chat', 'openai-completions', 'anthropic-messages', 'openai-responses'] as const;
+
+  it.each([
+    ['openai-responses', 'false'],
+    ['anthropic-messages', '"text"'],
+    ['openai-chat', '{"choices":[null,5,{"message":"x"}]}'],
+    [
+      'openai-chat',
+      '{"choices":[{"message":{"content":"one two three four five six seven","tool_calls":[null]}}]}',
+    ],
+    ['anthropic-messages', '{"content":[null,{"type":"text","text":"x"}]}'],
+    ['openai-responses', '{"output":[null]}'],
+    ['openai-responses', '{"output":[{"type":"message","content":[null]}]}'],
+  ] as const)('%s %s: no throw', (api, body) => {
+    expect(() => capWholeAnswer(body, undefined, { ...cap, tokens: 1 }, api)).not.toThrow();
+    expect(() => answerOutputTokens(body, api, cap.encoding)).not.toThrow();
+  });
+
+  it('any JSON, any API: cut or left alone, never a throw; a cut answer is JSON', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...apis),
+        fc.jsonValue({ maxDepth: 5 }),
+        fc.nat({ max: 8 }),
+        (api, v, tokens) => {
+          const body = JSON.stringify(v) ?? 'null';
+          const out = capWholeAnswer(body, undefined, { ...cap, tokens }, api);
+          if (out) expect(() => JSON.parse(out.body.toString())).not.toThrow();
+          expect(answerOutputTokens(body, api, cap.encoding)).toBeGreaterThanOrEqual(0);
+        },
+      ),
+      { numRuns: Number(process.env.FUZZ_RUNS ?? 300) },
+    );
   });
 });

@@ -14,6 +14,13 @@ export interface AnswerCap {
 
 type Json = Record<string, unknown>;
 
+/**
+ * A passed-through answer is whatever the provider sent (any JSON): the walks below read only the
+ * objects where the API has objects, and skip anything else (a null choice, a number for a block).
+ */
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const objects = (v: unknown): Json[] => (Array.isArray(v) ? v.filter(isObject) : []);
+
 /** Cuts `text` to what is left of the budget; returns the kept text and the tokens it used. */
 function take(
   text: string,
@@ -28,7 +35,7 @@ function take(
 
 /** One OpenAI chat choice: reasoning, content, then tool calls (a call whose arguments do not fit is dropped). */
 function capChatChoice(choice: Json, cap: AnswerCap): { used: number; cut: boolean } {
-  const message = (choice.message ?? {}) as Json;
+  const message = isObject(choice.message) ? choice.message : {};
   let left = cap.tokens;
   let cut = false;
   for (const field of ['reasoning_content', 'content'] as const) {
@@ -41,8 +48,8 @@ function capChatChoice(choice: Json, cap: AnswerCap): { used: number; cut: boole
   }
   if (Array.isArray(message.tool_calls)) {
     const kept: unknown[] = [];
-    for (const call of message.tool_calls as Json[]) {
-      const fn = (call.function ?? {}) as Json;
+    for (const call of objects(message.tool_calls)) {
+      const fn = isObject(call.function) ? call.function : {};
       const used = countTokens(
         `${fn.name ?? ''}${typeof fn.arguments === 'string' ? fn.arguments : ''}`,
         cap.encoding,
@@ -74,7 +81,7 @@ function capMessage(msg: Json, cap: AnswerCap): { used: number; cut: boolean } {
   let left = cap.tokens;
   let cut = false;
   const kept: Json[] = [];
-  for (const block of Array.isArray(msg.content) ? (msg.content as Json[]) : []) {
+  for (const block of objects(msg.content)) {
     if (cut) break;
     const field = block.type === 'text' ? 'text' : block.type === 'thinking' ? 'thinking' : undefined;
     if (field && typeof block[field] === 'string') {
@@ -106,7 +113,7 @@ function capResponse(r: Json, cap: AnswerCap): { used: number; cut: boolean } {
   let left = cap.tokens;
   let cut = false;
   const kept: Json[] = [];
-  for (const item of Array.isArray(r.output) ? (r.output as Json[]) : []) {
+  for (const item of objects(r.output)) {
     if (cut) break;
     if (item.type === 'function_call') {
       const used = countTokens(`${item.name ?? ''}${item.arguments ?? ''}`, cap.encoding);
@@ -117,8 +124,7 @@ function capResponse(r: Json, cap: AnswerCap): { used: number; cut: boolean } {
       }
       continue;
     }
-    const parts = (item.type === 'message' ? item.content : (item.content ?? [])) as Json[];
-    for (const part of Array.isArray(parts) ? parts : []) {
+    for (const part of objects(item.content)) {
       const field =
         typeof part.text === 'string' ? 'text' : typeof part.refusal === 'string' ? 'refusal' : undefined;
       if (!field || cut) continue;
@@ -150,15 +156,13 @@ export function answerOutputTokens(body: Buffer | string, api: ClientApi, encodi
   } catch {
     return 0;
   }
-  if (!parsed || typeof parsed !== 'object') return 0;
-  const r = parsed as Json;
+  if (!isObject(parsed)) return 0;
+  const r = parsed;
   const all: AnswerCap = { tokens: Number.MAX_SAFE_INTEGER, encoding };
   if (api === 'openai-chat' || api === 'openai-completions') {
     let used = 0;
-    for (const c of Array.isArray(r.choices) ? (r.choices as unknown[]) : []) {
-      if (!c || typeof c !== 'object') continue;
-      used += (api === 'openai-chat' ? capChatChoice(c as Json, all) : capCompletionChoice(c as Json, all))
-        .used;
+    for (const c of objects(r.choices)) {
+      used += (api === 'openai-chat' ? capChatChoice(c, all) : capCompletionChoice(c, all)).used;
     }
     return used;
   }
@@ -179,16 +183,18 @@ export function capWholeAnswer(
 ): { body: Buffer; usage: Usage } | undefined {
   // The upstream's own count says whether any choice can be over: n choices of at most cap each.
   if (usage && !usage.estimated && usage.outputTokens <= cap.tokens) return undefined;
-  let parsed: Json;
+  let parsed: unknown;
   try {
-    parsed = JSON.parse(typeof body === 'string' ? body : body.toString('utf8')) as Json;
+    parsed = JSON.parse(typeof body === 'string' ? body : body.toString('utf8'));
   } catch {
     return undefined;
   }
+  // not an answer of the API's shape: nothing to cut (Sluice's own count still charges it)
+  if (!isObject(parsed)) return undefined;
   let used = 0;
   let cut = false;
   if (api === 'openai-chat' || api === 'openai-completions') {
-    const choices = Array.isArray(parsed.choices) ? (parsed.choices as Json[]) : [];
+    const choices = objects(parsed.choices);
     // n choices within cap each by the provider's own count: it honoured max_tokens, and Sluice's
     // count (an estimate for some families) must not second-guess it
     if (usage && !usage.estimated && usage.outputTokens <= cap.tokens * Math.max(1, choices.length))
@@ -200,18 +206,18 @@ export function capWholeAnswer(
     }
     if (!cut) return undefined;
     const input = usage?.inputTokens ?? 0;
-    const u = (parsed.usage ?? {}) as Json;
+    const u = isObject(parsed.usage) ? parsed.usage : {};
     parsed.usage = { ...u, prompt_tokens: input, completion_tokens: used, total_tokens: input + used };
   } else if (api === 'anthropic-messages') {
     const r = capMessage(parsed, cap);
     if (!r.cut) return undefined;
     used = r.used;
-    parsed.usage = { ...((parsed.usage ?? {}) as Json), output_tokens: used };
+    parsed.usage = { ...(isObject(parsed.usage) ? parsed.usage : {}), output_tokens: used };
   } else if (api === 'openai-responses') {
     const r = capResponse(parsed, cap);
     if (!r.cut) return undefined;
     used = r.used;
-    const u = (parsed.usage ?? {}) as Json;
+    const u = isObject(parsed.usage) ? parsed.usage : {};
     const input = typeof u.input_tokens === 'number' ? u.input_tokens : (usage?.inputTokens ?? 0);
     parsed.usage = { ...u, output_tokens: used, total_tokens: input + used };
   } else return undefined;

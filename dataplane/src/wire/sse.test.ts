@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { SseParser } from './sse.ts';
+import { GatewayError } from '../errors.ts';
+import { MAX_SSE_FRAME_BYTES, SseParser } from './sse.ts';
 
 describe('SseParser', () => {
   it('reassembles frames split at every byte boundary, CRLF included', () => {
@@ -32,5 +33,30 @@ describe('SseParser', () => {
     const p = new SseParser();
     expect(p.push('data: tail')).toEqual([]);
     expect(p.end().map((f) => f.data)).toEqual(['tail']);
+  });
+});
+
+describe('SseParser bounds the frame it waits for', () => {
+  it('an upstream event that never ends is refused past MAX_SSE_FRAME_BYTES, not buffered forever', () => {
+    const p = new SseParser();
+    const piece = Buffer.alloc(1024 * 1024, 'a'.charCodeAt(0));
+    let err: unknown;
+    try {
+      p.push('data: "');
+      for (let i = 0; i <= MAX_SSE_FRAME_BYTES / piece.length; i++) p.push(piece);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(GatewayError);
+    expect(err).toMatchObject({ code: 'SLUICE_ERR_RESPONSE_TOO_LARGE', status: 502 });
+    expect(p.pending).toBeLessThanOrEqual(MAX_SSE_FRAME_BYTES);
+  });
+
+  it('the bound is per frame: a long stream of ordinary frames passes', () => {
+    const p = new SseParser();
+    const frame = Buffer.from(`data: ${'x'.repeat(1000)}\n\n`);
+    let n = 0;
+    for (let i = 0; i < 20_000; i++) n += p.push(frame).length;
+    expect(n).toBe(20_000);
   });
 });

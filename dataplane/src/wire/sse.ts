@@ -3,6 +3,8 @@
 // translators need is parsed: the `event:` name and the joined `data:` lines; the raw frame text is kept
 // for byte-exact passthrough.
 
+import { GatewayError } from '../errors.ts';
+
 export interface SseFrame {
   event: string | undefined;
   data: string;
@@ -14,6 +16,13 @@ export interface SseFrame {
    */
   dataStart?: number;
 }
+
+/**
+ * The most an upstream event may take before its blank line (AWS caps an event-stream message the
+ * same; real SSE events are kilobytes). Without it, an upstream streaming one event that never ends
+ * had its bytes held until the total timeout, as fast as it could send them.
+ */
+export const MAX_SSE_FRAME_BYTES = 16 * 1024 * 1024;
 
 export class SseParser {
   /**
@@ -39,8 +48,9 @@ export class SseParser {
     let buf = bytes;
     let from = 0;
     if (this.#restLength > 0) {
-      // a frame end needs a line feed, so a read without one only waits with the rest
-      if (bytes.indexOf(LF) < 0) {
+      // A read that ends no frame only waits with the rest: joining the rest to every read of an
+      // event that does not end (many lines, no blank one) copied it once per read (quadratic).
+      if (bytes.indexOf(LF) < 0 || findFrameEnd(Buffer.concat([this.#tail(), bytes]), 0) < 0) {
         this.#keep(bytes);
         return [];
       }
@@ -84,7 +94,22 @@ export class SseParser {
     return this.#restLength;
   }
 
+  /** the last two bytes kept: a frame end ("\n" | "\r" then "\n") may start in them */
+  #tail(): Buffer {
+    const out: number[] = [];
+    for (let i = this.#rest.length - 1; i >= 0 && out.length < 2; i--) {
+      const b = this.#rest[i] as Buffer;
+      for (let j = b.length - 1; j >= 0 && out.length < 2; j--) out.unshift(b[j] as number);
+    }
+    return Buffer.from(out);
+  }
+
   #keep(bytes: Buffer): void {
+    if (this.#restLength + bytes.length > MAX_SSE_FRAME_BYTES)
+      throw new GatewayError(
+        'SLUICE_ERR_RESPONSE_TOO_LARGE',
+        `an upstream stream event exceeds ${MAX_SSE_FRAME_BYTES} bytes`,
+      );
     this.#rest.push(Buffer.from(bytes));
     this.#restLength += bytes.length;
   }

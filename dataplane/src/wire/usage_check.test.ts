@@ -45,4 +45,30 @@ describe('checkedUsage', () => {
     ).toBeUndefined();
     expect(geminiUsage(wire({ promptTokenCount: 4, candidatesTokenCount: 0.5 }))).toBeUndefined();
   });
+
+  it('an impossible count is not hidden by a sum with another (input = uncached + cache reads + writes)', () => {
+    expect(
+      fromAnthropicUsage(wire({ input_tokens: -100, cache_read_input_tokens: 150, output_tokens: 1 })),
+    ).toBeUndefined();
+    expect(
+      converseUsage(wire({ inputTokens: -5, cacheWriteInputTokens: 10, outputTokens: 1 })),
+    ).toBeUndefined();
+    expect(geminiUsage(wire({ promptTokenCount: 10, toolUsePromptTokenCount: -3 }))).toBeUndefined();
+    expect(
+      geminiUsage(wire({ promptTokenCount: 10, toolUsePromptTokenCount: 0.5, candidatesTokenCount: 0.5 })),
+    ).toBeUndefined();
+    // null is how Anthropic reports a cache count it has none of: still 0
+    expect(
+      fromAnthropicUsage(wire({ input_tokens: 3, cache_creation_input_tokens: null, output_tokens: 1 })),
+    ).toEqual({ inputTokens: 3, outputTokens: 1 });
+  });
+
+  it('a count no model can produce (past a billion tokens) is not charged', () => {
+    expect(checkedUsage({ inputTokens: 2 ** 53 - 1, outputTokens: 1 })).toBeUndefined();
+    expect(fromOpenAIUsage({ prompt_tokens: 5, completion_tokens: 4e15 })).toBeUndefined();
+    expect(checkedUsage({ inputTokens: 2_000_000, outputTokens: 100_000 })).toEqual({
+      inputTokens: 2_000_000,
+      outputTokens: 100_000,
+    });
+  });
 });

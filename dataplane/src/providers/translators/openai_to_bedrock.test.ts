@@ -371,3 +371,16 @@ describe('ConverseStream -> OpenAI chunks', () => {
     expect(() => runStream(frame, 64)).toThrow(/malformed event stream: corrupt event-stream message/);
   });
 });
+
+describe('Converse stop reasons', () => {
+  it('maps the documented ones and anything else to stop, also names found on Object.prototype', () => {
+    expect(['end_turn', 'max_tokens', 'tool_use', 'guardrail_intervened'].map((r) => stopReason(r))).toEqual([
+      'stop',
+      'length',
+      'tool_calls',
+      'content_filter',
+    ]);
+    for (const r of ['__proto__', 'constructor', 'toString', 'unknown_reason', undefined])
+      expect(stopReason(r)).toBe('stop');
+  });
+});

@@ -366,6 +366,25 @@ describe('OpenAI embeddings -> Gemini batchEmbedContents', () => {
     expect([0, 4, 8].map((o) => raw.readFloatLE(o))).toEqual([0.5, -1, 2]);
   });
 
+  it.each([
+    ['a string', '12'],
+    ['negative', -5],
+    ['1e308', 1e308],
+    ['null', null],
+  ])('a reported count that is %s is not charged: Sluice counts the input itself', async (_, bad) => {
+    const ectx = ctx({ clientApi: 'openai-embeddings', model: 'text-embedding-004' });
+    await openaiEmbeddingsToGemini.buildRequest({ model: 'e', input: ['a', 'bb'] }, ectx);
+    const upstream = Buffer.from(
+      JSON.stringify({
+        embeddings: [{ values: [1] }, { values: [2] }],
+        usageMetadata: { promptTokenCount: bad },
+      }),
+    );
+    const r = openaiEmbeddingsToGemini.parseResponse(upstream, ectx);
+    expect(r.usage).toEqual({ inputTokens: 2, outputTokens: 0, estimated: true });
+    expect(JSON.parse(r.body.toString()).usage).toEqual({ prompt_tokens: 2, total_tokens: 2 });
+  });
+
   it('rejects token-array input with a 400 naming the provider', async () => {
     await expect(
       Promise.resolve().then(() =>

@@ -17,6 +17,7 @@ import { invalid, unsupported } from '../../wire/openai/request.ts';
 import { chatCompletionBody, OpenAIChunkStream } from '../../wire/openai/response.ts';
 import { SseParser } from '../../wire/sse.ts';
 import { midStreamFailure, parseUpstreamJson, typeForStatus } from '../../wire/upstream_json.ts';
+import { checkedUsage } from '../../wire/usage_check.ts';
 import { authHeaders, JSON_HEADERS, jsonRequestHeaders, upstreamPath } from '../request_parts.ts';
 import type {
   StreamEvent,
@@ -187,16 +188,15 @@ function parseEmbeddings(body: Buffer, ctx: TranslateContext, base64: boolean): 
     index,
     embedding: base64 ? base64Floats(e.values ?? []) : (e.values ?? []),
   }));
+  // a count of the wrong type or size is not charged: Sluice counts the inputs as for none
   const reported = r.usageMetadata?.promptTokenCount;
   const texts = embeddingInputs.get(ctx) ?? [];
-  const usage: Usage =
-    reported !== undefined
-      ? { inputTokens: reported, outputTokens: 0 }
-      : {
-          inputTokens: texts.reduce((n, t) => n + countTokens(t, 'estimate'), 0),
-          outputTokens: 0,
-          estimated: true,
-        };
+  const usage: Usage = (reported !== undefined &&
+    checkedUsage({ inputTokens: reported, outputTokens: 0 })) || {
+    inputTokens: texts.reduce((n, t) => n + countTokens(t, 'estimate'), 0),
+    outputTokens: 0,
+    estimated: true,
+  };
   return {
     body: JSON.stringify({
       object: 'list',

@@ -103,7 +103,7 @@ export function fromAnthropicUsage(u: AnthropicUsage | null | undefined): Usage 
   };
   if (read) usage.cachedInputTokens = read;
   if (created) usage.cacheCreationInputTokens = created;
-  return checkedUsage(usage);
+  return checkedUsage(usage, [u.input_tokens, u.cache_read_input_tokens, u.cache_creation_input_tokens]);
 }
 
 /** Sluice usage -> Anthropic usage (input_tokens without the cached part, as Anthropic reports it). */

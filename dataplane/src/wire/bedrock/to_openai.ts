@@ -38,21 +38,23 @@ export function converseUsage(u: ConverseUsage | undefined): Usage | undefined {
   };
   if (read) usage.cachedInputTokens = read;
   if (write) usage.cacheCreationInputTokens = write;
-  return checkedUsage(usage);
+  return checkedUsage(usage, [u.inputTokens, u.cacheReadInputTokens, u.cacheWriteInputTokens]);
 }
 
-const STOP: Record<string, string> = {
-  end_turn: 'stop',
-  stop_sequence: 'stop',
-  max_tokens: 'length',
-  model_context_window_exceeded: 'length',
-  tool_use: 'tool_calls',
-  guardrail_intervened: 'content_filter',
-  content_filtered: 'content_filter',
-};
+// A Map: the reason is the provider's text, and an object literal would answer "constructor" or
+// "__proto__" with Object.prototype's members (a finish_reason the client could not read).
+const STOP = new Map<unknown, string>([
+  ['end_turn', 'stop'],
+  ['stop_sequence', 'stop'],
+  ['max_tokens', 'length'],
+  ['model_context_window_exceeded', 'length'],
+  ['tool_use', 'tool_calls'],
+  ['guardrail_intervened', 'content_filter'],
+  ['content_filtered', 'content_filter'],
+]);
 
 export function stopReason(r: string | undefined): string {
-  return (r && STOP[r]) ?? 'stop';
+  return STOP.get(r) ?? 'stop';
 }
 
 /** Bedrock errors: {"message": "..."} (some services capitalise it), the type in x-amzn-errortype. */

@@ -43,7 +43,12 @@ export function geminiUsage(u: GeminiUsageMetadata | undefined): Usage | undefin
   };
   if (u.cachedContentTokenCount) usage.cachedInputTokens = u.cachedContentTokenCount;
   if (thoughts) usage.reasoningTokens = thoughts;
-  return checkedUsage(usage);
+  return checkedUsage(usage, [
+    u.promptTokenCount,
+    u.toolUsePromptTokenCount,
+    u.candidatesTokenCount,
+    u.thoughtsTokenCount,
+  ]);
 }
 
 const FILTERED = new Set(['SAFETY', 'RECITATION', 'BLOCKLIST', 'PROHIBITED_CONTENT', 'SPII', 'IMAGE_SAFETY']);
