@@ -208,7 +208,8 @@ export function validateTools(tools: unknown, toolChoice: unknown): void {
   }
   if (toolChoice === undefined || toolChoice === null) return;
   if (!isObj(toolChoice)) fail('tool_choice', 'Input should be a valid dictionary or object');
-  if (!['auto', 'any', 'tool', 'none'].includes(String(toolChoice.type))) {
+  // a string compare, never String(): an array ['auto'] would pass, an object with a toString key throw
+  if (typeof toolChoice.type !== 'string' || !['auto', 'any', 'tool', 'none'].includes(toolChoice.type)) {
     fail('tool_choice.type', "Input should be 'auto', 'any', 'tool' or 'none'");
   }
   if (toolChoice.type === 'tool') requireString(toolChoice.name, 'tool_choice.name');

@@ -377,3 +377,33 @@ describe('OpenAI embeddings -> Gemini batchEmbedContents', () => {
     ).rejects.toMatchObject({ status: 400, message: expect.stringContaining("provider 'gem'") });
   });
 });
+
+// Found by test/reliability/translator_fuzz.test.ts: a client value shown in an error message went
+// through String(), which throws for {"toString": 0} (a 500), and reasoning_effort was looked up on a
+// plain object, so '__proto__' or 'constructor' found Object.prototype members and went to Gemini.
+describe('hostile values in an OpenAI chat request for Gemini', () => {
+  const refusal = (extra: Record<string, unknown>, content: unknown = 'hi') => {
+    try {
+      toGeminiRequest({ model: 'x', messages: [{ role: 'user', content }], ...extra }, ctx());
+    } catch (err) {
+      expect(err, String((err as Error).message)).toHaveProperty('code');
+      return err as GatewayError;
+    }
+    throw new Error('expected a rejection');
+  };
+  const hostile = { toString: 0, valueOf: 0 };
+
+  it('refuses a reasoning_effort that is not one of its names, whatever it is', () => {
+    for (const effort of [hostile, '__proto__', 'constructor', 'toString', 'hasOwnProperty', 7]) {
+      const err = refusal({ reasoning_effort: effort });
+      expect(err.status).toBe(400);
+      expect(err.param).toBe('reasoning_effort');
+    }
+  });
+
+  it('names a content part or tool type it cannot take without converting it', () => {
+    expect(refusal({}, [{ type: hostile }]).param).toBe('messages[0].content[0].type');
+    expect(refusal({ tools: [{ type: hostile }] }).param).toBe('tools[0].type');
+  });
+});
+

@@ -221,8 +221,13 @@ function generationConfig(body: Record<string, unknown>, ctx: TranslateContext):
   if (typeof body.frequency_penalty === 'number') g.frequencyPenalty = body.frequency_penalty;
   if (typeof body.seed === 'number') g.seed = body.seed;
   // Google's own OpenAI-compatibility mapping of reasoning_effort to a thinking budget
-  const budget = THINKING_BUDGET[String(body.reasoning_effort)];
-  if (body.reasoning_effort !== undefined && budget === undefined)
+  // an own key only: '__proto__' or 'constructor' must not find Object.prototype's members
+  const effort = body.reasoning_effort;
+  const budget =
+    typeof effort === 'string' && Object.hasOwn(THINKING_BUDGET, effort)
+      ? THINKING_BUDGET[effort]
+      : undefined;
+  if (effort !== undefined && budget === undefined)
     invalid('reasoning_effort', "'reasoning_effort' must be none, minimal, low, medium or high");
   if (budget !== undefined) g.thinkingConfig = { thinkingBudget: budget };
   const rf = body.response_format as { type?: unknown; json_schema?: { schema?: unknown } } | undefined;

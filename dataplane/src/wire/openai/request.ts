@@ -2,6 +2,7 @@
 // The client API already validated the envelope (model, roles, content shape); these helpers read the
 // parts each backend needs and turn anything a backend cannot express into the documented 400 that
 // names the provider and the feature, instead of silently dropping it.
+import { shownValue } from '../../api/validate.ts';
 import { GatewayError } from '../../errors.ts';
 import type { TranslateContext } from '../../providers/types.ts';
 
@@ -109,7 +110,7 @@ export function contentParts(content: unknown, path: string, ctx: TranslateConte
         break;
       }
       default:
-        unsupported(ctx, `content parts of type '${String(part.type)}'`, `${at}.type`);
+        unsupported(ctx, `content parts of type '${shownValue(part.type)}'`, `${at}.type`);
     }
   });
   return out;
@@ -185,7 +186,8 @@ export function functionTools(tools: unknown, ctx: TranslateContext): FunctionTo
   if (!Array.isArray(tools)) invalid('tools', "'tools' must be an array");
   return tools.map((raw, i) => {
     const t = raw as { type?: unknown; function?: Record<string, unknown> };
-    if (t?.type !== 'function') unsupported(ctx, `tools of type '${String(t?.type)}'`, `tools[${i}].type`);
+    if (t?.type !== 'function')
+      unsupported(ctx, `tools of type '${shownValue(t?.type)}'`, `tools[${i}].type`);
     const f = t.function ?? {};
     if (typeof f.name !== 'string' || f.name === '')
       invalid(`tools[${i}].function.name`, `'tools[${i}].function.name' is required`);
