@@ -1,7 +1,7 @@
 // The OpenAI inbound APIs: chat completions, legacy completions and embeddings.
 import type { GatewayError } from '../errors.ts';
 import { openaiErrorJSON } from './openai_error.ts';
-import { validateChatMessages } from './openai_messages.ts';
+import { validateChatMessages, validateChatTools } from './openai_messages.ts';
 import { tokenArrayText, toolCallsText, toolDefinitionsText } from './prompt_extras.ts';
 import type { ClientApiSpec, ClientRequest } from './types.ts';
 import {
@@ -63,8 +63,7 @@ export const openaiChat: ClientApiSpec = {
         'empty_array',
       );
     validateChatMessages(messages);
-    if (body.tools !== undefined && body.tools !== null && !Array.isArray(body.tools))
-      invalidType('tools', 'an array', body.tools);
+    validateChatTools(body.tools);
     commonSampling(body);
     const stream = optionalBoolean(body, 'stream');
     return { model, stream, body, wantsStreamUsage: stream && streamUsage(body) };

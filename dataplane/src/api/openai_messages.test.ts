@@ -110,4 +110,34 @@ describe('chat messages are checked before any translator reads them', () => {
       }),
     ).not.toThrow();
   });
+
+  // found by the same fuzz: a user message's tool_calls: 1e-48 was a 500 in the Gemini translator
+  // (it collects the calls of every message), and a function name with characters outside OpenAI's
+  // pattern went to Anthropic, Gemini and Bedrock, which refused it in their own words
+  it.each([
+    [{ role: 'user', content: 'hi', tool_calls: 1e-48 }, 'messages[0].tool_calls'],
+    [{ role: 'system', content: 'hi', tool_calls: [5] }, 'messages[0].tool_calls[0]'],
+  ])('checks tool_calls whatever the role: %j', (message, param) => {
+    expect(refusal([message]).param).toBe(param);
+  });
+
+  it.each([
+    [5, 'tools'],
+    [[null], 'tools[0]'],
+    [[{ type: { toString: 0 } }], 'tools[0].type'],
+    [[{ type: 'function' }], 'tools[0].function'],
+    [[{ type: 'function', function: { name: 'get weather' } }], 'tools[0].function.name'],
+    [[{ type: 'function', function: { name: 'x'.repeat(65) } }], 'tools[0].function.name'],
+    [[{ type: 'function', function: { name: 'f', parameters: [] } }], 'tools[0].function.parameters'],
+    [[{ type: 'function', function: { name: 'f', description: 5 } }], 'tools[0].function.description'],
+  ])('refuses tools %j naming %s', (tools, param) => {
+    let caught: GatewayError | undefined;
+    try {
+      openaiChat.parse({ model: 'm', messages: [{ role: 'user', content: 'hi' }], tools });
+    } catch (err) {
+      caught = err as GatewayError;
+    }
+    expect(caught).toBeInstanceOf(GatewayError);
+    expect(caught?.param).toBe(param);
+  });
 });

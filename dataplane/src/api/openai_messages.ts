@@ -1,4 +1,4 @@
-// Validation of a chat request's `messages`, the way OpenAI answers a bad one (400 invalid_type or
+// Validation of a chat request's `messages` and `tools`, the way OpenAI answers a bad one (400 invalid_type or
 // missing_required_parameter naming the field, e.g. `messages[2].tool_calls[0].function.name`).
 // Every translator (Anthropic, Gemini, Bedrock, ...) reads these fields; checking their types once
 // here, before routing, makes a malformed message the client's 400 on every backend, instead of a
@@ -57,6 +57,34 @@ function validateToolCalls(calls: unknown, at: string): void {
   });
 }
 
+/** OpenAI's pattern for a function name; Anthropic, Gemini and Bedrock refuse anything else too. */
+const FUNCTION_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
+
+/** `tools`: objects with a string type; a function tool has a valid name and object parameters. */
+export function validateChatTools(tools: unknown): void {
+  if (tools === undefined || tools === null) return;
+  if (!Array.isArray(tools)) invalidType('tools', 'an array', tools);
+  tools.forEach((tool, i) => {
+    const at = `tools[${i}]`;
+    if (!isObj(tool)) invalidType(at, 'an object', tool);
+    requiredString(tool, 'type', at);
+    if (tool.type !== 'function') return; // other tool types: each backend says whether it takes them
+    const fn = tool.function;
+    if (fn === undefined || fn === null) missing(`${at}.function`);
+    if (!isObj(fn)) invalidType(`${at}.function`, 'an object', fn);
+    requiredString(fn, 'name', `${at}.function`);
+    if (!FUNCTION_NAME.test(fn.name as string))
+      invalid(
+        `${at}.function.name`,
+        `Invalid '${at}.function.name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]{1,64}$'.`,
+      );
+    optionalString(fn, 'description', `${at}.function`);
+    const params = fn.parameters;
+    if (params !== undefined && params !== null && !isObj(params))
+      invalidType(`${at}.function.parameters`, 'an object', params);
+  });
+}
+
 export function validateChatMessages(messages: unknown[]): void {
   messages.forEach((m, i) => {
     const at = `messages[${i}]`;
@@ -75,7 +103,8 @@ export function validateChatMessages(messages: unknown[]): void {
     }
     validateContent(m.content, `${at}.content`);
     optionalString(m, 'name', at);
-    if (role === 'assistant') validateToolCalls(m.tool_calls, `${at}.tool_calls`);
+    // checked whatever the role: translators collect the calls of every message
+    validateToolCalls(m.tool_calls, `${at}.tool_calls`);
     if (role === 'tool') requiredString(m, 'tool_call_id', at);
   });
   validateToolPairing(messages as Obj[]);
