@@ -413,7 +413,7 @@ const passedOnAsIs = (m: Mutation) => m.path.some((p) => p === 'parameters' || p
 function collectOrThrow(err: unknown): void {
   const file = process.env.FUZZ_COLLECT;
   if (!file) throw err;
-  appendFileSync(file, `${String(err instanceof Error ? err.message : err).slice(0, 1500)}\n----\n`);
+  appendFileSync(file, `${String(err instanceof Error ? err.message : err).slice(0, 4000)}\n----\n`);
 }
 
 async function check(api: ClientApiCase, body: string, mutations: Mutation[]): Promise<void> {
@@ -424,7 +424,7 @@ async function check(api: ClientApiCase, body: string, mutations: Mutation[]): P
   const r = await post(api.path, body).catch((err: Error) => {
     throw new Error(`${err.message} (a hang?): ${api.path} ${body.slice(0, 1500)}`);
   });
-  const ctx = `${api.path} ${body.slice(0, 600)}\n=> ${r.status} ${r.headers.get('x-sluice-error-code')} ${r.text.slice(0, 600)}`;
+  const ctx = `${api.path} ${body.slice(0, 3000)}\n=> ${r.status} ${r.headers.get('x-sluice-error-code')} ${r.text.slice(0, 600)}`;
   expect(r.status === 200 || (r.status >= 400 && r.status < 500), ctx).toBe(true);
   if (r.status >= 400) {
     expectErrorShape(api, r);
