@@ -371,3 +371,30 @@ describe('ConverseStream -> OpenAI chunks', () => {
     expect(() => runStream(frame, 64)).toThrow(/malformed event stream: corrupt event-stream message/);
   });
 });
+
+// Found by test/reliability/translator_fuzz.test.ts: Bedrock refuses a conversation whose first turn is
+// the assistant's ("A conversation must start with a user message"), which OpenAI and Anthropic take;
+// the translator sent it anyway and the client read Bedrock's words instead of Sluice's 400.
+describe('a conversation Bedrock cannot take', () => {
+  it('refuses one that starts with an assistant turn, naming the provider', () => {
+    let caught: GatewayError | undefined;
+    try {
+      toConverseRequest(
+        {
+          model: 'x',
+          messages: [
+            { role: 'system', content: 'Be brief.' },
+            { role: 'assistant', content: 'Hello, how can I help?' },
+            { role: 'user', content: 'hi' },
+          ],
+        },
+        ctx(),
+      );
+    } catch (e) {
+      caught = e as GatewayError;
+    }
+    expect(caught?.code).toBe('SLUICE_ERR_UNSUPPORTED_FEATURE');
+    expect(caught?.param).toBe('messages');
+    expect(caught?.message).toContain("provider 'aws'");
+  });
+});

@@ -407,3 +407,33 @@ describe('hostile values in an OpenAI chat request for Gemini', () => {
   });
 });
 
+// Found by test/reliability/translator_fuzz.test.ts: limits OpenAI's API allows past Gemini's went to
+// Gemini, which refused them in its own words (candidate_count must be in [1, 8]; at most 100 requests
+// in one batch); now Sluice's 400 naming the provider.
+describe("requests past Gemini's limits", () => {
+  const gatewayError = async (p: () => unknown) => {
+    try {
+      await p();
+    } catch (err) {
+      return err as GatewayError;
+    }
+    throw new Error('expected a rejection');
+  };
+
+  it('refuses n above 8 and takes 8', async () => {
+    const body = (n: number) => ({ model: 'x', messages: [{ role: 'user', content: 'hi' }], n });
+    expect(toGeminiRequest(body(8), ctx()).generationConfig).toMatchObject({ candidateCount: 8 });
+    const err = await gatewayError(() => toGeminiRequest(body(9), ctx()));
+    expect(err.code).toBe('SLUICE_ERR_UNSUPPORTED_FEATURE');
+    expect(err.param).toBe('n');
+  });
+
+  it('refuses more than 100 embedding inputs in one request', async () => {
+    const ectx = ctx({ clientApi: 'openai-embeddings', model: 'text-embedding-004' });
+    const input = Array.from({ length: 101 }, (_, i) => `t${i}`);
+    const err = await gatewayError(() => openaiEmbeddingsToGemini.buildRequest({ model: 'e', input }, ectx));
+    expect(err.code).toBe('SLUICE_ERR_UNSUPPORTED_FEATURE');
+    expect(err.param).toBe('input');
+    await openaiEmbeddingsToGemini.buildRequest({ model: 'e', input: input.slice(1) }, ectx);
+  });
+});

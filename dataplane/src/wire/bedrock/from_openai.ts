@@ -135,6 +135,9 @@ export function toBedrockMessages(
     }
   });
   if (out.length === 0) invalid('messages', 'at least one user message is required besides system messages');
+  // Converse refuses a conversation that opens with the assistant's turn (OpenAI and Anthropic take it)
+  if (out[0]?.role === 'assistant')
+    unsupported(ctx, 'a conversation that starts with an assistant message', 'messages');
   return { messages: out, system, usesTools };
 }
 

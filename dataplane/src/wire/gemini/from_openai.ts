@@ -206,6 +206,9 @@ export function toGeminiSchema(schema: unknown, root: unknown = schema, depth = 
   return out;
 }
 
+/** Gemini's candidateCount range is 1..8 (OpenAI's n goes to 128). */
+const MAX_CANDIDATES = 8;
+
 const THINKING_BUDGET: Record<string, number> = { none: 0, minimal: 0, low: 1024, medium: 8192, high: 24576 };
 
 function generationConfig(body: Record<string, unknown>, ctx: TranslateContext): Record<string, unknown> {
@@ -216,6 +219,7 @@ function generationConfig(body: Record<string, unknown>, ctx: TranslateContext):
   if (max !== undefined) g.maxOutputTokens = max;
   const stop = stopSequences(body.stop);
   if (stop?.length) g.stopSequences = stop;
+  if (typeof body.n === 'number' && body.n > MAX_CANDIDATES) unsupported(ctx, `n > ${MAX_CANDIDATES}`, 'n');
   if (typeof body.n === 'number' && body.n > 1) g.candidateCount = body.n;
   if (typeof body.presence_penalty === 'number') g.presencePenalty = body.presence_penalty;
   if (typeof body.frequency_penalty === 'number') g.frequencyPenalty = body.frequency_penalty;
