@@ -16,6 +16,18 @@ describe('hostile values in an Anthropic Messages request', () => {
     [{ tool_choice: { type: { toString: 0 } } }, 'tool_choice.type'],
     [{ tool_choice: { type: ['auto'] } }, 'tool_choice.type'],
     [{ tool_choice: { type: 'tool', name: { toString: 0 } } }, 'tool_choice.name'],
+    // the same fuzz: image data that is not base64 went to Gemini and Bedrock, which refused it
+    [
+      {
+        messages: [
+          {
+            role: 'user',
+            content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'ɺᙏ𐚞' } }],
+          },
+        ],
+      },
+      'messages.0.content.0.source.data',
+    ],
   ])('answers %j with a 400 naming %s', (extra, param) => {
     let caught: unknown;
     try {

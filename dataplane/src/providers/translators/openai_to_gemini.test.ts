@@ -401,6 +401,21 @@ describe('hostile values in an OpenAI chat request for Gemini', () => {
     }
   });
 
+  // the same fuzz: a data URL whose payload is not base64 went to Gemini ("Base64 decoding failed")
+  it('refuses a data URL whose payload is not base64, and takes one that is', () => {
+    const image = (url: string) => [{ type: 'image_url', image_url: { url } }];
+    for (const payload of ['𓃆', 'not base64!', 'QUJD\u0000', 'A'])
+      expect(refusal({}, image(`data:image/png;base64,${payload}`)).param).toBe(
+        'messages[0].content[0].image_url.url',
+      );
+    expect(() =>
+      toGeminiRequest(
+        { model: 'x', messages: [{ role: 'user', content: image(`data:image/png;base64,${PNG}`) }] },
+        ctx(),
+      ),
+    ).not.toThrow();
+  });
+
   it('names a content part or tool type it cannot take without converting it', () => {
     expect(refusal({}, [{ type: hostile }]).param).toBe('messages[0].content[0].type');
     expect(refusal({ tools: [{ type: hostile }] }).param).toBe('tools[0].type');
