@@ -140,6 +140,7 @@ export const openaiEmbeddings: ClientApiSpec = {
         input.length > 0 &&
         input.every((x) => typeof x === 'string' || typeof x === 'number' || Array.isArray(x)));
     if (!ok) invalid('input', "Invalid 'input': expected a non-empty string or array.", 'invalid_value');
+    optionalPositiveInt(body, 'dimensions');
     if (body.stream !== undefined && body.stream !== false)
       invalid(
         'stream',

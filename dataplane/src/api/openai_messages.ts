@@ -58,7 +58,7 @@ function validateToolCalls(calls: unknown, at: string): void {
 }
 
 /** OpenAI's pattern for a function name; Anthropic, Gemini and Bedrock refuse anything else too. */
-const FUNCTION_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
+export const FUNCTION_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
 
 /** `tools`: objects with a string type; a function tool has a valid name and object parameters. */
 export function validateChatTools(tools: unknown): void {

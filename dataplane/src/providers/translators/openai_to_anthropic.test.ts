@@ -347,3 +347,16 @@ describe('hostile values in an OpenAI chat request for Anthropic', () => {
     ]);
   });
 });
+
+// Found by test/reliability/translator_fuzz.test.ts: a conversation of system messages only (a
+// Responses request with `input: []` and instructions) went to Anthropic as `messages: []`, which it
+// refuses; Gemini's and Bedrock's translators already answered the client's 400 themselves.
+describe('a conversation with nothing but system messages', () => {
+  it('is the client 400, not a body Anthropic refuses', async () => {
+    const err = await rejection(
+      toAnthropic({ model: 'm', messages: [{ role: 'system', content: 'Be brief.' }] }),
+    );
+    expect(err.code).toBe('SLUICE_ERR_INVALID_REQUEST');
+    expect(err.param).toBe('messages');
+  });
+});

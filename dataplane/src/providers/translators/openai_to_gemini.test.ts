@@ -452,3 +452,26 @@ describe("requests past Gemini's limits", () => {
     await openaiEmbeddingsToGemini.buildRequest({ model: 'e', input: input.slice(1) }, ectx);
   });
 });
+
+// Found by the same fuzz: Gemini's function names must start with a letter or underscore (OpenAI's
+// and Anthropic's may start with a digit or '-'); such a name went to Gemini, which refused it.
+describe("function names Gemini's rule refuses", () => {
+  it('answers 400 naming the tool, and takes a name Gemini allows', async () => {
+    const body = (name: string) => ({
+      model: 'x',
+      messages: [{ role: 'user', content: 'hi' }],
+      tools: [{ type: 'function', function: { name, parameters: { type: 'object' } } }],
+    });
+    for (const name of ['-Infinity', '9lives', 'x'.repeat(65)]) {
+      let caught: GatewayError | undefined;
+      try {
+        toGeminiRequest(body(name), ctx());
+      } catch (err) {
+        caught = err as GatewayError;
+      }
+      expect(caught?.status, name).toBe(400);
+      expect(caught?.param).toBe('tools[0].function.name');
+    }
+    expect(() => toGeminiRequest(body('_get.weather-v2'), ctx())).not.toThrow();
+  });
+});

@@ -188,6 +188,9 @@ export function toAnthropicMessages(
         o.unsupported(`messages with role '${shownValue(m.role)}'`, `${path}.role`);
     }
   });
+  // Anthropic refuses `messages: []`; Gemini's and Bedrock's translators answer the same 400
+  if (out.length === 0)
+    invalid('messages', 'at least one user or assistant message is required besides system messages');
   return { system, messages: out };
 }
 

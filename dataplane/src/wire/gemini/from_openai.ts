@@ -206,6 +206,9 @@ export function toGeminiSchema(schema: unknown, root: unknown = schema, depth = 
   return out;
 }
 
+/** Gemini's rule for a function name (OpenAI's and Anthropic's also allow a leading digit or '-'). */
+const GEMINI_FUNCTION_NAME = /^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/;
+
 /** Gemini's candidateCount range is 1..8 (OpenAI's n goes to 128). */
 const MAX_CANDIDATES = 8;
 
@@ -252,7 +255,13 @@ function toolFields(body: Record<string, unknown>, ctx: TranslateContext): Recor
   if (tools.length > 0) {
     out.tools = [
       {
-        functionDeclarations: tools.map((t) => {
+        functionDeclarations: tools.map((t, i) => {
+          if (!GEMINI_FUNCTION_NAME.test(t.name))
+            unsupported(
+              ctx,
+              `function names that do not start with a letter or underscore or are longer than 64 characters ('${shownValue(t.name)}')`,
+              `tools[${i}].function.name`,
+            );
           const d: Record<string, unknown> = { name: t.name };
           if (t.description) d.description = t.description;
           if (t.parameters && Object.keys((t.parameters.properties as object | undefined) ?? {}).length > 0)
