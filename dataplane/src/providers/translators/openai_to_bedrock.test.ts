@@ -398,3 +398,38 @@ describe('a conversation Bedrock cannot take', () => {
     expect(caught?.message).toContain("provider 'aws'");
   });
 });
+
+// Found by the same fuzz: Bedrock refuses a blank text block ("The text field in the ContentBlock
+// object ... is blank"), which OpenAI takes; a whitespace-only text part carries nothing, so it is
+// left out (and a blank tool result is sent as '(empty)', like an empty one).
+describe('blank text parts', () => {
+  it('are left out of user turns and tool results never go blank', () => {
+    const body = toConverseRequest(
+      {
+        model: 'x',
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: ' ' },
+              { type: 'text', text: 'hi' },
+            ],
+          },
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [{ id: 't1', type: 'function', function: { name: 'f', arguments: '{}' } }],
+          },
+          { role: 'tool', tool_call_id: 't1', content: ' \n ' },
+        ],
+        tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }],
+      },
+      ctx(),
+    );
+    const messages = body.messages as Array<{ content: Array<Record<string, unknown>> }>;
+    expect(messages[0]?.content).toEqual([{ text: 'hi' }]);
+    expect(messages[2]?.content).toEqual([
+      { toolResult: { toolUseId: 't1', content: [{ text: '(empty)' }] } },
+    ]);
+  });
+});
