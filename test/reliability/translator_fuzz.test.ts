@@ -10,6 +10,7 @@ import { appendFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERRORS, type ErrorCode } from '../../dataplane/src/errors.ts';
+import { anthropicErrorType } from '../../dataplane/src/wire/anthropic/error.ts';
 import { type FakeAnthropic, startFakeAnthropic } from '../fakes/anthropic.ts';
 import { type FakeBedrock, startFakeBedrock } from '../fakes/bedrock.ts';
 import { type FakeGemini, startFakeGemini } from '../fakes/gemini.ts';
@@ -217,8 +218,20 @@ function expectErrorShape(api: ClientApiCase, r: Answer): void {
   const code = r.headers.get('x-sluice-error-code') ?? '';
   expect(Object.keys(ERRORS), `${code}: ${r.text}`).toContain(code);
   // an upstream's own 4xx keeps its status (docs/errors.md); everything else has the documented one
-  if (code === 'SLUICE_ERR_UPSTREAM_REJECTED') expect(r.status, r.text).toBeLessThan(500);
-  else expect(r.status, `${code}: ${r.text}`).toBe(ERRORS[code as ErrorCode].status);
+  if (code === 'SLUICE_ERR_UPSTREAM_REJECTED') {
+    expect(r.status, r.text).toBeLessThan(500);
+    return;
+  }
+  const spec = ERRORS[code as ErrorCode];
+  expect(r.status, `${code}: ${r.text}`).toBe(spec.status);
+  // the error `type` the real API uses for that status (Anthropic's by status; OpenAI's by code)
+  if (api.anthropicShape) expect(error.type, r.text).toBe(anthropicErrorType(r.status));
+  else {
+    expect(error.type, r.text).toBe(spec.type);
+    // OpenAI's code for the same problem (invalid_type, ...) or Sluice's own, never another
+    expect(String(error.code), r.text).toMatch(/^(SLUICE_ERR_\w+|[a-z_]+)$/);
+    if (String(error.code).startsWith('SLUICE_ERR_')) expect(error.code, r.text).toBe(code);
+  }
 }
 
 /** A 200 stream carries no error event: the fakes answered normally, so one would be Sluice's failure. */
@@ -240,7 +253,9 @@ const refusals = new Map<string, string>();
  * so a broken schema is refused by the upstream, as OpenAI itself refuses one; anything else a
  * translator built must be valid for the provider.
  */
-const passedOnAsIs = (m: Mutation) => m.path.some((p) => p === 'parameters' || p === 'input_schema');
+const SCHEMA_KEYS = new Set<unknown>(['parameters', 'input_schema']);
+const passedOnAsIs = (m: Mutation) =>
+  m.path.some((p) => SCHEMA_KEYS.has(p)) || (m.kind === 'addKey' && SCHEMA_KEYS.has(m.key));
 
 /** FUZZ_COLLECT=file: a bug hunt writes every failing case there and goes on, instead of stopping. */
 function collectOrThrow(err: unknown): void {
