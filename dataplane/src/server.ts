@@ -35,9 +35,13 @@ export interface ServerState {
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
-/** The client API a path speaks: exact API paths, else by suffix for path-prefixed routes. */
+/**
+ * The client API a path speaks: exact API paths, then paths under one (/v1/messages/count_tokens is
+ * Anthropic's: its body-parser and intake errors must be in Anthropic's shape too), else by suffix for
+ * path-prefixed routes.
+ */
 export function specForPath(path: string): ClientApiSpec {
-  const exact = clientApis.find((s) => s.path === path);
+  const exact = clientApis.find((s) => s.path === path || path.startsWith(`${s.path}/`));
   if (exact) return exact;
   const bySuffix = clientApis.find(
     (s) => s.api !== 'openai-chat' && path.endsWith(s.path.replace(/^\/v1/, '')),

@@ -302,7 +302,12 @@ export async function startFakeAgentic(apiKey: string): Promise<FakeAgentic> {
       return fail(404, null, `Invalid URL (POST ${path})`);
     } catch (err) {
       if (err instanceof Rejection) return fail(400, err.param, err.message);
-      throw err;
+      // a body the checks above did not foresee: answer (as a server error) rather than leave the
+      // caller waiting on a request that was never answered
+      res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({ error: { message: String(err), type: 'server_error', param: null, code: null } }),
+      );
     }
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

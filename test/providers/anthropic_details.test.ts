@@ -104,4 +104,22 @@ describe('POST /v1/messages/count_tokens', () => {
       client.messages.countTokens({ model: 'nope', messages: [{ role: 'user', content: 'x' }] }),
     ).rejects.toBeInstanceOf(Anthropic.NotFoundError);
   });
+
+  // found by test/reliability/translator_fuzz.test.ts: errors raised before the handler (the body
+  // parser refusing JSON or a `__proto__` key, a body too large) were answered in OpenAI's shape
+  it('answers a body the parser refuses in Anthropic’s error shape too', async () => {
+    for (const raw of ['{"model":', '{"model":"claude-all","messages":[],"__proto__":{"x":1}}']) {
+      const res = await fetch(`${dp.url}/v1/messages/count_tokens`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+        body: raw,
+      });
+      expect(res.status, raw).toBe(400);
+      expect(res.headers.get('x-sluice-error-code')).toBe('SLUICE_ERR_INVALID_JSON');
+      const body = (await res.json()) as { type: string; error: { type: string; message: string } };
+      expect(body.type, raw).toBe('error');
+      expect(body.error.type).toBe('invalid_request_error');
+      expect(body.error.message.length).toBeGreaterThan(0);
+    }
+  });
 });

@@ -3,7 +3,7 @@
 // adjacent turns, tool definitions and tool_choice. Messages name the field the way Anthropic does
 // (`messages.1.content.0.source.media_type: ...`); `param` carries the same path.
 import { GatewayError } from '../errors.ts';
-import { shownValue } from './validate.ts';
+import { isBase64, shownValue } from './validate.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -35,7 +35,8 @@ function validateSource(src: unknown, path: string, kind: 'image' | 'document'):
       if (kind === 'image' && !IMAGE_TYPES.includes(mt)) {
         fail(`${path}.media_type`, `Input should be ${IMAGE_TYPES.map((t) => `'${t}'`).join(', ')}`);
       }
-      requireString(src.data, `${path}.data`);
+      if (!isBase64(requireString(src.data, `${path}.data`)))
+        fail(`${path}.data`, 'Input should be a valid base64 string');
       break;
     }
     case 'url':
@@ -208,7 +209,8 @@ export function validateTools(tools: unknown, toolChoice: unknown): void {
   }
   if (toolChoice === undefined || toolChoice === null) return;
   if (!isObj(toolChoice)) fail('tool_choice', 'Input should be a valid dictionary or object');
-  if (!['auto', 'any', 'tool', 'none'].includes(String(toolChoice.type))) {
+  // a string compare, never String(): an array ['auto'] would pass, an object with a toString key throw
+  if (typeof toolChoice.type !== 'string' || !['auto', 'any', 'tool', 'none'].includes(toolChoice.type)) {
     fail('tool_choice.type', "Input should be 'auto', 'any', 'tool' or 'none'");
   }
   if (toolChoice.type === 'tool') requireString(toolChoice.name, 'tool_choice.name');

@@ -1,6 +1,7 @@
 // The OpenAI inbound APIs: chat completions, legacy completions and embeddings.
 import type { GatewayError } from '../errors.ts';
 import { openaiErrorJSON } from './openai_error.ts';
+import { validateChatMessages, validateChatTools } from './openai_messages.ts';
 import { tokenArrayText, toolCallsText, toolDefinitionsText } from './prompt_extras.ts';
 import type { ClientApiSpec, ClientRequest } from './types.ts';
 import {
@@ -14,9 +15,6 @@ import {
   requireObject,
   requireString,
 } from './validate.ts';
-
-const ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool', 'function']);
-const ROLE_LIST = [...ROLES].map((r) => `'${r}'`).join(', ');
 
 const errorBody = (err: GatewayError): string => openaiErrorJSON(err);
 
@@ -64,27 +62,8 @@ export const openaiChat: ClientApiSpec = {
         "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.",
         'empty_array',
       );
-    messages.forEach((m, i) => {
-      if (m === null || typeof m !== 'object' || Array.isArray(m))
-        invalidType(`messages[${i}]`, 'an object', m);
-      const role = (m as Record<string, unknown>).role;
-      if (role === undefined || role === null) missing(`messages[${i}].role`);
-      // an object or array is never a role; String() of one may throw (a "toString" key that is not a
-      // function), which was a 500
-      if (typeof role === 'object') invalidType(`messages[${i}].role`, 'a string', role);
-      if (typeof role !== 'string' || !ROLES.has(role)) {
-        invalid(
-          `messages[${i}].role`,
-          `Invalid value: ${JSON.stringify(String(role)).slice(0, 80)}. Supported values are: ${ROLE_LIST}.`,
-          'invalid_value',
-        );
-      }
-      const content = (m as Record<string, unknown>).content;
-      if (content !== undefined && content !== null && typeof content !== 'string' && !Array.isArray(content))
-        invalidType(`messages[${i}].content`, 'one of a string or array of objects', content);
-    });
-    if (body.tools !== undefined && body.tools !== null && !Array.isArray(body.tools))
-      invalidType('tools', 'an array', body.tools);
+    validateChatMessages(messages);
+    validateChatTools(body.tools);
     commonSampling(body);
     const stream = optionalBoolean(body, 'stream');
     return { model, stream, body, wantsStreamUsage: stream && streamUsage(body) };
@@ -161,6 +140,7 @@ export const openaiEmbeddings: ClientApiSpec = {
         input.length > 0 &&
         input.every((x) => typeof x === 'string' || typeof x === 'number' || Array.isArray(x)));
     if (!ok) invalid('input', "Invalid 'input': expected a non-empty string or array.", 'invalid_value');
+    optionalPositiveInt(body, 'dimensions');
     if (body.stream !== undefined && body.stream !== false)
       invalid(
         'stream',

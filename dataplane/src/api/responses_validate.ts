@@ -3,6 +3,7 @@
 // translators later rely on is checked here, before routing, limits or any upstream attempt, so a
 // malformed item is the client's 400 and never a failed attempt against a provider.
 import { GatewayError } from '../errors.ts';
+import { FUNCTION_NAME } from './openai_messages.ts';
 import { invalid, shownValue } from './validate.ts';
 
 type Obj = Record<string, unknown>;
@@ -102,6 +103,12 @@ function validateTools(tools: unknown): void {
       );
     }
     str(t, 'name', at);
+    // OpenAI's pattern: Anthropic, Gemini and Bedrock refuse other names in their own words
+    if (!FUNCTION_NAME.test(t.name as string))
+      invalid(
+        `${at}.name`,
+        `Invalid '${at}.name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]{1,64}$'.`,
+      );
     if (t.parameters !== undefined && t.parameters !== null && !isObj(t.parameters))
       invalid(`${at}.parameters`, `Invalid type for '${at}.parameters': expected an object.`);
   });

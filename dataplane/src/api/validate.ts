@@ -41,6 +41,16 @@ export function shownValue(v: unknown): string {
   return s.length <= 64 ? s : s.slice(0, 64);
 }
 
+/**
+ * Standard base64 (RFC 4648 alphabet, optional padding), as Gemini's and Bedrock's JSON `bytes` fields
+ * take it. Linear: one anchored character class. Image and file data is checked with it before a
+ * translator sends it, so junk is the client's 400 and not the provider's "Base64 decoding failed".
+ */
+export function isBase64(s: string): boolean {
+  // a length of 4n+1 is never base64: no decoder makes a byte of 6 bits
+  return s.length % 4 !== 1 && /^[A-Za-z0-9+/]*={0,2}$/.test(s);
+}
+
 /** "Invalid type for 'x': expected a string, but got an integer instead." (OpenAI's wording) */
 export function invalidType(param: string, expected: string, got: unknown): never {
   invalid(

@@ -136,6 +136,23 @@ describe('Anthropic request -> OpenAI-compatible backend', () => {
     ]);
   });
 
+  // found by test/reliability/translator_fuzz.test.ts: these went through String(), which throws for
+  // an object whose toString is not a function: a 500 where the client should get its 400
+  it('answers 400 for hostile server tool types, output formats and efforts', async () => {
+    const base = { model: 'm', max_tokens: 10, messages: [{ role: 'user', content: 'x' }] };
+    const hostile = { toString: 0 };
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ tools: [{ type: hostile, name: 'web_search' }] }, 'tools[0].type'],
+      [{ output_config: { format: { type: hostile } } }, 'output_config.format'],
+      [{ output_config: { effort: hostile } }, 'output_config.effort'],
+    ];
+    for (const [extra, param] of cases) {
+      const err = await rejection(build('openai', { ...base, ...extra }));
+      expect(err.status).toBe(400);
+      expect(err.param).toBe(param);
+    }
+  });
+
   it('answers 400 naming the provider and feature for Anthropic-only features', async () => {
     const base = { model: 'm', max_tokens: 10, messages: [{ role: 'user', content: 'x' }] };
     const doc = { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: 'JVBE' } };

@@ -320,3 +320,43 @@ describe('Anthropic message -> OpenAI chat.completion', () => {
     expect(info).toEqual({ message: 'Overloaded', type: 'overloaded_error', code: 'overloaded_error' });
   });
 });
+
+// Found by test/reliability/translator_fuzz.test.ts: String() of a client value that has a
+// non-function toString throws, so a hostile reasoning_effort was a 500 instead of the client's 400.
+describe('hostile values in an OpenAI chat request for Anthropic', () => {
+  it('refuses a reasoning_effort it cannot convert with a 400 naming it', async () => {
+    const body = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
+    for (const effort of [{ toString: 0 }, '__proto__', 9]) {
+      const err = await rejection(toAnthropic({ ...body, reasoning_effort: effort }));
+      expect(err.status).toBe(400);
+      expect(err.param).toBe('reasoning_effort');
+    }
+  });
+
+  it('reads a refusal part by its own field, never converting a stray one', async () => {
+    const { sent } = await toAnthropic({
+      model: 'm',
+      messages: [
+        { role: 'user', content: 'hi' },
+        { role: 'assistant', content: [{ type: 'refusal', refusal: 'No.', text: { toString: 0 } }] },
+        { role: 'user', content: 'why?' },
+      ],
+    });
+    expect((sent.messages as Array<{ content: unknown }>)[1]?.content).toEqual([
+      { type: 'text', text: 'No.' },
+    ]);
+  });
+});
+
+// Found by test/reliability/translator_fuzz.test.ts: a conversation of system messages only (a
+// Responses request with `input: []` and instructions) went to Anthropic as `messages: []`, which it
+// refuses; Gemini's and Bedrock's translators already answered the client's 400 themselves.
+describe('a conversation with nothing but system messages', () => {
+  it('is the client 400, not a body Anthropic refuses', async () => {
+    const err = await rejection(
+      toAnthropic({ model: 'm', messages: [{ role: 'system', content: 'Be brief.' }] }),
+    );
+    expect(err.code).toBe('SLUICE_ERR_INVALID_REQUEST');
+    expect(err.param).toBe('messages');
+  });
+});

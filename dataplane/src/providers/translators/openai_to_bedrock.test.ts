@@ -384,3 +384,65 @@ describe('Converse stop reasons', () => {
       expect(stopReason(r)).toBe('stop');
   });
 });
+
+// Found by test/reliability/translator_fuzz.test.ts: Bedrock refuses a conversation whose first turn is
+// the assistant's ("A conversation must start with a user message"), which OpenAI and Anthropic take;
+// the translator sent it anyway and the client read Bedrock's words instead of Sluice's 400.
+describe('a conversation Bedrock cannot take', () => {
+  it('refuses one that starts with an assistant turn, naming the provider', () => {
+    let caught: GatewayError | undefined;
+    try {
+      toConverseRequest(
+        {
+          model: 'x',
+          messages: [
+            { role: 'system', content: 'Be brief.' },
+            { role: 'assistant', content: 'Hello, how can I help?' },
+            { role: 'user', content: 'hi' },
+          ],
+        },
+        ctx(),
+      );
+    } catch (e) {
+      caught = e as GatewayError;
+    }
+    expect(caught?.code).toBe('SLUICE_ERR_UNSUPPORTED_FEATURE');
+    expect(caught?.param).toBe('messages');
+    expect(caught?.message).toContain("provider 'aws'");
+  });
+});
+
+// Found by the same fuzz: Bedrock refuses a blank text block ("The text field in the ContentBlock
+// object ... is blank"), which OpenAI takes; a whitespace-only text part carries nothing, so it is
+// left out (and a blank tool result is sent as '(empty)', like an empty one).
+describe('blank text parts', () => {
+  it('are left out of user turns and tool results never go blank', () => {
+    const body = toConverseRequest(
+      {
+        model: 'x',
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: ' ' },
+              { type: 'text', text: 'hi' },
+            ],
+          },
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [{ id: 't1', type: 'function', function: { name: 'f', arguments: '{}' } }],
+          },
+          { role: 'tool', tool_call_id: 't1', content: ' \n ' },
+        ],
+        tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }],
+      },
+      ctx(),
+    );
+    const messages = body.messages as Array<{ content: Array<Record<string, unknown>> }>;
+    expect(messages[0]?.content).toEqual([{ text: 'hi' }]);
+    expect(messages[2]?.content).toEqual([
+      { toolResult: { toolUseId: 't1', content: [{ text: '(empty)' }] } },
+    ]);
+  });
+});

@@ -139,11 +139,16 @@ export class GeminiChatStream extends OpenAIChunkStream {
 /** Inputs of each request, so the response can report the prompt tokens Gemini does not count. */
 const embeddingInputs = new WeakMap<TranslateContext, string[]>();
 
+const MAX_BATCH_EMBED = 100;
+
 function embeddingRequest(body: Record<string, unknown>, ctx: TranslateContext): UpstreamRequest {
   const input = body.input;
   const texts = typeof input === 'string' ? [input] : (input as unknown[]);
   if (!texts.every((t) => typeof t === 'string'))
     unsupported(ctx, 'token-array embedding input (send text)', 'input');
+  // batchEmbedContents takes at most 100 requests (OpenAI takes 2048 inputs)
+  if (texts.length > MAX_BATCH_EMBED)
+    unsupported(ctx, `more than ${MAX_BATCH_EMBED} embedding inputs in one request`, 'input');
   if (
     body.encoding_format !== undefined &&
     body.encoding_format !== 'float' &&

@@ -122,6 +122,45 @@ describe('Responses request -> chat completions', () => {
       { role: 'user', content: 'Hi' },
     ]);
   });
+
+  // found by test/reliability/translator_fuzz.test.ts: an output without its call (or a call left
+  // without its output) went to Anthropic and Bedrock, which refused it in their own words
+  it('refuses outputs and calls that do not pair up, as OpenAI does (after previous_response_id expansion)', () => {
+    const call = { type: 'function_call', call_id: 'c1', name: 'wx', arguments: '{}' };
+    const output = (id: string) => ({ type: 'function_call_output', call_id: id, output: 'sunny' });
+    const user = { role: 'user', content: 'and?' };
+    const cases: Array<[unknown[], string, string]> = [
+      [
+        [user, output('c1')],
+        'input[1].call_id',
+        'No tool call found for function call output with call_id c1.',
+      ],
+      [
+        [user, call, output('c2')],
+        'input[2].call_id',
+        'No tool call found for function call output with call_id c2.',
+      ],
+      [[user, call, user], 'input[2]', 'No tool output found for function call c1.'],
+      [[user, call], 'input[1]', 'No tool output found for function call c1.'],
+    ];
+    for (const [input, param, message] of cases) {
+      let caught: GatewayError | undefined;
+      try {
+        responsesToChat({ model: 'm', input }, false);
+      } catch (err) {
+        caught = err as GatewayError;
+      }
+      expect(caught, JSON.stringify(input)).toBeInstanceOf(GatewayError);
+      expect(caught?.status).toBe(400);
+      expect(caught?.param).toBe(param);
+      expect(caught?.message).toBe(message);
+    }
+    const two = { ...call, call_id: 'c2' };
+    expect(
+      responsesToChat({ model: 'm', input: [user, call, two, output('c2'), output('c1'), user] }, false)
+        .messages,
+    ).toHaveLength(5);
+  });
 });
 
 describe('Responses -> OpenAI-compatible backend without a Responses API (through chat)', () => {

@@ -58,8 +58,9 @@ function userBlocks(content: unknown, path: string, o: ConvertOptions): Anthropi
     switch (part.type) {
       case 'text':
       case 'refusal': {
-        const text = String(part.text ?? part.refusal ?? '');
-        if (text) blocks.push({ type: 'text', text });
+        // each part type's own field, as a string only: String() of a stray object may throw
+        const text = part.type === 'text' ? part.text : part.refusal;
+        if (typeof text === 'string' && text) blocks.push({ type: 'text', text });
         break;
       }
       case 'image_url': {
@@ -125,7 +126,7 @@ function toolResultContent(content: unknown, path: string): string {
       .map((part, j) => {
         const p = (part ?? {}) as Obj;
         if (p.type !== 'text') invalid(`${path}[${j}]`, `'${path}[${j}]': tool messages may only hold text`);
-        return String(p.text ?? '');
+        return typeof p.text === 'string' ? p.text : '';
       })
       .join('');
   }
@@ -187,6 +188,9 @@ export function toAnthropicMessages(
         o.unsupported(`messages with role '${shownValue(m.role)}'`, `${path}.role`);
     }
   });
+  // Anthropic refuses `messages: []`; Gemini's and Bedrock's translators answer the same 400
+  if (out.length === 0)
+    invalid('messages', 'at least one user or assistant message is required besides system messages');
   return { system, messages: out };
 }
 
@@ -286,8 +290,8 @@ export function openaiChatToAnthropic(body: Obj, o: ToAnthropicOptions): Obj {
     invalid('response_format.type', "'response_format.type' must be text, json_object or json_schema");
   }
   if (body.reasoning_effort !== undefined && body.reasoning_effort !== null) {
-    if (!EFFORTS.has(String(body.reasoning_effort))) {
-      o.unsupported(`reasoning_effort '${String(body.reasoning_effort)}'`, 'reasoning_effort');
+    if (!EFFORTS.has(body.reasoning_effort as string)) {
+      o.unsupported(`reasoning_effort '${shownValue(body.reasoning_effort)}'`, 'reasoning_effort');
     }
     outputConfig.effort = body.reasoning_effort;
   }

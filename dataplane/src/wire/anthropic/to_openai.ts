@@ -2,6 +2,7 @@
 // OpenAI-compatible backend) and the response (for OpenAI clients calling an Anthropic backend).
 // Pure functions: what OpenAI chat cannot express goes through `unsupported`, never silently away.
 
+import { shownValue } from '../../api/validate.ts';
 import type { Usage } from '../../providers/types.ts';
 import { toOpenAIUsage } from '../openai/usage.ts';
 import {
@@ -112,7 +113,7 @@ function openaiTools(tools: unknown[], o: ConvertOptions): Obj[] {
   return tools.map((raw, i) => {
     const t = (raw ?? {}) as Obj;
     if (t.type !== undefined && t.type !== null && t.type !== 'custom') {
-      o.unsupported(`Anthropic server tools ('${String(t.type)}')`, `tools[${i}].type`);
+      o.unsupported(`Anthropic server tools ('${shownValue(t.type)}')`, `tools[${i}].type`);
     }
     const fn: Obj = { name: t.name, parameters: t.input_schema ?? { type: 'object', properties: {} } };
     if (typeof t.description === 'string') fn.description = t.description;
@@ -187,15 +188,15 @@ export function anthropicToOpenAIChat(body: Obj, o: ToOpenAIOptions): Obj {
   const format = oc.format as Obj | undefined;
   if (format) {
     if (format.type !== 'json_schema')
-      o.unsupported(`output format '${String(format.type)}'`, 'output_config.format');
+      o.unsupported(`output format '${shownValue(format.type)}'`, 'output_config.format');
     out.response_format = {
       type: 'json_schema',
       json_schema: { name: 'output', schema: format.schema, strict: true },
     };
   }
   if (oc.effort !== undefined && oc.effort !== null) {
-    if (!['low', 'medium', 'high'].includes(String(oc.effort))) {
-      o.unsupported(`effort '${String(oc.effort)}'`, 'output_config.effort');
+    if (!['low', 'medium', 'high'].includes(oc.effort as string)) {
+      o.unsupported(`effort '${shownValue(oc.effort)}'`, 'output_config.effort');
     }
     out.reasoning_effort = oc.effort;
   }

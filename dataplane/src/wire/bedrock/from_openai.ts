@@ -55,8 +55,9 @@ const DOC_FORMATS: Record<string, string> = {
 };
 
 function userBlocks(content: unknown, at: string, ctx: TranslateContext): BedrockBlock[] {
-  return contentParts(content, at, ctx).map((p, i): BedrockBlock => {
-    if (p.kind === 'text') return { text: p.text };
+  const blocks = contentParts(content, at, ctx).map((p, i): BedrockBlock | undefined => {
+    // Converse refuses a blank text block (OpenAI takes one); whitespace carries nothing
+    if (p.kind === 'text') return p.text.trim() ? { text: p.text } : undefined;
     if (p.kind === 'url') unsupported(ctx, 'image URLs (send the image as a base64 data URL)', `${at}[${i}]`);
     if (p.media === 'image') {
       const format = IMAGE_FORMATS[p.mimeType];
@@ -68,6 +69,7 @@ function userBlocks(content: unknown, at: string, ctx: TranslateContext): Bedroc
       return { document: { format, name: `document-${i + 1}`, source: { bytes: p.data } } };
     return unsupported(ctx, `${p.media} input of type ${p.mimeType}`, `${at}[${i}]`);
   });
+  return blocks.filter((b) => b !== undefined);
 }
 
 /** Bedrock's toolResult content: JSON objects as json blocks, anything else as text. */
@@ -78,7 +80,7 @@ function toolResultContent(text: string): Array<{ text: string } | { json: unkno
   } catch {
     // plain text result
   }
-  return [{ text: text === '' ? '(empty)' : text }];
+  return [{ text: text.trim() === '' ? '(empty)' : text }];
 }
 
 export function toBedrockMessages(
@@ -135,6 +137,9 @@ export function toBedrockMessages(
     }
   });
   if (out.length === 0) invalid('messages', 'at least one user message is required besides system messages');
+  // Converse refuses a conversation that opens with the assistant's turn (OpenAI and Anthropic take it)
+  if (out[0]?.role === 'assistant')
+    unsupported(ctx, 'a conversation that starts with an assistant message', 'messages');
   return { messages: out, system, usesTools };
 }
 

@@ -206,6 +206,12 @@ export function toGeminiSchema(schema: unknown, root: unknown = schema, depth = 
   return out;
 }
 
+/** Gemini's rule for a function name (OpenAI's and Anthropic's also allow a leading digit or '-'). */
+const GEMINI_FUNCTION_NAME = /^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/;
+
+/** Gemini's candidateCount range is 1..8 (OpenAI's n goes to 128). */
+const MAX_CANDIDATES = 8;
+
 const THINKING_BUDGET: Record<string, number> = { none: 0, minimal: 0, low: 1024, medium: 8192, high: 24576 };
 
 function generationConfig(body: Record<string, unknown>, ctx: TranslateContext): Record<string, unknown> {
@@ -216,13 +222,19 @@ function generationConfig(body: Record<string, unknown>, ctx: TranslateContext):
   if (max !== undefined) g.maxOutputTokens = max;
   const stop = stopSequences(body.stop);
   if (stop?.length) g.stopSequences = stop;
+  if (typeof body.n === 'number' && body.n > MAX_CANDIDATES) unsupported(ctx, `n > ${MAX_CANDIDATES}`, 'n');
   if (typeof body.n === 'number' && body.n > 1) g.candidateCount = body.n;
   if (typeof body.presence_penalty === 'number') g.presencePenalty = body.presence_penalty;
   if (typeof body.frequency_penalty === 'number') g.frequencyPenalty = body.frequency_penalty;
   if (typeof body.seed === 'number') g.seed = body.seed;
   // Google's own OpenAI-compatibility mapping of reasoning_effort to a thinking budget
-  const budget = THINKING_BUDGET[String(body.reasoning_effort)];
-  if (body.reasoning_effort !== undefined && budget === undefined)
+  // an own key only: '__proto__' or 'constructor' must not find Object.prototype's members
+  const effort = body.reasoning_effort;
+  const budget =
+    typeof effort === 'string' && Object.hasOwn(THINKING_BUDGET, effort)
+      ? THINKING_BUDGET[effort]
+      : undefined;
+  if (effort !== undefined && budget === undefined)
     invalid('reasoning_effort', "'reasoning_effort' must be none, minimal, low, medium or high");
   if (budget !== undefined) g.thinkingConfig = { thinkingBudget: budget };
   const rf = body.response_format as { type?: unknown; json_schema?: { schema?: unknown } } | undefined;
@@ -243,7 +255,13 @@ function toolFields(body: Record<string, unknown>, ctx: TranslateContext): Recor
   if (tools.length > 0) {
     out.tools = [
       {
-        functionDeclarations: tools.map((t) => {
+        functionDeclarations: tools.map((t, i) => {
+          if (!GEMINI_FUNCTION_NAME.test(t.name))
+            unsupported(
+              ctx,
+              `function names that do not start with a letter or underscore or are longer than 64 characters ('${shownValue(t.name)}')`,
+              `tools[${i}].function.name`,
+            );
           const d: Record<string, unknown> = { name: t.name };
           if (t.description) d.description = t.description;
           if (t.parameters && Object.keys((t.parameters.properties as object | undefined) ?? {}).length > 0)

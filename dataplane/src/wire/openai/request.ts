@@ -2,6 +2,7 @@
 // The client API already validated the envelope (model, roles, content shape); these helpers read the
 // parts each backend needs and turn anything a backend cannot express into the documented 400 that
 // names the provider and the feature, instead of silently dropping it.
+import { isBase64, shownValue } from '../../api/validate.ts';
 import { GatewayError } from '../../errors.ts';
 import type { TranslateContext } from '../../providers/types.ts';
 
@@ -39,10 +40,13 @@ export function invalid(param: string, message: string): never {
   throw new GatewayError('SLUICE_ERR_INVALID_REQUEST', message, { param, publicCode: 'invalid_value' });
 }
 
-/** `data:image/png;base64,AAAA` -> {mimeType, data}; undefined for anything that is not a base64 data URL. */
+/**
+ * `data:image/png;base64,AAAA` -> {mimeType, data}; undefined for anything that is not a base64 data
+ * URL, a payload that is not base64 included (every caller then answers the client's 400).
+ */
 export function parseDataUrl(url: string): { mimeType: string; data: string } | undefined {
   const m = /^data:([\w.+-]+\/[\w.+-]+)(?:;[^,;]+)*;base64,(.*)$/s.exec(url);
-  if (!m) return undefined;
+  if (!m || !isBase64(m[2] as string)) return undefined;
   return { mimeType: (m[1] as string).toLowerCase(), data: m[2] as string };
 }
 
@@ -109,7 +113,7 @@ export function contentParts(content: unknown, path: string, ctx: TranslateConte
         break;
       }
       default:
-        unsupported(ctx, `content parts of type '${String(part.type)}'`, `${at}.type`);
+        unsupported(ctx, `content parts of type '${shownValue(part.type)}'`, `${at}.type`);
     }
   });
   return out;
@@ -185,7 +189,8 @@ export function functionTools(tools: unknown, ctx: TranslateContext): FunctionTo
   if (!Array.isArray(tools)) invalid('tools', "'tools' must be an array");
   return tools.map((raw, i) => {
     const t = raw as { type?: unknown; function?: Record<string, unknown> };
-    if (t?.type !== 'function') unsupported(ctx, `tools of type '${String(t?.type)}'`, `tools[${i}].type`);
+    if (t?.type !== 'function')
+      unsupported(ctx, `tools of type '${shownValue(t?.type)}'`, `tools[${i}].type`);
     const f = t.function ?? {};
     if (typeof f.name !== 'string' || f.name === '')
       invalid(`tools[${i}].function.name`, `'tools[${i}].function.name' is required`);

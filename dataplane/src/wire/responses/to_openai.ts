@@ -9,6 +9,8 @@
 //   reasoning items         -> dropped (chat backends cannot take them back)
 //   tools / tool_choice / text.format / max_output_tokens / reasoning.effort -> their chat equivalents
 
+import { invalid, shownValue } from '../../api/validate.ts';
+
 type Obj = Record<string, unknown>;
 
 interface ChatMessage {
@@ -62,6 +64,30 @@ export function chatMessages(input: unknown, instructions: unknown): ChatMessage
     messages.push({ role: 'user', content: input });
     return messages;
   }
+  // Outputs answer earlier calls and every call is answered before the conversation goes on, as
+  // OpenAI requires; checked here, after previous_response_id brought the earlier turns in, since a
+  // call may be in a stored response. Anthropic and Bedrock would refuse a broken pair in their words.
+  const called = new Set<string>();
+  const pending = new Set<string>();
+  const unanswered = (at: string) => {
+    const [first] = pending;
+    if (first !== undefined) invalid(at, `No tool output found for function call ${shownValue(first)}.`);
+  };
+  (input as Obj[]).forEach((raw, i) => {
+    const type = raw.type ?? 'message';
+    if (type === 'function_call') {
+      called.add(raw.call_id as string);
+      pending.add(raw.call_id as string);
+    } else if (type === 'function_call_output') {
+      if (!called.has(raw.call_id as string))
+        invalid(
+          `input[${i}].call_id`,
+          `No tool call found for function call output with call_id ${shownValue(raw.call_id)}.`,
+        );
+      pending.delete(raw.call_id as string);
+    } else if (type === 'message') unanswered(`input[${i}]`);
+  });
+  unanswered(`input[${(input as Obj[]).length - 1}]`);
   for (const raw of input as Obj[]) {
     const type = raw.type ?? 'message';
     if (type === 'message') {
