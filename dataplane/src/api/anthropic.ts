@@ -6,9 +6,10 @@
 import type { GatewayError } from '../errors.ts';
 import { anthropicErrorJSON } from '../wire/anthropic/error.ts';
 import { anthropicPromptText } from '../wire/anthropic/format.ts';
-import { fail, isObj, validateMessages, validateSystem, validateTools } from './anthropic_validate.ts';
+import { fail, validateMessages, validateSystem, validateTools } from './anthropic_validate.ts';
 import { toolDefinitionsText } from './prompt_extras.ts';
 import type { ClientApiSpec, ClientRequest } from './types.ts';
+import { isObj } from './validate.ts';
 
 type Obj = Record<string, unknown>;
 

@@ -3,7 +3,7 @@
 // adjacent turns, tool definitions and tool_choice. Messages name the field the way Anthropic does
 // (`messages.1.content.0.source.media_type: ...`); `param` carries the same path.
 import { GatewayError } from '../errors.ts';
-import { isBase64, shownValue } from './validate.ts';
+import { isBase64, isObj, shownValue } from './validate.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -11,10 +11,6 @@ export function fail(path: string, message: string): never {
   throw new GatewayError('SLUICE_ERR_INVALID_REQUEST', path ? `${path}: ${message}` : message, {
     param: path || undefined,
   });
-}
-
-export function isObj(v: unknown): v is Obj {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
 const IMAGE_TYPES = ['image/jpeg', 'image/png', 'image/gif', 'image/webp'];

@@ -11,7 +11,8 @@ import type { Identity } from '../proxy/policy_interface.ts';
 import { encodingForRoute } from '../proxy/route_encoding.ts';
 import { countPromptTokensAsync } from '../tokens/pool.ts';
 import { anthropicPromptText } from '../wire/anthropic/format.ts';
-import { fail, isObj, validateMessages, validateSystem, validateTools } from './anthropic_validate.ts';
+import { fail, validateMessages, validateSystem, validateTools } from './anthropic_validate.ts';
+import { isObj } from './validate.ts';
 
 export const COUNT_TOKENS_PATH = '/v1/messages/count_tokens';
 

@@ -3,14 +3,12 @@
 // Every translator (Anthropic, Gemini, Bedrock, ...) reads these fields; checking their types once
 // here, before routing, makes a malformed message the client's 400 on every backend, instead of a
 // translator crash (a 500) or a body the provider refuses in its own words.
-import { invalid, invalidType, missing, shownValue } from './validate.ts';
+import { invalid, invalidType, isObj, missing, shownValue } from './validate.ts';
 
 type Obj = Record<string, unknown>;
 
 const ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool', 'function']);
 const ROLE_LIST = [...ROLES].map((r) => `'${r}'`).join(', ');
-
-const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 function optionalString(o: Obj, key: string, at: string): void {
   const v = o[key];
@@ -58,7 +56,16 @@ function validateToolCalls(calls: unknown, at: string): void {
 }
 
 /** OpenAI's pattern for a function name; Anthropic, Gemini and Bedrock refuse anything else too. */
-export const FUNCTION_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
+const FUNCTION_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
+
+/** A function tool's name (chat's `tools[i].function.name`, Responses' `tools[i].name`) in OpenAI's words. */
+export function checkFunctionName(name: string, at: string): void {
+  if (!FUNCTION_NAME.test(name))
+    invalid(
+      at,
+      `Invalid '${at}': string does not match pattern. Expected a string that matches the pattern '${FUNCTION_NAME.source}'.`,
+    );
+}
 
 /** `tools`: objects with a string type; a function tool has a valid name and object parameters. */
 export function validateChatTools(tools: unknown): void {
@@ -73,11 +80,7 @@ export function validateChatTools(tools: unknown): void {
     if (fn === undefined || fn === null) missing(`${at}.function`);
     if (!isObj(fn)) invalidType(`${at}.function`, 'an object', fn);
     requiredString(fn, 'name', `${at}.function`);
-    if (!FUNCTION_NAME.test(fn.name as string))
-      invalid(
-        `${at}.function.name`,
-        `Invalid '${at}.function.name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]{1,64}$'.`,
-      );
+    checkFunctionName(fn.name as string, `${at}.function.name`);
     optionalString(fn, 'description', `${at}.function`);
     const params = fn.parameters;
     if (params !== undefined && params !== null && !isObj(params))

@@ -5,9 +5,9 @@
 // counts them); parts that are not text get an ESTIMATE in tokens, documented in docs/policies.md
 // ("What is counted"), and the provider's reported usage corrects the window after the answer.
 import { type BpeEncodingName, decode } from '../tokens/bpe.ts';
+import { isObj } from './validate.ts';
 
 type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** OpenAI's published image cost: 85 tokens at detail "low"; a 1024x1024 image at "high" is 765. */
 export const IMAGE_TOKENS_LOW = 85;

@@ -3,8 +3,8 @@
 // translators later rely on is checked here, before routing, limits or any upstream attempt, so a
 // malformed item is the client's 400 and never a failed attempt against a provider.
 import { GatewayError } from '../errors.ts';
-import { FUNCTION_NAME } from './openai_messages.ts';
-import { invalid, shownValue } from './validate.ts';
+import { checkFunctionName } from './openai_messages.ts';
+import { invalid, isObj, shownValue } from './validate.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -15,10 +15,6 @@ const ITEM_TYPES = new Set(['message', 'function_call', 'function_call_output', 
 /** Bounds on what one request may carry (OpenAI's own: 128 tools; items are bounded by the body size). */
 const MAX_TOOLS = 128;
 const MAX_ITEMS = 10_000;
-
-export function isObj(v: unknown): v is Obj {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
 
 function unsupported(param: string, message: string): never {
   throw new GatewayError('SLUICE_ERR_UNSUPPORTED_FEATURE', message, { param });
@@ -104,11 +100,7 @@ function validateTools(tools: unknown): void {
     }
     str(t, 'name', at);
     // OpenAI's pattern: Anthropic, Gemini and Bedrock refuse other names in their own words
-    if (!FUNCTION_NAME.test(t.name as string))
-      invalid(
-        `${at}.name`,
-        `Invalid '${at}.name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]{1,64}$'.`,
-      );
+    checkFunctionName(t.name as string, `${at}.name`);
     if (t.parameters !== undefined && t.parameters !== null && !isObj(t.parameters))
       invalid(`${at}.parameters`, `Invalid type for '${at}.parameters': expected an object.`);
   });

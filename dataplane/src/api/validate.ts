@@ -30,6 +30,11 @@ export function jsonTypeName(v: unknown): string {
   return 'an object';
 }
 
+/** A JSON object (not null, not an array): what every client API validator means by "an object". */
+export function isObj(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
 /**
  * A client-supplied value as text for an error message: a primitive as it is, cut to 64 characters;
  * an object or array by its JSON type name. String() of an object may throw (a "toString" key that is
