@@ -50,7 +50,7 @@ export class SseParser {
     if (this.#restLength > 0) {
       // A read that ends no frame only waits with the rest: joining the rest to every read of an
       // event that does not end (many lines, no blank one) copied it once per read (quadratic).
-      if (bytes.indexOf(LF) < 0 || findFrameEnd(Buffer.concat([this.#tail(), bytes]), 0) < 0) {
+      if (!this.#endsAFrame(bytes)) {
         this.#keep(bytes);
         return [];
       }
@@ -92,6 +92,17 @@ export class SseParser {
   /** bytes received but not yet part of a complete frame */
   get pending(): number {
     return this.#restLength;
+  }
+
+  /**
+   * Whether this read completes the frame kept so far: an end inside the read, or one that starts in
+   * the rest's last two bytes and ends in the read's first two (a frame end is at most 3 bytes), so
+   * the read itself is not copied to ask.
+   */
+  #endsAFrame(bytes: Buffer): boolean {
+    return (
+      findFrameEnd(bytes, 0) >= 0 || findFrameEnd(Buffer.concat([this.#tail(), bytes.subarray(0, 2)]), 0) >= 0
+    );
   }
 
   /** the last two bytes kept: a frame end ("\n" | "\r" then "\n") may start in them */
