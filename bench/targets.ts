@@ -10,6 +10,8 @@ import type { TargetEndpoint } from './verify.ts';
 import { MODEL, UPSTREAM_KEY } from './workload.ts';
 
 export const REPO = resolve(import.meta.dirname, '..');
+/** How long a target may take to listen (raise it to run one under valgrind or a profiler). */
+const START_TIMEOUT_MS = Number(process.env.BENCH_START_TIMEOUT_MS ?? 30_000);
 
 /**
  * The Node options and environment the dataplane image ships (the `ENV` line of Dockerfile.dataplane,
@@ -126,7 +128,7 @@ export const floor: TargetSpec = {
         logFile: join(ctx.tmpDir, 'floor.log'),
       },
     );
-    await started(s, port, 30_000);
+    await started(s, port, START_TIMEOUT_MS);
     return {
       name: 'floor',
       endpoint: { url: chatUrl(port), headers: { authorization: `Bearer ${UPSTREAM_KEY}` } },
@@ -241,7 +243,7 @@ export function sluiceTarget(
           logFile: join(ctx.tmpDir, `${name}.log`),
         },
       );
-      await started(s, port, 30_000);
+      await started(s, port, START_TIMEOUT_MS);
       const version = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string })
         .version;
       return {
@@ -299,7 +301,7 @@ export const portkey: TargetSpec = {
         logFile: join(ctx.tmpDir, 'portkey.log'),
       },
     );
-    await started(s, port, 30_000);
+    await started(s, port, START_TIMEOUT_MS);
     return {
       name: 'portkey',
       endpoint: {
