@@ -50,9 +50,13 @@ function str(v: unknown, path: string): string {
 function block(b: unknown, path: string, role: string): void {
   if (!isObj(b)) bad(path, 'Input should be a valid dictionary');
   switch (b.type) {
-    case 'text':
-      if (str(b.text, `${path}.text`) === '') bad('messages', 'text content blocks must be non-empty');
+    case 'text': {
+      // the API's two refusals, both at the path `messages`, not the block's
+      const text = str(b.text, `${path}.text`);
+      if (text === '') bad('messages', 'text content blocks must be non-empty');
+      if (text.trim() === '') bad('messages', 'text content blocks must contain non-whitespace text');
       break;
+    }
     case 'image': {
       const src = b.source;
       if (!isObj(src)) bad(`${path}.source`, 'Field required');
@@ -119,6 +123,10 @@ function messages(list: unknown): void {
     if ((c === '' || c.length === 0) && !(last && m.role === 'assistant')) {
       bad(path, 'all messages must have non-empty content except for the optional final assistant message');
     }
+    // string content is one text block to the API: "  " is refused like a blank block (the final
+    // assistant prefill "" is the one empty content it takes)
+    if (typeof c === 'string' && c !== '' && c.trim() === '')
+      bad('messages', 'text content blocks must contain non-whitespace text');
     const blocks: Obj[] = typeof c === 'string' ? [] : (c as Obj[]);
     blocks.forEach((b, j) => {
       block(b, `${path}.content.${j}`, String(m.role));
@@ -143,7 +151,9 @@ function messages(list: unknown): void {
     }
     prevToolUses = new Set(blocks.filter((b) => b.type === 'tool_use').map((b) => b.id));
     prevRole = String(m.role);
-    if (last && m.role === 'assistant' && typeof c === 'string' && /\s$/.test(c)) {
+    // a prefill may not end in whitespace, whether it is a string or its last block is text
+    const tail = typeof c === 'string' ? c : blocks.at(-1)?.type === 'text' ? blocks.at(-1)?.text : '';
+    if (last && m.role === 'assistant' && typeof tail === 'string' && /\s$/.test(tail)) {
       bad(path, 'final assistant content cannot end with trailing whitespace');
     }
   });

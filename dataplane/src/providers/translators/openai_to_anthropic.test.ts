@@ -360,3 +360,90 @@ describe('a conversation with nothing but system messages', () => {
     expect(err.param).toBe('messages');
   });
 });
+
+// Anthropic refuses a text block that is empty or only whitespace ("text content blocks must contain
+// non-whitespace text") and a final assistant message that ends in whitespace; OpenAI takes both, and
+// OpenAI clients routinely send content "" beside tool_calls. A blank text part carries nothing, so it
+// is left out (as for Bedrock); a conversation left with nothing is the client's 400.
+describe('blank text for Anthropic', () => {
+  const call = { id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } };
+  const tools = [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }];
+
+  it('leaves out whitespace-only text parts, messages and tool results, and sends what Anthropic takes', async () => {
+    const { req, sent } = await toAnthropic({
+      model: 'm',
+      tools,
+      messages: [
+        { role: 'system', content: ' \n ' },
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: '  ' },
+            { type: 'text', text: 'hi' },
+          ],
+        },
+        { role: 'assistant', content: ' ', tool_calls: [call] },
+        { role: 'tool', tool_call_id: 'c1', content: '\t' },
+        { role: 'user', content: '   ' },
+        { role: 'assistant', content: '', tool_calls: [{ ...call, id: 'c2' }] },
+        { role: 'tool', tool_call_id: 'c2', content: 'ok' },
+      ],
+    });
+    expect(sent.system).toBeUndefined();
+    expect(sent.messages).toEqual([
+      { role: 'user', content: [{ type: 'text', text: 'hi' }] },
+      { role: 'assistant', content: [{ type: 'tool_use', id: 'c1', name: 'f', input: {} }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'c1' }] },
+      { role: 'assistant', content: [{ type: 'tool_use', id: 'c2', name: 'f', input: {} }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'c2', content: 'ok' }] },
+    ]);
+    acceptedByAnthropic(req.headers, String(req.body));
+  });
+
+  it('sends a final assistant message without its trailing whitespace (a prefill may not end in it)', async () => {
+    for (const content of ['Sure, ', [{ type: 'text', text: 'Sure,\n' }]]) {
+      const { req, sent } = await toAnthropic({
+        model: 'm',
+        messages: [
+          { role: 'user', content: 'hi' },
+          { role: 'assistant', content },
+        ],
+      });
+      expect((sent.messages as Array<{ content: unknown }>)[1]?.content).toEqual([
+        { type: 'text', text: 'Sure,' },
+      ]);
+      acceptedByAnthropic(req.headers, String(req.body));
+    }
+  });
+
+  it('keeps whitespace inside and at the end of earlier messages', async () => {
+    const { req, sent } = await toAnthropic({
+      model: 'm',
+      messages: [
+        { role: 'user', content: '  indented\n' },
+        { role: 'assistant', content: 'ok ' },
+        { role: 'user', content: 'go' },
+      ],
+    });
+    const texts = (sent.messages as Array<{ content: Array<{ text: string }> }>).map(
+      (m) => m.content[0]?.text,
+    );
+    expect(texts).toEqual(['  indented\n', 'ok ', 'go']);
+    acceptedByAnthropic(req.headers, String(req.body));
+  });
+
+  it('is the client 400 when nothing but blank text is left', async () => {
+    const err = await rejection(
+      toAnthropic({
+        model: 'm',
+        messages: [
+          { role: 'user', content: ' ' },
+          { role: 'assistant', content: [{ type: 'text', text: '\n' }] },
+        ],
+      }),
+    );
+    expect(err.status).toBe(400);
+    expect(err.code).toBe('SLUICE_ERR_INVALID_REQUEST');
+    expect(err.param).toBe('messages');
+  });
+});
