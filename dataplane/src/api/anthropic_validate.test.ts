@@ -40,3 +40,71 @@ describe('hostile values in an Anthropic Messages request', () => {
     expect((caught as GatewayError).param).toBe(param);
   });
 });
+
+// Anthropic's own rule (400 invalid_request_error "text content blocks must contain non-whitespace
+// text"), checked before routing so an Anthropic client gets it in Anthropic's words whatever backend
+// serves the route (Gemini and Bedrock would refuse the blank text in theirs, or take it).
+describe('blank text in an Anthropic Messages request', () => {
+  const refusal = (messages: unknown[], system?: unknown): GatewayError => {
+    try {
+      anthropicMessages.parse({ ...base, messages, ...(system === undefined ? {} : { system }) });
+    } catch (err) {
+      if (err instanceof GatewayError) return err;
+      throw err;
+    }
+    throw new Error('expected a 400');
+  };
+
+  it.each([
+    [[{ role: 'user', content: '  ' }], 'messages.0'],
+    [[{ role: 'user', content: [{ type: 'text', text: '\n\t' }] }], 'messages.0.content.0'],
+    [
+      [
+        { role: 'user', content: 'hi' },
+        {
+          role: 'assistant',
+          content: [
+            { type: 'text', text: ' ' },
+            { type: 'tool_use', id: 't1', name: 'f', input: {} },
+          ],
+        },
+      ],
+      'messages.1.content.0',
+    ],
+    [
+      [
+        {
+          role: 'user',
+          content: [{ type: 'tool_result', tool_use_id: 't', content: [{ type: 'text', text: ' ' }] }],
+        },
+      ],
+      'messages.0.content.0.content.0',
+    ],
+  ])('refuses %j naming %s', (messages, param) => {
+    const err = refusal(messages);
+    expect(err.status).toBe(400);
+    expect(err.param).toBe(param);
+    expect(err.message).toContain('text content blocks must contain non-whitespace text');
+  });
+
+  it('refuses a whitespace-only final assistant prefill', () => {
+    const err = refusal([
+      { role: 'user', content: 'hi' },
+      { role: 'assistant', content: ' ' },
+    ]);
+    expect(err.status).toBe(400);
+    expect(err.param).toBe('messages.1');
+  });
+
+  it('takes text with whitespace around words, and the empty final prefill', () => {
+    expect(() =>
+      anthropicMessages.parse({
+        ...base,
+        messages: [
+          { role: 'user', content: [{ type: 'text', text: '  hi \n' }] },
+          { role: 'assistant', content: '' },
+        ],
+      }),
+    ).not.toThrow();
+  });
+});
