@@ -62,6 +62,10 @@ function validateBlock(b: unknown, path: string, role: string): void {
   switch (type) {
     case 'text':
       validateText(b, path);
+      // Anthropic's second rule for a message's text block (not checked for system blocks: no
+      // evidence it refuses a blank one there)
+      if ((b.text as string).trim() === '')
+        fail(path, 'text content blocks must contain non-whitespace text');
       break;
     case 'image':
       validateSource(b.source, `${path}.source`, 'image');
@@ -157,6 +161,9 @@ export function validateMessages(messages: unknown): void {
     if (empty && !(isFinal && role === 'assistant')) {
       fail(path, 'all messages must have non-empty content except for the optional final assistant message');
     }
+    // string content is one text block to the API; "" is the empty-content rule above
+    if (typeof c === 'string' && c !== '' && c.trim() === '')
+      fail(path, 'text content blocks must contain non-whitespace text');
     if (Array.isArray(c)) {
       c.forEach((b, j) => {
         validateBlock(b, `${path}.content.${j}`, role);
