@@ -2,6 +2,7 @@
 // instruction, parts, tools, JSON mode, schema clean-up), whole responses, errors and embeddings.
 // Streams are in openai_to_gemini_stream.test.ts.
 import { describe, expect, it } from 'vitest';
+import { validateGenerate } from '../../../../test/fakes/gemini_validate.ts';
 import { resolvedProvider, translateContext } from '../../../../test/helpers/provider_context.ts';
 import type { GatewayError } from '../../errors.ts';
 import { decodeToolCallId, toGeminiRequest, toGeminiSchema } from '../../wire/gemini/from_openai.ts';
@@ -492,5 +493,70 @@ describe("function names Gemini's rule refuses", () => {
       expect(caught?.param).toBe('tools[0].function.name');
     }
     expect(() => toGeminiRequest(body('_get.weather-v2'), ctx())).not.toThrow();
+  });
+});
+
+// The same rule holds for names in the conversation's history: Gemini refuses a functionCall or
+// functionResponse part whose name breaks it. Sluice checked only the declared tools, so an assistant
+// tool call named '9lives' (OpenAI takes it) went to Gemini and came back as Gemini's refusal.
+describe("history names Gemini's rule refuses", () => {
+  const history = (name: string, asFunctionMessage = false) => ({
+    model: 'x',
+    messages: [
+      { role: 'user', content: 'hi' },
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: [{ id: 'c1', type: 'function', function: { name, arguments: '{}' } }],
+      },
+      asFunctionMessage
+        ? { role: 'function', name, content: 'ok' }
+        : { role: 'tool', tool_call_id: 'c1', content: 'ok' },
+    ],
+  });
+
+  it('the fake refuses such a call or response the way Gemini does', () => {
+    const contents = (part: Record<string, unknown>, role: string) => ({
+      contents: [
+        { role: 'user', parts: [{ text: 'hi' }] },
+        { role, parts: [part] },
+      ],
+    });
+    expect(validateGenerate(contents({ functionCall: { name: '9lives', args: {} } }, 'model'))?.status).toBe(
+      400,
+    );
+    expect(
+      validateGenerate(contents({ functionResponse: { name: 'a b', response: {} } }, 'user'))?.message,
+    ).toContain('Invalid function name');
+  });
+
+  it('answers 400 naming the message, and sends a name Gemini allows', async () => {
+    for (const name of ['9lives', '-x', 'a b', 'x'.repeat(65)]) {
+      let caught: GatewayError | undefined;
+      try {
+        toGeminiRequest(history(name), ctx());
+      } catch (err) {
+        caught = err as GatewayError;
+      }
+      expect(caught?.status, name).toBe(400);
+      expect(caught?.param, name).toBe('messages[1].tool_calls[0].function.name');
+    }
+    for (const asFunction of [false, true]) {
+      const body = toGeminiRequest(history('_get.weather-v2', asFunction), ctx());
+      expect(validateGenerate(body)).toBeUndefined();
+    }
+  });
+
+  it("answers 400 naming a function message's name", () => {
+    const body = history('f', true);
+    (body.messages[2] as { name: string }).name = '9lives';
+    let caught: GatewayError | undefined;
+    try {
+      toGeminiRequest(body, ctx());
+    } catch (err) {
+      caught = err as GatewayError;
+    }
+    expect(caught?.status).toBe(400);
+    expect(caught?.param).toBe('messages[2].name');
   });
 });
