@@ -30,6 +30,12 @@ const FIELDS = new Set([
 ]);
 const IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
 const TOOL_NAME = /^[a-zA-Z0-9_-]{1,128}$/;
+/** tool_use.id and tool_result.tool_use_id: ids minted elsewhere ('functions.f:0') are refused */
+const TOOL_ID = /^[a-zA-Z0-9_-]+$/;
+
+function toolId(v: unknown, path: string): void {
+  if (!TOOL_ID.test(str(v, path))) bad(path, "String should match pattern '^[a-zA-Z0-9_-]+$'");
+}
 
 class Invalid extends Error {}
 
@@ -78,13 +84,13 @@ function block(b: unknown, path: string, role: string): void {
       break;
     case 'tool_use':
       if (role !== 'assistant') bad(path, '`tool_use` blocks may only appear in `assistant` messages');
-      str(b.id, `${path}.id`);
+      toolId(b.id, `${path}.tool_use.id`);
       str(b.name, `${path}.name`);
       if (!isObj(b.input)) bad(`${path}.input`, 'Input should be a valid dictionary');
       break;
     case 'tool_result':
       if (role !== 'user') bad(path, '`tool_result` blocks may only appear in `user` messages');
-      str(b.tool_use_id, `${path}.tool_use_id`);
+      toolId(b.tool_use_id, `${path}.tool_result.tool_use_id`);
       if (Array.isArray(b.content))
         b.content.forEach((c, k) => {
           block(c, `${path}.content.${k}`, 'tool_result');

@@ -447,3 +447,35 @@ describe('blank text for Anthropic', () => {
     expect(err.param).toBe('messages');
   });
 });
+
+// Anthropic refuses a tool_use id (and a tool_result's tool_use_id) outside ^[a-zA-Z0-9_-]+$
+// ("messages.1.content.0.tool_use.id: String should match pattern ..."). OpenAI takes any string, and
+// other backends mint such ids (Kimi's 'functions.get_weather:0'), so a conversation replayed to
+// Anthropic after a fallback or a model switch was refused. Ids only pair calls with results inside
+// one request, so they are mapped, the same way on both sides.
+describe('tool call ids Anthropic refuses', () => {
+  it('are mapped to ids it takes, keeping each call paired with its result and ids apart', async () => {
+    const call = (id: string) => ({ id, type: 'function', function: { name: 'f', arguments: '{}' } });
+    const { req, sent } = await toAnthropic({
+      model: 'm',
+      tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }],
+      messages: [
+        { role: 'user', content: 'hi' },
+        { role: 'assistant', content: null, tool_calls: [call('functions.f:0'), call('functions.f_0')] },
+        { role: 'tool', tool_call_id: 'functions.f:0', content: 'a' },
+        { role: 'tool', tool_call_id: 'functions.f_0', content: 'b' },
+        { role: 'assistant', content: null, tool_calls: [call('call_ok-1'), call('a b/ü')] },
+        { role: 'tool', tool_call_id: 'call_ok-1', content: 'c' },
+        { role: 'tool', tool_call_id: 'a b/ü', content: 'd' },
+      ],
+    });
+    acceptedByAnthropic(req.headers, String(req.body));
+    const blocks = (sent.messages as Array<{ content: Array<Record<string, string>> }>).map((m) => m.content);
+    const uses = [...(blocks[1] ?? []), ...(blocks[3] ?? [])].map((b) => b.id);
+    const results = [...(blocks[2] ?? []), ...(blocks[4] ?? [])].map((b) => b.tool_use_id);
+    expect(results).toEqual(uses);
+    // an id Anthropic takes is sent as it is; mapped ones do not collide with it or each other
+    expect(uses[2]).toBe('call_ok-1');
+    expect(new Set(uses).size).toBe(4);
+  });
+});
