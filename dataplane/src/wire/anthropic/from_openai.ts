@@ -5,7 +5,7 @@
 import { shownValue } from '../../api/validate.ts';
 import { GatewayError } from '../../errors.ts';
 import type { Usage } from '../../providers/types.ts';
-import { parseDataUrl } from '../openai/request.ts';
+import { parseDataUrl, portableToolId } from '../openai/request.ts';
 import { fromOpenAIUsage, type OpenAIUsage } from '../openai/usage.ts';
 import {
   type AnthropicBlock,
@@ -121,7 +121,7 @@ function toolUseBlocks(calls: unknown, path: string): AnthropicBlock[] {
     if (input === null || typeof input !== 'object' || Array.isArray(input)) {
       return invalid(`${p}.function.arguments`, `'${p}.function.arguments' must be a JSON object`);
     }
-    return { type: 'tool_use', id: call.id, name: fn.name, input };
+    return { type: 'tool_use', id: portableToolId(call.id), name: fn.name, input };
   });
 }
 
@@ -179,7 +179,7 @@ export function toAnthropicMessages(
         if (typeof m.tool_call_id !== 'string')
           invalid(`${path}.tool_call_id`, `'${path}.tool_call_id' is required`);
         const text = toolResultContent(m.content, `${path}.content`);
-        const block: AnthropicBlock = { type: 'tool_result', tool_use_id: m.tool_call_id };
+        const block: AnthropicBlock = { type: 'tool_result', tool_use_id: portableToolId(m.tool_call_id) };
         if (!blank(text)) block.content = text;
         // tool results travel in a user turn and must come before any text in that turn
         const last = out.at(-1);
