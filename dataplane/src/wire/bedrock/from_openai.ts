@@ -14,6 +14,7 @@ import {
   maxOutputTokens,
   type OpenAIMessage,
   parseToolArguments,
+  portableToolId,
   rejectUntranslatable,
   stopSequences,
   toolChoice,
@@ -83,6 +84,9 @@ function toolResultContent(text: string): Array<{ text: string } | { json: unkno
   return [{ text: text.trim() === '' ? '(empty)' : text }];
 }
 
+/** Converse's pattern for a tool name, in toolSpec and ToolUseBlock alike */
+const BEDROCK_TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
+
 export function toBedrockMessages(
   messages: OpenAIMessage[],
   ctx: TranslateContext,
@@ -115,12 +119,20 @@ export function toBedrockMessages(
           const name = c.function?.name;
           if (!name || !c.id)
             invalid(`${at}.tool_calls[${j}]`, 'a tool call needs an id and a function name');
+          // ToolUseBlock.name is [a-zA-Z0-9_-]{1,64}; renaming would make the model call a function
+          // the client does not have, so a name outside it is the client's 400
+          if (!BEDROCK_TOOL_NAME.test(name))
+            unsupported(
+              ctx,
+              `tool names other than 1 to 64 of a-z, A-Z, 0-9, '_' and '-' ('${shownValue(name)}')`,
+              `${at}.tool_calls[${j}].function.name`,
+            );
           usesTools = true;
           const input = parseToolArguments(
             c.function?.arguments,
             `${at}.tool_calls[${j}].function.arguments`,
           );
-          blocks.push({ toolUse: { toolUseId: c.id, name, input } });
+          blocks.push({ toolUse: { toolUseId: portableToolId(c.id), name, input } });
         });
         add('assistant', blocks);
         break;
@@ -129,7 +141,8 @@ export function toBedrockMessages(
         if (!m.tool_call_id) invalid(`${at}.tool_call_id`, `'${at}.tool_call_id' is required`);
         usesTools = true;
         const text = contentText(m.content, `${at}.content`, ctx);
-        add('user', [{ toolResult: { toolUseId: m.tool_call_id, content: toolResultContent(text) } }]);
+        const toolUseId = portableToolId(m.tool_call_id);
+        add('user', [{ toolResult: { toolUseId, content: toolResultContent(text) } }]);
         break;
       }
       default:
