@@ -123,7 +123,8 @@ export function validateSchema(s: unknown, at: string): GeminiRejection | undefi
 
 function validatePart(p: unknown, at: string, role: string | undefined): GeminiRejection | undefined {
   if (!isObj(p)) return bad(`Invalid value at '${at}': part must be an object`);
-  const data = Object.keys(p).filter((k) => DATA.includes(k));
+  // proto3 JSON: `text: ""` is the default value, i.e. not set, so a part holding only it has no data
+  const data = Object.keys(p).filter((k) => DATA.includes(k) && !(k === 'text' && p.text === ''));
   for (const k of Object.keys(p)) if (!DATA.includes(k) && !PART_EXTRA.has(k)) return unknownName(k, at);
   if (data.length !== 1)
     return bad(
@@ -261,6 +262,11 @@ export function validateGenerate(body: Record<string, unknown>): GeminiRejection
     (!isObj(sys) || !Array.isArray(sys.parts) || sys.parts.some((p) => typeof p?.text !== 'string'))
   )
     return bad("Invalid value at 'system_instruction'");
+  const emptySys = isObj(sys) ? (sys.parts as Array<{ text: string }>).findIndex((p) => p.text === '') : -1;
+  if (emptySys >= 0)
+    return bad(
+      `* GenerateContentRequest.system_instruction.parts[${emptySys}].data: required oneof field 'data' must have one initialized field`,
+    );
   return (
     validateContents(body.contents) ??
     validateGeneration(body.generationConfig) ??

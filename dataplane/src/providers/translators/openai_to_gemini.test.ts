@@ -560,3 +560,52 @@ describe("history names Gemini's rule refuses", () => {
     expect(caught?.param).toBe('messages[2].name');
   });
 });
+
+// Gemini reads `text: ""` as an unset field and refuses the part ("required oneof field 'data' must
+// have one initialized field"), in contents and in systemInstruction; OpenAI clients send content ""
+// beside tool_calls. The fake refuses it now; Sluice never sends one.
+describe('empty text for Gemini', () => {
+  it('the fake refuses an empty text part the way Gemini does', () => {
+    const user = { role: 'user', parts: [{ text: 'hi' }] };
+    expect(validateGenerate({ contents: [{ role: 'user', parts: [{ text: '' }] }] })?.message).toContain(
+      "required oneof field 'data'",
+    );
+    expect(
+      validateGenerate({ contents: [user], systemInstruction: { parts: [{ text: '' }] } })?.message,
+    ).toContain('system_instruction.parts[0].data');
+    expect(validateGenerate({ contents: [user], systemInstruction: { parts: [{ text: ' ' }] } })).toBe(
+      undefined,
+    );
+  });
+
+  it('is left out of what Sluice sends', () => {
+    const body = toGeminiRequest(
+      {
+        model: 'x',
+        tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }],
+        messages: [
+          { role: 'system', content: '' },
+          { role: 'developer', content: [{ type: 'text', text: '' }] },
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: '' },
+              { type: 'text', text: 'hi' },
+            ],
+          },
+          {
+            role: 'assistant',
+            content: '',
+            tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }],
+          },
+          { role: 'tool', tool_call_id: 'c1', content: '' },
+          { role: 'assistant', content: [{ type: 'text', text: '' }] },
+          { role: 'user', content: 'next' },
+        ],
+      },
+      ctx(),
+    );
+    expect(validateGenerate(body)).toBeUndefined();
+    expect(body.systemInstruction).toBeUndefined();
+  });
+});
