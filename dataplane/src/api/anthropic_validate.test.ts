@@ -108,3 +108,37 @@ describe('blank text in an Anthropic Messages request', () => {
     ).not.toThrow();
   });
 });
+
+// Anthropic refuses a tool_use id or tool_result tool_use_id outside ^[a-zA-Z0-9_-]+$ ("messages.1.
+// content.0.tool_use.id: String should match pattern ..."); Sluice passed it on, so the same request
+// was Anthropic's 400 on an Anthropic route and served on others.
+describe('tool ids in an Anthropic Messages request', () => {
+  const convo = (id: string, resultId = id) => ({
+    ...base,
+    messages: [
+      { role: 'user', content: 'hi' },
+      { role: 'assistant', content: [{ type: 'tool_use', id, name: 'f', input: {} }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: resultId, content: 'ok' }] },
+    ],
+  });
+
+  it.each([
+    ['functions.f:0', 'functions.f:0', 'messages.1.content.0.id'],
+    ['t1', 'a b', 'messages.2.content.0.tool_use_id'],
+  ])('refuses id %j / result id %j naming %s', (id, resultId, param) => {
+    let caught: unknown;
+    try {
+      anthropicMessages.parse(convo(id, resultId));
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(GatewayError);
+    expect((caught as GatewayError).status).toBe(400);
+    expect((caught as GatewayError).param).toBe(param);
+    expect((caught as GatewayError).message).toContain("String should match pattern '^[a-zA-Z0-9_-]+$'");
+  });
+
+  it('takes ids of letters, digits, _ and -', () => {
+    expect(() => anthropicMessages.parse(convo('toolu_01A-b_9'))).not.toThrow();
+  });
+});
