@@ -492,3 +492,29 @@ describe('tool call ids and names in history Bedrock refuses', () => {
     }
   });
 });
+
+// Anthropic clients may declare tool names of up to 128 characters (its pattern), Bedrock's toolSpec
+// takes 64: such a tool reached Bedrock through the composed Anthropic translator and was refused in
+// Bedrock's words.
+describe('declared tool names Bedrock refuses', () => {
+  it('answers 400 naming the tool', () => {
+    let caught: GatewayError | undefined;
+    try {
+      toConverseRequest(
+        {
+          model: 'x',
+          messages: [{ role: 'user', content: 'hi' }],
+          tools: [
+            { type: 'function', function: { name: 'f', parameters: { type: 'object' } } },
+            { type: 'function', function: { name: 'x'.repeat(100), parameters: { type: 'object' } } },
+          ],
+        },
+        ctx(),
+      );
+    } catch (err) {
+      caught = err as GatewayError;
+    }
+    expect(caught?.status).toBe(400);
+    expect(caught?.param).toBe('tools[1].function.name');
+  });
+});
