@@ -224,6 +224,10 @@ function body(b: Obj): void {
   ) {
     bad('stop_sequences', 'Input should be a valid list of strings');
   }
+  for (const s of (b.stop_sequences as string[] | undefined) ?? []) {
+    if (s === '') bad('stop_sequences', 'each stop sequence must be non-empty');
+    if (s.trim() === '') bad('stop_sequences', 'each stop sequence must contain non-whitespace');
+  }
   if (b.stream !== undefined && typeof b.stream !== 'boolean')
     bad('stream', 'Input should be a valid boolean');
   if (b.output_config !== undefined) {

@@ -142,3 +142,24 @@ describe('tool ids in an Anthropic Messages request', () => {
     expect(() => anthropicMessages.parse(convo('toolu_01A-b_9'))).not.toThrow();
   });
 });
+
+// Anthropic refuses an empty or whitespace-only stop sequence ("stop_sequences: each stop sequence must
+// contain non-whitespace"); Sluice took it, so ['\n'] was Anthropic's 400 on one route and served by
+// Gemini or Bedrock on another.
+describe('stop sequences in an Anthropic Messages request', () => {
+  it.each([[['']], [['END', '\n']], [[' \t']]])('refuses %j naming stop_sequences', (stops) => {
+    let caught: unknown;
+    try {
+      anthropicMessages.parse({ ...base, stop_sequences: stops });
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(GatewayError);
+    expect((caught as GatewayError).status).toBe(400);
+    expect((caught as GatewayError).param).toBe('stop_sequences');
+  });
+
+  it('takes stop sequences with text around whitespace', () => {
+    expect(() => anthropicMessages.parse({ ...base, stop_sequences: ['\nEND', ' x '] })).not.toThrow();
+  });
+});

@@ -479,3 +479,34 @@ describe('tool call ids Anthropic refuses', () => {
     expect(new Set(uses).size).toBe(4);
   });
 });
+
+// Anthropic refuses an empty or whitespace-only stop sequence; the translator leaves those out (see
+// docs/providers-anthropic.md), and the fake now refuses them as the API does.
+describe('stop sequences for Anthropic', () => {
+  it('the fake refuses a whitespace-only one; the translator sends only the others', async () => {
+    const body = (stops: string[]) =>
+      JSON.stringify({
+        model: 'm',
+        max_tokens: 5,
+        messages: [{ role: 'user', content: 'x' }],
+        stop_sequences: stops,
+      });
+    const headers = {
+      'x-api-key': 'k-123',
+      'anthropic-version': '2023-06-01',
+      'content-type': 'application/json',
+    };
+    const check = { apiKey: 'k-123', versions: new Set(['2023-06-01']) };
+    expect(validateAnthropicRequest(headers, body(['\n']), check)?.message).toBe(
+      'stop_sequences: each stop sequence must contain non-whitespace',
+    );
+    expect(validateAnthropicRequest(headers, body(['']), check)?.status).toBe(400);
+    const { req, sent } = await toAnthropic({
+      model: 'm',
+      messages: [{ role: 'user', content: 'x' }],
+      stop: ['\n', 'END'],
+    });
+    expect(sent.stop_sequences).toEqual(['END']);
+    acceptedByAnthropic(req.headers, String(req.body));
+  });
+});
