@@ -609,3 +609,24 @@ describe('empty text for Gemini', () => {
     expect(body.systemInstruction).toBeUndefined();
   });
 });
+
+// Gemini takes at most 5 stop sequences (the fake refuses more, as Gemini does); OpenAI's limit is 4,
+// Anthropic's clients may send more, which reached Gemini through the composed translator.
+describe('more stop sequences than Gemini takes', () => {
+  it('answers 400 naming stop, and sends 5', () => {
+    const body = (n: number) => ({
+      model: 'x',
+      messages: [{ role: 'user', content: 'hi' }],
+      stop: Array.from({ length: n }, (_, i) => `S${i}`),
+    });
+    let caught: GatewayError | undefined;
+    try {
+      toGeminiRequest(body(6), ctx());
+    } catch (err) {
+      caught = err as GatewayError;
+    }
+    expect(caught?.status).toBe(400);
+    expect(caught?.param).toBe('stop');
+    expect(validateGenerate(toGeminiRequest(body(5), ctx()))).toBeUndefined();
+  });
+});
