@@ -228,6 +228,8 @@ export function toGeminiSchema(schema: unknown, root: unknown = schema, depth = 
 
 /** Gemini's candidateCount range is 1..8 (OpenAI's n goes to 128). */
 const MAX_CANDIDATES = 8;
+/** Gemini's stopSequences take at most 5 (OpenAI's stop 4, Anthropic's stop_sequences more). */
+const MAX_STOPS = 5;
 
 const THINKING_BUDGET: Record<string, number> = { none: 0, minimal: 0, low: 1024, medium: 8192, high: 24576 };
 
@@ -238,6 +240,7 @@ function generationConfig(body: Record<string, unknown>, ctx: TranslateContext):
   const max = maxOutputTokens(body);
   if (max !== undefined) g.maxOutputTokens = max;
   const stop = stopSequences(body.stop);
+  if (stop && stop.length > MAX_STOPS) unsupported(ctx, `more than ${MAX_STOPS} stop sequences`, 'stop');
   if (stop?.length) g.stopSequences = stop;
   if (typeof body.n === 'number' && body.n > MAX_CANDIDATES) unsupported(ctx, `n > ${MAX_CANDIDATES}`, 'n');
   if (typeof body.n === 'number' && body.n > 1) g.candidateCount = body.n;
