@@ -30,6 +30,12 @@ const FIELDS = new Set([
 ]);
 const IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
 const TOOL_NAME = /^[a-zA-Z0-9_-]{1,128}$/;
+/** tool_use.id and tool_result.tool_use_id: ids minted elsewhere ('functions.f:0') are refused */
+const TOOL_ID = /^[a-zA-Z0-9_-]+$/;
+
+function toolId(v: unknown, path: string): void {
+  if (!TOOL_ID.test(str(v, path))) bad(path, "String should match pattern '^[a-zA-Z0-9_-]+$'");
+}
 
 class Invalid extends Error {}
 
@@ -50,9 +56,13 @@ function str(v: unknown, path: string): string {
 function block(b: unknown, path: string, role: string): void {
   if (!isObj(b)) bad(path, 'Input should be a valid dictionary');
   switch (b.type) {
-    case 'text':
-      if (str(b.text, `${path}.text`) === '') bad('messages', 'text content blocks must be non-empty');
+    case 'text': {
+      // the API's two refusals, both at the path `messages`, not the block's
+      const text = str(b.text, `${path}.text`);
+      if (text === '') bad('messages', 'text content blocks must be non-empty');
+      if (text.trim() === '') bad('messages', 'text content blocks must contain non-whitespace text');
       break;
+    }
     case 'image': {
       const src = b.source;
       if (!isObj(src)) bad(`${path}.source`, 'Field required');
@@ -74,13 +84,13 @@ function block(b: unknown, path: string, role: string): void {
       break;
     case 'tool_use':
       if (role !== 'assistant') bad(path, '`tool_use` blocks may only appear in `assistant` messages');
-      str(b.id, `${path}.id`);
+      toolId(b.id, `${path}.tool_use.id`);
       str(b.name, `${path}.name`);
       if (!isObj(b.input)) bad(`${path}.input`, 'Input should be a valid dictionary');
       break;
     case 'tool_result':
       if (role !== 'user') bad(path, '`tool_result` blocks may only appear in `user` messages');
-      str(b.tool_use_id, `${path}.tool_use_id`);
+      toolId(b.tool_use_id, `${path}.tool_result.tool_use_id`);
       if (Array.isArray(b.content))
         b.content.forEach((c, k) => {
           block(c, `${path}.content.${k}`, 'tool_result');
@@ -119,6 +129,10 @@ function messages(list: unknown): void {
     if ((c === '' || c.length === 0) && !(last && m.role === 'assistant')) {
       bad(path, 'all messages must have non-empty content except for the optional final assistant message');
     }
+    // string content is one text block to the API: "  " is refused like a blank block (the final
+    // assistant prefill "" is the one empty content it takes)
+    if (typeof c === 'string' && c !== '' && c.trim() === '')
+      bad('messages', 'text content blocks must contain non-whitespace text');
     const blocks: Obj[] = typeof c === 'string' ? [] : (c as Obj[]);
     blocks.forEach((b, j) => {
       block(b, `${path}.content.${j}`, String(m.role));
@@ -143,7 +157,9 @@ function messages(list: unknown): void {
     }
     prevToolUses = new Set(blocks.filter((b) => b.type === 'tool_use').map((b) => b.id));
     prevRole = String(m.role);
-    if (last && m.role === 'assistant' && typeof c === 'string' && /\s$/.test(c)) {
+    // a prefill may not end in whitespace, whether it is a string or its last block is text
+    const tail = typeof c === 'string' ? c : blocks.at(-1)?.type === 'text' ? blocks.at(-1)?.text : '';
+    if (last && m.role === 'assistant' && typeof tail === 'string' && /\s$/.test(tail)) {
       bad(path, 'final assistant content cannot end with trailing whitespace');
     }
   });
@@ -207,6 +223,10 @@ function body(b: Obj): void {
     (!Array.isArray(b.stop_sequences) || b.stop_sequences.some((s) => typeof s !== 'string'))
   ) {
     bad('stop_sequences', 'Input should be a valid list of strings');
+  }
+  for (const s of (b.stop_sequences as string[] | undefined) ?? []) {
+    if (s === '') bad('stop_sequences', 'each stop sequence must be non-empty');
+    if (s.trim() === '') bad('stop_sequences', 'each stop sequence must contain non-whitespace');
   }
   if (b.stream !== undefined && typeof b.stream !== 'boolean')
     bad('stream', 'Input should be a valid boolean');

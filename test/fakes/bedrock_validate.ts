@@ -1,7 +1,9 @@
 // Request validation for the fake Bedrock Converse API, with the ValidationException messages the real
 // service gives: the conversation must start with a user turn and alternate roles, content blocks hold
 // exactly one member, text may not be blank, toolUse/toolResult need toolConfig and results must
-// answer the toolUse blocks of the previous assistant turn, inferenceConfig is range-checked.
+// answer the toolUse blocks of the previous assistant turn, tool names and toolUseIds match
+// [a-zA-Z0-9_-]{1,64} (ToolUseBlock / ToolResultBlock in the API reference), inferenceConfig is
+// range-checked.
 
 const TOP = new Set([
   'messages',
@@ -29,6 +31,11 @@ const BLOCKS = new Set([
 const INFERENCE = new Set(['maxTokens', 'temperature', 'topP', 'stopSequences']);
 const IMAGE_FORMATS = new Set(['png', 'jpeg', 'gif', 'webp']);
 
+/** ToolUseBlock name and toolUseId (and ToolResultBlock toolUseId): [a-zA-Z0-9_-]+, 1 to 64 long */
+const TOOL_TOKEN = /^[a-zA-Z0-9_-]{1,64}$/;
+const badToken = (at: string) =>
+  `1 validation error detected: Value at '${at}' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_-]+`;
+
 const isObj = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === 'object' && !Array.isArray(v);
 
@@ -51,12 +58,15 @@ function validateBlock(b: unknown, at: string, role: string): string | undefined
     if (role !== 'assistant') return `toolUse blocks are only allowed in assistant messages (${at}).`;
     if (typeof tu?.toolUseId !== 'string' || typeof tu.name !== 'string' || !isObj(tu.input))
       return `${at}.toolUse needs toolUseId, name and an object input.`;
+    if (!TOOL_TOKEN.test(tu.toolUseId)) return badToken(`${at}.member.toolUse.toolUseId`);
+    if (!TOOL_TOKEN.test(tu.name)) return badToken(`${at}.member.toolUse.name`);
   }
   if ('toolResult' in b) {
     const tr = b.toolResult as Record<string, unknown>;
     if (role !== 'user') return `toolResult blocks are only allowed in user messages (${at}).`;
     if (typeof tr?.toolUseId !== 'string' || !Array.isArray(tr.content))
       return `${at}.toolResult needs toolUseId and content.`;
+    if (!TOOL_TOKEN.test(tr.toolUseId)) return badToken(`${at}.member.toolResult.toolUseId`);
   }
   return undefined;
 }

@@ -1,7 +1,8 @@
 // Request validation for the fake Gemini API, following what generativelanguage v1beta rejects (with
 // its own messages): unknown fields, empty contents/parts, roles other than user/model, parts with no
 // or two data fields, function responses that do not answer the preceding calls one for one, schema
-// keywords outside Gemini's OpenAPI subset (additionalProperties, $schema, $ref), bad generationConfig.
+// keywords outside Gemini's OpenAPI subset (additionalProperties, $schema, $ref), bad generationConfig,
+// function names outside Gemini's rule in declarations and in history.
 
 export interface GeminiRejection {
   status: number;
@@ -85,6 +86,15 @@ const TYPES = new Set([
   'TYPE_UNSPECIFIED',
 ]);
 
+/**
+ * Gemini's rule for a function name (FunctionDeclaration.name in the v1beta reference and the
+ * google-genai SDKs): starts with a letter or underscore; a-z, A-Z, 0-9, '_', '.', ':', '-'; at most
+ * 64. The same name comes back in history (functionCall.name, functionResponse.name), so it is checked
+ * there too: a call named what no declaration may be named is refused.
+ */
+const FUNCTION_NAME = /^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/;
+const invalidName = (at: string) => bad(`* GenerateContentRequest.${at}: Invalid function name.`);
+
 const isObj = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === 'object' && !Array.isArray(v);
 
@@ -113,7 +123,8 @@ export function validateSchema(s: unknown, at: string): GeminiRejection | undefi
 
 function validatePart(p: unknown, at: string, role: string | undefined): GeminiRejection | undefined {
   if (!isObj(p)) return bad(`Invalid value at '${at}': part must be an object`);
-  const data = Object.keys(p).filter((k) => DATA.includes(k));
+  // proto3 JSON: `text: ""` is the default value, i.e. not set, so a part holding only it has no data
+  const data = Object.keys(p).filter((k) => DATA.includes(k) && !(k === 'text' && p.text === ''));
   for (const k of Object.keys(p)) if (!DATA.includes(k) && !PART_EXTRA.has(k)) return unknownName(k, at);
   if (data.length !== 1)
     return bad(
@@ -136,6 +147,7 @@ function validatePart(p: unknown, at: string, role: string | undefined): GeminiR
     (typeof call.name !== 'string' || call.name === '' || (call.args !== undefined && !isObj(call.args)))
   )
     return bad(`* GenerateContentRequest.${at}.function_call.name: Name cannot be empty.`);
+  if (call && !FUNCTION_NAME.test(call.name as string)) return invalidName(`${at}.function_call.name`);
   if (call && role === 'user')
     return bad(
       'Please ensure that function call turn comes immediately after a user turn or after a function response turn.',
@@ -143,6 +155,7 @@ function validatePart(p: unknown, at: string, role: string | undefined): GeminiR
   const resp = p.functionResponse as Record<string, unknown> | undefined;
   if (resp && (typeof resp.name !== 'string' || !isObj(resp.response)))
     return bad(`* GenerateContentRequest.${at}.function_response: name and response are required`);
+  if (resp && !FUNCTION_NAME.test(resp.name as string)) return invalidName(`${at}.function_response.name`);
   if (typeof p.text === 'object') return bad(`Invalid value at '${at}.text' (TYPE_STRING)`);
   return undefined;
 }
@@ -221,8 +234,7 @@ function validateTools(tools: unknown, toolConfig: unknown): GeminiRejection | u
       for (let j = 0; j < decls.length; j++) {
         const d = decls[j] as Record<string, unknown>;
         const at = `tools[${i}].function_declarations[${j}]`;
-        if (typeof d.name !== 'string' || !/^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/.test(d.name))
-          return bad(`* GenerateContentRequest.${at}.name: Invalid function name.`);
+        if (typeof d.name !== 'string' || !FUNCTION_NAME.test(d.name)) return invalidName(`${at}.name`);
         if (d.parameters !== undefined) {
           const r = validateSchema(d.parameters, `${at}.parameters`);
           if (r) return r;
@@ -250,6 +262,11 @@ export function validateGenerate(body: Record<string, unknown>): GeminiRejection
     (!isObj(sys) || !Array.isArray(sys.parts) || sys.parts.some((p) => typeof p?.text !== 'string'))
   )
     return bad("Invalid value at 'system_instruction'");
+  const emptySys = isObj(sys) ? (sys.parts as Array<{ text: string }>).findIndex((p) => p.text === '') : -1;
+  if (emptySys >= 0)
+    return bad(
+      `* GenerateContentRequest.system_instruction.parts[${emptySys}].data: required oneof field 'data' must have one initialized field`,
+    );
   return (
     validateContents(body.contents) ??
     validateGeneration(body.generationConfig) ??

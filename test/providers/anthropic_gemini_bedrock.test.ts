@@ -176,6 +176,31 @@ describe('@anthropic-ai/sdk -> gemini', () => {
     ]);
   });
 
+  // Anthropic takes any string as a tool_use name in history, Gemini refuses one outside its rule:
+  // the client gets Sluice's 400 in Anthropic's form and nothing is sent to Gemini.
+  it('answers a history tool name Gemini refuses with a 400 in Anthropic form, sending nothing', async () => {
+    const before = gemini.requests.length;
+    const err = await client.messages
+      .create({
+        model: 'gemini-2.5-flash',
+        max_tokens: 10,
+        tools: [WEATHER],
+        messages: [
+          { role: 'user', content: 'Lyon?' },
+          { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'get weather', input: {} }] },
+          { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: '18°C' }] },
+        ],
+      })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+    const body = (err as InstanceType<typeof Anthropic.BadRequestError>).error as {
+      error: { type: string; message: string };
+    };
+    expect(body.error.type).toBe('invalid_request_error');
+    expect(body.error.message).toContain("'get weather'");
+    expect(gemini.requests.length).toBe(before);
+  });
+
   it('answers a Gemini rejection in Anthropic error form', async () => {
     gemini.script(() => ({
       fault: { status: 429, message: 'Resource has been exhausted (e.g. check quota).' },
@@ -244,6 +269,43 @@ describe('@anthropic-ai/sdk -> bedrock', () => {
     };
     expect(delta.delta.stop_reason).toBe('tool_use');
     expect(delta.usage).toMatchObject({ input_tokens: 12, output_tokens: 9, cache_read_input_tokens: 40 });
+  });
+
+  // Anthropic's tool names go to 128 characters, Bedrock's to 64; ids from other backends
+  // ('functions.get_weather:0') are Anthropic's 400 before any backend is asked.
+  it('answers a tool name Bedrock refuses, and a tool id Anthropic refuses, with 400s in Anthropic form', async () => {
+    const before = bedrock.requests.length;
+    const long = { ...WEATHER, name: `get_weather_${'x'.repeat(80)}` };
+    const tooLong = await client.messages
+      .create({
+        model: 'claude-on-bedrock',
+        max_tokens: 10,
+        tools: [long],
+        messages: [{ role: 'user', content: 'x' }],
+      })
+      .catch((e: unknown) => e);
+    expect(tooLong).toBeInstanceOf(Anthropic.BadRequestError);
+    const badId = await client.messages
+      .create({
+        model: 'claude-on-bedrock',
+        max_tokens: 10,
+        tools: [WEATHER],
+        messages: [
+          { role: 'user', content: 'Nice?' },
+          {
+            role: 'assistant',
+            content: [{ type: 'tool_use', id: 'functions.get_weather:0', name: 'get_weather', input: {} }],
+          },
+          {
+            role: 'user',
+            content: [{ type: 'tool_result', tool_use_id: 'functions.get_weather:0', content: 'sunny' }],
+          },
+        ],
+      })
+      .catch((e: unknown) => e);
+    expect(badId).toBeInstanceOf(Anthropic.BadRequestError);
+    expect((badId as Error).message).toContain('messages.1.content.0.id');
+    expect(bedrock.requests.length).toBe(before);
   });
 
   it('ends an Anthropic stream with an error event when Bedrock throws mid-stream', async () => {

@@ -227,6 +227,39 @@ describe('OpenAI SDK -> anthropic provider', () => {
     });
   });
 
+  // What OpenAI clients send and Anthropic refuses: content "" or " " beside tool_calls, tool call ids
+  // minted by another backend ('functions.get_weather:0'), a blank user turn, a final assistant
+  // message ending in whitespace. Sluice sends what the fake (Anthropic's rules) takes.
+  it('serves a history replayed from another backend: blank text left out, foreign ids mapped', async () => {
+    const id = 'functions.get_weather:0';
+    const res = await client.chat.completions.create({
+      model: 'claude-sonnet-4-5',
+      tools: [weatherTool],
+      messages: [
+        { role: 'user', content: 'Weather in Paris?' },
+        {
+          role: 'assistant',
+          content: ' ',
+          tool_calls: [
+            { id, type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } },
+          ],
+        },
+        { role: 'tool', tool_call_id: id, content: '18C' },
+        { role: 'user', content: [{ type: 'text', text: '  ' }] },
+        { role: 'assistant', content: 'It is ' },
+      ],
+    });
+    expect(res.choices[0]?.finish_reason).toBe('stop');
+    const sent = fake.requests.at(-1);
+    expect(sent?.rejected).toBeUndefined();
+    const messages = sent?.body?.messages as Array<{ role: string; content: Array<Record<string, unknown>> }>;
+    expect(messages.map((m) => m.role)).toEqual(['user', 'assistant', 'user', 'assistant']);
+    const use = messages[1]?.content[0];
+    expect(use).toMatchObject({ type: 'tool_use', name: 'get_weather' });
+    expect(messages[2]?.content[0]).toMatchObject({ type: 'tool_result', tool_use_id: use?.id });
+    expect(messages[3]?.content).toEqual([{ type: 'text', text: 'It is' }]);
+  });
+
   it('streams a tool call whose input arrives in small input_json_delta pieces', async () => {
     fake.setScript(() => fixtures.toolUseSplit());
     const runner = client.chat.completions.stream({

@@ -32,6 +32,11 @@ function validateSampling(body: Obj): void {
     if (!Array.isArray(stops) || stops.some((s) => typeof s !== 'string')) {
       fail('stop_sequences', 'Input should be a valid list of strings');
     }
+    // Anthropic's own rule, so the answer is the same whichever backend serves the route
+    for (const s of stops as string[]) {
+      if (s === '') fail('stop_sequences', 'each stop sequence must be non-empty');
+      if (s.trim() === '') fail('stop_sequences', 'each stop sequence must contain non-whitespace');
+    }
   }
 }
 

@@ -16,6 +16,12 @@ export function fail(path: string, message: string): never {
 const IMAGE_TYPES = ['image/jpeg', 'image/png', 'image/gif', 'image/webp'];
 const ROLES = new Set(['user', 'assistant', 'system']);
 export const TOOL_NAME = /^[a-zA-Z0-9_-]{1,128}$/;
+/** Anthropic's pattern for tool_use.id and tool_result.tool_use_id */
+const TOOL_ID = /^[a-zA-Z0-9_-]+$/;
+
+function requireToolId(v: unknown, path: string): void {
+  if (!TOOL_ID.test(requireString(v, path))) fail(path, "String should match pattern '^[a-zA-Z0-9_-]+$'");
+}
 
 function requireString(v: unknown, path: string): string {
   if (v === undefined || v === null) fail(path, 'Field required');
@@ -62,6 +68,10 @@ function validateBlock(b: unknown, path: string, role: string): void {
   switch (type) {
     case 'text':
       validateText(b, path);
+      // Anthropic's second rule for a message's text block (not checked for system blocks: no
+      // evidence it refuses a blank one there)
+      if ((b.text as string).trim() === '')
+        fail(path, 'text content blocks must contain non-whitespace text');
       break;
     case 'image':
       validateSource(b.source, `${path}.source`, 'image');
@@ -71,13 +81,13 @@ function validateBlock(b: unknown, path: string, role: string): void {
       break;
     case 'tool_use':
       if (role !== 'assistant') fail(path, '`tool_use` blocks can only be in `assistant` messages');
-      requireString(b.id, `${path}.id`);
+      requireToolId(b.id, `${path}.id`);
       requireString(b.name, `${path}.name`);
       if (!isObj(b.input)) fail(`${path}.input`, 'Input should be a valid dictionary');
       break;
     case 'tool_result': {
       if (role !== 'user') fail(path, '`tool_result` blocks can only be in `user` messages');
-      requireString(b.tool_use_id, `${path}.tool_use_id`);
+      requireToolId(b.tool_use_id, `${path}.tool_use_id`);
       if (b.is_error !== undefined && typeof b.is_error !== 'boolean') {
         fail(`${path}.is_error`, 'Input should be a valid boolean');
       }
@@ -157,6 +167,9 @@ export function validateMessages(messages: unknown): void {
     if (empty && !(isFinal && role === 'assistant')) {
       fail(path, 'all messages must have non-empty content except for the optional final assistant message');
     }
+    // string content is one text block to the API; "" is the empty-content rule above
+    if (typeof c === 'string' && c !== '' && c.trim() === '')
+      fail(path, 'text content blocks must contain non-whitespace text');
     if (Array.isArray(c)) {
       c.forEach((b, j) => {
         validateBlock(b, `${path}.content.${j}`, role);

@@ -5,7 +5,7 @@
 import { shownValue } from '../../api/validate.ts';
 import { GatewayError } from '../../errors.ts';
 import type { Usage } from '../../providers/types.ts';
-import { parseDataUrl } from '../openai/request.ts';
+import { parseDataUrl, portableToolId } from '../openai/request.ts';
 import { fromOpenAIUsage, type OpenAIUsage } from '../openai/usage.ts';
 import {
   type AnthropicBlock,
@@ -47,8 +47,14 @@ function imageBlock(url: string, path: string, o: ConvertOptions): AnthropicBloc
   return invalid(path, `'${path}' must be an http(s) URL or a base64 data URL`);
 }
 
+/**
+ * Anthropic refuses a text block that is empty or only whitespace (OpenAI takes one, and its clients
+ * send content "" beside tool_calls); such text carries nothing, so it is left out.
+ */
+const blank = (text: string) => text.trim() === '';
+
 function userBlocks(content: unknown, path: string, o: ConvertOptions): AnthropicBlock[] {
-  if (typeof content === 'string') return content === '' ? [] : [{ type: 'text', text: content }];
+  if (typeof content === 'string') return blank(content) ? [] : [{ type: 'text', text: content }];
   if (content === null || content === undefined) return [];
   if (!Array.isArray(content)) return invalid(path, `'${path}' must be a string or an array`);
   const blocks: AnthropicBlock[] = [];
@@ -60,7 +66,7 @@ function userBlocks(content: unknown, path: string, o: ConvertOptions): Anthropi
       case 'refusal': {
         // each part type's own field, as a string only: String() of a stray object may throw
         const text = part.type === 'text' ? part.text : part.refusal;
-        if (typeof text === 'string' && text) blocks.push({ type: 'text', text });
+        if (typeof text === 'string' && !blank(text)) blocks.push({ type: 'text', text });
         break;
       }
       case 'image_url': {
@@ -115,7 +121,7 @@ function toolUseBlocks(calls: unknown, path: string): AnthropicBlock[] {
     if (input === null || typeof input !== 'object' || Array.isArray(input)) {
       return invalid(`${p}.function.arguments`, `'${p}.function.arguments' must be a JSON object`);
     }
-    return { type: 'tool_use', id: call.id, name: fn.name, input };
+    return { type: 'tool_use', id: portableToolId(call.id), name: fn.name, input };
   });
 }
 
@@ -173,8 +179,8 @@ export function toAnthropicMessages(
         if (typeof m.tool_call_id !== 'string')
           invalid(`${path}.tool_call_id`, `'${path}.tool_call_id' is required`);
         const text = toolResultContent(m.content, `${path}.content`);
-        const block: AnthropicBlock = { type: 'tool_result', tool_use_id: m.tool_call_id };
-        if (text !== '') block.content = text;
+        const block: AnthropicBlock = { type: 'tool_result', tool_use_id: portableToolId(m.tool_call_id) };
+        if (!blank(text)) block.content = text;
         // tool results travel in a user turn and must come before any text in that turn
         const last = out.at(-1);
         if (last?.role === 'user') {
@@ -191,7 +197,19 @@ export function toAnthropicMessages(
   // Anthropic refuses `messages: []`; Gemini's and Bedrock's translators answer the same 400
   if (out.length === 0)
     invalid('messages', 'at least one user or assistant message is required besides system messages');
+  trimPrefill(out.at(-1) as { role: string; content: AnthropicBlock[] });
   return { system, messages: out };
+}
+
+/**
+ * A final assistant message is a prefill to Anthropic, which refuses one ending in whitespace; to an
+ * OpenAI client it is history, where trailing whitespace means nothing. Its last text block is sent
+ * without it (never emptied: blank text was left out above).
+ */
+function trimPrefill(last: { role: string; content: AnthropicBlock[] }): void {
+  const b = last.content.at(-1);
+  if (last.role === 'assistant' && b?.type === 'text' && typeof b.text === 'string')
+    b.text = b.text.trimEnd();
 }
 
 function toAnthropicTools(tools: unknown, o: ConvertOptions): AnthropicTool[] {

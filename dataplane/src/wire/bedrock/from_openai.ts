@@ -14,6 +14,7 @@ import {
   maxOutputTokens,
   type OpenAIMessage,
   parseToolArguments,
+  portableToolId,
   rejectUntranslatable,
   stopSequences,
   toolChoice,
@@ -83,6 +84,23 @@ function toolResultContent(text: string): Array<{ text: string } | { json: unkno
   return [{ text: text.trim() === '' ? '(empty)' : text }];
 }
 
+/** Converse's pattern for a tool name, in toolSpec and ToolUseBlock alike */
+const BEDROCK_TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
+
+/**
+ * Anthropic clients may name a tool with up to 128 characters and OpenAI takes any name in history;
+ * renaming would make the model call a function the client does not have, so a name outside
+ * Bedrock's pattern is the client's 400 naming where it is.
+ */
+function checkBedrockToolName(name: string, param: string, ctx: TranslateContext): void {
+  if (!BEDROCK_TOOL_NAME.test(name))
+    unsupported(
+      ctx,
+      `tool names other than 1 to 64 of a-z, A-Z, 0-9, '_' and '-' ('${shownValue(name)}')`,
+      param,
+    );
+}
+
 export function toBedrockMessages(
   messages: OpenAIMessage[],
   ctx: TranslateContext,
@@ -115,12 +133,13 @@ export function toBedrockMessages(
           const name = c.function?.name;
           if (!name || !c.id)
             invalid(`${at}.tool_calls[${j}]`, 'a tool call needs an id and a function name');
+          checkBedrockToolName(name, `${at}.tool_calls[${j}].function.name`, ctx);
           usesTools = true;
           const input = parseToolArguments(
             c.function?.arguments,
             `${at}.tool_calls[${j}].function.arguments`,
           );
-          blocks.push({ toolUse: { toolUseId: c.id, name, input } });
+          blocks.push({ toolUse: { toolUseId: portableToolId(c.id), name, input } });
         });
         add('assistant', blocks);
         break;
@@ -129,7 +148,8 @@ export function toBedrockMessages(
         if (!m.tool_call_id) invalid(`${at}.tool_call_id`, `'${at}.tool_call_id' is required`);
         usesTools = true;
         const text = contentText(m.content, `${at}.content`, ctx);
-        add('user', [{ toolResult: { toolUseId: m.tool_call_id, content: toolResultContent(text) } }]);
+        const toolUseId = portableToolId(m.tool_call_id);
+        add('user', [{ toolResult: { toolUseId, content: toolResultContent(text) } }]);
         break;
       }
       default:
@@ -153,13 +173,16 @@ function toolConfig(body: Record<string, unknown>, usesTools: boolean, ctx: Tran
   // Bedrock has no "none": without tool calls in the history the tools are simply not offered.
   if (choice?.mode === 'none' && !usesTools) return undefined;
   const cfg: Record<string, unknown> = {
-    tools: tools.map((t) => ({
-      toolSpec: {
-        name: t.name,
-        ...(t.description ? { description: t.description } : {}),
-        inputSchema: { json: t.parameters ?? { type: 'object', properties: {} } },
-      },
-    })),
+    tools: tools.map((t, i) => {
+      checkBedrockToolName(t.name, `tools[${i}].function.name`, ctx);
+      return {
+        toolSpec: {
+          name: t.name,
+          ...(t.description ? { description: t.description } : {}),
+          inputSchema: { json: t.parameters ?? { type: 'object', properties: {} } },
+        },
+      };
+    }),
   };
   if (choice?.mode === 'auto') cfg.toolChoice = { auto: {} };
   else if (choice?.mode === 'required') cfg.toolChoice = { any: {} };

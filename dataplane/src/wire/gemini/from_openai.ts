@@ -56,6 +56,23 @@ export function decodeToolCallId(id: string): { base: string; signature: string 
   return { base: id.slice(0, at), signature: Buffer.from(packed, 'base64url').toString('base64') };
 }
 
+/** Gemini's rule for a function name (OpenAI's and Anthropic's also allow a leading digit or '-'). */
+const GEMINI_FUNCTION_NAME = /^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/;
+
+/**
+ * Gemini refuses a name outside its rule in a declaration and in history (functionCall and
+ * functionResponse parts) alike; renaming would make the model call a function the client does not
+ * have, so such a name is the client's 400 naming where it is.
+ */
+function checkGeminiName(name: string, param: string, ctx: TranslateContext): void {
+  if (!GEMINI_FUNCTION_NAME.test(name))
+    unsupported(
+      ctx,
+      `function names that do not start with a letter or underscore, hold characters other than a-z, A-Z, 0-9, '_', '.', ':' and '-', or are longer than 64 characters ('${shownValue(name)}')`,
+      param,
+    );
+}
+
 function toGeminiPart(p: InputPart): GeminiPart {
   if (p.kind === 'text') return { text: p.text };
   if (p.kind === 'inline') return { inlineData: { mimeType: p.mimeType, data: p.data } };
@@ -105,6 +122,8 @@ export function toGeminiContents(
         (m.tool_calls ?? []).forEach((c, j) => {
           const name = c.function?.name;
           if (!name) invalid(`${at}.tool_calls[${j}].function.name`, 'a tool call needs a function name');
+          // a result is sent under its call's name, so checking the call covers both parts
+          checkGeminiName(name, `${at}.tool_calls[${j}].function.name`, ctx);
           // Call ids are not sent back: Gemini matches responses to calls by name and order, and an id
           // minted by another provider (toolu_..., call_...) means nothing to it.
           const { signature } = decodeToolCallId(c.id ?? '');
@@ -130,6 +149,7 @@ export function toGeminiContents(
       }
       case 'function': {
         if (!m.name) invalid(`${at}.name`, `'${at}.name' is required for function messages`);
+        checkGeminiName(m.name, `${at}.name`, ctx);
         const text = contentText(m.content, `${at}.content`, ctx);
         add('user', [{ functionResponse: { name: m.name, response: toolResponse(text) } }]);
         break;
@@ -206,11 +226,10 @@ export function toGeminiSchema(schema: unknown, root: unknown = schema, depth = 
   return out;
 }
 
-/** Gemini's rule for a function name (OpenAI's and Anthropic's also allow a leading digit or '-'). */
-const GEMINI_FUNCTION_NAME = /^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/;
-
 /** Gemini's candidateCount range is 1..8 (OpenAI's n goes to 128). */
 const MAX_CANDIDATES = 8;
+/** Gemini's stopSequences take at most 5 (OpenAI's stop 4, Anthropic's stop_sequences more). */
+const MAX_STOPS = 5;
 
 const THINKING_BUDGET: Record<string, number> = { none: 0, minimal: 0, low: 1024, medium: 8192, high: 24576 };
 
@@ -221,6 +240,7 @@ function generationConfig(body: Record<string, unknown>, ctx: TranslateContext):
   const max = maxOutputTokens(body);
   if (max !== undefined) g.maxOutputTokens = max;
   const stop = stopSequences(body.stop);
+  if (stop && stop.length > MAX_STOPS) unsupported(ctx, `more than ${MAX_STOPS} stop sequences`, 'stop');
   if (stop?.length) g.stopSequences = stop;
   if (typeof body.n === 'number' && body.n > MAX_CANDIDATES) unsupported(ctx, `n > ${MAX_CANDIDATES}`, 'n');
   if (typeof body.n === 'number' && body.n > 1) g.candidateCount = body.n;
@@ -256,12 +276,7 @@ function toolFields(body: Record<string, unknown>, ctx: TranslateContext): Recor
     out.tools = [
       {
         functionDeclarations: tools.map((t, i) => {
-          if (!GEMINI_FUNCTION_NAME.test(t.name))
-            unsupported(
-              ctx,
-              `function names that do not start with a letter or underscore or are longer than 64 characters ('${shownValue(t.name)}')`,
-              `tools[${i}].function.name`,
-            );
+          checkGeminiName(t.name, `tools[${i}].function.name`, ctx);
           const d: Record<string, unknown> = { name: t.name };
           if (t.description) d.description = t.description;
           if (t.parameters && Object.keys((t.parameters.properties as object | undefined) ?? {}).length > 0)

@@ -2,6 +2,7 @@
 // The client API already validated the envelope (model, roles, content shape); these helpers read the
 // parts each backend needs and turn anything a backend cannot express into the documented 400 that
 // names the provider and the feature, instead of silently dropping it.
+import { createHash } from 'node:crypto';
 import { isBase64, shownValue } from '../../api/validate.ts';
 import { GatewayError } from '../../errors.ts';
 import type { TranslateContext } from '../../providers/types.ts';
@@ -18,6 +19,20 @@ export interface OpenAIMessage {
   name?: string;
   tool_calls?: OpenAIToolCall[];
   tool_call_id?: string;
+}
+
+/** What Anthropic (`^[a-zA-Z0-9_-]+$`) and Bedrock (the same, at most 64) take as a tool call id. */
+const PORTABLE_TOOL_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * A tool call id either backend takes. OpenAI takes any string and other backends mint ids such as
+ * 'functions.get_weather:0', which Anthropic and Bedrock refuse. The id only pairs a call with its
+ * result inside one request (answers carry the backend's own ids), so one that does not fit is sent
+ * as a digest of it: the same on the call and the result, distinct for distinct ids.
+ */
+export function portableToolId(id: string): string {
+  if (PORTABLE_TOOL_ID.test(id)) return id;
+  return `toolu_sx${createHash('sha256').update(id).digest('base64url').slice(0, 32)}`;
 }
 
 /** One piece of message content in a backend-neutral form. */
