@@ -1,0 +1,275 @@
+// Hostile request HEADERS against a real `sluice serve` process, at every client API. Tenants: two by
+// API key, one by an X-Channel-Code header, one by HS256 JWT, and a default one for callers without
+// credentials (so a mangled credential that "falls through" would be seen). fast-check builds header
+// sets (header_gen.ts) on a valid body; every answer must be the tenant the credential names exactly
+// (read from the access log line) or a documented refusal in the client API's error shape, echo no
+// secret, and the fake upstreams check that no client credential or hop-by-hop header reached them.
+// HEADER_FUZZ_RUNS / HEADER_FUZZ_SEED widen or replay a hunt; a failing run prints its seed.
+import { request } from 'node:http';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ERRORS, type ErrorCode } from '../../dataplane/src/errors.ts';
+import { sha256Hex } from '../../dataplane/src/policy/identify.ts';
+import { type FakeAnthropic, startFakeAnthropic } from '../fakes/anthropic.ts';
+import { type FakeOpenAI, startFakeOpenAI } from '../fakes/openai.ts';
+import { configDir, type DataplaneProcess, spawnDataplane, type TestConfigDir } from '../helpers/dataplane.ts';
+import {
+  CHANNEL,
+  extraHeaders,
+  type HeaderCase,
+  identityCase,
+  JWT_SECRET,
+  jwtTokens,
+  KEY_ALPHA,
+  KEY_BETA,
+  type Pair,
+  UPSTREAM_KEY,
+} from './header_gen.ts';
+
+const RUNS = Number(process.env.HEADER_FUZZ_RUNS ?? 120);
+const SEED = process.env.HEADER_FUZZ_SEED ? Number(process.env.HEADER_FUZZ_SEED) : Date.now() % 2 ** 31;
+const ORIGIN = 'https://app.example.com';
+
+let dp: DataplaneProcess;
+let cfg: TestConfigDir;
+let oa: FakeOpenAI;
+let an: FakeAnthropic;
+let tokens: Record<string, string>;
+
+beforeAll(async () => {
+  tokens = await jwtTokens();
+  oa = await startFakeOpenAI({ apiKey: UPSTREAM_KEY });
+  an = await startFakeAnthropic({ apiKey: UPSTREAM_KEY });
+  const credentials = { apiKey: { env: 'HEADER_FUZZ_UPSTREAM_KEY' } };
+  cfg = configDir({
+    server: { maxHeaderBytes: 16 * 1024 },
+    providers: [
+      { name: 'oa', type: 'openai', baseUrl: oa.url, credentials },
+      { name: 'an', type: 'anthropic', baseUrl: an.url, credentials },
+      { name: 'mock', type: 'mock', mock: { outputTokens: 2 } },
+    ],
+    routes: [
+      { name: 'oa', match: { models: ['oa'] }, backends: [{ provider: 'oa' }] },
+      { name: 'an', match: { models: ['an'] }, backends: [{ provider: 'an' }] },
+      { name: 'mk', match: { models: ['mk'] }, backends: [{ provider: 'mock' }] },
+    ],
+    namespaces: [
+      {
+        name: 'alpha',
+        match: { apiKeys: [{ name: 'a', sha256: sha256Hex(KEY_ALPHA) }] },
+        cors: { allowOrigins: [ORIGIN] },
+      },
+      { name: 'beta', match: { apiKeys: [{ name: 'b', sha256: sha256Hex(KEY_BETA) }] } },
+      { name: 'chan', match: { headers: [{ name: 'X-Channel-Code', equals: CHANNEL }] } },
+      { name: 'jt', match: { jwt: { algorithms: ['HS256'], secret: { env: 'HEADER_FUZZ_JWT_SECRET' } } } },
+      { name: 'open', default: true, match: {} },
+    ],
+  });
+  dp = await spawnDataplane(cfg.file, {
+    HEADER_FUZZ_UPSTREAM_KEY: UPSTREAM_KEY,
+    HEADER_FUZZ_JWT_SECRET: JWT_SECRET,
+  });
+});
+
+afterAll(async () => {
+  await dp?.stop();
+  await oa?.close();
+  await an?.close();
+  cfg?.cleanup();
+});
+
+interface ApiCase {
+  method: 'GET' | 'POST';
+  path: string;
+  body?: Record<string, unknown>;
+  anthropic: boolean;
+  /** goes through the proxy exchange (reads x-sluice-hop, reaches an upstream) */
+  proxied: boolean;
+}
+
+const hi = [{ role: 'user', content: 'hi' }];
+const APIS: ApiCase[] = [
+  { method: 'POST', path: '/v1/chat/completions', body: { model: 'oa', messages: hi }, anthropic: false, proxied: true },
+  {
+    method: 'POST',
+    path: '/v1/chat/completions',
+    body: { model: 'oa', messages: hi, stream: true },
+    anthropic: false,
+    proxied: true,
+  },
+  { method: 'POST', path: '/v1/chat/completions', body: { model: 'mk', messages: hi }, anthropic: false, proxied: true },
+  { method: 'POST', path: '/v1/completions', body: { model: 'oa', prompt: 'hi' }, anthropic: false, proxied: true },
+  { method: 'POST', path: '/v1/embeddings', body: { model: 'oa', input: 'hi' }, anthropic: false, proxied: true },
+  { method: 'POST', path: '/v1/messages', body: { model: 'an', max_tokens: 8, messages: hi }, anthropic: true, proxied: true },
+  {
+    method: 'POST',
+    path: '/v1/messages',
+    body: { model: 'an', max_tokens: 8, messages: hi, stream: true },
+    anthropic: true,
+    proxied: true,
+  },
+  { method: 'POST', path: '/v1/messages/count_tokens', body: { model: 'an', messages: hi }, anthropic: true, proxied: false },
+  { method: 'POST', path: '/v1/responses', body: { model: 'an', input: 'hi' }, anthropic: false, proxied: true },
+  { method: 'GET', path: '/v1/models', anthropic: false, proxied: false },
+];
+
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+}
+
+/** node:http, not fetch: it sends repeated headers, any name case and the headers fetch forbids. */
+function send(api: ApiCase, pairs: Pair[]): Promise<Answer> {
+  const body = api.body ? JSON.stringify(api.body) : undefined;
+  const { hostname, port } = new URL(dp.url);
+  // with headers given as a list Node adds no Host header (HTTP/1.1 requires one)
+  const raw: string[] = ['host', `${hostname}:${port}`];
+  if (body) raw.push('content-type', 'application/json', 'content-length', String(Buffer.byteLength(body)));
+  for (const [k, v] of pairs) raw.push(k, v);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: hostname, port, method: api.method, path: api.path, headers: raw }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString() }),
+      );
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** What Node's parser makes of the pairs: lower-case names, the first of a repeated Authorization, others joined. */
+function nodeView(pairs: Pair[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [k, v] of pairs) {
+    const name = k.toLowerCase();
+    const value = v.trim();
+    const prev = out.get(name);
+    if (prev === undefined) out.set(name, value);
+    else if (!['authorization', 'proxy-authorization', 'origin'].includes(name))
+      out.set(name, `${prev}${name === 'cookie' ? '; ' : ', '}${value}`);
+  }
+  return out;
+}
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+const SECRETS = () => [KEY_ALPHA, KEY_BETA, UPSTREAM_KEY, JWT_SECRET, tokens.valid as string];
+
+/** The namespace the access log says served reqId (waits for the line: it is written as the answer ends). */
+async function servedAs(reqId: string): Promise<string | undefined> {
+  const needle = `"reqId":${JSON.stringify(reqId)}`;
+  for (let i = 0; i < 100; i++) {
+    const line = dp.logs.find((l) => l.includes(needle) && l.includes('"status"'));
+    if (line) return (JSON.parse(line) as { namespace?: string }).namespace;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`no access log line for ${reqId}`);
+}
+
+function errorOf(api: ApiCase, view: Map<string, string>, r: Answer): { code: string; message: string } {
+  const body = JSON.parse(r.text) as Record<string, unknown>;
+  const anthropicShape = api.anthropic || (api.path === '/v1/models' && view.has('anthropic-version'));
+  const code = String(r.headers['x-sluice-error-code'] ?? '');
+  expect(Object.keys(ERRORS), r.text).toContain(code);
+  expect(r.status, code).toBe(ERRORS[code as ErrorCode].status);
+  if (anthropicShape) {
+    expect(body.type, r.text).toBe('error');
+    const e = body.error as { type: unknown; message: unknown };
+    expect(typeof e.type, r.text).toBe('string');
+    expect(typeof e.message, r.text).toBe('string');
+    return { code, message: e.message as string };
+  }
+  const e = body.error as Record<string, unknown>;
+  expect(Object.keys(e).sort(), r.text).toEqual(['code', 'message', 'param', 'type']);
+  expect(typeof e.message, r.text).toBe('string');
+  if (String(e.code).startsWith('SLUICE_ERR_')) expect(e.code).toBe(code);
+  return { code, message: e.message as string };
+}
+
+/** The hop count the request arrives with is refused (400 malformed, 508 a real loop), if it is. */
+function hopRefusal(view: Map<string, string>): number | undefined {
+  const v = view.get('x-sluice-hop');
+  if (v === undefined) return undefined;
+  if (!/^\d{1,3}$/.test(v)) return 400;
+  return Number(v) > 4 ? 508 : undefined;
+}
+
+async function check(api: ApiCase, c: HeaderCase, extra: Pair[]): Promise<void> {
+  const pairs = [...c.pairs, ...extra];
+  const view = nodeView(pairs);
+  const oaBefore = oa.requests.length;
+  const anBefore = an.requests.length;
+  const r = await send(api, pairs);
+  const why = `${api.method} ${api.path} [${c.label}] ${JSON.stringify(pairs).slice(0, 600)} -> ${r.status} ${r.text.slice(0, 300)}`;
+
+  // 1. no 5xx from Sluice itself (a 508 is a real loop: more than 4 hops)
+  if (r.status >= 500) expect(r.status === 508 && hopRefusal(view) === 508, why).toBe(true);
+
+  // 5. x-request-id: a valid one is kept, anything else replaced by a generated id
+  const sentId = view.get('x-request-id');
+  const gotId = String(r.headers['x-request-id'] ?? '');
+  expect(gotId, why).toMatch(REQUEST_ID);
+  if (sentId !== undefined && REQUEST_ID.test(sentId)) expect(gotId, why).toBe(sentId);
+  else if (sentId !== undefined) expect(gotId, why).not.toBe(sentId);
+
+  // 3. the tenant the credential names exactly, or a 401 (never another tenant, never the default one)
+  if (c.tenant === undefined) {
+    expect(r.status, why).toBe(401);
+  } else {
+    const refused = api.proxied ? hopRefusal(view) : undefined;
+    expect(r.status, why).toBe(refused ?? 200);
+    if (r.status === 200) expect(await servedAs(gotId), why).toBe(c.tenant);
+  }
+  const acao = r.headers['access-control-allow-origin'];
+  if (acao !== undefined) {
+    expect(c.tenant, why).toBe('alpha');
+    expect(acao, why).toBe(view.get('origin'));
+  }
+
+  // 2 and 4: the error's shape and status, bounded, no secret and no long client value echoed
+  for (const s of SECRETS()) expect(r.text.includes(s), `${why}: leaks a secret`).toBe(false);
+  if (r.status >= 400) {
+    const { message } = errorOf(api, view, r);
+    expect(message.length, why).toBeLessThanOrEqual(400);
+    for (const [, v] of pairs) if (v.trim().length > 40) expect(message.includes(v.trim()), why).toBe(false);
+  }
+
+  // 6. what reached the upstreams: their own key, no client credential, no hop-by-hop header
+  const seen = [...oa.requests.slice(oaBefore), ...an.requests.slice(anBefore)];
+  if (r.status === 200 && api.proxied && api.body?.model !== 'mk') expect(seen.length, why).toBeGreaterThan(0);
+  for (const u of seen) {
+    const h = u.headers;
+    for (const name of ['proxy-authorization', 'cookie', 'x-channel-code', 'origin', 'openai-organization', 'te'])
+      expect(h[name], `${why}: ${name} reached the upstream`).toBeUndefined();
+    expect(h['x-request-id'] === undefined || h['x-request-id'] === gotId, why).toBe(true);
+    if (h.authorization !== undefined) expect(h.authorization, why).toBe(`Bearer ${UPSTREAM_KEY}`);
+    if (h['x-api-key'] !== undefined) expect(h['x-api-key'], why).toBe(UPSTREAM_KEY);
+    const beta = h['anthropic-beta'];
+    if (beta !== undefined) expect(beta, why).toMatch(/^[A-Za-z0-9._-]{1,128}(,[A-Za-z0-9._-]{1,128})*$/);
+    const hop = view.get('x-sluice-hop');
+    expect(h['x-sluice-hop'], why).toBe(String(hop === undefined ? 1 : Number(hop) + 1));
+    const upstreamText = JSON.stringify(h);
+    for (const s of [KEY_ALPHA, KEY_BETA, tokens.valid as string, JWT_SECRET])
+      expect(upstreamText.includes(s), `${why}: a client credential reached the upstream`).toBe(false);
+  }
+}
+
+describe('hostile request headers at every client API', () => {
+  it('identify the exact tenant or refuse in the API shape, echo nothing, pass nothing on', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...APIS), identityCase(tokens), extraHeaders, check),
+      { numRuns: RUNS, seed: SEED, endOnFailure: true },
+    );
+  }, 120_000);
+
+  it('serves a well-formed request right after, and no credential reached the log', async () => {
+    const r = await send(APIS[0] as ApiCase, [['Authorization', `Bearer ${KEY_ALPHA}`]]);
+    expect(r.status, r.text).toBe(200);
+    expect(dp.child.exitCode).toBeNull();
+    const logs = dp.logs.join('');
+    for (const s of SECRETS()) expect(logs.includes(s), `the log holds ${s.slice(0, 8)}…`).toBe(false);
+  });
+});
