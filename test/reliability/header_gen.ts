@@ -3,8 +3,9 @@
 // lists, another tenant's key changed by one step, JWTs that are unsigned, forged, expired or nested).
 // Each case carries the outcome identify.ts documents for it, so the suite can tell a wrong tenant from
 // a right refusal: `tenant` is the namespace that must serve it, or undefined when it must be a 401.
-import { SignJWT } from 'jose';
+
 import fc from 'fast-check';
+import { SignJWT } from 'jose';
 
 export const KEY_ALPHA = 'sk-alpha-4f0c1d9e7b2a6c3e8d5f';
 export const KEY_BETA = 'sk-beta-9a8b7c6d5e4f3a2b1c0d';
@@ -58,7 +59,16 @@ const visible = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) =
 
 export const hostileValue: fc.Arbitrary<string> = fc.oneof(
   fc.constantFrom('', ' ', '\t', '__proto__', 'constructor', 'toString', 'null', 'undefined', '[]', '{}'),
-  fc.constantFrom('a, b', ',,,', 'x'.repeat(1025), 'x'.repeat(3000), '"quoted"', '<script>', '%00', '${x}'),
+  fc.constantFrom(
+    'a, b',
+    ',,,',
+    'x'.repeat(1025),
+    'x'.repeat(3000),
+    '"quoted"',
+    '<script>',
+    '%00',
+    '$' + '{x}',
+  ),
   visible,
   latin1,
   fc.tuple(visible, latin1).map(([a, b]) => a + b),
@@ -142,16 +152,18 @@ export function identityCase(tokens: Record<string, string>): fc.Arbitrary<Heade
       ]),
       fc
         .constantFrom('CH-7', 'ch-7 x', 'ch-70', 'ch-\u00e97', 'ch-7,ch-7', '')
-        .map((v): [Pair[], string | undefined, string] => [[['X-Channel-Code', v]], undefined, `channel ${v}`]),
+        .map((v): [Pair[], string | undefined, string] => [
+          [['X-Channel-Code', v]],
+          undefined,
+          `channel ${v}`,
+        ]),
     )
     .map(([pairs, tenant, label]) => ({ pairs, tenant, label }));
-  const jwt = fc
-    .constantFrom(...Object.keys(tokens))
-    .map((name) => ({
-      pairs: [['Authorization', `Bearer ${tokens[name]}`] as Pair],
-      tenant: name === 'valid' ? 'jt' : undefined,
-      label: `jwt ${name}`,
-    }));
+  const jwt = fc.constantFrom(...Object.keys(tokens)).map((name) => ({
+    pairs: [['Authorization', `Bearer ${tokens[name]}`] as Pair],
+    tenant: name === 'valid' ? 'jt' : undefined,
+    label: `jwt ${name}`,
+  }));
   // a credential-looking header that is no credential Sluice knows: never the default tenant
   const otherScheme = fc
     .constantFrom(`Basic ${Buffer.from(`u:${KEY_ALPHA}`).toString('base64')}`, KEY_ALPHA, `Token ${KEY_BETA}`)
@@ -174,8 +186,31 @@ export const READ_HEADERS = [
 
 export const extraHeaders: fc.Arbitrary<Pair[]> = fc.array(
   fc.tuple(
-    fc.constantFrom(...READ_HEADERS, 'X-Request-ID', 'Anthropic-Beta', 'connection', 'te', 'proxy-authorization', 'cookie', 'upgrade-insecure'),
-    fc.oneof(hostileValue, fc.constantFrom('req-123.ok:1', '2023-06-01', 'tools-2024-04-04,prompt-caching-2024-07-31', '0', '3', '4', '5', '-1', '1e3', ' 2 ')),
+    fc.constantFrom(
+      ...READ_HEADERS,
+      'X-Request-ID',
+      'Anthropic-Beta',
+      'connection',
+      'te',
+      'proxy-authorization',
+      'cookie',
+      'upgrade-insecure',
+    ),
+    fc.oneof(
+      hostileValue,
+      fc.constantFrom(
+        'req-123.ok:1',
+        '2023-06-01',
+        'tools-2024-04-04,prompt-caching-2024-07-31',
+        '0',
+        '3',
+        '4',
+        '5',
+        '-1',
+        '1e3',
+        ' 2 ',
+      ),
+    ),
   ),
   { maxLength: 5 },
 );
