@@ -343,6 +343,14 @@ describe('hostile request headers at every client API', () => {
         );
   });
 
+  it('a JWT header value is never echoed into the 401 (jose quotes crit/alg names)', async () => {
+    for (const name of ['critHeader', 'longAlg', 'b64False'])
+      for (const api of APIS.slice(-3)) {
+        const pairs: Pair[] = [['Authorization', `Bearer ${tokens[name]}`]];
+        await check(api, { pairs, tenant: undefined, label: `jwt ${name}` }, []);
+      }
+  });
+
   it('serves a well-formed request right after, and no credential reached the log', async () => {
     const r = await send(APIS[0] as ApiCase, [['Authorization', `Bearer ${KEY_ALPHA}`]]);
     expect(r.status, r.text).toBe(200);

@@ -43,6 +43,8 @@ export async function jwtTokens(): Promise<Record<string, string>> {
     namesKeyTenant: await sign({ namespace: 'alpha' }),
     protoClaim: `${h}.${b64({ __proto__: { namespace: 'jt' }, constructor: 'jt', exp: 9e9 })}.sig`,
     critHeader: `${b64({ alg: 'HS256', crit: ['x'.repeat(400)] })}.${p}.c2ln`,
+    longAlg: `${b64({ alg: 'y'.repeat(400) })}.${p}.c2ln`,
+    b64False: `${b64({ alg: 'HS256', b64: 'z'.repeat(400), crit: ['b64'] })}.${p}.c2ln`,
     badBase64: `eyJ${'%%%'}.${p}.sig`,
     notJsonPayload: `${h}.${Buffer.from('not json').toString('base64url')}.sig`,
     swappedPayload: `${h}.${b64({ namespace: 'jt', exp: 9e9, admin: true })}.${valid.split('.')[2]}`,
