@@ -19,7 +19,7 @@ import { runSteps } from '../config/steps.ts';
 import { GatewayError } from '../errors.ts';
 import type { Identity, RequestHeaders } from '../proxy/policy_interface.ts';
 import { describeParseError } from '../security/parse_errors.ts';
-import { compileJwt, type JwtMatcher, looksLikeJwt, unverifiedClaims } from './jwt.ts';
+import { compileJwt, type JwtMatcher, jwtRefusal, looksLikeJwt, unverifiedClaims } from './jwt.ts';
 
 type Getter = (name: string) => string | undefined;
 
@@ -204,7 +204,7 @@ export class Identifier {
     try {
       payload = await candidate.verify(token);
     } catch (err) {
-      throw unauthenticated(`invalid token: ${err instanceof Error ? err.message : 'verification failed'}`);
+      throw unauthenticated(`invalid token: ${jwtRefusal(err)}`);
     }
     return {
       namespace: candidate.namespace,
