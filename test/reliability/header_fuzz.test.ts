@@ -34,6 +34,7 @@ import {
 const RUNS = Number(process.env.HEADER_FUZZ_RUNS ?? 120);
 const SEED = process.env.HEADER_FUZZ_SEED ? Number(process.env.HEADER_FUZZ_SEED) : Date.now() % 2 ** 31;
 const ORIGIN = 'https://app.example.com';
+const TENANTS = ['alpha', 'beta', 'chan', 'jt', 'open'];
 
 let dp: DataplaneProcess;
 let cfg: TestConfigDir;
@@ -57,6 +58,12 @@ beforeAll(async () => {
       { name: 'oa', match: { models: ['oa'] }, backends: [{ provider: 'oa' }] },
       { name: 'an', match: { models: ['an'] }, backends: [{ provider: 'an' }] },
       { name: 'mk', match: { models: ['mk'] }, backends: [{ provider: 'mock' }] },
+      // one model per tenant: GET /v1/models (no access log line) says who was served by listing it
+      ...TENANTS.map((t) => ({
+        name: `only-${t}`,
+        match: { models: [`only-${t}`] },
+        backends: [{ provider: 'mock' }],
+      })),
     ],
     namespaces: [
       {
@@ -68,7 +75,7 @@ beforeAll(async () => {
       { name: 'chan', match: { headers: [{ name: 'X-Channel-Code', equals: CHANNEL }] } },
       { name: 'jt', match: { jwt: { algorithms: ['HS256'], secret: { env: 'HEADER_FUZZ_JWT_SECRET' } } } },
       { name: 'open', default: true, match: {} },
-    ],
+    ].map((ns) => ({ ...ns, routes: ['oa', 'an', 'mk', `only-${ns.name}`] })),
   });
   dp = await spawnDataplane(cfg.file, {
     HEADER_FUZZ_UPSTREAM_KEY: UPSTREAM_KEY,
@@ -209,15 +216,21 @@ function nodeView(pairs: Pair[]): Map<string, string> {
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 const SECRETS = () => [KEY_ALPHA, KEY_BETA, UPSTREAM_KEY, JWT_SECRET, tokens.valid as string];
 
-/** The namespace the access log says served reqId (waits for the line: it is written as the answer ends). */
-async function servedAs(reqId: string): Promise<string | undefined> {
+/**
+ * The access line of the request answered `status` with reqId, from the lines written since it was
+ * sent (a client's own id may repeat an earlier one). The line is written as the exchange ends, which
+ * can be after the client read the answer: every POST waits for its own line, so the next one starts
+ * after it. Undefined when none came (the requests that never reach an exchange write none).
+ */
+async function accessLine(reqId: string, status: number, from: number, waitMs: number) {
   const needle = `"reqId":${JSON.stringify(reqId)}`;
-  for (let i = 0; i < 100; i++) {
-    const line = dp.logs.find((l) => l.includes(needle) && l.includes('"status"'));
-    if (line) return (JSON.parse(line) as { namespace?: string }).namespace;
+  const statusField = `"status":${status},`;
+  for (let waited = 0; ; waited += 20) {
+    const line = dp.logs.slice(from).find((l) => l.includes(needle) && l.includes(statusField));
+    if (line) return JSON.parse(line) as { namespace?: string };
+    if (waited >= waitMs) return undefined;
     await new Promise((r) => setTimeout(r, 20));
   }
-  throw new Error(`no access log line for ${reqId}`);
 }
 
 function errorOf(api: ApiCase, view: Map<string, string>, r: Answer): { code: string; message: string } {
@@ -253,7 +266,11 @@ async function check(api: ApiCase, c: HeaderCase, extra: Pair[]): Promise<void> 
   const view = nodeView(pairs);
   const oaBefore = oa.requests.length;
   const anBefore = an.requests.length;
-  const r = await send(api, pairs);
+  const logsBefore = dp.logs.length;
+  // count_tokens writes no access log line: the expected tenant's own model says who was served (any
+  // other tenant gets 403 for it)
+  const counted = api.path.endsWith('/count_tokens') && c.tenant !== undefined;
+  const r = await send(counted ? { ...api, body: { ...api.body, model: `only-${c.tenant}` } } : api, pairs);
   const why = `${api.method} ${api.path} [${c.label}] ${JSON.stringify(pairs).slice(0, 600)} -> ${r.status} ${r.text.slice(0, 300)}`;
 
   // 1. no 5xx from Sluice itself (a 508 is a real loop: more than 4 hops)
@@ -272,12 +289,21 @@ async function check(api: ApiCase, c: HeaderCase, extra: Pair[]): Promise<void> 
   } else {
     const refused = api.proxied ? hopRefusal(view) : undefined;
     expect(r.status, why).toBe(refused ?? 200);
-    if (r.status === 200) expect(await servedAs(gotId), why).toBe(c.tenant);
+    if (r.status === 200 && api.method === 'GET') {
+      const ids = (JSON.parse(r.text) as { data: Array<{ id: string }> }).data.map((m) => m.id);
+      expect(
+        ids.filter((id) => id.startsWith('only-')),
+        why,
+      ).toEqual([`only-${c.tenant}`]);
+    } else if (r.status === 200 && !counted)
+      expect((await accessLine(gotId, 200, logsBefore, 2000))?.namespace, why).toBe(c.tenant);
   }
   const acao = r.headers['access-control-allow-origin'];
   if (acao !== undefined) {
     expect(c.tenant, why).toBe('alpha');
     expect(acao, why).toBe(view.get('origin'));
+  } else if (c.tenant === 'alpha' && r.status === 200 && view.get('origin') === ORIGIN) {
+    expect.fail(`${why}: alpha allows ${ORIGIN} but got no access-control-allow-origin`);
   }
 
   // 2 and 4: the error's shape and status, bounded, no secret and no long client value echoed
@@ -287,6 +313,10 @@ async function check(api: ApiCase, c: HeaderCase, extra: Pair[]): Promise<void> 
     expect(message.length, why).toBeLessThanOrEqual(400);
     for (const [, v] of pairs) if (v.trim().length > 40) expect(message.includes(v.trim()), why).toBe(false);
   }
+
+  // (a 401 is refused at intake, before an exchange: it writes no access line)
+  if (api.method === 'POST' && r.status !== 200 && r.status !== 401)
+    await accessLine(gotId, r.status, logsBefore, 300);
 
   // 6. what reached the upstreams: their own key, no client credential, no hop-by-hop header
   const seen = [...oa.requests.slice(oaBefore), ...an.requests.slice(anBefore)];
