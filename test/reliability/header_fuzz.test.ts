@@ -5,7 +5,8 @@
 // (read from the access log line) or a documented refusal in the client API's error shape, echo no
 // secret, and the fake upstreams check that no client credential or hop-by-hop header reached them.
 // HEADER_FUZZ_RUNS / HEADER_FUZZ_SEED widen or replay a hunt; a failing run prints its seed.
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERRORS, type ErrorCode } from '../../dataplane/src/errors.ts';
@@ -27,6 +28,7 @@ import {
   jwtTokens,
   KEY_ALPHA,
   KEY_BETA,
+  nodeView,
   type Pair,
   UPSTREAM_KEY,
 } from './header_gen.ts';
@@ -41,14 +43,33 @@ let cfg: TestConfigDir;
 let oa: FakeOpenAI;
 let an: FakeAnthropic;
 let tokens: Record<string, string>;
+let collector: { url: string; close(): Promise<void> };
+
+/** Accepts OTLP exports and drops them: the spans are not what this suite checks. */
+function sink(): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createServer((req, res) => req.resume().on('end', () => res.end()));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({
+        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        close: () => new Promise((r) => server.close(() => r())),
+      }),
+    ),
+  );
+}
 
 beforeAll(async () => {
   tokens = await jwtTokens();
+  collector = await sink();
   oa = await startFakeOpenAI({ apiKey: UPSTREAM_KEY });
   an = await startFakeAnthropic({ apiKey: UPSTREAM_KEY });
   const credentials = { apiKey: { env: 'HEADER_FUZZ_UPSTREAM_KEY' } };
   cfg = configDir({
-    server: { maxHeaderBytes: 16 * 1024 },
+    // tracing on: a client's traceparent/tracestate are read and the attempt's are sent upstream
+    server: {
+      maxHeaderBytes: 16 * 1024,
+      tracing: { enabled: true, endpoint: `${collector.url}/v1/traces`, samplingRatio: 0.5 },
+    },
     providers: [
       { name: 'oa', type: 'openai', baseUrl: oa.url, credentials },
       { name: 'an', type: 'anthropic', baseUrl: an.url, credentials },
@@ -87,6 +108,7 @@ afterAll(async () => {
   await dp?.stop();
   await oa?.close();
   await an?.close();
+  await collector?.close();
   cfg?.cleanup();
 });
 
@@ -197,20 +219,6 @@ function send(api: ApiCase, pairs: Pair[]): Promise<Answer> {
     req.on('error', reject);
     req.end(body);
   });
-}
-
-/** What Node's parser makes of the pairs: lower-case names, the first of a repeated Authorization, others joined. */
-function nodeView(pairs: Pair[]): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const [k, v] of pairs) {
-    const name = k.toLowerCase();
-    const value = v.trim();
-    const prev = out.get(name);
-    if (prev === undefined) out.set(name, value);
-    else if (!['authorization', 'proxy-authorization', 'origin'].includes(name))
-      out.set(name, `${prev}${name === 'cookie' ? '; ' : ', '}${value}`);
-  }
-  return out;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -338,6 +346,10 @@ async function check(api: ApiCase, c: HeaderCase, extra: Pair[]): Promise<void> 
     if (h['x-api-key'] !== undefined) expect(h['x-api-key'], why).toBe(UPSTREAM_KEY);
     const beta = h['anthropic-beta'];
     if (beta !== undefined) expect(beta, why).toMatch(/^[A-Za-z0-9._-]{1,128}(,[A-Za-z0-9._-]{1,128})*$/);
+    // the attempt's own trace context; the client's tracestate only as the W3C parser kept it
+    if (h.traceparent !== undefined)
+      expect(h.traceparent, why).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
+    expect(String(h.tracestate ?? '').length, why).toBeLessThanOrEqual(512);
     const hop = view.get('x-sluice-hop');
     expect(h['x-sluice-hop'], why).toBe(String(hop === undefined ? 1 : Number(hop) + 1));
     const upstreamText = JSON.stringify(h);
@@ -385,6 +397,8 @@ describe('hostile request headers at every client API', () => {
     const r = await send(APIS[0] as ApiCase, [['Authorization', `Bearer ${KEY_ALPHA}`]]);
     expect(r.status, r.text).toBe(200);
     expect(dp.child.exitCode).toBeNull();
+    // the trace checks on upstream headers were not vacuous: tracing was on and sent its context
+    expect([...oa.requests, ...an.requests].some((u) => u.headers.traceparent !== undefined)).toBe(true);
     const logs = dp.logs.join('');
     for (const s of SECRETS()) expect(logs.includes(s), `the log holds ${s.slice(0, 8)}…`).toBe(false);
   });

@@ -185,6 +185,8 @@ export const READ_HEADERS = [
   'openai-organization',
   'accept',
   'cache-control',
+  'traceparent',
+  'tracestate',
 ] as const;
 
 export const extraHeaders: fc.Arbitrary<Pair[]> = fc.array(
@@ -206,6 +208,11 @@ export const extraHeaders: fc.Arbitrary<Pair[]> = fc.array(
         '2023-06-01',
         'tools-2024-04-04,prompt-caching-2024-07-31',
         'https://app.example.com',
+        '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+        '00-00000000000000000000000000000000-b7ad6b7169203331-01',
+        'ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+        'vendor=opaque,other=1',
+        'k=v,'.repeat(60),
         '0',
         '3',
         '4',
@@ -218,3 +225,17 @@ export const extraHeaders: fc.Arbitrary<Pair[]> = fc.array(
   ),
   { maxLength: 5 },
 );
+
+/** What Node's parser makes of the pairs: lower-case names, the first of a repeated Authorization, others joined. */
+export function nodeView(pairs: Pair[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [k, v] of pairs) {
+    const name = k.toLowerCase();
+    const value = v.trim();
+    const prev = out.get(name);
+    if (prev === undefined) out.set(name, value);
+    else if (!['authorization', 'proxy-authorization', 'origin'].includes(name))
+      out.set(name, `${prev}${name === 'cookie' ? '; ' : ', '}${value}`);
+  }
+  return out;
+}
