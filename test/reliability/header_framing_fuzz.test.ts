@@ -19,12 +19,14 @@ import {
 const RUNS = Number(process.env.HEADER_FUZZ_RUNS ?? 80);
 const SEED = process.env.HEADER_FUZZ_SEED ? Number(process.env.HEADER_FUZZ_SEED) : Date.now() % 2 ** 31;
 
+const ORIGIN = 'https://app.example.com';
+
 let dp: DataplaneProcess;
 let cfg: TestConfigDir;
 
 beforeAll(async () => {
   cfg = configDir({
-    server: { requestReceiveTimeoutMs: 1000 },
+    server: { requestReceiveTimeoutMs: 1000, cors: { allowOrigins: [ORIGIN] } },
     providers: [{ name: 'mock', type: 'mock', mock: { outputTokens: 2 } }],
     routes: [{ name: 'r', match: { models: ['m'] }, backends: [{ provider: 'mock' }] }],
   });
@@ -170,8 +172,17 @@ interface Raw {
 }
 
 function rawPost(path: string, head: string[], payload: Buffer): Promise<Raw> {
+  return rawRequest('POST', path, head, payload);
+}
+
+function rawRequest(
+  method: string,
+  path: string,
+  head: string[],
+  payload: Buffer = Buffer.alloc(0),
+): Promise<Raw> {
   const { port } = new URL(dp.url);
-  const lines = [`POST ${path} HTTP/1.1`, 'host: 127.0.0.1', ...head, 'connection: close', '', ''];
+  const lines = [`${method} ${path} HTTP/1.1`, 'host: 127.0.0.1', ...head, 'connection: close', '', ''];
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), '127.0.0.1');
     const chunks: Buffer[] = [];
@@ -217,6 +228,76 @@ describe('hostile framing headers at every POST client API', () => {
       { numRuns: RUNS, seed: SEED, endOnFailure: true },
     );
   }, 120_000);
+
+  it('a CORS preflight with hostile Origin / Access-Control-Request-* is a 204 that allows only what is configured', async () => {
+    const value = fc.oneof(
+      fc.constantFrom(
+        ORIGIN,
+        `${ORIGIN}.evil.example`,
+        `${ORIGIN} `,
+        'null',
+        '*',
+        '',
+        'POST',
+        'post',
+        'TRACE',
+      ),
+      fc.constantFrom(
+        'authorization, x-evil',
+        'x-api-key,,,content-type',
+        `${'a,'.repeat(500)}`,
+        '__proto__',
+      ),
+      fc.string({
+        unit: fc.integer({ min: 0x20, max: 0xff }).map((c) => String.fromCharCode(c)),
+        maxLength: 40,
+      }),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...APIS.map((a) => a.path)),
+        value,
+        value,
+        value,
+        async (path, origin, method, asked) => {
+          const r = await rawRequest('OPTIONS', path, [
+            `origin: ${origin}`,
+            `access-control-request-method: ${method}`,
+            `access-control-request-headers: ${asked}`,
+          ]);
+          const why = `${path} origin=${JSON.stringify(origin)} method=${JSON.stringify(method)} -> ${r.status}`;
+          // DEL is no header character: Node's parser refuses the request, in OpenAI's error shape
+          if (/\x7f/.test(origin + method + asked)) {
+            expect(r.status, why).toBe(400);
+            expect(r.body, why).toContain('SLUICE_ERR_INVALID_REQUEST');
+            return;
+          }
+          // no Origin (an empty one, or one longer than any origin, is none): not a preflight, and
+          // no route answers OPTIONS
+          if (origin.trim() === '' || origin.length > 300) {
+            expect(r.status, why).toBe(404);
+            expect(r.headers.get('x-sluice-error-code'), why).toBe('SLUICE_ERR_NOT_FOUND');
+            return;
+          }
+          expect(r.status, why).toBe(204);
+          const allowed = r.headers.get('access-control-allow-origin');
+          if (allowed !== undefined) {
+            expect(allowed, why).toBe(ORIGIN);
+            expect(origin.trim(), why).toBe(ORIGIN);
+            expect(['GET', 'POST', 'DELETE'], why).toContain(method.trim().toUpperCase());
+          } else if (
+            origin.trim() === ORIGIN &&
+            ['GET', 'POST', 'DELETE'].includes(method.trim().toUpperCase())
+          )
+            expect.fail(`${why}: a configured origin and method got no access-control-allow-origin`);
+          for (const h of (r.headers.get('access-control-allow-headers') ?? '').split(', ').filter(Boolean))
+            expect(asked.toLowerCase(), why).toContain(h);
+          expect((r.headers.get('access-control-allow-headers') ?? '').length, why).toBeLessThanOrEqual(1024);
+        },
+      ),
+      { numRuns: RUNS, seed: SEED, endOnFailure: true },
+    );
+  });
 
   it('still serves a well-formed request', async () => {
     const body = Buffer.from(JSON.stringify(APIS[0]?.body));

@@ -135,6 +135,22 @@ export function identityCase(tokens: Record<string, string>): fc.Arbitrary<Heade
       tenant: undefined,
       label: 'a bad bearer hides a good x-api-key',
     },
+    {
+      pairs: [
+        ['Authorization', `Bearer ${KEY_BETA}`],
+        ['x-api-key', KEY_ALPHA],
+      ],
+      tenant: 'beta',
+      label: 'a bearer comes before x-api-key',
+    },
+    {
+      pairs: [
+        ['x-api-key', KEY_ALPHA],
+        ['X-Channel-Code', CHANNEL],
+      ],
+      tenant: 'alpha',
+      label: 'a key comes before a channel code',
+    },
   );
   const channel = fc
     .oneof(
