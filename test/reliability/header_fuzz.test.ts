@@ -122,70 +122,23 @@ interface ApiCase {
 }
 
 const hi = [{ role: 'user', content: 'hi' }];
+const post = (path: string, body: Record<string, unknown>, anthropic = false, proxied = true): ApiCase => ({
+  method: 'POST',
+  path,
+  body,
+  anthropic,
+  proxied,
+});
 const APIS: ApiCase[] = [
-  {
-    method: 'POST',
-    path: '/v1/chat/completions',
-    body: { model: 'oa', messages: hi },
-    anthropic: false,
-    proxied: true,
-  },
-  {
-    method: 'POST',
-    path: '/v1/chat/completions',
-    body: { model: 'oa', messages: hi, stream: true },
-    anthropic: false,
-    proxied: true,
-  },
-  {
-    method: 'POST',
-    path: '/v1/chat/completions',
-    body: { model: 'mk', messages: hi },
-    anthropic: false,
-    proxied: true,
-  },
-  {
-    method: 'POST',
-    path: '/v1/completions',
-    body: { model: 'oa', prompt: 'hi' },
-    anthropic: false,
-    proxied: true,
-  },
-  {
-    method: 'POST',
-    path: '/v1/embeddings',
-    body: { model: 'oa', input: 'hi' },
-    anthropic: false,
-    proxied: true,
-  },
-  {
-    method: 'POST',
-    path: '/v1/messages',
-    body: { model: 'an', max_tokens: 8, messages: hi },
-    anthropic: true,
-    proxied: true,
-  },
-  {
-    method: 'POST',
-    path: '/v1/messages',
-    body: { model: 'an', max_tokens: 8, messages: hi, stream: true },
-    anthropic: true,
-    proxied: true,
-  },
-  {
-    method: 'POST',
-    path: '/v1/messages/count_tokens',
-    body: { model: 'an', messages: hi },
-    anthropic: true,
-    proxied: false,
-  },
-  {
-    method: 'POST',
-    path: '/v1/responses',
-    body: { model: 'an', input: 'hi' },
-    anthropic: false,
-    proxied: true,
-  },
+  post('/v1/chat/completions', { model: 'oa', messages: hi }),
+  post('/v1/chat/completions', { model: 'oa', messages: hi, stream: true }),
+  post('/v1/chat/completions', { model: 'mk', messages: hi }),
+  post('/v1/completions', { model: 'oa', prompt: 'hi' }),
+  post('/v1/embeddings', { model: 'oa', input: 'hi' }),
+  post('/v1/messages', { model: 'an', max_tokens: 8, messages: hi }, true),
+  post('/v1/messages', { model: 'an', max_tokens: 8, messages: hi, stream: true }, true),
+  post('/v1/messages/count_tokens', { model: 'an', messages: hi }, true, false),
+  post('/v1/responses', { model: 'an', input: 'hi' }),
   { method: 'GET', path: '/v1/models', anthropic: false, proxied: false },
 ];
 
