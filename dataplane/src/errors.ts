@@ -82,7 +82,7 @@ export const ERRORS = {
   SLUICE_ERR_UNSUPPORTED_MEDIA_TYPE: {
     status: 415,
     type: 'invalid_request_error',
-    doc: 'The body is not application/json.',
+    doc: 'The body is not application/json, or is sent in a Content-Encoding (gzip, br, ...): send plain JSON.',
   },
   SLUICE_ERR_HEADERS_TOO_LARGE: {
     status: 431,

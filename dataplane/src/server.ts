@@ -144,6 +144,9 @@ export function buildServer(state: ServerState, log: Logger, limits: ServerLimit
       // Node would answer "Expect: 100-continue" at once; the intake (proxy/intake.ts) sends the 100
       // only once the caller is identified and the body fits, so a refused client never uploads it.
       server.on('checkContinue', handler);
+      // Any other expectation would get Node's bare 417 (no error JSON, no request id). RFC 9110
+      // 10.1.1 lets a server ignore an expectation it does not know: the request is served as usual.
+      server.on('checkExpectation', handler);
       return server;
     },
     clientErrorHandler,

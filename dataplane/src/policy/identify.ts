@@ -5,7 +5,8 @@
 //      exact header values only, and no two such namespaces can match one request (config/tenancy.ts);
 //      the caller is identified by the headers, and a credential it sends that is no tenant's key is
 //      not checked (the SDKs insist on sending one);
-//   4. the default namespace, only when the request carries no credentials at all.
+//   4. the default namespace, only when the request carries no credentials at all (an Authorization
+//      header in another scheme than Bearer counts as credentials: it is refused, never served).
 // Otherwise credentials that match nothing are a 401, never a silent fall-through to the default tenant.
 // A namespace that lists both keys/JWT and headers requires both (the headers narrow the credential).
 import { createHash, hash } from 'node:crypto';
@@ -18,7 +19,7 @@ import { runSteps } from '../config/steps.ts';
 import { GatewayError } from '../errors.ts';
 import type { Identity, RequestHeaders } from '../proxy/policy_interface.ts';
 import { describeParseError } from '../security/parse_errors.ts';
-import { compileJwt, type JwtMatcher, looksLikeJwt, unverifiedClaims } from './jwt.ts';
+import { compileJwt, type JwtMatcher, jwtRefusal, looksLikeJwt, unverifiedClaims } from './jwt.ts';
 
 type Getter = (name: string) => string | undefined;
 
@@ -203,7 +204,7 @@ export class Identifier {
     try {
       payload = await candidate.verify(token);
     } catch (err) {
-      throw unauthenticated(`invalid token: ${err instanceof Error ? err.message : 'verification failed'}`);
+      throw unauthenticated(`invalid token: ${jwtRefusal(err)}`);
     }
     return {
       namespace: candidate.namespace,
@@ -261,6 +262,12 @@ export class Identifier {
     // Header-identified callers may still send a placeholder key (SDKs insist on one).
     for (const rule of this.#headerOnly) if (rule.matches(get)) return { namespace: rule.namespace };
     if (credential) throw unauthenticated('invalid API key');
+    // `Authorization: <key>` or `Basic ...` carries a credential too, just not one Sluice reads: the
+    // default tenant would serve it with someone's key on the wire, so it is refused like a wrong key
+    if (get('authorization')?.trim())
+      throw unauthenticated(
+        'the Authorization header is not "Bearer <key>": send the API key as "Authorization: Bearer <key>", "x-api-key" or "api-key"',
+      );
     if (this.#default) return { namespace: this.#default };
     throw unauthenticated(
       'missing credentials: send an API key as "Authorization: Bearer <key>", "x-api-key" or "api-key"',

@@ -96,6 +96,27 @@ export function compileJwt(
   };
 }
 
+/**
+ * jose's own messages for these say which check failed in words of its own (a claim name it checks,
+ * "signature verification failed"); the others quote the token's header (an unknown `crit` name, an
+ * `alg`), which is the caller's text of any length, and are told as one bounded sentence.
+ */
+const TOLD_AS_IS = new Set([
+  'ERR_JWT_EXPIRED',
+  'ERR_JWT_CLAIM_VALIDATION_FAILED',
+  'ERR_JWS_SIGNATURE_VERIFICATION_FAILED',
+  'ERR_JOSE_ALG_NOT_ALLOWED',
+  'ERR_JWKS_NO_MATCHING_KEY',
+  'ERR_JWKS_MULTIPLE_MATCHING_KEYS',
+]);
+
+/** Why a token was refused, for the 401's message: never text taken from the token itself. */
+export function jwtRefusal(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && TOLD_AS_IS.has(code) && err instanceof Error) return err.message;
+  return 'the token is malformed or uses a header parameter this gateway does not support';
+}
+
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 export function looksLikeJwt(token: string): boolean {

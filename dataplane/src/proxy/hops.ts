@@ -8,16 +8,25 @@ import { GatewayError } from '../errors.ts';
 export const HOP_HEADER = 'x-sluice-hop';
 export const MAX_HOPS = 4;
 
-/** The hop count a request arrived with; throws SLUICE_ERR_LOOP_DETECTED beyond MAX_HOPS. */
+/**
+ * The hop count a request arrived with; throws SLUICE_ERR_LOOP_DETECTED beyond MAX_HOPS. A value that
+ * is no count was never set by a gateway: it is the client's malformed header (400), not a loop. A 508
+ * there would be a 5xx that the SDKs retry, for a request that can never succeed.
+ */
 export function incomingHops(headers: Record<string, string | string[] | undefined>): number {
   const raw = headers[HOP_HEADER];
   if (raw === undefined) return 0;
-  const text = Array.isArray(raw) ? raw[raw.length - 1] : raw;
-  const hops = /^\d{1,3}$/.test(text?.trim() ?? '') ? Number(text?.trim()) : Number.POSITIVE_INFINITY;
+  const text = (Array.isArray(raw) ? raw[raw.length - 1] : raw)?.trim() ?? '';
+  if (!/^\d{1,3}$/.test(text))
+    throw new GatewayError(
+      'SLUICE_ERR_INVALID_REQUEST',
+      `${HOP_HEADER} must be the hop count a Sluice gateway sets (a number); got ${JSON.stringify(text.slice(0, 16))}`,
+    );
+  const hops = Number(text);
   if (hops > MAX_HOPS)
     throw new GatewayError(
       'SLUICE_ERR_LOOP_DETECTED',
-      `request passed through more than ${MAX_HOPS} Sluice gateways (${HOP_HEADER}: ${String(text).slice(0, 16)}); a provider's baseUrl probably points back at a gateway`,
+      `request passed through more than ${MAX_HOPS} Sluice gateways (${HOP_HEADER}: ${hops}); a provider's baseUrl probably points back at a gateway`,
     );
   return hops;
 }

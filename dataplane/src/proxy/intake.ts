@@ -110,6 +110,16 @@ function expectsContinue(req: FastifyRequest): boolean {
   return req.headers.expect?.toLowerCase() === '100-continue';
 }
 
+/**
+ * A body in a content coding (gzip, br, ...): the reader does not decode one, so it would parse
+ * compressed bytes as JSON (a misleading 400) or, when the header lies, serve a body that is not what
+ * it says. RFC 9110 8.4.1: such a request may be refused with 415. `identity` is no coding.
+ */
+function codedBody(req: FastifyRequest): boolean {
+  const v = req.headers['content-encoding'];
+  return v !== undefined && !/^\s*(identity\s*)?$/i.test(v);
+}
+
 function declaredLength(req: FastifyRequest): number {
   const h = req.headers['content-length'];
   return h === undefined ? Number.NaN : Number(h);
@@ -234,6 +244,17 @@ export function installIntake(app: FastifyInstance, opts: IntakeOptions): void {
     identity: Identity,
     done: (err?: Error) => void,
   ): void {
+    if (codedBody(req)) {
+      refuse(
+        req,
+        reply,
+        new GatewayError(
+          'SLUICE_ERR_UNSUPPORTED_MEDIA_TYPE',
+          'the body must be plain JSON: a Content-Encoding (gzip, br, ...) is not supported; send it uncompressed',
+        ),
+      );
+      return;
+    }
     const limit = bodyLimitFor(runtime, identity.namespace);
     const declared = declaredLength(req);
     if (declared > limit) {
