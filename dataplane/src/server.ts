@@ -19,11 +19,14 @@ import { clientApis } from './api/registry.ts';
 import type { ClientApiSpec } from './api/types.ts';
 import type { Runtime } from './compiled/compile.ts';
 import { type ErrorCode, GatewayError } from './errors.ts';
+import { type AccessWriter, accessWriter } from './observability/access_log.ts';
+import { endExchange, exchangeEndObserved } from './observability/lifecycle.ts';
 import { LazyChildLogger } from './observability/logger.ts';
 import { observeRequests } from './observability/request_observer.ts';
 import { installCors } from './proxy/cors.ts';
 import { handleApi } from './proxy/exchange.ts';
 import { callerOf, installIntake, intakeOf } from './proxy/intake.ts';
+import type { Identity } from './proxy/policy_interface.ts';
 import { newRequestId } from './proxy/request_id.ts';
 import { registerResponseRoutes } from './responses/routes.ts';
 
@@ -74,9 +77,39 @@ function toGatewayError(err: FastifyError): GatewayError {
   return new GatewayError('SLUICE_ERR_INTERNAL', 'internal error', { cause: err });
 }
 
-export function sendError(reply: FastifyReply, spec: ClientApiSpec, err: GatewayError): FastifyReply {
+function sendError(reply: FastifyReply, spec: ClientApiSpec, err: GatewayError): FastifyReply {
   if (err.headers) for (const [k, v] of Object.entries(err.headers)) reply.header(k, v);
   return reply.code(err.status).header('content-type', 'application/json').send(spec.errorBody(err));
+}
+
+/**
+ * An error answered before any exchange began (a refused credential, a body the intake would not
+ * read, an unknown path or method, a models or stored-response lookup that failed) is published as
+ * the request's end like an exchange's, so it has its access line and counts in
+ * sluice_requests_total. Without this, failed logins and refused bodies left no trace at all.
+ */
+function answerError(
+  reply: FastifyReply,
+  spec: ClientApiSpec,
+  err: GatewayError,
+  access: AccessWriter,
+  identity?: Identity,
+): FastifyReply {
+  sendError(reply, spec, err);
+  if (exchangeEndObserved()) {
+    const req = reply.request;
+    endExchange(undefined, {
+      status: err.status,
+      code: err.code,
+      requestId: String(req.id),
+      api: spec.api,
+      seconds: reply.elapsedTime / 1000,
+      // known when the caller was identified before the answer (a refused body, a failed lookup)
+      namespace: (identity ?? intakeOf(req)?.identity)?.namespace,
+      accessLog: access,
+    });
+  }
+  return reply;
 }
 
 export interface ServerLimits {
@@ -121,6 +154,9 @@ function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
 export function buildServer(state: ServerState, log: Logger, limits: ServerLimits): FastifyInstance {
   // request metrics and the access log follow every exchange's lifecycle events
   observeRequests();
+  const access = accessWriter(log);
+  const fail = (reply: FastifyReply, spec: ClientApiSpec, err: GatewayError, identity?: Identity) =>
+    answerError(reply, spec, err, access, identity);
   const bodyLimit = limits.bodyLimit;
   const app = Fastify({
     serverFactory: (handler) => {
@@ -181,7 +217,7 @@ export function buildServer(state: ServerState, log: Logger, limits: ServerLimit
   // Identify first, then read the body within the caller's limit and the memory budget.
   installIntake(app, {
     runtime: () => state.runtime(),
-    fail: (req, reply, err) => sendError(reply, specForPath(req.url.split('?')[0] ?? ''), err),
+    fail: (req, reply, err, identity) => fail(reply, specForPath(req.url.split('?')[0] ?? ''), err, identity),
     notFound: (runtime, req) => {
       const path = req.url.split('?')[0] ?? '';
       return req.routeOptions.url === '/*' && unroutedPath(runtime, path)
@@ -199,11 +235,11 @@ export function buildServer(state: ServerState, log: Logger, limits: ServerLimit
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const gw = toGatewayError(err);
     if (gw.code === 'SLUICE_ERR_INTERNAL') log.error({ err, reqId: req.id }, 'unhandled error');
-    return sendError(reply, specForPath(req.url.split('?')[0] ?? ''), gw);
+    return fail(reply, specForPath(req.url.split('?')[0] ?? ''), gw);
   });
 
   app.setNotFoundHandler((req, reply) =>
-    sendError(
+    fail(
       reply,
       specForPath(req.url),
       new GatewayError('SLUICE_ERR_NOT_FOUND', notFoundMessage(req.method, req.url.split('?')[0] ?? '')),
@@ -223,11 +259,14 @@ export function buildServer(state: ServerState, log: Logger, limits: ServerLimit
       method: ['GET', 'PUT', 'DELETE', 'PATCH'],
       url: spec.path,
       handler: (_req, reply) =>
-        sendError(
+        // RFC 9110 15.5.6: a 405 says which methods are allowed (set before the body goes out)
+        fail(
           reply,
           spec,
-          new GatewayError('SLUICE_ERR_METHOD_NOT_ALLOWED', `use POST for ${spec.path}`),
-        ).header('allow', 'POST'),
+          new GatewayError('SLUICE_ERR_METHOD_NOT_ALLOWED', `use POST for ${spec.path}`, {
+            headers: { allow: 'POST' },
+          }),
+        ),
     });
   }
 
@@ -236,7 +275,7 @@ export function buildServer(state: ServerState, log: Logger, limits: ServerLimit
     const path = req.url.split('?')[0] ?? '';
     const runtime = state.runtime();
     if (unroutedPath(runtime, path)) {
-      return sendError(
+      return fail(
         reply,
         specForPath(path),
         new GatewayError('SLUICE_ERR_NOT_FOUND', notFoundMessage('POST', path)),
@@ -248,7 +287,7 @@ export function buildServer(state: ServerState, log: Logger, limits: ServerLimit
   registerResponseRoutes(app, {
     runtime: () => state.runtime(),
     identify: callerOf,
-    fail: (reply, err) => sendError(reply, specForPath('/v1/responses'), err),
+    fail: (reply, err) => fail(reply, specForPath('/v1/responses'), err),
   });
 
   // Anthropic's token counting endpoint (no limits charged; errors in Anthropic's shape).
@@ -258,7 +297,7 @@ export function buildServer(state: ServerState, log: Logger, limits: ServerLimit
       const identity = await callerOf(req, runtime);
       return await countTokensHandler(req, reply, runtime, identity);
     } catch (err) {
-      if (err instanceof GatewayError) return sendError(reply, specForPath('/v1/messages'), err);
+      if (err instanceof GatewayError) return fail(reply, specForPath('/v1/messages'), err);
       throw err;
     }
   });
@@ -277,7 +316,7 @@ export function buildServer(state: ServerState, log: Logger, limits: ServerLimit
           one ? modelById(runtime, identity, id, anthropic) : modelList(runtime, identity, anthropic),
         );
       } catch (err) {
-        if (err instanceof GatewayError) return sendError(reply, spec, err);
+        if (err instanceof GatewayError) return fail(reply, spec, err);
         throw err;
       }
     };

@@ -127,8 +127,8 @@ function declaredLength(req: FastifyRequest): number {
 
 export interface IntakeOptions {
   runtime(): Runtime;
-  /** sends err in the client API's error shape for this request */
-  fail(req: FastifyRequest, reply: FastifyReply, err: GatewayError): FastifyReply;
+  /** sends err in the client API's error shape for this request (`identity`: the caller, when known) */
+  fail(req: FastifyRequest, reply: FastifyReply, err: GatewayError, identity?: Identity): FastifyReply;
   /** a 404 for POST paths that no route serves: answered before identifying or reading */
   notFound(runtime: Runtime, req: FastifyRequest): GatewayError | undefined;
 }
@@ -252,13 +252,14 @@ export function installIntake(app: FastifyInstance, opts: IntakeOptions): void {
           'SLUICE_ERR_UNSUPPORTED_MEDIA_TYPE',
           'the body must be plain JSON: a Content-Encoding (gzip, br, ...) is not supported; send it uncompressed',
         ),
+        identity,
       );
       return;
     }
     const limit = bodyLimitFor(runtime, identity.namespace);
     const declared = declaredLength(req);
     if (declared > limit) {
-      refuse(req, reply, tooLarge(limit, identity.namespace, runtime.config.server.bodyLimitBytes));
+      refuse(req, reply, tooLarge(limit, identity.namespace, runtime.config.server.bodyLimitBytes), identity);
       return;
     }
     // with several tenants, none may hold more than its share: the rest stays for the others
@@ -266,7 +267,7 @@ export function installIntake(app: FastifyInstance, opts: IntakeOptions): void {
     memoryBudget.setLimit(runtime.config.server.memoryBudgetBytes, share);
     const hold = new BudgetHold(memoryBudget, reply.raw, identity.namespace);
     if (declared > 0 && !hold.take(declared * BODY_COST)) {
-      refuse(req, reply, hold.refusal('request body'));
+      refuse(req, reply, hold.refusal('request body'), identity);
       return;
     }
     intakes.set(req, { runtime, identity, limit, hold });
@@ -282,11 +283,11 @@ export function installIntake(app: FastifyInstance, opts: IntakeOptions): void {
   }
 
   /** Answers now (the hook's done() is not called) and discards the body the client is still sending. */
-  function refuse(req: FastifyRequest, reply: FastifyReply, err: GatewayError): void {
+  function refuse(req: FastifyRequest, reply: FastifyReply, err: GatewayError, identity?: Identity): void {
     // Without the 100 the client may send its body or not (RFC 9110 10.1.1): not reusing the
     // connection keeps the two cases apart.
     if (expectsContinue(req)) reply.header('connection', 'close');
     discardBody(req.raw);
-    opts.fail(req, reply, err);
+    opts.fail(req, reply, err, identity);
   }
 }
