@@ -128,27 +128,34 @@ function unroutedPath(runtime: Runtime, path: string): boolean {
 
 /**
  * Errors Node's HTTP parser raises before fastify sees a request (header overflow, slow senders,
- * garbage) still get a JSON body in OpenAI's shape, then the connection is closed.
+ * garbage) still get a JSON body in OpenAI's shape and a request id, then the connection is closed.
+ * Each is a request answered, with its access line and count, like any other refusal: a flood of
+ * them is what an operator needs to see.
  */
-function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
-  if (!socket.writable) {
-    socket.destroy();
-    return;
-  }
-  const gw =
-    err.code === 'HPE_HEADER_OVERFLOW'
-      ? new GatewayError('SLUICE_ERR_HEADERS_TOO_LARGE', 'request headers are too large')
-      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? new GatewayError('SLUICE_ERR_REQUEST_TIMEOUT', 'the request was not received in time')
-        : new GatewayError(
-            'SLUICE_ERR_INVALID_REQUEST',
-            `malformed HTTP request (${err.code ?? 'parse error'})`,
-          );
-  const body = JSON.stringify(gw.toJSON());
-  socket.end(
-    `HTTP/1.1 ${gw.status} ${gw.status === 431 ? 'Request Header Fields Too Large' : gw.status === 408 ? 'Request Timeout' : 'Bad Request'}\r\n` +
-      `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-  );
+function clientErrorHandler(access: AccessWriter): (err: NodeJS.ErrnoException, socket: Socket) => void {
+  return (err, socket) => {
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const gw =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? new GatewayError('SLUICE_ERR_HEADERS_TOO_LARGE', 'request headers are too large')
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? new GatewayError('SLUICE_ERR_REQUEST_TIMEOUT', 'the request was not received in time')
+          : new GatewayError(
+              'SLUICE_ERR_INVALID_REQUEST',
+              `malformed HTTP request (${err.code ?? 'parse error'})`,
+            );
+    const body = JSON.stringify(gw.toJSON());
+    const requestId = newRequestId();
+    socket.end(
+      `HTTP/1.1 ${gw.status} ${gw.status === 431 ? 'Request Header Fields Too Large' : gw.status === 408 ? 'Request Timeout' : 'Bad Request'}\r\n` +
+        `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`,
+    );
+    if (exchangeEndObserved())
+      endExchange(undefined, { status: gw.status, code: gw.code, requestId, accessLog: access });
+  };
 }
 
 export function buildServer(state: ServerState, log: Logger, limits: ServerLimits): FastifyInstance {
@@ -185,7 +192,7 @@ export function buildServer(state: ServerState, log: Logger, limits: ServerLimit
       server.on('checkExpectation', handler);
       return server;
     },
-    clientErrorHandler,
+    clientErrorHandler: clientErrorHandler(access),
     loggerInstance: log.child({ component: 'http' }, { level: 'warn' }) as unknown as FastifyBaseLogger,
     // Sluice logs one line per request itself (observability/request_observer.ts); fastify's own request logs would double it.
     logController: new LogController({ disableRequestLogging: true }),

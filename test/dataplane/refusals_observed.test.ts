@@ -2,6 +2,7 @@
 // method) are requests too: each has one access line and counts in sluice_requests_total, exactly as
 // an exchange's end does, so failed logins and refused bodies are visible to the operator.
 import { createHash } from 'node:crypto';
+import { connect } from 'node:net';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type InProcessDataplane, startDataplane } from '../helpers/dataplane.ts';
@@ -139,6 +140,39 @@ describe('errors answered before an exchange', () => {
       expect(logged[0]).toMatchObject({ status: c.status, code: c.code });
       expect(logged[0]?.namespace).toBe(c.namespace);
       expect(typeof logged[0]?.ms).toBe('number');
+      expect(await metricCount(labels)).toBe(before + 1);
+    });
+  }
+
+  // Node's parser refuses these before fastify sees a request: a raw answer, still one line and count
+  for (const [name, raw, status, code] of [
+    ['a malformed request line', 'GARBAGE / HTTP/1.1\r\nhost: x\r\n\r\n', 400, 'SLUICE_ERR_INVALID_REQUEST'],
+    [
+      'headers over the limit',
+      `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nx-pad: ${'a'.repeat(40_000)}\r\n\r\n`,
+      431,
+      'SLUICE_ERR_HEADERS_TOO_LARGE',
+    ],
+  ] as const) {
+    it(`${name} (refused by the HTTP parser): a request id, one access line and one count`, async () => {
+      const labels = `route="none",namespace="none",api="openai-chat",status="${status}",code="${code}"`;
+      const before = await metricCount(labels);
+      const url = new URL(dp.url);
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(url.port), url.hostname, () => socket.write(raw));
+        let text = '';
+        socket.on('data', (d) => {
+          text += d.toString();
+        });
+        socket.on('close', () => resolve(text));
+        socket.on('error', reject);
+      });
+      expect(answer.startsWith(`HTTP/1.1 ${status} `)).toBe(true);
+      const reqId = /x-request-id: ([0-9a-f-]{36})\r\n/.exec(answer)?.[1] as string;
+      expect(reqId).toBeDefined();
+      const logged = await accessLines(reqId);
+      expect(logged).toHaveLength(1);
+      expect(logged[0]).toMatchObject({ status, code });
       expect(await metricCount(labels)).toBe(before + 1);
     });
   }
