@@ -102,6 +102,37 @@ describe('blank text for Anthropic', () => {
     expect(err.code).toBe('SLUICE_ERR_INVALID_REQUEST');
     expect(err.param).toBe('messages');
   });
+
+  // Left out, a blank last user turn would leave the assistant's message last: Anthropic continues
+  // it as a prefill instead of answering, a different request than the client sent.
+  it('is the client 400 when the blank message is the last user turn after an assistant message', async () => {
+    for (const blankTurn of ['  ', [{ type: 'text', text: '\n' }], '']) {
+      const err = await rejection(
+        toAnthropic({
+          model: 'm',
+          messages: [
+            { role: 'system', content: 'be brief' },
+            { role: 'user', content: 'hi' },
+            { role: 'assistant', content: 'hello' },
+            { role: 'user', content: blankTurn },
+            { role: 'system', content: 'a system message after it changes nothing' },
+          ],
+        }),
+      );
+      expect(err.status).toBe(400);
+      expect(err.code).toBe('SLUICE_ERR_INVALID_REQUEST');
+      expect(err.param).toBe('messages[3].content');
+    }
+    // a final assistant message the client sent itself stays a prefill
+    const { req } = await toAnthropic({
+      model: 'm',
+      messages: [
+        { role: 'user', content: 'hi' },
+        { role: 'assistant', content: 'Sure' },
+      ],
+    });
+    acceptedByAnthropic(req.headers, String(req.body));
+  });
 });
 
 // Anthropic refuses a tool_use id (and a tool_result's tool_use_id) outside ^[a-zA-Z0-9_-]+$

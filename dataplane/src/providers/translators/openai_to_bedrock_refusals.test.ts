@@ -55,6 +55,34 @@ describe('tool call ids and names in history Bedrock refuses', () => {
   });
 });
 
+// Blank text is left out for Converse; a blank last user turn left out would leave the assistant's
+// message last, and the model would continue it instead of answering a new turn.
+describe('a blank last user turn for Bedrock', () => {
+  it('answers 400 naming the message', () => {
+    for (const blankTurn of [' \n', [{ type: 'text', text: ' ' }]]) {
+      let caught: GatewayError | undefined;
+      try {
+        toConverseRequest(
+          {
+            model: 'm',
+            messages: [
+              { role: 'user', content: 'hi' },
+              { role: 'assistant', content: 'hello' },
+              { role: 'user', content: blankTurn },
+            ],
+          },
+          ctx(),
+        );
+      } catch (err) {
+        caught = err as GatewayError;
+      }
+      expect(caught?.status).toBe(400);
+      expect(caught?.code).toBe('SLUICE_ERR_INVALID_REQUEST');
+      expect(caught?.param).toBe('messages[2].content');
+    }
+  });
+});
+
 // Anthropic clients may declare tool names of up to 128 characters (its pattern), Bedrock's toolSpec
 // takes 64: such a tool reached Bedrock through the composed Anthropic translator and was refused in
 // Bedrock's words.
