@@ -5,7 +5,7 @@
 import { shownValue } from '../../api/validate.ts';
 import { GatewayError } from '../../errors.ts';
 import type { Usage } from '../../providers/types.ts';
-import { parseDataUrl, portableToolId } from '../openai/request.ts';
+import { invalid, parseDataUrl, portableToolId, refuseLostLastTurn } from '../openai/request.ts';
 import { fromOpenAIUsage, type OpenAIUsage } from '../openai/usage.ts';
 import {
   type AnthropicBlock,
@@ -30,10 +30,6 @@ export interface ToAnthropicOptions extends ConvertOptions {
 }
 
 type Obj = Record<string, unknown>;
-
-function invalid(param: string, message: string): never {
-  throw new GatewayError('SLUICE_ERR_INVALID_REQUEST', message, { param, publicCode: 'invalid_value' });
-}
 
 const IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
 
@@ -152,12 +148,9 @@ export function toAnthropicMessages(
     if (last && last.role === role) last.content.push(...blocks);
     else out.push({ role, content: blocks });
   };
-  // the last turn the client sent (not a system message): whose turn the answer is
-  let lastTurn: { role: unknown; path: string } | undefined;
   messages.forEach((raw, i) => {
     const m = (raw ?? {}) as Obj;
     const path = `messages[${i}]`;
-    if (m.role !== 'system' && m.role !== 'developer') lastTurn = { role: m.role, path };
     switch (m.role) {
       case 'system':
       case 'developer':
@@ -200,13 +193,7 @@ export function toAnthropicMessages(
   // Anthropic refuses `messages: []`; Gemini's and Bedrock's translators answer the same 400
   if (out.length === 0)
     invalid('messages', 'at least one user or assistant message is required besides system messages');
-  // A blank last user message left out would leave the assistant's message last: Anthropic would
-  // continue it as a prefill instead of answering a new turn. Nothing faithful is left to send.
-  if (lastTurn?.role === 'user' && out.at(-1)?.role === 'assistant')
-    invalid(
-      `${lastTurn.path}.content`,
-      `'${lastTurn.path}.content' is blank: Anthropic refuses whitespace-only text, and without it the conversation would end with the assistant's message`,
-    );
+  refuseLostLastTurn(messages, out.at(-1)?.role, 'Anthropic');
   trimPrefill(out.at(-1) as { role: string; content: AnthropicBlock[] });
   return { system, messages: out };
 }

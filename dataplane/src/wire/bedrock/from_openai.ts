@@ -15,6 +15,7 @@ import {
   type OpenAIMessage,
   parseToolArguments,
   portableToolId,
+  refuseLostLastTurn,
   rejectUntranslatable,
   stopSequences,
   toolChoice,
@@ -114,11 +115,8 @@ export function toBedrockMessages(
     if (last?.role === role) last.content.push(...blocks);
     else out.push({ role, content: blocks });
   };
-  // the last turn the client sent (not a system message): whose turn the answer is
-  let lastTurn: { role: string; at: string } | undefined;
   messages.forEach((m, i) => {
     const at = `messages[${i}]`;
-    if (m.role !== 'system' && m.role !== 'developer') lastTurn = { role: m.role, at };
     switch (m.role) {
       case 'system':
       case 'developer': {
@@ -160,13 +158,7 @@ export function toBedrockMessages(
     }
   });
   if (out.length === 0) invalid('messages', 'at least one user message is required besides system messages');
-  // A blank last user message left out would leave the assistant's message last: the model would
-  // continue it instead of answering a new turn. Nothing faithful is left to send.
-  if (lastTurn?.role === 'user' && out.at(-1)?.role === 'assistant')
-    invalid(
-      `${lastTurn.at}.content`,
-      `'${lastTurn.at}.content' is blank: Bedrock refuses blank text, and without it the conversation would end with the assistant's message`,
-    );
+  refuseLostLastTurn(messages, out.at(-1)?.role, 'Bedrock');
   // Converse refuses a conversation that opens with the assistant's turn (OpenAI and Anthropic take it)
   if (out[0]?.role === 'assistant')
     unsupported(ctx, 'a conversation that starts with an assistant message', 'messages');

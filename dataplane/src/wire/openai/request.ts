@@ -56,6 +56,27 @@ export function invalid(param: string, message: string): never {
 }
 
 /**
+ * For translators that leave blank text out (their backend refuses it): a blank last user turn left
+ * out would end the conversation with the assistant's message, which the model continues as a
+ * prefill instead of answering a new turn. Nothing faithful is left to send: the client's 400.
+ * `lastSentRole` is the role of the last message the translator sends.
+ */
+export function refuseLostLastTurn(
+  messages: readonly unknown[],
+  lastSentRole: string | undefined,
+  backend: string,
+): void {
+  const roleOf = (m: unknown) => (m as { role?: unknown } | null | undefined)?.role;
+  let i = messages.length - 1;
+  while (i >= 0 && (roleOf(messages[i]) === 'system' || roleOf(messages[i]) === 'developer')) i--;
+  if (i >= 0 && roleOf(messages[i]) === 'user' && lastSentRole === 'assistant')
+    invalid(
+      `messages[${i}].content`,
+      `'messages[${i}].content' is blank: ${backend} refuses text that is empty or only whitespace, and without it the conversation would end with the assistant's message`,
+    );
+}
+
+/**
  * `data:image/png;base64,AAAA` -> {mimeType, data}; undefined for anything that is not a base64 data
  * URL, a payload that is not base64 included (every caller then answers the client's 400).
  */
