@@ -3,6 +3,7 @@
 // whole answer is cut here the same way: each choice's text to the grant, finish_reason "length"
 // (stop_reason "max_tokens" for /v1/messages), usage = what was delivered (counted by Sluice).
 // Answers within the grant (the normal case) are returned untouched without being parsed.
+import { isObj } from '../api/validate.ts';
 import type { ClientApi, Usage } from '../providers/types.ts';
 import { countTokens, type EncodingName, truncateToTokens } from '../tokens/counter.ts';
 
@@ -18,8 +19,7 @@ type Json = Record<string, unknown>;
  * A passed-through answer is whatever the provider sent (any JSON): the walks below read only the
  * objects where the API has objects, and skip anything else (a null choice, a number for a block).
  */
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-const objects = (v: unknown): Json[] => (Array.isArray(v) ? v.filter(isObject) : []);
+const objects = (v: unknown): Json[] => (Array.isArray(v) ? v.filter(isObj) : []);
 
 /** Cuts `text` to what is left of the budget; returns the kept text and the tokens it used. */
 function take(
@@ -35,7 +35,7 @@ function take(
 
 /** One OpenAI chat choice: reasoning, content, then tool calls (a call whose arguments do not fit is dropped). */
 function capChatChoice(choice: Json, cap: AnswerCap): { used: number; cut: boolean } {
-  const message = isObject(choice.message) ? choice.message : {};
+  const message = isObj(choice.message) ? choice.message : {};
   let left = cap.tokens;
   let cut = false;
   for (const field of ['reasoning_content', 'content'] as const) {
@@ -49,7 +49,7 @@ function capChatChoice(choice: Json, cap: AnswerCap): { used: number; cut: boole
   if (Array.isArray(message.tool_calls)) {
     const kept: unknown[] = [];
     for (const call of objects(message.tool_calls)) {
-      const fn = isObject(call.function) ? call.function : {};
+      const fn = isObj(call.function) ? call.function : {};
       const used = countTokens(
         `${fn.name ?? ''}${typeof fn.arguments === 'string' ? fn.arguments : ''}`,
         cap.encoding,
@@ -156,7 +156,7 @@ export function answerOutputTokens(body: Buffer | string, api: ClientApi, encodi
   } catch {
     return 0;
   }
-  if (!isObject(parsed)) return 0;
+  if (!isObj(parsed)) return 0;
   const r = parsed;
   const all: AnswerCap = { tokens: Number.MAX_SAFE_INTEGER, encoding };
   if (api === 'openai-chat' || api === 'openai-completions') {
@@ -190,7 +190,7 @@ export function capWholeAnswer(
     return undefined;
   }
   // not an answer of the API's shape: nothing to cut (Sluice's own count still charges it)
-  if (!isObject(parsed)) return undefined;
+  if (!isObj(parsed)) return undefined;
   let used = 0;
   let cut = false;
   if (api === 'openai-chat' || api === 'openai-completions') {
@@ -206,18 +206,18 @@ export function capWholeAnswer(
     }
     if (!cut) return undefined;
     const input = usage?.inputTokens ?? 0;
-    const u = isObject(parsed.usage) ? parsed.usage : {};
+    const u = isObj(parsed.usage) ? parsed.usage : {};
     parsed.usage = { ...u, prompt_tokens: input, completion_tokens: used, total_tokens: input + used };
   } else if (api === 'anthropic-messages') {
     const r = capMessage(parsed, cap);
     if (!r.cut) return undefined;
     used = r.used;
-    parsed.usage = { ...(isObject(parsed.usage) ? parsed.usage : {}), output_tokens: used };
+    parsed.usage = { ...(isObj(parsed.usage) ? parsed.usage : {}), output_tokens: used };
   } else if (api === 'openai-responses') {
     const r = capResponse(parsed, cap);
     if (!r.cut) return undefined;
     used = r.used;
-    const u = isObject(parsed.usage) ? parsed.usage : {};
+    const u = isObj(parsed.usage) ? parsed.usage : {};
     const input = typeof u.input_tokens === 'number' ? u.input_tokens : (usage?.inputTokens ?? 0);
     parsed.usage = { ...u, output_tokens: used, total_tokens: input + used };
   } else return undefined;

@@ -2,6 +2,7 @@
 // usage object and the `response` object that both whole answers and stream events carry. Shapes follow
 // the official openai SDK's types (resources/responses/responses.d.ts).
 import { randomBytes } from 'node:crypto';
+import { isObj } from '../../api/validate.ts';
 import type { Usage } from '../../providers/types.ts';
 import { checkedUsage } from '../usage_check.ts';
 
@@ -164,10 +165,6 @@ export function outputText(output: OutputItem[]): string {
     for (const part of item.content) if (part.type === 'output_text') s += part.text;
   }
   return s;
-}
-
-function isObj(v: unknown): v is Obj {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
 function partText(part: unknown): string {
