@@ -119,10 +119,12 @@ export function validateChatMessages(messages: unknown[]): void {
  * translators would otherwise send a conversation the provider refuses in its own words).
  */
 function validateToolPairing(messages: Obj[]): void {
-  let pending = new Set<string>();
-  let offered = new Set<string>();
+  // the calls of the last assistant message, and those not answered yet; none (no Sets made) for the
+  // conversations without tools that most requests are
+  let offered: Set<string> | undefined;
+  let pending: Set<string> | undefined;
   const unanswered = (i: number) => {
-    if (pending.size === 0) return;
+    if (pending === undefined || pending.size === 0) return;
     invalid(
       `messages[${i}]`,
       `An assistant message with 'tool_calls' must be followed by tool messages responding to each 'tool_call_id'. The following tool_call_ids did not have response messages: ${[...pending].map(shownValue).join(', ')}`,
@@ -130,18 +132,18 @@ function validateToolPairing(messages: Obj[]): void {
   };
   messages.forEach((m, i) => {
     if (m.role === 'tool') {
-      if (!offered.has(m.tool_call_id as string))
+      if (!offered?.has(m.tool_call_id as string))
         invalid(
           `messages[${i}].role`,
           "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'.",
         );
-      pending.delete(m.tool_call_id as string);
+      pending?.delete(m.tool_call_id as string);
       return;
     }
     unanswered(i);
     const calls = m.role === 'assistant' && Array.isArray(m.tool_calls) ? (m.tool_calls as Obj[]) : [];
-    offered = new Set(calls.map((c) => c.id as string));
-    pending = new Set(offered);
+    offered = calls.length > 0 ? new Set(calls.map((c) => c.id as string)) : undefined;
+    pending = offered && new Set(offered);
   });
   unanswered(messages.length - 1);
 }
