@@ -7,7 +7,8 @@
 // shape in between cannot carry).
 import { type OpenAICompletion, openaiCompletionToAnthropic } from '../../wire/anthropic/from_openai.ts';
 import type { BackendApi, TranslateContext, TranslatedResponse, Translator } from '../types.ts';
-import { anthropicToOpenAI } from './anthropic_to_openai.ts';
+import { anthropicToOpenAI, openAIChatFor } from './anthropic_to_openai.ts';
+import { ANTHROPIC_NAMES, inClientTerms } from './client_params.ts';
 import { ComposedStream } from './composed_stream.ts';
 
 /** The context the inner (OpenAI chat -> backend) translator sees: it always emits stream usage. */
@@ -34,11 +35,18 @@ export function anthropicVia(openaiChatToBackend: Translator): Translator {
     clientApi: 'anthropic-messages',
     backendApi,
     async buildRequest(body, ctx) {
-      // the anthropic->openai translator converts the body (and records its input estimate for ctx)
-      const asOpenAI = anthropicToOpenAI.buildRequest(body, ctx);
-      const openaiBody = JSON.parse(String((await asOpenAI).body)) as Record<string, unknown>;
+      // the anthropic->openai translator's conversion (which records the input estimate for ctx)
+      const origins: string[] = [];
+      const chat = openAIChatFor(body, ctx, origins);
+      // as JSON would carry it (no undefined members), as the backend translators expect
+      const openaiBody = JSON.parse(JSON.stringify(chat)) as Record<string, unknown>;
       delete openaiBody.stream_options;
-      return openaiChatToBackend.buildRequest(openaiBody, innerOf(ctx));
+      try {
+        return await openaiChatToBackend.buildRequest(openaiBody, innerOf(ctx));
+      } catch (err) {
+        // the backend translator's refusal names chat fields; the client sent Anthropic's
+        throw inClientTerms(err, origins, ANTHROPIC_NAMES);
+      }
     },
     parseResponse(body, ctx): TranslatedResponse {
       const mid = openaiChatToBackend.parseResponse(body, innerOf(ctx));

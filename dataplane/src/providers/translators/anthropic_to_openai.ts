@@ -38,7 +38,15 @@ import type {
 /** Input tokens estimated at buildRequest, keyed by the attempt's context (shared with createStream). */
 const inputEstimates = new WeakMap<TranslateContext, number>();
 
-function buildRequest(body: Record<string, unknown>, ctx: TranslateContext): UpstreamRequest {
+/**
+ * The OpenAI chat body for an Anthropic request, with this attempt's input estimate recorded
+ * (`origins`: filled with the Anthropic path each chat message came from, for anthropic_to_any.ts).
+ */
+export function openAIChatFor(
+  body: Record<string, unknown>,
+  ctx: TranslateContext,
+  origins?: string[],
+): Record<string, unknown> {
   const quirks = ctx.provider.preset.quirks;
   const out = anthropicToOpenAIChat(body, {
     model: ctx.upstreamModel,
@@ -46,12 +54,18 @@ function buildRequest(body: Record<string, unknown>, ctx: TranslateContext): Ups
     streamUsage: !quirks?.noStreamOptions,
     maxCompletionTokens: quirks?.maxCompletionTokens,
     presetUnsupported: quirks?.unsupported,
+    origins,
   });
   // message_start carries this before the upstream's usage arrives: counted with the model's tokenizer
   // (exact for OpenAI-family models; never tokenized inline when the prompt is large)
   const turns = (Array.isArray(body.messages) ? body.messages.length : 0) + (body.system ? 1 : 0);
   const encoding = encodingForModel(ctx.upstreamModel, ctx.provider.models.get(ctx.upstreamModel)?.tokenizer);
   inputEstimates.set(ctx, promptTokensWithoutBlocking(anthropicPromptText(body), turns, encoding));
+  return out;
+}
+
+function buildRequest(body: Record<string, unknown>, ctx: TranslateContext): UpstreamRequest {
+  const out = openAIChatFor(body, ctx);
   return {
     method: 'POST',
     path: upstreamPath(ctx.provider, 'openai-chat', ctx.upstreamModel),

@@ -21,6 +21,7 @@ import type {
   Translator,
   Usage,
 } from '../types.ts';
+import { inClientTerms, RESPONSES_NAMES } from './client_params.ts';
 import { ComposedStream } from './composed_stream.ts';
 
 type Obj = Record<string, unknown>;
@@ -82,7 +83,20 @@ export function responsesVia(chatToBackend: Translator): Translator {
         inputEstimate: estimateTokens(responsesPromptText(body)),
         inner,
       });
-      return chatToBackend.buildRequest(responsesToChat(body, ctx.stream), inner);
+      const origins: string[] = [];
+      const chat = responsesToChat(body, ctx.stream, origins);
+      // the backend translator's refusal names chat fields; the client sent the Responses API's
+      const inClientNames = (err: unknown) => inClientTerms(err, origins, RESPONSES_NAMES);
+      try {
+        const request = chatToBackend.buildRequest(chat, inner);
+        return request instanceof Promise
+          ? request.catch((err: unknown) => {
+              throw inClientNames(err);
+            })
+          : request;
+      } catch (err) {
+        throw inClientNames(err);
+      }
     },
     parseResponse(raw, ctx): TranslatedResponse {
       const state = stateOf(ctx);

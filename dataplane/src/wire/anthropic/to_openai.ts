@@ -23,6 +23,8 @@ export interface ToOpenAIOptions extends ConvertOptions {
   maxCompletionTokens?: boolean;
   /** features the provider's preset declares unsupported */
   presetUnsupported?: ReadonlyArray<string>;
+  /** filled with the client path each chat message came from (`system`, `messages[i]`) */
+  origins?: string[];
 }
 
 /** Top-level fields that only tune how Anthropic serves the request; an OpenAI backend can ignore them. */
@@ -169,11 +171,13 @@ export function anthropicToOpenAIChat(body: Obj, o: ToOpenAIOptions): Obj {
   const msgs: Obj[] = [];
   const system = blocksText(body.system);
   if (system) msgs.push({ role: 'system', content: system });
+  o.origins?.push(...msgs.map(() => 'system'));
   messages.forEach((m, i) => {
     const path = `messages[${i}].content`;
     if (m.role === 'user') msgs.push(...userMessages(m.content, path, o));
     else if (m.role === 'assistant') msgs.push(assistantMessage(m.content, path, o));
     else if (m.role === 'system') msgs.push({ role: 'system', content: blocksText(m.content) });
+    while (o.origins && o.origins.length < msgs.length) o.origins.push(`messages[${i}]`);
   });
   out.messages = msgs;
   out[o.maxCompletionTokens ? 'max_completion_tokens' : 'max_tokens'] = body.max_tokens;

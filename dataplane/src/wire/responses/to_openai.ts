@@ -55,13 +55,19 @@ function toolOutput(output: unknown): string {
   return (output as Obj[]).map((p) => (typeof p.text === 'string' ? p.text : '')).join('\n');
 }
 
-/** The chat messages for a Responses `input` (string or items), after `instructions`. */
-export function chatMessages(input: unknown, instructions: unknown): ChatMessage[] {
+/**
+ * The chat messages for a Responses `input` (string or items), after `instructions` (`origins`:
+ * filled with the client path each chat message came from: `instructions`, `input`, `input[i]`).
+ */
+export function chatMessages(input: unknown, instructions: unknown, origins?: string[]): ChatMessage[] {
   const messages: ChatMessage[] = [];
-  if (typeof instructions === 'string' && instructions !== '')
+  if (typeof instructions === 'string' && instructions !== '') {
     messages.push({ role: 'system', content: instructions });
+    origins?.push('instructions');
+  }
   if (typeof input === 'string') {
     messages.push({ role: 'user', content: input });
+    origins?.push('input');
     return messages;
   }
   // Outputs answer earlier calls and every call is answered before the conversation goes on, as
@@ -88,7 +94,7 @@ export function chatMessages(input: unknown, instructions: unknown): ChatMessage
     } else if (type === 'message') unanswered(`input[${i}]`);
   });
   unanswered(`input[${(input as Obj[]).length - 1}]`);
-  for (const raw of input as Obj[]) {
+  (input as Obj[]).forEach((raw, i) => {
     const type = raw.type ?? 'message';
     if (type === 'message') {
       const role = raw.role === 'developer' ? 'system' : (raw.role as string);
@@ -107,7 +113,8 @@ export function chatMessages(input: unknown, instructions: unknown): ChatMessage
       messages.push({ role: 'tool', tool_call_id: raw.call_id as string, content: toolOutput(raw.output) });
     }
     // reasoning items: nothing a chat backend can take back
-  }
+    while (origins && origins.length < messages.length) origins.push(`input[${i}]`);
+  });
   return messages;
 }
 
@@ -145,8 +152,8 @@ function chatResponseFormat(text: unknown): unknown {
 }
 
 /** The chat completions body for a Responses body (model left to the backend translator). */
-export function responsesToChat(body: Obj, stream: boolean): Obj {
-  const out: Obj = { model: body.model, messages: chatMessages(body.input, body.instructions) };
+export function responsesToChat(body: Obj, stream: boolean, origins?: string[]): Obj {
+  const out: Obj = { model: body.model, messages: chatMessages(body.input, body.instructions, origins) };
   const tools = chatTools(body.tools);
   if (tools) {
     out.tools = tools;
