@@ -79,7 +79,8 @@ function errorJson(
   res.end(JSON.stringify({ error: { message, type, param: null, code: type } }));
 }
 
-function validate(req: RecordedRequest, apiKey: string | undefined): string | undefined {
+/** What OpenAI refuses with a 400 (401 for a wrong key), in its words; undefined when it would serve. */
+export function validateOpenAIRequest(req: RecordedRequest, apiKey: string | undefined): string | undefined {
   if (apiKey !== undefined && req.headers.authorization !== `Bearer ${apiKey}`)
     return 'Incorrect API key provided';
   const b = req.body;
@@ -89,6 +90,9 @@ function validate(req: RecordedRequest, apiKey: string | undefined): string | un
     return "'messages' is a required property";
   }
   if (req.path.endsWith('/embeddings') && b.input === undefined) return "'input' is a required property";
+  // chat and legacy completions: "Up to 4 sequences" (the API reference), code array_above_max_length
+  if (Array.isArray(b.stop) && b.stop.length > 4)
+    return `Invalid 'stop': array too long. Expected an array with maximum length 4, but got an array with length ${b.stop.length} instead.`;
   if (b.stream_options !== undefined && b.stream !== true)
     return "The 'stream_options' parameter is only allowed when 'stream' is enabled.";
   return undefined;
@@ -160,7 +164,7 @@ export async function startFakeOpenAI(opts: { name?: string; apiKey?: string } =
       );
       return;
     }
-    const invalid = validate(rec, opts.apiKey);
+    const invalid = validateOpenAIRequest(rec, opts.apiKey);
     if (invalid) {
       errorJson(res, invalid.includes('API key') ? 401 : 400, invalid);
       return;

@@ -61,6 +61,11 @@ export interface ProviderPreset {
     legacyMaxTokens?: boolean;
     /** the Responses API path needs at least this api version (older ones go through chat) */
     responsesMinApiVersion?: string;
+    /**
+     * the most stop sequences the provider takes (OpenAI and Azure: 4); a translated request with more
+     * is Sluice's 400 in the client's shape, not the provider's refusal in its words
+     */
+    maxStopSequences?: number;
     /** features the provider does not support; requests that use them get a 400 naming the provider */
     unsupported?: Array<'tools' | 'vision' | 'json' | 'embeddings' | 'completions'>;
   };

@@ -54,6 +54,7 @@ export function openAIChatFor(
     streamUsage: !quirks?.noStreamOptions,
     maxCompletionTokens: quirks?.maxCompletionTokens,
     presetUnsupported: quirks?.unsupported,
+    maxStopSequences: quirks?.maxStopSequences,
     origins,
   });
   // message_start carries this before the upstream's usage arrives: counted with the model's tokenizer

@@ -23,6 +23,8 @@ export interface ToOpenAIOptions extends ConvertOptions {
   maxCompletionTokens?: boolean;
   /** features the provider's preset declares unsupported */
   presetUnsupported?: ReadonlyArray<string>;
+  /** the most stop sequences the provider takes */
+  maxStopSequences?: number;
   /** filled with the client path each chat message came from (`system`, `messages[i]`) */
   origins?: string[];
 }
@@ -182,7 +184,12 @@ export function anthropicToOpenAIChat(body: Obj, o: ToOpenAIOptions): Obj {
   out.messages = msgs;
   out[o.maxCompletionTokens ? 'max_completion_tokens' : 'max_tokens'] = body.max_tokens;
   for (const k of ['temperature', 'top_p'] as const) if (typeof body[k] === 'number') out[k] = body[k];
-  if (Array.isArray(body.stop_sequences) && body.stop_sequences.length > 0) out.stop = body.stop_sequences;
+  if (Array.isArray(body.stop_sequences) && body.stop_sequences.length > 0) {
+    const max = o.maxStopSequences;
+    if (max !== undefined && body.stop_sequences.length > max)
+      o.unsupported(`more than ${max} stop sequences`, 'stop_sequences');
+    out.stop = body.stop_sequences;
+  }
   const user = (body.metadata as Obj | undefined)?.user_id;
   if (typeof user === 'string') out.user = user;
   if (Array.isArray(body.tools) && body.tools.length > 0) {
