@@ -56,6 +56,8 @@ export interface AnthropicRequestRecord {
   body: Record<string, unknown> | undefined;
   /** the error the fake answered with, if it rejected the request */
   rejected?: FakeApiError;
+  /** the caller closed the connection before the answer was complete (it cancelled the request) */
+  cancelled?: boolean;
 }
 
 export interface FakeAnthropic {
@@ -256,6 +258,9 @@ export async function startFakeAnthropic(
     const n = requests.length;
     requests.push(rec);
     seq++;
+    res.on('close', () => {
+      if (!res.writableFinished) rec.cancelled = true;
+    });
     if (rec.method !== 'POST' || rec.path.split('?')[0] !== '/v1/messages') {
       rec.rejected = {
         status: 404,

@@ -130,6 +130,11 @@ export interface StreamEvent {
   usage?: Usage;
   /** the upstream signalled a clean end of the answer */
   done?: boolean;
+  /**
+   * the answer is complete at this event although the upstream goes on (a stop sequence Sluice
+   * enforces): the core stops reading, which cancels the upstream request
+   */
+  stopsUpstream?: boolean;
 }
 
 export interface StreamTranslator {

@@ -98,6 +98,10 @@ export async function readFirstEvents(
   }
 }
 
+/** How a stream ended before its upstream did: cut by a cap, or complete at a translator's word. */
+type Ending = 'truncated' | 'complete';
+type Step = 'more' | Ending;
+
 export function pumpStream(
   opts: PumpOptions,
   iterator: AsyncIterator<Buffer>,
@@ -134,18 +138,19 @@ class StreamPump {
   async run(iterator: AsyncIterator<Buffer>, ended: boolean): Promise<StreamResult> {
     const opts = this.#o;
     try {
-      let cut = this.#handleAll(opts.pending);
-      if (typeof cut !== 'boolean') cut = await cut;
-      if (cut) return this.#truncated();
-      while (!ended) {
+      let step = this.#handleAll(opts.pending);
+      if (typeof step !== 'string') step = await step;
+      while (!ended && step === 'more') {
         if (opts.clientGone.aborted) throw opts.clientGone.reason;
         const next = await iterator.next();
         const events = next.done ? opts.translator.end() : opts.translator.push(next.value);
         ended = next.done === true;
-        cut = this.#handleAll(events);
-        if (typeof cut !== 'boolean') cut = await cut;
-        if (cut) return this.#truncated();
+        step = this.#handleAll(events);
+        if (typeof step !== 'string') step = await step;
       }
+      if (step === 'truncated') return this.#truncated();
+      // the translator ended the answer (an enforced stop sequence): the rest is not read
+      if (step === 'complete') opts.abortUpstream();
       return { usage: this.#finalUsage(), outcome: 'complete' };
     } catch (err) {
       opts.abortUpstream();
@@ -184,8 +189,11 @@ class StreamPump {
     };
   }
 
-  /** 'truncated' after queueing the cap's ending (everything queued before it goes out first) */
-  #handle(ev: StreamEvent): 'continue' | 'truncated' {
+  /**
+   * 'truncated' after queueing the cap's ending (everything queued before it goes out first);
+   * 'complete' after an event that ends the answer before the upstream does
+   */
+  #handle(ev: StreamEvent): 'more' | Ending {
     const opts = this.#o;
     if (ev.usage) this.#upstreamUsage = { ...this.#upstreamUsage, ...ev.usage };
     if (ev.text) {
@@ -217,19 +225,17 @@ class StreamPump {
       }
       this.#out.push(ev.data);
     }
-    return 'continue';
+    return ev.stopsUpstream ? 'complete' : 'more';
   }
 
-  /** Handle one read's events and write their bytes; true when the stream was cut by a cap. */
-  #handleAll(events: StreamEvent[]): boolean | Promise<boolean> {
-    let truncated = false;
+  /** Handle one read's events and write their bytes; how the answer goes on. */
+  #handleAll(events: StreamEvent[]): Step | Promise<Step> {
+    let step: Step = 'more';
     let wait: Promise<void> | undefined;
     try {
       for (const ev of events) {
-        if (this.#handle(ev) === 'truncated') {
-          truncated = true;
-          break;
-        }
+        step = this.#handle(ev);
+        if (step !== 'more') break;
       }
     } finally {
       // also when an event throws: what the events before it queued still reaches the client first
@@ -239,6 +245,6 @@ class StreamPump {
         wait = writeToClient(this.#o.res, data, this.#o.clientGone);
       }
     }
-    return wait ? wait.then(() => truncated) : truncated;
+    return wait ? wait.then(() => step) : step;
   }
 }

@@ -4,6 +4,7 @@
 // cache tokens) and message_delta (output, and cumulative totals on newer API versions) and reaches the
 // client in OpenAI's format: both halves, never just the output.
 import { GatewayError } from '../../errors.ts';
+import { countTokens } from '../../tokens/counter.ts';
 import { parseAnthropicError, streamErrorFromAnthropic } from '../../wire/anthropic/error.ts';
 import {
   type AnthropicMessage,
@@ -17,6 +18,7 @@ import {
 import { openaiChatToAnthropic } from '../../wire/anthropic/from_openai.ts';
 import { anthropicMessageToOpenAI } from '../../wire/anthropic/to_openai.ts';
 import { OpenAIChunkStream } from '../../wire/openai/response.ts';
+import { StopMatcher, stopIndex } from '../../wire/openai/stop_matcher.ts';
 import { type SseFrame, SseParser } from '../../wire/sse.ts';
 import { parseUpstreamJson } from '../../wire/upstream_json.ts';
 import { upstreamPath } from '../request_parts.ts';
@@ -29,12 +31,18 @@ import type {
   Usage,
 } from '../types.ts';
 
+/** Per attempt: the stop sequences Anthropic refuses and Sluice enforces on the answer itself. */
+const enforcedStops = new WeakMap<TranslateContext, string[]>();
+
 function buildRequest(body: Record<string, unknown>, ctx: TranslateContext): UpstreamRequest {
+  const enforced: string[] = [];
   const out = openaiChatToAnthropic(body, {
     model: ctx.upstreamModel,
     defaultMaxTokens: ctx.provider.models.get(ctx.upstreamModel)?.maxOutputTokens ?? DEFAULT_MAX_TOKENS,
     unsupported: (feature, param) => unsupportedFeature(ctx, feature, param),
+    enforcedStops: enforced,
   });
+  if (enforced.length > 0) enforcedStops.set(ctx, enforced);
   return {
     method: 'POST',
     path: upstreamPath(ctx.provider, 'openai-chat', ctx.upstreamModel),
@@ -52,7 +60,26 @@ function parseResponse(body: Buffer, ctx: TranslateContext): TranslatedResponse 
     );
   }
   const out = anthropicMessageToOpenAI(msg, ctx.clientModel);
+  const stops = enforcedStops.get(ctx);
+  if (stops) cutAtStop(out, stops);
   return { body: JSON.stringify(out.body), usage: out.usage, finishReason: out.finishReason ?? undefined };
+}
+
+/**
+ * The answer ends where the first enforced stop sequence starts, as OpenAI's would: the text before
+ * it, finish_reason 'stop', and no tool calls (the model would have stopped before making them). The
+ * usage stays the upstream's: it generated, and charged for, the whole answer.
+ */
+function cutAtStop(out: ReturnType<typeof anthropicMessageToOpenAI>, stops: string[]): void {
+  const choice = (out.body.choices as Array<{ message: Record<string, unknown>; finish_reason: unknown }>)[0];
+  const content = choice?.message.content;
+  if (!choice || typeof content !== 'string') return;
+  const at = stopIndex(content, stops);
+  if (at < 0) return;
+  choice.message.content = content.slice(0, at);
+  delete choice.message.tool_calls;
+  choice.finish_reason = 'stop';
+  out.finishReason = 'stop';
 }
 
 /** Anthropic events -> OpenAI chunks, on the shared OpenAI chunk writer (roles, tool call indexes, caps). */
@@ -62,10 +89,55 @@ class AnthropicToOpenAIStream extends OpenAIChunkStream {
   /** Anthropic block index -> OpenAI tool call index */
   readonly #tools = new Map<number, number>();
   #done = false;
+  /** the enforced stop sequences, when the client sent any Anthropic refuses */
+  readonly #stops: StopMatcher | undefined;
+  /** estimated tokens of all the text the upstream generated (for the usage of an answer cut at a stop) */
+  #generated = 0;
 
   constructor(ctx: TranslateContext) {
     super(ctx);
     this.id = `msg_${ctx.requestId}`;
+    const stops = enforcedStops.get(ctx);
+    this.#stops = stops ? new StopMatcher(stops) : undefined;
+  }
+
+  /** Text for the client, through the enforced stop sequences when there are any. */
+  #text(text: string, out: StreamEvent[]): void {
+    const stops = this.#stops;
+    if (!stops) {
+      out.push(this.emitText(0, text));
+      return;
+    }
+    this.#generated += countTokens(text, 'estimate');
+    const step = stops.push(text);
+    if (step.release) out.push(this.emitText(0, step.release));
+    if (step.stopped) this.#stopAnswer(out);
+  }
+
+  /** Other output follows: text held back as a possible start of a stop sequence was not one. */
+  #release(out: StreamEvent[]): void {
+    const held = this.#stops?.flush();
+    if (held) out.push(this.emitText(0, held));
+  }
+
+  /**
+   * A stop sequence completed: the answer ends here, as OpenAI's would (finish_reason 'stop', the
+   * usage so far, [DONE]), and Sluice stops reading, which ends the upstream's generation. The output
+   * is the estimate of what the upstream generated up to now: it reports its count only at the end.
+   */
+  #stopAnswer(out: StreamEvent[]): void {
+    this.#done = true;
+    const reported = this.usage;
+    this.usage = {
+      ...reported,
+      inputTokens: reported?.inputTokens ?? 0,
+      outputTokens: Math.max(reported?.outputTokens ?? 0, this.#generated),
+      estimated: true,
+    };
+    const finish = this.emitFinish(0, 'stop');
+    finish.usage = this.usage;
+    out.push(finish);
+    out.push({ ...this.emitDone(), stopsUpstream: true });
   }
 
   protected read(chunk: Buffer, out: StreamEvent[]): void {
@@ -98,15 +170,16 @@ class AnthropicToOpenAIStream extends OpenAIChunkStream {
         case 'content_block_start': {
           const block = ev.content_block;
           if (block?.type === 'tool_use') {
+            this.#release(out);
             const toolIndex = this.#tools.size;
             this.#tools.set(ev.index ?? 0, toolIndex);
             out.push(this.emitToolStart(0, toolIndex, block.id ?? '', block.name ?? '', ''));
-          } else if (block?.type === 'text' && block.text) out.push(this.emitText(0, block.text));
+          } else if (block?.type === 'text' && block.text) this.#text(block.text, out);
           break;
         }
         case 'content_block_delta': {
           const d = ev.delta;
-          if (d?.type === 'text_delta' && d.text) out.push(this.emitText(0, d.text));
+          if (d?.type === 'text_delta' && d.text) this.#text(d.text, out);
           else if (d?.type === 'input_json_delta' && d.partial_json) {
             out.push(this.emitToolArgs(0, this.#tools.get(ev.index ?? 0) ?? 0, d.partial_json));
           } else if (d?.type === 'thinking_delta' && d.thinking) out.push(this.emitReasoning(0, d.thinking));
@@ -114,6 +187,7 @@ class AnthropicToOpenAIStream extends OpenAIChunkStream {
           break;
         }
         case 'message_delta': {
+          this.#release(out);
           this.usage = this.#tracker.add(ev.usage) ?? this.usage;
           const finish = this.emitFinish(0, anthropicStopToFinish(ev.delta?.stop_reason) ?? 'stop');
           if (this.usage) finish.usage = this.usage;

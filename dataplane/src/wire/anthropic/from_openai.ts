@@ -27,7 +27,12 @@ export interface ConvertOptions {
 export interface ToAnthropicOptions extends ConvertOptions {
   /** max_tokens when the client gave none (Anthropic requires it) */
   defaultMaxTokens: number;
+  /** filled with the stop sequences Anthropic refuses (whitespace only), for Sluice to enforce */
+  enforcedStops?: string[];
 }
+
+/** OpenAI's own bound on `stop`; Sluice enforces at most this many sequences itself. */
+const MAX_ENFORCED_STOPS = 4;
 
 type Obj = Record<string, unknown>;
 
@@ -278,9 +283,18 @@ export function openaiChatToAnthropic(body: Obj, o: ToAnthropicOptions): Obj {
   if (typeof body.temperature === 'number') out.temperature = body.temperature;
   if (typeof body.top_p === 'number') out.top_p = body.top_p;
   if (body.stop !== undefined && body.stop !== null) {
-    const stops = (Array.isArray(body.stop) ? body.stop : [body.stop]).filter(
-      (s): s is string => typeof s === 'string' && s.trim() !== '',
+    const all = (Array.isArray(body.stop) ? body.stop : [body.stop]).filter(
+      (s): s is string => typeof s === 'string' && s !== '',
     );
+    // Anthropic refuses a whitespace-only sequence ("\n" is a common one): Sluice cuts the answer there
+    const stops = all.filter((s) => s.trim() !== '');
+    const enforced = all.filter((s) => s.trim() === '');
+    if (enforced.length > MAX_ENFORCED_STOPS)
+      invalid(
+        'stop',
+        `'stop' holds more than ${MAX_ENFORCED_STOPS} whitespace-only sequences (Sluice enforces those itself for Anthropic, which refuses them)`,
+      );
+    o.enforcedStops?.push(...enforced);
     if (stops.length) out.stop_sequences = stops;
   }
   if (body.stream === true) out.stream = true;
