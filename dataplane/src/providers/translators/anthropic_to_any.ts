@@ -5,7 +5,10 @@
 // turned into Anthropic's message (or event stream) by the anthropic->openai translator again.
 // Usage for accounting comes from the backend translator (it keeps cache-write tokens that the OpenAI
 // shape in between cannot carry).
-import { type OpenAICompletion, openaiCompletionToAnthropic } from '../../wire/anthropic/from_openai.ts';
+import {
+  type OpenAICompletion,
+  openaiCompletionToAnthropic,
+} from '../../wire/anthropic/from_openai_completion.ts';
 import type { BackendApi, TranslateContext, TranslatedResponse, Translator } from '../types.ts';
 import { anthropicToOpenAI, openAIChatFor } from './anthropic_to_openai.ts';
 import { ANTHROPIC_NAMES, inClientTerms } from './client_params.ts';

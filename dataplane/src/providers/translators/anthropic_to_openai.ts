@@ -18,7 +18,7 @@ import {
   type OpenAICompletion,
   openaiCompletionToAnthropic,
   openaiCompletionUsage,
-} from '../../wire/anthropic/from_openai.ts';
+} from '../../wire/anthropic/from_openai_completion.ts';
 import { anthropicToOpenAIChat } from '../../wire/anthropic/to_openai.ts';
 import { parseOpenAIError } from '../../wire/openai/error.ts';
 import { fromOpenAIUsage, type OpenAIUsage } from '../../wire/openai/usage.ts';
