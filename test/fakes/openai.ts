@@ -90,6 +90,13 @@ export function validateOpenAIRequest(req: RecordedRequest, apiKey: string | und
     return "'messages' is a required property";
   }
   if (req.path.endsWith('/embeddings') && b.input === undefined) return "'input' is a required property";
+  // function names: at most 64 characters (the API reference), code string_above_max_length
+  const tools = Array.isArray(b.tools) ? (b.tools as Array<{ function?: { name?: unknown } }>) : [];
+  for (const [i, t] of tools.entries()) {
+    const fn = t.function?.name;
+    if (typeof fn === 'string' && fn.length > 64)
+      return `Invalid 'tools[${i}].function.name': string too long. Expected a string with maximum length 64, but got a string with length ${fn.length} instead.`;
+  }
   // chat and legacy completions: "Up to 4 sequences" (the API reference), code array_above_max_length
   if (Array.isArray(b.stop) && b.stop.length > 4)
     return `Invalid 'stop': array too long. Expected an array with maximum length 4, but got an array with length ${b.stop.length} instead.`;

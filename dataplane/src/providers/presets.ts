@@ -34,7 +34,7 @@ const PRESETS: ProviderPreset[] = [
   // max_completion_tokens: OpenAI's current name, the only one reasoning models (gpt-5, o-series) take
   openaiCompatible('openai', 'OpenAI', 'https://api.openai.com/v1', {
     pathTemplateByOperation: { ...OPENAI_PATHS, 'openai-responses': '/responses' },
-    quirks: { maxCompletionTokens: true, maxStopSequences: 4 },
+    quirks: { maxCompletionTokens: true, maxStopSequences: 4, maxToolNameLength: 64 },
   }),
   openaiCompatible('azure-openai', 'Azure OpenAI', undefined, {
     auth: 'api-key',
@@ -48,7 +48,12 @@ const PRESETS: ProviderPreset[] = [
     },
     query: 'api-version={apiVersion}',
     defaultApiVersion: '2024-10-21',
-    quirks: { responsesMinApiVersion: '2025-03-01-preview', maxCompletionTokens: true, maxStopSequences: 4 },
+    quirks: {
+      responsesMinApiVersion: '2025-03-01-preview',
+      maxCompletionTokens: true,
+      maxStopSequences: 4,
+      maxToolNameLength: 64,
+    },
   }),
   // --- native wire formats (translated) ---
   {

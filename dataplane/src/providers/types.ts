@@ -66,6 +66,11 @@ export interface ProviderPreset {
      * is Sluice's 400 in the client's shape, not the provider's refusal in its words
      */
     maxStopSequences?: number;
+    /**
+     * the longest function name the provider takes (OpenAI and Azure: 64; Anthropic clients may use
+     * 128): a longer one is Sluice's 400 in the client's shape
+     */
+    maxToolNameLength?: number;
     /** features the provider does not support; requests that use them get a 400 naming the provider */
     unsupported?: Array<'tools' | 'vision' | 'json' | 'embeddings' | 'completions'>;
   };

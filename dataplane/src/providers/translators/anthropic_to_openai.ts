@@ -55,6 +55,7 @@ export function openAIChatFor(
     maxCompletionTokens: quirks?.maxCompletionTokens,
     presetUnsupported: quirks?.unsupported,
     maxStopSequences: quirks?.maxStopSequences,
+    maxToolNameLength: quirks?.maxToolNameLength,
     origins,
   });
   // message_start carries this before the upstream's usage arrives: counted with the model's tokenizer

@@ -25,6 +25,8 @@ export interface ToOpenAIOptions extends ConvertOptions {
   presetUnsupported?: ReadonlyArray<string>;
   /** the most stop sequences the provider takes */
   maxStopSequences?: number;
+  /** the longest tool name the provider takes */
+  maxToolNameLength?: number;
   /** filled with the client path each chat message came from (`system`, `messages[i]`) */
   origins?: string[];
 }
@@ -113,12 +115,19 @@ function assistantMessage(content: string | AnthropicBlock[], path: string, o: C
   return msg;
 }
 
-function openaiTools(tools: unknown[], o: ConvertOptions): Obj[] {
+function openaiTools(tools: unknown[], o: ToOpenAIOptions): Obj[] {
+  const maxName = o.maxToolNameLength;
   return tools.map((raw, i) => {
     const t = (raw ?? {}) as Obj;
     if (t.type !== undefined && t.type !== null && t.type !== 'custom') {
       o.unsupported(`Anthropic server tools ('${shownValue(t.type)}')`, `tools[${i}].type`);
     }
+    // Anthropic takes names of up to 128 characters; renaming would break the client's tool calls
+    if (maxName !== undefined && typeof t.name === 'string' && t.name.length > maxName)
+      o.unsupported(
+        `tool names longer than ${maxName} characters ('${shownValue(t.name)}')`,
+        `tools[${i}].name`,
+      );
     const fn: Obj = { name: t.name, parameters: t.input_schema ?? { type: 'object', properties: {} } };
     if (typeof t.description === 'string') fn.description = t.description;
     if (t.strict === true) fn.strict = true;
