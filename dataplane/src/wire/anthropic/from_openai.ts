@@ -136,11 +136,17 @@ export function toAnthropicMessages(
 ): { system: AnthropicBlock[]; messages: AnthropicMessageParam[] } {
   const system: AnthropicBlock[] = [];
   const out: Array<{ role: string; content: AnthropicBlock[] }> = [];
+  // the tool results at the start of the last turn, counted: finding their end by a search per result
+  // made a turn of k results cost k^2 (32,000 results, a 4 MB body, took a second)
+  let leadingResults = 0;
   const append = (role: string, blocks: AnthropicBlock[]) => {
     if (blocks.length === 0) return;
     const last = out.at(-1);
     if (last && last.role === role) last.content.push(...blocks);
-    else out.push({ role, content: blocks });
+    else {
+      out.push({ role, content: blocks });
+      leadingResults = 0;
+    }
   };
   messages.forEach((raw, i) => {
     const m = (raw ?? {}) as Obj;
@@ -173,11 +179,14 @@ export function toAnthropicMessages(
         if (!blank(text)) block.content = text;
         // tool results travel in a user turn and must come before any text in that turn
         const last = out.at(-1);
-        if (last?.role === 'user') {
-          const firstOther = last.content.findIndex((b) => b.type !== 'tool_result');
-          if (firstOther >= 0) last.content.splice(firstOther, 0, block);
-          else last.content.push(block);
-        } else out.push({ role: 'user', content: [block] });
+        if (last?.role !== 'user') {
+          out.push({ role: 'user', content: [block] });
+          leadingResults = 1;
+        } else {
+          if (leadingResults === last.content.length) last.content.push(block);
+          else last.content.splice(leadingResults, 0, block);
+          leadingResults++;
+        }
         break;
       }
       default:

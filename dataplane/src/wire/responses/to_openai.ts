@@ -106,9 +106,11 @@ export function chatMessages(input: unknown, instructions: unknown, origins?: st
         function: { name: raw.name as string, arguments: raw.arguments as string },
       };
       const last = messages[messages.length - 1];
-      // calls right after an assistant turn belong to it (one chat message carries text and calls)
-      if (last?.role === 'assistant') last.tool_calls = [...(last.tool_calls ?? []), call];
-      else messages.push({ role: 'assistant', content: null, tool_calls: [call] });
+      // calls right after an assistant turn belong to it (one chat message carries text and calls),
+      // appended in place: a copy per call made k consecutive calls cost k^2
+      if (last?.role !== 'assistant') messages.push({ role: 'assistant', content: null, tool_calls: [call] });
+      else if (last.tool_calls) last.tool_calls.push(call);
+      else last.tool_calls = [call];
     } else if (type === 'function_call_output') {
       messages.push({ role: 'tool', tool_call_id: raw.call_id as string, content: toolOutput(raw.output) });
     }
