@@ -9,7 +9,7 @@ import type { BackendApi, UpstreamRequest } from '../providers/types.ts';
 import type { CancelSignal } from '../proxy/cancellation.ts';
 import type { EffectiveTimeouts, Transport, UpstreamResponse } from '../proxy/transport.ts';
 import { bodyOf } from '../proxy/upstream_body.ts';
-import { encodeMessage } from '../wire/bedrock/eventstream.ts';
+import { encodeMessage, loadEventStreamCodec } from '../wire/bedrock/eventstream.ts';
 
 const TEXT = ['Warm', 'ing', ' up', '.'];
 /** a piece of every answer a client gets back (the warm-up checks the translators kept it) */
@@ -227,6 +227,8 @@ export class WarmUpstream implements Transport {
       case 'gemini':
         return gemini(req.path, body);
       case 'bedrock':
+        // the event-stream codec is loaded on first use (wire/bedrock/eventstream.ts)
+        await loadEventStreamCodec();
         return bedrock(req.path);
     }
   }

@@ -3,7 +3,11 @@
 // whose messages carry `:event-type` (messageStart, contentBlockStart, contentBlockDelta,
 // contentBlockStop, messageStop, metadata) or `:message-type: exception` with `:exception-type`.
 import { GatewayError } from '../../errors.ts';
-import { type EventMessage, EventStreamDecoder } from '../../wire/bedrock/eventstream.ts';
+import {
+  type EventMessage,
+  EventStreamDecoder,
+  loadEventStreamCodec,
+} from '../../wire/bedrock/eventstream.ts';
 import { toConverseRequest } from '../../wire/bedrock/from_openai.ts';
 import { signRequest } from '../../wire/bedrock/sigv4.ts';
 import {
@@ -36,6 +40,8 @@ export async function converseRequest(
     ...ctx.provider.config.headers,
   };
   const headers = await signRequest(ctx.provider, 'POST', path, base, body);
+  // the stream's framing codec is loaded on first use, before any answer is read (eventstream.ts)
+  if (ctx.stream) await loadEventStreamCodec();
   return { method: 'POST', path, headers, body };
 }
 

@@ -1,9 +1,18 @@
 // The AWS event-stream reader: round trips, frames split at every byte, frames from an independent
 // encoder (the fake Bedrock's, written from the spec with node:zlib's CRC32), and corruption of each
 // checksum and length field rejected rather than skipped.
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeFrame } from '../../../../test/fakes/bedrock.ts';
-import { decodeMessage, EventStreamDecoder, EventStreamError, encodeMessage } from './eventstream.ts';
+import {
+  decodeMessage,
+  EventStreamDecoder,
+  EventStreamError,
+  encodeMessage,
+  loadEventStreamCodec,
+} from './eventstream.ts';
+
+// the codec is loaded on first use (a replica without Bedrock never loads it)
+beforeAll(() => loadEventStreamCodec());
 
 const HEADERS = {
   ':event-type': 'contentBlockDelta',

@@ -3,7 +3,11 @@
 // CRC32, headers, payload, message CRC32. Upstream chunks split messages anywhere, so bytes are
 // buffered until a whole message is present; @smithy/core's codec then checks both CRCs and parses
 // the typed headers. A bad CRC or an impossible length is an error, never a skipped message.
-import { EventStreamCodec } from '@smithy/core/event-streams';
+//
+// The codec's modules cost ~2 MiB of heap in every replica, and most have no Bedrock provider: they
+// are loaded on first use. The Bedrock translator awaits loadEventStreamCodec() while it builds (and
+// signs) a request, so the codec is there before any answer is read.
+import type { EventStreamCodec } from '@smithy/core/event-streams';
 
 const PRELUDE = 12;
 const MIN_MESSAGE = 16;
@@ -22,12 +26,27 @@ export class EventStreamError extends Error {
   }
 }
 
-const utf8Decoder = new TextDecoder('utf-8');
-const utf8Encoder = new TextEncoder();
-const codec = new EventStreamCodec(
-  (bytes) => utf8Decoder.decode(bytes),
-  (text) => utf8Encoder.encode(text),
-);
+let codec: EventStreamCodec | undefined;
+let loading: Promise<void> | undefined;
+
+/** Loads the codec once; every later call returns the same settled promise. */
+export function loadEventStreamCodec(): Promise<void> {
+  loading ??= import('@smithy/core/event-streams').then(({ EventStreamCodec }) => {
+    const utf8Decoder = new TextDecoder('utf-8');
+    const utf8Encoder = new TextEncoder();
+    codec = new EventStreamCodec(
+      (bytes) => utf8Decoder.decode(bytes),
+      (text) => utf8Encoder.encode(text),
+    );
+  });
+  return loading;
+}
+
+function loadedCodec(): EventStreamCodec {
+  if (!codec)
+    throw new EventStreamError('the event-stream codec is not loaded (loadEventStreamCodec() first)');
+  return codec;
+}
 
 export class EventStreamDecoder {
   #buf: Buffer = Buffer.alloc(0);
@@ -70,7 +89,7 @@ export class EventStreamDecoder {
 export function decodeMessage(frame: Uint8Array): EventMessage {
   let decoded: ReturnType<EventStreamCodec['decode']>;
   try {
-    decoded = codec.decode(frame);
+    decoded = loadedCodec().decode(frame);
   } catch (err) {
     throw new EventStreamError(`corrupt event-stream message: ${(err as Error).message}`, { cause: err });
   }
@@ -90,5 +109,5 @@ export function encodeMessage(headers: Record<string, string>, payload: Uint8Arr
   const typed = Object.fromEntries(
     Object.entries(headers).map(([k, v]) => [k, { type: 'string' as const, value: v }]),
   );
-  return Buffer.from(codec.encode({ headers: typed, body: payload }));
+  return Buffer.from(loadedCodec().encode({ headers: typed, body: payload }));
 }

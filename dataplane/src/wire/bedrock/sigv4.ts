@@ -1,17 +1,24 @@
 // AWS Signature Version 4 for Bedrock runtime requests, through @smithy/signature-v4 (the AWS SDK's
 // own signer). Service `bedrock`; region from the provider config; credentials accessKeyId,
 // secretAccessKey and optional sessionToken from the provider's secrets. Signers are cached per
-// provider config because the signer derives and memoises signing keys per day.
-import { Sha256 } from '@aws-crypto/sha256-js';
-import { SignatureV4 } from '@smithy/signature-v4';
+// provider config because the signer derives and memoises signing keys per day. The signer's modules
+// (~2 MiB of heap with the event-stream codec) are loaded on the first signed request: most replicas
+// have no Bedrock provider.
+import type { SignatureV4 } from '@smithy/signature-v4';
 import { GatewayError } from '../../errors.ts';
 import type { ResolvedProvider } from '../../providers/types.ts';
 
 const signers = new WeakMap<ResolvedProvider, SignatureV4>();
 
-function signerFor(p: ResolvedProvider): SignatureV4 {
+let signerModules:
+  | Promise<[typeof import('@smithy/signature-v4'), typeof import('@aws-crypto/sha256-js')]>
+  | undefined;
+
+async function signerFor(p: ResolvedProvider): Promise<SignatureV4> {
   let s = signers.get(p);
   if (!s) {
+    signerModules ??= Promise.all([import('@smithy/signature-v4'), import('@aws-crypto/sha256-js')]);
+    const [{ SignatureV4 }, { Sha256 }] = await signerModules;
     const { accessKeyId, secretAccessKey, sessionToken } = p.credentials;
     if (!accessKeyId || !secretAccessKey || !p.config.region) {
       throw new GatewayError(
@@ -47,7 +54,7 @@ export async function signRequest(
   url.searchParams.forEach((v, k) => {
     query[k] = v;
   });
-  const signed = await signerFor(p).sign({
+  const signed = await (await signerFor(p)).sign({
     method,
     protocol: url.protocol,
     hostname: url.hostname,
