@@ -20,10 +20,10 @@ import {
   openaiCompletionUsage,
 } from '../../wire/anthropic/from_openai.ts';
 import { anthropicToOpenAIChat } from '../../wire/anthropic/to_openai.ts';
-import { ToolCallSequencer } from '../../wire/anthropic/tool_sequence.ts';
 import { parseOpenAIError } from '../../wire/openai/error.ts';
 import { fromOpenAIUsage, type OpenAIUsage } from '../../wire/openai/usage.ts';
 import { type SseFrame, SseParser } from '../../wire/sse.ts';
+import { ToolCallSequencer } from '../../wire/tool_sequence.ts';
 import { midStreamFailure, parseUpstreamJson } from '../../wire/upstream_json.ts';
 import { jsonRequestHeaders, upstreamPath } from '../request_parts.ts';
 import type {
@@ -138,7 +138,14 @@ class OpenAIToAnthropicStream implements StreamTranslator {
 
   constructor(ctx: TranslateContext) {
     this.#ctx = ctx;
-    this.#tools = new ToolCallSequencer(this.#w, (index) => `toolu_${ctx.requestId}_${index}`);
+    const w = this.#w;
+    const sink = {
+      toolOpen: () => w.openKind === 'tool_use',
+      start: (_index: number, id: string, name: string) => w.toolStart(id, name),
+      args: (_index: number, text: string) => w.toolArgs(text),
+      close: () => w.close(),
+    };
+    this.#tools = new ToolCallSequencer(sink, (index) => `toolu_${ctx.requestId}_${index}`);
   }
 
   push(chunk: Buffer): StreamEvent[] {

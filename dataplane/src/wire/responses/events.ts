@@ -21,7 +21,9 @@ import {
 export type TextTarget =
   | { kind: 'text' }
   | { kind: 'reasoning' }
-  | { kind: 'args'; key: string; callId: string; name: string };
+  | { kind: 'args'; key: string; callId: string; name: string }
+  /** a function call's arguments held back (tool_sequence.ts): a cut sends nothing of them */
+  | { kind: 'held' };
 
 interface Mark {
   seq: number;
@@ -99,6 +101,11 @@ export class ResponsesStreamModel {
     }
     for (const [k, i] of this.calls) if (i >= m.items) this.calls.delete(k);
     return m.target;
+  }
+
+  /** Whether the open item is a function call. */
+  callOpen(): boolean {
+    return this.items[this.#openIndex()]?.type === 'function_call';
   }
 
   #openIndex(): number {
@@ -191,6 +198,7 @@ export class ResponsesStreamModel {
    */
   continueAfterCut(text: string, cut: StreamEvent | undefined): string {
     const target = this.restore(cut) ?? { kind: 'text' };
+    if (target.kind === 'held') return '';
     if (target.kind === 'reasoning') return this.reasoning(text);
     if (target.kind === 'text') return this.text(text);
     const start = this.calls.has(target.key) ? '' : this.toolStart(target.key, target.callId, target.name);

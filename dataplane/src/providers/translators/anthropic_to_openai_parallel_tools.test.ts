@@ -14,8 +14,8 @@ import {
   pieces,
   run,
 } from '../../../../test/providers/anthropic_helpers.ts';
-import { anthropicToOpenAI } from '../../providers/translators/anthropic_to_openai.ts';
-import type { StreamEvent } from '../../providers/types.ts';
+import type { StreamEvent } from '../types.ts';
+import { anthropicToOpenAI } from './anthropic_to_openai.ts';
 
 const base = { id: 'chatcmpl-9', object: 'chat.completion.chunk', created: 1, model: 'm' };
 const chunk = (delta: unknown, finish: string | null = null) => ({

@@ -1,16 +1,27 @@
 // OpenAI-compatible servers stream parallel tool calls keyed by `index` and may interleave their
 // fragments (call 0 starts, call 1 starts, then call 0's arguments, then call 1's: the chat format
-// allows it and clients assemble by index). Anthropic's content blocks are strictly sequential: a
-// block's deltas come between its content_block_start and content_block_stop, and nothing of it
-// after. Closing call 0 when call 1 appeared (and reopening 0 for its next fragment) gave the client
-// four blocks and broken JSON (the Anthropic SDK's stream helper throws on it).
+// allows it and clients assemble by index). Anthropic's content blocks and the Responses API's output
+// items are sequential: a block's deltas come between its start and its stop, and nothing of it after
+// (clients act on the stop: the Vercel AI SDK runs a Responses function call with the arguments its
+// output_item.done carries). Closing call 0 when call 1 appeared gave an Anthropic client four blocks
+// and broken JSON, and a Responses client call 0 with empty arguments.
 //
 // So one call is streamed live; fragments of the others are held. The live call is closed only once
 // its arguments form a whole JSON value (nothing valid can follow it), and the next held call then
 // goes out with what it has gathered and continues live. At the end the live call is closed and the
 // held ones follow, each as a whole block. A server that streams calls one after the other (OpenAI
 // does) sees no difference: each call is whole by the time the next one starts.
-import type { AnthropicEventWriter } from './events.ts';
+
+/** Where the calls are written: an Anthropic event writer or a Responses stream model. */
+export interface ToolCallSink {
+  /** whether the open block/item is a tool call */
+  toolOpen(): boolean;
+  start(index: number, id: string, name: string): string;
+  /** a piece of the open call's arguments */
+  args(index: number, text: string): string;
+  /** close the open tool call */
+  close(): string;
+}
 
 /** Whether appended JSON text forms one whole value yet: linear in the text, whatever the pieces. */
 class JsonEnd {
@@ -57,7 +68,7 @@ export interface ToolFragment {
 }
 
 export class ToolCallSequencer {
-  readonly #w: AnthropicEventWriter;
+  readonly #w: ToolCallSink;
   readonly #fallbackId: (index: number) => string;
   /** OpenAI index of the call streamed live, and how far its arguments got */
   #live: number | undefined;
@@ -67,7 +78,7 @@ export class ToolCallSequencer {
   /** held calls, in the order they first appeared */
   readonly #held = new Map<number, HeldCall>();
 
-  constructor(w: AnthropicEventWriter, fallbackId: (index: number) => string) {
+  constructor(w: ToolCallSink, fallbackId: (index: number) => string) {
     this.#w = w;
     this.#fallbackId = fallbackId;
   }
@@ -77,10 +88,10 @@ export class ToolCallSequencer {
    * open block (a cap that cuts it may send part of them there), not when they were held or dropped.
    */
   push(f: ToolFragment): { data: string; live: boolean } {
-    const open = this.#w.openKind === 'tool_use';
+    const open = this.#w.toolOpen();
     if (open && f.index === this.#live) {
       this.#liveEnd.push(f.args);
-      return { data: this.#w.toolArgs(f.args), live: true };
+      return { data: this.#w.args(f.index, f.args), live: true };
     }
     if (this.#closed.has(f.index)) return { data: '', live: false };
     if (!open && this.#held.size === 0) return { data: this.#open(f.index, f), live: true };
@@ -101,7 +112,7 @@ export class ToolCallSequencer {
     this.#live = index;
     this.#liveEnd = new JsonEnd();
     this.#liveEnd.push(f.args);
-    return this.#w.toolStart(f.id || this.#fallbackId(index), f.name ?? '') + this.#w.toolArgs(f.args);
+    return this.#w.start(index, f.id || this.#fallbackId(index), f.name ?? '') + this.#w.args(index, f.args);
   }
 
   /** Close the live call, then open held calls while each is whole already (all of them at the end). */
@@ -112,7 +123,7 @@ export class ToolCallSequencer {
       this.#live = undefined;
       this.#liveEnd = new JsonEnd();
       // an open text block stays open for the text that comes next
-      if (this.#w.openKind === 'tool_use') out += this.#w.close();
+      if (this.#w.toolOpen()) out += this.#w.close();
       const first = this.#held.entries().next();
       if (first.done) return out;
       const [index, call] = first.value;
