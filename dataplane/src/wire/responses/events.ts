@@ -125,12 +125,17 @@ export class ResponsesStreamModel {
           ? { ...item, content: [] }
           : { ...item, arguments: '' };
     out += this.event('response.output_item.added', { output_index, item: announced });
-    if (item.type === 'message') {
+    // a message's text and a reasoning item's text are content parts, announced before their deltas
+    // (the openai SDK's stream accumulator adds the part here and fails on a delta without one)
+    if (item.type === 'message' || item.type === 'reasoning') {
       out += this.event('response.content_part.added', {
         item_id: item.id,
         output_index,
         content_index: 0,
-        part: { type: 'output_text', text: '', annotations: [], logprobs: [] },
+        part:
+          item.type === 'message'
+            ? { type: 'output_text', text: '', annotations: [], logprobs: [] }
+            : { type: 'reasoning_text', text: '' },
       });
     }
     return out;
@@ -253,12 +258,9 @@ export class ResponsesStreamModel {
         });
       } else {
         const text = item.content?.[0]?.text ?? '';
-        out += this.event('response.reasoning_text.done', {
-          item_id: item.id,
-          output_index: i,
-          content_index: 0,
-          text,
-        });
+        const at = { item_id: item.id, output_index: i, content_index: 0 };
+        out += this.event('response.reasoning_text.done', { ...at, text });
+        out += this.event('response.content_part.done', { ...at, part: { type: 'reasoning_text', text } });
       }
       out += this.event('response.output_item.done', { output_index: i, item });
     }
