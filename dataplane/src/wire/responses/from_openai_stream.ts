@@ -33,6 +33,8 @@ export class ResponsesFromChatStream implements StreamTranslator {
   readonly #sse = new SseParser();
   readonly #estimate: (output: string) => Usage;
   #started = false;
+  /** the event the response head (response.created, in_progress) went out in */
+  #headIn: StreamEvent | undefined;
   #finish: string | null = null;
   #usage: Usage | undefined;
   #outputText = '';
@@ -68,7 +70,10 @@ export class ResponsesFromChatStream implements StreamTranslator {
 
   #textEvent(out: StreamEvent[], target: TextTarget, text: string, write: () => string): void {
     const before = this.#model.snapshot(target);
-    out.push(this.#model.mark({ data: this.#start() + write(), text }, before));
+    const head = this.#start();
+    const ev = this.#model.mark({ data: head + write(), text }, before);
+    if (head) this.#headIn = ev;
+    out.push(ev);
   }
 
   #chunk(chunk: Chunk, out: StreamEvent[]): void {
@@ -106,7 +111,9 @@ export class ResponsesFromChatStream implements StreamTranslator {
       }
       this.#outputText += args;
       if (!live) before.target = { kind: 'held' };
-      out.push(this.#model.mark({ data: head + data, text: args }, before));
+      const ev = this.#model.mark({ data: head + data, text: args }, before);
+      if (head) this.#headIn = ev;
+      out.push(ev);
     }
     if (choice.finish_reason) this.#finish = choice.finish_reason;
   }
@@ -167,18 +174,29 @@ export class ResponsesFromChatStream implements StreamTranslator {
     );
   }
 
+  /**
+   * Back to what the client saw before `cut`. When the cut event carried the response head, the client
+   * never got it: it is written again, numbered from where the model went back to.
+   */
+  #rewind(cut: StreamEvent | undefined): string {
+    this.#model.restore(cut);
+    if (cut !== undefined && cut === this.#headIn) {
+      this.#started = false;
+      this.#headIn = undefined;
+    }
+    return this.#start();
+  }
+
   textChunk(text: string, cut?: StreamEvent): string {
-    // the stream's head first: a cap can cut the very first event, before response.created went out
-    const head = this.#start();
-    return head + this.#model.continueAfterCut(text, cut);
+    return this.#rewind(cut) + this.#model.continueAfterCut(text, cut);
   }
 
   finish(_reason: 'length', usage: Usage, cut?: StreamEvent): string {
-    this.#model.restore(cut);
+    const head = this.#rewind(cut);
     this.#done = true;
     const { data, response } = this.#model.complete('incomplete', usage, { reason: 'max_output_tokens' });
     this.final = response;
-    return this.#start() + data;
+    return head + data;
   }
 
   errorEvent(err: GatewayError): string {
