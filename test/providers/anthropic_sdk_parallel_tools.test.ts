@@ -6,6 +6,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ScriptedUpstream, startScriptedUpstream } from '../fakes/scripted_upstream.ts';
+import { INTERLEAVED_WEATHER_CALLS, serveChatStream } from '../helpers/chat_chunks.ts';
 import { type InProcessDataplane, startDataplane } from '../helpers/dataplane.ts';
 
 let up: ScriptedUpstream;
@@ -40,29 +41,6 @@ afterAll(async () => {
   await up?.close();
 });
 
-const base = { id: 'chatcmpl-p', object: 'chat.completion.chunk', created: 1, model: 'qwen' };
-const chunk = (delta: unknown, finish: string | null = null) => ({
-  ...base,
-  choices: [{ index: 0, delta, finish_reason: finish }],
-});
-const call = (index: number, args: string, id?: string) =>
-  chunk({
-    tool_calls: [
-      id
-        ? { index, id, type: 'function', function: { name: 'get_weather', arguments: args } }
-        : { index, function: { arguments: args } },
-    ],
-  });
-
-function serve(frames: unknown[]): void {
-  const body = `${frames.map((f) => `data: ${JSON.stringify(f)}\n\n`).join('')}data: [DONE]\n\n`;
-  up.setScript(() => ({
-    status: 200,
-    headers: { 'content-type': 'text/event-stream' },
-    reads: [Buffer.from(body)],
-  }));
-}
-
 const WEATHER: Anthropic.Tool = {
   name: 'get_weather',
   input_schema: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
@@ -70,19 +48,9 @@ const WEATHER: Anthropic.Tool = {
 
 describe('Anthropic SDK stream helpers, parallel tool calls from an OpenAI-compatible backend', () => {
   it('interleaved argument fragments: two tool_use blocks with whole inputs', async () => {
-    serve([
-      chunk({ role: 'assistant', content: '' }),
-      call(0, '', 'call_paris'),
-      call(1, '', 'call_rome'),
-      call(0, '{"city":'),
-      call(1, '{"city":'),
-      call(0, '"Paris"}'),
-      call(1, '"Rome"}'),
-      chunk({}, 'tool_calls'),
-      { ...base, choices: [], usage: { prompt_tokens: 20, completion_tokens: 12, total_tokens: 32 } },
-    ]);
+    serveChatStream(up, INTERLEAVED_WEATHER_CALLS);
     const stream = client.messages.stream({
-      model: 'qwen',
+      model: 'm',
       max_tokens: 200,
       tools: [WEATHER],
       messages: [{ role: 'user', content: 'Weather in Paris and Rome?' }],

@@ -6,6 +6,7 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ScriptedUpstream, startScriptedUpstream } from '../fakes/scripted_upstream.ts';
+import { chatChunk, serveChatStream } from '../helpers/chat_chunks.ts';
 import { type InProcessDataplane, startDataplane } from '../helpers/dataplane.ts';
 import { sha256 } from '../policy/fixtures.ts';
 
@@ -39,24 +40,12 @@ afterAll(async () => {
   await up?.close();
 });
 
-const base = { id: 'chatcmpl-r1', object: 'chat.completion.chunk', created: 1, model: 'r1' };
-const chunk = (delta: unknown, finish: string | null = null) => ({
-  ...base,
-  choices: [{ index: 0, delta, finish_reason: finish }],
-});
-
 describe('a cap while a passed-through reasoning model is still reasoning', () => {
   it('the reasoning is cut short and never becomes the answer', async () => {
-    const frames = [
-      chunk({ role: 'assistant', content: null, reasoning_content: 'Let me think about this carefully' }),
-      chunk({ content: 'The answer is 4.' }, 'stop'),
-    ];
-    const body = `${frames.map((f) => `data: ${JSON.stringify(f)}\n\n`).join('')}data: [DONE]\n\n`;
-    up.setScript(() => ({
-      status: 200,
-      headers: { 'content-type': 'text/event-stream' },
-      reads: [Buffer.from(body)],
-    }));
+    serveChatStream(up, [
+      chatChunk({ role: 'assistant', content: null, reasoning_content: 'Let me think about this carefully' }),
+      chatChunk({ content: 'The answer is 4.' }, 'stop'),
+    ]);
     const client = new OpenAI({ baseURL: dp.baseURL, apiKey: 'sk-capped', maxRetries: 0 });
     const stream = client.chat.completions.stream({
       model: 'r1',

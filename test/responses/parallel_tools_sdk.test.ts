@@ -8,6 +8,7 @@ import { jsonSchema, streamText, tool } from 'ai';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ScriptedUpstream, startScriptedUpstream } from '../fakes/scripted_upstream.ts';
+import { INTERLEAVED_WEATHER_CALLS, serveChatStream } from '../helpers/chat_chunks.ts';
 import { type InProcessDataplane, startDataplane } from '../helpers/dataplane.ts';
 
 let up: ScriptedUpstream;
@@ -40,39 +41,7 @@ afterAll(async () => {
   await up?.close();
 });
 
-const base = { id: 'chatcmpl-r', object: 'chat.completion.chunk', created: 1, model: 'qwen' };
-const chunk = (delta: unknown, finish: string | null = null) => ({
-  ...base,
-  choices: [{ index: 0, delta, finish_reason: finish }],
-});
-const call = (index: number, args: string, id?: string) =>
-  chunk({
-    tool_calls: [
-      id
-        ? { index, id, type: 'function', function: { name: 'get_weather', arguments: args } }
-        : { index, function: { arguments: args } },
-    ],
-  });
-
-beforeAll(() => {
-  const frames = [
-    chunk({ role: 'assistant' }),
-    call(0, '', 'call_paris'),
-    call(1, '', 'call_rome'),
-    call(0, '{"city":'),
-    call(1, '{"city":'),
-    call(0, '"Paris"}'),
-    call(1, '"Rome"}'),
-    chunk({}, 'tool_calls'),
-    { ...base, choices: [], usage: { prompt_tokens: 20, completion_tokens: 12, total_tokens: 32 } },
-  ];
-  const body = `${frames.map((f) => `data: ${JSON.stringify(f)}\n\n`).join('')}data: [DONE]\n\n`;
-  up.setScript(() => ({
-    status: 200,
-    headers: { 'content-type': 'text/event-stream' },
-    reads: [Buffer.from(body)],
-  }));
-});
+beforeAll(() => serveChatStream(up, INTERLEAVED_WEATHER_CALLS));
 
 const PARAMS = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } as const;
 
@@ -81,7 +50,7 @@ describe('Responses clients, interleaved parallel tool calls from a chat backend
     const seen: unknown[] = [];
     const provider = createOpenAI({ baseURL: dp.baseURL, apiKey: 'client-key' });
     const result = streamText({
-      model: provider('qwen'),
+      model: provider('m'),
       prompt: 'Weather in Paris and Rome?',
       tools: {
         get_weather: tool({
@@ -104,7 +73,7 @@ describe('Responses clients, interleaved parallel tool calls from a chat backend
   it('openai SDK responses.stream: each function_call item is done with its whole arguments', async () => {
     const client = new OpenAI({ baseURL: dp.baseURL, apiKey: 'client-key', maxRetries: 0 });
     const stream = client.responses.stream({
-      model: 'qwen',
+      model: 'm',
       input: 'Weather in Paris and Rome?',
       tools: [{ type: 'function', name: 'get_weather', strict: false, parameters: PARAMS }],
     });

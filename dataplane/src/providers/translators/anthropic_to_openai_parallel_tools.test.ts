@@ -4,6 +4,7 @@
 // Before, call 0 was closed when call 1 appeared and reopened for its next fragment: four blocks and
 // JSON the Anthropic SDK could not parse. Through the real translator, fed in pieces of every size.
 import { describe, expect, it } from 'vitest';
+import { chatChunk, chatSse, toolCallChunk } from '../../../../test/helpers/chat_chunks.ts';
 import {
   assemble,
   assertAnthropicGrammar,
@@ -17,21 +18,9 @@ import {
 import type { StreamEvent } from '../types.ts';
 import { anthropicToOpenAI } from './anthropic_to_openai.ts';
 
-const base = { id: 'chatcmpl-9', object: 'chat.completion.chunk', created: 1, model: 'm' };
-const chunk = (delta: unknown, finish: string | null = null) => ({
-  ...base,
-  choices: [{ index: 0, delta, finish_reason: finish }],
-});
-const call = (index: number, args: string, id?: string) =>
-  chunk({
-    tool_calls: [
-      id
-        ? { index, id, type: 'function', function: { name: `tool_${index}`, arguments: args } }
-        : { index, function: { arguments: args } },
-    ],
-  });
-const sse = (frames: unknown[]) =>
-  `${frames.map((f) => `data: ${JSON.stringify(f)}\n\n`).join('')}data: [DONE]\n\n`;
+const call = (index: number, args: string, id?: string) => toolCallChunk(index, args, id, `tool_${index}`);
+const chunk = chatChunk;
+const sse = chatSse;
 const ctx = () => ctxFor('openai', 'anthropic-messages', { stream: true });
 
 function translate(frames: unknown[], size: number): ParsedEvent[] {

@@ -5,6 +5,7 @@
 // deltas of an item already done, so the Vercel AI SDK ran call 0 with `{}`. Each call is now one
 // item: added, its argument deltas, done with the whole arguments, and nothing of it after.
 import { describe, expect, it } from 'vitest';
+import { chatChunk, toolCallChunk } from '../../../../test/helpers/chat_chunks.ts';
 import { resolvedProvider, translateContext } from '../../../../test/helpers/provider_context.ts';
 import { SseParser } from '../../wire/sse.ts';
 import { findTranslator } from '../registry.ts';
@@ -15,16 +16,10 @@ type Obj = Record<string, unknown>;
 const vllm = resolvedProvider('vllm', { baseUrl: 'http://127.0.0.1:9/v1', name: 'local' });
 const translator = findTranslator('openai-responses', 'openai') as Translator;
 
-const chunk = (delta: Obj, finish: string | null = null) =>
-  `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+const frame = (c: unknown) => `data: ${JSON.stringify(c)}\n\n`;
+const chunk = (delta: Obj, finish: string | null = null) => frame(chatChunk(delta, finish));
 const call = (index: number, args: string, id?: string) =>
-  chunk({
-    tool_calls: [
-      id
-        ? { index, id, type: 'function', function: { name: `tool_${index}`, arguments: args } }
-        : { index, function: { arguments: args } },
-    ],
-  });
+  frame(toolCallChunk(index, args, id, `tool_${index}`));
 
 async function stream() {
   const c = translateContext(vllm, { model: 'm', stream: true, clientApi: 'openai-responses' });
