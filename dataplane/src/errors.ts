@@ -17,6 +17,11 @@ interface ErrorSpec {
   doc: string;
   /** the `code` OpenAI uses for the same problem, shown in the body instead of Sluice's own */
   publicCode?: string;
+  /**
+   * A 5xx that no retry can fix: the answer says `x-should-retry: false`, which the openai and
+   * Anthropic SDKs read before the status (they retry every other 5xx twice by default).
+   */
+  permanent?: true;
 }
 
 export const ERRORS = {
@@ -127,6 +132,7 @@ export const ERRORS = {
   SLUICE_ERR_EGRESS_DENIED: {
     status: 502,
     type: 'upstream_error',
+    permanent: true,
     doc: "The provider's address is refused by the platform's egress policy (config `egress`); the message names the rule.",
   },
   SLUICE_ERR_RESPONSE_TOO_LARGE: {
@@ -152,6 +158,7 @@ export const ERRORS = {
   SLUICE_ERR_LOOP_DETECTED: {
     status: 508,
     type: 'invalid_request_error',
+    permanent: true,
     doc: 'The request passed through more Sluice gateways than allowed (`x-sluice-hop`): a provider points back at a gateway.',
   },
   SLUICE_ERR_UPSTREAM_TIMEOUT: {
@@ -165,6 +172,8 @@ export type ErrorCode = keyof typeof ERRORS;
 
 /** Sluice's own code of an error answer (the body keeps the provider's or OpenAI's code). */
 export const ERROR_CODE_HEADER = 'x-sluice-error-code';
+/** The SDKs' retry hint, read before the status. */
+export const SHOULD_RETRY_HEADER = 'x-should-retry';
 
 /**
  * What an upstream said about its error, kept so the client sees the provider's meaning (its `type`,
@@ -213,6 +222,7 @@ export class GatewayError extends Error {
     this.param = opts.param !== undefined ? opts.param : (opts.upstream?.param ?? null);
     // every error answer names Sluice's own code in a header, whichever code its body carries
     this.headers = { ...opts.headers, [ERROR_CODE_HEADER]: code };
+    if ((ERRORS[code] as ErrorSpec).permanent) this.headers[SHOULD_RETRY_HEADER] = 'false';
     this.publicCode =
       opts.publicCode !== undefined
         ? opts.publicCode

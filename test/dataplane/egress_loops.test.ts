@@ -67,7 +67,11 @@ describe('a provider aimed back at the gateway', () => {
     proxy = await startCountingProxy(() => gateway.url);
     gateway = await startDataplane({
       access: 'open',
-      providers: [openaiProvider('self', `${proxy.url}/v1`)],
+      // a loop fails at every level: the breaker would eject the provider after one looping request,
+      // and the next request would meet 503 instead of the loop this suite is about
+      providers: [
+        { ...openaiProvider('self', `${proxy.url}/v1`), circuitBreaker: { consecutiveFailures: 1000 } },
+      ],
       // retries on every level would multiply the nested requests if a loop were retried
       routes: [{ name: 'loop', backends: [{ provider: 'self' }], retry: { attempts: 2, baseDelayMs: 1 } }],
     });
@@ -87,6 +91,16 @@ describe('a provider aimed back at the gateway', () => {
       Array.from({ length: MAX_HOPS + 1 }, (_, i) => String(i + 1)).sort(),
     );
     expect(proxy.seen.every((s) => s.status === 508)).toBe(true);
+  });
+
+  it("tells the SDKs not to retry it: a client's default retries would run the loop again", async () => {
+    // the openai and Anthropic SDKs retry every 5xx twice unless the answer says x-should-retry: false
+    const before = proxy.seen.length;
+    const client = new OpenAI({ baseURL: gateway.baseURL, apiKey: 'unused', maxRetries: 2 });
+    const err = await sdkError(client.chat.completions.create(hello));
+    expect(err.status).toBe(508);
+    expect(err.headers?.get('x-should-retry')).toBe('false');
+    expect(proxy.seen.length - before).toBe(MAX_HOPS + 1);
   });
 });
 
@@ -116,10 +130,22 @@ describe('the egress policy', () => {
       routes: [{ name: 'r', backends: [{ provider: 'local' }], retry: { attempts: 0 } }],
     });
     try {
-      const client = new OpenAI({ baseURL: gateway.baseURL, apiKey: 'unused', maxRetries: 0 });
+      // with the SDK's default retries: a denied address stays denied, so the answer says not to retry
+      let sent = 0;
+      const client = new OpenAI({
+        baseURL: gateway.baseURL,
+        apiKey: 'unused',
+        maxRetries: 2,
+        fetch: (input, init) => {
+          sent++;
+          return fetch(input, init);
+        },
+      });
       const err = await sdkError(client.chat.completions.create(hello));
       expect(err.status).toBe(502);
       expect(err.message).toMatch(/egress policy denies localhost \((127\.0\.0\.1|::1)\): egress\.deny/);
+      expect(err.headers?.get('x-should-retry')).toBe('false');
+      expect(sent).toBe(1);
       expect(upstreamHits).toBe(0);
     } finally {
       await gateway.stop();

@@ -129,6 +129,48 @@ describe('whitespace-only stop sequences, enforced by Sluice for Anthropic', () 
     expect(whole.finish).toBe('stop');
   });
 
+  it('keeps a tool call made before the sequence, whole and streamed alike', async () => {
+    // Claude may call a tool and then write text: the call was complete before the newline came, so
+    // it stays, as in the stream (the whole answer used to drop it); the text stops at the newline
+    fake.setScript(() => ({
+      content: [
+        { type: 'tool_use', id: 'toolu_first', name: 'lookup', input: { q: 'x' } },
+        { type: 'text', text: 'looked\nup' },
+      ],
+      stopReason: 'tool_use',
+      textChunk: 2,
+    }));
+    const tools = [
+      {
+        type: 'function' as const,
+        function: { name: 'lookup', parameters: { type: 'object', properties: { q: { type: 'string' } } } },
+      },
+    ];
+    const whole = await client.chat.completions.create({ ...ask, stop: ['\n'], tools });
+    const stream = client.chat.completions.stream({ ...ask, stop: ['\n'], tools });
+    const streamed = await stream.finalChatCompletion();
+    for (const choice of [whole.choices[0], streamed.choices[0]]) {
+      expect(choice?.message.content).toBe('looked');
+      expect(
+        choice?.message.tool_calls?.map((c) => [c.id, c.type === 'function' && c.function.arguments]),
+      ).toEqual([['toolu_first', '{"q":"x"}']]);
+      expect(choice?.finish_reason).toBe('stop');
+    }
+  });
+
+  it('drops a tool call the model would only have made after the sequence', async () => {
+    fake.setScript(() => ({
+      content: [
+        { type: 'text', text: 'one\ntwo' },
+        { type: 'tool_use', id: 'toolu_late', name: 'lookup', input: { q: 'y' } },
+      ],
+      stopReason: 'tool_use',
+    }));
+    const r = await client.chat.completions.create({ ...ask, stop: ['\n'] });
+    expect(r.choices[0]?.message.content).toBe('one');
+    expect(r.choices[0]?.message.tool_calls).toBeUndefined();
+  });
+
   it('refuses more than 4 whitespace-only sequences in the client shape', async () => {
     const err = await client.chat.completions
       .create({ ...ask, stop: ['\n', '\n\n', ' ', '\t', '\r\n'] })

@@ -235,6 +235,9 @@ describe('bedrock through the gateway with the openai SDK', () => {
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.BadRequestError);
     expect((err as Error).message).toContain('inferenceConfig.temperature must be between 0 and 1');
+    // Bedrock names the exception only in its x-amzn-errortype header; docs/errors.md promises it as
+    // the body's `code` (it was null: the body is just {"message"})
+    expect((err as InstanceType<typeof OpenAI.BadRequestError>).code).toBe('ValidationException');
   });
 
   it('ends the client stream with an error on a mid-stream exception or a corrupt frame', async () => {

@@ -91,6 +91,27 @@ describe('conversation state shared through Redis', () => {
     expect((await a.responses.retrieve(mine.id)).id).toBe(mine.id);
   });
 
+  it('an item_reference to an item made on one replica resolves on the other, for its tenant only', async () => {
+    const a = client(url(0), 'sk-team-a');
+    const first = await a.responses.create({ model: 'gpt-4o-mini', input: 'My name is Ada.' });
+    const reference = { type: 'item_reference' as const, id: first.output[0]?.id as string };
+    const b = client(url(1), 'sk-team-a');
+    const second = await b.responses.create({
+      model: 'gpt-4o-mini',
+      input: [reference, { role: 'user', content: 'Who am I?' }],
+    });
+    expect(second.status).toBe('completed');
+    // the referenced answer was sent (and counted) as content
+    const alone = await b.responses.create({ model: 'gpt-4o-mini', input: 'Who am I?' });
+    expect(second.usage?.input_tokens).toBeGreaterThan((alone.usage?.input_tokens ?? 0) + 3);
+    await expect(
+      client(url(1), 'sk-team-b').responses.create({
+        model: 'gpt-4o-mini',
+        input: [reference, { role: 'user', content: 'Who am I?' }],
+      }),
+    ).rejects.toMatchObject({ status: 404, param: 'input' });
+  });
+
   it('limits count the expanded conversation', async () => {
     const small = client(url(0), 'sk-small');
     let prev: string | undefined;

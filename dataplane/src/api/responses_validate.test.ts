@@ -28,3 +28,30 @@ describe('Responses tools', () => {
     ).not.toThrow();
   });
 });
+
+// An item_reference (the Vercel AI SDK's way to send earlier steps' items while `store` is on) is taken
+// and resolved from the stored responses later (responses/conversation.ts); it needs its string id.
+describe('Responses item_reference items', () => {
+  it('takes one with an id', () => {
+    expect(() =>
+      validateResponsesBody({
+        model: 'm',
+        input: [
+          { type: 'item_reference', id: 'msg_1' },
+          { role: 'user', content: 'hi' },
+        ],
+      }),
+    ).not.toThrow();
+  });
+
+  it.each([{}, { id: 7 }])('refuses one without a string id (%j)', (extra) => {
+    let caught: unknown;
+    try {
+      validateResponsesBody({ model: 'm', input: [{ type: 'item_reference', ...extra }] });
+    } catch (err) {
+      caught = err;
+    }
+    expect((caught as GatewayError).status).toBe(400);
+    expect((caught as GatewayError).param).toBe('input[0].id');
+  });
+});

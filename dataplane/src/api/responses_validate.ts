@@ -10,8 +10,17 @@ type Obj = Record<string, unknown>;
 
 const ROLES = new Set(['user', 'assistant', 'system', 'developer']);
 const INPUT_PARTS = new Set(['input_text', 'input_image', 'input_file', 'output_text', 'refusal']);
-/** item types Sluice can carry to every backend; others are refused with a clear 400 */
-const ITEM_TYPES = new Set(['message', 'function_call', 'function_call_output', 'reasoning']);
+/**
+ * item types Sluice can carry to every backend (an item_reference is replaced by the stored item it
+ * names, responses/conversation.ts); others are refused with a clear 400
+ */
+const ITEM_TYPES = new Set([
+  'message',
+  'function_call',
+  'function_call_output',
+  'reasoning',
+  'item_reference',
+]);
 /** Bounds on what one request may carry (OpenAI's own: 128 tools; items are bounded by the body size). */
 const MAX_TOOLS = 128;
 const MAX_ITEMS = 10_000;
@@ -78,6 +87,8 @@ function validateItem(item: unknown, at: string): void {
     str(item, 'call_id', at);
     str(item, 'name', at);
     str(item, 'arguments', at);
+  } else if (type === 'item_reference') {
+    str(item, 'id', at);
   } else if (type === 'function_call_output') {
     str(item, 'call_id', at);
     const out = item.output;

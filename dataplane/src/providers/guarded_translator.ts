@@ -14,6 +14,7 @@ import type {
   TranslatedResponse,
   Translator,
   UpstreamErrorInfo,
+  UpstreamHeaders,
 } from './types.ts';
 
 /**
@@ -89,10 +90,15 @@ export function guardedTranslator(t: Translator): Translator {
     createStream: (ctx) => guardedStream(t.createStream(ctx), ctx.provider.name),
     // An error body is read for its message and identifiers only; whatever their types, the client
     // gets strings (or null), and an unreadable body is reported by its status.
-    parseError(status: number, body: Buffer, ctx: TranslateContext): UpstreamErrorInfo {
+    parseError(
+      status: number,
+      body: Buffer,
+      ctx: TranslateContext,
+      headers?: UpstreamHeaders,
+    ): UpstreamErrorInfo {
       let info: UpstreamErrorInfo | undefined;
       try {
-        info = t.parseError(status, body, ctx);
+        info = t.parseError(status, body, ctx, headers);
       } catch {
         info = undefined;
       }

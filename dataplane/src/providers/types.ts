@@ -170,6 +170,9 @@ export interface UpstreamErrorInfo {
   param?: string | null;
 }
 
+/** An upstream response's headers, as the transport gives them. */
+export type UpstreamHeaders = Record<string, string | string[] | undefined>;
+
 export interface Translator {
   readonly clientApi: ClientApi;
   readonly backendApi: BackendApi;
@@ -188,6 +191,14 @@ export interface Translator {
   parseResponse(body: Buffer, ctx: TranslateContext): TranslatedResponse;
   /** Make a stateful translator for one streaming response. */
   createStream(ctx: TranslateContext): StreamTranslator;
-  /** Extract a readable message from an upstream error body (never echoing credentials). */
-  parseError(status: number, body: Buffer, ctx: TranslateContext): UpstreamErrorInfo;
+  /**
+   * Extract a readable message from an upstream error body (never echoing credentials). `headers` are
+   * the error response's: some providers name the error only there (Bedrock's x-amzn-errortype).
+   */
+  parseError(
+    status: number,
+    body: Buffer,
+    ctx: TranslateContext,
+    headers?: UpstreamHeaders,
+  ): UpstreamErrorInfo;
 }

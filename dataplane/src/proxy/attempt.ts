@@ -107,7 +107,7 @@ export class Attempt {
   async rejected(): Promise<GatewayError> {
     const response = this.response as UpstreamResponse;
     const body = await response.body.readAll(MAX_ERROR_BODY).catch(() => Buffer.alloc(0));
-    const info = this.translator.parseError(response.status, body, this.tctx);
+    const info = this.translator.parseError(response.status, body, this.tctx, response.headers);
     const name = this.provider.name;
     const status = response.status;
     const headers: Record<string, string> = {};

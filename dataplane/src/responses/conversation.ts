@@ -32,9 +32,36 @@ function withoutId(item: Obj): Obj {
   return rest;
 }
 
+/**
+ * Each `item_reference` (the Vercel AI SDK sends earlier steps' items so when `store` is on) replaced
+ * by the stored item it names, or dropped when that item carries nothing into a turn (reasoning). An
+ * id this tenant's stored responses never had is OpenAI's 404 naming `input`.
+ */
+async function resolveReferences(items: Obj[], scope: ExchangeScope): Promise<Obj[]> {
+  if (!items.some((item) => item.type === 'item_reference')) return items;
+  const states = statesFor(scope.runtime);
+  const resolved = await Promise.all(
+    items.map(async (item) => {
+      if (item.type !== 'item_reference') return item;
+      const id = item.id as string;
+      const stored = await states.loadItem(scope.namespace, id);
+      if (stored === undefined) {
+        throw new GatewayError(
+          'SLUICE_ERR_RESPONSE_NOT_FOUND',
+          `Item with id '${id.slice(0, 128)}' not found. Items are not persisted when \`store\` is set to false. Try again with \`store\` set to true, or remove this item from your input.`,
+          { param: 'input', publicCode: null },
+        );
+      }
+      return stored;
+    }),
+  );
+  return resolved.filter((item): item is Obj => item !== null);
+}
+
 export async function prepareConversation(request: ClientRequest, scope: ExchangeScope): Promise<void> {
   const body = request.body;
-  const turn = inputItems(body.input);
+  const given = inputItems(body.input);
+  const turn = await resolveReferences(given, scope);
   const prev = body.previous_response_id;
   let history: Obj[] = [];
   if (typeof prev === 'string') {
@@ -53,7 +80,7 @@ export async function prepareConversation(request: ClientRequest, scope: Exchang
     history = record.items.map(withoutId);
   }
   const items = history.length > 0 ? history.concat(turn.map(withoutId)) : turn;
-  if (history.length > 0) request.body = { ...body, input: items };
+  if (history.length > 0 || turn !== given) request.body = { ...body, input: items };
   expanded.set(request, { items, inputStart: history.length });
 }
 
@@ -75,5 +102,7 @@ export async function storeConversation(
   const turn = expanded.get(request);
   const response = finalResponse(answer);
   if (!turn || !response?.id || (response.status !== 'completed' && response.status !== 'incomplete')) return;
-  await statesFor(scope.runtime).save(scope.namespace, recordFor(response, turn.items, turn.inputStart));
+  const states = statesFor(scope.runtime);
+  await states.save(scope.namespace, recordFor(response, turn.items, turn.inputStart));
+  await states.saveItems(scope.namespace, response);
 }

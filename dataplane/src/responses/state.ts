@@ -11,6 +11,9 @@ import { RESPONSE_ID } from '../wire/responses/format.ts';
 
 type Obj = Record<string, unknown>;
 
+/** The ids Sluice gives output items (msg_..., fc_..., rs_...) and OpenAI's: bounded, key-safe. */
+const ITEM_ID = /^[A-Za-z0-9_-]{1,128}$/;
+
 export interface StateSettings {
   ttlSeconds: number;
   maxRecordBytes: number;
@@ -117,6 +120,47 @@ export class ResponseStates {
     } catch (err) {
       throw unavailable(err);
     }
+  }
+
+  /**
+   * A stored response's output item by its id, as the input item a later turn sends back (an
+   * `item_reference` names it): null for an item that carries nothing into a next turn (reasoning),
+   * undefined when unknown to this tenant.
+   */
+  async loadItem(namespace: string, id: string): Promise<Obj | null | undefined> {
+    if (!ITEM_ID.test(id)) return undefined;
+    let raw: Buffer | undefined;
+    try {
+      raw = this.#shared
+        ? await this.#shared.recordGet?.(this.#itemKey(namespace, id))
+        : memory.get(this.#itemKey(namespace, id));
+    } catch (err) {
+      throw unavailable(err);
+    }
+    return raw ? (JSON.parse(raw.toString('utf8')) as { item: Obj | null }).item : undefined;
+  }
+
+  /** Keep each output item of a stored response under its id, for the item_references of later turns. */
+  async saveItems(namespace: string, response: ResponseObject): Promise<void> {
+    const ttlMs = this.#settings.ttlSeconds * 1000;
+    const writes: Array<Promise<unknown>> = [];
+    for (const item of response.output) {
+      if (typeof item.id !== 'string' || !ITEM_ID.test(item.id)) continue;
+      const value = Buffer.from(JSON.stringify({ item: asInput(item) ?? null }));
+      if (value.length > this.#settings.maxRecordBytes) continue;
+      const key = this.#itemKey(namespace, item.id);
+      if (!this.#shared) memory.set(key, value, ttlMs, this.#settings.memoryMaxBytes);
+      else writes.push(this.#shared.recordSet?.(key, value, ttlMs) ?? Promise.resolve());
+    }
+    try {
+      await Promise.all(writes);
+    } catch (err) {
+      throw unavailable(err);
+    }
+  }
+
+  #itemKey(namespace: string, id: string): string {
+    return `ritem:${namespace}:${id}`;
   }
 
   async delete(namespace: string, id: string): Promise<boolean> {

@@ -69,6 +69,7 @@ export function anthropicVia(openaiChatToBackend: Translator): Translator {
     },
     createStream: (ctx) =>
       new ComposedStream(openaiChatToBackend.createStream(innerOf(ctx)), anthropicToOpenAI.createStream(ctx)),
-    parseError: (status, body, ctx) => openaiChatToBackend.parseError(status, body, innerOf(ctx)),
+    parseError: (status, body, ctx, headers) =>
+      openaiChatToBackend.parseError(status, body, innerOf(ctx), headers),
   };
 }

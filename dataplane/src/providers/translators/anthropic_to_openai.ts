@@ -23,6 +23,7 @@ import { anthropicToOpenAIChat } from '../../wire/anthropic/to_openai.ts';
 import { parseOpenAIError } from '../../wire/openai/error.ts';
 import { fromOpenAIUsage, type OpenAIUsage } from '../../wire/openai/usage.ts';
 import { type SseFrame, SseParser } from '../../wire/sse.ts';
+import { ToolCallSequencer } from '../../wire/tool_sequence.ts';
 import { midStreamFailure, parseUpstreamJson } from '../../wire/upstream_json.ts';
 import { jsonRequestHeaders, upstreamPath } from '../request_parts.ts';
 import type {
@@ -119,7 +120,8 @@ interface OpenAIChunk {
 /** What a text-carrying event changed, so a cap that cuts it can resume from the state before it. */
 interface CutInfo {
   before: WriterState;
-  kind: 'text' | 'tool_args';
+  /** tool_args: sent in the open tool block; held: kept back for a later block (a cut drops it) */
+  kind: 'text' | 'tool_args' | 'held';
 }
 
 class OpenAIToAnthropicStream implements StreamTranslator {
@@ -128,8 +130,8 @@ class OpenAIToAnthropicStream implements StreamTranslator {
   readonly #held = new HeldFailure();
   readonly #w = new AnthropicEventWriter();
   readonly #cuts = new WeakMap<StreamEvent, CutInfo>();
-  /** OpenAI tool call index of the open tool block */
-  #toolIndex: number | undefined;
+  /** parallel tool calls whose fragments may interleave, sent as sequential blocks */
+  readonly #tools: ToolCallSequencer;
   #finish: string | null = null;
   #usage: Usage | undefined;
   #output = '';
@@ -137,6 +139,14 @@ class OpenAIToAnthropicStream implements StreamTranslator {
 
   constructor(ctx: TranslateContext) {
     this.#ctx = ctx;
+    const w = this.#w;
+    const sink = {
+      toolOpen: () => w.openKind === 'tool_use',
+      start: (_index: number, id: string, name: string) => w.toolStart(id, name),
+      args: (_index: number, text: string) => w.toolArgs(text),
+      close: () => w.close(),
+    };
+    this.#tools = new ToolCallSequencer(sink, (index) => `toolu_${ctx.requestId}_${index}`);
   }
 
   push(chunk: Buffer): StreamEvent[] {
@@ -169,7 +179,8 @@ class OpenAIToAnthropicStream implements StreamTranslator {
     this.#done = true;
     const usage = this.#usage ?? estimatedUsage(this.#ctx, this.#output);
     const start = this.#w.started ? '' : this.#start(undefined, undefined);
-    return { data: start + this.#w.end(finishToAnthropicStop(this.#finish), usage), done: true };
+    const blocks = this.#tools.flush();
+    return { data: start + blocks + this.#w.end(finishToAnthropicStop(this.#finish), usage), done: true };
   }
 
   #textEvent(data: string, text: string, before: WriterState, kind: CutInfo['kind']): StreamEvent {
@@ -191,23 +202,22 @@ class OpenAIToAnthropicStream implements StreamTranslator {
       const choice = chunk.choices?.[0];
       const content = choice?.delta?.content;
       if (content) {
+        // held tool calls go out whole first: text after tool calls starts a block of its own
+        const blocks = this.#tools.flush();
+        if (blocks) events.push({ data: blocks });
         const before = this.#w.snapshot();
         events.push(this.#textEvent(this.#w.text(content), content, before, 'text'));
       }
       for (const call of choice?.delta?.tool_calls ?? []) {
-        const index = call.index ?? 0;
-        let data = '';
-        const before = this.#w.snapshot();
-        if (this.#toolIndex !== index || this.#w.openKind !== 'tool_use') {
-          this.#toolIndex = index;
-          data += this.#w.toolStart(
-            call.id ?? `toolu_${this.#ctx.requestId}_${index}`,
-            call.function?.name ?? '',
-          );
-        }
         const args = call.function?.arguments ?? '';
-        data += this.#w.toolArgs(args);
-        events.push(args ? this.#textEvent(data, args, before, 'tool_args') : { data });
+        const before = this.#w.snapshot();
+        const { data, live } = this.#tools.push({
+          index: call.index ?? 0,
+          id: call.id,
+          name: call.function?.name,
+          args,
+        });
+        events.push(args ? this.#textEvent(data, args, before, live ? 'tool_args' : 'held') : { data });
       }
       if (choice?.finish_reason) this.#finish = choice.finish_reason;
       const usage = fromOpenAIUsage(chunk.usage);
@@ -248,6 +258,8 @@ class OpenAIToAnthropicStream implements StreamTranslator {
 
   textChunk(text: string, cut?: StreamEvent): string {
     const info = this.#rewind(cut);
+    // a held call never reached the client: no part of it is sent
+    if (info?.kind === 'held') return '';
     if (info?.kind === 'tool_args') {
       // the tool block may have started inside the cut event: restart it only if the client lacks it
       return this.#w.openKind === 'tool_use' ? this.#w.toolArgs(text) : '';

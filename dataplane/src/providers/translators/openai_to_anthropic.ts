@@ -7,6 +7,7 @@ import { GatewayError } from '../../errors.ts';
 import { countTokens } from '../../tokens/counter.ts';
 import { parseAnthropicError, streamErrorFromAnthropic } from '../../wire/anthropic/error.ts';
 import {
+  type AnthropicBlock,
   type AnthropicMessage,
   AnthropicUsageTracker,
   anthropicHeaders,
@@ -18,7 +19,7 @@ import {
 import { openaiChatToAnthropic } from '../../wire/anthropic/from_openai.ts';
 import { anthropicMessageToOpenAI } from '../../wire/anthropic/to_openai.ts';
 import { OpenAIChunkStream } from '../../wire/openai/response.ts';
-import { StopMatcher, stopIndex } from '../../wire/openai/stop_matcher.ts';
+import { StopMatcher } from '../../wire/openai/stop_matcher.ts';
 import { type SseFrame, SseParser } from '../../wire/sse.ts';
 import { parseUpstreamJson } from '../../wire/upstream_json.ts';
 import { upstreamPath } from '../request_parts.ts';
@@ -59,27 +60,42 @@ function parseResponse(body: Buffer, ctx: TranslateContext): TranslatedResponse 
       `provider '${ctx.provider.name}' returned a body that is not an Anthropic message`,
     );
   }
-  const out = anthropicMessageToOpenAI(msg, ctx.clientModel);
   const stops = enforcedStops.get(ctx);
-  if (stops) cutAtStop(out, stops);
+  if (stops) cutAtStop(msg, stops);
+  const out = anthropicMessageToOpenAI(msg, ctx.clientModel);
   return { body: JSON.stringify(out.body), usage: out.usage, finishReason: out.finishReason ?? undefined };
 }
 
 /**
- * The answer ends where the first enforced stop sequence starts, as OpenAI's would: the text before
- * it, finish_reason 'stop', and no tool calls (the model would have stopped before making them). The
- * usage stays the upstream's: it generated, and charged for, the whole answer.
+ * The answer ends where the first enforced stop sequence starts, as OpenAI's would and as the stream
+ * cuts it: the blocks before it in the order the model wrote them (a tool call it completed before
+ * the sequence stays; one after it is dropped, the model would have stopped before making it), the
+ * text before the sequence, finish_reason 'stop'. A sequence spans adjacent text blocks but not a
+ * tool call. The usage stays the upstream's: it generated, and charged for, the whole answer.
  */
-function cutAtStop(out: ReturnType<typeof anthropicMessageToOpenAI>, stops: string[]): void {
-  const choice = (out.body.choices as Array<{ message: Record<string, unknown>; finish_reason: unknown }>)[0];
-  const content = choice?.message.content;
-  if (!choice || typeof content !== 'string') return;
-  const at = stopIndex(content, stops);
-  if (at < 0) return;
-  choice.message.content = content.slice(0, at);
-  delete choice.message.tool_calls;
-  choice.finish_reason = 'stop';
-  out.finishReason = 'stop';
+function cutAtStop(msg: Partial<AnthropicMessage>, stops: string[]): void {
+  const blocks = msg.content ?? [];
+  const matcher = new StopMatcher(stops);
+  const kept: AnthropicBlock[] = [];
+  for (const b of blocks) {
+    if (b.type === 'tool_use') {
+      const held = matcher.flush();
+      if (held) kept.push({ type: 'text', text: held });
+      kept.push(b);
+      continue;
+    }
+    if (b.type !== 'text') {
+      kept.push(b);
+      continue;
+    }
+    const step = matcher.push(b.text ?? '');
+    if (step.release) kept.push({ type: 'text', text: step.release });
+    if (step.stopped) {
+      msg.content = kept;
+      msg.stop_reason = 'stop_sequence';
+      return;
+    }
+  }
 }
 
 /** Anthropic events -> OpenAI chunks, on the shared OpenAI chunk writer (roles, tool call indexes, caps). */

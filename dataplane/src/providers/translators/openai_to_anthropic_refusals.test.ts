@@ -197,3 +197,58 @@ describe('stop sequences for Anthropic', () => {
     acceptedByAnthropic(req.headers, String(req.body));
   });
 });
+
+// A whole answer is cut at an enforced stop in the order the model wrote its blocks, as the stream is
+// cut: a tool call before the sequence stays, text and calls after it go; a sequence spans adjacent
+// text blocks but not a tool call (the stream releases held text when a tool call starts).
+describe('a whole answer cut at an enforced stop', () => {
+  async function answer(content: unknown[]) {
+    const ctx = ctxFor('anthropic', 'openai-chat');
+    await openaiToAnthropic.buildRequest(
+      { model: 'm', messages: [{ role: 'user', content: 'x' }], stop: ['\n\n'] },
+      ctx,
+    );
+    const msg = {
+      id: 'msg_1',
+      type: 'message',
+      role: 'assistant',
+      model: 'm',
+      content,
+      stop_reason: 'tool_use',
+      stop_sequence: null,
+      usage: { input_tokens: 3, output_tokens: 9 },
+    };
+    const out = openaiToAnthropic.parseResponse(Buffer.from(JSON.stringify(msg)), ctx);
+    const body = JSON.parse(String(out.body)) as {
+      choices: Array<{
+        message: { content: string | null; tool_calls?: Array<{ id: string }> };
+        finish_reason: string;
+      }>;
+    };
+    const c = body.choices[0];
+    return {
+      content: c?.message.content,
+      calls: c?.message.tool_calls?.map((t) => t.id),
+      finish: c?.finish_reason,
+      out,
+    };
+  }
+  const tool = (id: string) => ({ type: 'tool_use', id, name: 'f', input: {} });
+
+  it('keeps the calls made before the sequence and drops what follows it', async () => {
+    const r = await answer([
+      { type: 'text', text: 'a' },
+      tool('toolu_1'),
+      { type: 'text', text: 'b\n' },
+      { type: 'text', text: '\nc' },
+      tool('toolu_2'),
+    ]);
+    expect(r).toMatchObject({ content: 'ab', calls: ['toolu_1'], finish: 'stop' });
+    expect(r.out.usage).toMatchObject({ inputTokens: 3, outputTokens: 9 });
+  });
+
+  it('a sequence split by a tool call is no sequence', async () => {
+    const r = await answer([{ type: 'text', text: 'a\n' }, tool('toolu_1'), { type: 'text', text: '\nb' }]);
+    expect(r).toMatchObject({ content: 'a\n\nb', calls: ['toolu_1'], finish: 'tool_calls' });
+  });
+});

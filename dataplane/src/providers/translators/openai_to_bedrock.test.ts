@@ -264,6 +264,16 @@ describe('Converse response -> OpenAI', () => {
         ctx(),
       ),
     ).toEqual({ message: 'denied', type: 'permission_error', code: 'AccessDeniedException' });
+    // Bedrock runtime names it in the x-amzn-errortype header only (the body is {"message"})
+    const header = {
+      'x-amzn-errortype': 'ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/',
+    };
+    expect(
+      openaiChatToBedrock.parseError(429, Buffer.from('{"message":"Too many requests"}'), ctx(), header),
+    ).toEqual({ message: 'Too many requests', type: 'rate_limit_error', code: 'ThrottlingException' });
+    expect(openaiChatToBedrock.parseError(503, Buffer.from('<html>'), ctx(), header).code).toBe(
+      'ThrottlingException',
+    );
   });
 });
 

@@ -176,7 +176,7 @@ export const openaiChatToBedrock: Translator = {
   buildRequest: (body, ctx) => converseRequest(toConverseRequest(body, ctx), ctx),
   parseResponse: parseConverse,
   createStream: (ctx) => new BedrockChatStream(ctx),
-  parseError: (status, body) => parseBedrockError(status, body),
+  parseError: (status, body, _ctx, headers) => parseBedrockError(status, body, headers?.['x-amzn-errortype']),
 };
 
 export const openaiToBedrock: Translator[] = [openaiChatToBedrock];

@@ -6,6 +6,7 @@ import { openaiErrorJSON } from '../../api/openai_error.ts';
 import { GatewayError } from '../../errors.ts';
 import { ChunkReader } from '../../wire/openai/chunk_reader.ts';
 import { parseOpenAIError } from '../../wire/openai/error.ts';
+import { trimmedDelta } from '../../wire/openai/trimmed_delta.ts';
 import { fromOpenAIUsage, type OpenAIUsage, toOpenAIUsage } from '../../wire/openai/usage.ts';
 import { type SseFrame, SseParser, sseData } from '../../wire/sse.ts';
 import { midStreamFailure } from '../../wire/upstream_json.ts';
@@ -145,6 +146,8 @@ class OpenAIStream implements StreamTranslator {
   #created = Math.floor(Date.now() / 1000);
   #sawDone = false;
   #sawFinish = false;
+  /** the cut chunk a cap's trimmed delta was written for */
+  #cutTrimmed: StreamEvent | undefined;
 
   constructor(ctx: TranslateContext) {
     this.#ctx = ctx;
@@ -253,20 +256,23 @@ class OpenAIStream implements StreamTranslator {
     return sseData(JSON.stringify(body));
   }
 
-  textChunk(text: string): string {
+  textChunk(text: string, cut?: StreamEvent): string {
     const completions = this.#ctx.clientApi === 'openai-completions';
-    return this.#chunk(
-      completions
-        ? { index: 0, text, finish_reason: null }
-        : { index: 0, delta: { content: text }, finish_reason: null },
-    );
+    if (completions) return this.#chunk({ index: 0, text, finish_reason: null });
+    // the allowed text in the fields it came in (content, reasoning, tool arguments), role kept
+    const trimmed = cut ? trimmedDelta(String(cut.data), text) : undefined;
+    if (trimmed) this.#cutTrimmed = cut;
+    const { index, delta } = trimmed ?? { index: 0, delta: { content: text } };
+    return this.#chunk({ index, delta, finish_reason: null });
   }
 
-  finish(reason: 'length', usage: Usage): string {
+  finish(reason: 'length', usage: Usage, cut?: StreamEvent): string {
     const completions = this.#ctx.clientApi === 'openai-completions';
+    // none of the cut chunk was allowed: the role it announced comes with the finish
+    const untrimmed = cut && cut !== this.#cutTrimmed ? trimmedDelta(String(cut.data), '') : undefined;
     const last = completions
       ? { index: 0, text: '', finish_reason: reason }
-      : { index: 0, delta: {}, finish_reason: reason };
+      : { index: untrimmed?.index ?? 0, delta: untrimmed?.delta ?? {}, finish_reason: reason };
     // The usage chunk (empty choices) only when the client asked for it: the usual client loop reads
     // chunk.choices[0].delta and breaks on a chunk it did not request.
     const usageChunk = this.#ctx.clientWantsStreamUsage ? this.#chunk(undefined, usage) : '';

@@ -124,6 +124,7 @@ export function responsesVia(chatToBackend: Translator): Translator {
       );
       return new ComposedResponsesStream(chatToBackend.createStream(state.inner), outer);
     },
-    parseError: (status, body, ctx) => chatToBackend.parseError(status, body, stateOf(ctx).inner),
+    parseError: (status, body, ctx, headers) =>
+      chatToBackend.parseError(status, body, stateOf(ctx).inner, headers),
   };
 }

@@ -223,7 +223,7 @@ export function responsesToOpenAI(viaChat: Translator): Translator {
             (r) => echoPrevious(r, ctx),
           )
         : viaChat.createStream(ctx),
-    parseError: (status, body, ctx) =>
-      servesResponses(ctx) ? parseOpenAIError(status, body) : viaChat.parseError(status, body, ctx),
+    parseError: (status, body, ctx, headers) =>
+      servesResponses(ctx) ? parseOpenAIError(status, body) : viaChat.parseError(status, body, ctx, headers),
   };
 }

@@ -199,6 +199,10 @@ export function toConverseRequest(
 ): Record<string, unknown> {
   rejectUntranslatable(body, ctx);
   if (typeof body.n === 'number' && body.n > 1) unsupported(ctx, 'n > 1', 'n');
+  // Converse's inferenceConfig has no penalties (a temperature above 1 is Bedrock's own clear 400)
+  for (const k of ['presence_penalty', 'frequency_penalty']) {
+    if (typeof body[k] === 'number' && body[k] !== 0) unsupported(ctx, k, k);
+  }
   const rf = body.response_format as { type?: unknown } | undefined;
   if (rf && rf.type !== 'text')
     unsupported(ctx, `response_format '${shownValue(rf.type)}'`, 'response_format');

@@ -57,18 +57,25 @@ export function stopReason(r: string | undefined): string {
   return STOP.get(r) ?? 'stop';
 }
 
-/** Bedrock errors: {"message": "..."} (some services capitalise it), the type in x-amzn-errortype. */
-export function parseBedrockError(status: number, body: Buffer): UpstreamErrorInfo {
+/**
+ * Bedrock errors: {"message": "..."} (some services capitalise it), the exception's name in the
+ * x-amzn-errortype header ("ValidationException:http://internal.amazon.com/coral/...") or, from some
+ * services, in the body's __type ("com.amazon...#ValidationException"). The name is the code.
+ */
+export function parseBedrockError(
+  status: number,
+  body: Buffer,
+  errorType?: string | string[],
+): UpstreamErrorInfo {
+  const header = Array.isArray(errorType) ? errorType[0] : errorType;
+  let code = header ? (header.split(':')[0] ?? null) : null;
   try {
     const e = JSON.parse(body.toString('utf8')) as { message?: unknown; Message?: unknown; __type?: unknown };
+    if (typeof e.__type === 'string') code = e.__type.split('#').pop() ?? code;
     const message = e.message ?? e.Message;
-    if (typeof message === 'string' && message) {
-      // __type is "ValidationException" or "com.amazon...#ValidationException": the name is the code
-      const code = typeof e.__type === 'string' ? (e.__type.split('#').pop() ?? null) : null;
-      return { message, type: typeForStatus(status), code };
-    }
+    if (typeof message === 'string' && message) return { message, type: typeForStatus(status), code };
   } catch {
     // not JSON
   }
-  return { message: `HTTP ${status}`, type: typeForStatus(status) };
+  return { message: `HTTP ${status}`, type: typeForStatus(status), code };
 }

@@ -241,9 +241,25 @@ export function functionTools(tools: unknown, ctx: TranslateContext): FunctionTo
   });
 }
 
-/** Reject request features the OpenAI -> X translation cannot carry. */
+/** What each refused field asks for, in the refusal's words. */
+const UNTRANSLATABLE: ReadonlyArray<readonly [string, string]> = [
+  ['audio', 'audio output'],
+  ['prediction', 'predicted outputs'],
+  ['web_search_options', 'web search (web_search_options)'],
+  ['functions', 'the deprecated functions field (use tools)'],
+  ['function_call', 'the deprecated function_call field (use tool_choice)'],
+];
+
+/**
+ * Reject request features the OpenAI -> X translation cannot carry (Gemini, Bedrock): a 400 naming the
+ * field, never an answer that silently ignored it. Empty or neutral values ask for nothing.
+ */
 export function rejectUntranslatable(body: Record<string, unknown>, ctx: TranslateContext): void {
   if (body.logprobs === true || body.top_logprobs !== undefined) unsupported(ctx, 'logprobs', 'logprobs');
-  if (body.audio !== undefined) unsupported(ctx, 'audio output', 'audio');
-  if (body.prediction !== undefined) unsupported(ctx, 'predicted outputs', 'prediction');
+  for (const [field, feature] of UNTRANSLATABLE) {
+    if (body[field] !== undefined && body[field] !== null) unsupported(ctx, feature, field);
+  }
+  const bias = body.logit_bias;
+  if (bias !== null && typeof bias === 'object' && Object.keys(bias).length > 0)
+    unsupported(ctx, 'logit_bias', 'logit_bias');
 }

@@ -70,6 +70,10 @@ export abstract class OpenAIChunkStream implements StreamTranslator {
   protected model: string;
   readonly #created = Math.floor(Date.now() / 1000);
   readonly #roleSent = new Set<number>();
+  /** the choice whose role the last delta written announced, until its event is built */
+  #roleJustSent: number | undefined;
+  /** events that announced a choice's role: if a cap cuts one, the ending announces it again */
+  readonly #roleIn = new WeakMap<StreamEvent, number>();
   /** usage as last reported upstream */
   protected usage: Usage | undefined;
   /** what each text-carrying event was, so a delta trimmed at a token cap keeps its kind */
@@ -126,6 +130,7 @@ export abstract class OpenAIChunkStream implements StreamTranslator {
   #delta(index: number, delta: Record<string, unknown>): string {
     if (!this.#roleSent.has(index)) {
       this.#roleSent.add(index);
+      this.#roleJustSent = index;
       delta = { role: 'assistant', ...delta };
     }
     return this.chunk({ index, delta, logprobs: null, finish_reason: null });
@@ -133,7 +138,20 @@ export abstract class OpenAIChunkStream implements StreamTranslator {
 
   #kinded(ev: StreamEvent, kind: TextKind): StreamEvent {
     this.#kinds.set(ev, kind);
+    if (this.#roleJustSent !== undefined) this.#roleIn.set(ev, this.#roleJustSent);
+    this.#roleJustSent = undefined;
     return ev;
+  }
+
+  /**
+   * A cap cut `cut`, so the client never got it: if it announced its choice's role, the next delta
+   * announces it again (the openai SDK's stream helper fails on a choice without a role).
+   */
+  #uncut(cut: StreamEvent | undefined): void {
+    const index = cut && this.#roleIn.get(cut);
+    if (cut === undefined || index === undefined) return;
+    this.#roleIn.delete(cut);
+    this.#roleSent.delete(index);
   }
 
   #deltaFor(kind: TextKind, text: string): string {
@@ -197,13 +215,19 @@ export abstract class OpenAIChunkStream implements StreamTranslator {
 
   /** A delta trimmed at a token cap, of the same kind (content, reasoning, tool arguments) as `cut`. */
   textChunk(text: string, cut?: StreamEvent): string {
-    return this.#deltaFor((cut && this.#kinds.get(cut)) ?? { kind: 'text', index: 0 }, text);
+    this.#uncut(cut);
+    const data = this.#deltaFor((cut && this.#kinds.get(cut)) ?? { kind: 'text', index: 0 }, text);
+    this.#roleJustSent = undefined;
+    return data;
   }
 
   finish(reason: 'length', usage: Usage, cut?: StreamEvent): string {
+    this.#uncut(cut);
     const index = (cut && this.#kinds.get(cut)?.index) ?? 0;
+    const delta = this.#roleSent.has(index) ? {} : { role: 'assistant' };
+    this.#roleSent.add(index);
     return (
-      this.chunk({ index, delta: {}, logprobs: null, finish_reason: reason }) +
+      this.chunk({ index, delta, logprobs: null, finish_reason: reason }) +
       // only when the client asked for usage, as at a natural end (end() above)
       (this.ctx.clientWantsStreamUsage ? this.chunk(undefined, usage) : '') +
       'data: [DONE]\n\n'

@@ -81,9 +81,3 @@ export class StopMatcher {
     return held;
   }
 }
-
-/** Where the first stop sequence starts in a whole answer's text (-1: none), as a stream would cut it. */
-export function stopIndex(text: string, stops: readonly string[]): number {
-  const step = new StopMatcher(stops).push(text);
-  return step.stopped ? step.release.length : -1;
-}

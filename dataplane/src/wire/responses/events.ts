@@ -21,7 +21,9 @@ import {
 export type TextTarget =
   | { kind: 'text' }
   | { kind: 'reasoning' }
-  | { kind: 'args'; key: string; callId: string; name: string };
+  | { kind: 'args'; key: string; callId: string; name: string }
+  /** a function call's arguments held back (tool_sequence.ts): a cut sends nothing of them */
+  | { kind: 'held' };
 
 interface Mark {
   seq: number;
@@ -101,6 +103,11 @@ export class ResponsesStreamModel {
     return m.target;
   }
 
+  /** Whether the open item is a function call. */
+  callOpen(): boolean {
+    return this.items[this.#openIndex()]?.type === 'function_call';
+  }
+
   #openIndex(): number {
     for (let i = this.items.length - 1; i >= 0; i--) if (this.open[i]) return i;
     return -1;
@@ -118,12 +125,17 @@ export class ResponsesStreamModel {
           ? { ...item, content: [] }
           : { ...item, arguments: '' };
     out += this.event('response.output_item.added', { output_index, item: announced });
-    if (item.type === 'message') {
+    // a message's text and a reasoning item's text are content parts, announced before their deltas
+    // (the openai SDK's stream accumulator adds the part here and fails on a delta without one)
+    if (item.type === 'message' || item.type === 'reasoning') {
       out += this.event('response.content_part.added', {
         item_id: item.id,
         output_index,
         content_index: 0,
-        part: { type: 'output_text', text: '', annotations: [], logprobs: [] },
+        part:
+          item.type === 'message'
+            ? { type: 'output_text', text: '', annotations: [], logprobs: [] }
+            : { type: 'reasoning_text', text: '' },
       });
     }
     return out;
@@ -191,6 +203,7 @@ export class ResponsesStreamModel {
    */
   continueAfterCut(text: string, cut: StreamEvent | undefined): string {
     const target = this.restore(cut) ?? { kind: 'text' };
+    if (target.kind === 'held') return '';
     if (target.kind === 'reasoning') return this.reasoning(text);
     if (target.kind === 'text') return this.text(text);
     const start = this.calls.has(target.key) ? '' : this.toolStart(target.key, target.callId, target.name);
@@ -245,12 +258,9 @@ export class ResponsesStreamModel {
         });
       } else {
         const text = item.content?.[0]?.text ?? '';
-        out += this.event('response.reasoning_text.done', {
-          item_id: item.id,
-          output_index: i,
-          content_index: 0,
-          text,
-        });
+        const at = { item_id: item.id, output_index: i, content_index: 0 };
+        out += this.event('response.reasoning_text.done', { ...at, text });
+        out += this.event('response.content_part.done', { ...at, part: { type: 'reasoning_text', text } });
       }
       out += this.event('response.output_item.done', { output_index: i, item });
     }

@@ -5,6 +5,7 @@
 import { GatewayError } from '../../errors.ts';
 import type { StreamEvent, StreamTranslator, Usage } from '../../providers/types.ts';
 import { SseParser } from '../sse.ts';
+import { ToolCallSequencer } from '../tool_sequence.ts';
 import { ResponsesStreamModel, type TextTarget } from './events.ts';
 import type { ResponseObject } from './format.ts';
 
@@ -32,17 +33,29 @@ export class ResponsesFromChatStream implements StreamTranslator {
   readonly #sse = new SseParser();
   readonly #estimate: (output: string) => Usage;
   #started = false;
+  /** the event the response head (response.created, in_progress) went out in */
+  #headIn: StreamEvent | undefined;
   #finish: string | null = null;
   #usage: Usage | undefined;
   #outputText = '';
   #done = false;
+  /** parallel tool calls whose fragments may interleave, sent as sequential items */
+  readonly #tools: ToolCallSequencer;
   /** the response as the client last saw it complete (for the state store) */
   final: ResponseObject | undefined;
 
   /** `estimate` gives usage when the backend reported none (from the output text seen). */
   constructor(base: ResponseObject, estimate: (output: string) => Usage) {
-    this.#model = new ResponsesStreamModel(base);
+    const model = new ResponsesStreamModel(base);
+    this.#model = model;
     this.#estimate = estimate;
+    const sink = {
+      toolOpen: () => model.callOpen(),
+      start: (index: number, id: string, name: string) => model.toolStart(String(index), id, name),
+      args: (index: number, text: string) => model.toolArgs(String(index), text),
+      close: () => model.closeOpen(),
+    };
+    this.#tools = new ToolCallSequencer(sink, (index) => `call_${index}`);
   }
 
   #start(): string {
@@ -57,7 +70,10 @@ export class ResponsesFromChatStream implements StreamTranslator {
 
   #textEvent(out: StreamEvent[], target: TextTarget, text: string, write: () => string): void {
     const before = this.#model.snapshot(target);
-    out.push(this.#model.mark({ data: this.#start() + write(), text }, before));
+    const head = this.#start();
+    const ev = this.#model.mark({ data: head + write(), text }, before);
+    if (head) this.#headIn = ev;
+    out.push(ev);
   }
 
   #chunk(chunk: Chunk, out: StreamEvent[]): void {
@@ -70,28 +86,34 @@ export class ResponsesFromChatStream implements StreamTranslator {
     }
     const text = d.content ?? d.refusal;
     if (text) {
+      // held function calls go out whole first: text after them is an item of its own
+      const items = this.#tools.flush();
+      if (items) out.push({ data: items });
       this.#outputText += text;
       this.#textEvent(out, { kind: 'text' }, text, () => this.#model.text(text));
     }
     for (const call of d.tool_calls ?? []) {
-      const key = String(call.index ?? 0);
-      let head = '';
-      if (!this.#model.calls.has(key)) {
-        head =
-          this.#start() + this.#model.toolStart(key, call.id ?? `call_${key}`, call.function?.name ?? '');
-      }
+      const index = call.index ?? 0;
       const args = call.function?.arguments ?? '';
+      const key = String(index);
       const target: TextTarget = {
         kind: 'args',
         key,
         callId: call.id ?? `call_${key}`,
         name: call.function?.name ?? '',
       };
-      if (head) out.push({ data: head });
-      if (args) {
-        this.#outputText += args;
-        this.#textEvent(out, target, args, () => this.#model.toolArgs(key, args));
+      const before = this.#model.snapshot(target);
+      const head = this.#start();
+      const { data, live } = this.#tools.push({ index, id: call.id, name: call.function?.name, args });
+      if (!args) {
+        if (head + data) out.push({ data: head + data });
+        continue;
       }
+      this.#outputText += args;
+      if (!live) before.target = { kind: 'held' };
+      const ev = this.#model.mark({ data: head + data, text: args }, before);
+      if (head) this.#headIn = ev;
+      out.push(ev);
     }
     if (choice.finish_reason) this.#finish = choice.finish_reason;
   }
@@ -129,6 +151,7 @@ export class ResponsesFromChatStream implements StreamTranslator {
     if (this.#done) return { data: '' };
     this.#done = true;
     const usage = this.#usage ?? this.#estimate(this.#outputText);
+    const held = this.#tools.flush();
     const incomplete = this.#finish === 'length' || this.#finish === 'content_filter';
     const { data, response } = this.#model.complete(
       incomplete ? 'incomplete' : 'completed',
@@ -136,7 +159,7 @@ export class ResponsesFromChatStream implements StreamTranslator {
       incomplete ? { reason: this.#finish === 'length' ? 'max_output_tokens' : 'content_filter' } : null,
     );
     this.final = response;
-    return { data: this.#start() + data, usage, done: true };
+    return { data: this.#start() + held + data, usage, done: true };
   }
 
   push(chunk: Buffer): StreamEvent[] {
@@ -151,18 +174,29 @@ export class ResponsesFromChatStream implements StreamTranslator {
     );
   }
 
+  /**
+   * Back to what the client saw before `cut`. When the cut event carried the response head, the client
+   * never got it: it is written again, numbered from where the model went back to.
+   */
+  #rewind(cut: StreamEvent | undefined): string {
+    this.#model.restore(cut);
+    if (cut !== undefined && cut === this.#headIn) {
+      this.#started = false;
+      this.#headIn = undefined;
+    }
+    return this.#start();
+  }
+
   textChunk(text: string, cut?: StreamEvent): string {
-    // the stream's head first: a cap can cut the very first event, before response.created went out
-    const head = this.#start();
-    return head + this.#model.continueAfterCut(text, cut);
+    return this.#rewind(cut) + this.#model.continueAfterCut(text, cut);
   }
 
   finish(_reason: 'length', usage: Usage, cut?: StreamEvent): string {
-    this.#model.restore(cut);
+    const head = this.#rewind(cut);
     this.#done = true;
     const { data, response } = this.#model.complete('incomplete', usage, { reason: 'max_output_tokens' });
     this.final = response;
-    return this.#start() + data;
+    return head + data;
   }
 
   errorEvent(err: GatewayError): string {
