@@ -11,6 +11,7 @@ import type { ReuseCache } from '../config/reuse_cache.ts';
 import type { SecretSource, SluiceConfig } from '../config/schema.ts';
 import { Slicer } from '../config/steps.ts';
 import { GatewayError } from '../errors.ts';
+import { unknownModel } from '../proxy/find_route.ts';
 import type { Admission, AdmitInput, Gate, Identity, RequestHeaders } from '../proxy/policy_interface.ts';
 import type { StoreLogger } from '../store/redis.ts';
 import { type StoreLease, StoreRegistry } from '../store/registry.ts';
@@ -76,8 +77,16 @@ export class PolicyGate implements Gate {
     return undefined;
   }
 
+  mayUseRoute(identity: Identity, route: CompiledRoute): boolean {
+    return this.#ns(identity).routeAllowed(route.name);
+  }
+
   authorize(identity: Identity, route: CompiledRoute, model: string): void {
-    const reason = this.#denied(this.#ns(identity), route, model);
+    const ns = this.#ns(identity);
+    // Another tenant's route: answered as a model that does not exist (as /v1/models lists it), never
+    // a 403 that names the route and confirms the model is served here.
+    if (!ns.routeAllowed(route.name)) throw unknownModel(model);
+    const reason = this.#denied(ns, route, model);
     if (reason) throw new GatewayError('SLUICE_ERR_FORBIDDEN', reason, { param: 'model' });
   }
 

@@ -56,8 +56,13 @@ export interface Admission {
 export interface Gate {
   /** Throws GatewayError 401 when credentials are missing or unknown. */
   identify(headers: RequestHeaders): Identity | Promise<Identity>;
-  /** Throws GatewayError 403 when the identity may not use the route or model. */
+  /**
+   * Throws GatewayError 403 when the identity may not use the model, and 404 (as for an unknown model)
+   * when it may not use the route: another tenant's routes are not revealed.
+   */
   authorize(identity: Identity, route: CompiledRoute, model: string): void;
+  /** Whether the identity may use the route at all (undefined: every route). */
+  mayUseRoute?(identity: Identity, route: CompiledRoute): boolean;
   /** Models the identity may see in /v1/models. */
   visibleModel(identity: Identity, route: CompiledRoute, model: string): boolean;
   /**

@@ -1,0 +1,107 @@
+// Tenants attacking each other through one `sluice serve` process, with the official openai SDK:
+// - probing for another tenant's routes and models by name (a 403 used to name the other tenant's
+//   route, where /v1/models and an unknown name answer 404).
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  configDir,
+  type DataplaneProcess,
+  spawnDataplane,
+  type TestConfigDir,
+} from '../helpers/dataplane.ts';
+import { sdkError, sha256 } from '../policy/fixtures.ts';
+
+const KEY_A = 'sk-attacker-tenant-a-000111';
+const KEY_B = 'sk-victim-tenant-b-222333';
+
+let dp: DataplaneProcess;
+let cfg: TestConfigDir;
+
+beforeAll(async () => {
+  cfg = configDir({
+    store: { type: 'memory' },
+    // small bounds so a flood of a few dozen requests crosses them
+    responses: { memoryMaxBytes: 96 * 1024, maxRecordBytes: 32 * 1024 },
+    providers: [
+      { name: 'mock', type: 'mock', models: [{ name: 'gpt-4o-mini' }], mock: { outputTokens: 5 } },
+      // one request at a time, four waiting: answers after 300 ms
+      {
+        name: 'slow',
+        type: 'mock',
+        models: [{ name: 'slow-model' }],
+        mock: { latencyMs: 300, outputTokens: 3 },
+        maxConcurrency: 1,
+        maxQueue: 4,
+      },
+    ],
+    routes: [
+      { name: 'shared', match: { models: ['gpt-4o-mini', 'gpt-4o'] }, backends: [{ provider: 'mock' }] },
+      // tenant b's private fine-tune: a name tenant a must not learn from an error
+      {
+        name: 'team-b-private-finetune',
+        match: { models: ['ft-team-b-secret'] },
+        backends: [{ provider: 'mock', model: 'gpt-4o-mini' }],
+      },
+      {
+        name: 'slow',
+        match: { models: ['slow-model'] },
+        backends: [{ provider: 'slow' }],
+        retry: { attempts: 0 },
+      },
+    ],
+    namespaces: [
+      {
+        name: 'team-a',
+        match: { apiKeys: [{ name: 'a', sha256: sha256(KEY_A) }] },
+        routes: ['shared', 'slow'],
+        models: ['gpt-4o-mini', 'slow-model', 'ft-*'],
+      },
+      {
+        name: 'team-b',
+        match: { apiKeys: [{ name: 'b', sha256: sha256(KEY_B) }] },
+        routes: ['shared', 'slow', 'team-b-private-finetune'],
+      },
+    ],
+  });
+  dp = await spawnDataplane(cfg.file);
+}, 60_000);
+
+afterAll(async () => {
+  await dp?.stop();
+  cfg?.cleanup();
+});
+
+const client = (key: string) => new OpenAI({ baseURL: dp.baseURL, apiKey: key, maxRetries: 0 });
+
+describe("another tenant's routes and models", () => {
+  it('a model only another tenant may use answers exactly as a model that does not exist', async () => {
+    const a = client(KEY_A);
+    const ask = (model: string) =>
+      sdkError(a.chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }] }));
+    const theirs = await ask('ft-team-b-secret');
+    const none = await ask('ft-nobody-has-this');
+    expect(theirs.status).toBe(404);
+    expect(theirs.status).toBe(none.status);
+    expect(theirs.error).toEqual({
+      ...(none.error as Record<string, unknown>),
+      message: (none.error as { message: string }).message.replace('ft-nobody-has-this', 'ft-team-b-secret'),
+    });
+    expect(JSON.stringify(theirs.error)).not.toContain('private-finetune');
+    expect(theirs.headers?.get('x-sluice-error-code')).toBe(none.headers?.get('x-sluice-error-code'));
+    // the owner is served, and /v1/models agrees with the chat endpoint
+    const mine = await client(KEY_B).chat.completions.create({
+      model: 'ft-team-b-secret',
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    expect(mine.choices[0]?.message.content).toBeTruthy();
+    expect((await sdkError(a.models.retrieve('ft-team-b-secret'))).status).toBe(404);
+  });
+
+  it("a model its own namespace's list denies on a route it may use stays a 403 naming its own rule", async () => {
+    const err = await sdkError(
+      client(KEY_A).chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }),
+    );
+    expect(err.status).toBe(403);
+    expect(err.message).toContain("namespace 'team-a' may not use model 'gpt-4o'");
+  });
+});
