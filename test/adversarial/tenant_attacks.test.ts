@@ -1,6 +1,7 @@
 // Tenants attacking each other through one `sluice serve` process, with the official openai SDK:
 // - probing for another tenant's routes and models by name (a 403 used to name the other tenant's
-//   route, where /v1/models and an unknown name answer 404).
+//   route, where /v1/models and an unknown name answer 404);
+// - flooding the in-memory Responses state so another tenant's conversations are evicted.
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -103,5 +104,28 @@ describe("another tenant's routes and models", () => {
     );
     expect(err.status).toBe(403);
     expect(err.message).toContain("namespace 'team-a' may not use model 'gpt-4o'");
+  });
+});
+
+describe('stored Responses in memory', () => {
+  it("one tenant's flood of stored responses does not evict another tenant's conversation", async () => {
+    const a = client(KEY_A);
+    const b = client(KEY_B);
+    const first = await b.responses.create({ model: 'gpt-4o-mini', input: 'My name is Ada.' });
+    // ~8 KB per record, 40 records: over three times the 96 KiB the memory store may hold
+    const filler = 'lorem ipsum '.repeat(680);
+    let last = '';
+    for (let i = 0; i < 40; i++)
+      last = (await a.responses.create({ model: 'gpt-4o-mini', input: `${i} ${filler}` })).id;
+    // the flooder's own latest conversation is still there (it evicted only its own older ones)
+    expect((await a.responses.retrieve(last)).id).toBe(last);
+    expect((await b.responses.retrieve(first.id)).id).toBe(first.id);
+    const next = await b.responses.create({
+      model: 'gpt-4o-mini',
+      input: 'What is my name?',
+      previous_response_id: first.id,
+    });
+    expect(next.status).toBe('completed');
+    expect(next.previous_response_id).toBe(first.id);
   });
 });

@@ -30,39 +30,72 @@ export interface StoredResponse {
 /** The store's shared records, or none (then this replica's memory). */
 export type RecordStore = Pick<Store, 'recordGet' | 'recordSet' | 'recordDelete'>;
 
-/** Records in this process's memory: insertion-ordered Map as an LRU, bounded in bytes, with expiry. */
+interface MemoryRecord {
+  value: Buffer;
+  expireAt: number;
+}
+
+/** One tenant's records: an insertion-ordered Map as its LRU, and the bytes they hold. */
+interface TenantRecords {
+  entries: Map<string, MemoryRecord>;
+  bytes: number;
+}
+
+/**
+ * Records in this process's memory, bounded in bytes, with expiry. Full, it drops the oldest record of
+ * the tenant holding the most bytes: one tenant's flood of stored responses only ever evicts its own
+ * (a single LRU over all tenants let it evict every other tenant's conversations).
+ */
 class MemoryRecords {
-  readonly #entries = new Map<string, { value: Buffer; expireAt: number }>();
+  readonly #tenants = new Map<string, TenantRecords>();
   #bytes = 0;
 
-  get(key: string): Buffer | undefined {
-    const e = this.#entries.get(key);
-    if (!e) return undefined;
+  get(namespace: string, id: string): Buffer | undefined {
+    const t = this.#tenants.get(namespace);
+    const e = t?.entries.get(id);
+    if (!t || !e) return undefined;
     if (e.expireAt <= Date.now()) {
-      this.delete(key);
+      this.delete(namespace, id);
       return undefined;
     }
-    this.#entries.delete(key);
-    this.#entries.set(key, e);
+    t.entries.delete(id);
+    t.entries.set(id, e);
     return e.value;
   }
 
-  set(key: string, value: Buffer, ttlMs: number, maxBytes: number): void {
-    this.delete(key);
-    this.#entries.set(key, { value, expireAt: Date.now() + ttlMs });
+  set(namespace: string, id: string, value: Buffer, ttlMs: number, maxBytes: number): void {
+    this.delete(namespace, id);
+    let t = this.#tenants.get(namespace);
+    if (!t) {
+      t = { entries: new Map(), bytes: 0 };
+      this.#tenants.set(namespace, t);
+    }
+    t.entries.set(id, { value, expireAt: Date.now() + ttlMs });
+    t.bytes += value.length;
     this.#bytes += value.length;
-    for (const [k] of this.#entries) {
-      if (this.#bytes <= maxBytes) break;
-      this.delete(k);
+    while (this.#bytes > maxBytes) {
+      const [holder, largest] = this.#largest();
+      const oldest = largest.entries.keys().next().value as string;
+      this.delete(holder, oldest);
     }
   }
 
-  delete(key: string): boolean {
-    const e = this.#entries.get(key);
-    if (!e) return false;
-    this.#entries.delete(key);
+  delete(namespace: string, id: string): boolean {
+    const t = this.#tenants.get(namespace);
+    const e = t?.entries.get(id);
+    if (!t || !e) return false;
+    t.entries.delete(id);
+    t.bytes -= e.value.length;
     this.#bytes -= e.value.length;
+    if (t.entries.size === 0) this.#tenants.delete(namespace);
     return true;
+  }
+
+  /** The tenant holding the most bytes (only called while some tenant holds records). */
+  #largest(): [string, TenantRecords] {
+    let best: [string, TenantRecords] | undefined;
+    for (const entry of this.#tenants) if (!best || entry[1].bytes > best[1].bytes) best = entry;
+    return best as [string, TenantRecords];
   }
 }
 
@@ -84,16 +117,18 @@ export class ResponseStates {
     this.#settings = settings;
   }
 
+  /** the shared store's key (ids cannot contain ':', so the namespace part is unambiguous) */
   #key(namespace: string, id: string): string {
     return `resp:${namespace}:${id}`;
   }
 
   async load(namespace: string, id: string): Promise<StoredResponse | undefined> {
     if (!RESPONSE_ID.test(id)) return undefined;
-    const key = this.#key(namespace, id);
     let raw: Buffer | undefined;
     try {
-      raw = this.#shared ? await this.#shared.recordGet?.(key) : memory.get(key);
+      raw = this.#shared
+        ? await this.#shared.recordGet?.(this.#key(namespace, id))
+        : memory.get(namespace, id);
     } catch (err) {
       throw unavailable(err);
     }
@@ -105,14 +140,14 @@ export class ResponseStates {
   async save(namespace: string, record: StoredResponse): Promise<boolean> {
     const value = Buffer.from(JSON.stringify(record));
     if (value.length > this.#settings.maxRecordBytes) return false;
-    const key = this.#key(namespace, record.response.id);
+    const id = record.response.id;
     const ttlMs = this.#settings.ttlSeconds * 1000;
     if (!this.#shared) {
-      memory.set(key, value, ttlMs, this.#settings.memoryMaxBytes);
+      memory.set(namespace, id, value, ttlMs, this.#settings.memoryMaxBytes);
       return true;
     }
     try {
-      await this.#shared.recordSet?.(key, value, ttlMs);
+      await this.#shared.recordSet?.(this.#key(namespace, id), value, ttlMs);
       return true;
     } catch (err) {
       throw unavailable(err);
@@ -121,10 +156,9 @@ export class ResponseStates {
 
   async delete(namespace: string, id: string): Promise<boolean> {
     if (!RESPONSE_ID.test(id)) return false;
-    const key = this.#key(namespace, id);
-    if (!this.#shared) return memory.delete(key);
+    if (!this.#shared) return memory.delete(namespace, id);
     try {
-      return (await this.#shared.recordDelete?.(key)) === true;
+      return (await this.#shared.recordDelete?.(this.#key(namespace, id))) === true;
     } catch (err) {
       throw unavailable(err);
     }
