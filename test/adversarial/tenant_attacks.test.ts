@@ -1,7 +1,9 @@
 // Tenants attacking each other through one `sluice serve` process, with the official openai SDK:
 // - probing for another tenant's routes and models by name (a 403 used to name the other tenant's
 //   route, where /v1/models and an unknown name answer 404);
-// - flooding the in-memory Responses state so another tenant's conversations are evicted.
+// - flooding the in-memory Responses state so another tenant's conversations are evicted;
+// - filling a provider's concurrency queue so another tenant's requests are refused or wait behind
+//   the whole flood.
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -127,5 +129,40 @@ describe('stored Responses in memory', () => {
     });
     expect(next.status).toBe('completed');
     expect(next.previous_response_id).toBe(first.id);
+  });
+});
+
+describe("a provider's concurrency queue", () => {
+  it("one tenant filling it neither refuses another tenant's request nor makes it wait behind the flood", async () => {
+    const a = client(KEY_A);
+    const b = client(KEY_B);
+    const finished: string[] = [];
+    let refused = 0;
+    let threeRefused = () => {};
+    const aRefusedThree = new Promise<void>((r) => {
+      threeRefused = r;
+    });
+    const ask = (c: OpenAI, who: string) =>
+      c.chat.completions.create({ model: 'slow-model', messages: [{ role: 'user', content: 'hi' }] }).then(
+        () => finished.push(who),
+        (err: InstanceType<typeof OpenAI.APIError>) => {
+          expect(err.status).toBe(429);
+          expect(err.headers?.get('x-sluice-error-code')).toBe('SLUICE_ERR_QUEUE_FULL');
+          if (who === 'a' && ++refused === 3) threeRefused();
+          return `${who} refused`;
+        },
+      );
+    // tenant a: one in flight, four waiting (the whole queue), three refused at once
+    const flood = Array.from({ length: 8 }, () => ask(a, 'a'));
+    await aRefusedThree;
+    // tenant b arrives at a full queue: it takes the place of the flooder's newest waiter
+    const victim = await ask(b, 'b');
+    expect(victim).not.toBe('b refused');
+    await Promise.all(flood);
+    // and it is served next to the flood, not after all of it: round-robin between tenants
+    expect(finished.indexOf('b')).toBeLessThanOrEqual(2);
+    // one of the flooder's waiters gave its place up
+    expect(finished.filter((w) => w === 'a')).toHaveLength(4);
+    expect(refused).toBe(4);
   });
 });

@@ -75,10 +75,10 @@ export class ProviderSlot {
   }
 
   /** Wait for the provider's concurrency limit, if it has one (SLUICE_ERR_QUEUE_FULL when full). */
-  waitTurn(signal: CancelSignal, provider: string): Promise<void> | undefined {
+  waitTurn(signal: CancelSignal, provider: string, tenant?: string): Promise<void> | undefined {
     const limiter = this.#limiter;
     if (!limiter || this.#released) return undefined;
-    return limiter.acquire(signal, provider).then(() => {
+    return limiter.acquire(signal, provider, tenant).then(() => {
       // released while queued (the attempt ended): hand the turn straight back
       if (this.#released) limiter.release();
       else this.#limited = true;

@@ -26,6 +26,8 @@ import { backoffMs, parseRetryAfter } from './retry.ts';
 
 export interface AttemptInput {
   requestId: string;
+  /** the caller's namespace: a provider's concurrency queue takes tenants in turn (concurrency.ts) */
+  tenant: string;
   spec: ClientApiSpec;
   request: ClientRequest;
   route: CompiledRoute;
@@ -239,6 +241,7 @@ function ready(
     timeouts,
     index,
     clientGone: input.signal,
+    tenant: input.tenant,
     observed,
   });
   return { attempt, upstreamRequest };

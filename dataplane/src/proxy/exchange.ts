@@ -248,6 +248,7 @@ export class Exchange {
     });
     const input: AttemptInput = {
       requestId: String(this.req.id),
+      tenant: (this.identity as Identity).namespace,
       hops: incomingHops(this.req.headers),
       spec: this.spec,
       request,
