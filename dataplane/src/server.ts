@@ -106,6 +106,8 @@ function answerError(
       seconds: reply.elapsedTime / 1000,
       // known when the caller was identified before the answer (a refused body, a failed lookup)
       namespace: (identity ?? intakeOf(req)?.identity)?.namespace,
+      // a rate limit refused before the body (proxy/intake.ts) counts like one refused at admission
+      limit: err.code === 'SLUICE_ERR_RATE_LIMITED' ? (err.param ?? 'unknown') : undefined,
       accessLog: access,
     });
   }
@@ -231,6 +233,8 @@ export function buildServer(state: ServerState, log: Logger, limits: ServerLimit
         ? new GatewayError('SLUICE_ERR_NOT_FOUND', notFoundMessage('POST', path))
         : undefined;
     },
+    // every POST but count_tokens goes through admission (counting is charged to no limit)
+    admits: (req) => req.routeOptions.url !== COUNT_TOKENS_PATH,
   });
 
   // After the intake: a POST's caller is known by then. Preflights never reach limits or bodies.

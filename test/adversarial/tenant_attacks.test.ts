@@ -3,7 +3,9 @@
 //   route, where /v1/models and an unknown name answer 404);
 // - flooding the in-memory Responses state so another tenant's conversations are evicted;
 // - filling a provider's concurrency queue so another tenant's requests are refused or wait behind
-//   the whole flood.
+//   the whole flood;
+// - sending huge bodies while over its request rate, which the replica parsed (and its neighbours
+//   waited for) only to answer 429.
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -16,6 +18,7 @@ import { sdkError, sha256 } from '../policy/fixtures.ts';
 
 const KEY_A = 'sk-attacker-tenant-a-000111';
 const KEY_B = 'sk-victim-tenant-b-222333';
+const KEY_C = 'sk-rate-limited-tenant-c-444555';
 
 let dp: DataplaneProcess;
 let cfg: TestConfigDir;
@@ -64,7 +67,14 @@ beforeAll(async () => {
         match: { apiKeys: [{ name: 'b', sha256: sha256(KEY_B) }] },
         routes: ['shared', 'slow', 'team-b-private-finetune'],
       },
+      {
+        name: 'team-c',
+        match: { apiKeys: [{ name: 'c', sha256: sha256(KEY_C) }] },
+        routes: ['shared'],
+        policies: ['one-a-minute'],
+      },
     ],
+    policies: [{ name: 'one-a-minute', requests: { limit: 1, window: 'minute' } }],
   });
   dp = await spawnDataplane(cfg.file);
 }, 60_000);
@@ -164,5 +174,45 @@ describe("a provider's concurrency queue", () => {
     // one of the flooder's waiters gave its place up
     expect(finished.filter((w) => w === 'a')).toHaveLength(4);
     expect(refused).toBe(4);
+  });
+});
+
+describe('a tenant over its request rate', () => {
+  it('is refused before its body is read, so its bodies cost the replica nothing', async () => {
+    const c = client(KEY_C);
+    const hi = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hi' }] };
+    await c.chat.completions.create(hi);
+    const atAdmission = await sdkError(c.chat.completions.create(hi));
+    expect(atAdmission.status).toBe(429);
+    // 4 MB that is not JSON: a parse would answer 400; refused before the body it is the same 429
+    const post = (key: string, path: string, body: string, headers: Record<string, string> = {}) =>
+      fetch(`${dp.baseURL}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...headers },
+        body,
+      });
+    const garbage = `{"model": "gpt-4o-mini", "messages": [${'x'.repeat(4 * 1024 * 1024)}`;
+    const early = await post(KEY_C, '/chat/completions', garbage);
+    const body = (await early.json()) as { error: { message: string; code: string; param: string } };
+    expect(early.status).toBe(429);
+    expect(early.headers.get('x-sluice-error-code')).toBe('SLUICE_ERR_RATE_LIMITED');
+    expect(Number(early.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(early.headers.get('x-sluice-limit')).toBe('one-a-minute/requests');
+    expect(body.error.message).toMatch(
+      /^Rate limit reached for namespace 'team-c': policy 'one-a-minute' allows 1 requests per minute\. Retry in /,
+    );
+    expect(body.error.param).toBe('requests');
+    // the same on every API path that is admitted against limits
+    for (const path of ['/responses', '/embeddings', '/messages'])
+      expect((await post(KEY_C, path, garbage)).status).toBe(429);
+    // counting tokens is charged to no limit: still served (and its body parsed)
+    const counted = await post(
+      KEY_C,
+      '/messages/count_tokens',
+      JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+    );
+    expect(counted.status).toBe(200);
+    // the same garbage from a tenant within its limits is parsed: a 400, never the other's 429
+    expect((await post(KEY_B, '/chat/completions', garbage)).status).toBe(400);
   });
 });

@@ -28,6 +28,7 @@ import { firstMatchingFilter } from './content_scan.ts';
 import { estimateCorrection } from './correction.ts';
 import { type LimitStatus, rateLimitHeaders, retryAfter } from './headers.ts';
 import { costMicroUsd, type PriceBook } from './pricing.ts';
+import type { RateDenials } from './rate_denials.ts';
 
 /** Output reserved when neither the request, the policy nor the model config says how much. */
 export const DEFAULT_OUTPUT_RESERVATION = 4096;
@@ -44,6 +45,8 @@ export interface AdmitContext {
     body: Record<string, unknown>,
   ): string | undefined;
   now(): number;
+  /** request rates this config's callers ran out of (refused before their body next time) */
+  denials?: RateDenials;
 }
 
 /**
@@ -299,7 +302,17 @@ async function reserve(
     throw err;
   }
   const { result } = admitted;
-  if (!result.ok) throw denial(ns.name, built, result, (i) => Math.ceil(built.batch.windows[i]?.fixed ?? 0));
+  if (!result.ok) {
+    const fixedOf = (i: number) => Math.ceil(built.batch.windows[i]?.fixed ?? 0);
+    if (result.kind === 'rate' && ctx.denials) {
+      const policy = storePolicies.find((p) => p.name === built.rates[result.index]?.policy);
+      if (policy)
+        ctx.denials.note(input.identity, policy, result.retryAfterMs, ctx.now(), (retryAfterMs) =>
+          denial(ns.name, built, { ...result, retryAfterMs }, fixedOf),
+        );
+    }
+    throw denial(ns.name, built, result, fixedOf);
+  }
   const grant = result.grant;
   let outputCap = cap;
   if (built.batch.wantOutput > 0) {

@@ -20,6 +20,7 @@ import { admitRequest } from './admit.ts';
 import { type CompiledNamespace, compileNamespaceSteps } from './compile.ts';
 import { Identifier } from './identify.ts';
 import { PriceBook } from './pricing.ts';
+import { RateDenials } from './rate_denials.ts';
 
 type ReadSecret = (s: SecretSource, path?: string) => string;
 
@@ -30,6 +31,7 @@ export class PolicyGate implements Gate {
   readonly #prices: PriceBook;
   readonly #cache: ResponseCache;
   readonly #now: () => number;
+  readonly #denials = new RateDenials();
 
   constructor(
     cfg: SluiceConfig,
@@ -116,9 +118,14 @@ export class PolicyGate implements Gate {
         prices: this.#prices,
         cacheKey: this.#cacheKey,
         now: this.#now,
+        denials: this.#denials,
       },
       input,
     );
+  }
+
+  refuseBeforeBody(identity: Identity): GatewayError | undefined {
+    return this.#denials.refusal(identity, this.#now());
   }
 
   get records(): Store {

@@ -4,6 +4,7 @@
 // `openGate` serves configs without namespaces: everyone is the "default" tenant with no limits.
 import type { ClientApiSpec, ClientRequest } from '../api/types.ts';
 import type { CompiledRoute } from '../compiled/route.ts';
+import type { GatewayError } from '../errors.ts';
 import type { Usage } from '../providers/types.ts';
 import type { RecordStore } from '../responses/state.ts';
 import type { EncodingName } from '../tokens/counter.ts';
@@ -65,6 +66,11 @@ export interface Gate {
   mayUseRoute?(identity: Identity, route: CompiledRoute): boolean;
   /** Models the identity may see in /v1/models. */
   visibleModel(identity: Identity, route: CompiledRoute, model: string): boolean;
+  /**
+   * The 429 a caller would get from admit() whatever its request (a request rate it ran out of), so
+   * the intake refuses it before reading the body; undefined when it may send one.
+   */
+  refuseBeforeBody?(identity: Identity): GatewayError | undefined;
   /**
    * Throws GatewayError 400/429/503 when a policy rejects; may adjust request.body (clamp max tokens).
    * A gate that decides without waiting returns the admission itself (no promise per request).
