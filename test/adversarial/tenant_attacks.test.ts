@@ -5,7 +5,8 @@
 // - filling a provider's concurrency queue so another tenant's requests are refused or wait behind
 //   the whole flood;
 // - sending huge bodies while over its request rate, which the replica parsed (and its neighbours
-//   waited for) only to answer 429.
+//   waited for) only to answer 429;
+// - fetching its own large stored response over and over, which counted against no limit.
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -19,6 +20,7 @@ import { sdkError, sha256 } from '../policy/fixtures.ts';
 const KEY_A = 'sk-attacker-tenant-a-000111';
 const KEY_B = 'sk-victim-tenant-b-222333';
 const KEY_C = 'sk-rate-limited-tenant-c-444555';
+const KEY_D = 'sk-rate-limited-tenant-d-666777';
 
 let dp: DataplaneProcess;
 let cfg: TestConfigDir;
@@ -73,8 +75,17 @@ beforeAll(async () => {
         routes: ['shared'],
         policies: ['one-a-minute'],
       },
+      {
+        name: 'team-d',
+        match: { apiKeys: [{ name: 'd', sha256: sha256(KEY_D) }] },
+        routes: ['shared'],
+        policies: ['two-a-minute'],
+      },
     ],
-    policies: [{ name: 'one-a-minute', requests: { limit: 1, window: 'minute' } }],
+    policies: [
+      { name: 'one-a-minute', requests: { limit: 1, window: 'minute' } },
+      { name: 'two-a-minute', requests: { limit: 2, window: 'minute' } },
+    ],
   });
   dp = await spawnDataplane(cfg.file);
 }, 60_000);
@@ -214,5 +225,25 @@ describe('a tenant over its request rate', () => {
     expect(counted.status).toBe(200);
     // the same garbage from a tenant within its limits is parsed: a 400, never the other's 429
     expect((await post(KEY_B, '/chat/completions', garbage)).status).toBe(400);
+  });
+});
+
+describe('stored-response lookups', () => {
+  it("count against the caller's request rate like any other request", async () => {
+    const d = client(KEY_D);
+    const created = await d.responses.create({ model: 'gpt-4o-mini', input: 'hello' });
+    expect((await d.responses.retrieve(created.id)).id).toBe(created.id);
+    // the third request of a 2-a-minute tenant: refused, in the limit's own words
+    const err = await sdkError(d.responses.retrieve(created.id));
+    expect(err.status).toBe(429);
+    expect(err.headers?.get('x-sluice-error-code')).toBe('SLUICE_ERR_RATE_LIMITED');
+    expect(err.headers?.get('x-sluice-limit')).toBe('two-a-minute/requests');
+    expect(err.message).toContain("policy 'two-a-minute' allows 2 requests per minute");
+    expect((await sdkError(d.responses.inputItems.list(created.id))).status).toBe(429);
+    expect((await sdkError(d.responses.delete(created.id))).status).toBe(429);
+    // a tenant without a request rate keeps reading its own
+    const b = client(KEY_B);
+    const mine = await b.responses.create({ model: 'gpt-4o-mini', input: 'hello' });
+    for (let i = 0; i < 5; i++) expect((await b.responses.retrieve(mine.id)).id).toBe(mine.id);
   });
 });

@@ -12,21 +12,14 @@ import { metrics } from '../observability/metrics.ts';
 import type { Usage } from '../providers/types.ts';
 import { upstreamModel } from '../proxy/balancer.ts';
 import type { Admission, AdmitInput, Completion } from '../proxy/policy_interface.ts';
-import type { AdmitDenied, Placement, SettleBatch, Store } from '../store/types.ts';
-import { formatDuration } from '../store/windows.ts';
+import type { Placement, SettleBatch, Store } from '../store/types.ts';
 import { ASYNC_MIN_CHARS, countPromptTokensAsync } from '../tokens/pool.ts';
-import {
-  actualAmount,
-  type BuiltBatch,
-  buildBatch,
-  describeRate,
-  describeWindow,
-  reservationId,
-} from './batch.ts';
+import { actualAmount, type BuiltBatch, buildBatch, reservationId } from './batch.ts';
 import type { CompiledNamespace, CompiledPolicy } from './compile.ts';
 import { firstMatchingFilter } from './content_scan.ts';
 import { estimateCorrection } from './correction.ts';
-import { type LimitStatus, rateLimitHeaders, retryAfter } from './headers.ts';
+import { deniedByStore } from './denial.ts';
+import { type LimitStatus, rateLimitHeaders } from './headers.ts';
 import { costMicroUsd, type PriceBook } from './pricing.ts';
 import type { RateDenials } from './rate_denials.ts';
 
@@ -154,50 +147,6 @@ function defaultReservation(
     : { tokens: DEFAULT_OUTPUT_RESERVATION, known: false };
 }
 
-function denial(ns: string, built: BuiltBatch, d: AdmitDenied, fixedOf: (i: number) => number): GatewayError {
-  const headers: Record<string, string> = { 'retry-after': retryAfter(d.retryAfterMs) };
-  const retry = `Retry in ${formatDuration(d.retryAfterMs)}.`;
-  let message: string;
-  let kind: string;
-  let policy: string;
-  if (d.kind === 'rate') {
-    const ref = built.rates[d.index] ?? built.rates[0];
-    kind = 'requests';
-    policy = ref?.policy ?? '?';
-    message = `Rate limit reached for namespace '${ns}': policy '${policy}' allows ${ref ? describeRate(ref) : '?'}. ${retry}`;
-    Object.assign(
-      headers,
-      rateLimitHeaders([{ limit: ref?.limit ?? 0, remaining: 0, resetMs: d.retryAfterMs }], []),
-    );
-  } else if (d.kind === 'concurrency') {
-    const ref = built.concurrency[d.index];
-    kind = 'concurrency';
-    policy = ref?.policy ?? '?';
-    message = `Concurrency limit reached for namespace '${ns}': policy '${policy}' allows ${ref?.max ?? '?'} requests in flight. ${retry}`;
-  } else {
-    const ref = built.windows[d.index];
-    const used = d.used ?? 0;
-    policy = ref?.policy ?? '?';
-    kind = ref?.measure === 'usd' ? 'budget' : 'tokens';
-    const needs = fixedOf(d.index);
-    const whole = ref !== undefined && needs > ref.limit;
-    if (ref?.measure === 'usd') {
-      message = `Budget exhausted for namespace '${ns}': policy '${policy}' allows ${describeWindow(ref)}; ${(used / 1e6).toFixed(4)} USD used. ${retry}`;
-    } else {
-      message = whole
-        ? `Request too large for namespace '${ns}': it needs ${needs} tokens but policy '${policy}' allows ${ref ? describeWindow(ref) : '?'} in total.`
-        : `Token limit reached for namespace '${ns}': policy '${policy}' allows ${ref ? describeWindow(ref) : '?'}; ${Math.round(used)} used, this request needs ${needs} plus its output. ${retry}`;
-      if (ref)
-        Object.assign(
-          headers,
-          rateLimitHeaders([], [{ limit: ref.limit, remaining: ref.limit - used, resetMs: d.retryAfterMs }]),
-        );
-    }
-  }
-  headers['x-sluice-limit'] = `${policy}/${kind}`;
-  return new GatewayError('SLUICE_ERR_RATE_LIMITED', message, { param: kind, headers });
-}
-
 export async function admitRequest(ctx: AdmitContext, input: AdmitInput): Promise<Admission> {
   const { ns } = ctx;
   const { route, spec, request } = input;
@@ -302,17 +251,7 @@ async function reserve(
     throw err;
   }
   const { result } = admitted;
-  if (!result.ok) {
-    const fixedOf = (i: number) => Math.ceil(built.batch.windows[i]?.fixed ?? 0);
-    if (result.kind === 'rate' && ctx.denials) {
-      const policy = storePolicies.find((p) => p.name === built.rates[result.index]?.policy);
-      if (policy)
-        ctx.denials.note(input.identity, policy, result.retryAfterMs, ctx.now(), (retryAfterMs) =>
-          denial(ns.name, built, { ...result, retryAfterMs }, fixedOf),
-        );
-    }
-    throw denial(ns.name, built, result, fixedOf);
-  }
+  if (!result.ok) throw deniedByStore(ctx, input.identity, storePolicies, built, result);
   const grant = result.grant;
   let outputCap = cap;
   if (built.batch.wantOutput > 0) {

@@ -19,6 +19,7 @@ import type { Store } from '../store/types.ts';
 import { admitRequest } from './admit.ts';
 import { type CompiledNamespace, compileNamespaceSteps } from './compile.ts';
 import { Identifier } from './identify.ts';
+import { admitLookup } from './lookup.ts';
 import { PriceBook } from './pricing.ts';
 import { RateDenials } from './rate_denials.ts';
 
@@ -121,6 +122,13 @@ export class PolicyGate implements Gate {
         denials: this.#denials,
       },
       input,
+    );
+  }
+
+  admitLookup(identity: Identity): Promise<void> {
+    return admitLookup(
+      { ns: this.#ns(identity), store: this.#lease.store, denials: this.#denials, now: this.#now },
+      identity,
     );
   }
 
