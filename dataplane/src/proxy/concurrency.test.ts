@@ -28,7 +28,9 @@ describe('ConcurrencyLimiter between tenants', () => {
       waiter(limiter, 'b', log),
       waiter(limiter, 'c', log),
     ];
-    for (let i = 0; i < 5; i++) limiter.release();
+    // each release gives back the turn of the one served before
+    const holders = ['a', 'a', 'b', 'c', 'a'];
+    for (const holder of holders) limiter.release(holder);
     await Promise.all(all);
     expect(log).toEqual(['a', 'b', 'c', 'a', 'a']);
     expect(limiter.queued).toBe(0);
@@ -55,10 +57,34 @@ describe('ConcurrencyLimiter between tenants', () => {
     await a[1];
     await waiter(limiter, 'c', log);
     expect(log.slice(3)).toEqual(['a:SLUICE_ERR_QUEUE_FULL', 'c:SLUICE_ERR_QUEUE_FULL']);
-    for (let i = 0; i < 3; i++) limiter.release();
+    limiter.release('a');
+    await a[0];
+    limiter.release('a');
+    await b;
+    limiter.release('b');
     await Promise.all([a[0], b, c]);
     expect(log.slice(5)).toEqual(['a', 'b', 'c']);
     expect(limiter.queued).toBe(0);
+  });
+
+  it('no tenant holds more than tenantMax turns: the rest stay free for the others', async () => {
+    const limiter = new ConcurrencyLimiter(2, 10, 1);
+    const log: string[] = [];
+    expect(limiter.tryAcquire('a')).toBe(true);
+    // a second turn is free, but a holds its share: it waits for its own turn to come back
+    const a2 = waiter(limiter, 'a', log);
+    expect(limiter.queued).toBe(1);
+    expect(limiter.tryAcquire('b')).toBe(true);
+    expect(limiter.heldBy('b')).toBe(1);
+    limiter.release('b');
+    expect(log).toEqual([]);
+    limiter.release('a');
+    await a2;
+    expect(log).toEqual(['a']);
+    expect(limiter.heldBy('a')).toBe(1);
+    // the tenant '' (one tenant per replica) is never capped
+    expect(limiter.tryAcquire('')).toBe(true);
+    expect(limiter.active).toBe(2);
   });
 
   it('a waiter whose client goes away leaves its tenant queue at once', async () => {
@@ -71,10 +97,10 @@ describe('ConcurrencyLimiter between tenants', () => {
     gone.abort();
     await left;
     expect(limiter.queued).toBe(1);
-    limiter.release();
+    limiter.release('a');
     await stays;
     expect(log).toEqual(['a:aborted', 'b']);
-    limiter.release();
+    limiter.release('b');
     expect(limiter.active).toBe(0);
   });
 });

@@ -4,6 +4,7 @@
 // EndpointSlices (discovery/endpointslices.ts). Every attempt picks one endpoint (endpoint_picker.ts),
 // so one sick pod is ejected while its siblings keep serving.
 import { type BreakerSettings, CircuitBreaker } from './breaker.ts';
+import type { ConcurrencyLimiter } from './concurrency.ts';
 import { type PickContext, type PickerSettings, pickEndpoint } from './endpoint_picker.ts';
 import type { Transport } from './transport.ts';
 
@@ -23,6 +24,12 @@ export class Endpoint {
   readonly origin: string;
   readonly transport: Transport;
   readonly breaker: CircuitBreaker;
+  /**
+   * Each tenant's share of this endpoint's pooled connections (set by ProviderRuntime for HTTP
+   * providers): requests past a tenant's half wait here rather than in the pool's queue, where they
+   * would be ahead of other tenants' requests (proxy/concurrency.ts).
+   */
+  connections: ConcurrencyLimiter | undefined;
   readonly hash: number;
   /** attempts sent to this endpoint by this replica and not finished (changed by enter/leave only) */
   #outstanding = 0;
