@@ -233,8 +233,6 @@ export function buildServer(state: ServerState, log: Logger, limits: ServerLimit
         ? new GatewayError('SLUICE_ERR_NOT_FOUND', notFoundMessage('POST', path))
         : undefined;
     },
-    // every POST but count_tokens goes through admission (counting is charged to no limit)
-    admits: (req) => req.routeOptions.url !== COUNT_TOKENS_PATH,
   });
 
   // After the intake: a POST's caller is known by then. Preflights never reach limits or bodies.

@@ -6,7 +6,8 @@
 //   the whole flood;
 // - sending huge bodies while over its request rate, which the replica parsed (and its neighbours
 //   waited for) only to answer 429;
-// - fetching its own large stored response over and over, which counted against no limit.
+// - fetching its own large stored response (or counting tokens) over and over, which counted against
+//   no limit.
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -216,19 +217,14 @@ describe('a tenant over its request rate', () => {
     // the same on every API path that is admitted against limits
     for (const path of ['/responses', '/embeddings', '/messages'])
       expect((await post(KEY_C, path, garbage)).status).toBe(429);
-    // counting tokens is charged to no limit: still served (and its body parsed)
-    const counted = await post(
-      KEY_C,
-      '/messages/count_tokens',
-      JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
-    );
-    expect(counted.status).toBe(200);
+    // counting tokens reaches no upstream but parses a whole prompt: it counts against the rate too
+    expect((await post(KEY_C, '/messages/count_tokens', garbage)).status).toBe(429);
     // the same garbage from a tenant within its limits is parsed: a 400, never the other's 429
     expect((await post(KEY_B, '/chat/completions', garbage)).status).toBe(400);
   });
 });
 
-describe('stored-response lookups', () => {
+describe('requests that reach no upstream (stored-response lookups, token counts)', () => {
   it("count against the caller's request rate like any other request", async () => {
     const d = client(KEY_D);
     const created = await d.responses.create({ model: 'gpt-4o-mini', input: 'hello' });
@@ -241,6 +237,14 @@ describe('stored-response lookups', () => {
     expect(err.message).toContain("policy 'two-a-minute' allows 2 requests per minute");
     expect((await sdkError(d.responses.inputItems.list(created.id))).status).toBe(429);
     expect((await sdkError(d.responses.delete(created.id))).status).toBe(429);
+    const count = (key: string) =>
+      fetch(`${dp.baseURL}/messages/count_tokens`, {
+        method: 'POST',
+        headers: { 'x-api-key': key, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+        body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+      });
+    expect((await count(KEY_D)).status).toBe(429);
+    expect((await count(KEY_B)).status).toBe(200);
     // a tenant without a request rate keeps reading its own
     const b = client(KEY_B);
     const mine = await b.responses.create({ model: 'gpt-4o-mini', input: 'hello' });

@@ -1,6 +1,6 @@
 // The 429 for an admission the store refused, in the words of the limit that refused it (policy,
 // namespace, what it allows, when to retry) with the rate-limit headers. Shared by request admission
-// (admit.ts) and stored-response lookups (lookup.ts).
+// (admit.ts) and requests that reach no upstream (request_rate.ts).
 import { GatewayError } from '../errors.ts';
 import type { Identity } from '../proxy/policy_interface.ts';
 import type { AdmitDenied } from '../store/types.ts';

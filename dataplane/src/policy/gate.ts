@@ -19,9 +19,9 @@ import type { Store } from '../store/types.ts';
 import { admitRequest } from './admit.ts';
 import { type CompiledNamespace, compileNamespaceSteps } from './compile.ts';
 import { Identifier } from './identify.ts';
-import { admitLookup } from './lookup.ts';
 import { PriceBook } from './pricing.ts';
 import { RateDenials } from './rate_denials.ts';
+import { admitRequestRate } from './request_rate.ts';
 
 type ReadSecret = (s: SecretSource, path?: string) => string;
 
@@ -125,8 +125,8 @@ export class PolicyGate implements Gate {
     );
   }
 
-  admitLookup(identity: Identity): Promise<void> {
-    return admitLookup(
+  admitRequestRate(identity: Identity): Promise<void> {
+    return admitRequestRate(
       { ns: this.#ns(identity), store: this.#lease.store, denials: this.#denials, now: this.#now },
       identity,
     );

@@ -133,8 +133,6 @@ export interface IntakeOptions {
   fail(req: FastifyRequest, reply: FastifyReply, err: GatewayError, identity?: Identity): FastifyReply;
   /** a 404 for POST paths that no route serves: answered before identifying or reading */
   notFound(runtime: Runtime, req: FastifyRequest): GatewayError | undefined;
-  /** whether requests on this path are admitted against limits (count_tokens is not) */
-  admits(req: FastifyRequest): boolean;
 }
 
 type Done = (err: Error | null, body?: unknown) => void;
@@ -260,7 +258,7 @@ export function installIntake(app: FastifyInstance, opts: IntakeOptions): void {
       );
       return;
     }
-    const limited = opts.admits(req) ? runtime.gate.refuseBeforeBody?.(identity) : undefined;
+    const limited = runtime.gate.refuseBeforeBody?.(identity);
     if (limited) {
       refuse(req, reply, limited, identity);
       return;

@@ -66,8 +66,11 @@ export interface Gate {
   mayUseRoute?(identity: Identity, route: CompiledRoute): boolean;
   /** Models the identity may see in /v1/models. */
   visibleModel(identity: Identity, route: CompiledRoute, model: string): boolean;
-  /** A stored-response lookup counts against the caller's request rates (rejects with the 429). */
-  admitLookup?(identity: Identity): Promise<void>;
+  /**
+   * A request that reaches no upstream (a stored-response lookup, a token count) counts against the
+   * caller's request rates only (rejects with the 429).
+   */
+  admitRequestRate?(identity: Identity): Promise<void>;
   /**
    * The 429 a caller would get from admit() whatever its request (a request rate it ran out of), so
    * the intake refuses it before reading the body; undefined when it may send one.

@@ -1,11 +1,12 @@
-// Reading or deleting a stored response (GET/DELETE /v1/responses/{id}, .../input_items) is a request
-// too: it counts against the namespace's `requests` rates, as OpenAI counts every call in its RPM.
-// It used to count against nothing, and a record is up to responses.maxRecordBytes (8 MiB) of JSON
-// parsed on the event loop: a tenant limited to 3 requests a minute fetched its own 7 MB record ~60
-// times a second and another tenant's requests waited ~110 ms instead of ~4 ms
-// (test/adversarial/tenant_attacks.test.ts). Only rates apply (a lookup uses no tokens, budget or
-// upstream slot), and only rates of policies that apply to every request (no route or model scope: a
-// lookup has neither). Once refused, the caller is refused before the store is asked (rate_denials.ts).
+// Requests that reach no upstream are requests too: reading or deleting a stored response (GET/DELETE
+// /v1/responses/{id}, .../input_items) and counting tokens (POST /v1/messages/count_tokens) count
+// against the namespace's `requests` rates, as OpenAI counts every call in its RPM. They used to count
+// against nothing, and each parses up to megabytes of JSON on the event loop (a stored record up to
+// responses.maxRecordBytes, a prompt up to the body limit): a tenant limited to 3 requests a minute
+// fetched its own 7 MB record ~60 times a second and another tenant's requests waited ~110 ms instead
+// of ~4 ms (test/adversarial/tenant_attacks.test.ts). Only rates apply (no tokens, budget or upstream
+// slot are used), and only rates of policies that apply to every request (no route or model scope).
+// Once refused, the caller is refused before the store is asked (rate_denials.ts).
 import type { Identity } from '../proxy/policy_interface.ts';
 import type { Store } from '../store/types.ts';
 import { buildBatch, reservationId } from './batch.ts';
@@ -16,7 +17,7 @@ import type { RateDenials } from './rate_denials.ts';
 /** Each namespace's request-rate policies that apply to every request, reduced to their rate. */
 const ratesByNamespace = new WeakMap<CompiledNamespace, CompiledPolicy[]>();
 
-function lookupRates(ns: CompiledNamespace): CompiledPolicy[] {
+function requestRates(ns: CompiledNamespace): CompiledPolicy[] {
   let rates = ratesByNamespace.get(ns);
   if (!rates) {
     rates = ns.policies
@@ -31,19 +32,19 @@ function lookupRates(ns: CompiledNamespace): CompiledPolicy[] {
   return rates;
 }
 
-export interface LookupContext {
+export interface RateContext {
   ns: CompiledNamespace;
   store: Store;
   denials: RateDenials;
   now(): number;
 }
 
-/** Resolves when the lookup may run; rejects with the 429 an admission would give. */
-export async function admitLookup(ctx: LookupContext, identity: Identity): Promise<void> {
+/** Resolves when the request may run; rejects with the 429 an admission would give. */
+export async function admitRequestRate(ctx: RateContext, identity: Identity): Promise<void> {
   const now = ctx.now();
   const known = ctx.denials.refusal(identity, now);
   if (known) throw known;
-  const policies = lookupRates(ctx.ns);
+  const policies = requestRates(ctx.ns);
   if (policies.length === 0) return;
   const built = buildBatch({
     namespace: ctx.ns.name,
