@@ -4,6 +4,7 @@
 // next turn continues from (earlier turns, this turn's input, this turn's output as input items), so
 // continuing costs one read whatever the conversation's length; its size is bounded by
 // `responses.maxRecordBytes`. Records expire after `responses.ttlSeconds`.
+import { LruCache } from '../cache/lru.ts';
 import { GatewayError } from '../errors.ts';
 import type { Store } from '../store/types.ts';
 import type { OutputItem, ResponseObject } from '../wire/responses/format.ts';
@@ -30,77 +31,19 @@ export interface StoredResponse {
 /** The store's shared records, or none (then this replica's memory). */
 export type RecordStore = Pick<Store, 'recordGet' | 'recordSet' | 'recordDelete'>;
 
-interface MemoryRecord {
-  value: Buffer;
-  expireAt: number;
-}
-
-/** One tenant's records: an insertion-ordered Map as its LRU, and the bytes they hold. */
-interface TenantRecords {
-  entries: Map<string, MemoryRecord>;
-  bytes: number;
-}
-
 /**
- * Records in this process's memory, bounded in bytes, with expiry. Full, it drops the oldest record of
- * the tenant holding the most bytes: one tenant's flood of stored responses only ever evicts its own
- * (a single LRU over all tenants let it evict every other tenant's conversations).
+ * One per process: records survive config reloads like the response cache does. When full it drops
+ * the oldest record of the tenant holding the most bytes (lru.ts), so one tenant's flood of stored
+ * responses only ever evicts its own (a single LRU let it evict every other tenant's conversations).
  */
-class MemoryRecords {
-  readonly #tenants = new Map<string, TenantRecords>();
-  #bytes = 0;
+const memory = new LruCache({
+  maxEntries: Number.POSITIVE_INFINITY,
+  maxBytes: 64 * 1024 * 1024,
+  maxEntryBytes: Number.POSITIVE_INFINITY,
+});
 
-  get(namespace: string, id: string): Buffer | undefined {
-    const t = this.#tenants.get(namespace);
-    const e = t?.entries.get(id);
-    if (!t || !e) return undefined;
-    if (e.expireAt <= Date.now()) {
-      this.delete(namespace, id);
-      return undefined;
-    }
-    t.entries.delete(id);
-    t.entries.set(id, e);
-    return e.value;
-  }
-
-  set(namespace: string, id: string, value: Buffer, ttlMs: number, maxBytes: number): void {
-    this.delete(namespace, id);
-    let t = this.#tenants.get(namespace);
-    if (!t) {
-      t = { entries: new Map(), bytes: 0 };
-      this.#tenants.set(namespace, t);
-    }
-    t.entries.set(id, { value, expireAt: Date.now() + ttlMs });
-    t.bytes += value.length;
-    this.#bytes += value.length;
-    while (this.#bytes > maxBytes) {
-      const [holder, largest] = this.#largest();
-      const oldest = largest.entries.keys().next().value as string;
-      this.delete(holder, oldest);
-    }
-  }
-
-  delete(namespace: string, id: string): boolean {
-    const t = this.#tenants.get(namespace);
-    const e = t?.entries.get(id);
-    if (!t || !e) return false;
-    t.entries.delete(id);
-    t.bytes -= e.value.length;
-    this.#bytes -= e.value.length;
-    if (t.entries.size === 0) this.#tenants.delete(namespace);
-    return true;
-  }
-
-  /** The tenant holding the most bytes (only called while some tenant holds records). */
-  #largest(): [string, TenantRecords] {
-    let best: [string, TenantRecords] | undefined;
-    for (const entry of this.#tenants) if (!best || entry[1].bytes > best[1].bytes) best = entry;
-    return best as [string, TenantRecords];
-  }
-}
-
-/** One per process: records survive config reloads like the response cache does. */
-const memory = new MemoryRecords();
+/** A record's key in memory: the tenant first, as the LRU tells tenants apart. */
+const memoryKey = (namespace: string, id: string): string => `${namespace}/${id}`;
 
 function unavailable(err: unknown): GatewayError {
   return new GatewayError('SLUICE_ERR_STORE_UNAVAILABLE', 'the conversation state store is not reachable', {
@@ -128,7 +71,7 @@ export class ResponseStates {
     try {
       raw = this.#shared
         ? await this.#shared.recordGet?.(this.#key(namespace, id))
-        : memory.get(namespace, id);
+        : memory.get(memoryKey(namespace, id))?.value;
     } catch (err) {
       throw unavailable(err);
     }
@@ -143,7 +86,8 @@ export class ResponseStates {
     const id = record.response.id;
     const ttlMs = this.#settings.ttlSeconds * 1000;
     if (!this.#shared) {
-      memory.set(namespace, id, value, ttlMs, this.#settings.memoryMaxBytes);
+      memory.limits = { ...memory.limits, maxBytes: this.#settings.memoryMaxBytes };
+      memory.set(memoryKey(namespace, id), value, Date.now() + ttlMs);
       return true;
     }
     try {
@@ -156,7 +100,7 @@ export class ResponseStates {
 
   async delete(namespace: string, id: string): Promise<boolean> {
     if (!RESPONSE_ID.test(id)) return false;
-    if (!this.#shared) return memory.delete(namespace, id);
+    if (!this.#shared) return memory.delete(memoryKey(namespace, id));
     try {
       return (await this.#shared.recordDelete?.(this.#key(namespace, id))) === true;
     } catch (err) {
