@@ -71,19 +71,20 @@ export class ProviderSlot {
   #connection = false;
   #released = false;
 
-  constructor(endpoint: Endpoint, limiter: ConcurrencyLimiter | undefined, leave: () => void) {
+  constructor(endpoint: Endpoint, limiter: ConcurrencyLimiter | undefined, leave: () => void, tenant = '') {
     this.endpoint = endpoint;
     this.#limiter = limiter;
     this.#leave = leave;
+    this.#tenant = tenant;
   }
 
   /**
    * Wait for the provider's concurrency limit, if it has one (SLUICE_ERR_QUEUE_FULL when full), then
    * for the tenant's share of the endpoint's connections. Undefined when nothing had to wait.
    */
-  waitTurn(signal: CancelSignal, provider: string, tenant = ''): Promise<void> | undefined {
+  waitTurn(signal: CancelSignal, provider: string): Promise<void> | undefined {
     if (this.#released) return undefined;
-    this.#tenant = tenant;
+    const tenant = this.#tenant;
     const limiter = this.#limiter;
     if (!limiter) return this.#waitConnection(signal, provider);
     if (limiter.tryAcquire(tenant)) {
@@ -130,7 +131,7 @@ export class ProviderSlot {
     if (outcome === 'ok') {
       ep.breaker.success();
       if (latencyMs !== undefined) ep.observeLatency(latencyMs);
-    } else if (outcome === 'failure') ep.breaker.failure();
+    } else if (outcome === 'failure') ep.breaker.failure(this.#tenant);
     else ep.breaker.release();
   }
 }
@@ -185,7 +186,7 @@ export class ProviderRuntime {
       endpoint.connections ??= new ConcurrencyLimiter(Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY);
       endpoint.connections.tenantMax = this.#connectionShare;
     }
-    return new ProviderSlot(endpoint, this.#limiter, this.#leave);
+    return new ProviderSlot(endpoint, this.#limiter, this.#leave, pick.tenant);
   }
 
   /** passes its health check on at least one endpoint (or has none configured) */
@@ -194,8 +195,8 @@ export class ProviderRuntime {
   }
 
   /** Could an attempt be sent now (some endpoint healthy with its circuit closed or probing)? */
-  available(): boolean {
-    return this.endpoints.available();
+  available(tenant = ''): boolean {
+    return this.endpoints.available(tenant);
   }
 
   get suspended(): boolean {

@@ -25,8 +25,6 @@ export interface AttemptInit {
   index: number;
   /** the client's signal: its abort cancels the upstream request */
   clientGone: CancelSignal;
-  /** the caller's namespace, for the provider's fair concurrency queue */
-  tenant: string;
   /** this attempt as published to observers (undefined when none listens) */
   observed: AttemptStart | undefined;
 }
@@ -50,7 +48,6 @@ export class Attempt {
   response: UpstreamResponse | undefined;
   readonly #slot: ProviderSlot;
   readonly #clientGone: CancelSignal;
-  readonly #tenant: string;
   readonly #timer: NodeJS.Timeout;
   #ended = false;
 
@@ -65,7 +62,6 @@ export class Attempt {
     this.observed = init.observed;
     this.#slot = init.slot;
     this.#clientGone = init.clientGone;
-    this.#tenant = init.tenant;
     init.clientGone.addEventListener('abort', this.#onClientGone, { once: true });
     // A plain timer cleared by end(): AbortSignal.timeout() would keep every request's signal and
     // timer alive for the whole timeout (minutes) after the request ended.
@@ -91,7 +87,7 @@ export class Attempt {
    * caller hands the response to responded() (not an async step here: one promise less per request).
    */
   send(request: UpstreamRequest): Promise<UpstreamResponse> {
-    const turn = this.#slot.waitTurn(this.#clientGone, this.provider.name, this.#tenant);
+    const turn = this.#slot.waitTurn(this.#clientGone, this.provider.name);
     if (turn)
       return turn.then(() => this.endpoint.transport.send(request, this.controller.signal, this.timeouts));
     return this.endpoint.transport.send(request, this.controller.signal, this.timeouts);

@@ -101,9 +101,9 @@ export class Endpoint {
     return undefined;
   }
 
-  /** May an attempt go here now (healthy, circuit closed or a half-open probe free)? */
-  usable(): boolean {
-    return this.healthy && !this.removed && this.breaker.available();
+  /** May an attempt of `tenant` go here now (healthy, circuit closed or a half-open probe free)? */
+  usable(tenant = ''): boolean {
+    return this.healthy && !this.removed && this.breaker.available(tenant);
   }
 
   observeLatency(ms: number): void {
@@ -183,16 +183,16 @@ export class EndpointSet {
     return { added, removed };
   }
 
-  /** Is any endpoint able to take an attempt now? */
-  available(): boolean {
-    for (const ep of this.list) if (ep.usable()) return true;
+  /** Is any endpoint able to take an attempt (of `tenant`) now? */
+  available(tenant = ''): boolean {
+    for (const ep of this.list) if (ep.usable(tenant)) return true;
     return false;
   }
 
   /** Is there a usable endpoint this request has not tried (a sibling to retry on)? */
-  hasUntried(tried: ReadonlySet<Endpoint> | undefined): boolean {
+  hasUntried(tried: ReadonlySet<Endpoint> | undefined, tenant = ''): boolean {
     if (this.list.length < 2) return false;
-    for (const ep of this.list) if (ep.usable() && !tried?.has(ep)) return true;
+    for (const ep of this.list) if (ep.usable(tenant) && !tried?.has(ep)) return true;
     return false;
   }
 
@@ -213,7 +213,7 @@ export class EndpointSet {
         pickEndpoint(this, ctx, tried, false) ??
         (tried?.size ? pickEndpoint(this, ctx, tried, true) : undefined);
       if (!ep) return undefined;
-      if (ep.breaker.tryAcquire()) return ep;
+      if (ep.breaker.tryAcquire(ctx.tenant)) return ep;
     }
     return undefined;
   }
