@@ -184,7 +184,8 @@ async function countInput(
       ? await countPromptTokensAsync(text, spec.turns(request.body), encoding, ns.name)
       : input.inputTokens();
   const inputTokens =
-    (encoding === 'estimate' ? estimateCorrection.apply(model, raw) : raw) + nonText(spec, request.body);
+    (encoding === 'estimate' ? estimateCorrection.apply(ns.name, model, raw) : raw) +
+    nonText(spec, request.body);
   for (const p of policies) {
     const max = p.config.maxInputTokens;
     if (max !== undefined && inputTokens > max)
@@ -312,7 +313,7 @@ function admission(
       // A failure or a cache hit used no upstream tokens: every reservation is refunded.
       const real = done && !done.cached ? usage : undefined;
       if (real && !real.estimated && rawEstimate !== undefined)
-        estimateCorrection.observe(model, rawEstimate, real.inputTokens);
+        estimateCorrection.observe(ctx.ns.name, model, rawEstimate, real.inputTokens);
       if (!reserved) return;
       const { built, charged, placement } = reserved;
       const cost = real && done ? costMicroUsd(real, ctx.prices.price(done.provider, done.model)) : 0;
