@@ -33,12 +33,12 @@ beforeAll(async () => {
     responses: { memoryMaxBytes: 96 * 1024, maxRecordBytes: 32 * 1024 },
     providers: [
       { name: 'mock', type: 'mock', models: [{ name: 'gpt-4o-mini' }], mock: { outputTokens: 5 } },
-      // one request at a time, four waiting: answers after 300 ms
+      // one request at a time, four waiting: answers after 1 s (a flood of 8 arrives well within it)
       {
         name: 'slow',
         type: 'mock',
         models: [{ name: 'slow-model' }],
-        mock: { latencyMs: 300, outputTokens: 3 },
+        mock: { latencyMs: 1_000, outputTokens: 3 },
         maxConcurrency: 1,
         maxQueue: 4,
       },
