@@ -65,7 +65,7 @@ export const ERRORS = {
   SLUICE_ERR_FORBIDDEN: {
     status: 403,
     type: 'permission_error',
-    doc: 'The namespace may not use this model or route.',
+    doc: "The namespace may not use this model (its own model list or a policy). A model only another tenant's routes serve is 404 `SLUICE_ERR_UNKNOWN_MODEL` instead.",
   },
   SLUICE_ERR_NOT_FOUND: { status: 404, type: 'not_found_error', doc: 'No such path.' },
   SLUICE_ERR_RESPONSE_NOT_FOUND: {

@@ -106,6 +106,8 @@ function answerError(
       seconds: reply.elapsedTime / 1000,
       // known when the caller was identified before the answer (a refused body, a failed lookup)
       namespace: (identity ?? intakeOf(req)?.identity)?.namespace,
+      // a rate limit refused before the body (proxy/intake.ts) counts like one refused at admission
+      limit: err.code === 'SLUICE_ERR_RATE_LIMITED' ? (err.param ?? 'unknown') : undefined,
       accessLog: access,
     });
   }

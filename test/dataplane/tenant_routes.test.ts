@@ -1,5 +1,6 @@
 // Two tenants whose routes match the same model each get their own route (route choice skips
-// routes the caller may not use); a tenant with no allowed route for a model gets 403, not 400.
+// routes the caller may not use); a tenant with no allowed route for a model gets 404 model_not_found,
+// as for a model nobody serves (another tenant's route is neither named nor confirmed).
 import { createHash } from 'node:crypto';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -39,11 +40,12 @@ describe('route choice per tenant', () => {
     expect((await ask('key-b')).choices[0]?.message.content).toBe('large large');
   });
 
-  it('answers 403 when a route matches but the tenant may not use it', async () => {
+  it('answers 404 model_not_found when a route matches but the tenant may not use it', async () => {
     const err = (await ask('key-b', 'special').catch((e: unknown) => e)) as InstanceType<
       typeof OpenAI.APIError
     >;
-    expect(err.status).toBe(403);
-    expect((err.error as { code: string }).code).toBe('SLUICE_ERR_FORBIDDEN');
+    expect(err.status).toBe(404);
+    expect((err.error as { code: string }).code).toBe('model_not_found');
+    expect(err.headers?.get('x-sluice-error-code')).toBe('SLUICE_ERR_UNKNOWN_MODEL');
   });
 });

@@ -193,12 +193,13 @@ describe('403: models and routes a namespace may not use', () => {
     });
   });
 
-  it('refuses a route outside the namespace route list', async () => {
+  it('answers a route outside the namespace route list as an unknown model (the route is not named)', async () => {
     const err = await sdkError(
       client(dp.baseURL, KEY_B).chat.completions.create({ ...hello, model: 'internal-model' }),
     );
-    expect(err.status).toBe(403);
-    expect(err.message).toContain("may not use route 'internal'");
+    expect(err.status).toBe(404);
+    expect(err.error).toMatchObject({ code: 'model_not_found', param: 'model' });
+    expect(err.message).not.toContain("'internal'");
   });
 
   it('refuses a model a policy denies', async () => {

@@ -234,7 +234,7 @@ async function check(api: ApiCase, c: HeaderCase, extra: Pair[]): Promise<void> 
   const anBefore = an.requests.length;
   const logsBefore = dp.logs.length;
   // count_tokens writes no access log line: the expected tenant's own model says who was served (any
-  // other tenant gets 403 for it)
+  // other tenant gets 404 for it)
   const counted = api.path.endsWith('/count_tokens') && c.tenant !== undefined;
   const r = await send(counted ? { ...api, body: { ...api.body, model: `only-${c.tenant}` } } : api, pairs);
   const why = `${api.method} ${api.path} [${c.label}] ${JSON.stringify(pairs).slice(0, 600)} -> ${r.status} ${r.text.slice(0, 300)}`;

@@ -3,7 +3,8 @@
 // when to compact a conversation. Sluice counts the prompt itself, with the tokenizer of the model the
 // caller's route sends it to: exact for OpenAI-family tokenizers (o200k, cl100k), an estimate for
 // models whose tokenizer is not public (Claude's among them) — the `x-sluice-token-count` header says
-// which. Counting is not charged to any limit; the caller must be allowed to use the model.
+// which. Counting is charged to the caller's request rates only (policy/request_rate.ts: it parses a
+// prompt of up to the body limit); the caller must be allowed to use the model.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Runtime } from '../compiled/compile.ts';
 import { findRoute } from '../proxy/find_route.ts';
@@ -45,6 +46,7 @@ export async function countTokensHandler(
     identity,
   );
   runtime.gate.authorize(identity, route, model);
+  await runtime.gate.admitRequestRate?.(identity);
   const encoding = encodingForRoute(route, model);
   const turns = (body.messages as unknown[]).length + (body.system ? 1 : 0);
   const tokens = await countPromptTokensAsync(anthropicPromptText(body), turns, encoding, identity.namespace);

@@ -55,6 +55,29 @@ describe('L1 LRU', () => {
   });
 });
 
+describe('L1 LRU between tenants', () => {
+  it("evicts the largest holder's least recently used entries: a flood evicts only its own", () => {
+    const lru = new LruCache({ maxEntries: 10, maxBytes: 100, maxEntryBytes: 20 });
+    const victim = responseCacheKey({ ...parts, namespace: 'victim', body: { q: 'mine' } });
+    lru.set(victim, Buffer.from('0123456789'), Number.MAX_SAFE_INTEGER);
+    // the flooder writes far past both bounds: 50 entries, 500 bytes
+    let last = '';
+    for (let i = 0; i < 50; i++) {
+      last = responseCacheKey({ ...parts, namespace: 'flood', body: { q: i } });
+      lru.set(last, Buffer.from('0123456789'), Number.MAX_SAFE_INTEGER);
+    }
+    expect(lru.get(victim)?.value.toString()).toBe('0123456789');
+    expect(lru.get(last)).toBeDefined();
+    expect(lru.size).toBeLessThanOrEqual(10);
+    expect(lru.bytes).toBeLessThanOrEqual(100);
+    // a tenant holding more than the others is the one that gives way, whoever writes
+    const first = responseCacheKey({ ...parts, namespace: 'flood', body: { q: 41 } });
+    expect(lru.get(first)).toBeDefined();
+    lru.set(responseCacheKey({ ...parts, namespace: 'victim', body: { q: 2 } }), Buffer.from('x'), 1e15);
+    expect(lru.get(victim)).toBeDefined();
+  });
+});
+
 describe('response cache', () => {
   let redis: RedisServer;
   beforeAll(async () => {

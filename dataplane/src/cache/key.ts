@@ -1,7 +1,8 @@
 // The response cache key: SHA-256 over the namespace, route, client API and the normalised request.
 // Normalising means: object keys sorted at every depth (so {"a":1,"b":2} and {"b":2,"a":1} hit the same
 // entry) and transport-only fields dropped (stream, stream_options); everything that can change the
-// answer stays in. The namespace is part of the key, so one tenant can never read another's entries.
+// answer stays in. The namespace is part of the key, so one tenant can never read another's entries;
+// it also leads it (`<namespace>/...`), which is how the L1 cache tells tenants apart (lru.ts).
 import { createHash } from 'node:crypto';
 
 const TRANSPORT_ONLY = new Set(['stream', 'stream_options']);
@@ -27,14 +28,15 @@ export interface CacheKeyParts {
 }
 
 /**
- * `<sha256>.<ttl>`: the TTL rides in the key so the store can apply it when the answer arrives, and a
- * TTL change in the config simply starts a fresh set of entries.
+ * `<namespace>/<sha256>.<ttl>`: the TTL rides in the key so the store can apply it when the answer
+ * arrives, and a TTL change in the config simply starts a fresh set of entries. (Namespace names
+ * cannot contain '/'.)
  */
 export function responseCacheKey(p: CacheKeyParts): string {
   const digest = createHash('sha256')
     .update(JSON.stringify([p.namespace, p.route, p.api, canonical(p.body, true)]))
     .digest('hex');
-  return `${digest}.${p.ttlSeconds}`;
+  return `${p.namespace}/${digest}.${p.ttlSeconds}`;
 }
 
 export function ttlOfKey(key: string): number | undefined {

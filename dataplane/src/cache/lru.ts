@@ -1,6 +1,11 @@
-// A byte- and count-bounded LRU with per-entry expiry: the in-memory (L1) response cache.
-// Map iteration order is insertion order, so re-inserting on read makes the first key the least
-// recently used one, and eviction walks from the front.
+// A byte- and count-bounded LRU with per-entry expiry, shared by the tenants of a replica: the
+// in-memory (L1) response cache and the in-memory Responses state (responses/state.ts). A key names
+// its tenant before its first '/' (`<namespace>/<rest>`; no '/' is the tenant ''). Each tenant's
+// entries are a Map in insertion order, so re-inserting on read makes the first key its least recently
+// used one. Past a bound, the tenant holding the most (bytes past the byte bound, entries past the
+// count bound) loses its least recently used entry: one tenant's flood of entries only ever evicts
+// its own, where a single LRU let it evict every other tenant's cached answers (and so bill them for
+// upstream calls their hits would have saved) or stored conversations.
 export interface LruLimits {
   maxEntries: number;
   maxBytes: number;
@@ -12,49 +17,94 @@ interface Entry {
   expireAt: number;
 }
 
+interface TenantEntries {
+  entries: Map<string, Entry>;
+  bytes: number;
+}
+
+function tenantOf(key: string): string {
+  const at = key.indexOf('/');
+  return at < 0 ? '' : key.slice(0, at);
+}
+
 export class LruCache {
-  readonly #limits: LruLimits;
-  readonly #map = new Map<string, Entry>();
+  /** may change (a reload's bounds); applied from the next set */
+  limits: LruLimits;
+  readonly #tenants = new Map<string, TenantEntries>();
   readonly #now: () => number;
   #bytes = 0;
+  #size = 0;
 
   constructor(limits: LruLimits, now: () => number = Date.now) {
-    this.#limits = limits;
+    this.limits = limits;
     this.#now = now;
   }
 
   get(key: string): { value: Buffer; expireAt: number } | undefined {
-    const e = this.#map.get(key);
-    if (!e) return undefined;
-    this.#map.delete(key);
+    const t = this.#tenants.get(tenantOf(key));
+    const e = t?.entries.get(key);
+    if (!t || !e) return undefined;
     if (e.expireAt <= this.#now()) {
-      this.#bytes -= e.value.length;
+      this.#drop(tenantOf(key), t, key, e);
       return undefined;
     }
-    this.#map.set(key, e);
+    t.entries.delete(key);
+    t.entries.set(key, e);
     return e;
   }
 
   /** Returns false when the value is larger than maxEntryBytes (it is not stored). */
   set(key: string, value: Buffer, expireAt: number): boolean {
-    if (value.length > this.#limits.maxEntryBytes || value.length > this.#limits.maxBytes) return false;
-    const old = this.#map.get(key);
-    if (old) {
-      this.#map.delete(key);
-      this.#bytes -= old.value.length;
+    const { maxEntries, maxBytes, maxEntryBytes } = this.limits;
+    if (value.length > maxEntryBytes || value.length > maxBytes) return false;
+    this.delete(key);
+    const tenant = tenantOf(key);
+    let t = this.#tenants.get(tenant);
+    if (!t) {
+      t = { entries: new Map(), bytes: 0 };
+      this.#tenants.set(tenant, t);
     }
-    this.#map.set(key, { value, expireAt });
+    t.entries.set(key, { value, expireAt });
+    t.bytes += value.length;
     this.#bytes += value.length;
-    for (const [k, e] of this.#map) {
-      if (this.#map.size <= this.#limits.maxEntries && this.#bytes <= this.#limits.maxBytes) break;
-      this.#map.delete(k);
-      this.#bytes -= e.value.length;
+    this.#size++;
+    while (this.#size > maxEntries || this.#bytes > maxBytes) {
+      const [holder, most] = this.#largest(this.#bytes > maxBytes);
+      const [oldest, e] = most.entries.entries().next().value as [string, Entry];
+      this.#drop(holder, most, oldest, e);
     }
     return true;
   }
 
+  delete(key: string): boolean {
+    const tenant = tenantOf(key);
+    const t = this.#tenants.get(tenant);
+    const e = t?.entries.get(key);
+    if (!t || !e) return false;
+    this.#drop(tenant, t, key, e);
+    return true;
+  }
+
+  #drop(tenant: string, t: TenantEntries, key: string, e: Entry): void {
+    t.entries.delete(key);
+    t.bytes -= e.value.length;
+    this.#bytes -= e.value.length;
+    this.#size--;
+    if (t.entries.size === 0) this.#tenants.delete(tenant);
+  }
+
+  /** The tenant holding the most bytes (or entries); only called while some tenant holds entries. */
+  #largest(byBytes: boolean): [string, TenantEntries] {
+    let best: [string, TenantEntries] | undefined;
+    for (const entry of this.#tenants) {
+      const t = entry[1];
+      if (!best || (byBytes ? t.bytes > best[1].bytes : t.entries.size > best[1].entries.size)) best = entry;
+    }
+    return best as [string, TenantEntries];
+  }
+
   get size(): number {
-    return this.#map.size;
+    return this.#size;
   }
 
   get bytes(): number {

@@ -65,23 +65,53 @@ export class ProviderSlot {
   readonly endpoint: Endpoint;
   readonly #limiter: ConcurrencyLimiter | undefined;
   readonly #leave: () => void;
+  /** the tenant whose turns this slot took ('' for a replica serving one tenant) */
+  #tenant = '';
   #limited = false;
+  #connection = false;
   #released = false;
 
-  constructor(endpoint: Endpoint, limiter: ConcurrencyLimiter | undefined, leave: () => void) {
+  constructor(endpoint: Endpoint, limiter: ConcurrencyLimiter | undefined, leave: () => void, tenant = '') {
     this.endpoint = endpoint;
     this.#limiter = limiter;
     this.#leave = leave;
+    this.#tenant = tenant;
   }
 
-  /** Wait for the provider's concurrency limit, if it has one (SLUICE_ERR_QUEUE_FULL when full). */
+  /**
+   * Wait for the provider's concurrency limit, if it has one (SLUICE_ERR_QUEUE_FULL when full), then
+   * for the tenant's share of the endpoint's connections. Undefined when nothing had to wait.
+   */
   waitTurn(signal: CancelSignal, provider: string): Promise<void> | undefined {
+    if (this.#released) return undefined;
+    const tenant = this.#tenant;
     const limiter = this.#limiter;
-    if (!limiter || this.#released) return undefined;
-    return limiter.acquire(signal, provider).then(() => {
+    if (!limiter) return this.#waitConnection(signal, provider);
+    if (limiter.tryAcquire(tenant)) {
+      this.#limited = true;
+      return this.#waitConnection(signal, provider);
+    }
+    return limiter.acquire(signal, provider, tenant).then(() => {
       // released while queued (the attempt ended): hand the turn straight back
-      if (this.#released) limiter.release();
-      else this.#limited = true;
+      if (this.#released) limiter.release(tenant);
+      else {
+        this.#limited = true;
+        return this.#waitConnection(signal, provider);
+      }
+    });
+  }
+
+  #waitConnection(signal: CancelSignal, provider: string): Promise<void> | undefined {
+    const share = this.endpoint.connections;
+    const tenant = this.#tenant;
+    if (!share || tenant === '') return undefined;
+    if (share.tryAcquire(tenant)) {
+      this.#connection = true;
+      return undefined;
+    }
+    return share.acquire(signal, provider, tenant).then(() => {
+      if (this.#released) share.release(tenant);
+      else this.#connection = true;
     });
   }
 
@@ -96,11 +126,12 @@ export class ProviderSlot {
     this.#leave();
     const ep = this.endpoint;
     ep.leave();
-    if (this.#limited) this.#limiter?.release();
+    if (this.#limited) this.#limiter?.release(this.#tenant);
+    if (this.#connection) ep.connections?.release(this.#tenant);
     if (outcome === 'ok') {
       ep.breaker.success();
       if (latencyMs !== undefined) ep.observeLatency(latencyMs);
-    } else if (outcome === 'failure') ep.breaker.failure();
+    } else if (outcome === 'failure') ep.breaker.failure(this.#tenant);
     else ep.breaker.release();
   }
 }
@@ -110,6 +141,8 @@ export class ProviderRuntime {
   timeouts: EffectiveTimeouts;
   readonly endpoints: EndpointSet;
   #limiter: ConcurrencyLimiter | undefined;
+  /** connections of an endpoint one tenant may hold (HTTP providers; none for the in-process mock) */
+  #connectionShare: number | undefined;
   translators: Partial<Record<ClientApi, Translator>> = {};
   /** attempts in flight over all endpoints (the route-level least-outstanding strategy) */
   #outstanding = 0;
@@ -149,7 +182,11 @@ export class ProviderRuntime {
     if (!endpoint) return undefined;
     this.#outstanding++;
     endpoint.enter();
-    return new ProviderSlot(endpoint, this.#limiter, this.#leave);
+    if (this.#connectionShare !== undefined) {
+      endpoint.connections ??= new ConcurrencyLimiter(Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY);
+      endpoint.connections.tenantMax = this.#connectionShare;
+    }
+    return new ProviderSlot(endpoint, this.#limiter, this.#leave, pick.tenant);
   }
 
   /** passes its health check on at least one endpoint (or has none configured) */
@@ -158,8 +195,8 @@ export class ProviderRuntime {
   }
 
   /** Could an attempt be sent now (some endpoint healthy with its circuit closed or probing)? */
-  available(): boolean {
-    return this.endpoints.available();
+  available(tenant = ''): boolean {
+    return this.endpoints.available(tenant);
   }
 
   get suspended(): boolean {
@@ -223,6 +260,12 @@ export class ProviderRuntime {
       this.#limiter.max = max;
       this.#limiter.maxQueue = resolved.config.maxQueue;
     } else this.#limiter = new ConcurrencyLimiter(max, resolved.config.maxQueue);
+    // With several tenants none may hold more than half of an endpoint's connections (the rest stays
+    // for the others, as with the memory budget); the provider's maxConcurrency, which platforms size
+    // to a backend's capacity, stays whole for whoever needs it (fair turns and the stalled-reader
+    // timeout keep it moving: proxy/concurrency.ts, proxy/stream.ts).
+    this.#connectionShare =
+      resolved.preset.transport === 'mock' ? undefined : Math.ceil(resolved.config.connections / 2);
     this.translators = {};
     for (const api of CLIENT_APIS) {
       const t = findTranslator(api, resolved.preset.api);

@@ -192,7 +192,9 @@ export const responsesSchema = z
       .int()
       .positive()
       .default(64 * 1024 * 1024)
-      .describe('total bytes of stored responses in memory (memory store only; oldest dropped first)'),
+      .describe(
+        'total bytes of stored responses in memory (memory store only; when full, the oldest record of the tenant holding the most is dropped)',
+      ),
   })
   .prefault({});
 

@@ -12,22 +12,16 @@ import { metrics } from '../observability/metrics.ts';
 import type { Usage } from '../providers/types.ts';
 import { upstreamModel } from '../proxy/balancer.ts';
 import type { Admission, AdmitInput, Completion } from '../proxy/policy_interface.ts';
-import type { AdmitDenied, Placement, SettleBatch, Store } from '../store/types.ts';
-import { formatDuration } from '../store/windows.ts';
+import type { Placement, SettleBatch, Store } from '../store/types.ts';
 import { ASYNC_MIN_CHARS, countPromptTokensAsync } from '../tokens/pool.ts';
-import {
-  actualAmount,
-  type BuiltBatch,
-  buildBatch,
-  describeRate,
-  describeWindow,
-  reservationId,
-} from './batch.ts';
+import { actualAmount, type BuiltBatch, buildBatch, reservationId } from './batch.ts';
 import type { CompiledNamespace, CompiledPolicy } from './compile.ts';
 import { firstMatchingFilter } from './content_scan.ts';
 import { estimateCorrection } from './correction.ts';
-import { type LimitStatus, rateLimitHeaders, retryAfter } from './headers.ts';
+import { deniedByStore } from './denial.ts';
+import { type LimitStatus, rateLimitHeaders } from './headers.ts';
 import { costMicroUsd, type PriceBook } from './pricing.ts';
+import type { RateDenials } from './rate_denials.ts';
 
 /** Output reserved when neither the request, the policy nor the model config says how much. */
 export const DEFAULT_OUTPUT_RESERVATION = 4096;
@@ -44,6 +38,8 @@ export interface AdmitContext {
     body: Record<string, unknown>,
   ): string | undefined;
   now(): number;
+  /** request rates this config's callers ran out of (refused before their body next time) */
+  denials?: RateDenials;
 }
 
 /**
@@ -151,50 +147,6 @@ function defaultReservation(
     : { tokens: DEFAULT_OUTPUT_RESERVATION, known: false };
 }
 
-function denial(ns: string, built: BuiltBatch, d: AdmitDenied, fixedOf: (i: number) => number): GatewayError {
-  const headers: Record<string, string> = { 'retry-after': retryAfter(d.retryAfterMs) };
-  const retry = `Retry in ${formatDuration(d.retryAfterMs)}.`;
-  let message: string;
-  let kind: string;
-  let policy: string;
-  if (d.kind === 'rate') {
-    const ref = built.rates[d.index] ?? built.rates[0];
-    kind = 'requests';
-    policy = ref?.policy ?? '?';
-    message = `Rate limit reached for namespace '${ns}': policy '${policy}' allows ${ref ? describeRate(ref) : '?'}. ${retry}`;
-    Object.assign(
-      headers,
-      rateLimitHeaders([{ limit: ref?.limit ?? 0, remaining: 0, resetMs: d.retryAfterMs }], []),
-    );
-  } else if (d.kind === 'concurrency') {
-    const ref = built.concurrency[d.index];
-    kind = 'concurrency';
-    policy = ref?.policy ?? '?';
-    message = `Concurrency limit reached for namespace '${ns}': policy '${policy}' allows ${ref?.max ?? '?'} requests in flight. ${retry}`;
-  } else {
-    const ref = built.windows[d.index];
-    const used = d.used ?? 0;
-    policy = ref?.policy ?? '?';
-    kind = ref?.measure === 'usd' ? 'budget' : 'tokens';
-    const needs = fixedOf(d.index);
-    const whole = ref !== undefined && needs > ref.limit;
-    if (ref?.measure === 'usd') {
-      message = `Budget exhausted for namespace '${ns}': policy '${policy}' allows ${describeWindow(ref)}; ${(used / 1e6).toFixed(4)} USD used. ${retry}`;
-    } else {
-      message = whole
-        ? `Request too large for namespace '${ns}': it needs ${needs} tokens but policy '${policy}' allows ${ref ? describeWindow(ref) : '?'} in total.`
-        : `Token limit reached for namespace '${ns}': policy '${policy}' allows ${ref ? describeWindow(ref) : '?'}; ${Math.round(used)} used, this request needs ${needs} plus its output. ${retry}`;
-      if (ref)
-        Object.assign(
-          headers,
-          rateLimitHeaders([], [{ limit: ref.limit, remaining: ref.limit - used, resetMs: d.retryAfterMs }]),
-        );
-    }
-  }
-  headers['x-sluice-limit'] = `${policy}/${kind}`;
-  return new GatewayError('SLUICE_ERR_RATE_LIMITED', message, { param: kind, headers });
-}
-
 export async function admitRequest(ctx: AdmitContext, input: AdmitInput): Promise<Admission> {
   const { ns } = ctx;
   const { route, spec, request } = input;
@@ -232,7 +184,8 @@ async function countInput(
       ? await countPromptTokensAsync(text, spec.turns(request.body), encoding, ns.name)
       : input.inputTokens();
   const inputTokens =
-    (encoding === 'estimate' ? estimateCorrection.apply(model, raw) : raw) + nonText(spec, request.body);
+    (encoding === 'estimate' ? estimateCorrection.apply(ns.name, model, raw) : raw) +
+    nonText(spec, request.body);
   for (const p of policies) {
     const max = p.config.maxInputTokens;
     if (max !== undefined && inputTokens > max)
@@ -299,7 +252,7 @@ async function reserve(
     throw err;
   }
   const { result } = admitted;
-  if (!result.ok) throw denial(ns.name, built, result, (i) => Math.ceil(built.batch.windows[i]?.fixed ?? 0));
+  if (!result.ok) throw deniedByStore(ctx, input.identity, storePolicies, built, result);
   const grant = result.grant;
   let outputCap = cap;
   if (built.batch.wantOutput > 0) {
@@ -360,7 +313,7 @@ function admission(
       // A failure or a cache hit used no upstream tokens: every reservation is refunded.
       const real = done && !done.cached ? usage : undefined;
       if (real && !real.estimated && rawEstimate !== undefined)
-        estimateCorrection.observe(model, rawEstimate, real.inputTokens);
+        estimateCorrection.observe(ctx.ns.name, model, rawEstimate, real.inputTokens);
       if (!reserved) return;
       const { built, charged, placement } = reserved;
       const cost = real && done ? costMicroUsd(real, ctx.prices.price(done.provider, done.model)) : 0;

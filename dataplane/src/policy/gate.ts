@@ -11,6 +11,7 @@ import type { ReuseCache } from '../config/reuse_cache.ts';
 import type { SecretSource, SluiceConfig } from '../config/schema.ts';
 import { Slicer } from '../config/steps.ts';
 import { GatewayError } from '../errors.ts';
+import { unknownModel } from '../proxy/find_route.ts';
 import type { Admission, AdmitInput, Gate, Identity, RequestHeaders } from '../proxy/policy_interface.ts';
 import type { StoreLogger } from '../store/redis.ts';
 import { type StoreLease, StoreRegistry } from '../store/registry.ts';
@@ -19,6 +20,8 @@ import { admitRequest } from './admit.ts';
 import { type CompiledNamespace, compileNamespaceSteps } from './compile.ts';
 import { Identifier } from './identify.ts';
 import { PriceBook } from './pricing.ts';
+import { RateDenials } from './rate_denials.ts';
+import { admitRequestRate } from './request_rate.ts';
 
 type ReadSecret = (s: SecretSource, path?: string) => string;
 
@@ -29,6 +32,7 @@ export class PolicyGate implements Gate {
   readonly #prices: PriceBook;
   readonly #cache: ResponseCache;
   readonly #now: () => number;
+  readonly #denials = new RateDenials();
 
   constructor(
     cfg: SluiceConfig,
@@ -76,8 +80,16 @@ export class PolicyGate implements Gate {
     return undefined;
   }
 
+  mayUseRoute(identity: Identity, route: CompiledRoute): boolean {
+    return this.#ns(identity).routeAllowed(route.name);
+  }
+
   authorize(identity: Identity, route: CompiledRoute, model: string): void {
-    const reason = this.#denied(this.#ns(identity), route, model);
+    const ns = this.#ns(identity);
+    // Another tenant's route: answered as a model that does not exist (as /v1/models lists it), never
+    // a 403 that names the route and confirms the model is served here.
+    if (!ns.routeAllowed(route.name)) throw unknownModel(model);
+    const reason = this.#denied(ns, route, model);
     if (reason) throw new GatewayError('SLUICE_ERR_FORBIDDEN', reason, { param: 'model' });
   }
 
@@ -107,9 +119,21 @@ export class PolicyGate implements Gate {
         prices: this.#prices,
         cacheKey: this.#cacheKey,
         now: this.#now,
+        denials: this.#denials,
       },
       input,
     );
+  }
+
+  admitRequestRate(identity: Identity): Promise<void> {
+    return admitRequestRate(
+      { ns: this.#ns(identity), store: this.#lease.store, denials: this.#denials, now: this.#now },
+      identity,
+    );
+  }
+
+  refuseBeforeBody(identity: Identity): GatewayError | undefined {
+    return this.#denials.refusal(identity, this.#now());
   }
 
   get records(): Store {

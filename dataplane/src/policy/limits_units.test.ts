@@ -158,14 +158,21 @@ describe('policy compilation', () => {
 describe('estimate correction', () => {
   it('moves estimates toward what the provider reports, within bounds', () => {
     const c = new EstimateCorrection();
-    expect(c.apply('claude', 100)).toBe(100);
-    c.observe('claude', 100, 130);
-    expect(c.apply('claude', 100)).toBe(130);
-    for (let i = 0; i < 30; i++) c.observe('claude', 100, 120);
-    expect(c.apply('claude', 100)).toBeGreaterThanOrEqual(120);
-    expect(c.apply('claude', 100)).toBeLessThanOrEqual(121);
-    c.observe('wild', 10, 10_000);
-    expect(c.factor('wild')).toBe(3);
+    expect(c.apply('ns', 'claude', 100)).toBe(100);
+    c.observe('ns', 'claude', 100, 130);
+    expect(c.apply('ns', 'claude', 100)).toBe(130);
+    for (let i = 0; i < 30; i++) c.observe('ns', 'claude', 100, 120);
+    expect(c.apply('ns', 'claude', 100)).toBeGreaterThanOrEqual(120);
+    expect(c.apply('ns', 'claude', 100)).toBeLessThanOrEqual(121);
+    c.observe('ns', 'wild', 10, 10_000);
+    expect(c.factor('ns', 'wild')).toBe(3);
+  });
+
+  it("learns each tenant's ratio from its own traffic only", () => {
+    const c = new EstimateCorrection();
+    for (let i = 0; i < 10; i++) c.observe('flooder', 'claude', 100, 10_000);
+    expect(c.factor('flooder', 'claude')).toBe(3);
+    expect(c.apply('neighbour', 'claude', 100)).toBe(100);
   });
 });
 

@@ -54,6 +54,7 @@ export async function answerStream(
       allowOutput: admission.allowOutput,
       abortUpstream: () => attempt.abort(),
       clientGone: ex.clientGone.signal,
+      stallMs: attempt.timeouts.idleMs,
       // the error event is written into the stream: redacted like any error the client sees
       mapError: (err) => runtime.redactor.scrubError(attempt.failure(err)),
       onFirstByte: () => {

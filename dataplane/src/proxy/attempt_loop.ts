@@ -26,6 +26,8 @@ import { backoffMs, parseRetryAfter } from './retry.ts';
 
 export interface AttemptInput {
   requestId: string;
+  /** the caller's namespace: a provider's concurrency queue takes tenants in turn (concurrency.ts) */
+  tenant: string;
   spec: ClientApiSpec;
   request: ClientRequest;
   route: CompiledRoute;
@@ -76,6 +78,7 @@ export async function runAttempts(input: AttemptInput, start = 0): Promise<Attem
   const pick: PickContext = {
     promptText: () => input.spec.promptText(input.request.body),
     random: Math.random,
+    tenant: input.tenant,
   };
 
   // Walk the candidates in order and wrap around, so a route with a single backend still gets its
@@ -93,7 +96,7 @@ export async function runAttempts(input: AttemptInput, start = 0): Promise<Attem
       );
       continue;
     }
-    if (!provider.available() || state.backedOff?.has(provider.name)) continue;
+    if (!provider.available(input.tenant) || state.backedOff?.has(provider.name)) continue;
     if (state.tries > 0) {
       if (state.tries > retry.attempts || !route.budget.tryRetry(retry.budgetPercent)) break;
       await waitBeforeRetry(state, retry, signal);
@@ -134,7 +137,7 @@ export async function runAttempts(input: AttemptInput, start = 0): Promise<Attem
       state.lastError = failure;
     }
     // a provider with several pods: the retry goes to a sibling pod before the next backend
-    if (provider.endpoints.hasUntried(state.tried)) k--;
+    if (provider.endpoints.hasUntried(state.tried, input.tenant)) k--;
   }
   if (state.lastError) throw state.lastError;
   if (unsupported) throw unsupported;

@@ -52,4 +52,49 @@ describe('CircuitBreaker', () => {
     b.release();
     expect(b.tryAcquire()).toBe(true);
   });
+
+  it("one tenant's failures eject the provider for that tenant only; a second tenant failing ejects it for all", () => {
+    const b = new CircuitBreaker(undefined, {
+      consecutiveFailures: 2,
+      baseEjectionMs: 60_000,
+      maxEjectionMs: 60_000,
+    });
+    b.failure('a');
+    b.failure('a');
+    expect(b.state).toBe('open');
+    expect(b.available('a')).toBe(false);
+    expect(b.tryAcquire('a')).toBe(false);
+    // for b the circuit is half-open: one probe at a time, whose success closes it for everybody
+    expect(b.available('b')).toBe(true);
+    expect(b.tryAcquire('b')).toBe(true);
+    expect(b.tryAcquire('c')).toBe(false);
+    b.success();
+    expect(b.tryAcquire('a')).toBe(true);
+    // a's run again, then b's probe fails too: ejected for everybody
+    b.failure('a');
+    b.failure('a');
+    expect(b.tryAcquire('b')).toBe(true);
+    b.failure('b');
+    expect(b.tryAcquire('b')).toBe(false);
+    expect(b.tryAcquire('c')).toBe(false);
+    expect(b.tryAcquire('a')).toBe(false);
+  });
+
+  it('a run with failures of several tenants (or of a replica serving one) ejects for all at once', () => {
+    const b = new CircuitBreaker(undefined, {
+      consecutiveFailures: 2,
+      baseEjectionMs: 60_000,
+      maxEjectionMs: 60_000,
+    });
+    b.failure('a');
+    b.failure('b');
+    expect(b.tryAcquire('c')).toBe(false);
+    const single = new CircuitBreaker(undefined, {
+      consecutiveFailures: 1,
+      baseEjectionMs: 60_000,
+      maxEjectionMs: 60_000,
+    });
+    single.failure();
+    expect(single.tryAcquire()).toBe(false);
+  });
 });

@@ -1,6 +1,14 @@
 // Per-provider circuit breaker (outlier ejection): after N consecutive failures the provider is ejected
 // for an exponentially growing time; when that passes one probe request is let through (half-open) and
 // its outcome closes the circuit or ejects again.
+//
+// Between tenants: a run of failures that all came from ONE tenant ejects the provider for that tenant
+// only; for the others the circuit is half-open (one probe at a time), so the first of them to get
+// through closes it, and its failure (a second tenant failing) ejects the provider for everybody. A
+// tenant could otherwise eject a backend it shares with the others with requests that fail upstream
+// on their own (a prompt a self-hosted server takes longer than the first-byte timeout to prefill, an
+// input it answers with 500), and every other tenant got 503 for the ejection time. The tenant ''
+// (a replica serving one tenant) has nobody to share with.
 import { metrics } from '../observability/metrics.ts';
 
 export type CircuitState = 'closed' | 'open' | 'half-open';
@@ -22,6 +30,10 @@ export class CircuitBreaker {
   #openUntil = 0;
   #probeInFlight = false;
   #state: CircuitState = 'closed';
+  /** tenants whose failures make up the current run (since the last success) */
+  readonly #failing = new Set<string>();
+  /** the one tenant whose failures alone ejected the provider, if so */
+  #ejectedFor: string | undefined;
 
   constructor(label: string | undefined, settings: BreakerSettings) {
     this.#label = label;
@@ -34,9 +46,15 @@ export class CircuitBreaker {
     return this.#state;
   }
 
-  /** May a request go to this provider now? In half-open state only one probe at a time. */
-  tryAcquire(): boolean {
+  /** The state `tenant` sees: half-open where only another tenant's failures opened it. */
+  #stateFor(tenant: string): CircuitState {
     const s = this.state;
+    return s === 'open' && this.#ejectedFor !== undefined && this.#ejectedFor !== tenant ? 'half-open' : s;
+  }
+
+  /** May a request go to this provider now? In half-open state only one probe at a time. */
+  tryAcquire(tenant = ''): boolean {
+    const s = this.#stateFor(tenant);
     if (s === 'closed') return true;
     if (s === 'open' || this.#probeInFlight) return false;
     this.#probeInFlight = true;
@@ -49,13 +67,15 @@ export class CircuitBreaker {
   }
 
   /** Would tryAcquire succeed (without taking the probe slot)? Used to order backends. */
-  available(): boolean {
-    const s = this.state;
+  available(tenant = ''): boolean {
+    const s = this.#stateFor(tenant);
     return s === 'closed' || (s === 'half-open' && !this.#probeInFlight);
   }
 
   success(): void {
     this.#failures = 0;
+    this.#failing.clear();
+    this.#ejectedFor = undefined;
     this.#probeInFlight = false;
     if (this.#state !== 'closed') {
       this.#ejections = 0;
@@ -63,8 +83,9 @@ export class CircuitBreaker {
     }
   }
 
-  failure(): void {
+  failure(tenant = ''): void {
     this.#failures++;
+    this.#failing.add(tenant);
     const wasProbe = this.#probeInFlight;
     this.#probeInFlight = false;
     if (wasProbe || this.#state === 'half-open' || this.#failures >= this.settings.consecutiveFailures) {
@@ -75,6 +96,7 @@ export class CircuitBreaker {
       );
       this.#openUntil = Date.now() + ms;
       this.#failures = 0;
+      this.#ejectedFor = this.#failing.size === 1 && !this.#failing.has('') ? tenant : undefined;
       this.#set('open');
     }
   }

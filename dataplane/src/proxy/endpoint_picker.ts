@@ -26,6 +26,8 @@ export interface PickContext {
   /** the request's prompt text, computed only by pickers that need it */
   promptText(): string;
   random(): number;
+  /** the caller's namespace ('' for a replica serving one tenant): see breaker.ts */
+  tenant?: string;
 }
 
 /** A full KV cache weighs as much as this many queued requests: past it the server preempts. */
@@ -47,8 +49,13 @@ function serverLoad(ep: Endpoint, staleMs: number, now: number): number {
   return ep.queue + KV_WEIGHT * ep.kvUsage;
 }
 
-function eligible(ep: Endpoint, tried: ReadonlySet<Endpoint> | undefined, allowTried: boolean): boolean {
-  return ep.usable() && (allowTried || tried === undefined || !tried.has(ep));
+function eligible(
+  ep: Endpoint,
+  ctx: PickContext,
+  tried: ReadonlySet<Endpoint> | undefined,
+  allowTried: boolean,
+): boolean {
+  return ep.usable(ctx.tenant) && (allowTried || tried === undefined || !tried.has(ep));
 }
 
 /** Mix two 32-bit values into a well-spread 32-bit weight (murmur3's finaliser). */
@@ -82,14 +89,14 @@ export function pickEndpoint(
   const list = set.list;
   if (list.length === 1) {
     const only = list[0] as Endpoint;
-    return eligible(only, tried, allowTried) ? only : undefined;
+    return eligible(only, ctx, tried, allowTried) ? only : undefined;
   }
   const s = set.picker;
   switch (s.name) {
     case 'round-robin': {
       for (let i = 0; i < list.length; i++) {
         const ep = list[(set.cursor + i) % list.length] as Endpoint;
-        if (eligible(ep, tried, allowTried)) {
+        if (eligible(ep, ctx, tried, allowTried)) {
           set.cursor = (set.cursor + i + 1) % list.length;
           return ep;
         }
@@ -120,7 +127,7 @@ function lowest(
   let ties = 0;
   for (let i = 0; i < list.length; i++) {
     const ep = list[i] as Endpoint;
-    if (!eligible(ep, tried, allowTried)) continue;
+    if (!eligible(ep, ctx, tried, allowTried)) continue;
     let score: number;
     if (name === 'least-load') score = ep.outstanding + serverLoad(ep, s.loadStaleMs, now);
     else if (name === 'latency') score = ep.latencyMs * (ep.outstanding + 1);
@@ -149,7 +156,7 @@ function byPrefix(
   let total = 0;
   let n = 0;
   for (const ep of list) {
-    if (!eligible(ep, tried, allowTried)) continue;
+    if (!eligible(ep, ctx, tried, allowTried)) continue;
     total += ep.outstanding + serverLoad(ep, s.loadStaleMs, now);
     n++;
   }
@@ -159,7 +166,7 @@ function byPrefix(
   let best: Endpoint | undefined;
   let bestWeight = -1;
   for (const ep of list) {
-    if (!eligible(ep, tried, allowTried)) continue;
+    if (!eligible(ep, ctx, tried, allowTried)) continue;
     if (ep.outstanding + serverLoad(ep, s.loadStaleMs, now) > bound) continue;
     const w = mix(h, ep.hash);
     if (w > bestWeight) {

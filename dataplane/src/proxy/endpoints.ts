@@ -4,6 +4,7 @@
 // EndpointSlices (discovery/endpointslices.ts). Every attempt picks one endpoint (endpoint_picker.ts),
 // so one sick pod is ejected while its siblings keep serving.
 import { type BreakerSettings, CircuitBreaker } from './breaker.ts';
+import type { ConcurrencyLimiter } from './concurrency.ts';
 import { type PickContext, type PickerSettings, pickEndpoint } from './endpoint_picker.ts';
 import type { Transport } from './transport.ts';
 
@@ -23,6 +24,12 @@ export class Endpoint {
   readonly origin: string;
   readonly transport: Transport;
   readonly breaker: CircuitBreaker;
+  /**
+   * Each tenant's share of this endpoint's pooled connections (set by ProviderRuntime for HTTP
+   * providers): requests past a tenant's half wait here rather than in the pool's queue, where they
+   * would be ahead of other tenants' requests (proxy/concurrency.ts).
+   */
+  connections: ConcurrencyLimiter | undefined;
   readonly hash: number;
   /** attempts sent to this endpoint by this replica and not finished (changed by enter/leave only) */
   #outstanding = 0;
@@ -94,9 +101,9 @@ export class Endpoint {
     return undefined;
   }
 
-  /** May an attempt go here now (healthy, circuit closed or a half-open probe free)? */
-  usable(): boolean {
-    return this.healthy && !this.removed && this.breaker.available();
+  /** May an attempt of `tenant` go here now (healthy, circuit closed or a half-open probe free)? */
+  usable(tenant = ''): boolean {
+    return this.healthy && !this.removed && this.breaker.available(tenant);
   }
 
   observeLatency(ms: number): void {
@@ -176,16 +183,16 @@ export class EndpointSet {
     return { added, removed };
   }
 
-  /** Is any endpoint able to take an attempt now? */
-  available(): boolean {
-    for (const ep of this.list) if (ep.usable()) return true;
+  /** Is any endpoint able to take an attempt (of `tenant`) now? */
+  available(tenant = ''): boolean {
+    for (const ep of this.list) if (ep.usable(tenant)) return true;
     return false;
   }
 
   /** Is there a usable endpoint this request has not tried (a sibling to retry on)? */
-  hasUntried(tried: ReadonlySet<Endpoint> | undefined): boolean {
+  hasUntried(tried: ReadonlySet<Endpoint> | undefined, tenant = ''): boolean {
     if (this.list.length < 2) return false;
-    for (const ep of this.list) if (ep.usable() && !tried?.has(ep)) return true;
+    for (const ep of this.list) if (ep.usable(tenant) && !tried?.has(ep)) return true;
     return false;
   }
 
@@ -206,7 +213,7 @@ export class EndpointSet {
         pickEndpoint(this, ctx, tried, false) ??
         (tried?.size ? pickEndpoint(this, ctx, tried, true) : undefined);
       if (!ep) return undefined;
-      if (ep.breaker.tryAcquire()) return ep;
+      if (ep.breaker.tryAcquire(ctx.tenant)) return ep;
     }
     return undefined;
   }

@@ -248,6 +248,8 @@ export class Exchange {
     });
     const input: AttemptInput = {
       requestId: String(this.req.id),
+      // one tenant has nobody to share with: its turns are not capped (proxy/concurrency.ts)
+      tenant: this.runtime.config.namespaces.length > 1 ? (this.identity as Identity).namespace : '',
       hops: incomingHops(this.req.headers),
       spec: this.spec,
       request,

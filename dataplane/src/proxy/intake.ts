@@ -3,8 +3,10 @@
 //      namespace get 401 before a single body byte is buffered or parsed;
 //   2. the body limit is the namespace's own (limits.maxBodyBytes), never above server.bodyLimitBytes;
 //      a declared Content-Length over it gets 413 at once, a chunked body when it crosses it;
-//   3. the bytes the body will hold are taken from the replica's memory budget (503 when it is full);
-//   4. only then is the body read, its nesting depth checked on the text, and parsed as JSON (with
+//   3. a caller that ran out of a request rate gets its 429 now (policy/rate_denials.ts): a tenant at
+//      its limit costs the replica headers, not the parse of every body it keeps sending;
+//   4. the bytes the body will hold are taken from the replica's memory budget (503 when it is full);
+//   5. only then is the body read, its nesting depth checked on the text, and parsed as JSON (with
 //      fastify's prototype-poisoning checks).
 // A refused body is read and thrown away, up to DISCARD_MAX_BYTES, instead of closing the connection
 // under the client's upload: a client writes its whole body before it reads the answer, so a reset
@@ -254,6 +256,11 @@ export function installIntake(app: FastifyInstance, opts: IntakeOptions): void {
         ),
         identity,
       );
+      return;
+    }
+    const limited = runtime.gate.refuseBeforeBody?.(identity);
+    if (limited) {
+      refuse(req, reply, limited, identity);
       return;
     }
     const limit = bodyLimitFor(runtime, identity.namespace);

@@ -4,6 +4,7 @@
 // `openGate` serves configs without namespaces: everyone is the "default" tenant with no limits.
 import type { ClientApiSpec, ClientRequest } from '../api/types.ts';
 import type { CompiledRoute } from '../compiled/route.ts';
+import type { GatewayError } from '../errors.ts';
 import type { Usage } from '../providers/types.ts';
 import type { RecordStore } from '../responses/state.ts';
 import type { EncodingName } from '../tokens/counter.ts';
@@ -56,10 +57,25 @@ export interface Admission {
 export interface Gate {
   /** Throws GatewayError 401 when credentials are missing or unknown. */
   identify(headers: RequestHeaders): Identity | Promise<Identity>;
-  /** Throws GatewayError 403 when the identity may not use the route or model. */
+  /**
+   * Throws GatewayError 403 when the identity may not use the model, and 404 (as for an unknown model)
+   * when it may not use the route: another tenant's routes are not revealed.
+   */
   authorize(identity: Identity, route: CompiledRoute, model: string): void;
+  /** Whether the identity may use the route at all (undefined: every route). */
+  mayUseRoute?(identity: Identity, route: CompiledRoute): boolean;
   /** Models the identity may see in /v1/models. */
   visibleModel(identity: Identity, route: CompiledRoute, model: string): boolean;
+  /**
+   * A request that reaches no upstream (a stored-response lookup, a token count) counts against the
+   * caller's request rates only (rejects with the 429).
+   */
+  admitRequestRate?(identity: Identity): Promise<void>;
+  /**
+   * The 429 a caller would get from admit() whatever its request (a request rate it ran out of), so
+   * the intake refuses it before reading the body; undefined when it may send one.
+   */
+  refuseBeforeBody?(identity: Identity): GatewayError | undefined;
   /**
    * Throws GatewayError 400/429/503 when a policy rejects; may adjust request.body (clamp max tokens).
    * A gate that decides without waiting returns the admission itself (no promise per request).

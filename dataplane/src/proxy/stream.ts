@@ -34,6 +34,8 @@ export interface PumpOptions {
   onText?: (text: string) => void;
   /** turns a transport error (idle timeout, reset) into the documented gateway error */
   mapError: (err: unknown) => GatewayError;
+  /** how long the client may take nothing before the stream is cut (the stream's idle timeout) */
+  stallMs?: number;
 }
 
 /**
@@ -44,6 +46,7 @@ export function writeToClient(
   res: ServerResponse,
   data: string | Buffer,
   clientGone: CancelSignal,
+  stallMs?: number,
 ): Promise<void> | undefined {
   if (data.length === 0) return undefined;
   if (res.write(data)) return undefined;
@@ -52,12 +55,19 @@ export function writeToClient(
   // a long stream to a slow client piled them up on the exchange's signal.
   if (clientGone.aborted) return Promise.resolve();
   return new Promise((resolve) => {
+    // A client that takes nothing for `stallMs` (the stream's idle timeout) is cut like an upstream
+    // that sends nothing: a stream nobody reads held its provider turn and pooled connection until the
+    // total timeout (10 min) while other tenants waited (test/adversarial/slow_readers.test.ts).
+    const timer = stallMs === undefined ? undefined : setTimeout(() => res.destroy(), stallMs);
     const done = () => {
+      if (timer) clearTimeout(timer);
       res.off('drain', done);
+      res.off('close', done);
       clientGone.removeEventListener('abort', done);
       resolve();
     };
     res.on('drain', done);
+    res.on('close', done);
     clientGone.addEventListener('abort', done);
   });
 }
@@ -157,7 +167,12 @@ class StreamPump {
       if (opts.clientGone.aborted) return { usage: this.#finalUsage(), outcome: 'client-aborted' };
       const gwErr = opts.mapError(err);
       if (!opts.res.destroyed)
-        await writeToClient(opts.res, opts.translator.errorEvent(gwErr), opts.clientGone)?.catch(() => {});
+        await writeToClient(
+          opts.res,
+          opts.translator.errorEvent(gwErr),
+          opts.clientGone,
+          opts.stallMs,
+        )?.catch(() => {});
       return { usage: this.#finalUsage(), outcome: 'error', error: gwErr };
     }
   }
@@ -242,7 +257,7 @@ class StreamPump {
       if (this.#out.length > 0) {
         const data = joinParts(this.#out);
         this.#out.length = 0;
-        wait = writeToClient(this.#o.res, data, this.#o.clientGone);
+        wait = writeToClient(this.#o.res, data, this.#o.clientGone, this.#o.stallMs);
       }
     }
     return wait ? wait.then(() => step) : step;

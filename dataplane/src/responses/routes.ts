@@ -1,5 +1,6 @@
 // The Responses API's read and delete endpoints over Sluice's state store, for the caller's tenant
-// only (another tenant's id is "not found", never "forbidden": ids are not secrets, but existence is):
+// only (another tenant's id is "not found", never "forbidden": ids are not secrets, but existence is).
+// Each counts against the caller's request rates (policy/request_rate.ts):
 //   GET    /v1/responses/{id}               the stored response object
 //   DELETE /v1/responses/{id}               {id, object: 'response', deleted: true}
 //   GET    /v1/responses/{id}/input_items   the items this response was given (a paged list)
@@ -76,6 +77,7 @@ export function registerResponseRoutes(app: FastifyInstance, deps: ResponseRoute
     const runtime = deps.runtime();
     const id = (req.params as { id: string }).id;
     const identity = await deps.identify(req, runtime);
+    await runtime.gate.admitRequestRate?.(identity);
     const record = await statesFor(runtime).load(identity.namespace, id);
     if (!record) throw notFound(id);
     return { record, reply };
@@ -111,6 +113,7 @@ export function registerResponseRoutes(app: FastifyInstance, deps: ResponseRoute
       const runtime = deps.runtime();
       const id = (req.params as { id: string }).id;
       const identity = await deps.identify(req, runtime);
+      await runtime.gate.admitRequestRate?.(identity);
       if (!(await statesFor(runtime).delete(identity.namespace, id))) throw notFound(id);
       return reply.send({ id, object: 'response', deleted: true });
     }),

@@ -4,6 +4,7 @@
 // next turn continues from (earlier turns, this turn's input, this turn's output as input items), so
 // continuing costs one read whatever the conversation's length; its size is bounded by
 // `responses.maxRecordBytes`. Records expire after `responses.ttlSeconds`.
+import { LruCache } from '../cache/lru.ts';
 import { GatewayError } from '../errors.ts';
 import type { Store } from '../store/types.ts';
 import type { OutputItem, ResponseObject } from '../wire/responses/format.ts';
@@ -33,44 +34,19 @@ export interface StoredResponse {
 /** The store's shared records, or none (then this replica's memory). */
 export type RecordStore = Pick<Store, 'recordGet' | 'recordSet' | 'recordDelete'>;
 
-/** Records in this process's memory: insertion-ordered Map as an LRU, bounded in bytes, with expiry. */
-class MemoryRecords {
-  readonly #entries = new Map<string, { value: Buffer; expireAt: number }>();
-  #bytes = 0;
+/**
+ * One per process: records survive config reloads like the response cache does. When full it drops
+ * the oldest record of the tenant holding the most bytes (lru.ts), so one tenant's flood of stored
+ * responses only ever evicts its own (a single LRU let it evict every other tenant's conversations).
+ */
+const memory = new LruCache({
+  maxEntries: Number.POSITIVE_INFINITY,
+  maxBytes: 64 * 1024 * 1024,
+  maxEntryBytes: Number.POSITIVE_INFINITY,
+});
 
-  get(key: string): Buffer | undefined {
-    const e = this.#entries.get(key);
-    if (!e) return undefined;
-    if (e.expireAt <= Date.now()) {
-      this.delete(key);
-      return undefined;
-    }
-    this.#entries.delete(key);
-    this.#entries.set(key, e);
-    return e.value;
-  }
-
-  set(key: string, value: Buffer, ttlMs: number, maxBytes: number): void {
-    this.delete(key);
-    this.#entries.set(key, { value, expireAt: Date.now() + ttlMs });
-    this.#bytes += value.length;
-    for (const [k] of this.#entries) {
-      if (this.#bytes <= maxBytes) break;
-      this.delete(k);
-    }
-  }
-
-  delete(key: string): boolean {
-    const e = this.#entries.get(key);
-    if (!e) return false;
-    this.#entries.delete(key);
-    this.#bytes -= e.value.length;
-    return true;
-  }
-}
-
-/** One per process: records survive config reloads like the response cache does. */
-const memory = new MemoryRecords();
+/** A record's key in memory: the tenant first, as the LRU tells tenants apart. */
+const memoryKey = (namespace: string, id: string): string => `${namespace}/${id}`;
 
 function unavailable(err: unknown): GatewayError {
   return new GatewayError('SLUICE_ERR_STORE_UNAVAILABLE', 'the conversation state store is not reachable', {
@@ -87,16 +63,18 @@ export class ResponseStates {
     this.#settings = settings;
   }
 
+  /** the shared store's key (ids cannot contain ':', so the namespace part is unambiguous) */
   #key(namespace: string, id: string): string {
     return `resp:${namespace}:${id}`;
   }
 
   async load(namespace: string, id: string): Promise<StoredResponse | undefined> {
     if (!RESPONSE_ID.test(id)) return undefined;
-    const key = this.#key(namespace, id);
     let raw: Buffer | undefined;
     try {
-      raw = this.#shared ? await this.#shared.recordGet?.(key) : memory.get(key);
+      raw = this.#shared
+        ? await this.#shared.recordGet?.(this.#key(namespace, id))
+        : memory.get(memoryKey(namespace, id))?.value;
     } catch (err) {
       throw unavailable(err);
     }
@@ -108,14 +86,15 @@ export class ResponseStates {
   async save(namespace: string, record: StoredResponse): Promise<boolean> {
     const value = Buffer.from(JSON.stringify(record));
     if (value.length > this.#settings.maxRecordBytes) return false;
-    const key = this.#key(namespace, record.response.id);
+    const id = record.response.id;
     const ttlMs = this.#settings.ttlSeconds * 1000;
     if (!this.#shared) {
-      memory.set(key, value, ttlMs, this.#settings.memoryMaxBytes);
+      memory.limits = { ...memory.limits, maxBytes: this.#settings.memoryMaxBytes };
+      memory.set(memoryKey(namespace, id), value, Date.now() + ttlMs);
       return true;
     }
     try {
-      await this.#shared.recordSet?.(key, value, ttlMs);
+      await this.#shared.recordSet?.(this.#key(namespace, id), value, ttlMs);
       return true;
     } catch (err) {
       throw unavailable(err);
@@ -133,7 +112,7 @@ export class ResponseStates {
     try {
       raw = this.#shared
         ? await this.#shared.recordGet?.(this.#itemKey(namespace, id))
-        : memory.get(this.#itemKey(namespace, id));
+        : memory.get(memoryKey(namespace, `item:${id}`))?.value;
     } catch (err) {
       throw unavailable(err);
     }
@@ -148,9 +127,14 @@ export class ResponseStates {
       if (typeof item.id !== 'string' || !ITEM_ID.test(item.id)) continue;
       const value = Buffer.from(JSON.stringify({ item: asInput(item) ?? null }));
       if (value.length > this.#settings.maxRecordBytes) continue;
-      const key = this.#itemKey(namespace, item.id);
-      if (!this.#shared) memory.set(key, value, ttlMs, this.#settings.memoryMaxBytes);
-      else writes.push(this.#shared.recordSet?.(key, value, ttlMs) ?? Promise.resolve());
+      if (!this.#shared) {
+        // the tenant's share of the same fair LRU as its records (`item:` keeps them apart from those)
+        memory.limits = { ...memory.limits, maxBytes: this.#settings.memoryMaxBytes };
+        memory.set(memoryKey(namespace, `item:${item.id}`), value, Date.now() + ttlMs);
+      } else
+        writes.push(
+          this.#shared.recordSet?.(this.#itemKey(namespace, item.id), value, ttlMs) ?? Promise.resolve(),
+        );
     }
     try {
       await Promise.all(writes);
@@ -165,10 +149,9 @@ export class ResponseStates {
 
   async delete(namespace: string, id: string): Promise<boolean> {
     if (!RESPONSE_ID.test(id)) return false;
-    const key = this.#key(namespace, id);
-    if (!this.#shared) return memory.delete(key);
+    if (!this.#shared) return memory.delete(memoryKey(namespace, id));
     try {
-      return (await this.#shared.recordDelete?.(key)) === true;
+      return (await this.#shared.recordDelete?.(this.#key(namespace, id))) === true;
     } catch (err) {
       throw unavailable(err);
     }

@@ -1,0 +1,45 @@
+// Which request-rate denials may refuse a caller's next requests before their bodies are read: only
+// those every request of that caller would get, for as long as the bucket takes to refill.
+import { describe, expect, it } from 'vitest';
+import { GatewayError } from '../errors.ts';
+import type { CompiledPolicy } from './compile.ts';
+import { RateDenials } from './rate_denials.ts';
+
+function policy(scope?: CompiledPolicy['config']['scope']): CompiledPolicy {
+  return {
+    name: 'p',
+    config: { name: 'p', requests: { limit: 1, window: 'minute' }, ...(scope ? { scope } : {}) },
+    appliesTo: () => true,
+    filters: [],
+    modelAllowed: undefined,
+    needsTokens: false,
+    needsStore: true,
+  };
+}
+
+const refusal = (ms: number) => new GatewayError('SLUICE_ERR_RATE_LIMITED', `retry in ${ms}`);
+
+describe('RateDenials', () => {
+  it("refuses the namespace's callers until the bucket refills, with the time that is left", () => {
+    const d = new RateDenials();
+    d.note({ namespace: 'a', keyName: 'k1' }, policy(), 5_000, 1_000, refusal);
+    expect(d.refusal({ namespace: 'a', keyName: 'k2' }, 2_000)?.message).toBe('retry in 4000');
+    expect(d.refusal({ namespace: 'b', keyName: 'k1' }, 2_000)).toBeUndefined();
+    expect(d.refusal({ namespace: 'a', keyName: 'k1' }, 6_000)).toBeUndefined();
+  });
+
+  it('refuses only the API key of a per-key policy', () => {
+    const d = new RateDenials();
+    d.note({ namespace: 'a', keyName: 'k1' }, policy({ perApiKey: true }), 5_000, 0, refusal);
+    expect(d.refusal({ namespace: 'a', keyName: 'k1' }, 1)).toBeDefined();
+    expect(d.refusal({ namespace: 'a', keyName: 'k2' }, 1)).toBeUndefined();
+    expect(d.refusal({ namespace: 'a' }, 1)).toBeUndefined();
+  });
+
+  it('never remembers a policy scoped to some routes or models (the next request may go elsewhere)', () => {
+    const d = new RateDenials();
+    d.note({ namespace: 'a' }, policy({ perApiKey: false, routes: ['r'] }), 5_000, 0, refusal);
+    d.note({ namespace: 'a' }, policy({ perApiKey: false, models: ['m'] }), 5_000, 0, refusal);
+    expect(d.refusal({ namespace: 'a' }, 1)).toBeUndefined();
+  });
+});
