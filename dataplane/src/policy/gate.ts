@@ -32,7 +32,7 @@ export class PolicyGate implements Gate {
   readonly #prices: PriceBook;
   readonly #cache: ResponseCache;
   readonly #now: () => number;
-  readonly #denials = new RateDenials();
+  readonly #denials: RateDenials;
 
   constructor(
     cfg: SluiceConfig,
@@ -45,6 +45,7 @@ export class PolicyGate implements Gate {
     this.#namespaces = namespaces;
     this.#identifier = identifier;
     this.#lease = lease;
+    this.#denials = new RateDenials(() => lease.store.health().mode);
     this.#prices = new PriceBook(cfg);
     // Keep the warm L1 across a reload when the cache bounds and the store are unchanged.
     const keep =

@@ -28,6 +28,21 @@ describe('RateDenials', () => {
     expect(d.refusal({ namespace: 'a', keyName: 'k1' }, 6_000)).toBeUndefined();
   });
 
+  it("forgets a denial once the store answers differently (Redis back after the fallback's refusal)", () => {
+    let mode = 'local-fallback';
+    const d = new RateDenials(() => mode);
+    d.note({ namespace: 'a' }, policy(), 60_000, 0, refusal);
+    expect(d.refusal({ namespace: 'a' }, 1_000)).toBeDefined();
+    // Redis is back: its shared bucket decides, not this replica's share of the outage
+    mode = 'shared';
+    expect(d.refusal({ namespace: 'a' }, 2_000)).toBeUndefined();
+    // and a denial Redis gave does not outlive Redis either
+    d.note({ namespace: 'a' }, policy(), 60_000, 3_000, refusal);
+    expect(d.refusal({ namespace: 'a' }, 4_000)).toBeDefined();
+    mode = 'local-fallback';
+    expect(d.refusal({ namespace: 'a' }, 5_000)).toBeUndefined();
+  });
+
   it('refuses only the API key of a per-key policy', () => {
     const d = new RateDenials();
     d.note({ namespace: 'a', keyName: 'k1' }, policy({ perApiKey: true }), 5_000, 0, refusal);

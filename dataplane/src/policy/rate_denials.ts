@@ -8,6 +8,11 @@
 // a fixed rate, so until `retryAfterMs` passes no request of the namespace (or of the API key, for a
 // per-key policy) fits, whatever its body; a policy scoped to some routes or models is not remembered
 // (the next request may go elsewhere). One instance per loaded config: a reload forgets them all.
+// A denial holds only while the store answers the way it did when it was given: one the local
+// fallback gave during a Redis outage (from this replica's share of the limit) is forgotten when Redis
+// is back, where the shared bucket may admit at once, and one Redis gave is forgotten when the
+// fallback takes over. Remembered across the switch, a denial from the outage refused the tenant for
+// the rest of the window after Redis had recovered (test/policy/redis_outage.test.ts).
 import type { GatewayError } from '../errors.ts';
 import type { Identity } from '../proxy/policy_interface.ts';
 import type { CompiledPolicy } from './compile.ts';
@@ -17,6 +22,8 @@ const MAX_ENTRIES = 10_000;
 
 interface Denial {
   until: number;
+  /** the store's mode when it refused (StoreHealth.mode) */
+  mode: string;
   /** the 429 the admission gave, for the time that is left */
   refusal(retryAfterMs: number): GatewayError;
 }
@@ -27,6 +34,12 @@ function keyOf(namespace: string, apiKey: string | undefined): string {
 
 export class RateDenials {
   readonly #denials = new Map<string, Denial>();
+  readonly #mode: () => string;
+
+  /** `mode`: the store's current mode, asked only when a denial is noted or found */
+  constructor(mode: () => string = () => 'local') {
+    this.#mode = mode;
+  }
 
   /** The admission of this caller was refused by `policy`'s request rate for `retryAfterMs`. */
   note(
@@ -45,7 +58,7 @@ export class RateDenials {
     }
     const known = this.#denials.get(key);
     if (!known || known.until < now + retryAfterMs)
-      this.#denials.set(key, { until: now + retryAfterMs, refusal });
+      this.#denials.set(key, { until: now + retryAfterMs, mode: this.#mode(), refusal });
   }
 
   /** The 429 this caller would get from its admission now, or undefined when it may try. */
@@ -60,7 +73,7 @@ export class RateDenials {
   #check(key: string, now: number): GatewayError | undefined {
     const d = this.#denials.get(key);
     if (!d) return undefined;
-    if (d.until <= now) {
+    if (d.until <= now || d.mode !== this.#mode()) {
       this.#denials.delete(key);
       return undefined;
     }
