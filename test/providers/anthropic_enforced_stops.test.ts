@@ -171,6 +171,16 @@ describe('whitespace-only stop sequences, enforced by Sluice for Anthropic', () 
     expect(r.choices[0]?.message.tool_calls).toBeUndefined();
   });
 
+  it("announces the choice's role when the sequence comes before any text (the SDK's stream helper needs it)", async () => {
+    fake.setScript(() => ({ content: text('\nnothing before the newline'), textChunk: 4 }));
+    const final = await client.chat.completions
+      .stream({ ...ask, stop: ['\n'], stream: true })
+      .finalChatCompletion();
+    expect(final.choices[0]?.message.role).toBe('assistant');
+    expect(final.choices[0]?.message.content ?? '').toBe('');
+    expect(final.choices[0]?.finish_reason).toBe('stop');
+  });
+
   it('refuses more than 4 whitespace-only sequences in the client shape', async () => {
     const err = await client.chat.completions
       .create({ ...ask, stop: ['\n', '\n\n', ' ', '\t', '\r\n'] })

@@ -202,7 +202,19 @@ export abstract class OpenAIChunkStream implements StreamTranslator {
   }
 
   protected emitFinish(index: number, reason: string): StreamEvent {
-    return { data: this.chunk({ index, delta: {}, logprobs: null, finish_reason: reason }) };
+    return {
+      data: this.chunk({ index, delta: this.#finishDelta(index), logprobs: null, finish_reason: reason }),
+    };
+  }
+
+  /**
+   * A finishing chunk's delta: the choice's role when no delta announced it yet (an answer with no
+   * text, or one cut before its first: the openai SDK's stream helper fails on a choice without one).
+   */
+  #finishDelta(index: number): Record<string, unknown> {
+    if (this.#roleSent.has(index)) return {};
+    this.#roleSent.add(index);
+    return { role: 'assistant' };
   }
 
   /** The closing events: the usage chunk when the client asked for it, then [DONE]. */
@@ -224,10 +236,8 @@ export abstract class OpenAIChunkStream implements StreamTranslator {
   finish(reason: 'length', usage: Usage, cut?: StreamEvent): string {
     this.#uncut(cut);
     const index = (cut && this.#kinds.get(cut)?.index) ?? 0;
-    const delta = this.#roleSent.has(index) ? {} : { role: 'assistant' };
-    this.#roleSent.add(index);
     return (
-      this.chunk({ index, delta, logprobs: null, finish_reason: reason }) +
+      this.chunk({ index, delta: this.#finishDelta(index), logprobs: null, finish_reason: reason }) +
       // only when the client asked for usage, as at a natural end (end() above)
       (this.ctx.clientWantsStreamUsage ? this.chunk(undefined, usage) : '') +
       'data: [DONE]\n\n'
