@@ -28,6 +28,21 @@ export function toolCallChunk(index: number, args: string, id?: string, name = '
   return chatChunk({ tool_calls: [call] });
 }
 
+/**
+ * Two parallel calls (tool_0 with call_A, tool_1 with call_B) whose starts and arguments interleave by
+ * index, the shape in the reports; each call's whole arguments are {"target":"A_ONLY"} / "B_ONLY".
+ */
+export const INTERLEAVED_TARGET_CALLS: Obj[] = [
+  chatChunk({ role: 'assistant' }),
+  toolCallChunk(0, '', 'call_A', 'tool_0'),
+  toolCallChunk(1, '', 'call_B', 'tool_1'),
+  toolCallChunk(0, '{"target":'),
+  toolCallChunk(1, '{"target":'),
+  toolCallChunk(0, '"A_ONLY"}'),
+  toolCallChunk(1, '"B_ONLY"}'),
+  chatChunk({}, 'tool_calls'),
+];
+
 /** The SSE body of a stream of chunks, ended by [DONE]. */
 export function chatSse(frames: unknown[]): string {
   return `${frames.map((f) => `data: ${JSON.stringify(f)}\n\n`).join('')}data: [DONE]\n\n`;

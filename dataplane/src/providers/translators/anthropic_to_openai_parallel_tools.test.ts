@@ -4,7 +4,12 @@
 // Before, call 0 was closed when call 1 appeared and reopened for its next fragment: four blocks and
 // JSON the Anthropic SDK could not parse. Through the real translator, fed in pieces of every size.
 import { describe, expect, it } from 'vitest';
-import { chatChunk, chatSse, toolCallChunk } from '../../../../test/helpers/chat_chunks.ts';
+import {
+  chatChunk,
+  chatSse,
+  INTERLEAVED_TARGET_CALLS,
+  toolCallChunk,
+} from '../../../../test/helpers/chat_chunks.ts';
 import {
   assemble,
   assertAnthropicGrammar,
@@ -34,16 +39,7 @@ const deltasOfBlock = (out: ParsedEvent[], index: number) =>
 
 describe('interleaved parallel tool calls -> sequential Anthropic tool_use blocks', () => {
   // the shape in the reports: both calls start, then the arguments of each, alternating
-  const interleaved = [
-    chunk({ role: 'assistant' }),
-    call(0, '', 'call_A'),
-    call(1, '', 'call_B'),
-    call(0, '{"target":'),
-    call(1, '{"target":'),
-    call(0, '"A_ONLY"}'),
-    call(1, '"B_ONLY"}'),
-    chunk({}, 'tool_calls'),
-  ];
+  const interleaved = INTERLEAVED_TARGET_CALLS;
   for (const size of [1, 7, 100_000]) {
     it(`gives each call one whole block (pieces of ${size})`, () => {
       const out = translate(interleaved, size);

@@ -5,7 +5,7 @@
 // deltas of an item already done, so the Vercel AI SDK ran call 0 with `{}`. Each call is now one
 // item: added, its argument deltas, done with the whole arguments, and nothing of it after.
 import { describe, expect, it } from 'vitest';
-import { chatChunk, toolCallChunk } from '../../../../test/helpers/chat_chunks.ts';
+import { chatChunk, INTERLEAVED_TARGET_CALLS, toolCallChunk } from '../../../../test/helpers/chat_chunks.ts';
 import { resolvedProvider, translateContext } from '../../../../test/helpers/provider_context.ts';
 import { SseParser } from '../../wire/sse.ts';
 import { findTranslator } from '../registry.ts';
@@ -54,17 +54,7 @@ const doneItems = (all: Obj[]) =>
 describe('interleaved parallel tool calls -> sequential Responses function_call items', () => {
   it('gives each call one item whose done event carries its whole arguments', async () => {
     const st = await stream();
-    const frames = [
-      chunk({ role: 'assistant' }),
-      call(0, '', 'call_A'),
-      call(1, '', 'call_B'),
-      call(0, '{"target":'),
-      call(1, '{"target":'),
-      call(0, '"A_ONLY"}'),
-      call(1, '"B_ONLY"}'),
-      chunk({}, 'tool_calls'),
-      'data: [DONE]\n\n',
-    ];
+    const frames = [...INTERLEAVED_TARGET_CALLS.map(frame), 'data: [DONE]\n\n'];
     const evs: StreamEvent[] = [];
     for (const f of frames) evs.push(...st.push(Buffer.from(f)));
     evs.push(...st.end());
