@@ -134,7 +134,8 @@ export class PolicyGate implements Gate {
   }
 
   refuseBeforeBody(identity: Identity): GatewayError | undefined {
-    return this.#denials.refusal(identity, this.#now());
+    // every request asks: the clock is read only when some caller is remembered
+    return this.#denials.empty ? undefined : this.#denials.refusal(identity, this.#now());
   }
 
   get records(): Store {

@@ -61,6 +61,11 @@ export class RateDenials {
       this.#denials.set(key, { until: now + retryAfterMs, mode: this.#mode(), refusal });
   }
 
+  /** Nothing remembered (then no caller is refused, and the clock need not be read). */
+  get empty(): boolean {
+    return this.#denials.size === 0;
+  }
+
   /** The 429 this caller would get from its admission now, or undefined when it may try. */
   refusal(identity: Identity, now: number): GatewayError | undefined {
     if (this.#denials.size === 0) return undefined;
