@@ -149,4 +149,17 @@ describe('removeWhere', () => {
       ['warm', '200', 1],
     ]);
   });
+
+  it('never counts into a dropped series through the last-used memo', () => {
+    const c = new CounterFamily({ name: 'm_total', help: 'm', labelNames: LABELS, registers: [] });
+    c.inc(5, 'warm', '200');
+    // the memo now holds ('warm','200'): dropping it must not leave the next update counting there
+    c.removeWhere((l) => l.route === 'warm');
+    c.inc(1, 'warm', '200');
+    c.inc(1, 'warm', '200');
+    expect(c.get().values.map((v) => [v.labels.route, v.labels.code, v.value])).toEqual([['warm', '200', 2]]);
+    c.reset();
+    c.inc(7, 'warm', '200');
+    expect(c.get().values.map((v) => v.value)).toEqual([7]);
+  });
 });
