@@ -34,6 +34,7 @@ import { ScriptCalls } from './redis_calls.ts';
 import { CallFailed, entryOf, TurnCoalescer } from './redis_coalesce.ts';
 import { parseRedisUrl, type RedisSettings } from './redis_connect.ts';
 import { LocalShare, scaleBatch } from './redis_local_share.ts';
+import { RedisRecords } from './redis_records.ts';
 import { ReplayQueue } from './redis_replay.ts';
 
 export { lateReplyMs, maxWaitMs, scaleBatch };
@@ -74,6 +75,7 @@ export class RedisStore implements Store {
   readonly #lag: { lag: LoopLag; release(): void };
   readonly #timeoutMs: number;
   readonly #lateReplyMs: number;
+  readonly #records: RedisRecords;
   readonly #calls: ScriptCalls;
   readonly #replay: ReplayQueue;
   #failures = 0;
@@ -108,6 +110,7 @@ export class RedisStore implements Store {
     this.#client =
       target.kind === 'cluster' ? new Cluster(target.nodes, target.options) : new Redis(target.options);
     this.#calls = new ScriptCalls(this.#client, opts.keyPrefix);
+    this.#records = new RedisRecords(this.#client, opts.keyPrefix, this.#lateReplyMs);
     // #replay first: the local share records its usage there
     this.#replay = new ReplayQueue({
       calls: this.#calls,
@@ -358,20 +361,18 @@ export class RedisStore implements Store {
     return r.value ?? undefined;
   }
 
-  // Records (Responses API state) go straight to Redis and throw on failure: the caller must tell
-  // "not found" from "could not look" (the circuit and local fallback are for limits only).
-  async recordGet(key: string): Promise<Buffer | undefined> {
-    return (
-      (await rejectAfter(this.#client.getBuffer(this.#key(`rec:${key}`)), this.#lateReplyMs)) ?? undefined
-    );
+  // Records (Responses API state): redis_records.ts
+  recordGet(key: string): Promise<Buffer | undefined> {
+    return this.#records.get(key);
   }
-
-  async recordSet(key: string, value: Buffer, ttlMs: number): Promise<void> {
-    await rejectAfter(this.#client.set(this.#key(`rec:${key}`), value, 'PX', ttlMs), this.#lateReplyMs);
+  recordGetMany(keys: readonly string[]): Promise<Array<Buffer | undefined>> {
+    return this.#records.getMany(keys);
   }
-
-  async recordDelete(key: string): Promise<boolean> {
-    return (await rejectAfter(this.#client.del(this.#key(`rec:${key}`)), this.#lateReplyMs)) > 0;
+  recordSet(key: string, value: Buffer, ttlMs: number): Promise<void> {
+    return this.#records.set(key, value, ttlMs);
+  }
+  recordDelete(keys: readonly string[]): Promise<number> {
+    return this.#records.delete(keys);
   }
 
   async cacheSet(key: string, value: Buffer, ttlMs: number): Promise<void> {

@@ -1,5 +1,6 @@
 // The same Lua admission through Sentinel and through a real 3-master Redis Cluster. On Cluster every
 // key of one batch must hash to one slot: the {namespace} hash tag makes that so, across policies.
+// Records (the Responses API's state) are read and deleted several at a time on both.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisGroup, startCluster, startSentinel } from '../../../test/helpers/redis.ts';
 import { RedisStore } from './redis.ts';
@@ -74,6 +75,26 @@ describe.each([
     await s.cacheSet('k1', Buffer.from('v1'), 10_000);
     expect((await s.cacheGet('k1'))?.toString()).toBe('v1');
     expect(s.health()).toMatchObject({ healthy: true, mode: 'shared' });
+    await s.close();
+  });
+
+  it('reads and deletes several records at once, their keys on different slots', async () => {
+    const s = store(url());
+    expect(await s.ready(5_000)).toBe(true);
+    // record keys carry no hash tag: on the Cluster these spread over its shards (one MGET would be
+    // a CROSSSLOT error there), on Sentinel's primary they are one MGET and one DEL
+    const keys = ['ritem:t:a', 'ritem:t:b', 'ritem:t:c', 'ritem:t:d', 'ritem:t:e'];
+    for (const k of keys) await s.recordSet(k, Buffer.from(`v-${k}`), 60_000);
+    const got = await s.recordGetMany([...keys, 'ritem:t:missing']);
+    expect(got.map((v) => v?.toString())).toEqual([...keys.map((k) => `v-${k}`), undefined]);
+    expect(await s.recordDelete([...keys.slice(0, 4), 'ritem:t:missing'])).toBe(4);
+    expect((await s.recordGetMany(keys)).map((v) => v?.toString())).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      'v-ritem:t:e',
+    ]);
     await s.close();
   });
 });

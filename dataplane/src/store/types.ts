@@ -122,9 +122,11 @@ export interface Store {
    * records stay in the replica's own bounded memory).
    */
   recordGet?(key: string): Promise<Buffer | undefined>;
+  /** several records in one read (MGET), in the order of `keys` */
+  recordGetMany?(keys: readonly string[]): Promise<Array<Buffer | undefined>>;
   recordSet?(key: string, value: Buffer, ttlMs: number): Promise<void>;
-  /** true when a record was there */
-  recordDelete?(key: string): Promise<boolean>;
+  /** removes every key given in one command; how many of them were there */
+  recordDelete?(keys: readonly string[]): Promise<number>;
   health(): StoreHealth;
   /** run the admission path once (scripts, connection), before the replica calls itself ready */
   warm?(): Promise<void>;
