@@ -162,4 +162,18 @@ describe('removeWhere', () => {
     c.inc(7, 'warm', '200');
     expect(c.get().values.map((v) => v.value)).toEqual([7]);
   });
+
+  it('keeps alternating label sets apart (the two remembered ones and a third)', () => {
+    const c = new CounterFamily({ name: 'a_total', help: 'a', labelNames: LABELS, registers: [] });
+    for (let i = 0; i < 5; i++) {
+      c.inc(1, 'r', 'input');
+      c.inc(2, 'r', 'output');
+      if (i % 2 === 0) c.inc(10, 'r', 'cached');
+    }
+    expect(c.get().values.map((v) => [v.labels.code, v.value])).toEqual([
+      ['input', 5],
+      ['output', 10],
+      ['cached', 30],
+    ]);
+  });
 });
