@@ -239,7 +239,11 @@ export class Exchange {
     if (cacheKey && this.runtime.gate.cacheGet && (await this.#answerFromCache(cacheKey))) return;
     const route = this.#route as CompiledRoute;
     const request = this.request as ClientRequest;
+    // one tenant has nobody to share with: its turns are not capped (proxy/concurrency.ts), and its
+    // retry budget and latency averages are the route's own
+    const tenant = this.runtime.config.namespaces.length > 1 ? (this.identity as Identity).namespace : '';
     const ordered = route.balancer.order({
+      tenant,
       model: request.model,
       promptText: this.promptText,
       turns: this.spec.turns(request.body),
@@ -248,8 +252,7 @@ export class Exchange {
     });
     const input: AttemptInput = {
       requestId: String(this.req.id),
-      // one tenant has nobody to share with: its turns are not capped (proxy/concurrency.ts)
-      tenant: this.runtime.config.namespaces.length > 1 ? (this.identity as Identity).namespace : '',
+      tenant,
       hops: incomingHops(this.req.headers),
       spec: this.spec,
       request,
