@@ -83,6 +83,12 @@ export const tracingSchema = z.strictObject({
     .max(1)
     .default(1)
     .describe("share of new traces recorded; a client's traceparent decides for its own traces"),
+  clientTraceContext: z
+    .enum(['link', 'parent'])
+    .default('link')
+    .describe(
+      "a caller's traceparent: `link` starts Sluice's own trace linked to it (callers cannot join or forge another's trace); `parent` continues it (trusted callers only)",
+    ),
   serviceName: z.string().min(1).default('sluice-dataplane'),
   resourceAttributes: z
     .record(z.string().min(1), z.string())

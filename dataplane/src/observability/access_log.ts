@@ -7,6 +7,8 @@ import { type Logger, symbols } from 'pino';
 
 export interface AccessEntry {
   reqId: string;
+  /** the client's own id (x-client-request-id / x-request-id), beside Sluice's, never instead */
+  clientReqId?: string | undefined;
   namespace: string | undefined;
   route: string | undefined;
   model: string | undefined;
@@ -69,6 +71,7 @@ function makeWriter(log: Logger): AccessWriter {
     // the level may change at run time (a reload, a debug toggle), so it is read per line
     if (!log.isLevelEnabled('info')) return;
     let line = `{"level":30${p[symbols.timeSym]()}${p[symbols.chindingsSym]},"reqId":${JSON.stringify(e.reqId)}`;
+    if (e.clientReqId !== undefined) line += `,"clientReqId":${JSON.stringify(e.clientReqId)}`;
     if (e.namespace !== undefined) line += `,"namespace":${JSON.stringify(e.namespace)}`;
     if (e.route !== undefined) line += `,"route":${JSON.stringify(e.route)}`;
     if (e.model !== undefined) line += `,"model":${JSON.stringify(e.model)}`;

@@ -72,6 +72,8 @@ export interface ExchangeEnd {
   limit?: string;
   /** the request's id, its client API and how long it took (metrics, access log) */
   requestId?: string;
+  /** the client's own id for the request (proxy/request_id.ts), for correlation only */
+  clientRequestId?: string;
   api?: ClientApi;
   seconds?: number;
   /** what cut a truncated stream: the request's output cap or the tenant's window budget */

@@ -67,6 +67,7 @@ function onExchangeEnd(message: unknown): void {
   );
   end.accessLog?.({
     reqId: end.requestId ?? '',
+    clientReqId: end.clientRequestId,
     namespace: end.namespace,
     route: end.route,
     model: end.responseModel,

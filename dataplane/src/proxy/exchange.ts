@@ -35,6 +35,7 @@ import { findRoute } from './find_route.ts';
 import { incomingHops } from './hops.ts';
 import { intakeOf } from './intake.ts';
 import type { Admission, Completion, Identity } from './policy_interface.ts';
+import { clientRequestId } from './request_id.ts';
 import { encodingForRoute } from './route_encoding.ts';
 import { readFirstEvents } from './stream.ts';
 
@@ -350,6 +351,7 @@ export class Exchange {
       status,
       code,
       requestId: String(this.req.id),
+      clientRequestId: clientRequestId(this.req.headers),
       api: this.spec.api,
       seconds: (performance.now() - this.started) / 1000,
       requestModel: request?.model,
