@@ -19,6 +19,8 @@ export interface StateSettings {
   ttlSeconds: number;
   maxRecordBytes: number;
   memoryMaxBytes: number;
+  /** each tenant's stored responses and items in Redis, in bytes (store/redis_bounded.ts) */
+  redisMaxBytesPerTenant: number;
 }
 
 export interface StoredResponse {
@@ -63,9 +65,13 @@ export class ResponseStates {
     this.#settings = settings;
   }
 
-  /** the shared store's key (ids cannot contain ':', so the namespace part is unambiguous) */
-  #key(namespace: string, id: string): string {
-    return `resp:${namespace}:${id}`;
+  /** the shared store's key within the tenant (the store puts each tenant's records apart) */
+  #key(id: string): string {
+    return `resp:${id}`;
+  }
+
+  #bound(namespace: string) {
+    return { tenant: namespace, maxBytes: this.#settings.redisMaxBytesPerTenant };
   }
 
   async load(namespace: string, id: string): Promise<StoredResponse | undefined> {
@@ -73,7 +79,7 @@ export class ResponseStates {
     let raw: Buffer | undefined;
     try {
       raw = this.#shared
-        ? await this.#shared.recordGet?.(this.#key(namespace, id))
+        ? await this.#shared.recordGet?.(this.#key(id), namespace)
         : memory.get(memoryKey(namespace, id))?.value;
     } catch (err) {
       throw unavailable(err);
@@ -94,8 +100,8 @@ export class ResponseStates {
       return true;
     }
     try {
-      await this.#shared.recordSet?.(this.#key(namespace, id), value, ttlMs);
-      return true;
+      // false: larger than the tenant's whole bound, so not kept
+      return (await this.#shared.recordSet?.(this.#key(id), value, ttlMs, this.#bound(namespace))) === true;
     } catch (err) {
       throw unavailable(err);
     }
@@ -111,7 +117,7 @@ export class ResponseStates {
     let raw: Buffer | undefined;
     try {
       raw = this.#shared
-        ? await this.#shared.recordGet?.(this.#itemKey(namespace, id))
+        ? await this.#shared.recordGet?.(this.#itemKey(id), namespace)
         : memory.get(memoryKey(namespace, `item:${id}`))?.value;
     } catch (err) {
       throw unavailable(err);
@@ -133,7 +139,8 @@ export class ResponseStates {
         memory.set(memoryKey(namespace, `item:${item.id}`), value, Date.now() + ttlMs);
       } else
         writes.push(
-          this.#shared.recordSet?.(this.#itemKey(namespace, item.id), value, ttlMs) ?? Promise.resolve(),
+          this.#shared.recordSet?.(this.#itemKey(item.id), value, ttlMs, this.#bound(namespace)) ??
+            Promise.resolve(),
         );
     }
     try {
@@ -143,15 +150,15 @@ export class ResponseStates {
     }
   }
 
-  #itemKey(namespace: string, id: string): string {
-    return `ritem:${namespace}:${id}`;
+  #itemKey(id: string): string {
+    return `ritem:${id}`;
   }
 
   async delete(namespace: string, id: string): Promise<boolean> {
     if (!RESPONSE_ID.test(id)) return false;
     if (!this.#shared) return memory.delete(memoryKey(namespace, id));
     try {
-      return (await this.#shared.recordDelete?.(this.#key(namespace, id))) === true;
+      return (await this.#shared.recordDelete?.(this.#key(id), namespace)) === true;
     } catch (err) {
       throw unavailable(err);
     }

@@ -30,6 +30,7 @@ import {
   RefusedBatch,
   settleSpec,
 } from './redis_admission.ts';
+import { BoundedRecords, cacheTenant } from './redis_bounded.ts';
 import { ScriptCalls } from './redis_calls.ts';
 import { CallFailed, entryOf, TurnCoalescer } from './redis_coalesce.ts';
 import { parseRedisUrl, type RedisSettings } from './redis_connect.ts';
@@ -39,6 +40,8 @@ import { ReplayQueue } from './redis_replay.ts';
 export { lateReplyMs, maxWaitMs, scaleBatch };
 
 import type { AdmitBatch, AdmitResult, Placement, SettleBatch, Store, StoreHealth } from './types.ts';
+
+type Bound = { tenant: string; maxBytes: number };
 
 export interface StoreLogger {
   warn(obj: object, msg: string): void;
@@ -75,6 +78,7 @@ export class RedisStore implements Store {
   readonly #timeoutMs: number;
   readonly #lateReplyMs: number;
   readonly #calls: ScriptCalls;
+  readonly #bounded: BoundedRecords;
   readonly #replay: ReplayQueue;
   #failures = 0;
   #failingSince = 0;
@@ -108,6 +112,7 @@ export class RedisStore implements Store {
     this.#client =
       target.kind === 'cluster' ? new Cluster(target.nodes, target.options) : new Redis(target.options);
     this.#calls = new ScriptCalls(this.#client, opts.keyPrefix);
+    this.#bounded = new BoundedRecords(this.#client, opts.keyPrefix, this.#lateReplyMs);
     // #replay first: the local share records its usage there
     this.#replay = new ReplayQueue({
       calls: this.#calls,
@@ -349,7 +354,8 @@ export class RedisStore implements Store {
 
   async cacheGet(key: string): Promise<Buffer | undefined> {
     if (this.#open) return undefined;
-    const r = await this.#timed(this.#client.getBuffer(this.#key(`cache:${key}`)));
+    const [tenant, rest] = cacheTenant(key);
+    const r = await this.#timed(this.#bounded.get('cache', tenant, rest));
     if (!r.ok) {
       this.#failed(r.error);
       return undefined;
@@ -359,24 +365,25 @@ export class RedisStore implements Store {
   }
 
   // Records (Responses API state) go straight to Redis and throw on failure: the caller must tell
-  // "not found" from "could not look" (the circuit and local fallback are for limits only).
-  async recordGet(key: string): Promise<Buffer | undefined> {
-    return (
-      (await rejectAfter(this.#client.getBuffer(this.#key(`rec:${key}`)), this.#lateReplyMs)) ?? undefined
-    );
+  // "not found" from "could not look" (the circuit and local fallback are for limits only). Each
+  // tenant's are bounded (redis_bounded.ts).
+  recordGet(key: string, tenant: string): Promise<Buffer | undefined> {
+    return this.#bounded.getRecord(tenant, key);
   }
 
-  async recordSet(key: string, value: Buffer, ttlMs: number): Promise<void> {
-    await rejectAfter(this.#client.set(this.#key(`rec:${key}`), value, 'PX', ttlMs), this.#lateReplyMs);
+  async recordSet(key: string, value: Buffer, ttlMs: number, bound: Bound): Promise<boolean> {
+    return (await this.#bounded.set('rec', bound.tenant, key, value, ttlMs, bound.maxBytes)).stored;
   }
 
-  async recordDelete(key: string): Promise<boolean> {
-    return (await rejectAfter(this.#client.del(this.#key(`rec:${key}`)), this.#lateReplyMs)) > 0;
+  recordDelete(key: string, tenant: string): Promise<boolean> {
+    return this.#bounded.deleteRecord(tenant, key);
   }
 
-  async cacheSet(key: string, value: Buffer, ttlMs: number): Promise<void> {
+  async cacheSet(key: string, value: Buffer, ttlMs: number, maxBytesPerTenant?: number): Promise<void> {
     if (this.#open) return;
-    const r = await this.#timed(this.#client.set(this.#key(`cache:${key}`), value, 'PX', ttlMs));
+    const [tenant, rest] = cacheTenant(key);
+    const max = maxBytesPerTenant ?? Number.MAX_SAFE_INTEGER;
+    const r = await this.#timed(this.#bounded.set('cache', tenant, rest, value, ttlMs, max));
     if (r.ok) this.#succeeded();
     else this.#failed(r.error);
   }

@@ -73,6 +73,14 @@ describe.each([
     for (const ns of names) expect((await s.admit(batch(ns))).result).toMatchObject({ windowsUsed: [40] });
     await s.cacheSet('k1', Buffer.from('v1'), 10_000);
     expect((await s.cacheGet('k1'))?.toString()).toBe('v1');
+    // a tenant's bounded records (one script over the record and its tenant's index, one slot)
+    for (const ns of names) {
+      const bound = { tenant: ns, maxBytes: 4 };
+      for (const id of ['r1', 'r2']) await s.recordSet(`resp:${id}`, Buffer.from('abc'), 10_000, bound);
+      expect(await s.recordGet('resp:r1', ns)).toBeUndefined();
+      expect((await s.recordGet('resp:r2', ns))?.toString()).toBe('abc');
+      expect(await s.recordDelete('resp:r2', ns)).toBe(true);
+    }
     expect(s.health()).toMatchObject({ healthy: true, mode: 'shared' });
     await s.close();
   });

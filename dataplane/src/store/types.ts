@@ -93,6 +93,12 @@ export interface SettleBatch {
   reservation?: string;
 }
 
+/** A tenant's share of a shared store's records: its records' bytes at most (the oldest make room). */
+export interface TenantBound {
+  tenant: string;
+  maxBytes: number;
+}
+
 export interface StoreHealth {
   type: 'memory' | 'redis';
   healthy: boolean;
@@ -113,18 +119,22 @@ export interface Store {
   readonly type: 'memory' | 'redis';
   admit(batch: AdmitBatch): Promise<{ result: AdmitResult; placement: Placement }>;
   settle(batch: SettleBatch, placement: Placement): Promise<void>;
-  /** L2 response cache; memory stores have none (the L1 is already in memory) */
-  cacheGet?(key: string): Promise<Buffer | undefined>;
-  cacheSet?(key: string, value: Buffer, ttlMs: number): Promise<void>;
   /**
-   * Shared records (the Responses API's conversation state): unlike the cache, a failure is thrown,
-   * because "not found" and "could not look" must not look alike. Memory stores have none (the
-   * records stay in the replica's own bounded memory).
+   * L2 response cache; memory stores have none (the L1 is already in memory). A key leads with its
+   * tenant (`<namespace>/...`, cache/key.ts), whose entries take at most `maxBytesPerTenant`.
    */
-  recordGet?(key: string): Promise<Buffer | undefined>;
-  recordSet?(key: string, value: Buffer, ttlMs: number): Promise<void>;
+  cacheGet?(key: string): Promise<Buffer | undefined>;
+  cacheSet?(key: string, value: Buffer, ttlMs: number, maxBytesPerTenant?: number): Promise<void>;
+  /**
+   * Shared records (the Responses API's conversation state), each a tenant's: unlike the cache, a
+   * failure is thrown, because "not found" and "could not look" must not look alike. Memory stores
+   * have none (the records stay in the replica's own bounded memory). `key` is unique in its tenant.
+   */
+  recordGet?(key: string, tenant: string): Promise<Buffer | undefined>;
+  /** false when the value alone is over the tenant's bound (not stored); store/redis_bounded.ts */
+  recordSet?(key: string, value: Buffer, ttlMs: number, bound: TenantBound): Promise<boolean>;
   /** true when a record was there */
-  recordDelete?(key: string): Promise<boolean>;
+  recordDelete?(key: string, tenant: string): Promise<boolean>;
   health(): StoreHealth;
   /** run the admission path once (scripts, connection), before the replica calls itself ready */
   warm?(): Promise<void>;
