@@ -91,7 +91,7 @@ async function main(): Promise<void> {
   const load0 = loadAverage();
   const cpu: Record<string, number[]> = { A: [], B: [] };
   const rps: Record<string, number[]> = { A: [], B: [] };
-  // open-loop runs only: latency from the scheduled send time, and the peak RSS while serving
+  // p99 per round (open loop: from the scheduled send time); open-loop runs also sample the peak RSS
   const p99: Record<string, number[]> = { A: [], B: [] };
   const ttft: Record<string, number[]> = { A: [], B: [] };
   const rss: Record<string, number[]> = { A: [], B: [] };
@@ -187,13 +187,14 @@ async function main(): Promise<void> {
             const c0 = treeCpuMs(t.pid as number);
             const r = await runWrk({ ...base, seconds: Number(values.seconds) });
             cpu[side]?.push((treeCpuMs(t.pid as number) - c0) / r.valid);
+            p99[side]?.push(r.latencyMs.p99);
             valid = r.valid;
             perSec = r.validPerSec;
           }
           if (valid === 0) throw new Error(`${side}: no valid responses`);
           rps[side]?.push(perSec);
           process.stderr.write(
-            `round ${round + 1} ${side}: ${Math.round(perSec)} req/s, ${((cpu[side]?.at(-1) ?? 0) * 1000).toFixed(1)} µs CPU/req${values.rate ? `, p99 ${p99[side]?.at(-1)?.toFixed(2)} ms, RSS ${rss[side]?.at(-1)?.toFixed(0)} MiB` : ''}\n`,
+            `round ${round + 1} ${side}: ${Math.round(perSec)} req/s, ${((cpu[side]?.at(-1) ?? 0) * 1000).toFixed(1)} µs CPU/req, p99 ${p99[side]?.at(-1)?.toFixed(2)} ms${values.rate ? `, RSS ${rss[side]?.at(-1)?.toFixed(0)} MiB` : ''}\n`,
           );
         } finally {
           await t.stop();
@@ -210,8 +211,9 @@ async function main(): Promise<void> {
   const list = (xs: number[] | undefined, d: number) => (xs ?? []).map((x) => x.toFixed(d)).join(', ');
   const line = (side: 'A' | 'B', spec: string) =>
     `${side} (${spec}${(side === 'A' ? values['a-flags'] : values['b-flags']) ? ` ${side === 'A' ? values['a-flags'] : values['b-flags']}` : ''}): ${(median(cpu[side] ?? []) * 1000).toFixed(1)} µs CPU/req [${(cpu[side] ?? []).map((x) => (x * 1000).toFixed(1)).join(', ')}], ${Math.round(median(rps[side] ?? []))} req/s` +
+    `, p99 ${median(p99[side] ?? []).toFixed(2)} ms [${list(p99[side], 2)}]` +
     (values.rate
-      ? `, p99 ${median(p99[side] ?? []).toFixed(2)} ms [${list(p99[side], 2)}]${ttft[side]?.length ? `, TTFT p50 ${median(ttft[side] ?? []).toFixed(2)} ms` : ''}, peak RSS ${median(rss[side] ?? []).toFixed(0)} MiB [${list(rss[side], 0)}]`
+      ? `${ttft[side]?.length ? `, TTFT p50 ${median(ttft[side] ?? []).toFixed(2)} ms` : ''}, peak RSS ${median(rss[side] ?? []).toFixed(0)} MiB [${list(rss[side], 0)}]`
       : '');
   process.stdout.write(
     [

@@ -20,7 +20,7 @@ import type { ClientApiSpec } from './api/types.ts';
 import type { Runtime } from './compiled/compile.ts';
 import { type ErrorCode, GatewayError } from './errors.ts';
 import { type AccessWriter, accessWriter } from './observability/access_log.ts';
-import { endExchange, exchangeEndObserved } from './observability/lifecycle.ts';
+import { endExchange, exchangeEndObserved, type RequestApi } from './observability/lifecycle.ts';
 import { LazyChildLogger } from './observability/logger.ts';
 import { observeRequests } from './observability/request_observer.ts';
 import { installCors } from './proxy/cors.ts';
@@ -28,6 +28,7 @@ import { handleApi } from './proxy/exchange.ts';
 import { callerOf, installIntake, intakeOf } from './proxy/intake.ts';
 import type { Identity } from './proxy/policy_interface.ts';
 import { clientRequestId, newRequestId } from './proxy/request_id.ts';
+import { answerError, answered, routeApi } from './request_answers.ts';
 import { registerResponseRoutes } from './responses/routes.ts';
 
 export interface ServerState {
@@ -75,44 +76,6 @@ function toGatewayError(err: FastifyError): GatewayError {
   return new GatewayError('SLUICE_ERR_INTERNAL', 'internal error', { cause: err });
 }
 
-function sendError(reply: FastifyReply, spec: ClientApiSpec, err: GatewayError): FastifyReply {
-  if (err.headers) for (const [k, v] of Object.entries(err.headers)) reply.header(k, v);
-  return reply.code(err.status).header('content-type', 'application/json').send(spec.errorBody(err));
-}
-
-/**
- * An error answered before any exchange began (a refused credential, a body the intake would not
- * read, an unknown path or method, a models or stored-response lookup that failed) is published as
- * the request's end like an exchange's, so it has its access line and counts in
- * sluice_requests_total. Without this, failed logins and refused bodies left no trace at all.
- */
-function answerError(
-  reply: FastifyReply,
-  spec: ClientApiSpec,
-  err: GatewayError,
-  access: AccessWriter,
-  identity?: Identity,
-): FastifyReply {
-  sendError(reply, spec, err);
-  if (exchangeEndObserved()) {
-    const req = reply.request;
-    endExchange(undefined, {
-      status: err.status,
-      code: err.code,
-      requestId: String(req.id),
-      clientRequestId: clientRequestId(req.headers),
-      api: spec.api,
-      seconds: reply.elapsedTime / 1000,
-      // known when the caller was identified before the answer (a refused body, a failed lookup)
-      namespace: (identity ?? intakeOf(req)?.identity)?.namespace,
-      // a rate limit refused before the body (proxy/intake.ts) counts like one refused at admission
-      limit: err.code === 'SLUICE_ERR_RATE_LIMITED' ? (err.param ?? 'unknown') : undefined,
-      accessLog: access,
-    });
-  }
-  return reply;
-}
-
 export interface ServerLimits {
   bodyLimit: number;
   maxHeaderBytes: number;
@@ -155,7 +118,14 @@ function clientErrorHandler(access: AccessWriter): (err: NodeJS.ErrnoException, 
         `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`,
     );
     if (exchangeEndObserved())
-      endExchange(undefined, { status: gw.status, code: gw.code, requestId, accessLog: access });
+      endExchange(undefined, {
+        status: gw.status,
+        code: gw.code,
+        requestId,
+        api: 'none',
+        plain: true,
+        accessLog: access,
+      });
   };
 }
 
@@ -163,8 +133,22 @@ export function buildServer(state: ServerState, log: Logger, limits: ServerLimit
   // request metrics and the access log follow every exchange's lifecycle events
   observeRequests();
   const access = accessWriter(log);
-  const fail = (reply: FastifyReply, spec: ClientApiSpec, err: GatewayError, identity?: Identity) =>
-    answerError(reply, spec, err, access, identity);
+  // the api a request is counted under: its route's, else (catch-all) the one its path ends in
+  const apiOf = (req: FastifyRequest): RequestApi => {
+    const api = routeApi(req);
+    if (api) return api;
+    const path = req.url.split('?')[0] ?? '';
+    return req.routeOptions.url === '/*' && !unroutedPath(state.runtime(), path)
+      ? specForPath(path).api
+      : 'none';
+  };
+  const fail = (
+    reply: FastifyReply,
+    spec: ClientApiSpec,
+    err: GatewayError,
+    identity?: Identity,
+    api: RequestApi = apiOf(reply.request),
+  ) => answerError(reply, spec, err, api, access, identity);
   const bodyLimit = limits.bodyLimit;
   const app = Fastify({
     serverFactory: (handler) => {
@@ -262,10 +246,11 @@ export function buildServer(state: ServerState, log: Logger, limits: ServerLimit
   };
 
   for (const spec of clientApis) {
-    app.post(spec.path, serve(spec));
+    app.post(spec.path, { config: { api: spec.api } }, serve(spec));
     app.route({
       method: ['GET', 'PUT', 'DELETE', 'PATCH'],
       url: spec.path,
+      config: { api: spec.api },
       handler: (_req, reply) =>
         // RFC 9110 15.5.6: a 405 says which methods are allowed (set before the body goes out)
         fail(
@@ -295,15 +280,19 @@ export function buildServer(state: ServerState, log: Logger, limits: ServerLimit
   registerResponseRoutes(app, {
     runtime: () => state.runtime(),
     identify: callerOf,
-    fail: (reply, err) => fail(reply, specForPath('/v1/responses'), err),
+    fail: (reply, err, namespace) =>
+      fail(reply, specForPath('/v1/responses'), err, namespace === undefined ? undefined : { namespace }),
+    answered: (reply, namespace) => answered(reply, apiOf(reply.request), access, namespace),
   });
 
   // Anthropic's token counting endpoint (no limits charged; errors in Anthropic's shape).
-  app.post(COUNT_TOKENS_PATH, async (req, reply) => {
+  app.post(COUNT_TOKENS_PATH, { config: { api: 'anthropic-count-tokens' } }, async (req, reply) => {
     const runtime = intakeOf(req)?.runtime ?? state.runtime();
     try {
       const identity = await callerOf(req, runtime);
-      return await countTokensHandler(req, reply, runtime, identity);
+      await countTokensHandler(req, reply, runtime, identity);
+      answered(reply, 'anthropic-count-tokens', access, identity.namespace);
+      return reply;
     } catch (err) {
       if (err instanceof GatewayError) return fail(reply, specForPath('/v1/messages'), err);
       throw err;
@@ -317,19 +306,24 @@ export function buildServer(state: ServerState, log: Logger, limits: ServerLimit
       const runtime = state.runtime();
       const anthropic = wantsAnthropicShape(req.headers);
       const spec = specForPath(anthropic ? '/v1/messages' : '/v1/chat/completions');
+      const api = anthropic ? 'anthropic-models' : 'openai-models';
+      let identity: Identity | undefined;
       try {
-        const identity = await callerOf(req, runtime);
+        identity = await callerOf(req, runtime);
         const id = (req.params as { id?: string }).id ?? '';
-        return reply.send(
+        reply.send(
           one ? modelById(runtime, identity, id, anthropic) : modelList(runtime, identity, anthropic),
         );
+        answered(reply, api, access, identity.namespace);
+        return reply;
       } catch (err) {
-        if (err instanceof GatewayError) return fail(reply, spec, err);
+        if (err instanceof GatewayError) return fail(reply, spec, err, identity, api);
         throw err;
       }
     };
-  app.get('/v1/models', models(false));
-  app.get('/v1/models/:id', models(true));
+  // the anthropic shape is chosen per request (its header); the route's api covers refusals before it
+  app.get('/v1/models', { config: { api: 'openai-models' } }, models(false));
+  app.get('/v1/models/:id', { config: { api: 'openai-models' } }, models(true));
 
   // Anyone who reaches the API port may ask: the answer is the status and nothing else. Metrics and
   // the detailed readiness (tenants, providers, config errors) are on the admin port (admin_server.ts).

@@ -54,6 +54,8 @@ interface Case {
   status: number;
   code: string;
   namespace: string | undefined;
+  /** the api label: the chat API its path belongs to, `none` for a path no endpoint serves */
+  api?: string;
 }
 
 const cases: Case[] = [
@@ -122,13 +124,15 @@ const cases: Case[] = [
     status: 404,
     code: 'SLUICE_ERR_NOT_FOUND',
     namespace: undefined,
+    api: 'none',
   },
 ];
 
 describe('errors answered before an exchange', () => {
   for (const c of cases) {
     it(`${c.name}: one access line and one count`, async () => {
-      const labels = `route="none",namespace="${c.namespace ?? 'none'}",api="openai-chat",status="${c.status}",code="${c.code}"`;
+      const api = c.api ?? 'openai-chat';
+      const labels = `route="none",namespace="${c.namespace ?? 'none'}",api="${api}",status="${c.status}",code="${c.code}"`;
       const before = await metricCount(labels);
       const res = await c.send();
       await res.text();
@@ -137,7 +141,7 @@ describe('errors answered before an exchange', () => {
       const reqId = res.headers.get('x-request-id') as string;
       const logged = await accessLines(reqId);
       expect(logged).toHaveLength(1);
-      expect(logged[0]).toMatchObject({ status: c.status, code: c.code });
+      expect(logged[0]).toMatchObject({ api, status: c.status, code: c.code });
       expect(logged[0]?.namespace).toBe(c.namespace);
       expect(typeof logged[0]?.ms).toBe('number');
       expect(await metricCount(labels)).toBe(before + 1);
@@ -155,7 +159,8 @@ describe('errors answered before an exchange', () => {
     ],
   ] as const) {
     it(`${name} (refused by the HTTP parser): a request id, one access line and one count`, async () => {
-      const labels = `route="none",namespace="none",api="openai-chat",status="${status}",code="${code}"`;
+      // no endpoint matched: counted under api="none", never under a chat API
+      const labels = `route="none",namespace="none",api="none",status="${status}",code="${code}"`;
       const before = await metricCount(labels);
       const url = new URL(dp.url);
       const answer = await new Promise<string>((resolve, reject) => {
@@ -172,7 +177,7 @@ describe('errors answered before an exchange', () => {
       expect(reqId).toBeDefined();
       const logged = await accessLines(reqId);
       expect(logged).toHaveLength(1);
-      expect(logged[0]).toMatchObject({ status, code });
+      expect(logged[0]).toMatchObject({ api: 'none', status, code });
       expect(await metricCount(labels)).toBe(before + 1);
     });
   }

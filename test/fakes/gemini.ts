@@ -85,6 +85,32 @@ export function textChunks(words: string[], promptTokens = 7, finishReason = 'ST
   });
 }
 
+/**
+ * `count` candidates (generationConfig.candidateCount) as stream chunks: each candidate is named by
+ * its `index`, and the chunks interleave them one candidate per chunk, so a client that took a
+ * candidate's position in the array for its index would mix them up; each candidate's text starts
+ * with `[index]`. Usage on the last chunk counts every candidate's tokens, as Gemini's
+ * candidatesTokenCount does.
+ */
+export function candidateChunks(words: string[], count: number, promptTokens = 7): GeminiChunk[] {
+  const chunks: GeminiChunk[] = [];
+  words.forEach((w, i) => {
+    for (let index = 0; index < count; index++) {
+      const text = i === 0 ? `[${index}] ${w}` : w;
+      const candidate: Record<string, unknown> = { content: { role: 'model', parts: [{ text }] }, index };
+      if (i === words.length - 1) candidate.finishReason = 'STOP';
+      chunks.push({ candidates: [candidate], modelVersion: 'gemini-2.5-flash', responseId: 'resp-fake-n' });
+    }
+  });
+  const output = words.length * count;
+  (chunks.at(-1) as GeminiChunk).usageMetadata = {
+    promptTokenCount: promptTokens,
+    candidatesTokenCount: output,
+    totalTokenCount: promptTokens + output,
+  };
+  return chunks;
+}
+
 /** The non-streaming response: parts of each candidate merged (adjacent text joined), last finish and usage. */
 export function mergeChunks(chunks: GeminiChunk[]): GeminiChunk {
   const byIndex = new Map<number, { parts: Array<Record<string, unknown>>; finishReason?: unknown }>();
@@ -184,7 +210,11 @@ function defaultScript(req: GeminiRequest): GeminiScript {
       ?.parts?.map((p) => p.text ?? '')
       .join('') ?? '';
   const promptTokens = Math.max(1, Math.ceil(JSON.stringify(contents).length / 16));
-  return { chunks: textChunks(['Hello', ' from', ' Gemini', `: ${last.slice(0, 20)}`], promptTokens) };
+  const words = ['Hello', ' from', ' Gemini', `: ${last.slice(0, 20)}`];
+  // as many candidates as asked (Gemini's default is 1; the validator bounds it to 1..8)
+  const asked = (req.body?.generationConfig as { candidateCount?: number } | undefined)?.candidateCount;
+  if (asked !== undefined && asked > 1) return { chunks: candidateChunks(words, asked, promptTokens) };
+  return { chunks: textChunks(words, promptTokens) };
 }
 
 export async function startFakeGemini(opts: { apiKey: string }): Promise<FakeGemini> {

@@ -198,7 +198,8 @@ function validateGeneration(g: unknown): GeminiRejection | undefined {
   if (num('temperature', 0, 2))
     return bad('* GenerateContentRequest.generation_config.temperature: must be in [0, 2]');
   if (num('topP', 0, 1)) return bad('* GenerateContentRequest.generation_config.top_p: must be in [0, 1]');
-  if (num('candidateCount', 1, 8))
+  // an int32 in Gemini's schema: a fraction is refused like any other invalid value
+  if (num('candidateCount', 1, 8) || (g.candidateCount !== undefined && !Number.isInteger(g.candidateCount)))
     return bad('* GenerateContentRequest.generation_config.candidate_count: must be in [1, 8]');
   if (
     g.maxOutputTokens !== undefined &&

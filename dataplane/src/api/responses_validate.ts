@@ -24,6 +24,11 @@ const ITEM_TYPES = new Set([
 /** Bounds on what one request may carry (OpenAI's own: 128 tools; items are bounded by the body size). */
 const MAX_TOOLS = 128;
 const MAX_ITEMS = 10_000;
+/**
+ * Input items that name a stored item (item_reference, or an inline item carrying its id): each is a
+ * key the state store reads (in one MGET), so their number is bounded on its own.
+ */
+export const MAX_STORED_ITEM_IDS = 2048;
 
 function unsupported(param: string, message: string): never {
   throw new GatewayError('SLUICE_ERR_UNSUPPORTED_FEATURE', message, { param });
@@ -69,6 +74,9 @@ function validateContent(content: unknown, at: string): void {
 
 function validateItem(item: unknown, at: string): void {
   if (!isObj(item)) invalid(at, `Invalid type for '${at}': expected an object.`);
+  // an id names a stored item (responses/conversation.ts looks it up)
+  if (item.id !== undefined && item.id !== null && typeof item.id !== 'string')
+    invalid(`${at}.id`, `Invalid type for '${at}.id': expected a string.`, 'invalid_type');
   // an item without `type` but with `role` is an "easy input message"
   const type = item.type ?? (item.role !== undefined ? 'message' : undefined);
   if (typeof type !== 'string') invalid(`${at}.type`, `Missing required parameter: '${at}.type'.`);
@@ -164,8 +172,15 @@ export function validateResponsesBody(body: Obj): void {
     if (!Array.isArray(input))
       invalid('input', "Invalid type for 'input': expected a string or an array of items.");
     if (input.length > MAX_ITEMS) invalid('input', `'input' may hold at most ${MAX_ITEMS} items.`);
+    let named = 0;
     input.forEach((item, i) => {
       validateItem(item, `input[${i}]`);
+      if (typeof (item as Obj).id === 'string' && ++named > MAX_STORED_ITEM_IDS) {
+        invalid(
+          'input',
+          `'input' may name at most ${MAX_STORED_ITEM_IDS} stored items (item_reference items and items carrying an id); got more at 'input[${i}]'.`,
+        );
+      }
     });
   }
   const ins = body.instructions;

@@ -102,6 +102,8 @@ export const corsSchema = z
         'x-ratelimit-remaining-tokens',
         'x-ratelimit-reset-tokens',
         'retry-after',
+        // the openai and anthropic SDKs read it to decide whether to retry a failed request
+        'x-should-retry',
       ]),
     maxAgeSeconds: z.number().int().min(0).max(86_400).default(600),
     allowCredentials: z.boolean().default(false).describe('cookies are never used by Sluice; leave false'),

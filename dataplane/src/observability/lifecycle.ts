@@ -53,6 +53,23 @@ export interface AttemptEnd {
   error?: { code: string; message: string };
 }
 
+/**
+ * The `api` of a request that is no exchange (nothing goes upstream): the endpoint it called, so a
+ * model list, a token count or a stored-response lookup never counts as a chat request. `none`: a
+ * request that matched no endpoint (an unknown path, one the HTTP parser refused).
+ */
+export type EndpointApi =
+  | 'openai-models'
+  | 'anthropic-models'
+  | 'anthropic-count-tokens'
+  | 'openai-responses-retrieve'
+  | 'openai-responses-input-items'
+  | 'openai-responses-delete'
+  | 'none';
+
+/** The `api` label of sluice_requests_total: the client API of an exchange, or the endpoint called. */
+export type RequestApi = ClientApi | EndpointApi;
+
 export interface ExchangeEnd {
   status: number;
   code: string;
@@ -70,11 +87,16 @@ export interface ExchangeEnd {
   truncated?: boolean;
   /** which limit refused the request (requests, tokens, budget, ...) */
   limit?: string;
-  /** the request's id, its client API and how long it took (metrics, access log) */
+  /** the request's id, its client API (or endpoint) and how long it took (metrics, access log) */
   requestId?: string;
   /** the client's own id for the request (proxy/request_id.ts), for correlation only */
   clientRequestId?: string;
-  api?: ClientApi;
+  api?: RequestApi;
+  /**
+   * No generative operation was asked for (a model list, a token count, a stored response): counted
+   * in sluice_requests_total, kept out of gen_ai_server_request_duration.
+   */
+  plain?: boolean;
   seconds?: number;
   /** what cut a truncated stream: the request's output cap or the tenant's window budget */
   truncatedBy?: 'output_cap' | 'budget';

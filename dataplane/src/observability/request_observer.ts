@@ -12,6 +12,7 @@ import {
   channels,
   type ExchangeEnd,
   type FirstByte,
+  type RequestApi,
 } from './lifecycle.ts';
 import { metrics } from './metrics.ts';
 import { modelLabel } from './model_labels.ts';
@@ -49,7 +50,8 @@ function onExchangeEnd(message: unknown): void {
   const namespace = end.namespace ?? 'none';
   const route = end.route ?? 'none';
   const seconds = end.seconds ?? 0;
-  const api = end.api ?? 'openai-chat';
+  // a request Node's parser refused before any endpoint matched says none
+  const api = end.api ?? 'none';
   if (end.cache) metrics.cache.inc({ namespace, result: end.cache });
   if (end.limit) metrics.limitRejections.inc({ namespace: end.namespace ?? 'unknown', limit: end.limit });
   // tokens and cost for what an upstream answered (a cache hit or a refused request used none)
@@ -57,17 +59,20 @@ function onExchangeEnd(message: unknown): void {
   if (end.truncated && end.stream)
     metrics.streamsTruncated.inc({ namespace, reason: end.truncatedBy ?? 'output_cap' });
   metrics.requests.inc(1, route, namespace, api, String(end.status), end.code);
-  metrics.requestDuration.observe(
-    seconds,
-    api,
-    end.provider ?? 'none',
-    end.route && end.responseModel ? modelLabel(end.responseModel) : 'none',
-    route,
-    end.code === 'ok' ? '' : end.code,
-  );
+  if (!end.plain)
+    metrics.requestDuration.observe(
+      seconds,
+      api,
+      end.provider ?? 'none',
+      end.route && end.responseModel ? modelLabel(end.responseModel) : 'none',
+      route,
+      end.code === 'ok' ? '' : end.code,
+    );
   end.accessLog?.({
     reqId: end.requestId ?? '',
     clientReqId: end.clientRequestId,
+    // a line without a route says what was called (a served exchange's route and model say it)
+    api: end.route === undefined ? api : undefined,
     namespace: end.namespace,
     route: end.route,
     model: end.responseModel,
@@ -82,7 +87,7 @@ function onExchangeEnd(message: unknown): void {
   });
 }
 
-function recordUsage(end: ExchangeEnd, namespace: string, api: NonNullable<ExchangeEnd['api']>): void {
+function recordUsage(end: ExchangeEnd, namespace: string, api: RequestApi): void {
   const usage = end.usage as NonNullable<ExchangeEnd['usage']>;
   const provider = end.provider as string;
   // a configured name or `other`: clients never choose label values

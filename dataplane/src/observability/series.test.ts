@@ -149,4 +149,31 @@ describe('removeWhere', () => {
       ['warm', '200', 1],
     ]);
   });
+
+  it('never counts into a dropped series through the last-used memo', () => {
+    const c = new CounterFamily({ name: 'm_total', help: 'm', labelNames: LABELS, registers: [] });
+    c.inc(5, 'warm', '200');
+    // the memo now holds ('warm','200'): dropping it must not leave the next update counting there
+    c.removeWhere((l) => l.route === 'warm');
+    c.inc(1, 'warm', '200');
+    c.inc(1, 'warm', '200');
+    expect(c.get().values.map((v) => [v.labels.route, v.labels.code, v.value])).toEqual([['warm', '200', 2]]);
+    c.reset();
+    c.inc(7, 'warm', '200');
+    expect(c.get().values.map((v) => v.value)).toEqual([7]);
+  });
+
+  it('keeps alternating label sets apart (the two remembered ones and a third)', () => {
+    const c = new CounterFamily({ name: 'a_total', help: 'a', labelNames: LABELS, registers: [] });
+    for (let i = 0; i < 5; i++) {
+      c.inc(1, 'r', 'input');
+      c.inc(2, 'r', 'output');
+      if (i % 2 === 0) c.inc(10, 'r', 'cached');
+    }
+    expect(c.get().values.map((v) => [v.labels.code, v.value])).toEqual([
+      ['input', 5],
+      ['output', 10],
+      ['cached', 30],
+    ]);
+  });
 });

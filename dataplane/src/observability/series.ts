@@ -22,6 +22,29 @@ interface FamilyOptions<L extends string> {
 /** Label values in labelNames order; undefined is not allowed (prom-client would throw too). */
 type Values = readonly [string?, string?, string?, string?, string?, string?];
 
+/** A recently used label set and its series (Family.at); `s` undefined when the slot is empty. */
+interface Recent<S> {
+  s: S | undefined;
+  v0: string | undefined;
+  v1: string | undefined;
+  v2: string | undefined;
+  v3: string | undefined;
+  v4: string | undefined;
+  v5: string | undefined;
+}
+
+function recentSlot<S>(): Recent<S> {
+  return {
+    s: undefined,
+    v0: undefined,
+    v1: undefined,
+    v2: undefined,
+    v3: undefined,
+    v4: undefined,
+    v5: undefined,
+  };
+}
+
 /** One level per label: the values are config names and fixed words, already flat strings. */
 type Level<S> = Map<string | undefined, Level<S> | S>;
 
@@ -34,6 +57,16 @@ abstract class Family<L extends string, S> {
   /** every series, for scrapes */
   protected readonly series: S[] = [];
   #root: Level<S> = new Map();
+  /**
+   * The last two label sets used and their series. Consecutive updates nearly always repeat one of
+   * them (one route and provider serve most requests; a request updates token families for 'input'
+   * then 'output'), and up to six string compares are cheaper than the Map lookups: the lookups were
+   * the largest of Sluice's hash-table costs in `bench/perf_diff.ts`. Updated in place, so a miss
+   * allocates nothing.
+   */
+  readonly #recent: [Recent<S>, Recent<S>] = [recentSlot(), recentSlot()];
+  /** the slot the next miss overwrites (the older one) */
+  #older = 0;
 
   constructor(opts: FamilyOptions<L>) {
     if (opts.labelNames.length > 6) throw new Error(`metric ${opts.name}: at most 6 labels`);
@@ -52,6 +85,35 @@ abstract class Family<L extends string, S> {
    * request allocates, and a rest-parameter array per call more.
    */
   protected at(v0?: string, v1?: string, v2?: string, v3?: string, v4?: string, v5?: string): S {
+    for (let i = 0; i < 2; i++) {
+      const r = this.#recent[i] as Recent<S>;
+      if (
+        r.s !== undefined &&
+        r.v0 === v0 &&
+        r.v1 === v1 &&
+        r.v2 === v2 &&
+        r.v3 === v3 &&
+        r.v4 === v4 &&
+        r.v5 === v5
+      ) {
+        this.#older = 1 - i;
+        return r.s;
+      }
+    }
+    const s = this.#find(v0, v1, v2, v3, v4, v5);
+    const r = this.#recent[this.#older] as Recent<S>;
+    this.#older = 1 - this.#older;
+    r.v0 = v0;
+    r.v1 = v1;
+    r.v2 = v2;
+    r.v3 = v3;
+    r.v4 = v4;
+    r.v5 = v5;
+    r.s = s;
+    return s;
+  }
+
+  #find(v0?: string, v1?: string, v2?: string, v3?: string, v4?: string, v5?: string): S {
     const n = this.labelNames.length;
     let level = this.#root;
     for (let i = 0; i < n - 1; i++) {
@@ -61,8 +123,9 @@ abstract class Family<L extends string, S> {
       if (next === undefined) return this.#add([v0, v1, v2, v3, v4, v5]);
       level = next;
     }
-    const last = n === 0 ? '' : n === 1 ? v0 : n === 2 ? v1 : n === 3 ? v2 : n === 4 ? v3 : n === 5 ? v4 : v5;
-    return (level.get(last) as S | undefined) ?? this.#add([v0, v1, v2, v3, v4, v5]);
+    const final =
+      n === 0 ? '' : n === 1 ? v0 : n === 2 ? v1 : n === 3 ? v2 : n === 4 ? v3 : n === 5 ? v4 : v5;
+    return (level.get(final) as S | undefined) ?? this.#add([v0, v1, v2, v3, v4, v5]);
   }
 
   #add(values: Values): S {
@@ -97,6 +160,7 @@ abstract class Family<L extends string, S> {
   reset(): void {
     this.series.length = 0;
     this.#root = new Map();
+    for (const r of this.#recent) r.s = undefined;
   }
 
   /** Drops the series whose labels `drop` picks (the readiness warm-up's own, runtime/warm_hot_path.ts). */

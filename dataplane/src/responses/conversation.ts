@@ -3,6 +3,7 @@
 // filtered and sent is the real one); after a successful answer, and before its last byte leaves, the
 // response is stored (unless `store: false`) so the client's next turn finds it on any replica.
 import type { ClientAnswer, ClientRequest, ExchangeScope } from '../api/types.ts';
+import { invalid } from '../api/validate.ts';
 import type { Runtime } from '../compiled/compile.ts';
 import { GatewayError } from '../errors.ts';
 import type { ResponseObject } from '../wire/responses/format.ts';
@@ -32,36 +33,62 @@ function withoutId(item: Obj): Obj {
   return rest;
 }
 
-/**
- * Each `item_reference` (the Vercel AI SDK sends earlier steps' items so when `store` is on) replaced
- * by the stored item it names, or dropped when that item carries nothing into a turn (reasoning). An
- * id this tenant's stored responses never had is OpenAI's 404 naming `input`.
- */
-async function resolveReferences(items: Obj[], scope: ExchangeScope): Promise<Obj[]> {
-  if (!items.some((item) => item.type === 'item_reference')) return items;
-  const states = statesFor(scope.runtime);
-  const resolved = await Promise.all(
-    items.map(async (item) => {
-      if (item.type !== 'item_reference') return item;
-      const id = item.id as string;
-      const stored = await states.loadItem(scope.namespace, id);
-      if (stored === undefined) {
-        throw new GatewayError(
-          'SLUICE_ERR_RESPONSE_NOT_FOUND',
-          `Item with id '${id.slice(0, 128)}' not found. Items are not persisted when \`store\` is set to false. Try again with \`store\` set to true, or remove this item from your input.`,
-          { param: 'input', publicCode: null },
-        );
-      }
-      return stored;
-    }),
+function unknownItem(id: string): GatewayError {
+  // OpenAI's own answer to an id its store does not hold (404, param input, no code)
+  return new GatewayError(
+    'SLUICE_ERR_RESPONSE_NOT_FOUND',
+    `Item with id '${id.slice(0, 128)}' not found. Items are not persisted when \`store\` is set to false. Try again with \`store\` set to true, or remove this item from your input.`,
+    { param: 'input', publicCode: null },
   );
-  return resolved.filter((item): item is Obj => item !== null);
+}
+
+/**
+ * Input items that name a stored item, read in one pass (the count is bounded by the validator,
+ * MAX_STORED_ITEM_IDS): each `item_reference` (the Vercel AI SDK sends earlier steps' items so when
+ * `store` is on) is replaced by the stored item it names, or dropped when that item carries nothing
+ * into a turn (reasoning); an inline item that carries an `id` keeps its content but must be one this
+ * tenant's stored responses produced, as OpenAI checks it. An unknown id is OpenAI's 404 naming
+ * `input`. What the references expand to is bounded like a stored conversation
+ * (responses.maxRecordBytes): a few bytes of references must not become gigabytes of prompt.
+ */
+async function resolveStoredItems(items: Obj[], scope: ExchangeScope): Promise<Obj[]> {
+  const ids: string[] = [];
+  for (const item of items) if (typeof item.id === 'string') ids.push(item.id);
+  if (ids.length === 0) return items;
+  const found = await statesFor(scope.runtime).loadItems(scope.namespace, ids);
+  const limit = scope.runtime.config.responses.maxRecordBytes;
+  let bytes = 0;
+  let references = false;
+  const out: Obj[] = [];
+  for (const item of items) {
+    const id = item.id;
+    if (typeof id !== 'string') {
+      out.push(item);
+      continue;
+    }
+    const stored = found.get(id);
+    if (!stored) throw unknownItem(id);
+    if (item.type !== 'item_reference') {
+      out.push(item);
+      continue;
+    }
+    references = true;
+    bytes += stored.bytes;
+    if (bytes > limit) {
+      invalid(
+        'input',
+        `The items named by item_reference expand to more than ${limit} bytes (responses.maxRecordBytes); send fewer references or the items themselves.`,
+      );
+    }
+    if (stored.item !== null) out.push(stored.item);
+  }
+  return references ? out : items;
 }
 
 export async function prepareConversation(request: ClientRequest, scope: ExchangeScope): Promise<void> {
   const body = request.body;
   const given = inputItems(body.input);
-  const turn = await resolveReferences(given, scope);
+  const turn = await resolveStoredItems(given, scope);
   const prev = body.previous_response_id;
   let history: Obj[] = [];
   if (typeof prev === 'string') {

@@ -10,7 +10,7 @@ import type { Runtime } from '../compiled/compile.ts';
 import { GatewayError } from '../errors.ts';
 import type { Identity } from '../proxy/policy_interface.ts';
 import { statesFor } from './conversation.ts';
-import type { StoredResponse } from './state.ts';
+import type { ResponseStates, StoredResponse } from './state.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -18,7 +18,10 @@ export interface ResponseRouteDeps {
   runtime(): Runtime;
   /** the caller as the intake identified it, or by its headers */
   identify(req: FastifyRequest, runtime: Runtime): Promise<Identity>;
-  fail(reply: FastifyReply, err: GatewayError): FastifyReply;
+  /** an error answered, once the caller is known with its namespace */
+  fail(reply: FastifyReply, err: GatewayError, namespace?: string): FastifyReply;
+  /** the answer went out: its access line and count (under the route's `api`) */
+  answered(reply: FastifyReply, namespace: string): void;
 }
 
 function notFound(id: string): GatewayError {
@@ -73,49 +76,51 @@ function page(record: StoredResponse, query: Obj): Obj {
 }
 
 export function registerResponseRoutes(app: FastifyInstance, deps: ResponseRouteDeps): void {
-  const load = async (req: FastifyRequest, reply: FastifyReply) => {
-    const runtime = deps.runtime();
-    const id = (req.params as { id: string }).id;
-    const identity = await deps.identify(req, runtime);
-    await runtime.gate.admitRequestRate?.(identity);
-    const record = await statesFor(runtime).load(identity.namespace, id);
-    if (!record) throw notFound(id);
-    return { record, reply };
-  };
-  const guard =
-    (fn: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>) =>
+  /**
+   * The caller identified and charged a request, then `fn` answers for its tenant: the answer, or
+   * its error, is observed with the namespace once the caller is known.
+   */
+  const handle =
+    (fn: (reply: FastifyReply, states: ResponseStates, namespace: string, id: string) => Promise<unknown>) =>
     async (req: FastifyRequest, reply: FastifyReply) => {
+      let namespace: string | undefined;
       try {
-        return await fn(req, reply);
+        const runtime = deps.runtime();
+        const identity = await deps.identify(req, runtime);
+        namespace = identity.namespace;
+        await runtime.gate.admitRequestRate?.(identity);
+        reply.send(await fn(reply, statesFor(runtime), namespace, (req.params as { id: string }).id));
+        deps.answered(reply, namespace);
+        return reply;
       } catch (err) {
-        if (err instanceof GatewayError) return deps.fail(reply, err);
+        if (err instanceof GatewayError) return deps.fail(reply, err, namespace);
         throw err;
       }
     };
+  const load = async (states: ResponseStates, namespace: string, id: string) => {
+    const record = await states.load(namespace, id);
+    if (!record) throw notFound(id);
+    return record;
+  };
 
   app.get(
     '/v1/responses/:id',
-    guard(async (req, reply) => {
-      const { record } = await load(req, reply);
-      return reply.send(record.response);
-    }),
+    { config: { api: 'openai-responses-retrieve' } },
+    handle(async (_reply, states, namespace, id) => (await load(states, namespace, id)).response),
   );
   app.get(
     '/v1/responses/:id/input_items',
-    guard(async (req, reply) => {
-      const { record } = await load(req, reply);
-      return reply.send(page(record, req.query as Obj));
-    }),
+    { config: { api: 'openai-responses-input-items' } },
+    handle(async (reply, states, namespace, id) =>
+      page(await load(states, namespace, id), reply.request.query as Obj),
+    ),
   );
   app.delete(
     '/v1/responses/:id',
-    guard(async (req, reply) => {
-      const runtime = deps.runtime();
-      const id = (req.params as { id: string }).id;
-      const identity = await deps.identify(req, runtime);
-      await runtime.gate.admitRequestRate?.(identity);
-      if (!(await statesFor(runtime).delete(identity.namespace, id))) throw notFound(id);
-      return reply.send({ id, object: 'response', deleted: true });
+    { config: { api: 'openai-responses-delete' } },
+    handle(async (_reply, states, namespace, id) => {
+      if (!(await states.delete(namespace, id))) throw notFound(id);
+      return { id, object: 'response', deleted: true };
     }),
   );
 }

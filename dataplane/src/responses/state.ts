@@ -34,7 +34,7 @@ export interface StoredResponse {
 }
 
 /** The store's shared records, or none (then this replica's memory). */
-export type RecordStore = Pick<Store, 'recordGet' | 'recordSet' | 'recordDelete'>;
+export type RecordStore = Pick<Store, 'recordGet' | 'recordGetMany' | 'recordSet' | 'recordDelete'>;
 
 /**
  * One per process: records survive config reloads like the response cache does. When full it drops
@@ -61,7 +61,10 @@ export class ResponseStates {
   readonly #settings: StateSettings;
 
   constructor(shared: RecordStore | undefined, settings: StateSettings) {
-    this.#shared = shared?.recordGet && shared.recordSet && shared.recordDelete ? shared : undefined;
+    this.#shared =
+      shared?.recordGet && shared.recordGetMany && shared.recordSet && shared.recordDelete
+        ? shared
+        : undefined;
     this.#settings = settings;
   }
 
@@ -108,21 +111,38 @@ export class ResponseStates {
   }
 
   /**
-   * A stored response's output item by its id, as the input item a later turn sends back (an
-   * `item_reference` names it): null for an item that carries nothing into a next turn (reasoning),
-   * undefined when unknown to this tenant.
+   * Stored output items by id, as the input items a later turn sends back (an `item_reference`
+   * names one; an inline item may carry its id): one read for all of them (one MGET, one pass over
+   * memory), whatever their number. The map holds null for an item that carries nothing into a next
+   * turn (reasoning); an id this tenant's stored responses never had is absent. `bytes`: the size of
+   * each found item as stored, for the caller's bound on what the references expand to.
    */
-  async loadItem(namespace: string, id: string): Promise<Obj | null | undefined> {
-    if (!ITEM_ID.test(id)) return undefined;
-    let raw: Buffer | undefined;
+  async loadItems(
+    namespace: string,
+    ids: Iterable<string>,
+  ): Promise<Map<string, { item: Obj | null; bytes: number }>> {
+    const wanted = [...new Set(ids)].filter((id) => ITEM_ID.test(id));
+    let raws: Array<Buffer | undefined>;
     try {
-      raw = this.#shared
-        ? await this.#shared.recordGet?.(this.#itemKey(id), namespace)
-        : memory.get(memoryKey(namespace, `item:${id}`))?.value;
+      raws = this.#shared
+        ? await (this.#shared.recordGetMany as NonNullable<RecordStore['recordGetMany']>)(
+            wanted.map((id) => this.#itemKey(id)),
+            namespace,
+          )
+        : wanted.map((id) => memory.get(memoryKey(namespace, `item:${id}`))?.value);
     } catch (err) {
       throw unavailable(err);
     }
-    return raw ? (JSON.parse(raw.toString('utf8')) as { item: Obj | null }).item : undefined;
+    const found = new Map<string, { item: Obj | null; bytes: number }>();
+    wanted.forEach((id, i) => {
+      const raw = raws[i];
+      if (raw)
+        found.set(id, {
+          item: (JSON.parse(raw.toString('utf8')) as { item: Obj | null }).item,
+          bytes: raw.length,
+        });
+    });
+    return found;
   }
 
   /** Keep each output item of a stored response under its id, for the item_references of later turns. */
@@ -154,11 +174,25 @@ export class ResponseStates {
     return `ritem:${id}`;
   }
 
+  /**
+   * A stored response and the output items kept under their ids for later item_references: all of
+   * it goes at once (one script, which gives their bytes back to the tenant's bound), so a deleted
+   * response's items cannot be referenced until their TTL. Every key is the caller's tenant's:
+   * another tenant's id is simply not found.
+   */
   async delete(namespace: string, id: string): Promise<boolean> {
-    if (!RESPONSE_ID.test(id)) return false;
-    if (!this.#shared) return memory.delete(memoryKey(namespace, id));
+    const record = await this.load(namespace, id);
+    if (!record) return false;
+    const itemIds: string[] = [];
+    for (const item of record.response.output)
+      if (typeof item.id === 'string' && ITEM_ID.test(item.id)) itemIds.push(item.id);
+    if (!this.#shared) {
+      for (const itemId of itemIds) memory.delete(memoryKey(namespace, `item:${itemId}`));
+      return memory.delete(memoryKey(namespace, id));
+    }
+    const keys = [this.#key(id), ...itemIds.map((itemId) => this.#itemKey(itemId))];
     try {
-      return (await this.#shared.recordDelete?.(this.#key(id), namespace)) === true;
+      return ((await this.#shared.recordDelete?.(keys, namespace)) ?? 0) > 0;
     } catch (err) {
       throw unavailable(err);
     }

@@ -30,18 +30,17 @@ import {
   RefusedBatch,
   settleSpec,
 } from './redis_admission.ts';
-import { BoundedRecords, cacheTenant } from './redis_bounded.ts';
+import { BoundedRecords } from './redis_bounded.ts';
 import { ScriptCalls } from './redis_calls.ts';
 import { CallFailed, entryOf, TurnCoalescer } from './redis_coalesce.ts';
 import { parseRedisUrl, type RedisSettings } from './redis_connect.ts';
 import { LocalShare, scaleBatch } from './redis_local_share.ts';
 import { ReplayQueue } from './redis_replay.ts';
+import { TenantRecords } from './redis_tenant_records.ts';
 
 export { lateReplyMs, maxWaitMs, scaleBatch };
 
 import type { AdmitBatch, AdmitResult, Placement, SettleBatch, Store, StoreHealth } from './types.ts';
-
-type Bound = { tenant: string; maxBytes: number };
 
 export interface StoreLogger {
   warn(obj: object, msg: string): void;
@@ -78,8 +77,15 @@ export class RedisStore implements Store {
   readonly #timeoutMs: number;
   readonly #lateReplyMs: number;
   readonly #calls: ScriptCalls;
-  readonly #bounded: BoundedRecords;
   readonly #replay: ReplayQueue;
+  // the L2 cache (through the circuit) and the Responses API's records, each tenant's bounded in
+  // bytes, read and deleted several at once within its slot (redis_tenant_records.ts)
+  readonly cacheGet: TenantRecords['cacheGet'];
+  readonly cacheSet: TenantRecords['cacheSet'];
+  readonly recordGet: TenantRecords['recordGet'];
+  readonly recordGetMany: TenantRecords['recordGetMany'];
+  readonly recordSet: TenantRecords['recordSet'];
+  readonly recordDelete: TenantRecords['recordDelete'];
   #failures = 0;
   #failingSince = 0;
   #open = false;
@@ -112,7 +118,15 @@ export class RedisStore implements Store {
     this.#client =
       target.kind === 'cluster' ? new Cluster(target.nodes, target.options) : new Redis(target.options);
     this.#calls = new ScriptCalls(this.#client, opts.keyPrefix);
-    this.#bounded = new BoundedRecords(this.#client, opts.keyPrefix, this.#lateReplyMs);
+    const records = new TenantRecords(new BoundedRecords(this.#client, opts.keyPrefix, this.#lateReplyMs), {
+      isOpen: () => this.#open,
+      timed: (p) => this.#timed(p),
+      succeeded: () => this.#succeeded(),
+      failed: (err) => this.#failed(err),
+    });
+    ({ cacheGet: this.cacheGet, cacheSet: this.cacheSet } = records);
+    ({ recordGet: this.recordGet, recordGetMany: this.recordGetMany } = records);
+    ({ recordSet: this.recordSet, recordDelete: this.recordDelete } = records);
     // #replay first: the local share records its usage there
     this.#replay = new ReplayQueue({
       calls: this.#calls,
@@ -350,42 +364,6 @@ export class RedisStore implements Store {
       // A late success makes the replay a no-op (the reservation record is gone by then).
     }
     this.#replay.enqueue({ kind: 'settle', batch });
-  }
-
-  async cacheGet(key: string): Promise<Buffer | undefined> {
-    if (this.#open) return undefined;
-    const [tenant, rest] = cacheTenant(key);
-    const r = await this.#timed(this.#bounded.get('cache', tenant, rest));
-    if (!r.ok) {
-      this.#failed(r.error);
-      return undefined;
-    }
-    this.#succeeded();
-    return r.value ?? undefined;
-  }
-
-  // Records (Responses API state) go straight to Redis and throw on failure: the caller must tell
-  // "not found" from "could not look" (the circuit and local fallback are for limits only). Each
-  // tenant's are bounded (redis_bounded.ts).
-  recordGet(key: string, tenant: string): Promise<Buffer | undefined> {
-    return this.#bounded.getRecord(tenant, key);
-  }
-
-  async recordSet(key: string, value: Buffer, ttlMs: number, bound: Bound): Promise<boolean> {
-    return (await this.#bounded.set('rec', bound.tenant, key, value, ttlMs, bound.maxBytes)).stored;
-  }
-
-  recordDelete(key: string, tenant: string): Promise<boolean> {
-    return this.#bounded.deleteRecord(tenant, key);
-  }
-
-  async cacheSet(key: string, value: Buffer, ttlMs: number, maxBytesPerTenant?: number): Promise<void> {
-    if (this.#open) return;
-    const [tenant, rest] = cacheTenant(key);
-    const max = maxBytesPerTenant ?? Number.MAX_SAFE_INTEGER;
-    const r = await this.#timed(this.#bounded.set('cache', tenant, rest, value, ttlMs, max));
-    if (r.ok) this.#succeeded();
-    else this.#failed(r.error);
   }
 
   /** One admission of an empty batch: the script runs (and any NOSCRIPT is paid) before the first request. */

@@ -77,9 +77,9 @@ describe("a tenant's records in Redis", () => {
     await one.recordSet('resp:c4', bytes(1_000, 'c'), MINUTE, bound);
     expect(Number(await raw.get('b:rec:{team-c}:#used'))).toBe(7_000);
     // a deleted record gives its bytes back
-    expect(await one.recordDelete('resp:c2', 'team-c')).toBe(true);
+    expect(await one.recordDelete(['resp:c2'], 'team-c')).toBe(1);
     expect(Number(await raw.get('b:rec:{team-c}:#used'))).toBe(4_000);
-    expect(await one.recordDelete('resp:c2', 'team-c')).toBe(false);
+    expect(await one.recordDelete(['resp:c2'], 'team-c')).toBe(0);
     // larger than the whole bound: not stored, nothing else lost
     expect(await one.recordSet('resp:huge', bytes(10_001, 'c'), MINUTE, bound)).toBe(false);
     expect(await one.recordGet('resp:huge', 'team-c')).toBeUndefined();
@@ -99,8 +99,37 @@ describe("a tenant's records in Redis", () => {
     await raw.set('b:rec:resp:team-e:resp_legacy', 'kept', 'PX', MINUTE);
     expect((await one.recordGet('resp:resp_legacy', 'team-e'))?.toString()).toBe('kept');
     expect(await one.recordGet('resp:resp_legacy', 'team-f')).toBeUndefined();
-    expect(await one.recordDelete('resp:resp_legacy', 'team-e')).toBe(true);
+    expect(await one.recordDelete(['resp:resp_legacy'], 'team-e')).toBe(1);
     expect(await raw.exists('b:rec:resp:team-e:resp_legacy')).toBe(0);
+  });
+
+  it("read a response's items in one MGET and delete the response with them, giving back exactly their bytes", async () => {
+    const bound = { tenant: 'team-i', maxBytes: 10_000 };
+    const items = ['ritem:msg_1', 'ritem:fc_2', 'ritem:rs_3'];
+    await one.recordSet('resp:resp_i', bytes(4_000, 'r'), MINUTE, bound);
+    for (const k of items) await one.recordSet(k, bytes(1_000, 'i'), MINUTE, bound);
+    await one.recordSet('resp:resp_keep', bytes(500, 'k'), MINUTE, bound);
+    // an item written before the bound is found where it was, after the one MGET missed it
+    await raw.set('b:rec:ritem:team-i:msg_old', 'old', 'PX', MINUTE);
+    const mgets = async () =>
+      Number(/cmdstat_mget:calls=(\d+)/.exec(await raw.info('commandstats'))?.[1] ?? 0);
+    const before = await mgets();
+    const got = await two.recordGetMany([...items, 'ritem:msg_none', 'ritem:msg_old'], 'team-i');
+    expect(got.map((v) => v?.length)).toEqual([1_000, 1_000, 1_000, undefined, 3]);
+    // one MGET for the tenant's keys, one for the two it did not hold (at their pre-bound keys)
+    expect((await mgets()) - before).toBe(2);
+    // another tenant naming the same ids finds none of them
+    expect(await two.recordGetMany(items, 'team-j')).toEqual([undefined, undefined, undefined]);
+    expect(Number(await raw.get('b:rec:{team-i}:#used'))).toBe(7_500);
+    expect(
+      await two.recordDelete(['resp:resp_i', ...items, 'ritem:msg_old', 'ritem:msg_none'], 'team-i'),
+    ).toBe(5);
+    // only the kept response's bytes are counted now, and the index forgot every deleted key
+    expect(Number(await raw.get('b:rec:{team-i}:#used'))).toBe(500);
+    expect(await raw.zcard('b:rec:{team-i}:#idx')).toBe(1);
+    expect(await raw.hlen('b:rec:{team-i}:#size')).toBe(1);
+    expect((await live('rec', 'team-i')).keys).toEqual(['b:rec:{team-i}:resp:resp_keep']);
+    expect(await raw.exists('b:rec:ritem:team-i:msg_old')).toBe(0);
   });
 
   it("bound each tenant's L2 cache entries apart from its records", async () => {

@@ -14,8 +14,11 @@
 // share a TTL) until it does: a tenant at its bound loses its own oldest records, never another
 // tenant's. A record larger than the whole bound is not stored. Record keys hold '#' nowhere after the
 // tag (ids are [A-Za-z0-9_-], cache keys hex), so they never meet the index keys.
+// Reads and deletes of several records are one tenant's at a time: the items a request names are one
+// MGET, a response and its items one delete script that gives their bytes back, each in the tenant's
+// one slot, so they work on a Redis Cluster as on a single Redis.
 import { createHash } from 'node:crypto';
-import type { Cluster, Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import { rejectAfter } from './deadline.ts';
 
 /** Expired entries a write forgets at most (a backlog is worked off by the next writes). */
@@ -61,14 +64,24 @@ end
 return evicted
 `;
 
-/** KEYS: record, index, sizes, used. Returns 1 when the record was there. */
+/**
+ * KEYS: index, sizes, used, then the records to delete (all of one tenant, one hash tag, one slot).
+ * Returns, per record, 1 when it was there. Used bytes are given back for each record the index held,
+ * all in one script, so a response and its items leave the tenant's count exactly together.
+ */
 const DELETE_LUA = `
-local gone = redis.call('DEL', KEYS[1])
-if redis.call('ZREM', KEYS[2], KEYS[1]) == 1 then
-  local used = tonumber(redis.call('GET', KEYS[4]) or '0') - tonumber(redis.call('HGET', KEYS[3], KEYS[1]) or '0')
-  redis.call('HDEL', KEYS[3], KEYS[1])
-  redis.call('SET', KEYS[4], math.max(used, 0), 'KEEPTTL')
+local used = tonumber(redis.call('GET', KEYS[3]) or '0')
+local counted = false
+local gone = {}
+for i = 4, #KEYS do
+  gone[i - 3] = redis.call('DEL', KEYS[i])
+  if redis.call('ZREM', KEYS[1], KEYS[i]) == 1 then
+    used = used - tonumber(redis.call('HGET', KEYS[2], KEYS[i]) or '0')
+    redis.call('HDEL', KEYS[2], KEYS[i])
+    counted = true
+  end
 end
+if counted then redis.call('SET', KEYS[3], math.max(used, 0), 'KEEPTTL') end
 return gone
 `;
 
@@ -114,15 +127,15 @@ export class BoundedRecords {
     return [this.key(kind, tenant, key), `${base}idx`, `${base}size`, `${base}used`];
   }
 
-  async #call(s: Script, keys: string[], argv: Array<string | number | Buffer>): Promise<number> {
+  async #call<T>(s: Script, keys: string[], argv: Array<string | number | Buffer>): Promise<T> {
     const args = [s.sha, keys.length, ...keys, ...argv];
     try {
-      return (await rejectAfter(this.#client.call('evalsha', args), this.#waitMs)) as number;
+      return (await rejectAfter(this.#client.call('evalsha', args), this.#waitMs)) as T;
     } catch (err) {
       // a restarted Redis has an empty script cache: send the source once
       if (!(err instanceof Error && err.message.startsWith('NOSCRIPT'))) throw err;
       args[0] = s.source;
-      return (await rejectAfter(this.#client.call('eval', args), this.#waitMs)) as number;
+      return (await rejectAfter(this.#client.call('eval', args), this.#waitMs)) as T;
     }
   }
 
@@ -138,18 +151,18 @@ export class BoundedRecords {
     ttlMs: number,
     maxBytes: number,
   ): Promise<{ stored: boolean; evicted: number }> {
-    const n = await this.#call(SET, this.#keys(kind, tenant, key), [value, ttlMs, maxBytes, SWEEP_MAX]);
+    const n = await this.#call<number>(SET, this.#keys(kind, tenant, key), [
+      value,
+      ttlMs,
+      maxBytes,
+      SWEEP_MAX,
+    ]);
     return n < 0 ? { stored: false, evicted: 0 } : { stored: true, evicted: n };
   }
 
   async get(kind: RecordKind, tenant: string, key: string): Promise<Buffer | undefined> {
     const v = await rejectAfter(this.#client.getBuffer(this.key(kind, tenant, key)), this.#waitMs);
     return v ?? undefined;
-  }
-
-  /** true when the record was there */
-  async delete(kind: RecordKind, tenant: string, key: string): Promise<boolean> {
-    return (await this.#call(DELETE, this.#keys(kind, tenant, key), [])) > 0;
   }
 
   /**
@@ -161,19 +174,53 @@ export class BoundedRecords {
     return `${this.#prefix}rec:${key.slice(0, at)}:${tenant}:${key.slice(at + 1)}`;
   }
 
-  /** A Responses record: where the bound keeps it, else where it was written before the bound. */
-  async getRecord(tenant: string, key: string): Promise<Buffer | undefined> {
-    const found = await this.get('rec', tenant, key);
-    if (found) return found;
-    return (await rejectAfter(this.#client.getBuffer(this.#legacy(tenant, key)), this.#waitMs)) ?? undefined;
+  /**
+   * Several of one tenant's Responses records (a response, the items a request names), in the order
+   * of `keys`: one MGET, whose keys all carry the tenant's hash tag (one Cluster slot). Only the ones
+   * not found are looked for where they were written before the bound.
+   */
+  async getRecords(tenant: string, keys: readonly string[]): Promise<Array<Buffer | undefined>> {
+    if (keys.length === 0) return [];
+    const full = keys.map((k) => this.key('rec', tenant, k));
+    const found = (await rejectAfter(this.#client.mgetBuffer(full), this.#waitMs)).map((v) => v ?? undefined);
+    const missing = keys.flatMap((k, i) => (found[i] !== undefined ? [] : [this.#legacy(tenant, k)]));
+    if (missing.length === 0) return found;
+    const old = await this.#legacyGet(missing);
+    let j = 0;
+    return found.map((v) => v ?? old[j++]);
   }
 
-  async deleteRecord(tenant: string, key: string): Promise<boolean> {
-    const [bounded, legacy] = await Promise.all([
-      this.delete('rec', tenant, key),
-      rejectAfter(this.#client.del(this.#legacy(tenant, key)), this.#waitMs),
-    ]);
-    return bounded || legacy > 0;
+  /**
+   * Delete several of one tenant's Responses records (a response and its items) in one script, which
+   * gives their bytes back to the tenant's count exactly; the ones it did not hold are deleted where
+   * they were written before the bound. How many of the records were there.
+   */
+  async deleteRecords(tenant: string, keys: readonly string[]): Promise<number> {
+    if (keys.length === 0) return 0;
+    const [, ...index] = this.#keys('rec', tenant, '');
+    const full = keys.map((k) => this.key('rec', tenant, k));
+    const gone = await this.#call<number[]>(DELETE, [...index, ...full], []);
+    const missing = keys.flatMap((k, i) => (gone[i] === 1 ? [] : [this.#legacy(tenant, k)]));
+    const there = gone.filter((n) => n === 1).length;
+    return missing.length === 0 ? there : there + (await this.#legacyDel(missing));
+  }
+
+  // Legacy keys carry no hash tag: one command on a standalone Redis, one per key (sent at once) on a
+  // Cluster, where they sit on different slots (one MGET or DEL of them would be a CROSSSLOT error).
+  async #legacyGet(keys: string[]): Promise<Array<Buffer | undefined>> {
+    const c = this.#client;
+    const values =
+      c instanceof Cluster
+        ? await Promise.all(keys.map((k) => rejectAfter(c.getBuffer(k), this.#waitMs)))
+        : await rejectAfter(c.mgetBuffer(keys), this.#waitMs);
+    return values.map((v) => v ?? undefined);
+  }
+
+  async #legacyDel(keys: string[]): Promise<number> {
+    const c = this.#client;
+    if (!(c instanceof Cluster)) return rejectAfter(c.del(keys), this.#waitMs);
+    const counts = await Promise.all(keys.map((k) => rejectAfter(c.del(k), this.#waitMs)));
+    return counts.reduce((a, b) => a + b, 0);
   }
 
   /** The bytes the tenant's live records of `kind` take, as the bound counts them (for tests and status). */

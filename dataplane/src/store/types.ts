@@ -131,10 +131,15 @@ export interface Store {
    * have none (the records stay in the replica's own bounded memory). `key` is unique in its tenant.
    */
   recordGet?(key: string, tenant: string): Promise<Buffer | undefined>;
+  /** several of one tenant's records in one read (one MGET, in the tenant's slot), in the order of `keys` */
+  recordGetMany?(keys: readonly string[], tenant: string): Promise<Array<Buffer | undefined>>;
   /** false when the value alone is over the tenant's bound (not stored); store/redis_bounded.ts */
   recordSet?(key: string, value: Buffer, ttlMs: number, bound: TenantBound): Promise<boolean>;
-  /** true when a record was there */
-  recordDelete?(key: string, tenant: string): Promise<boolean>;
+  /**
+   * removes several of one tenant's records at once (one script), giving their bytes back to the
+   * tenant's bound; how many of them were there
+   */
+  recordDelete?(keys: readonly string[], tenant: string): Promise<number>;
   health(): StoreHealth;
   /** run the admission path once (scripts, connection), before the replica calls itself ready */
   warm?(): Promise<void>;
