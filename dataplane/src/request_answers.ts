@@ -15,6 +15,7 @@ import {
 } from './observability/lifecycle.ts';
 import { intakeOf } from './proxy/intake.ts';
 import type { Identity } from './proxy/policy_interface.ts';
+import { clientRequestId } from './proxy/request_id.ts';
 
 declare module 'fastify' {
   /** A route's config: the `api` its requests are counted under (set when the route is registered). */
@@ -52,6 +53,8 @@ function publish(
     status,
     code,
     requestId: String(reply.request.id),
+    // the client's own id beside Sluice's, as on an exchange's line (proxy/request_id.ts)
+    clientRequestId: clientRequestId(reply.request.headers),
     api,
     plain: ENDPOINT_APIS.has(api),
     seconds: reply.elapsedTime / 1000,

@@ -27,7 +27,7 @@ import { installCors } from './proxy/cors.ts';
 import { handleApi } from './proxy/exchange.ts';
 import { callerOf, installIntake, intakeOf } from './proxy/intake.ts';
 import type { Identity } from './proxy/policy_interface.ts';
-import { newRequestId } from './proxy/request_id.ts';
+import { clientRequestId, newRequestId } from './proxy/request_id.ts';
 import { answerError, answered, routeApi } from './request_answers.ts';
 import { registerResponseRoutes } from './responses/routes.ts';
 
@@ -36,8 +36,6 @@ export interface ServerState {
   ready(): { ready: boolean; details: Record<string, unknown> };
   draining(): boolean;
 }
-
-const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 /**
  * The client API a path speaks: exact API paths, then paths under one (/v1/messages/count_tokens is
@@ -187,10 +185,8 @@ export function buildServer(state: ServerState, log: Logger, limits: ServerLimit
     childLoggerFactory: (logger, bindings, opts) =>
       new LazyChildLogger(logger as unknown as Logger, bindings, opts) as unknown as FastifyBaseLogger,
     bodyLimit,
-    genReqId: (req) => {
-      const h = req.headers['x-request-id'];
-      return typeof h === 'string' && REQUEST_ID.test(h) ? h : newRequestId();
-    },
+    // always Sluice's own: a client's id is kept beside it (proxy/request_id.ts), never taken as it
+    genReqId: () => newRequestId(),
     forceCloseConnections: 'idle',
     return503OnClosing: false,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
@@ -201,6 +197,8 @@ export function buildServer(state: ServerState, log: Logger, limits: ServerLimit
 
   app.addHook('onRequest', (req, reply, done) => {
     reply.header('x-request-id', req.id);
+    const clientId = clientRequestId(req.headers);
+    if (clientId !== undefined) reply.header('x-client-request-id', clientId);
     // While draining, requests that still arrive on open keep-alive connections are served, but the
     // connection is closed after the response so the client moves to another replica.
     if (state.draining()) reply.header('connection', 'close');

@@ -32,6 +32,7 @@ describe('dataplane.tracing values', () => {
           enabled: true,
           endpoint: 'http://otel-collector.observability:4318/v1/traces',
           samplingRatio: 0.1,
+          clientTraceContext: 'parent',
           resourceAttributes: { 'deployment.environment.name': 'prod' },
           headersSecret: 'otlp-auth',
           headers: ['authorization', 'x-tenant'],
@@ -44,6 +45,7 @@ describe('dataplane.tracing values', () => {
       endpoint: 'http://otel-collector.observability:4318/v1/traces',
       samplingRatio: 0.1,
       resourceAttributes: { 'deployment.environment.name': 'prod' },
+      clientTraceContext: 'parent',
       headers: {
         authorization: { env: 'SLUICE_OTLP_HEADER_0' },
         'x-tenant': { env: 'SLUICE_OTLP_HEADER_1' },
@@ -66,6 +68,7 @@ describe('dataplane.tracing values', () => {
       access: 'open',
     });
     expect(cfg.server.tracing?.samplingRatio).toBe(0.1);
+    expect(cfg.server.tracing?.clientTraceContext).toBe('parent');
     expect(missingSecrets(cfg, '/etc/sluice/secrets', {}).map((i) => i.path)).toEqual([
       'server.tracing.headers.authorization',
       'server.tracing.headers.x-tenant',
@@ -78,5 +81,8 @@ describe('dataplane.tracing values', () => {
   it('rejects a sampling ratio above 1 and an unknown key', async () => {
     await expect(render({ dataplane: { tracing: { samplingRatio: 2 } } })).rejects.toThrow(/samplingRatio/);
     await expect(render({ dataplane: { tracing: { sampling: 0.5 } } })).rejects.toThrow(/sampling/);
+    await expect(render({ dataplane: { tracing: { clientTraceContext: 'trust' } } })).rejects.toThrow(
+      /clientTraceContext/,
+    );
   });
 });

@@ -150,13 +150,20 @@ describe('OpenAI API through the gateway', () => {
     expect(res.headers.get('keep-alive')).toBe('timeout=65');
   });
 
-  it('echoes a valid incoming x-request-id and generates one otherwise', async () => {
+  it('always answers its own x-request-id, echoing a valid client id as x-client-request-id', async () => {
     const given = await fetch(`${dp.url}/v1/models`, { headers: { 'x-request-id': 'trace-abc.123' } });
-    expect(given.headers.get('x-request-id')).toBe('trace-abc.123');
+    expect(given.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(given.headers.get('x-client-request-id')).toBe('trace-abc.123');
+    // OpenAI's own header for a client id is read first
+    const openai = await fetch(`${dp.url}/v1/models`, {
+      headers: { 'x-client-request-id': 'mine-1', 'x-request-id': 'other' },
+    });
+    expect(openai.headers.get('x-client-request-id')).toBe('mine-1');
     const injected = await fetch(`${dp.url}/v1/models`, {
       headers: { 'x-request-id': 'bad id\twith spaces' },
     });
     expect(injected.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(injected.headers.get('x-client-request-id')).toBeNull();
   });
 
   it('never puts the upstream credential in a response, even when the upstream rejects it', async () => {

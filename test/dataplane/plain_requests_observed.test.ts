@@ -208,6 +208,29 @@ describe('requests that are no chat exchange are observed under their own api', 
     });
   }
 
+  it("keeps the client's own request id beside Sluice's on these lines, answered or refused", async () => {
+    const sent = [
+      { clientId: 'client-own-models-1', headers: { ...auth, 'x-client-request-id': 'client-own-models-1' } },
+      // refused before any exchange began (request_answers.ts answerError); x-request-id is a client id too
+      { clientId: 'client-own-models-2', headers: { 'x-request-id': 'client-own-models-2' } },
+    ];
+    for (const [i, { clientId, headers }] of sent.entries()) {
+      const res = await fetch(`${dp.url}/v1/models`, { headers });
+      await res.text();
+      expect(res.status).toBe(i === 0 ? 200 : 401);
+      const reqId = res.headers.get('x-request-id') as string;
+      expect(reqId).not.toBe(clientId);
+      expect(res.headers.get('x-client-request-id')).toBe(clientId);
+      const logged = await accessLine(reqId);
+      expect(logged).toHaveLength(1);
+      expect(logged[0]).toMatchObject({
+        api: 'openai-models',
+        clientReqId: clientId,
+        code: i === 0 ? 'ok' : 'SLUICE_ERR_UNAUTHENTICATED',
+      });
+    }
+  });
+
   it('a chat exchange still counts under its client API and its duration', async () => {
     const before = await metricsText();
     const res = await fetch(`${dp.url}/v1/chat/completions`, {

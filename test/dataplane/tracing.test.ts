@@ -44,6 +44,8 @@ function tracingConfig(extra: Record<string, unknown> = {}) {
   return {
     enabled: true,
     endpoint: collector.endpoint,
+    // these callers are trusted to continue their traces (the default links them: request_ids.test.ts)
+    clientTraceContext: 'parent',
     samplingRatio: 1,
     serviceName: 'sluice-test',
     resourceAttributes: { 'deployment.environment.name': 'test' },

@@ -27,6 +27,8 @@ export interface FlatSpan {
   attributes: Record<string, unknown>;
   status: { code: number; message?: string };
   events: Array<{ name: string; attributes: Record<string, unknown> }>;
+  /** the span contexts this span links to (not its parent) */
+  links: Array<{ traceId: string; spanId: string }>;
   resource: Record<string, unknown>;
 }
 
@@ -81,6 +83,10 @@ function flatten(doc: OtlpJson): FlatSpan[] {
           events: ((s.events as Array<{ name: string; attributes?: [] }> | undefined) ?? []).map((e) => ({
             name: e.name,
             attributes: attrs(e.attributes),
+          })),
+          links: ((s.links as Array<{ traceId?: string; spanId?: string }> | undefined) ?? []).map((l) => ({
+            traceId: String(l.traceId ?? ''),
+            spanId: String(l.spanId ?? ''),
           })),
           resource,
         });

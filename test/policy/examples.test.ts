@@ -34,6 +34,7 @@ describe('config/examples/tenants.yaml', () => {
     expect(await gate.identify({ authorization: 'Bearer sk-demo-team-alpha' })).toEqual({
       namespace: 'team-alpha',
       keyName: 'alpha-app',
+      caller: 'alpha-app',
     });
     expect(await gate.identify({ 'x-channel-code': 'CH-1002' })).toEqual({ namespace: 'partner-channel' });
   });

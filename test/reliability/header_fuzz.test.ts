@@ -242,12 +242,13 @@ async function check(api: ApiCase, c: HeaderCase, extra: Pair[]): Promise<void> 
   // 1. no 5xx from Sluice itself (a 508 is a real loop: more than 4 hops)
   if (r.status >= 500) expect(r.status === 508 && hopRefusal(view) === 508, why).toBe(true);
 
-  // 5. x-request-id: a valid one is kept, anything else replaced by a generated id
+  // 5. x-request-id: always Sluice's own; a valid client id is echoed beside it, never taken as it
   const sentId = view.get('x-request-id');
   const gotId = String(r.headers['x-request-id'] ?? '');
-  expect(gotId, why).toMatch(REQUEST_ID);
-  if (sentId !== undefined && REQUEST_ID.test(sentId)) expect(gotId, why).toBe(sentId);
-  else if (sentId !== undefined) expect(gotId, why).not.toBe(sentId);
+  expect(gotId, why).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  if (sentId !== undefined) expect(gotId, why).not.toBe(sentId);
+  if (sentId !== undefined && REQUEST_ID.test(sentId) && view.get('x-client-request-id') === undefined)
+    expect(r.headers['x-client-request-id'], why).toBe(sentId);
 
   // 3. the tenant the credential names exactly, or a 401 (never another tenant, never the default one)
   if (c.tenant === undefined) {

@@ -87,12 +87,21 @@ for (const storeType of ['redis', 'memory'] as const) {
     it('deleting a response deletes the items kept for its item_references', async () => {
       const { id, itemId } = await stored(a);
       expect((await referencing(a, itemId)).status).toBe('completed');
+      // the tenant's bounded layout (store/redis_bounded.ts): its hash tag, then the item's key
       if (storeType === 'redis')
-        expect(redis.cli('EXISTS', `sluice:rec:ritem:team-a:${itemId}`).trim()).toBe('1');
+        expect(redis.cli('EXISTS', `sluice:rec:{team-a}:ritem:${itemId}`).trim()).toBe('1');
       expect((await a.responses.delete(id)) as unknown).toMatchObject({ id, deleted: true });
       await notFound(referencing(a, itemId), itemId);
-      if (storeType === 'redis')
-        expect(redis.cli('EXISTS', `sluice:rec:ritem:team-a:${itemId}`).trim()).toBe('0');
+      if (storeType === 'redis') {
+        expect(redis.cli('EXISTS', `sluice:rec:{team-a}:ritem:${itemId}`).trim()).toBe('0');
+        // and their bytes left the tenant's bound with them: the index holds no deleted key
+        expect(
+          redis.cli('ZSCORE', 'sluice:rec:{team-a}:#idx', `sluice:rec:{team-a}:ritem:${itemId}`).trim(),
+        ).toBe('');
+        expect(redis.cli('ZSCORE', 'sluice:rec:{team-a}:#idx', `sluice:rec:{team-a}:resp:${id}`).trim()).toBe(
+          '',
+        );
+      }
     });
 
     it("another tenant can neither reference, name inline, nor delete a tenant's items", async () => {
@@ -164,7 +173,12 @@ for (const storeType of ['redis', 'memory'] as const) {
     if (storeType === 'redis') {
       it('every item a request names is read in one MGET, not one GET each', async () => {
         const items = await Promise.all([stored(a), stored(a), stored(a), stored(a), stored(a)]);
-        const gets = commandCalls('get');
+        // the GETs a request naming no item makes (each write's bound script reads its tenant's used
+        // bytes, and INFO counts a script's commands too): naming items must add none to them
+        let gets = commandCalls('get');
+        await stored(a);
+        const perRequest = commandCalls('get') - gets;
+        gets = commandCalls('get');
         const mgets = commandCalls('mget');
         const r = await a.responses.create({
           model: 'm',
@@ -181,7 +195,7 @@ for (const storeType of ['redis', 'memory'] as const) {
         } as never);
         expect((r as { status: string }).status).toBe('completed');
         expect(commandCalls('mget')).toBe(mgets + 1);
-        expect(commandCalls('get')).toBe(gets);
+        expect(commandCalls('get')).toBe(gets + perRequest);
       });
     }
   });

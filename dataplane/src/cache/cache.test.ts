@@ -84,7 +84,7 @@ describe('response cache', () => {
     redis = await startRedis();
   });
   afterAll(() => redis?.stop());
-  const cfg = { maxEntries: 100, maxEntryBytes: 1_000, maxBytes: 10_000 };
+  const cfg = { maxEntries: 100, maxEntryBytes: 1_000, maxBytes: 10_000, redisMaxBytesPerTenant: 100_000 };
   const key = responseCacheKey({ ...parts, ttlSeconds: 1, body: { q: 1 } });
 
   it('shares entries between replicas through Redis and expires them with the TTL', async () => {

@@ -10,12 +10,14 @@ export class ResponseCache {
   readonly #l1: LruCache;
   readonly #store: Store;
   readonly #maxEntryBytes: number;
+  readonly #l2MaxBytesPerTenant: number;
 
   /** `l1` may be handed over from the previous config's cache so a reload keeps warm entries. */
   constructor(cfg: SluiceConfig['cache'], store: Store, l1: LruCache = new LruCache(cfg)) {
     this.#l1 = l1;
     this.#store = store;
     this.#maxEntryBytes = cfg.maxEntryBytes;
+    this.#l2MaxBytesPerTenant = cfg.redisMaxBytesPerTenant;
   }
 
   async get(key: string): Promise<Buffer | undefined> {
@@ -40,7 +42,7 @@ export class ResponseCache {
     if (this.#store.cacheSet) {
       const head = Buffer.alloc(8);
       head.writeBigUInt64BE(BigInt(expireAt));
-      await this.#store.cacheSet(key, Buffer.concat([head, value]), ttl * 1000);
+      await this.#store.cacheSet(key, Buffer.concat([head, value]), ttl * 1000, this.#l2MaxBytesPerTenant);
     }
   }
 

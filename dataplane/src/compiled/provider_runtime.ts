@@ -78,6 +78,10 @@ export class ProviderSlot {
     this.#tenant = tenant;
   }
 
+  get tenant(): string {
+    return this.#tenant;
+  }
+
   /**
    * Wait for the provider's concurrency limit, if it has one (SLUICE_ERR_QUEUE_FULL when full), then
    * for the tenant's share of the endpoint's connections. Undefined when nothing had to wait.
@@ -149,7 +153,8 @@ export class ProviderRuntime {
   readonly #leave = () => {
     this.#outstanding--;
   };
-  readonly #ewma = new Map<string, number>();
+  /** per tenant, per model: one tenant's slow requests must not steer another's (docs/security.md) */
+  readonly #ewma = new Map<string, Map<string, number>>();
   #scraper: LoadScraper | undefined;
   #scrapeSettings = '';
   #discovery: EndpointDiscovery | undefined;
@@ -277,16 +282,22 @@ export class ProviderRuntime {
     return this.resolved.models.get(model);
   }
 
-  observeLatency(model: string, ms: number): void {
+  /** `tenant`: the attempt's ('' on a replica serving one tenant) */
+  observeLatency(model: string, ms: number, tenant = ''): void {
+    let byModel = this.#ewma.get(tenant);
+    if (!byModel) {
+      byModel = new Map();
+      this.#ewma.set(tenant, byModel);
+    }
     // keyed by configured names only (`other` for the rest): clients must not grow this map
     const key = modelLabel(model);
-    const prev = this.#ewma.get(key);
-    this.#ewma.set(key, prev === undefined ? ms : prev + EWMA_ALPHA * (ms - prev));
+    const prev = byModel.get(key);
+    byModel.set(key, prev === undefined ? ms : prev + EWMA_ALPHA * (ms - prev));
   }
 
-  /** Peak-EWMA style score: latency x (outstanding + 1). Unmeasured backends score 0 so they get tried. */
-  latencyScore(model: string): number {
-    return (this.#ewma.get(modelLabel(model)) ?? 0) * (this.#outstanding + 1);
+  /** Peak-EWMA style: `tenant`'s own latency x the provider's (outstanding + 1); unmeasured scores 0. */
+  latencyScore(model: string, tenant = ''): number {
+    return (this.#ewma.get(tenant)?.get(modelLabel(model)) ?? 0) * (this.#outstanding + 1);
   }
 }
 

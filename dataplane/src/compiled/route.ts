@@ -2,7 +2,7 @@
 // balancer and retry budget ready, and backends pointing at live provider runtimes.
 import type { HeaderMatch, RouteConfig } from '../config/schema.ts';
 import { Balancer, type CompiledBackend } from '../proxy/balancer.ts';
-import { RetryBudget } from '../proxy/retry.ts';
+import { RetryBudgets } from '../proxy/retry.ts';
 import { compileGlob, compilePattern, isGlob } from './patterns.ts';
 import type { ProviderRuntime } from './provider_runtime.ts';
 
@@ -24,7 +24,8 @@ export interface CompiledRoute {
   matchesHeaders(get: (name: string) => string | undefined): boolean;
   balancer: Balancer;
   fallback: CompiledBackend[];
-  budget: RetryBudget;
+  /** retry budgets, one per tenant (retry.ts) */
+  budgets: RetryBudgets;
   /** providers of backends left out by the degrade switch (`suspended` on the backend or provider) */
   suspended: string[];
 }
@@ -101,7 +102,7 @@ export function compileRoute(
     matchesHeaders: headerMatchers.length === 0 ? () => true : (get) => headerMatchers.every((m) => m(get)),
     balancer: new Balancer(cfg, backends.map(toBackend), random),
     fallback: fallback.map(toBackend),
-    budget: new RetryBudget(),
+    budgets: new RetryBudgets(),
     suspended,
   };
 }

@@ -83,6 +83,12 @@ export const tracingSchema = z.strictObject({
     .max(1)
     .default(1)
     .describe("share of new traces recorded; a client's traceparent decides for its own traces"),
+  clientTraceContext: z
+    .enum(['link', 'parent'])
+    .default('link')
+    .describe(
+      "a caller's traceparent: `link` starts Sluice's own trace linked to it (callers cannot join or forge another's trace); `parent` continues it (trusted callers only)",
+    ),
   serviceName: z.string().min(1).default('sluice-dataplane'),
   resourceAttributes: z
     .record(z.string().min(1), z.string())
@@ -168,6 +174,14 @@ export const cacheSchema = z
       .positive()
       .default(64 * 1024 * 1024)
       .describe('total bytes of the in-memory (L1) response cache'),
+    redisMaxBytesPerTenant: z
+      .number()
+      .int()
+      .positive()
+      .default(64 * 1024 * 1024)
+      .describe(
+        "each tenant's entries in the Redis (L2) response cache; when full, that tenant's entries that expire soonest make room",
+      ),
   })
   .prefault({});
 
@@ -194,6 +208,14 @@ export const responsesSchema = z
       .default(64 * 1024 * 1024)
       .describe(
         'total bytes of stored responses in memory (memory store only; when full, the oldest record of the tenant holding the most is dropped)',
+      ),
+    redisMaxBytesPerTenant: z
+      .number()
+      .int()
+      .positive()
+      .default(256 * 1024 * 1024)
+      .describe(
+        "each tenant's stored responses and items in Redis (Redis store only; when full, that tenant's oldest records are deleted to make room)",
       ),
   })
   .prefault({});

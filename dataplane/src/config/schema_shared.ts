@@ -77,6 +77,7 @@ export const corsSchema = z
         'anthropic-beta',
         'openai-organization',
         'openai-project',
+        'x-client-request-id',
         'x-stainless-os',
         'x-stainless-lang',
         'x-stainless-package-version',
@@ -92,6 +93,7 @@ export const corsSchema = z
       .max(50)
       .default([
         'x-request-id',
+        'x-client-request-id',
         'x-sluice-error-code',
         'x-ratelimit-limit-requests',
         'x-ratelimit-remaining-requests',

@@ -7,6 +7,8 @@ import { type Logger, symbols } from 'pino';
 
 export interface AccessEntry {
   reqId: string;
+  /** the client's own id (x-client-request-id / x-request-id), beside Sluice's, never instead */
+  clientReqId?: string | undefined;
   /** what was called, on lines without a route (refusals, model lists, stored responses, ...) */
   api?: string | undefined;
   namespace: string | undefined;
@@ -71,6 +73,7 @@ function makeWriter(log: Logger): AccessWriter {
     // the level may change at run time (a reload, a debug toggle), so it is read per line
     if (!log.isLevelEnabled('info')) return;
     let line = `{"level":30${p[symbols.timeSym]()}${p[symbols.chindingsSym]},"reqId":${JSON.stringify(e.reqId)}`;
+    if (e.clientReqId !== undefined) line += `,"clientReqId":${JSON.stringify(e.clientReqId)}`;
     if (e.api !== undefined) line += `,"api":"${e.api}"`;
     if (e.namespace !== undefined) line += `,"namespace":${JSON.stringify(e.namespace)}`;
     if (e.route !== undefined) line += `,"route":${JSON.stringify(e.route)}`;

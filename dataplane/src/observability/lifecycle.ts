@@ -89,6 +89,8 @@ export interface ExchangeEnd {
   limit?: string;
   /** the request's id, its client API (or endpoint) and how long it took (metrics, access log) */
   requestId?: string;
+  /** the client's own id for the request (proxy/request_id.ts), for correlation only */
+  clientRequestId?: string;
   api?: RequestApi;
   /**
    * No generative operation was asked for (a model list, a token count, a stored response): counted

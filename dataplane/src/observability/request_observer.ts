@@ -70,6 +70,7 @@ function onExchangeEnd(message: unknown): void {
     );
   end.accessLog?.({
     reqId: end.requestId ?? '',
+    clientReqId: end.clientRequestId,
     // a line without a route says what was called (a served exchange's route and model say it)
     api: end.route === undefined ? api : undefined,
     namespace: end.namespace,

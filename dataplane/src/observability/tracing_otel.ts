@@ -1,8 +1,13 @@
 // OpenTelemetry spans from the request path's lifecycle events (lifecycle.ts), loaded only when tracing
 // is on (tracing.ts). One SERVER span per request and one CLIENT span per upstream attempt, named and
-// attributed after the OpenTelemetry GenAI semantic conventions, plus Sluice's own attributes. The
-// client's W3C traceparent/tracestate is the server span's parent; each attempt sends its own span's
-// traceparent (and the client's tracestate) to the provider. Exported over OTLP/HTTP (protobuf).
+// attributed after the OpenTelemetry GenAI semantic conventions, plus Sluice's own attributes. A
+// client's W3C traceparent is, by default (`clientTraceContext: link`), a link of a trace Sluice
+// starts: continued as the parent, it let a tenant put its spans into another tenant's trace (a trace
+// id it had seen in a shared log or support ticket) and give thousands of requests one trace id, as
+// an HTTP server at a trust boundary should not (OpenTelemetry's "public endpoint"). With `parent`
+// (trusted callers) the client's traceparent/tracestate is the server span's parent, as before. Either
+// way its sampled flag decides whether the request is recorded, and each attempt sends its own span's
+// traceparent (with the server span's tracestate) to the provider. Exported over OTLP/HTTP (protobuf).
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import {
   type Attributes,
@@ -12,6 +17,7 @@ import {
   type Span,
   SpanKind,
   SpanStatusCode,
+  TraceFlags,
   type Tracer,
   trace,
 } from '@opentelemetry/api';
@@ -35,6 +41,7 @@ import {
 } from '@opentelemetry/semantic-conventions';
 import type { TracingConfig } from '../config/schema.ts';
 import type { ClientApi } from '../providers/types.ts';
+import { clientRequestId } from '../proxy/request_id.ts';
 import { logRedactor } from '../security/redactor.ts';
 import {
   type AttemptEnd,
@@ -137,22 +144,30 @@ export function startOtelTracer(
   });
   const tracer: Tracer = provider.getTracer('sluice');
   const propagator = new W3CTraceContextPropagator();
+  const linkOnly = cfg.clientTraceContext === 'link';
 
   const onExchangeStart = (message: unknown) => {
     const ex = message as Exchange;
     // A new trace that is not sampled records nothing and has nothing to propagate: decided here, before
     // any id, context or span is made, it costs a random number (most requests at a 10% ratio).
     // A malformed traceparent counts as none, so a client cannot force recording with garbage.
-    const parent =
+    const sent =
       ex.headers.traceparent === undefined
         ? ROOT_CONTEXT
         : propagator.extract(ROOT_CONTEXT, ex.headers, defaultTextMapGetter);
-    if (trace.getSpanContext(parent) === undefined && !(Math.random() < cfg.samplingRatio)) return;
-    // a valid client traceparent/tracestate is the parent, and its sampled flag decides
+    const client = trace.getSpanContext(sent);
+    if (client === undefined && !(Math.random() < cfg.samplingRatio)) return;
+    // the client's sampled flag decides; with `link` an unsampled one records nothing (no parent would
+    // carry its decision to the provider)
+    if (linkOnly && client && (client.traceFlags & TraceFlags.SAMPLED) === 0) return;
     const span = tracer.startSpan(
       operation(ex.api),
-      { kind: SpanKind.SERVER, startTime: ex.startedAt },
-      parent,
+      {
+        kind: SpanKind.SERVER,
+        startTime: ex.startedAt,
+        ...(linkOnly && client ? { links: [{ context: client }] } : {}),
+      },
+      linkOnly ? ROOT_CONTEXT : sent,
     );
     // an unsampled span records nothing: skip building what it would drop (most requests at 10%)
     if (span.isRecording())
@@ -162,6 +177,8 @@ export function startOtelTracer(
         [ATTR_URL_PATH]: ex.path,
         'sluice.request_id': ex.requestId,
       });
+    const clientId = span.isRecording() ? clientRequestId(ex.headers) : undefined;
+    if (clientId !== undefined) span.setAttribute('sluice.client_request_id', clientId);
     ex.observer = { span, attempts: [] } satisfies ExchangeState;
   };
 

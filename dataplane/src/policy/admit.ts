@@ -234,7 +234,7 @@ async function reserve(
   const choices = producesOutput ? choicesOf(request.body) : 1;
   const built = buildBatch({
     namespace: ns.name,
-    keyName: input.identity.keyName,
+    caller: input.identity.caller,
     policies: storePolicies,
     inputTokens,
     prices: storePolicies.some((p) => p.config.budget) ? ctx.prices.reservePrices(route, model) : undefined,

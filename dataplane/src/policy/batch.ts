@@ -1,12 +1,15 @@
 // From the policies that apply to a request to one atomic store batch, plus what each entry means so
 // a denial can name the limit and completion can reconcile each window with the real usage.
 //
-// Counter keys: <prefix>{<namespace>}:<policy>:<what>[:<window id>][:k:<api key name>]
-// The namespace is the Redis Cluster hash tag, so one request's keys always live on one shard.
+// Counter keys: <prefix>{<namespace>}:<policy>:<what>[:<window id>][:k:<caller>]
+// The namespace is the Redis Cluster hash tag, so one request's keys always live on one shard. Names
+// of namespaces and policies cannot hold ':', '{' or '}' (config/schema_shared.ts), and a caller token
+// holds none of them (policy/caller.ts), so two (namespace, policy, caller) triples never share a key.
 import { randomUUID } from 'node:crypto';
 import type { Usage } from '../providers/types.ts';
 import type { AdmitBatch } from '../store/types.ts';
 import { type WindowName, windowLengthMs, windowSpan } from '../store/windows.ts';
+import { ANONYMOUS_CALLER } from './caller.ts';
 import type { CompiledPolicy } from './compile.ts';
 import type { UnitPrices } from './pricing.ts';
 
@@ -58,7 +61,8 @@ export interface BuiltBatch {
 
 export interface BatchInput {
   namespace: string;
-  keyName: string | undefined;
+  /** Identity.caller: undefined for a keyless caller */
+  caller: string | undefined;
   policies: CompiledPolicy[];
   inputTokens: number;
   prices: UnitPrices | undefined;
@@ -69,9 +73,9 @@ export interface BatchInput {
   requestId: string;
 }
 
-function scopeKey(ns: string, policy: CompiledPolicy, keyName: string | undefined): (what: string) => string {
+function scopeKey(ns: string, policy: CompiledPolicy, caller: string | undefined): (what: string) => string {
   const base = `{${ns}}:${policy.name}:`;
-  const perKey = policy.config.scope?.perApiKey ? `:k:${encodeURIComponent(keyName ?? '-')}` : '';
+  const perKey = policy.config.scope?.perApiKey ? `:k:${caller ?? ANONYMOUS_CALLER}` : '';
   return (what) => base + what + perKey;
 }
 
@@ -86,7 +90,7 @@ export function buildBatch(input: BatchInput): BuiltBatch {
   let hasOutputWindow = false;
   const choices = Math.max(1, input.choices ?? 1);
   for (const p of input.policies) {
-    const key = scopeKey(input.namespace, p, input.keyName);
+    const key = scopeKey(input.namespace, p, input.caller);
     const c = p.config;
     if (c.requests) {
       const burst = c.requests.burst ?? c.requests.limit;

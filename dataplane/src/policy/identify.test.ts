@@ -88,7 +88,11 @@ describe('API keys', () => {
       { name: 'a', match: { apiKeys: [{ name: 'app', sha256: sha256Hex('sk-secret') }] } },
     ]);
     // a known key is answered as it is: no promise on the request path
-    expect(id.identify({ 'x-api-key': 'sk-secret' })).toEqual({ namespace: 'a', keyName: 'app' });
+    expect(id.identify({ 'x-api-key': 'sk-secret' })).toEqual({
+      namespace: 'a',
+      keyName: 'app',
+      caller: 'app',
+    });
     expect(JSON.stringify(id)).not.toContain('sk-secret');
     const err = await rejection(id.identify({ 'x-api-key': 'sk-secreT' }));
     expect(err.code).toBe('SLUICE_ERR_UNAUTHENTICATED');

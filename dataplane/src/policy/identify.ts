@@ -19,6 +19,7 @@ import { runSteps } from '../config/steps.ts';
 import { GatewayError } from '../errors.ts';
 import type { Identity, RequestHeaders } from '../proxy/policy_interface.ts';
 import { describeParseError } from '../security/parse_errors.ts';
+import { apiKeyCaller, jwtCaller } from './caller.ts';
 import { compileJwt, type JwtMatcher, jwtRefusal, looksLikeJwt, unverifiedClaims } from './jwt.ts';
 
 type Getter = (name: string) => string | undefined;
@@ -27,10 +28,12 @@ interface KeyEntry {
   sha256: string;
   namespace: string;
   keyName: string;
+  /** apiKeyCaller(keyName), computed once at load */
+  caller: string;
 }
 
 function keyEntry(namespace: string, k: { name: string; sha256: string }): KeyEntry {
-  return { sha256: k.sha256, namespace, keyName: k.name };
+  return { sha256: k.sha256, namespace, keyName: k.name, caller: apiKeyCaller(k.name) };
 }
 
 /** A namespace's entries from its key file's text, reused when an earlier load read the same text. */
@@ -206,10 +209,8 @@ export class Identifier {
     } catch (err) {
       throw unauthenticated(`invalid token: ${jwtRefusal(err)}`);
     }
-    return {
-      namespace: candidate.namespace,
-      keyName: typeof payload.sub === 'string' ? `jwt:${payload.sub}` : undefined,
-    };
+    if (typeof payload.sub !== 'string') return { namespace: candidate.namespace };
+    return { namespace: candidate.namespace, keyName: `jwt:${payload.sub}`, caller: jwtCaller(payload.sub) };
   }
 
   /**
@@ -245,7 +246,7 @@ export class Identifier {
       const key = this.#byKey(credential);
       if (key) {
         this.#checkHeaders(key.namespace, get);
-        return { namespace: key.namespace, keyName: key.keyName };
+        return { namespace: key.namespace, keyName: key.keyName, caller: key.caller };
       }
       if (this.#jwt.length > 0 && looksLikeJwt(credential))
         return this.#byJwt(credential).then((id) => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { policySchema } from '../config/schema.ts';
 import { formatDuration, windowSpan } from '../store/windows.ts';
 import { actualAmount, buildBatch, reservationId } from './batch.ts';
+import { apiKeyCaller } from './caller.ts';
 import { compileNamespaces } from './compile.ts';
 import { EstimateCorrection } from './correction.ts';
 import { rateLimitHeaders, retryAfter } from './headers.ts';
@@ -75,7 +76,7 @@ describe('batches', () => {
   it('turns every limit into one store entry with the namespace as hash tag', () => {
     const built = buildBatch({
       namespace: 'ns',
-      keyName: 'key/1',
+      caller: apiKeyCaller('key/1'),
       policies: policies([
         {
           name: 'p',
@@ -113,7 +114,7 @@ describe('batches', () => {
   it('reserves no output when no window counts output', () => {
     const built = buildBatch({
       namespace: 'ns',
-      keyName: undefined,
+      caller: undefined,
       policies: policies([{ name: 'q', tokens: [{ limit: 10, window: 'day', kind: 'input' }] }]),
       inputTokens: 5,
       prices: undefined,

@@ -2,6 +2,7 @@
 // those every request of that caller would get, for as long as the bucket takes to refill.
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../errors.ts';
+import { apiKeyCaller, jwtCaller } from './caller.ts';
 import type { CompiledPolicy } from './compile.ts';
 import { RateDenials } from './rate_denials.ts';
 
@@ -22,10 +23,10 @@ const refusal = (ms: number) => new GatewayError('SLUICE_ERR_RATE_LIMITED', `ret
 describe('RateDenials', () => {
   it("refuses the namespace's callers until the bucket refills, with the time that is left", () => {
     const d = new RateDenials();
-    d.note({ namespace: 'a', keyName: 'k1' }, policy(), 5_000, 1_000, refusal);
-    expect(d.refusal({ namespace: 'a', keyName: 'k2' }, 2_000)?.message).toBe('retry in 4000');
-    expect(d.refusal({ namespace: 'b', keyName: 'k1' }, 2_000)).toBeUndefined();
-    expect(d.refusal({ namespace: 'a', keyName: 'k1' }, 6_000)).toBeUndefined();
+    d.note({ namespace: 'a', keyName: 'k1', caller: 'k1' }, policy(), 5_000, 1_000, refusal);
+    expect(d.refusal({ namespace: 'a', keyName: 'k2', caller: 'k2' }, 2_000)?.message).toBe('retry in 4000');
+    expect(d.refusal({ namespace: 'b', keyName: 'k1', caller: 'k1' }, 2_000)).toBeUndefined();
+    expect(d.refusal({ namespace: 'a', keyName: 'k1', caller: 'k1' }, 6_000)).toBeUndefined();
   });
 
   it("forgets a denial once the store answers differently (Redis back after the fallback's refusal)", () => {
@@ -45,9 +46,25 @@ describe('RateDenials', () => {
 
   it('refuses only the API key of a per-key policy', () => {
     const d = new RateDenials();
-    d.note({ namespace: 'a', keyName: 'k1' }, policy({ perApiKey: true }), 5_000, 0, refusal);
-    expect(d.refusal({ namespace: 'a', keyName: 'k1' }, 1)).toBeDefined();
-    expect(d.refusal({ namespace: 'a', keyName: 'k2' }, 1)).toBeUndefined();
+    d.note({ namespace: 'a', keyName: 'k1', caller: 'k1' }, policy({ perApiKey: true }), 5_000, 0, refusal);
+    expect(d.refusal({ namespace: 'a', keyName: 'k1', caller: 'k1' }, 1)).toBeDefined();
+    expect(d.refusal({ namespace: 'a', keyName: 'k2', caller: 'k2' }, 1)).toBeUndefined();
+    expect(d.refusal({ namespace: 'a' }, 1)).toBeUndefined();
+  });
+
+  it("never refuses one caller for another's denial, whatever their names (policy/caller.ts)", () => {
+    const d = new RateDenials();
+    const jwt = { namespace: 'a', keyName: 'jwt:x', caller: jwtCaller('x') };
+    d.note(jwt, policy({ perApiKey: true }), 5_000, 0, refusal);
+    d.note(
+      { namespace: 'a', keyName: '-', caller: apiKeyCaller('-') },
+      policy({ perApiKey: true }),
+      5_000,
+      0,
+      refusal,
+    );
+    expect(d.refusal(jwt, 1)).toBeDefined();
+    expect(d.refusal({ namespace: 'a', keyName: 'jwt:x', caller: apiKeyCaller('jwt:x') }, 1)).toBeUndefined();
     expect(d.refusal({ namespace: 'a' }, 1)).toBeUndefined();
   });
 

@@ -15,6 +15,7 @@
 // the rest of the window after Redis had recovered (test/policy/redis_outage.test.ts).
 import type { GatewayError } from '../errors.ts';
 import type { Identity } from '../proxy/policy_interface.ts';
+import { ANONYMOUS_CALLER } from './caller.ts';
 import type { CompiledPolicy } from './compile.ts';
 
 /** Remembered denials at most; past it, expired ones are swept and new ones not remembered. */
@@ -28,8 +29,9 @@ interface Denial {
   refusal(retryAfterMs: number): GatewayError;
 }
 
-function keyOf(namespace: string, apiKey: string | undefined): string {
-  return apiKey === undefined ? namespace : `${namespace}\0${apiKey}`;
+/** a namespace's own entry, or one of its callers' (Identity.caller: distinct across sources) */
+function keyOf(namespace: string, caller: string | undefined): string {
+  return caller === undefined ? namespace : `${namespace}\0${caller}`;
 }
 
 export class RateDenials {
@@ -51,7 +53,10 @@ export class RateDenials {
   ): void {
     const scope = policy.config.scope;
     if (scope?.routes || scope?.models || retryAfterMs <= 0) return;
-    const key = keyOf(identity.namespace, scope?.perApiKey ? (identity.keyName ?? '-') : undefined);
+    const key = keyOf(
+      identity.namespace,
+      scope?.perApiKey ? (identity.caller ?? ANONYMOUS_CALLER) : undefined,
+    );
     if (!this.#denials.has(key) && this.#denials.size >= MAX_ENTRIES) {
       for (const [k, d] of this.#denials) if (d.until <= now) this.#denials.delete(k);
       if (this.#denials.size >= MAX_ENTRIES) return;
@@ -71,7 +76,7 @@ export class RateDenials {
     if (this.#denials.size === 0) return undefined;
     return (
       this.#check(keyOf(identity.namespace, undefined), now) ??
-      this.#check(keyOf(identity.namespace, identity.keyName ?? '-'), now)
+      this.#check(keyOf(identity.namespace, identity.caller ?? ANONYMOUS_CALLER), now)
     );
   }
 

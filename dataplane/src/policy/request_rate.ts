@@ -48,7 +48,7 @@ export async function admitRequestRate(ctx: RateContext, identity: Identity): Pr
   if (policies.length === 0) return;
   const built = buildBatch({
     namespace: ctx.ns.name,
-    keyName: identity.keyName,
+    caller: identity.caller,
     policies,
     inputTokens: 0,
     prices: undefined,

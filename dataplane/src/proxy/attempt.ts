@@ -159,7 +159,7 @@ export class Attempt {
     this.#clientGone.removeEventListener('abort', this.#onClientGone);
     const ms = performance.now() - this.startedAt;
     this.#slot.release(outcome, ms);
-    if (outcome === 'ok') this.provider.observeLatency(this.tctx.upstreamModel, ms);
+    if (outcome === 'ok') this.provider.observeLatency(this.tctx.upstreamModel, ms, this.#slot.tenant);
     if (failed) endAttempt(this.observed, failed);
   }
 }

@@ -73,7 +73,8 @@ function translateContext(input: AttemptInput, backend: CompiledBackend): Transl
 export async function runAttempts(input: AttemptInput, start = 0): Promise<Attempt> {
   const { route, candidates, signal, state } = input;
   const retry = route.config.retry;
-  if (state.tries === 0) route.budget.recordRequest();
+  const budget = route.budgets.of(input.tenant);
+  if (state.tries === 0) budget.recordRequest();
   let unsupported: GatewayError | undefined;
   const pick: PickContext = {
     promptText: () => input.spec.promptText(input.request.body),
@@ -98,7 +99,7 @@ export async function runAttempts(input: AttemptInput, start = 0): Promise<Attem
     }
     if (!provider.available(input.tenant) || state.backedOff?.has(provider.name)) continue;
     if (state.tries > 0) {
-      if (state.tries > retry.attempts || !route.budget.tryRetry(retry.budgetPercent)) break;
+      if (state.tries > retry.attempts || !budget.tryRetry(retry.budgetPercent)) break;
       await waitBeforeRetry(state, retry, signal);
       if (state.previous) {
         metrics.fallbacks.inc({

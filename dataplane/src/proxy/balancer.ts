@@ -21,6 +21,8 @@ export interface BalanceInput {
   turns: number;
   inputTokens: () => number;
   maxOutputTokens: number | undefined;
+  /** the caller's tenant ('' on a replica serving one): the latency strategy uses its own averages */
+  tenant?: string;
 }
 
 export type Strategy = RouteConfig['strategy'];
@@ -78,7 +80,8 @@ export class Balancer {
         return this.#sortBy((b) => (b.provider.outstanding + 1) / Math.max(b.weight, 1e-9));
       case 'latency':
         return this.#sortBy(
-          (b) => b.provider.latencyScore(upstreamModel(b, input.model)) / Math.max(b.weight, 1e-9),
+          (b) =>
+            b.provider.latencyScore(upstreamModel(b, input.model), input.tenant) / Math.max(b.weight, 1e-9),
         );
       case 'cost':
         return this.#byCost(input);

@@ -35,6 +35,7 @@ import { findRoute } from './find_route.ts';
 import { incomingHops } from './hops.ts';
 import { intakeOf } from './intake.ts';
 import type { Admission, Completion, Identity } from './policy_interface.ts';
+import { clientRequestId } from './request_id.ts';
 import { encodingForRoute } from './route_encoding.ts';
 import { readFirstEvents } from './stream.ts';
 
@@ -239,7 +240,11 @@ export class Exchange {
     if (cacheKey && this.runtime.gate.cacheGet && (await this.#answerFromCache(cacheKey))) return;
     const route = this.#route as CompiledRoute;
     const request = this.request as ClientRequest;
+    // one tenant has nobody to share with: its turns are not capped (proxy/concurrency.ts), and its
+    // retry budget and latency averages are the route's own
+    const tenant = this.runtime.config.namespaces.length > 1 ? (this.identity as Identity).namespace : '';
     const ordered = route.balancer.order({
+      tenant,
       model: request.model,
       promptText: this.promptText,
       turns: this.spec.turns(request.body),
@@ -248,8 +253,7 @@ export class Exchange {
     });
     const input: AttemptInput = {
       requestId: String(this.req.id),
-      // one tenant has nobody to share with: its turns are not capped (proxy/concurrency.ts)
-      tenant: this.runtime.config.namespaces.length > 1 ? (this.identity as Identity).namespace : '',
+      tenant,
       hops: incomingHops(this.req.headers),
       spec: this.spec,
       request,
@@ -347,6 +351,7 @@ export class Exchange {
       status,
       code,
       requestId: String(this.req.id),
+      clientRequestId: clientRequestId(this.req.headers),
       api: this.spec.api,
       seconds: (performance.now() - this.started) / 1000,
       requestModel: request?.model,

@@ -16,8 +16,13 @@ export interface RequestHeaders {
 
 export interface Identity {
   namespace: string;
-  /** name of the API key that matched, if any (never the key itself) */
+  /** name of the API key that matched, or `jwt:<sub>` for a JWT (never the key itself): for people */
   keyName?: string;
+  /**
+   * the caller as per-key limits count it (policy/caller.ts): distinct for every API key, JWT subject
+   * and keyless caller, whatever their names; undefined for a keyless caller
+   */
+  caller?: string;
 }
 
 export interface AdmitInput {

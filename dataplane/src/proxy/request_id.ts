@@ -2,7 +2,24 @@
 // and read out as one flat string. crypto.randomUUID() builds its string from ~20 concatenated pieces
 // (~0.5 KiB allocated and ~0.3 µs per request, bench/alloc.ts --profile); this allocates the id alone.
 // Random, not a counter: an id a tenant sees must not tell it how many requests the replica served.
+//
+// The request id is always Sluice's own. A client's id (OpenAI's `X-Client-Request-Id`, or an
+// `x-request-id` it sends) is kept beside it as the client request id: in the access log
+// (`clientReqId`), on the trace's server span (`sluice.client_request_id`) and echoed as
+// `x-client-request-id`. It was honoured as the request id itself, so a tenant could give its requests
+// another tenant's ids (in logs, traces, `chatcmpl-<id>` answer ids) or the same id to thousands of
+// requests, and a search by request id found another tenant's lines.
 import { randomFillSync } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+
+/** what a client id may be: short, and nothing a log line or header needs to escape */
+const CLIENT_REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/** The client's own id for this request, if it sent a usable one (OpenAI's header first). */
+export function clientRequestId(headers: IncomingHttpHeaders): string | undefined {
+  const h = headers['x-client-request-id'] ?? headers['x-request-id'];
+  return typeof h === 'string' && CLIENT_REQUEST_ID.test(h) ? h : undefined;
+}
 
 const IDS_PER_FILL = 256;
 const pool = Buffer.allocUnsafe(16 * IDS_PER_FILL);

@@ -18,7 +18,29 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
-/** Sliding 10 s window of requests and retries per route. */
+/**
+ * Each tenant's retry budget on one route. One budget for the whole route let a tenant whose requests
+ * fail (a prompt the upstream refuses with 500, a model it has overloaded) spend every retry of the
+ * window, and another tenant's request that met one transient failure was then not retried at all.
+ * Each tenant's retries are bounded by its own traffic (plus the floor); the upstream still sees at
+ * most `budgetPercent` extra load from each tenant's requests, and the floor once per tenant. The
+ * tenant '' (a replica serving one tenant) has one budget. Tenants are the config's namespaces, so
+ * the map is bounded by the config.
+ */
+export class RetryBudgets {
+  readonly #byTenant = new Map<string, RetryBudget>();
+
+  of(tenant: string): RetryBudget {
+    let b = this.#byTenant.get(tenant);
+    if (!b) {
+      b = new RetryBudget();
+      this.#byTenant.set(tenant, b);
+    }
+    return b;
+  }
+}
+
+/** Sliding 10 s window of requests and retries (one tenant's, on one route). */
 export class RetryBudget {
   static readonly WINDOW_MS = 10_000;
   static readonly MIN_RETRIES_PER_WINDOW = 10;

@@ -5,7 +5,12 @@ import type { ResponseObject } from '../wire/responses/format.ts';
 import { ResponseStates, type StoredResponse } from './state.ts';
 
 const MAX = 40_000;
-const states = new ResponseStates(undefined, { ttlSeconds: 60, maxRecordBytes: MAX, memoryMaxBytes: MAX });
+const states = new ResponseStates(undefined, {
+  ttlSeconds: 60,
+  maxRecordBytes: MAX,
+  memoryMaxBytes: MAX,
+  redisMaxBytesPerTenant: MAX,
+});
 
 function record(id: string, bytes: number): StoredResponse {
   const response = { id, object: 'response', status: 'completed', output: [] } as unknown as ResponseObject;

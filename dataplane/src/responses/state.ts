@@ -19,6 +19,8 @@ export interface StateSettings {
   ttlSeconds: number;
   maxRecordBytes: number;
   memoryMaxBytes: number;
+  /** each tenant's stored responses and items in Redis, in bytes (store/redis_bounded.ts) */
+  redisMaxBytesPerTenant: number;
 }
 
 export interface StoredResponse {
@@ -66,9 +68,13 @@ export class ResponseStates {
     this.#settings = settings;
   }
 
-  /** the shared store's key (ids cannot contain ':', so the namespace part is unambiguous) */
-  #key(namespace: string, id: string): string {
-    return `resp:${namespace}:${id}`;
+  /** the shared store's key within the tenant (the store puts each tenant's records apart) */
+  #key(id: string): string {
+    return `resp:${id}`;
+  }
+
+  #bound(namespace: string) {
+    return { tenant: namespace, maxBytes: this.#settings.redisMaxBytesPerTenant };
   }
 
   async load(namespace: string, id: string): Promise<StoredResponse | undefined> {
@@ -76,7 +82,7 @@ export class ResponseStates {
     let raw: Buffer | undefined;
     try {
       raw = this.#shared
-        ? await this.#shared.recordGet?.(this.#key(namespace, id))
+        ? await this.#shared.recordGet?.(this.#key(id), namespace)
         : memory.get(memoryKey(namespace, id))?.value;
     } catch (err) {
       throw unavailable(err);
@@ -97,8 +103,8 @@ export class ResponseStates {
       return true;
     }
     try {
-      await this.#shared.recordSet?.(this.#key(namespace, id), value, ttlMs);
-      return true;
+      // false: larger than the tenant's whole bound, so not kept
+      return (await this.#shared.recordSet?.(this.#key(id), value, ttlMs, this.#bound(namespace))) === true;
     } catch (err) {
       throw unavailable(err);
     }
@@ -120,7 +126,8 @@ export class ResponseStates {
     try {
       raws = this.#shared
         ? await (this.#shared.recordGetMany as NonNullable<RecordStore['recordGetMany']>)(
-            wanted.map((id) => this.#itemKey(namespace, id)),
+            wanted.map((id) => this.#itemKey(id)),
+            namespace,
           )
         : wanted.map((id) => memory.get(memoryKey(namespace, `item:${id}`))?.value);
     } catch (err) {
@@ -152,7 +159,8 @@ export class ResponseStates {
         memory.set(memoryKey(namespace, `item:${item.id}`), value, Date.now() + ttlMs);
       } else
         writes.push(
-          this.#shared.recordSet?.(this.#itemKey(namespace, item.id), value, ttlMs) ?? Promise.resolve(),
+          this.#shared.recordSet?.(this.#itemKey(item.id), value, ttlMs, this.#bound(namespace)) ??
+            Promise.resolve(),
         );
     }
     try {
@@ -162,14 +170,15 @@ export class ResponseStates {
     }
   }
 
-  #itemKey(namespace: string, id: string): string {
-    return `ritem:${namespace}:${id}`;
+  #itemKey(id: string): string {
+    return `ritem:${id}`;
   }
 
   /**
    * A stored response and the output items kept under their ids for later item_references: all of
-   * it goes at once (one DEL), so a deleted response's items cannot be referenced until their TTL.
-   * Every key is the caller's tenant's: another tenant's id is simply not found.
+   * it goes at once (one script, which gives their bytes back to the tenant's bound), so a deleted
+   * response's items cannot be referenced until their TTL. Every key is the caller's tenant's:
+   * another tenant's id is simply not found.
    */
   async delete(namespace: string, id: string): Promise<boolean> {
     const record = await this.load(namespace, id);
@@ -181,9 +190,9 @@ export class ResponseStates {
       for (const itemId of itemIds) memory.delete(memoryKey(namespace, `item:${itemId}`));
       return memory.delete(memoryKey(namespace, id));
     }
-    const keys = [this.#key(namespace, id), ...itemIds.map((itemId) => this.#itemKey(namespace, itemId))];
+    const keys = [this.#key(id), ...itemIds.map((itemId) => this.#itemKey(itemId))];
     try {
-      return ((await this.#shared.recordDelete?.(keys)) ?? 0) > 0;
+      return ((await this.#shared.recordDelete?.(keys, namespace)) ?? 0) > 0;
     } catch (err) {
       throw unavailable(err);
     }

@@ -174,7 +174,7 @@ describe('redis store outages', () => {
       lateReplyMs: 500,
     });
     await store.ready(2_000);
-    await store.recordSet('late', Buffer.from('x'), 60_000);
+    await store.recordSet('late', Buffer.from('x'), 60_000, { tenant: 't', maxBytes: 1_000 });
     const win = {
       key: '{ns}:late-win',
       limit: 1_000,
@@ -188,7 +188,7 @@ describe('redis store outages', () => {
     redis.pause();
     try {
       // a record has no deadline of its own: the bound ends the wait (ioredis no longer times commands)
-      expect(String(await store.recordGet('late').catch((e: unknown) => e))).toMatch(
+      expect(String(await store.recordGet('late', 't').catch((e: unknown) => e))).toMatch(
         /no reply within 500 ms/,
       );
       const r = await store.admit({ ...batch, reservation });

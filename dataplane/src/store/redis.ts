@@ -30,12 +30,13 @@ import {
   RefusedBatch,
   settleSpec,
 } from './redis_admission.ts';
+import { BoundedRecords } from './redis_bounded.ts';
 import { ScriptCalls } from './redis_calls.ts';
 import { CallFailed, entryOf, TurnCoalescer } from './redis_coalesce.ts';
 import { parseRedisUrl, type RedisSettings } from './redis_connect.ts';
 import { LocalShare, scaleBatch } from './redis_local_share.ts';
-import { RedisRecords } from './redis_records.ts';
 import { ReplayQueue } from './redis_replay.ts';
+import { TenantRecords } from './redis_tenant_records.ts';
 
 export { lateReplyMs, maxWaitMs, scaleBatch };
 
@@ -75,9 +76,16 @@ export class RedisStore implements Store {
   readonly #lag: { lag: LoopLag; release(): void };
   readonly #timeoutMs: number;
   readonly #lateReplyMs: number;
-  readonly #records: RedisRecords;
   readonly #calls: ScriptCalls;
   readonly #replay: ReplayQueue;
+  // the L2 cache (through the circuit) and the Responses API's records, each tenant's bounded in
+  // bytes, read and deleted several at once within its slot (redis_tenant_records.ts)
+  readonly cacheGet: TenantRecords['cacheGet'];
+  readonly cacheSet: TenantRecords['cacheSet'];
+  readonly recordGet: TenantRecords['recordGet'];
+  readonly recordGetMany: TenantRecords['recordGetMany'];
+  readonly recordSet: TenantRecords['recordSet'];
+  readonly recordDelete: TenantRecords['recordDelete'];
   #failures = 0;
   #failingSince = 0;
   #open = false;
@@ -110,7 +118,15 @@ export class RedisStore implements Store {
     this.#client =
       target.kind === 'cluster' ? new Cluster(target.nodes, target.options) : new Redis(target.options);
     this.#calls = new ScriptCalls(this.#client, opts.keyPrefix);
-    this.#records = new RedisRecords(this.#client, opts.keyPrefix, this.#lateReplyMs);
+    const records = new TenantRecords(new BoundedRecords(this.#client, opts.keyPrefix, this.#lateReplyMs), {
+      isOpen: () => this.#open,
+      timed: (p) => this.#timed(p),
+      succeeded: () => this.#succeeded(),
+      failed: (err) => this.#failed(err),
+    });
+    ({ cacheGet: this.cacheGet, cacheSet: this.cacheSet } = records);
+    ({ recordGet: this.recordGet, recordGetMany: this.recordGetMany } = records);
+    ({ recordSet: this.recordSet, recordDelete: this.recordDelete } = records);
     // #replay first: the local share records its usage there
     this.#replay = new ReplayQueue({
       calls: this.#calls,
@@ -348,38 +364,6 @@ export class RedisStore implements Store {
       // A late success makes the replay a no-op (the reservation record is gone by then).
     }
     this.#replay.enqueue({ kind: 'settle', batch });
-  }
-
-  async cacheGet(key: string): Promise<Buffer | undefined> {
-    if (this.#open) return undefined;
-    const r = await this.#timed(this.#client.getBuffer(this.#key(`cache:${key}`)));
-    if (!r.ok) {
-      this.#failed(r.error);
-      return undefined;
-    }
-    this.#succeeded();
-    return r.value ?? undefined;
-  }
-
-  // Records (Responses API state): redis_records.ts
-  recordGet(key: string): Promise<Buffer | undefined> {
-    return this.#records.get(key);
-  }
-  recordGetMany(keys: readonly string[]): Promise<Array<Buffer | undefined>> {
-    return this.#records.getMany(keys);
-  }
-  recordSet(key: string, value: Buffer, ttlMs: number): Promise<void> {
-    return this.#records.set(key, value, ttlMs);
-  }
-  recordDelete(keys: readonly string[]): Promise<number> {
-    return this.#records.delete(keys);
-  }
-
-  async cacheSet(key: string, value: Buffer, ttlMs: number): Promise<void> {
-    if (this.#open) return;
-    const r = await this.#timed(this.#client.set(this.#key(`cache:${key}`), value, 'PX', ttlMs));
-    if (r.ok) this.#succeeded();
-    else this.#failed(r.error);
   }
 
   /** One admission of an empty batch: the script runs (and any NOSCRIPT is paid) before the first request. */

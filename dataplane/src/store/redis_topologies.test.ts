@@ -1,6 +1,7 @@
 // The same Lua admission through Sentinel and through a real 3-master Redis Cluster. On Cluster every
 // key of one batch must hash to one slot: the {namespace} hash tag makes that so, across policies.
-// Records (the Responses API's state) are read and deleted several at a time on both.
+// Records (the Responses API's state) are read and deleted several at a time on both, in their
+// tenant's slot.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisGroup, startCluster, startSentinel } from '../../../test/helpers/redis.ts';
 import { RedisStore } from './redis.ts';
@@ -74,27 +75,47 @@ describe.each([
     for (const ns of names) expect((await s.admit(batch(ns))).result).toMatchObject({ windowsUsed: [40] });
     await s.cacheSet('k1', Buffer.from('v1'), 10_000);
     expect((await s.cacheGet('k1'))?.toString()).toBe('v1');
+    // a tenant's bounded records (one script over the record and its tenant's index, one slot)
+    for (const ns of names) {
+      const bound = { tenant: ns, maxBytes: 4 };
+      for (const id of ['r1', 'r2']) await s.recordSet(`resp:${id}`, Buffer.from('abc'), 10_000, bound);
+      expect(await s.recordGet('resp:r1', ns)).toBeUndefined();
+      expect((await s.recordGet('resp:r2', ns))?.toString()).toBe('abc');
+      expect(await s.recordDelete(['resp:r2'], ns)).toBe(1);
+    }
     expect(s.health()).toMatchObject({ healthy: true, mode: 'shared' });
     await s.close();
   });
 
-  it('reads and deletes several records at once, their keys on different slots', async () => {
+  it("reads and deletes several of a tenant's records at once, all in its slot", async () => {
     const s = store(url());
     expect(await s.ready(5_000)).toBe(true);
-    // record keys carry no hash tag: on the Cluster these spread over its shards (one MGET would be
-    // a CROSSSLOT error there), on Sentinel's primary they are one MGET and one DEL
-    const keys = ['ritem:t:a', 'ritem:t:b', 'ritem:t:c', 'ritem:t:d', 'ritem:t:e'];
-    for (const k of keys) await s.recordSet(k, Buffer.from(`v-${k}`), 60_000);
-    const got = await s.recordGetMany([...keys, 'ritem:t:missing']);
-    expect(got.map((v) => v?.toString())).toEqual([...keys.map((k) => `v-${k}`), undefined]);
-    expect(await s.recordDelete([...keys.slice(0, 4), 'ritem:t:missing'])).toBe(4);
-    expect((await s.recordGetMany(keys)).map((v) => v?.toString())).toEqual([
-      undefined,
-      undefined,
-      undefined,
-      undefined,
-      'v-ritem:t:e',
-    ]);
+    // every record key carries its tenant's hash tag: on the Cluster a tenant's keys are one slot, so
+    // one MGET and one delete script serve them (keys on several slots would be a CROSSSLOT error);
+    // the tenants themselves spread over the shards
+    const keys = ['resp:r', 'ritem:a', 'ritem:b', 'ritem:c', 'ritem:d'];
+    for (const ns of ['alpha', 'beta', 'gamma', 'delta']) {
+      const bound = { tenant: ns, maxBytes: 50 };
+      for (const k of keys) expect(await s.recordSet(k, Buffer.alloc(10, k), 60_000, bound)).toBe(true);
+      const got = await s.recordGetMany([...keys, 'ritem:missing'], ns);
+      expect(got.map((v) => v?.toString())).toEqual([
+        ...keys.map((k) => Buffer.alloc(10, k).toString()),
+        undefined,
+      ]);
+      expect(await s.recordGetMany(keys, `${ns}-other`)).toEqual(keys.map(() => undefined));
+      expect(await s.recordDelete([...keys.slice(0, 4), 'ritem:missing'], ns)).toBe(4);
+      // the deleted records' bytes were given back: four more fit beside the one left, evicting nothing
+      for (const k of ['ritem:e', 'ritem:f', 'ritem:g', 'ritem:h'])
+        expect(await s.recordSet(k, Buffer.alloc(10, k), 60_000, bound)).toBe(true);
+      expect((await s.recordGetMany(keys, ns)).map((v) => v?.length)).toEqual([
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        10,
+      ]);
+    }
+    expect(s.health()).toMatchObject({ healthy: true, mode: 'shared' });
     await s.close();
   });
 });

@@ -93,6 +93,12 @@ export interface SettleBatch {
   reservation?: string;
 }
 
+/** A tenant's share of a shared store's records: its records' bytes at most (the oldest make room). */
+export interface TenantBound {
+  tenant: string;
+  maxBytes: number;
+}
+
 export interface StoreHealth {
   type: 'memory' | 'redis';
   healthy: boolean;
@@ -113,20 +119,27 @@ export interface Store {
   readonly type: 'memory' | 'redis';
   admit(batch: AdmitBatch): Promise<{ result: AdmitResult; placement: Placement }>;
   settle(batch: SettleBatch, placement: Placement): Promise<void>;
-  /** L2 response cache; memory stores have none (the L1 is already in memory) */
-  cacheGet?(key: string): Promise<Buffer | undefined>;
-  cacheSet?(key: string, value: Buffer, ttlMs: number): Promise<void>;
   /**
-   * Shared records (the Responses API's conversation state): unlike the cache, a failure is thrown,
-   * because "not found" and "could not look" must not look alike. Memory stores have none (the
-   * records stay in the replica's own bounded memory).
+   * L2 response cache; memory stores have none (the L1 is already in memory). A key leads with its
+   * tenant (`<namespace>/...`, cache/key.ts), whose entries take at most `maxBytesPerTenant`.
    */
-  recordGet?(key: string): Promise<Buffer | undefined>;
-  /** several records in one read (MGET), in the order of `keys` */
-  recordGetMany?(keys: readonly string[]): Promise<Array<Buffer | undefined>>;
-  recordSet?(key: string, value: Buffer, ttlMs: number): Promise<void>;
-  /** removes every key given in one command; how many of them were there */
-  recordDelete?(keys: readonly string[]): Promise<number>;
+  cacheGet?(key: string): Promise<Buffer | undefined>;
+  cacheSet?(key: string, value: Buffer, ttlMs: number, maxBytesPerTenant?: number): Promise<void>;
+  /**
+   * Shared records (the Responses API's conversation state), each a tenant's: unlike the cache, a
+   * failure is thrown, because "not found" and "could not look" must not look alike. Memory stores
+   * have none (the records stay in the replica's own bounded memory). `key` is unique in its tenant.
+   */
+  recordGet?(key: string, tenant: string): Promise<Buffer | undefined>;
+  /** several of one tenant's records in one read (one MGET, in the tenant's slot), in the order of `keys` */
+  recordGetMany?(keys: readonly string[], tenant: string): Promise<Array<Buffer | undefined>>;
+  /** false when the value alone is over the tenant's bound (not stored); store/redis_bounded.ts */
+  recordSet?(key: string, value: Buffer, ttlMs: number, bound: TenantBound): Promise<boolean>;
+  /**
+   * removes several of one tenant's records at once (one script), giving their bytes back to the
+   * tenant's bound; how many of them were there
+   */
+  recordDelete?(keys: readonly string[], tenant: string): Promise<number>;
   health(): StoreHealth;
   /** run the admission path once (scripts, connection), before the replica calls itself ready */
   warm?(): Promise<void>;

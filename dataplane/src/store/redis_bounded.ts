@@ -1,0 +1,231 @@
+// Each tenant's share of the records Sluice keeps in Redis (the Responses API's stored responses and
+// items, the L2 response cache), bounded in bytes and enforced inside Redis by one script per write, so
+// replicas writing at once can never take a tenant past its bound. Records used to leave by TTL only:
+// one tenant storing responses (up to 8 MiB each, kept 7 days) filled Redis until its maxmemory policy
+// evicted other tenants' conversations and limit counters, or (noeviction) Redis refused their writes.
+//
+// Per tenant and kind of record, three keys beside the records, all under the tenant's hash tag (so a
+// script's keys share one Redis Cluster slot):
+//   <prefix><kind>:{<tenant>}:#idx    sorted set: record key -> when it expires (ms, Redis's clock)
+//   <prefix><kind>:{<tenant>}:#size   hash: record key -> its bytes
+//   <prefix><kind>:{<tenant>}:#used   the bytes of the tenant's live records
+// A write first forgets the tenant's records that expired (their TTL removed them), then, when the new
+// record does not fit, deletes the tenant's records that would expire soonest (its oldest, as they
+// share a TTL) until it does: a tenant at its bound loses its own oldest records, never another
+// tenant's. A record larger than the whole bound is not stored. Record keys hold '#' nowhere after the
+// tag (ids are [A-Za-z0-9_-], cache keys hex), so they never meet the index keys.
+// Reads and deletes of several records are one tenant's at a time: the items a request names are one
+// MGET, a response and its items one delete script that gives their bytes back, each in the tenant's
+// one slot, so they work on a Redis Cluster as on a single Redis.
+import { createHash } from 'node:crypto';
+import { Cluster, type Redis } from 'ioredis';
+import { rejectAfter } from './deadline.ts';
+
+/** Expired entries a write forgets at most (a backlog is worked off by the next writes). */
+const SWEEP_MAX = 1_000;
+
+/**
+ * KEYS: record, index, sizes, used. ARGV: value, ttlMs, maxBytes, sweepMax.
+ * Returns the number of the tenant's records deleted to make room, or -1 when the value alone is
+ * over the bound (nothing written).
+ */
+const SET_LUA = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl, max = tonumber(ARGV[2]), tonumber(ARGV[3])
+local size = string.len(ARGV[1])
+if size > max then return -1 end
+local used = tonumber(redis.call('GET', KEYS[4]) or '0')
+local function forget(member)
+  used = used - tonumber(redis.call('HGET', KEYS[3], member) or '0')
+  redis.call('HDEL', KEYS[3], member)
+  redis.call('ZREM', KEYS[2], member)
+end
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, tonumber(ARGV[4]))) do
+  forget(m)
+end
+if redis.call('ZSCORE', KEYS[2], KEYS[1]) then forget(KEYS[1]) end
+local evicted = 0
+while used + size > max do
+  local oldest = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
+  if not oldest then used = 0 break end
+  redis.call('DEL', oldest)
+  forget(oldest)
+  evicted = evicted + 1
+end
+if used < 0 then used = 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
+redis.call('ZADD', KEYS[2], now + ttl, KEYS[1])
+redis.call('HSET', KEYS[3], KEYS[1], size)
+redis.call('SET', KEYS[4], used + size)
+for i = 2, 4 do
+  if redis.call('PTTL', KEYS[i]) < ttl then redis.call('PEXPIRE', KEYS[i], ttl) end
+end
+return evicted
+`;
+
+/**
+ * KEYS: index, sizes, used, then the records to delete (all of one tenant, one hash tag, one slot).
+ * Returns, per record, 1 when it was there. Used bytes are given back for each record the index held,
+ * all in one script, so a response and its items leave the tenant's count exactly together.
+ */
+const DELETE_LUA = `
+local used = tonumber(redis.call('GET', KEYS[3]) or '0')
+local counted = false
+local gone = {}
+for i = 4, #KEYS do
+  gone[i - 3] = redis.call('DEL', KEYS[i])
+  if redis.call('ZREM', KEYS[1], KEYS[i]) == 1 then
+    used = used - tonumber(redis.call('HGET', KEYS[2], KEYS[i]) or '0')
+    redis.call('HDEL', KEYS[2], KEYS[i])
+    counted = true
+  end
+end
+if counted then redis.call('SET', KEYS[3], math.max(used, 0), 'KEEPTTL') end
+return gone
+`;
+
+interface Script {
+  source: string;
+  sha: string;
+}
+
+const script = (source: string): Script => ({ source, sha: createHash('sha1').update(source).digest('hex') });
+const SET = script(SET_LUA);
+const DELETE = script(DELETE_LUA);
+
+/**
+ * A cache key's tenant and the rest (cache/key.ts: `<namespace>/<digest>.<ttl>`); a key without one
+ * is the tenant "-" (no namespace is named so), never an empty hash tag, which Cluster ignores.
+ */
+export function cacheTenant(key: string): [string, string] {
+  const at = key.indexOf('/');
+  return at <= 0 ? ['-', key] : [key.slice(0, at), key.slice(at + 1)];
+}
+
+/** The kinds of bounded records: each has its own bound per tenant. */
+export type RecordKind = 'rec' | 'cache';
+
+export class BoundedRecords {
+  readonly #client: Redis | Cluster;
+  readonly #prefix: string;
+  readonly #waitMs: number;
+
+  constructor(client: Redis | Cluster, keyPrefix: string, waitMs: number) {
+    this.#client = client;
+    this.#prefix = keyPrefix;
+    this.#waitMs = waitMs;
+  }
+
+  /** The Redis key of a tenant's record (`key` is unique within the tenant and kind). */
+  key(kind: RecordKind, tenant: string, key: string): string {
+    return `${this.#prefix}${kind}:{${tenant}}:${key}`;
+  }
+
+  #keys(kind: RecordKind, tenant: string, key: string): string[] {
+    const base = `${this.#prefix}${kind}:{${tenant}}:#`;
+    return [this.key(kind, tenant, key), `${base}idx`, `${base}size`, `${base}used`];
+  }
+
+  async #call<T>(s: Script, keys: string[], argv: Array<string | number | Buffer>): Promise<T> {
+    const args = [s.sha, keys.length, ...keys, ...argv];
+    try {
+      return (await rejectAfter(this.#client.call('evalsha', args), this.#waitMs)) as T;
+    } catch (err) {
+      // a restarted Redis has an empty script cache: send the source once
+      if (!(err instanceof Error && err.message.startsWith('NOSCRIPT'))) throw err;
+      args[0] = s.source;
+      return (await rejectAfter(this.#client.call('eval', args), this.#waitMs)) as T;
+    }
+  }
+
+  /**
+   * Store a record within its tenant's bound: the tenant's soonest-expiring records make room. False
+   * when the value alone is larger than the bound (nothing stored). Throws when Redis does not answer.
+   */
+  async set(
+    kind: RecordKind,
+    tenant: string,
+    key: string,
+    value: Buffer,
+    ttlMs: number,
+    maxBytes: number,
+  ): Promise<{ stored: boolean; evicted: number }> {
+    const n = await this.#call<number>(SET, this.#keys(kind, tenant, key), [
+      value,
+      ttlMs,
+      maxBytes,
+      SWEEP_MAX,
+    ]);
+    return n < 0 ? { stored: false, evicted: 0 } : { stored: true, evicted: n };
+  }
+
+  async get(kind: RecordKind, tenant: string, key: string): Promise<Buffer | undefined> {
+    const v = await rejectAfter(this.#client.getBuffer(this.key(kind, tenant, key)), this.#waitMs);
+    return v ?? undefined;
+  }
+
+  /**
+   * Where a Responses record was written before the bound (`rec:<kind>:<tenant>:<id>`): read and
+   * deleted there too until it expires (responses.ttlSeconds after the upgrade at most), never counted.
+   */
+  #legacy(tenant: string, key: string): string {
+    const at = key.indexOf(':');
+    return `${this.#prefix}rec:${key.slice(0, at)}:${tenant}:${key.slice(at + 1)}`;
+  }
+
+  /**
+   * Several of one tenant's Responses records (a response, the items a request names), in the order
+   * of `keys`: one MGET, whose keys all carry the tenant's hash tag (one Cluster slot). Only the ones
+   * not found are looked for where they were written before the bound.
+   */
+  async getRecords(tenant: string, keys: readonly string[]): Promise<Array<Buffer | undefined>> {
+    if (keys.length === 0) return [];
+    const full = keys.map((k) => this.key('rec', tenant, k));
+    const found = (await rejectAfter(this.#client.mgetBuffer(full), this.#waitMs)).map((v) => v ?? undefined);
+    const missing = keys.flatMap((k, i) => (found[i] !== undefined ? [] : [this.#legacy(tenant, k)]));
+    if (missing.length === 0) return found;
+    const old = await this.#legacyGet(missing);
+    let j = 0;
+    return found.map((v) => v ?? old[j++]);
+  }
+
+  /**
+   * Delete several of one tenant's Responses records (a response and its items) in one script, which
+   * gives their bytes back to the tenant's count exactly; the ones it did not hold are deleted where
+   * they were written before the bound. How many of the records were there.
+   */
+  async deleteRecords(tenant: string, keys: readonly string[]): Promise<number> {
+    if (keys.length === 0) return 0;
+    const [, ...index] = this.#keys('rec', tenant, '');
+    const full = keys.map((k) => this.key('rec', tenant, k));
+    const gone = await this.#call<number[]>(DELETE, [...index, ...full], []);
+    const missing = keys.flatMap((k, i) => (gone[i] === 1 ? [] : [this.#legacy(tenant, k)]));
+    const there = gone.filter((n) => n === 1).length;
+    return missing.length === 0 ? there : there + (await this.#legacyDel(missing));
+  }
+
+  // Legacy keys carry no hash tag: one command on a standalone Redis, one per key (sent at once) on a
+  // Cluster, where they sit on different slots (one MGET or DEL of them would be a CROSSSLOT error).
+  async #legacyGet(keys: string[]): Promise<Array<Buffer | undefined>> {
+    const c = this.#client;
+    const values =
+      c instanceof Cluster
+        ? await Promise.all(keys.map((k) => rejectAfter(c.getBuffer(k), this.#waitMs)))
+        : await rejectAfter(c.mgetBuffer(keys), this.#waitMs);
+    return values.map((v) => v ?? undefined);
+  }
+
+  async #legacyDel(keys: string[]): Promise<number> {
+    const c = this.#client;
+    if (!(c instanceof Cluster)) return rejectAfter(c.del(keys), this.#waitMs);
+    const counts = await Promise.all(keys.map((k) => rejectAfter(c.del(k), this.#waitMs)));
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  /** The bytes the tenant's live records of `kind` take, as the bound counts them (for tests and status). */
+  async used(kind: RecordKind, tenant: string): Promise<number> {
+    const keys = this.#keys(kind, tenant, '');
+    return Number((await this.#client.get(keys[3] as string)) ?? 0);
+  }
+}
