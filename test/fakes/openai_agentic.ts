@@ -3,7 +3,13 @@
 // API) and the Responses API itself (for `openai` providers, passed through natively). Both follow
 // OpenAI's documented shapes and check what they receive: the Bearer key, roles and item types, tool
 // results that answer a call made earlier in the conversation, and no `previous_response_id` (Sluice
-// keeps the conversation itself, so a backend must never be asked to look one up).
+// keeps the conversation itself, so a backend must never be asked to look one up). Like OpenAI's
+// store, the Responses side resolves an input item's `id` (or an `item_reference`) only if this
+// server issued it in a response it stored (`store` not false): any other id is OpenAI's 404 "Item
+// with id '...' not found", so ids minted for another backend (or another OpenAI org) cannot pass.
+// A whole (non-streamed) answer to a request with `reasoning` starts with a reasoning item; with
+// `include: ['reasoning.encrypted_content']` it carries encrypted content only this server can read
+// back (any other is a 400), which is how OpenAI's stateless `store: false` loop keeps reasoning.
 //
 // The "model" is deterministic: with a `get_weather` tool and a user turn that names a city it calls
 // the tool; after a tool result it answers with it; otherwise it says how many turns it saw and echoes
@@ -21,6 +27,10 @@ export interface AgenticRecord {
 export interface FakeAgentic {
   url: string;
   requests: AgenticRecord[];
+  /** item ids this server issued in stored responses (what its store can resolve) */
+  issued: Set<string>;
+  /** encrypted reasoning contents this server issued (what it can decrypt) */
+  sealed: Set<string>;
   close(): Promise<void>;
 }
 
@@ -50,11 +60,22 @@ function partsText(content: unknown): string {
 
 class Rejection extends Error {
   readonly param: string;
+  readonly status: number;
 
-  constructor(param: string, message: string) {
+  constructor(param: string, message: string, status = 400) {
     super(message);
     this.param = param;
+    this.status = status;
   }
+}
+
+/** OpenAI's answer to an input item id its store does not hold for this organization. */
+function unknownItem(id: unknown): Rejection {
+  return new Rejection(
+    'input',
+    `Item with id '${String(id)}' not found. Items are not persisted when \`store\` is set to false. Try again with \`store\` set to true, or remove this item from your input.`,
+    404,
+  );
 }
 
 /** Chat: validate messages (tool results must answer an earlier call) and read the conversation. */
@@ -84,7 +105,15 @@ function readChat(body: Obj): { turns: Turn[]; toolResult?: string; hasTool: boo
 }
 
 /** Responses: validate items (function_call_output must answer a function_call) and read them. */
-function readResponses(body: Obj): { turns: Turn[]; toolResult?: string; hasTool: boolean } {
+interface OrgStore {
+  issued: Set<string>;
+  sealed: Set<string>;
+}
+
+function readResponses(
+  body: Obj,
+  { issued, sealed }: OrgStore,
+): { turns: Turn[]; toolResult?: string; hasTool: boolean } {
   if ('previous_response_id' in body)
     throw new Rejection('previous_response_id', 'a gateway must not forward previous_response_id here');
   const input =
@@ -95,7 +124,18 @@ function readResponses(body: Obj): { turns: Turn[]; toolResult?: string; hasTool
   let toolResult: string | undefined;
   input.forEach((item, i) => {
     const type = item.type ?? 'message';
-    if (type === 'message') {
+    if (type === 'reasoning' && typeof item.encrypted_content === 'string') {
+      if (!sealed.has(item.encrypted_content))
+        throw new Rejection(
+          `input[${i}].encrypted_content`,
+          `The encrypted content for item ${String(item.id)} could not be verified.`,
+        );
+    } else if ('id' in item && !issued.has(item.id as string)) throw unknownItem(item.id);
+    if (type === 'reasoning' || type === 'item_reference') {
+      // both only name an item of this server's store (checked above); a reasoning item has no turn
+      if (!('id' in item))
+        throw new Rejection(`input[${i}].id`, `Missing required parameter: 'input[${i}].id'.`);
+    } else if (type === 'message') {
       turns.push({ role: item.role as string, text: partsText(item.content) });
       toolResult = undefined;
     } else if (type === 'function_call') {
@@ -164,7 +204,19 @@ function chatAnswer(res: ServerResponse, body: Obj, a: Answer): void {
 
 let seq = 0;
 
-function responsesAnswer(res: ServerResponse, body: Obj, a: Answer): void {
+/** The reasoning item a whole answer to a reasoning request starts with. */
+function reasoningItem(body: Obj, org: OrgStore): Obj {
+  const id = `rs_fake${seq}`;
+  if (body.store !== false) org.issued.add(id);
+  const item: Obj = { type: 'reasoning', id, summary: [] };
+  if (Array.isArray(body.include) && body.include.includes('reasoning.encrypted_content')) {
+    item.encrypted_content = `gAAA${Math.random().toString(36).slice(2)}${id}`;
+    org.sealed.add(item.encrypted_content as string);
+  }
+  return item;
+}
+
+function responsesAnswer(res: ServerResponse, body: Obj, a: Answer, org: OrgStore): void {
   const id = `resp_fake${String(++seq).padStart(6, '0')}`;
   const item =
     a.kind === 'text'
@@ -183,6 +235,9 @@ function responsesAnswer(res: ServerResponse, body: Obj, a: Answer): void {
           arguments: a.args,
           status: 'completed',
         };
+  if (body.store !== false) org.issued.add(item.id);
+  const reasoning =
+    body.reasoning !== undefined && body.stream !== true ? reasoningItem(body, org) : undefined;
   const usage = {
     input_tokens: 11,
     input_tokens_details: { cached_tokens: 0, cache_write_tokens: 0 },
@@ -199,7 +254,7 @@ function responsesAnswer(res: ServerResponse, body: Obj, a: Answer): void {
     incomplete_details: null,
     instructions: body.instructions ?? null,
     model: body.model,
-    output: [item],
+    output: reasoning ? [reasoning, item] : [item],
     parallel_tool_calls: true,
     temperature: 1,
     tool_choice: body.tool_choice ?? 'auto',
@@ -273,6 +328,7 @@ function responsesAnswer(res: ServerResponse, body: Obj, a: Answer): void {
 
 export async function startFakeAgentic(apiKey: string): Promise<FakeAgentic> {
   const requests: AgenticRecord[] = [];
+  const org: OrgStore = { issued: new Set(), sealed: new Set() };
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
     const parts: Buffer[] = [];
     for await (const c of req) parts.push(c as Buffer);
@@ -296,12 +352,12 @@ export async function startFakeAgentic(apiKey: string): Promise<FakeAgentic> {
         return chatAnswer(res, body, think(c.turns, c.hasTool, c.toolResult));
       }
       if (path === '/v1/responses') {
-        const r = readResponses(body);
-        return responsesAnswer(res, body, think(r.turns, r.hasTool, r.toolResult));
+        const r = readResponses(body, org);
+        return responsesAnswer(res, body, think(r.turns, r.hasTool, r.toolResult), org);
       }
       return fail(404, null, `Invalid URL (POST ${path})`);
     } catch (err) {
-      if (err instanceof Rejection) return fail(400, err.param, err.message);
+      if (err instanceof Rejection) return fail(err.status, err.param, err.message);
       // a body the checks above did not foresee: answer (as a server error) rather than leave the
       // caller waiting on a request that was never answered
       res.writeHead(500, { 'content-type': 'application/json' });
@@ -315,6 +371,7 @@ export async function startFakeAgentic(apiKey: string): Promise<FakeAgentic> {
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
+    ...org,
     close: () =>
       new Promise<void>((r) => {
         server.closeAllConnections();

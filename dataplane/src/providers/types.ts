@@ -123,6 +123,11 @@ export interface TranslatedResponse {
   usage: Usage | undefined;
   /** normalised finish reason if known (stop, length, tool_calls, content_filter) */
   finishReason?: string;
+  /**
+   * The provider whose own store issued the answer's item ids (a native Responses API backend): a
+   * later turn may name those ids to it, and to no other backend.
+   */
+  issuer?: string;
 }
 
 /** One piece of client-format stream output, plus what the core needs to account for it. */

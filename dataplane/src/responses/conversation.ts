@@ -6,7 +6,7 @@ import type { ClientAnswer, ClientRequest, ExchangeScope } from '../api/types.ts
 import { invalid } from '../api/validate.ts';
 import type { Runtime } from '../compiled/compile.ts';
 import { GatewayError } from '../errors.ts';
-import type { ResponseObject } from '../wire/responses/format.ts';
+import { ITEM_ISSUER, type ResponseObject } from '../wire/responses/format.ts';
 import { inputItems, ResponseStates, recordFor } from './state.ts';
 
 type Obj = Record<string, unknown>;
@@ -47,9 +47,12 @@ function unknownItem(id: string): GatewayError {
  * MAX_STORED_ITEM_IDS): each `item_reference` (the Vercel AI SDK sends earlier steps' items so when
  * `store` is on) is replaced by the stored item it names, or dropped when that item carries nothing
  * into a turn (reasoning); an inline item that carries an `id` keeps its content but must be one this
- * tenant's stored responses produced, as OpenAI checks it. An unknown id is OpenAI's 404 naming
- * `input`. What the references expand to is bounded like a stored conversation
- * (responses.maxRecordBytes): a few bytes of references must not become gigabytes of prompt.
+ * tenant's stored responses produced, as OpenAI checks it, and is tagged with the provider that issued
+ * the id (ITEM_ISSUER), for a native backend to be sent ids its own store knows and no others. An
+ * unknown id is OpenAI's 404 naming `input`, except on a reasoning item carrying `encrypted_content`:
+ * self-contained, it is what OpenAI's stateless (`store: false`, Zero Data Retention) loop sends back,
+ * and only its author can read it. What the references expand to is bounded like a stored
+ * conversation (responses.maxRecordBytes): a few bytes of references must not become gigabytes of prompt.
  */
 async function resolveStoredItems(items: Obj[], scope: ExchangeScope): Promise<Obj[]> {
   const ids: string[] = [];
@@ -58,7 +61,7 @@ async function resolveStoredItems(items: Obj[], scope: ExchangeScope): Promise<O
   const found = await statesFor(scope.runtime).loadItems(scope.namespace, ids);
   const limit = scope.runtime.config.responses.maxRecordBytes;
   let bytes = 0;
-  let references = false;
+  let changed = false;
   const out: Obj[] = [];
   for (const item of items) {
     const id = item.id;
@@ -67,12 +70,19 @@ async function resolveStoredItems(items: Obj[], scope: ExchangeScope): Promise<O
       continue;
     }
     const stored = found.get(id);
-    if (!stored) throw unknownItem(id);
+    if (!stored) {
+      if (item.type === 'reasoning' && typeof item.encrypted_content === 'string') {
+        out.push(item);
+        continue;
+      }
+      throw unknownItem(id);
+    }
     if (item.type !== 'item_reference') {
-      out.push(item);
+      out.push(stored.issuer === undefined ? item : { ...item, [ITEM_ISSUER]: stored.issuer });
+      changed ||= stored.issuer !== undefined;
       continue;
     }
-    references = true;
+    changed = true;
     bytes += stored.bytes;
     if (bytes > limit) {
       invalid(
@@ -82,7 +92,7 @@ async function resolveStoredItems(items: Obj[], scope: ExchangeScope): Promise<O
     }
     if (stored.item !== null) out.push(stored.item);
   }
-  return references ? out : items;
+  return changed ? out : items;
 }
 
 export async function prepareConversation(request: ClientRequest, scope: ExchangeScope): Promise<void> {
@@ -106,7 +116,8 @@ export async function prepareConversation(request: ClientRequest, scope: Exchang
     }
     history = record.items.map(withoutId);
   }
-  const items = history.length > 0 ? history.concat(turn.map(withoutId)) : turn;
+  // this turn's ids stay: the translator of a native backend keeps those it issued (ITEM_ISSUER)
+  const items = history.length > 0 ? history.concat(turn) : turn;
   if (history.length > 0 || turn !== given) request.body = { ...body, input: items };
   expanded.set(request, { items, inputStart: history.length });
 }
@@ -120,6 +131,11 @@ function finalResponse(answer: ClientAnswer): ResponseObject | undefined {
   }
 }
 
+/** The provider whose own store issued the answer's item ids (a native backend's), if any. */
+function issuerOf(answer: ClientAnswer): string | undefined {
+  return 'stream' in answer ? (answer.stream as { issuer?: string }).issuer : answer.issuer;
+}
+
 export async function storeConversation(
   request: ClientRequest,
   answer: ClientAnswer,
@@ -131,5 +147,5 @@ export async function storeConversation(
   if (!turn || !response?.id || (response.status !== 'completed' && response.status !== 'incomplete')) return;
   const states = statesFor(scope.runtime);
   await states.save(scope.namespace, recordFor(response, turn.items, turn.inputStart));
-  await states.saveItems(scope.namespace, response);
+  await states.saveItems(scope.namespace, response, issuerOf(answer));
 }

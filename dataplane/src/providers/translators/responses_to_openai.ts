@@ -7,7 +7,12 @@
 import { GatewayError } from '../../errors.ts';
 import { parseOpenAIError } from '../../wire/openai/error.ts';
 import { ResponsesStreamModel, type TextTarget } from '../../wire/responses/events.ts';
-import { fromResponsesUsage, type OutputItem, type ResponseObject } from '../../wire/responses/format.ts';
+import {
+  fromResponsesUsage,
+  ITEM_ISSUER,
+  type OutputItem,
+  type ResponseObject,
+} from '../../wire/responses/format.ts';
 import { SseParser, sseData } from '../../wire/sse.ts';
 import { parseUpstreamJson } from '../../wire/upstream_json.ts';
 import { jsonRequestHeaders, upstreamPath } from '../request_parts.ts';
@@ -39,8 +44,38 @@ export function servesResponses(ctx: TranslateContext): boolean {
 
 const bodies = new WeakMap<TranslateContext, Obj>();
 
+/**
+ * The input as this backend can take it. OpenAI resolves an input item's `id` in its own store and
+ * answers 404 for an id it never issued, so an id goes upstream only when this provider issued it
+ * (ITEM_ISSUER, set when Sluice found the id among the tenant's stored items): the ids Sluice minted
+ * for an Anthropic or Gemini turn, or another OpenAI organization's, travel as content without their
+ * id. A reasoning item is only readable by its issuer (its id or encrypted_content): elsewhere it is
+ * dropped, as on every translated backend. A reasoning item carrying `encrypted_content` whose
+ * issuer is unknown (a `store: false` conversation, which Sluice keeps nothing of) is passed: it is
+ * self-contained, and OpenAI reads its own. The client's items are not modified (copies).
+ */
+function nativeInput(input: unknown, provider: string): unknown {
+  if (!Array.isArray(input)) return input;
+  let changed = false;
+  const out: Obj[] = [];
+  for (const item of input as Obj[]) {
+    const issuer = (item as { [ITEM_ISSUER]?: string })[ITEM_ISSUER];
+    if (issuer === provider || (item.id === undefined && item.type !== 'reasoning')) out.push(item);
+    else if (item.type === 'reasoning') {
+      if (issuer === undefined && typeof item.id === 'string' && typeof item.encrypted_content === 'string')
+        out.push(item);
+      else changed = true;
+    } else {
+      const { id: _id, status: _status, ...content } = item;
+      out.push(content);
+      changed = true;
+    }
+  }
+  return changed ? out : input;
+}
+
 function buildRequest(body: Obj, ctx: TranslateContext): UpstreamRequest {
-  const out: Obj = { ...body, model: ctx.upstreamModel };
+  const out: Obj = { ...body, model: ctx.upstreamModel, input: nativeInput(body.input, ctx.provider.name) };
   // Sluice keeps the conversation (expanded into input already); the backend must not look it up
   delete out.previous_response_id;
   if (typeof out.max_output_tokens === 'number' && out.max_output_tokens < MIN_OUTPUT_TOKENS)
@@ -71,6 +106,7 @@ function parseResponse(raw: Buffer, ctx: TranslateContext): TranslatedResponse {
     body: echoPrevious(parsed as Obj, ctx) ? JSON.stringify(parsed) : raw,
     usage: fromResponsesUsage(parsed.usage),
     finishReason: parsed.status === 'incomplete' ? 'length' : 'stop',
+    issuer: ctx.provider.name,
   };
 }
 
@@ -84,11 +120,14 @@ class NativeResponsesStream implements StreamTranslator {
   readonly #model: ResponsesStreamModel;
   #done = false;
   final: ResponseObject | undefined;
+  /** TranslatedResponse.issuer: this provider issued the item ids of `final` */
+  readonly issuer: string;
 
   readonly #echo: (response: Obj) => boolean;
 
-  constructor(base: ResponseObject, echo: (response: Obj) => boolean) {
+  constructor(base: ResponseObject, issuer: string, echo: (response: Obj) => boolean) {
     this.#model = new ResponsesStreamModel(base);
+    this.issuer = issuer;
     this.#echo = echo;
   }
 
@@ -220,6 +259,7 @@ export function responsesToOpenAI(viaChat: Translator): Translator {
       servesResponses(ctx)
         ? new NativeResponsesStream(
             streamBase(bodies.get(ctx) ?? {}, 'resp_pending', ctx.upstreamModel),
+            ctx.provider.name,
             (r) => echoPrevious(r, ctx),
           )
         : viaChat.createStream(ctx),
