@@ -260,3 +260,53 @@ describe('inline item ids across providers (native OpenAI resolves only ids it i
     expect(orgA.requests.length).toBe(before);
   });
 });
+
+describe('previous_response_id chains whose turns different providers serve', () => {
+  it('Claude -> OpenAI -> Gemini -> another OpenAI organization: each gets the whole conversation', async () => {
+    anthropic.setScript(() => ({ content: [{ type: 'text', text: 'Hi Ada.' }] }));
+    gemini.script(() => ({
+      chunks: [
+        {
+          candidates: [
+            { index: 0, content: { role: 'model', parts: [{ text: 'Still Ada.' }] }, finishReason: 'STOP' },
+          ],
+          usageMetadata: { promptTokenCount: 5, candidatesTokenCount: 2, totalTokenCount: 7 },
+        },
+      ],
+    }));
+    const t1 = await client.responses.create({ model: 'claude-x', input: 'I am Ada.' });
+    const t2 = await client.responses.create({ model: 'gpt-a', input: 'Two', previous_response_id: t1.id });
+    expect(t2.previous_response_id).toBe(t1.id);
+    expect(t2.output_text).toBe('3 turns; you said: Two');
+    const t3 = await client.responses.create({
+      model: 'gemini-x',
+      input: 'Three',
+      previous_response_id: t2.id,
+    });
+    expect(t3.output_text).toBe('Still Ada.');
+    const t4 = await client.responses.create({ model: 'gpt-b', input: 'Four', previous_response_id: t3.id });
+    // the user's four turns and three answers, as content: no id, no previous_response_id upstream
+    expect(t4.output_text).toBe('7 turns; you said: Four');
+    const sent = orgB.requests.at(-1)?.body as Obj;
+    expect(sent).not.toHaveProperty('previous_response_id');
+    expect((sent.input as Obj[]).some((i) => 'id' in i)).toBe(false);
+  });
+
+  it('a turn made with store: false cannot be continued, whichever provider served it', async () => {
+    const t1 = await client.responses.create({ model: 'gpt-a', input: 'Hello', store: false });
+    expect(orgA.issued.has(t1.output[0]?.id as string)).toBe(false);
+    const err = await client.responses
+      .create({ model: 'claude-x', input: 'Again', previous_response_id: t1.id })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((err as InstanceType<typeof OpenAI.BadRequestError>).code).toBe('previous_response_not_found');
+  });
+
+  it("another tenant can not continue a tenant's conversation", async () => {
+    const t1 = await client.responses.create({ model: 'gpt-a', input: 'Secret' });
+    const err = await other.responses
+      .create({ model: 'gpt-b', input: 'Tell', previous_response_id: t1.id })
+      .catch((e: unknown) => e);
+    expect((err as InstanceType<typeof OpenAI.BadRequestError>).code).toBe('previous_response_not_found');
+  });
+});
