@@ -292,6 +292,42 @@ describe('previous_response_id chains whose turns different providers serve', ()
     expect((sent.input as Obj[]).some((i) => 'id' in i)).toBe(false);
   });
 
+  it('a reasoning item sent inline in one turn is not replayed, id-less, by previous_response_id', async () => {
+    const first = await client.responses.create({
+      model: 'gpt-a',
+      input: 'Think.',
+      reasoning: { effort: 'low' },
+    });
+    const t2 = await client.responses.create({
+      model: 'gpt-a',
+      input: [{ role: 'user', content: 'Think.' }, ...back(first), { role: 'user', content: 'More.' }],
+    });
+    expect(lastInput(orgA)[1]).toMatchObject({ type: 'reasoning', id: first.output[0]?.id });
+    // the stored conversation keeps content only: OpenAI refuses a reasoning item without its id
+    const t3 = await client.responses.create({ model: 'gpt-a', input: 'Last.', previous_response_id: t2.id });
+    expect(t3.status).toBe('completed');
+    expect(lastInput(orgA).some((i) => i.type === 'reasoning')).toBe(false);
+  });
+
+  it('an item_reference to an item another provider produced reaches native OpenAI as content', async () => {
+    anthropic.setScript(() => ({ content: [{ type: 'text', text: 'Noted, Ada.' }] }));
+    const first = await client.responses.create({ model: 'claude-x', input: 'I am Ada.' });
+    const next = await client.responses.create({
+      model: 'gpt-a',
+      input: [
+        { role: 'user', content: 'I am Ada.' },
+        { type: 'item_reference', id: first.output[0]?.id as string },
+        { role: 'user', content: 'Who?' },
+      ],
+    });
+    expect(next.status).toBe('completed');
+    expect(lastInput(orgA)[1]).toEqual({
+      type: 'message',
+      role: 'assistant',
+      content: [expect.objectContaining({ type: 'output_text', text: 'Noted, Ada.' })],
+    });
+  });
+
   it('a turn made with store: false cannot be continued, whichever provider served it', async () => {
     const t1 = await client.responses.create({ model: 'gpt-a', input: 'Hello', store: false });
     expect(orgA.issued.has(t1.output[0]?.id as string)).toBe(false);
