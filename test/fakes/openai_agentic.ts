@@ -31,6 +31,8 @@ export interface FakeAgentic {
   issued: Set<string>;
   /** encrypted reasoning contents this server issued (what it can decrypt) */
   sealed: Set<string>;
+  /** answer the next `n` requests with OpenAI's 503 (overloaded: a gateway then falls back) */
+  failNext(n: number): void;
   close(): Promise<void>;
 }
 
@@ -329,6 +331,7 @@ function responsesAnswer(res: ServerResponse, body: Obj, a: Answer, org: OrgStor
 export async function startFakeAgentic(apiKey: string): Promise<FakeAgentic> {
   const requests: AgenticRecord[] = [];
   const org: OrgStore = { issued: new Set(), sealed: new Set() };
+  let failing = 0;
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
     const parts: Buffer[] = [];
     for await (const c of req) parts.push(c as Buffer);
@@ -346,6 +349,21 @@ export async function startFakeAgentic(apiKey: string): Promise<FakeAgentic> {
     }
     const path = (req.url ?? '').split('?')[0] ?? '';
     requests.push({ path, body });
+    if (failing > 0) {
+      failing--;
+      res.writeHead(503, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          error: {
+            message: 'The server is overloaded or not ready yet.',
+            type: 'server_error',
+            param: null,
+            code: null,
+          },
+        }),
+      );
+      return;
+    }
     try {
       if (path === '/v1/chat/completions') {
         const c = readChat(body);
@@ -372,6 +390,9 @@ export async function startFakeAgentic(apiKey: string): Promise<FakeAgentic> {
     url: `http://127.0.0.1:${port}`,
     requests,
     ...org,
+    failNext(n) {
+      failing = n;
+    },
     close: () =>
       new Promise<void>((r) => {
         server.closeAllConnections();

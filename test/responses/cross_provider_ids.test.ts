@@ -55,6 +55,13 @@ beforeAll(async () => {
       { name: 'a', match: { models: ['gpt-a'] }, backends: [{ provider: 'oa-a', model: 'gpt-5' }] },
       { name: 'b', match: { models: ['gpt-b'] }, backends: [{ provider: 'oa-b', model: 'gpt-5' }] },
       {
+        name: 'fb',
+        match: { models: ['gpt-fallback'] },
+        backends: [{ provider: 'oa-a', model: 'gpt-5' }],
+        fallback: [{ provider: 'oa-b', model: 'gpt-5' }],
+        retry: { baseDelayMs: 1 },
+      },
+      {
         name: 'c',
         match: { models: ['claude-x'] },
         backends: [{ provider: 'claude', model: 'claude-sonnet-4-5' }],
@@ -148,6 +155,41 @@ describe('inline item ids across providers (native OpenAI resolves only ids it i
     // another OpenAI provider (another organization, a fallback account): content only
     expect((await client.responses.create({ model: 'gpt-b', input })).status).toBe('completed');
     expect(lastInput(orgB)[1]).not.toHaveProperty('id');
+  });
+
+  it("a request that falls back to another OpenAI organization sends it content, not the first one's ids", async () => {
+    const first = await client.responses.create({
+      model: 'gpt-a',
+      input: 'Think.',
+      reasoning: { effort: 'low' },
+    });
+    const input = [
+      { role: 'user' as const, content: 'Think.' },
+      ...back(first),
+      { role: 'user' as const, content: 'On.' },
+    ];
+    orgA.failNext(1);
+    const before = orgB.requests.length;
+    const next = await client.responses.create({
+      model: 'gpt-fallback',
+      input,
+      reasoning: { effort: 'low' },
+    });
+    expect(next.status).toBe('completed');
+    // the first attempt went to the issuer with the ids, the fallback to org B without them
+    expect(lastInput(orgA)[1]).toMatchObject({ type: 'reasoning', id: first.output[0]?.id });
+    expect(orgB.requests.length).toBe(before + 1);
+    expect(lastInput(orgB).map((i) => i.type ?? 'message')).toEqual(['message', 'message', 'message']);
+    expect(lastInput(orgB).some((i) => 'id' in i)).toBe(false);
+    // what Sluice stored is org B's answer: its ids now go to org B, and to org A as content
+    const again = [...input, ...back(next), { role: 'user' as const, content: 'End.' }];
+    expect((await client.responses.create({ model: 'gpt-b', input: again })).status).toBe('completed');
+    expect(
+      lastInput(orgB)
+        .filter((i) => 'id' in i)
+        .map((i) => i.id),
+    ).toEqual(next.output.map((o) => o.id));
+    expect((await client.responses.create({ model: 'gpt-a', input: again })).status).toBe('completed');
   });
 
   it('a reasoning item another provider produced is not sent to native OpenAI (it can neither find nor read it)', async () => {
