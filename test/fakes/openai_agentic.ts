@@ -10,16 +10,19 @@
 // A whole (non-streamed) answer to a request with `reasoning` starts with a reasoning item; with
 // `include: ['reasoning.encrypted_content']` it carries encrypted content only this server can read
 // back (any other is a 400), which is how OpenAI's stateless `store: false` loop keeps reasoning.
+// DELETE /v1/responses/{id} removes a stored response and its items (openai_store.ts).
 //
 // The "model" is deterministic: with a `get_weather` tool and a user turn that names a city it calls
 // the tool; after a tool result it answers with it; otherwise it says how many turns it saw and echoes
 // the last user text, so a test can tell the whole conversation arrived.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { OpenAIStore } from './openai_store.ts';
 
 type Obj = Record<string, unknown>;
 
 export interface AgenticRecord {
+  method: string;
   path: string;
   body: Obj;
 }
@@ -27,10 +30,8 @@ export interface AgenticRecord {
 export interface FakeAgentic {
   url: string;
   requests: AgenticRecord[];
-  /** item ids this server issued in stored responses (what its store can resolve) */
-  issued: Set<string>;
-  /** encrypted reasoning contents this server issued (what it can decrypt) */
-  sealed: Set<string>;
+  /** what this organization keeps: issued item ids, sealed reasoning, stored responses */
+  store: OpenAIStore;
   /** answer the next `n` requests with OpenAI's 503 (overloaded: a gateway then falls back) */
   failNext(n: number): void;
   close(): Promise<void>;
@@ -61,23 +62,14 @@ function partsText(content: unknown): string {
 }
 
 class Rejection extends Error {
-  readonly param: string;
+  readonly param: string | null;
   readonly status: number;
 
-  constructor(param: string, message: string, status = 400) {
+  constructor(param: string | null, message: string, status = 400) {
     super(message);
     this.param = param;
     this.status = status;
   }
-}
-
-/** OpenAI's answer to an input item id its store does not hold for this organization. */
-function unknownItem(id: unknown): Rejection {
-  return new Rejection(
-    'input',
-    `Item with id '${String(id)}' not found. Items are not persisted when \`store\` is set to false. Try again with \`store\` set to true, or remove this item from your input.`,
-    404,
-  );
 }
 
 /** Chat: validate messages (tool results must answer an earlier call) and read the conversation. */
@@ -107,14 +99,9 @@ function readChat(body: Obj): { turns: Turn[]; toolResult?: string; hasTool: boo
 }
 
 /** Responses: validate items (function_call_output must answer a function_call) and read them. */
-interface OrgStore {
-  issued: Set<string>;
-  sealed: Set<string>;
-}
-
 function readResponses(
   body: Obj,
-  { issued, sealed }: OrgStore,
+  store: OpenAIStore,
 ): { turns: Turn[]; toolResult?: string; hasTool: boolean } {
   if ('previous_response_id' in body)
     throw new Rejection('previous_response_id', 'a gateway must not forward previous_response_id here');
@@ -126,13 +113,8 @@ function readResponses(
   let toolResult: string | undefined;
   input.forEach((item, i) => {
     const type = item.type ?? 'message';
-    if (type === 'reasoning' && typeof item.encrypted_content === 'string') {
-      if (!sealed.has(item.encrypted_content))
-        throw new Rejection(
-          `input[${i}].encrypted_content`,
-          `The encrypted content for item ${String(item.id)} could not be verified.`,
-        );
-    } else if ('id' in item && !issued.has(item.id as string)) throw unknownItem(item.id);
+    const refusal = store.check(item, i);
+    if (refusal) throw new Rejection(refusal.param, refusal.message, refusal.status);
     if (type === 'reasoning' || type === 'item_reference') {
       // both only name an item of this server's store (checked above); a reasoning item has no turn
       if (!('id' in item))
@@ -206,19 +188,7 @@ function chatAnswer(res: ServerResponse, body: Obj, a: Answer): void {
 
 let seq = 0;
 
-/** The reasoning item a whole answer to a reasoning request starts with. */
-function reasoningItem(body: Obj, org: OrgStore): Obj {
-  const id = `rs_fake${seq}`;
-  if (body.store !== false) org.issued.add(id);
-  const item: Obj = { type: 'reasoning', id, summary: [] };
-  if (Array.isArray(body.include) && body.include.includes('reasoning.encrypted_content')) {
-    item.encrypted_content = `gAAA${Math.random().toString(36).slice(2)}${id}`;
-    org.sealed.add(item.encrypted_content as string);
-  }
-  return item;
-}
-
-function responsesAnswer(res: ServerResponse, body: Obj, a: Answer, org: OrgStore): void {
+function responsesAnswer(res: ServerResponse, body: Obj, a: Answer, store: OpenAIStore): void {
   const id = `resp_fake${String(++seq).padStart(6, '0')}`;
   const item =
     a.kind === 'text'
@@ -237,9 +207,12 @@ function responsesAnswer(res: ServerResponse, body: Obj, a: Answer, org: OrgStor
           arguments: a.args,
           status: 'completed',
         };
-  if (body.store !== false) org.issued.add(item.id);
   const reasoning =
-    body.reasoning !== undefined && body.stream !== true ? reasoningItem(body, org) : undefined;
+    body.reasoning !== undefined && body.stream !== true
+      ? store.reasoningItem(body, `rs_fake${seq}`)
+      : undefined;
+  const output: Obj[] = reasoning ? [reasoning, item] : [item];
+  store.keep(body, id, output);
   const usage = {
     input_tokens: 11,
     input_tokens_details: { cached_tokens: 0, cache_write_tokens: 0 },
@@ -256,7 +229,7 @@ function responsesAnswer(res: ServerResponse, body: Obj, a: Answer, org: OrgStor
     incomplete_details: null,
     instructions: body.instructions ?? null,
     model: body.model,
-    output: reasoning ? [reasoning, item] : [item],
+    output,
     parallel_tool_calls: true,
     temperature: 1,
     tool_choice: body.tool_choice ?? 'auto',
@@ -330,7 +303,7 @@ function responsesAnswer(res: ServerResponse, body: Obj, a: Answer, org: OrgStor
 
 export async function startFakeAgentic(apiKey: string): Promise<FakeAgentic> {
   const requests: AgenticRecord[] = [];
-  const org: OrgStore = { issued: new Set(), sealed: new Set() };
+  const store = new OpenAIStore();
   let failing = 0;
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
     const parts: Buffer[] = [];
@@ -341,14 +314,16 @@ export async function startFakeAgentic(apiKey: string): Promise<FakeAgentic> {
     };
     if (req.headers.authorization !== `Bearer ${apiKey}`)
       return fail(401, null, 'Incorrect API key provided.');
-    let body: Obj;
-    try {
-      body = JSON.parse(Buffer.concat(parts).toString('utf8')) as Obj;
-    } catch {
-      return fail(400, null, 'We could not parse the JSON body of your request.');
-    }
     const path = (req.url ?? '').split('?')[0] ?? '';
-    requests.push({ path, body });
+    let body: Obj = {};
+    if (req.method !== 'DELETE') {
+      try {
+        body = JSON.parse(Buffer.concat(parts).toString('utf8')) as Obj;
+      } catch {
+        return fail(400, null, 'We could not parse the JSON body of your request.');
+      }
+    }
+    requests.push({ method: req.method ?? '', path, body });
     if (failing > 0) {
       failing--;
       res.writeHead(503, { 'content-type': 'application/json' });
@@ -364,14 +339,20 @@ export async function startFakeAgentic(apiKey: string): Promise<FakeAgentic> {
       );
       return;
     }
+    if (req.method === 'DELETE' && path.startsWith('/v1/responses/')) {
+      const done = store.delete(decodeURIComponent(path.slice('/v1/responses/'.length)));
+      res.writeHead(done.status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(done.body));
+      return;
+    }
     try {
       if (path === '/v1/chat/completions') {
         const c = readChat(body);
         return chatAnswer(res, body, think(c.turns, c.hasTool, c.toolResult));
       }
       if (path === '/v1/responses') {
-        const r = readResponses(body, org);
-        return responsesAnswer(res, body, think(r.turns, r.hasTool, r.toolResult), org);
+        const r = readResponses(body, store);
+        return responsesAnswer(res, body, think(r.turns, r.hasTool, r.toolResult), store);
       }
       return fail(404, null, `Invalid URL (POST ${path})`);
     } catch (err) {
@@ -389,7 +370,7 @@ export async function startFakeAgentic(apiKey: string): Promise<FakeAgentic> {
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
-    ...org,
+    store,
     failNext(n) {
       failing = n;
     },

@@ -143,7 +143,7 @@ describe('inline item ids across providers (native OpenAI resolves only ids it i
   it("OpenAI's own ids go back to the organization that issued them, never to another one", async () => {
     const first = await client.responses.create({ model: 'gpt-a', input: 'Hello' });
     const id = first.output[0]?.id as string;
-    expect(orgA.issued.has(id)).toBe(true);
+    expect(orgA.store.issued.has(id)).toBe(true);
     const input = [
       { role: 'user' as const, content: 'Hello' },
       ...back(first),
@@ -372,7 +372,7 @@ describe('previous_response_id chains whose turns different providers serve', ()
 
   it('a turn made with store: false cannot be continued, whichever provider served it', async () => {
     const t1 = await client.responses.create({ model: 'gpt-a', input: 'Hello', store: false });
-    expect(orgA.issued.has(t1.output[0]?.id as string)).toBe(false);
+    expect(orgA.store.issued.has(t1.output[0]?.id as string)).toBe(false);
     const err = await client.responses
       .create({ model: 'claude-x', input: 'Again', previous_response_id: t1.id })
       .catch((e: unknown) => e);

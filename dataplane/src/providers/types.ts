@@ -110,7 +110,8 @@ export interface TranslateContext {
 }
 
 export interface UpstreamRequest {
-  method: 'POST' | 'GET';
+  /** DELETE: a stored response removed at its issuer (responses/issuer_delete.ts) */
+  method: 'POST' | 'GET' | 'DELETE';
   /** path + query, relative to the provider origin */
   path: string;
   headers: Record<string, string>;

@@ -146,6 +146,7 @@ export async function storeConversation(
   const response = finalResponse(answer);
   if (!turn || !response?.id || (response.status !== 'completed' && response.status !== 'incomplete')) return;
   const states = statesFor(scope.runtime);
-  await states.save(scope.namespace, recordFor(response, turn.items, turn.inputStart));
-  await states.saveItems(scope.namespace, response, issuerOf(answer));
+  const issuer = issuerOf(answer);
+  await states.save(scope.namespace, recordFor(response, turn.items, turn.inputStart, issuer));
+  await states.saveItems(scope.namespace, response, issuer);
 }

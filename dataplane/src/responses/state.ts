@@ -29,6 +29,8 @@ export interface StoredResponse {
   /** this turn's input within `items` (GET /v1/responses/{id}/input_items lists it) */
   inputStart: number;
   inputEnd: number;
+  /** the provider that keeps its own copy of the response (a native backend, `store` on): DELETE asks it too */
+  issuer?: string;
 }
 
 /** A stored output item as loadItems finds it. */
@@ -177,11 +179,17 @@ export class ResponseStates {
   /**
    * A stored response and the output items kept under their ids for later item_references: all of
    * it goes at once (one DEL), so a deleted response's items cannot be referenced until their TTL.
-   * Every key is the caller's tenant's: another tenant's id is simply not found.
+   * Every key is the caller's tenant's: another tenant's id is simply not found. `first` runs on the
+   * found record before anything is deleted (its rejection keeps the record: the provider's copy).
    */
-  async delete(namespace: string, id: string): Promise<boolean> {
+  async delete(
+    namespace: string,
+    id: string,
+    first?: (record: StoredResponse) => Promise<void> | undefined,
+  ): Promise<boolean> {
     const record = await this.load(namespace, id);
     if (!record) return false;
+    await first?.(record);
     const itemIds: string[] = [];
     for (const item of record.response.output)
       if (typeof item.id === 'string' && ITEM_ID.test(item.id)) itemIds.push(item.id);
@@ -214,7 +222,20 @@ function asInput(item: OutputItem): Obj | undefined {
 }
 
 /** The record for a finished response: `items` is the expanded input of the request that made it. */
-export function recordFor(response: ResponseObject, items: Obj[], inputStart: number): StoredResponse {
+export function recordFor(
+  response: ResponseObject,
+  items: Obj[],
+  inputStart: number,
+  issuer: string | undefined,
+): StoredResponse {
   const output = response.output.map(asInput).filter((x): x is Obj => x !== undefined);
-  return { v: 1, response, items: items.concat(output), inputStart, inputEnd: items.length };
+  const record: StoredResponse = {
+    v: 1,
+    response,
+    items: items.concat(output),
+    inputStart,
+    inputEnd: items.length,
+  };
+  if (issuer !== undefined) record.issuer = issuer;
+  return record;
 }
