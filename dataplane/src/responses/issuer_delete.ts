@@ -7,6 +7,7 @@
 import type { Runtime } from '../compiled/compile.ts';
 import { GatewayError } from '../errors.ts';
 import { authHeaders, upstreamPath } from '../providers/request_parts.ts';
+import type { ResolvedProvider } from '../providers/types.ts';
 
 /** The bound on the provider's answer to a DELETE (its body is a small JSON object or an error). */
 const DELETE_TIMEOUT_MS = 10_000;
@@ -17,6 +18,14 @@ function failed(provider: string, detail: string, cause?: unknown): GatewayError
     `the response could not be deleted at provider '${provider}' (${detail}); it is still stored, retry the DELETE`,
     { cause },
   );
+}
+
+/** `/v1/responses/{id}`, or Azure's `/openai/responses/{id}?api-version=...`: the id before the query. */
+export function deletePath(provider: ResolvedProvider, id: string): string {
+  const base = upstreamPath(provider, 'openai-responses', '');
+  const q = base.indexOf('?');
+  const segment = `/${encodeURIComponent(id)}`;
+  return q < 0 ? base + segment : base.slice(0, q) + segment + base.slice(q);
 }
 
 /**
@@ -30,11 +39,7 @@ export async function deleteAtIssuer(runtime: Runtime, issuer: string, id: strin
   if (!p.resolved.preset.pathTemplateByOperation['openai-responses']) return;
   const endpoint = p.endpoints.list.find((e) => e.healthy) ?? p.endpoints.list[0];
   if (!endpoint) throw failed(issuer, 'no endpoint');
-  // '/v1/responses' or Azure's '/openai/responses?api-version=...': the id goes before the query
-  const base = upstreamPath(p.resolved, 'openai-responses', '');
-  const q = base.indexOf('?');
-  const segment = `/${encodeURIComponent(id)}`;
-  const path = q < 0 ? base + segment : base.slice(0, q) + segment + base.slice(q);
+  const path = deletePath(p.resolved, id);
   const timeoutMs = Math.min(DELETE_TIMEOUT_MS, p.timeouts.totalMs);
   let status: number;
   try {
