@@ -7,7 +7,7 @@ import { invalid } from '../api/validate.ts';
 import type { Runtime } from '../compiled/compile.ts';
 import { GatewayError } from '../errors.ts';
 import { ITEM_ISSUER, type ResponseObject } from '../wire/responses/format.ts';
-import { inputItems, ResponseStates, recordFor } from './state.ts';
+import { inputItems, ResponseStates, recordFor, type StoredItem } from './state.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -43,10 +43,24 @@ function unknownItem(id: string): GatewayError {
 }
 
 /**
+ * What an `item_reference` stands for in the request: the stored item's content. When a native
+ * backend issued the id (and keeps the item itself), the id and its issuer go with it, so that backend
+ * is sent the id it knows (every other one the content); a reasoning item, of which Sluice keeps
+ * nothing, is then named by its id alone for its issuer to restore (OpenAI recommends passing
+ * reasoning back in tool loops) and left out elsewhere. A reasoning item no native backend issued
+ * carries nothing: undefined.
+ */
+function referenced(id: string, stored: StoredItem): Obj | undefined {
+  const issuer = stored.issuer;
+  if (issuer === undefined) return stored.item ?? undefined;
+  if (stored.item === null) return { type: 'reasoning', id, summary: [], [ITEM_ISSUER]: issuer };
+  return { ...stored.item, id, [ITEM_ISSUER]: issuer };
+}
+
+/**
  * Input items that name a stored item, read in one pass (the count is bounded by the validator,
  * MAX_STORED_ITEM_IDS): each `item_reference` (the Vercel AI SDK sends earlier steps' items so when
- * `store` is on) is replaced by the stored item it names, or dropped when that item carries nothing
- * into a turn (reasoning); an inline item that carries an `id` keeps its content but must be one this
+ * `store` is on) is replaced by the stored item it names (`referenced`); an inline item that carries an `id` keeps its content but must be one this
  * tenant's stored responses produced, as OpenAI checks it, and is tagged with the provider that issued
  * the id (ITEM_ISSUER), for a native backend to be sent ids its own store knows and no others. An
  * unknown id is OpenAI's 404 naming `input`, except on a reasoning item carrying `encrypted_content`:
@@ -90,7 +104,8 @@ async function resolveStoredItems(items: Obj[], scope: ExchangeScope): Promise<O
         `The items named by item_reference expand to more than ${limit} bytes (responses.maxRecordBytes); send fewer references or the items themselves.`,
       );
     }
-    if (stored.item !== null) out.push(stored.item);
+    const resolved = referenced(id, stored);
+    if (resolved) out.push(resolved);
   }
   return changed ? out : items;
 }
