@@ -113,6 +113,12 @@ function readResponses(
   let toolResult: string | undefined;
   input.forEach((item, i) => {
     const type = item.type ?? 'message';
+    const callId = item.call_id;
+    if (typeof callId === 'string' && callId.length > 64)
+      throw new Rejection(
+        `input[${i}].call_id`,
+        `Invalid 'input[${i}].call_id': string too long. Expected a string with maximum length 64, but got a string with length ${callId.length} instead.`,
+      );
     const refusal = store.check(item, i);
     if (refusal) throw new Rejection(refusal.param, refusal.message, refusal.status);
     if (type === 'reasoning' || type === 'item_reference') {

@@ -6,6 +6,7 @@
 // the backend never needs to have stored anything.
 import { GatewayError } from '../../errors.ts';
 import { parseOpenAIError } from '../../wire/openai/error.ts';
+import { portableToolId } from '../../wire/openai/request.ts';
 import { ResponsesStreamModel, type TextTarget } from '../../wire/responses/events.ts';
 import {
   fromResponsesUsage,
@@ -28,6 +29,9 @@ import type {
 import { streamBase } from './responses_to_any.ts';
 
 type Obj = Record<string, unknown>;
+
+/** OpenAI's bound on a function call's `call_id` ("string_above_max_length" beyond it). */
+const MAX_CALL_ID = 64;
 
 /** OpenAI refuses max_output_tokens below 16; a smaller grant is enforced by the stream cap instead. */
 const MIN_OUTPUT_TOKENS = 16;
@@ -52,24 +56,36 @@ const bodies = new WeakMap<TranslateContext, Obj>();
  * id. A reasoning item is only readable by its issuer (its id or encrypted_content): elsewhere it is
  * dropped, as on every translated backend. A reasoning item carrying `encrypted_content` whose
  * issuer is unknown (a `store: false` conversation, which Sluice keeps nothing of) is passed: it is
- * self-contained, and OpenAI reads its own. The client's items are not modified (copies).
+ * self-contained, and OpenAI reads its own. A `call_id` longer than OpenAI's 64 characters (Gemini's
+ * carry its thought signature, docs/providers.md) is sent as a digest, the same on the call and
+ * its output, as for Anthropic and Bedrock: OpenAI answered 400 "string too long" to a conversation
+ * that had called a tool on Gemini. The client's items are not modified (copies).
  */
+function nativeItem(item: Obj, provider: string): Obj | undefined {
+  const issuer = (item as { [ITEM_ISSUER]?: string })[ITEM_ISSUER];
+  if (item.type === 'reasoning') {
+    if (issuer === provider) return item;
+    const selfContained = typeof item.id === 'string' && typeof item.encrypted_content === 'string';
+    return issuer === undefined && selfContained ? item : undefined;
+  }
+  let out = item;
+  if (item.id !== undefined && issuer !== provider) {
+    const { id: _id, status: _status, ...content } = item;
+    out = content;
+  }
+  if (typeof out.call_id === 'string' && out.call_id.length > MAX_CALL_ID)
+    out = { ...out, call_id: portableToolId(out.call_id) };
+  return out;
+}
+
 function nativeInput(input: unknown, provider: string): unknown {
   if (!Array.isArray(input)) return input;
   let changed = false;
   const out: Obj[] = [];
   for (const item of input as Obj[]) {
-    const issuer = (item as { [ITEM_ISSUER]?: string })[ITEM_ISSUER];
-    if (issuer === provider || (item.id === undefined && item.type !== 'reasoning')) out.push(item);
-    else if (item.type === 'reasoning') {
-      if (issuer === undefined && typeof item.id === 'string' && typeof item.encrypted_content === 'string')
-        out.push(item);
-      else changed = true;
-    } else {
-      const { id: _id, status: _status, ...content } = item;
-      out.push(content);
-      changed = true;
-    }
+    const sent = nativeItem(item, provider);
+    if (sent !== item) changed = true;
+    if (sent) out.push(sent);
   }
   return changed ? out : input;
 }
