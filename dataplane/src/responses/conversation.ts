@@ -60,9 +60,10 @@ function referenced(id: string, stored: StoredItem): Obj | undefined {
 /**
  * Input items that name a stored item, read in one pass (the count is bounded by the validator,
  * MAX_STORED_ITEM_IDS): each `item_reference` (the Vercel AI SDK sends earlier steps' items so when
- * `store` is on) is replaced by the stored item it names (`referenced`); an inline item that carries an `id` keeps its content but must be one this
- * tenant's stored responses produced, as OpenAI checks it, and is tagged with the provider that issued
- * the id (ITEM_ISSUER), for a native backend to be sent ids its own store knows and no others. An
+ * `store` is on) is replaced by the stored item it names (`referenced`); an inline item that carries
+ * an `id` keeps its content but must be one this tenant's stored responses produced, as OpenAI checks
+ * it, and is tagged with the provider that issued the id (ITEM_ISSUER), for a native backend to be
+ * sent ids its own store knows and no others. An
  * unknown id is OpenAI's 404 naming `input`, except on a reasoning item carrying `encrypted_content`:
  * self-contained, it is what OpenAI's stateless (`store: false`, Zero Data Retention) loop sends back,
  * and only its author can read it. What the references expand to is bounded like a stored
