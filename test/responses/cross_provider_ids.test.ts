@@ -246,9 +246,9 @@ describe('inline item ids across providers (native OpenAI resolves only ids it i
   });
 
   it("OpenAI's stateless reasoning loop (store: false, encrypted_content) passes through Sluice", async () => {
-    const ask = (input: string | OpenAI.Responses.ResponseInputItem[]) =>
-      client.responses.create({
-        model: 'gpt-a',
+    const ask = (input: string | OpenAI.Responses.ResponseInputItem[], model = 'gpt-a', as = client) =>
+      as.responses.create({
+        model,
         input,
         store: false,
         reasoning: { effort: 'low' },
@@ -260,20 +260,23 @@ describe('inline item ids across providers (native OpenAI resolves only ids it i
     // as OpenAI documents it: the reasoning item back whole, the message as content (store is off)
     expect(msg?.type).toBe('message');
     const assistant = { role: 'assistant' as const, content: first.output_text };
-    const next = await ask([
+    const input: OpenAI.Responses.ResponseInputItem[] = [
       { role: 'user', content: 'Think.' },
       rs as OpenAI.Responses.ResponseReasoningItem,
       assistant,
       { role: 'user', content: 'More.' },
-    ]);
-    expect(next.status).toBe('completed');
+    ];
+    expect((await ask(input)).status).toBe('completed');
     expect(lastInput(orgA)[1]).toEqual(rs);
-    // Sluice kept nothing of it: a reasoning id without its content is still unknown
-    const err = await ask([
-      { type: 'reasoning', id: rs?.id as string, summary: [] },
-      { role: 'user', content: 'x' },
-    ]).catch((e: unknown) => e);
+    // another organization (a fallback account) could not read it: left out, not its 400
+    expect((await ask(input, 'gpt-b')).status).toBe('completed');
+    expect(lastInput(orgB).map((i) => i.type ?? 'message')).toEqual(['message', 'message', 'message']);
+    // Sluice kept only whose id it is, for this tenant: another tenant naming it reaches no provider
+    const before = orgA.requests.length;
+    const err = await ask(input, 'gpt-a', other).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.NotFoundError);
+    expect((err as Error).message).toContain(`Item with id '${rs?.id}' not found`);
+    expect(orgA.requests.length).toBe(before);
   });
 
   it('an OpenAI Agents SDK history from a Claude agent continues with a GPT agent', async () => {

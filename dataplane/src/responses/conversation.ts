@@ -64,10 +64,9 @@ function referenced(id: string, stored: StoredItem): Obj | undefined {
  * an `id` keeps its content but must be one this tenant's stored responses produced, as OpenAI checks
  * it, and is tagged with the provider that issued the id (ITEM_ISSUER), for a native backend to be
  * sent ids its own store knows and no others. An
- * unknown id is OpenAI's 404 naming `input`, except on a reasoning item carrying `encrypted_content`:
- * self-contained, it is what OpenAI's stateless (`store: false`, Zero Data Retention) loop sends back,
- * and only its author can read it. What the references expand to is bounded like a stored
- * conversation (responses.maxRecordBytes): a few bytes of references must not become gigabytes of prompt.
+ * unknown id is OpenAI's 404 naming `input` (the reasoning ids of a native `store: false` answer are
+ * known: storeConversation). What the references expand to is bounded like a stored conversation
+ * (responses.maxRecordBytes): a few bytes of references must not become gigabytes of prompt.
  */
 async function resolveStoredItems(items: Obj[], scope: ExchangeScope): Promise<Obj[]> {
   const ids: string[] = [];
@@ -85,13 +84,7 @@ async function resolveStoredItems(items: Obj[], scope: ExchangeScope): Promise<O
       continue;
     }
     const stored = found.get(id);
-    if (!stored) {
-      if (item.type === 'reasoning' && typeof item.encrypted_content === 'string') {
-        out.push(item);
-        continue;
-      }
-      throw unknownItem(id);
-    }
+    if (!stored) throw unknownItem(id);
     if (item.type !== 'item_reference') {
       out.push(stored.issuer === undefined ? item : { ...item, [ITEM_ISSUER]: stored.issuer });
       changed ||= stored.issuer !== undefined;
@@ -157,12 +150,22 @@ export async function storeConversation(
   answer: ClientAnswer,
   scope: ExchangeScope,
 ): Promise<void> {
-  if (request.body.store === false) return;
+  const issuer = issuerOf(answer);
+  // store: false keeps nothing of a translated answer, and no content of a native one (below)
+  if (request.body.store === false && issuer === undefined) return;
   const turn = expanded.get(request);
   const response = finalResponse(answer);
   if (!turn || !response?.id || (response.status !== 'completed' && response.status !== 'incomplete')) return;
   const states = statesFor(scope.runtime);
-  const issuer = issuerOf(answer);
+  if (request.body.store === false) {
+    // Only which provider issued its reasoning ids (no content): OpenAI's stateless loop sends those
+    // items back with their encrypted_content, and they may go to that provider alone, for this
+    // tenant alone (an unchecked id could name another tenant's item to OpenAI).
+    const reasoning = response.output.filter((item) => item.type === 'reasoning');
+    if (reasoning.length > 0)
+      await states.saveItems(scope.namespace, { ...response, output: reasoning }, issuer);
+    return;
+  }
   await states.save(scope.namespace, recordFor(response, turn.items, turn.inputStart, issuer));
   await states.saveItems(scope.namespace, response, issuer);
 }

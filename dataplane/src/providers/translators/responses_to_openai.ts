@@ -53,21 +53,15 @@ const bodies = new WeakMap<TranslateContext, Obj>();
  * answers 404 for an id it never issued, so an id goes upstream only when this provider issued it
  * (ITEM_ISSUER, set when Sluice found the id among the tenant's stored items): the ids Sluice minted
  * for an Anthropic or Gemini turn, or another OpenAI organization's, travel as content without their
- * id. A reasoning item is only readable by its issuer (its id or encrypted_content): elsewhere it is
- * dropped, as on every translated backend. A reasoning item carrying `encrypted_content` whose
- * issuer is unknown (a `store: false` conversation, which Sluice keeps nothing of) is passed: it is
- * self-contained, and OpenAI reads its own. A `call_id` longer than OpenAI's 64 characters (Gemini's
+ * id. A reasoning item is only readable by its issuer (its id or encrypted_content, `store: false`):
+ * elsewhere it is dropped, as on every translated backend. A `call_id` longer than OpenAI's 64 characters (Gemini's
  * carry its thought signature, docs/providers.md) is sent as a digest, the same on the call and
  * its output, as for Anthropic and Bedrock: OpenAI answered 400 "string too long" to a conversation
  * that had called a tool on Gemini. The client's items are not modified (copies).
  */
 function nativeItem(item: Obj, provider: string): Obj | undefined {
   const issuer = (item as { [ITEM_ISSUER]?: string })[ITEM_ISSUER];
-  if (item.type === 'reasoning') {
-    if (issuer === provider) return item;
-    const selfContained = typeof item.id === 'string' && typeof item.encrypted_content === 'string';
-    return issuer === undefined && selfContained ? item : undefined;
-  }
+  if (item.type === 'reasoning') return issuer === provider ? item : undefined;
   let out = item;
   if (item.id !== undefined && issuer !== provider) {
     const { id: _id, status: _status, ...content } = item;
