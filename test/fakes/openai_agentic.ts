@@ -3,17 +3,26 @@
 // API) and the Responses API itself (for `openai` providers, passed through natively). Both follow
 // OpenAI's documented shapes and check what they receive: the Bearer key, roles and item types, tool
 // results that answer a call made earlier in the conversation, and no `previous_response_id` (Sluice
-// keeps the conversation itself, so a backend must never be asked to look one up).
+// keeps the conversation itself, so a backend must never be asked to look one up). Like OpenAI's
+// store, the Responses side resolves an input item's `id` (or an `item_reference`) only if this
+// server issued it in a response it stored (`store` not false): any other id is OpenAI's 404 "Item
+// with id '...' not found", so ids minted for another backend (or another OpenAI org) cannot pass.
+// A whole (non-streamed) answer to a request with `reasoning` starts with a reasoning item; with
+// `include: ['reasoning.encrypted_content']` it carries encrypted content only this server can read
+// back (any other is a 400), which is how OpenAI's stateless `store: false` loop keeps reasoning.
+// DELETE /v1/responses/{id} removes a stored response and its items (openai_store.ts).
 //
 // The "model" is deterministic: with a `get_weather` tool and a user turn that names a city it calls
 // the tool; after a tool result it answers with it; otherwise it says how many turns it saw and echoes
 // the last user text, so a test can tell the whole conversation arrived.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { OpenAIStore } from './openai_store.ts';
 
 type Obj = Record<string, unknown>;
 
 export interface AgenticRecord {
+  method: string;
   path: string;
   body: Obj;
 }
@@ -21,6 +30,10 @@ export interface AgenticRecord {
 export interface FakeAgentic {
   url: string;
   requests: AgenticRecord[];
+  /** what this organization keeps: issued item ids, sealed reasoning, stored responses */
+  store: OpenAIStore;
+  /** answer the next `n` requests with OpenAI's 503 (overloaded: a gateway then falls back) */
+  failNext(n: number): void;
   close(): Promise<void>;
 }
 
@@ -49,11 +62,13 @@ function partsText(content: unknown): string {
 }
 
 class Rejection extends Error {
-  readonly param: string;
+  readonly param: string | null;
+  readonly status: number;
 
-  constructor(param: string, message: string) {
+  constructor(param: string | null, message: string, status = 400) {
     super(message);
     this.param = param;
+    this.status = status;
   }
 }
 
@@ -84,7 +99,10 @@ function readChat(body: Obj): { turns: Turn[]; toolResult?: string; hasTool: boo
 }
 
 /** Responses: validate items (function_call_output must answer a function_call) and read them. */
-function readResponses(body: Obj): { turns: Turn[]; toolResult?: string; hasTool: boolean } {
+function readResponses(
+  body: Obj,
+  store: OpenAIStore,
+): { turns: Turn[]; toolResult?: string; hasTool: boolean } {
   if ('previous_response_id' in body)
     throw new Rejection('previous_response_id', 'a gateway must not forward previous_response_id here');
   const input =
@@ -95,7 +113,19 @@ function readResponses(body: Obj): { turns: Turn[]; toolResult?: string; hasTool
   let toolResult: string | undefined;
   input.forEach((item, i) => {
     const type = item.type ?? 'message';
-    if (type === 'message') {
+    const callId = item.call_id;
+    if (typeof callId === 'string' && callId.length > 64)
+      throw new Rejection(
+        `input[${i}].call_id`,
+        `Invalid 'input[${i}].call_id': string too long. Expected a string with maximum length 64, but got a string with length ${callId.length} instead.`,
+      );
+    const refusal = store.check(item, i);
+    if (refusal) throw new Rejection(refusal.param, refusal.message, refusal.status);
+    if (type === 'reasoning' || type === 'item_reference') {
+      // both only name an item of this server's store (checked above); a reasoning item has no turn
+      if (!('id' in item))
+        throw new Rejection(`input[${i}].id`, `Missing required parameter: 'input[${i}].id'.`);
+    } else if (type === 'message') {
       turns.push({ role: item.role as string, text: partsText(item.content) });
       toolResult = undefined;
     } else if (type === 'function_call') {
@@ -164,7 +194,7 @@ function chatAnswer(res: ServerResponse, body: Obj, a: Answer): void {
 
 let seq = 0;
 
-function responsesAnswer(res: ServerResponse, body: Obj, a: Answer): void {
+function responsesAnswer(res: ServerResponse, body: Obj, a: Answer, store: OpenAIStore): void {
   const id = `resp_fake${String(++seq).padStart(6, '0')}`;
   const item =
     a.kind === 'text'
@@ -183,6 +213,12 @@ function responsesAnswer(res: ServerResponse, body: Obj, a: Answer): void {
           arguments: a.args,
           status: 'completed',
         };
+  const reasoning =
+    body.reasoning !== undefined && body.stream !== true
+      ? store.reasoningItem(body, `rs_fake${seq}`)
+      : undefined;
+  const output: Obj[] = reasoning ? [reasoning, item] : [item];
+  store.keep(body, id, output);
   const usage = {
     input_tokens: 11,
     input_tokens_details: { cached_tokens: 0, cache_write_tokens: 0 },
@@ -199,7 +235,7 @@ function responsesAnswer(res: ServerResponse, body: Obj, a: Answer): void {
     incomplete_details: null,
     instructions: body.instructions ?? null,
     model: body.model,
-    output: [item],
+    output,
     parallel_tool_calls: true,
     temperature: 1,
     tool_choice: body.tool_choice ?? 'auto',
@@ -273,6 +309,8 @@ function responsesAnswer(res: ServerResponse, body: Obj, a: Answer): void {
 
 export async function startFakeAgentic(apiKey: string): Promise<FakeAgentic> {
   const requests: AgenticRecord[] = [];
+  const store = new OpenAIStore();
+  let failing = 0;
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
     const parts: Buffer[] = [];
     for await (const c of req) parts.push(c as Buffer);
@@ -282,26 +320,49 @@ export async function startFakeAgentic(apiKey: string): Promise<FakeAgentic> {
     };
     if (req.headers.authorization !== `Bearer ${apiKey}`)
       return fail(401, null, 'Incorrect API key provided.');
-    let body: Obj;
-    try {
-      body = JSON.parse(Buffer.concat(parts).toString('utf8')) as Obj;
-    } catch {
-      return fail(400, null, 'We could not parse the JSON body of your request.');
-    }
     const path = (req.url ?? '').split('?')[0] ?? '';
-    requests.push({ path, body });
+    let body: Obj = {};
+    if (req.method !== 'DELETE') {
+      try {
+        body = JSON.parse(Buffer.concat(parts).toString('utf8')) as Obj;
+      } catch {
+        return fail(400, null, 'We could not parse the JSON body of your request.');
+      }
+    }
+    requests.push({ method: req.method ?? '', path, body });
+    if (failing > 0) {
+      failing--;
+      res.writeHead(503, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          error: {
+            message: 'The server is overloaded or not ready yet.',
+            type: 'server_error',
+            param: null,
+            code: null,
+          },
+        }),
+      );
+      return;
+    }
+    if (req.method === 'DELETE' && path.startsWith('/v1/responses/')) {
+      const done = store.delete(decodeURIComponent(path.slice('/v1/responses/'.length)));
+      res.writeHead(done.status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(done.body));
+      return;
+    }
     try {
       if (path === '/v1/chat/completions') {
         const c = readChat(body);
         return chatAnswer(res, body, think(c.turns, c.hasTool, c.toolResult));
       }
       if (path === '/v1/responses') {
-        const r = readResponses(body);
-        return responsesAnswer(res, body, think(r.turns, r.hasTool, r.toolResult));
+        const r = readResponses(body, store);
+        return responsesAnswer(res, body, think(r.turns, r.hasTool, r.toolResult), store);
       }
       return fail(404, null, `Invalid URL (POST ${path})`);
     } catch (err) {
-      if (err instanceof Rejection) return fail(400, err.param, err.message);
+      if (err instanceof Rejection) return fail(err.status, err.param, err.message);
       // a body the checks above did not foresee: answer (as a server error) rather than leave the
       // caller waiting on a request that was never answered
       res.writeHead(500, { 'content-type': 'application/json' });
@@ -315,6 +376,10 @@ export async function startFakeAgentic(apiKey: string): Promise<FakeAgentic> {
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
+    store,
+    failNext(n) {
+      failing = n;
+    },
     close: () =>
       new Promise<void>((r) => {
         server.closeAllConnections();

@@ -11,7 +11,9 @@ export interface ExchangeScope {
 }
 
 /** A delivered answer in the client's format: the whole body, or the stream translator that wrote it. */
-export type ClientAnswer = { body: Buffer | string } | { stream: StreamTranslator };
+export type ClientAnswer =
+  | { body: Buffer | string /** TranslatedResponse.issuer */; issuer?: string }
+  | { stream: StreamTranslator };
 
 export interface ClientRequest {
   model: string;

@@ -110,7 +110,8 @@ export interface TranslateContext {
 }
 
 export interface UpstreamRequest {
-  method: 'POST' | 'GET';
+  /** DELETE: a stored response removed at its issuer (responses/issuer_delete.ts) */
+  method: 'POST' | 'GET' | 'DELETE';
   /** path + query, relative to the provider origin */
   path: string;
   headers: Record<string, string>;
@@ -123,6 +124,11 @@ export interface TranslatedResponse {
   usage: Usage | undefined;
   /** normalised finish reason if known (stop, length, tool_calls, content_filter) */
   finishReason?: string;
+  /**
+   * The provider whose own store issued the answer's item ids (a native Responses API backend): a
+   * later turn may name those ids to it, and to no other backend.
+   */
+  issuer?: string;
 }
 
 /** One piece of client-format stream output, plus what the core needs to account for it. */

@@ -91,7 +91,7 @@ function answerWith(ex: Exchange, attempt: Attempt, body: Buffer): Promise<void>
     admission.cacheKey && runtime.gate.cacheSet
       ? runtime.gate.cacheSet(admission.cacheKey, translated.body)
       : undefined;
-  if (caching || ex.onAnswer) return sendAfter(caching, ex, attempt, translated.body);
+  if (caching || ex.onAnswer) return sendAfter(caching, ex, attempt, translated.body, translated.issuer);
   send(ex, attempt, translated.body);
   return undefined;
 }
@@ -102,9 +102,10 @@ async function sendAfter(
   ex: Exchange,
   attempt: Attempt,
   body: string | Buffer,
+  issuer: string | undefined,
 ): Promise<void> {
   if (caching) await caching;
-  if (ex.onAnswer) await ex.onAnswer({ body });
+  if (ex.onAnswer) await ex.onAnswer({ body, issuer });
   send(ex, attempt, body);
 }
 

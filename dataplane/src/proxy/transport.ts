@@ -101,7 +101,7 @@ export class HttpTransport implements Transport {
         method: req.method,
         path: req.path,
         headers: req.headers,
-        body: req.method === 'GET' ? null : req.body,
+        body: req.method === 'POST' ? req.body : null,
         headersTimeout: timeouts.firstByteMs,
         bodyTimeout: timeouts.idleMs,
       },

@@ -6,8 +6,8 @@ import type { ClientAnswer, ClientRequest, ExchangeScope } from '../api/types.ts
 import { invalid } from '../api/validate.ts';
 import type { Runtime } from '../compiled/compile.ts';
 import { GatewayError } from '../errors.ts';
-import type { ResponseObject } from '../wire/responses/format.ts';
-import { inputItems, ResponseStates, recordFor } from './state.ts';
+import { ITEM_ISSUER, type ResponseObject } from '../wire/responses/format.ts';
+import { inputItems, ResponseStates, recordFor, type StoredItem } from './state.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -43,12 +43,29 @@ function unknownItem(id: string): GatewayError {
 }
 
 /**
+ * What an `item_reference` stands for in the request: the stored item's content. When a native
+ * backend issued the id (and keeps the item itself), the id and its issuer go with it, so that backend
+ * is sent the id it knows (every other one the content); a reasoning item, of which Sluice keeps
+ * nothing, is then named by its id alone for its issuer to restore (OpenAI recommends passing
+ * reasoning back in tool loops) and left out elsewhere. A reasoning item no native backend issued
+ * carries nothing: undefined.
+ */
+function referenced(id: string, stored: StoredItem): Obj | undefined {
+  const issuer = stored.issuer;
+  if (issuer === undefined) return stored.item ?? undefined;
+  if (stored.item === null) return { type: 'reasoning', id, summary: [], [ITEM_ISSUER]: issuer };
+  return { ...stored.item, id, [ITEM_ISSUER]: issuer };
+}
+
+/**
  * Input items that name a stored item, read in one pass (the count is bounded by the validator,
  * MAX_STORED_ITEM_IDS): each `item_reference` (the Vercel AI SDK sends earlier steps' items so when
- * `store` is on) is replaced by the stored item it names, or dropped when that item carries nothing
- * into a turn (reasoning); an inline item that carries an `id` keeps its content but must be one this
- * tenant's stored responses produced, as OpenAI checks it. An unknown id is OpenAI's 404 naming
- * `input`. What the references expand to is bounded like a stored conversation
+ * `store` is on) is replaced by the stored item it names (`referenced`); an inline item that carries
+ * an `id` keeps its content but must be one this tenant's stored responses produced, as OpenAI checks
+ * it, and is tagged with the provider that issued the id (ITEM_ISSUER), for a native backend to be
+ * sent ids its own store knows and no others. An
+ * unknown id is OpenAI's 404 naming `input` (the reasoning ids of a native `store: false` answer are
+ * known: storeConversation). What the references expand to is bounded like a stored conversation
  * (responses.maxRecordBytes): a few bytes of references must not become gigabytes of prompt.
  */
 async function resolveStoredItems(items: Obj[], scope: ExchangeScope): Promise<Obj[]> {
@@ -58,7 +75,7 @@ async function resolveStoredItems(items: Obj[], scope: ExchangeScope): Promise<O
   const found = await statesFor(scope.runtime).loadItems(scope.namespace, ids);
   const limit = scope.runtime.config.responses.maxRecordBytes;
   let bytes = 0;
-  let references = false;
+  let changed = false;
   const out: Obj[] = [];
   for (const item of items) {
     const id = item.id;
@@ -69,10 +86,11 @@ async function resolveStoredItems(items: Obj[], scope: ExchangeScope): Promise<O
     const stored = found.get(id);
     if (!stored) throw unknownItem(id);
     if (item.type !== 'item_reference') {
-      out.push(item);
+      out.push(stored.issuer === undefined ? item : { ...item, [ITEM_ISSUER]: stored.issuer });
+      changed ||= stored.issuer !== undefined;
       continue;
     }
-    references = true;
+    changed = true;
     bytes += stored.bytes;
     if (bytes > limit) {
       invalid(
@@ -80,9 +98,10 @@ async function resolveStoredItems(items: Obj[], scope: ExchangeScope): Promise<O
         `The items named by item_reference expand to more than ${limit} bytes (responses.maxRecordBytes); send fewer references or the items themselves.`,
       );
     }
-    if (stored.item !== null) out.push(stored.item);
+    const resolved = referenced(id, stored);
+    if (resolved) out.push(resolved);
   }
-  return references ? out : items;
+  return changed ? out : items;
 }
 
 export async function prepareConversation(request: ClientRequest, scope: ExchangeScope): Promise<void> {
@@ -106,7 +125,8 @@ export async function prepareConversation(request: ClientRequest, scope: Exchang
     }
     history = record.items.map(withoutId);
   }
-  const items = history.length > 0 ? history.concat(turn.map(withoutId)) : turn;
+  // this turn's ids stay: the translator of a native backend keeps those it issued (ITEM_ISSUER)
+  const items = history.length > 0 ? history.concat(turn) : turn;
   if (history.length > 0 || turn !== given) request.body = { ...body, input: items };
   expanded.set(request, { items, inputStart: history.length });
 }
@@ -120,16 +140,32 @@ function finalResponse(answer: ClientAnswer): ResponseObject | undefined {
   }
 }
 
+/** The provider whose own store issued the answer's item ids (a native backend's), if any. */
+function issuerOf(answer: ClientAnswer): string | undefined {
+  return 'stream' in answer ? (answer.stream as { issuer?: string }).issuer : answer.issuer;
+}
+
 export async function storeConversation(
   request: ClientRequest,
   answer: ClientAnswer,
   scope: ExchangeScope,
 ): Promise<void> {
-  if (request.body.store === false) return;
+  const issuer = issuerOf(answer);
+  // store: false keeps nothing of a translated answer, and no content of a native one (below)
+  if (request.body.store === false && issuer === undefined) return;
   const turn = expanded.get(request);
   const response = finalResponse(answer);
   if (!turn || !response?.id || (response.status !== 'completed' && response.status !== 'incomplete')) return;
   const states = statesFor(scope.runtime);
-  await states.save(scope.namespace, recordFor(response, turn.items, turn.inputStart));
-  await states.saveItems(scope.namespace, response);
+  if (request.body.store === false) {
+    // Only which provider issued its reasoning ids (no content): OpenAI's stateless loop sends those
+    // items back with their encrypted_content, and they may go to that provider alone, for this
+    // tenant alone (an unchecked id could name another tenant's item to OpenAI).
+    const reasoning = response.output.filter((item) => item.type === 'reasoning');
+    if (reasoning.length > 0)
+      await states.saveItems(scope.namespace, { ...response, output: reasoning }, issuer);
+    return;
+  }
+  await states.save(scope.namespace, recordFor(response, turn.items, turn.inputStart, issuer));
+  await states.saveItems(scope.namespace, response, issuer);
 }

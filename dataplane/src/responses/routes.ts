@@ -2,7 +2,8 @@
 // only (another tenant's id is "not found", never "forbidden": ids are not secrets, but existence is).
 // Each counts against the caller's request rates (policy/request_rate.ts):
 //   GET    /v1/responses/{id}               the stored response object
-//   DELETE /v1/responses/{id}               {id, object: 'response', deleted: true}
+//   DELETE /v1/responses/{id}               {id, object: 'response', deleted: true}; also at the
+//                                           provider that keeps its own copy (issuer_delete.ts)
 //   GET    /v1/responses/{id}/input_items   the items this response was given (a paged list)
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -10,6 +11,7 @@ import type { Runtime } from '../compiled/compile.ts';
 import { GatewayError } from '../errors.ts';
 import type { Identity } from '../proxy/policy_interface.ts';
 import { statesFor } from './conversation.ts';
+import { deleteAtIssuer } from './issuer_delete.ts';
 import type { ResponseStates, StoredResponse } from './state.ts';
 
 type Obj = Record<string, unknown>;
@@ -81,7 +83,15 @@ export function registerResponseRoutes(app: FastifyInstance, deps: ResponseRoute
    * its error, is observed with the namespace once the caller is known.
    */
   const handle =
-    (fn: (reply: FastifyReply, states: ResponseStates, namespace: string, id: string) => Promise<unknown>) =>
+    (
+      fn: (
+        reply: FastifyReply,
+        states: ResponseStates,
+        namespace: string,
+        id: string,
+        runtime: Runtime,
+      ) => Promise<unknown>,
+    ) =>
     async (req: FastifyRequest, reply: FastifyReply) => {
       let namespace: string | undefined;
       try {
@@ -89,7 +99,8 @@ export function registerResponseRoutes(app: FastifyInstance, deps: ResponseRoute
         const identity = await deps.identify(req, runtime);
         namespace = identity.namespace;
         await runtime.gate.admitRequestRate?.(identity);
-        reply.send(await fn(reply, statesFor(runtime), namespace, (req.params as { id: string }).id));
+        const id = (req.params as { id: string }).id;
+        reply.send(await fn(reply, statesFor(runtime), namespace, id, runtime));
         deps.answered(reply, namespace);
         return reply;
       } catch (err) {
@@ -118,8 +129,12 @@ export function registerResponseRoutes(app: FastifyInstance, deps: ResponseRoute
   app.delete(
     '/v1/responses/:id',
     { config: { api: 'openai-responses-delete' } },
-    handle(async (_reply, states, namespace, id) => {
-      if (!(await states.delete(namespace, id))) throw notFound(id);
+    handle(async (_reply, states, namespace, id, runtime) => {
+      // the provider's own copy first (issuer_delete.ts): a failure there keeps Sluice's record
+      const deleted = await states.delete(namespace, id, (record) =>
+        record.issuer === undefined ? undefined : deleteAtIssuer(runtime, record.issuer, id),
+      );
+      if (!deleted) throw notFound(id);
       return { id, object: 'response', deleted: true };
     }),
   );

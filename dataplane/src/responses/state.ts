@@ -31,6 +31,17 @@ export interface StoredResponse {
   /** this turn's input within `items` (GET /v1/responses/{id}/input_items lists it) */
   inputStart: number;
   inputEnd: number;
+  /** the provider that keeps its own copy of the response (a native backend, `store` on): DELETE asks it too */
+  issuer?: string;
+}
+
+/** A stored output item as loadItems finds it. */
+export interface StoredItem {
+  /** as a later turn's input item; null for one that carries nothing into a turn (reasoning) */
+  item: Obj | null;
+  bytes: number;
+  /** the provider whose own store issued the id (a native Responses API backend), if any */
+  issuer?: string;
 }
 
 /** The store's shared records, or none (then this replica's memory). */
@@ -115,12 +126,10 @@ export class ResponseStates {
    * names one; an inline item may carry its id): one read for all of them (one MGET, one pass over
    * memory), whatever their number. The map holds null for an item that carries nothing into a next
    * turn (reasoning); an id this tenant's stored responses never had is absent. `bytes`: the size of
-   * each found item as stored, for the caller's bound on what the references expand to.
+   * each found item as stored, for the caller's bound on what the references expand to; `issuer`:
+   * the provider whose own store issued the id (a native Responses API backend), if any.
    */
-  async loadItems(
-    namespace: string,
-    ids: Iterable<string>,
-  ): Promise<Map<string, { item: Obj | null; bytes: number }>> {
+  async loadItems(namespace: string, ids: Iterable<string>): Promise<Map<string, StoredItem>> {
     const wanted = [...new Set(ids)].filter((id) => ITEM_ID.test(id));
     let raws: Array<Buffer | undefined>;
     try {
@@ -133,25 +142,26 @@ export class ResponseStates {
     } catch (err) {
       throw unavailable(err);
     }
-    const found = new Map<string, { item: Obj | null; bytes: number }>();
+    const found = new Map<string, StoredItem>();
     wanted.forEach((id, i) => {
       const raw = raws[i];
-      if (raw)
-        found.set(id, {
-          item: (JSON.parse(raw.toString('utf8')) as { item: Obj | null }).item,
-          bytes: raw.length,
-        });
+      if (!raw) return;
+      const { item, issuer } = JSON.parse(raw.toString('utf8')) as { item: Obj | null; issuer?: string };
+      found.set(id, { item, bytes: raw.length, issuer });
     });
     return found;
   }
 
-  /** Keep each output item of a stored response under its id, for the item_references of later turns. */
-  async saveItems(namespace: string, response: ResponseObject): Promise<void> {
+  /**
+   * Keep each output item of a stored response under its id, for the item_references of later turns,
+   * with the provider that issued the ids when it keeps them itself (`issuer`, a native backend).
+   */
+  async saveItems(namespace: string, response: ResponseObject, issuer?: string): Promise<void> {
     const ttlMs = this.#settings.ttlSeconds * 1000;
     const writes: Array<Promise<unknown>> = [];
     for (const item of response.output) {
       if (typeof item.id !== 'string' || !ITEM_ID.test(item.id)) continue;
-      const value = Buffer.from(JSON.stringify({ item: asInput(item) ?? null }));
+      const value = Buffer.from(JSON.stringify({ item: asInput(item) ?? null, issuer }));
       if (value.length > this.#settings.maxRecordBytes) continue;
       if (!this.#shared) {
         // the tenant's share of the same fair LRU as its records (`item:` keeps them apart from those)
@@ -178,11 +188,17 @@ export class ResponseStates {
    * A stored response and the output items kept under their ids for later item_references: all of
    * it goes at once (one script, which gives their bytes back to the tenant's bound), so a deleted
    * response's items cannot be referenced until their TTL. Every key is the caller's tenant's:
-   * another tenant's id is simply not found.
+   * another tenant's id is simply not found. `first` runs on the found record before anything is
+   * deleted (its rejection keeps the record: the provider's copy).
    */
-  async delete(namespace: string, id: string): Promise<boolean> {
+  async delete(
+    namespace: string,
+    id: string,
+    first?: (record: StoredResponse) => Promise<void> | undefined,
+  ): Promise<boolean> {
     const record = await this.load(namespace, id);
     if (!record) return false;
+    await first?.(record);
     const itemIds: string[] = [];
     for (const item of record.response.output)
       if (typeof item.id === 'string' && ITEM_ID.test(item.id)) itemIds.push(item.id);
@@ -215,7 +231,20 @@ function asInput(item: OutputItem): Obj | undefined {
 }
 
 /** The record for a finished response: `items` is the expanded input of the request that made it. */
-export function recordFor(response: ResponseObject, items: Obj[], inputStart: number): StoredResponse {
+export function recordFor(
+  response: ResponseObject,
+  items: Obj[],
+  inputStart: number,
+  issuer: string | undefined,
+): StoredResponse {
   const output = response.output.map(asInput).filter((x): x is Obj => x !== undefined);
-  return { v: 1, response, items: items.concat(output), inputStart, inputEnd: items.length };
+  const record: StoredResponse = {
+    v: 1,
+    response,
+    items: items.concat(output),
+    inputStart,
+    inputEnd: items.length,
+  };
+  if (issuer !== undefined) record.issuer = issuer;
+  return record;
 }

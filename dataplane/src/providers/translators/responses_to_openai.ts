@@ -6,8 +6,14 @@
 // the backend never needs to have stored anything.
 import { GatewayError } from '../../errors.ts';
 import { parseOpenAIError } from '../../wire/openai/error.ts';
+import { portableToolId } from '../../wire/openai/request.ts';
 import { ResponsesStreamModel, type TextTarget } from '../../wire/responses/events.ts';
-import { fromResponsesUsage, type OutputItem, type ResponseObject } from '../../wire/responses/format.ts';
+import {
+  fromResponsesUsage,
+  ITEM_ISSUER,
+  type OutputItem,
+  type ResponseObject,
+} from '../../wire/responses/format.ts';
 import { SseParser, sseData } from '../../wire/sse.ts';
 import { parseUpstreamJson } from '../../wire/upstream_json.ts';
 import { jsonRequestHeaders, upstreamPath } from '../request_parts.ts';
@@ -24,6 +30,9 @@ import { streamBase } from './responses_to_any.ts';
 
 type Obj = Record<string, unknown>;
 
+/** OpenAI's bound on a function call's `call_id` ("string_above_max_length" beyond it). */
+const MAX_CALL_ID = 64;
+
 /** OpenAI refuses max_output_tokens below 16; a smaller grant is enforced by the stream cap instead. */
 const MIN_OUTPUT_TOKENS = 16;
 
@@ -39,8 +48,44 @@ export function servesResponses(ctx: TranslateContext): boolean {
 
 const bodies = new WeakMap<TranslateContext, Obj>();
 
+/**
+ * The input as this backend can take it. OpenAI resolves an input item's `id` in its own store and
+ * answers 404 for an id it never issued, so an id goes upstream only when this provider issued it
+ * (ITEM_ISSUER, set when Sluice found the id among the tenant's stored items): the ids Sluice minted
+ * for an Anthropic or Gemini turn, or another OpenAI organization's, travel as content without their
+ * id. A reasoning item is only readable by its issuer (its id or encrypted_content, `store: false`):
+ * elsewhere it is dropped, as on every translated backend. A `call_id` longer than OpenAI's 64 characters (Gemini's
+ * carry its thought signature, docs/providers.md) is sent as a digest, the same on the call and
+ * its output, as for Anthropic and Bedrock: OpenAI answered 400 "string too long" to a conversation
+ * that had called a tool on Gemini. The client's items are not modified (copies).
+ */
+function nativeItem(item: Obj, provider: string): Obj | undefined {
+  const issuer = (item as { [ITEM_ISSUER]?: string })[ITEM_ISSUER];
+  if (item.type === 'reasoning') return issuer === provider ? item : undefined;
+  let out = item;
+  if (item.id !== undefined && issuer !== provider) {
+    const { id: _id, status: _status, ...content } = item;
+    out = content;
+  }
+  if (typeof out.call_id === 'string' && out.call_id.length > MAX_CALL_ID)
+    out = { ...out, call_id: portableToolId(out.call_id) };
+  return out;
+}
+
+function nativeInput(input: unknown, provider: string): unknown {
+  if (!Array.isArray(input)) return input;
+  let changed = false;
+  const out: Obj[] = [];
+  for (const item of input as Obj[]) {
+    const sent = nativeItem(item, provider);
+    if (sent !== item) changed = true;
+    if (sent) out.push(sent);
+  }
+  return changed ? out : input;
+}
+
 function buildRequest(body: Obj, ctx: TranslateContext): UpstreamRequest {
-  const out: Obj = { ...body, model: ctx.upstreamModel };
+  const out: Obj = { ...body, model: ctx.upstreamModel, input: nativeInput(body.input, ctx.provider.name) };
   // Sluice keeps the conversation (expanded into input already); the backend must not look it up
   delete out.previous_response_id;
   if (typeof out.max_output_tokens === 'number' && out.max_output_tokens < MIN_OUTPUT_TOKENS)
@@ -71,6 +116,7 @@ function parseResponse(raw: Buffer, ctx: TranslateContext): TranslatedResponse {
     body: echoPrevious(parsed as Obj, ctx) ? JSON.stringify(parsed) : raw,
     usage: fromResponsesUsage(parsed.usage),
     finishReason: parsed.status === 'incomplete' ? 'length' : 'stop',
+    issuer: ctx.provider.name,
   };
 }
 
@@ -84,11 +130,14 @@ class NativeResponsesStream implements StreamTranslator {
   readonly #model: ResponsesStreamModel;
   #done = false;
   final: ResponseObject | undefined;
+  /** TranslatedResponse.issuer: this provider issued the item ids of `final` */
+  readonly issuer: string;
 
   readonly #echo: (response: Obj) => boolean;
 
-  constructor(base: ResponseObject, echo: (response: Obj) => boolean) {
+  constructor(base: ResponseObject, issuer: string, echo: (response: Obj) => boolean) {
     this.#model = new ResponsesStreamModel(base);
+    this.issuer = issuer;
     this.#echo = echo;
   }
 
@@ -220,6 +269,7 @@ export function responsesToOpenAI(viaChat: Translator): Translator {
       servesResponses(ctx)
         ? new NativeResponsesStream(
             streamBase(bodies.get(ctx) ?? {}, 'resp_pending', ctx.upstreamModel),
+            ctx.provider.name,
             (r) => echoPrevious(r, ctx),
           )
         : viaChat.createStream(ctx),

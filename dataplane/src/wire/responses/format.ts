@@ -87,6 +87,13 @@ function hex(bytes: number): string {
 export const newResponseId = (): string => `resp_${hex(24)}`;
 export const newItemId = (prefix: 'msg' | 'fc' | 'rs'): string => `${prefix}_${hex(24)}`;
 
+/**
+ * On an input item: the provider whose store issued the item's id (set by Sluice after it found the id
+ * among the tenant's stored items). A symbol, so it is never serialized upstream, into a record or a log;
+ * a copy that loses it only makes the item travel as content.
+ */
+export const ITEM_ISSUER: unique symbol = Symbol('sluice.responses.itemIssuer');
+
 /** A response id as Sluice issues or accepts them: bounded, path-safe (it is a key in the state store). */
 export const RESPONSE_ID = /^resp_[A-Za-z0-9_-]{1,120}$/;
 
