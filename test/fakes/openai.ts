@@ -97,6 +97,15 @@ export function validateOpenAIRequest(req: RecordedRequest, apiKey: string | und
     if (typeof fn === 'string' && fn.length > 64)
       return `Invalid 'tools[${i}].function.name': string too long. Expected a string with maximum length 64, but got a string with length ${fn.length} instead.`;
   }
+  // tool call ids of earlier turns: at most 40 characters (OpenAI's 400 to conversations that carried
+  // another provider's ids, e.g. vercel/ai#5171, agno#5382), code string_above_max_length
+  const messages = Array.isArray(b.messages) ? (b.messages as Array<Record<string, unknown>>) : [];
+  for (const [i, m] of messages.entries()) {
+    const calls = Array.isArray(m.tool_calls) ? (m.tool_calls as Array<{ id?: unknown }>) : [];
+    for (const [j, c] of calls.entries())
+      if (typeof c.id === 'string' && c.id.length > 40)
+        return `Invalid 'messages[${i}].tool_calls[${j}].id': string too long. Expected a string with maximum length 40, but got a string with length ${c.id.length} instead.`;
+  }
   // chat and legacy completions: "Up to 4 sequences" (the API reference), code array_above_max_length
   if (Array.isArray(b.stop) && b.stop.length > 4)
     return `Invalid 'stop': array too long. Expected an array with maximum length 4, but got an array with length ${b.stop.length} instead.`;

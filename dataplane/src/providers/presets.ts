@@ -34,7 +34,12 @@ const PRESETS: ProviderPreset[] = [
   // max_completion_tokens: OpenAI's current name, the only one reasoning models (gpt-5, o-series) take
   openaiCompatible('openai', 'OpenAI', 'https://api.openai.com/v1', {
     pathTemplateByOperation: { ...OPENAI_PATHS, 'openai-responses': '/responses' },
-    quirks: { maxCompletionTokens: true, maxStopSequences: 4, maxToolNameLength: 64 },
+    quirks: {
+      maxCompletionTokens: true,
+      maxStopSequences: 4,
+      maxToolNameLength: 64,
+      maxToolCallIdLength: 40,
+    },
   }),
   openaiCompatible('azure-openai', 'Azure OpenAI', undefined, {
     auth: 'api-key',
@@ -53,6 +58,7 @@ const PRESETS: ProviderPreset[] = [
       maxCompletionTokens: true,
       maxStopSequences: 4,
       maxToolNameLength: 64,
+      maxToolCallIdLength: 40,
     },
   }),
   // --- native wire formats (translated) ---

@@ -71,6 +71,12 @@ export interface ProviderPreset {
      * 128): a longer one is Sluice's 400 in the client's shape
      */
     maxToolNameLength?: number;
+    /**
+     * the longest tool call id the provider takes in an earlier turn's `tool_calls` (OpenAI and Azure:
+     * 40): a conversation that carried another provider's longer ids (Gemini's carry their thought
+     * signature) is sent with digests of them, the same on the call and its result
+     */
+    maxToolCallIdLength?: number;
     /** features the provider does not support; requests that use them get a 400 naming the provider */
     unsupported?: Array<'tools' | 'vision' | 'json' | 'embeddings' | 'completions'>;
   };

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { resolvedProvider, translateContext } from '../../../../test/helpers/provider_context.ts';
 import { GatewayError } from '../../errors.ts';
 import { findTranslator } from '../registry.ts';
-import type { Translator } from '../types.ts';
+import type { Translator, UpstreamRequest } from '../types.ts';
 
 const t = findTranslator('openai-chat', 'openai') as Translator;
 const ctx = () =>
@@ -92,5 +92,48 @@ describe('openai -> openai whole answer', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('openai -> openai request: tool call ids', () => {
+  const long = `call_${'x'.repeat(60)}`;
+  const body = () => ({
+    model: 'm',
+    messages: [
+      { role: 'user', content: 'go' },
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: [{ id: long, type: 'function', function: { name: 'f', arguments: '{}' } }],
+      },
+      { role: 'tool', tool_call_id: long, content: 'ok' },
+    ],
+  });
+  const sent = (type: string, b: Record<string, unknown>) => {
+    const c = translateContext(resolvedProvider(type, { baseUrl: 'http://127.0.0.1:9/v1' }), {
+      stream: false,
+    });
+    const req = t.buildRequest(b, c) as UpstreamRequest;
+    return JSON.parse(req.body as string) as { messages: Array<Record<string, unknown>> };
+  };
+
+  it('are cut to a digest for OpenAI and Azure (40 characters at most), alike on call and result', () => {
+    for (const type of ['openai', 'azure-openai']) {
+      const m = sent(type, body()).messages;
+      const id = (m[1]?.tool_calls as Array<{ id: string }> | undefined)?.[0]?.id as string;
+      expect(id).toHaveLength(40);
+      expect(m[2]?.tool_call_id).toBe(id);
+    }
+  });
+
+  it('pass as they are to servers that take them (vLLM), and short ids everywhere', () => {
+    expect((sent('vllm', body()).messages[2] as { tool_call_id: string }).tool_call_id).toBe(long);
+    const short = body();
+    short.messages[2] = { role: 'tool', tool_call_id: 'call_1', content: 'ok' };
+    (short.messages[1] as { tool_calls: Array<{ id: string }> }).tool_calls[0] = {
+      ...(short.messages[1] as { tool_calls: Array<{ id: string }> }).tool_calls[0],
+      id: 'call_1',
+    } as { id: string };
+    expect(sent('openai', short).messages).toEqual(short.messages);
   });
 });

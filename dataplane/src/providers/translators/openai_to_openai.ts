@@ -6,6 +6,7 @@ import { openaiErrorJSON } from '../../api/openai_error.ts';
 import { GatewayError } from '../../errors.ts';
 import { ChunkReader } from '../../wire/openai/chunk_reader.ts';
 import { parseOpenAIError } from '../../wire/openai/error.ts';
+import { shortToolCallIds } from '../../wire/openai/request.ts';
 import { trimmedDelta } from '../../wire/openai/trimmed_delta.ts';
 import { fromOpenAIUsage, type OpenAIUsage, toOpenAIUsage } from '../../wire/openai/usage.ts';
 import { type SseFrame, SseParser, sseData } from '../../wire/sse.ts';
@@ -98,6 +99,12 @@ function buildRequest(body: Record<string, unknown>, ctx: TranslateContext): Ups
   if (quirks?.legacyMaxTokens && out.max_completion_tokens !== undefined) {
     out.max_tokens ??= out.max_completion_tokens;
     delete out.max_completion_tokens;
+  }
+  // ids another provider made in earlier turns (Gemini's carry their thought signature): OpenAI
+  // answered 400 "string too long" to the whole conversation
+  if (quirks?.maxToolCallIdLength !== undefined && Array.isArray(body.messages)) {
+    const messages = shortToolCallIds(body.messages, quirks.maxToolCallIdLength);
+    if (messages) out.messages = messages;
   }
   return {
     method: 'POST',

@@ -32,6 +32,41 @@ const PORTABLE_TOOL_ID = /^[A-Za-z0-9_-]{1,64}$/;
  */
 export function portableToolId(id: string): string {
   if (PORTABLE_TOOL_ID.test(id)) return id;
+  return toolIdDigest(id);
+}
+
+/**
+ * The chat messages with every tool call id longer than `max` replaced by its digest, on the call and
+ * on the result that answers it alike; undefined when none is (the usual case: nothing is copied).
+ * For a backend that refuses long ids (OpenAI: 40) in a conversation another provider's turns made.
+ */
+export function shortToolCallIds(messages: unknown[], max: number): unknown[] | undefined {
+  let out: unknown[] | undefined;
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i] as OpenAIMessage | null;
+    if (m === null || typeof m !== 'object') continue;
+    let fixed: OpenAIMessage | undefined;
+    if (typeof m.tool_call_id === 'string' && m.tool_call_id.length > max)
+      fixed = { ...m, tool_call_id: toolIdDigest(m.tool_call_id) };
+    if (
+      Array.isArray(m.tool_calls) &&
+      m.tool_calls.some((c) => typeof c?.id === 'string' && c.id.length > max)
+    )
+      fixed = {
+        ...(fixed ?? m),
+        tool_calls: m.tool_calls.map((c) =>
+          typeof c?.id === 'string' && c.id.length > max ? { ...c, id: toolIdDigest(c.id) } : c,
+        ),
+      };
+    if (!fixed) continue;
+    out ??= messages.slice();
+    out[i] = fixed;
+  }
+  return out;
+}
+
+/** A 40-character stand-in for a tool call id, the same for the same id (portableToolId). */
+export function toolIdDigest(id: string): string {
   return `toolu_sx${createHash('sha256').update(id).digest('base64url').slice(0, 32)}`;
 }
 
