@@ -23,7 +23,7 @@ import type { EventRecorder } from './events.ts';
 import type { Informer } from './informers.ts';
 import { LastAccepted } from './last_accepted.ts';
 import type { OperatorMetrics } from './metrics.ts';
-import { type OutputOptions, SecretEncoding, writeOutputs } from './outputs.ts';
+import { type OutputOptions, writeOutputs } from './outputs.ts';
 import {
   type LeaseObject,
   liveReplicas,
@@ -91,7 +91,6 @@ export class Reconciler {
   readonly #lastAccepted = new LastAccepted();
   /** kept between renders so one change costs about one object (render/reuse.ts) */
   readonly #reuse = new RenderReuse();
-  readonly #secretEncoding = new SecretEncoding();
   /** each referenced Secret decoded once per resourceVersion (its API-key hashes hang off it) */
   readonly #decoded = new Map<string, { version: string; entries: SecretEntries }>();
   readonly #rest: KubeRest;
@@ -212,7 +211,7 @@ export class Reconciler {
       const served = new Map(rendered.filter((o) => o.accepted.ok).map((o) => [o.key, o.generation]));
       this.#revision = nextRevision(this.#revision, result.configText, served);
       result = stampResult(result, this.#revision);
-      const report = await writeOutputs(this.#rest, result, this.#o.output, this.#secretEncoding);
+      const report = await writeOutputs(this.#rest, result, this.#o.output, this.#reuse.secretEncoding);
       this.#metrics.renderedBytes.set({ object: 'configmap' }, report.configMapBytes);
       this.#metrics.renderedBytes.set({ object: 'secret' }, report.secretBytes);
       if (report.secretWritten) {
