@@ -64,13 +64,19 @@ function apiKeyList(n: AINamespace, sources: ReadonlyArray<SecretEntries | undef
   )
     return known;
   const keys: ApiKeyHash[] = [];
+  // one key listed twice by the same tenant (the old and the new Secret during a rotation, or two
+  // entries of one Secret) is listed once, under its first name: the dataplane refuses a key that
+  // appears twice in its table, and the tenant was rejected for clashing with itself
+  const seen = new Set<string>();
   refs.forEach((ref, i) => {
     const data = sources[i];
     if (!data) return;
     const hashes = hashesOf(data);
     for (const entry of Object.keys(data).sort()) {
       const sha256 = hashes.get(entry);
-      if (sha256) keys.push({ name: `${ref.name}.${entry}`, sha256 });
+      if (!sha256 || seen.has(sha256)) continue;
+      seen.add(sha256);
+      keys.push({ name: `${ref.name}.${entry}`, sha256 });
     }
   });
   const list = { sources, names, keys, json: JSON.stringify(keys) };
