@@ -42,9 +42,12 @@ export async function checkOffline(paths: string[], opts: OfflineOptions): Promi
   }));
   const defaulted: Manifest[] = [];
   const sourceOf = new Map<string, string>();
+  const firstAt = new Map<string, string>();
   let objects = 0;
   for (const m of manifests) {
     const meta = (m.doc.metadata ?? {}) as { name?: string; namespace?: string };
+    const dup = duplicateOf(m, meta, opts.namespace, firstAt);
+    if (dup) issues.push(dup);
     if (!isSluiceResource(m.doc)) {
       const group = String(m.doc.apiVersion ?? '').split('/')[0];
       if (group === 'gateway.sluice.dev')
@@ -78,6 +81,37 @@ export async function checkOffline(paths: string[], opts: OfflineOptions): Promi
       });
   }
   return { issues, rendered, objects };
+}
+
+/**
+ * The same object twice (group, kind, namespace and name): `kubectl apply` and ArgoCD keep only one
+ * of them (the last applied), so rendering either one would check something other than what the
+ * cluster ends up with.
+ */
+function duplicateOf(
+  m: Manifest,
+  meta: { name?: string; namespace?: string },
+  namespace: string,
+  firstAt: Map<string, string>,
+): OfflineIssue | undefined {
+  if (typeof m.doc.kind !== 'string' || typeof meta.name !== 'string') return undefined;
+  const group = String(m.doc.apiVersion ?? '')
+    .split('/')
+    .slice(0, -1)
+    .join('/');
+  const ns = meta.namespace ?? namespace;
+  const key = `${group}\0${m.doc.kind}\0${ns}\0${meta.name}`;
+  const first = firstAt.get(key);
+  if (first === undefined) {
+    firstAt.set(key, where(m));
+    return undefined;
+  }
+  return {
+    source: where(m),
+    object: `${m.doc.kind} ${ns}/${meta.name}`,
+    path: 'metadata.name',
+    message: `defined again (first at ${first}): kubectl apply and ArgoCD keep only one of the two`,
+  };
 }
 
 export function formatIssue(i: OfflineIssue): string {

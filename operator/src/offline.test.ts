@@ -1,0 +1,66 @@
+// The offline checks behind `sluice validate -f` and `sluice render`.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { checkOffline, formatIssue } from './offline.ts';
+
+const dirs: string[] = [];
+afterAll(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
+
+const PROVIDER = `apiVersion: gateway.sluice.dev/v1alpha1
+kind: AIProvider
+metadata: { name: openai }
+spec:
+  type: openai
+  credentials: { apiKeySecretRef: { name: k } }
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: k }
+stringData: { apiKey: sk-x }
+`;
+const route = (provider: string, ns = '') => `---
+apiVersion: gateway.sluice.dev/v1alpha1
+kind: AIRoute
+metadata: { name: chat${ns ? `, namespace: ${ns}` : ''} }
+spec:
+  backends: [{ providerRef: { name: ${provider} } }]
+`;
+
+async function check(files: Record<string, string>) {
+  const dir = await mkdtemp(join(tmpdir(), 'sluice-offline-'));
+  dirs.push(dir);
+  for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
+  const r = await checkOffline([dir], { namespace: 'demo', secretsDir: '/s' });
+  return { r, lines: r.issues.map((i) => formatIssue(i).replaceAll(`${dir}/`, '')) };
+}
+
+describe('checkOffline', () => {
+  it('reports an object defined twice, naming both documents (the cluster keeps only one)', async () => {
+    // before: no issue; `sluice render` rendered the first copy (a working route) and exited 0,
+    // while kubectl apply of the same files leaves the second copy (a broken one) in the cluster
+    const { lines } = await check({
+      'a.yaml': PROVIDER + route('openai'),
+      'b.yaml': route('nope', 'demo').slice(4),
+    });
+    expect(lines).toContain(
+      'b.yaml#0: AIRoute demo/chat: metadata.name: defined again (first at a.yaml#2): kubectl apply and ArgoCD keep only one of the two',
+    );
+  });
+
+  it('does not mistake the same name in another namespace or of another kind for a duplicate', async () => {
+    const { lines } = await check({
+      'a.yaml': `${PROVIDER}${route('openai')}${route('openai', 'other')}---
+apiVersion: v1
+kind: Secret
+metadata: { name: openai }
+stringData: { x: y }
+`,
+    });
+    // the route in "other" has no provider there: a reference problem, not a duplicate
+    expect(lines).toEqual([
+      'a.yaml#3: AIRoute other/chat: spec.backends[0].providerRef.name: AIProvider "openai" not found',
+    ]);
+  });
+});
