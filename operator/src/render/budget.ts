@@ -14,6 +14,7 @@ import {
   TooLargeError,
 } from './encode.ts';
 import type { RenderResult } from './render.ts';
+import { secretFilePrefix } from './secrets.ts';
 import { escalateDeny } from './tenants.ts';
 import type { Problem } from './types.ts';
 
@@ -51,7 +52,7 @@ function secretShares(result: RenderResult): Map<string, number> {
   for (const owner of [...result.owners.providers, ...result.owners.namespaces]) {
     const [kind = '', ns = '', ...name] = owner.split('/');
     const file = FILE_PREFIX[kind];
-    if (file) prefixes.push([`${file}.${ns}.${name.join('/')}.`, owner]);
+    if (file) prefixes.push([secretFilePrefix(file, ns, name.join('/')), owner]);
   }
   prefixes.sort((a, b) => b[0].length - a[0].length);
   const shares = new Map<string, number>();

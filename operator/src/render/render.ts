@@ -68,6 +68,9 @@ interface Pass {
   emptyReason?: string;
 }
 
+/** the longest name the dataplane's config takes (dataplane/src/config/schema_shared.ts) */
+const NAME_MAX = 253;
+
 function creation(o: { metadata: { creationTimestamp?: string | Date } }): number {
   const t = o.metadata.creationTimestamp;
   return t ? new Date(t).getTime() : 0;
@@ -101,6 +104,12 @@ function renderPass(inv: Inventory, opts: RenderOptions, rejected: ReadonlyMap<s
     const why = rejected.get(key);
     if (why) findings.invalid(why.message, why.path);
     const ns = namespaceOf(obj);
+    const tooLong = dataplaneName(ns, obj.metadata.name).length - NAME_MAX;
+    if (tooLong > 0)
+      findings.invalid(
+        `the dataplane names it "<namespace>.<name>", at most ${NAME_MAX} characters: ${tooLong} too many`,
+        'metadata.name',
+      );
     const outcome = findings.outcome({
       key,
       kind,
@@ -151,7 +160,9 @@ function renderPass(inv: Inventory, opts: RenderOptions, rejected: ReadonlyMap<s
     }
     const claimed = claimHeaders(claims, n, input, findings);
     const outcome = record('AINamespace', n, findings, input, out, 'namespaces');
-    const deny = outcome.accepted.ok ? undefined : denyEntry(input, outcome, claimed, rejected);
+    // a name the dataplane cannot take cannot carry a rejected entry either (its callers get 401)
+    const nameless = outcome.dataplaneName.length > NAME_MAX;
+    const deny = outcome.accepted.ok || nameless ? undefined : denyEntry(input, outcome, claimed, rejected);
     if (deny) {
       // only the files its remaining match rules read (none once it is rendered without them)
       const used = JSON.stringify(deny.match);
