@@ -42,6 +42,8 @@ export interface OperatorOptions {
   /** where dataplanes mount the rendered Secret */
   secretsDir?: string;
   base?: RenderOptions['base'];
+  /** every AIPolicy in this namespace applies to every tenant (RenderOptions.platformNamespace) */
+  platformNamespace?: string;
   owner?: OwnerReference;
   fieldManager?: string;
   leaderElect?: boolean;
@@ -144,7 +146,11 @@ export class Operator {
           fieldManager,
           owner: o.owner,
         },
-        render: { secretsDir: o.secretsDir ?? '/etc/sluice/secrets', base: o.base },
+        render: {
+          secretsDir: o.secretsDir ?? '/etc/sluice/secrets',
+          base: o.base,
+          platformNamespace: o.platformNamespace,
+        },
       },
     );
     if (o.leaderElect) {

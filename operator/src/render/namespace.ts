@@ -84,12 +84,19 @@ function apiKeyList(n: AINamespace, sources: ReadonlyArray<SecretEntries | undef
   return list;
 }
 
+/** The platform's AIPolicies, which apply to every tenant (RenderOptions.platformNamespace). */
+export interface PlatformPolicies {
+  namespace: string;
+  names: readonly string[];
+}
+
 export function renderNamespace(
   n: AINamespace,
   refs: RefIndex,
   secrets: SecretReader,
   secretOut: Record<string, string>,
   keyOwners: KeyOwners,
+  platform?: PlatformPolicies,
 ): Rendered<NamespaceInput> {
   const findings = new Findings();
   const ns = namespaceOf(n);
@@ -148,6 +155,7 @@ export function renderNamespace(
   const policies = (spec.policies ?? []).map(
     (p, i) => refs.resolve('AIPolicy', ns, p, findings, `spec.policies[${i}]`) ?? '',
   );
+  policies.push(...platformPolicies(ns, spec.policies ?? [], refs, findings, platform));
 
   const input: NamespaceInput = compact({
     name: dataplaneName(ns, n.metadata.name),
@@ -180,4 +188,31 @@ export function renderNamespace(
       : undefined,
   });
   return { findings, input };
+}
+
+/**
+ * The platform's policies for a tenant: all of them, after its own. One that is not usable fails the
+ * tenant closed (it would otherwise run without the platform's limits), naming the policy.
+ */
+function platformPolicies(
+  ns: string,
+  own: readonly string[],
+  refs: RefIndex,
+  findings: Findings,
+  platform: PlatformPolicies | undefined,
+): string[] {
+  if (!platform) return [];
+  const out: string[] = [];
+  for (const name of platform.names) {
+    if (ns === platform.namespace && own.includes(name)) continue;
+    const r = refs.check('AIPolicy', platform.namespace, name);
+    if ('problem' in r)
+      findings.ref(
+        r.reason,
+        `platform ${r.problem.replace(`"${name}"`, `"${platform.namespace}/${name}"`)}`,
+        'spec.policies',
+      );
+    else out.push(r.dataplaneName);
+  }
+  return out;
 }

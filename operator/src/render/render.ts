@@ -151,9 +151,18 @@ function renderPass(inv: Inventory, opts: RenderOptions, rejected: ReadonlyMap<s
   const tenants = byNamespaceName(inv.namespaces).sort(
     (a, b) => creation(a) - creation(b) || Number(isServing(b)) - Number(isServing(a)),
   );
+  const platformNs = opts.platformNamespace;
+  const platform = platformNs
+    ? {
+        namespace: platformNs,
+        names: byNamespaceName(inv.policies.filter((p) => namespaceOf(p) === platformNs)).map(
+          (p) => p.metadata.name,
+        ),
+      }
+    : undefined;
   for (const n of tenants) {
     const out: Record<string, string> = {};
-    const { findings, input } = renderNamespace(n, refs, secrets, out, keyOwners);
+    const { findings, input } = renderNamespace(n, refs, secrets, out, keyOwners, platform);
     if (n.spec.default) {
       if (defaultOwner) findings.conflict(`${defaultOwner} is already the default namespace`);
       else defaultOwner = `AINamespace ${namespaceOf(n)}/${n.metadata.name}`;
