@@ -149,8 +149,17 @@ export function renderNamespace(
     });
   }
 
+  // a listed route that is missing or not accepted is left out of the list (Accepted, ResolvedRefs
+  // False naming it): the tenant may use less, never more, and its other routes keep serving.
+  // Rejecting the tenant instead turned the platform's deletion of one route into a 403 for every
+  // request of every tenant that listed it.
   const routes = spec.routes
-    ? spec.routes.map((r, i) => refs.resolve('AIRoute', ns, r, findings, `spec.routes[${i}]`) ?? '')
+    ? spec.routes.flatMap((r, i) => {
+        const c = refs.check('AIRoute', ns, r);
+        if (!('problem' in c)) return [c.dataplaneName];
+        findings.leftOut(c.reason, c.problem, `spec.routes[${i}]`);
+        return [];
+      })
     : refs.acceptedIn('AIRoute', ns);
   const policies = (spec.policies ?? []).map(
     (p, i) => refs.resolve('AIPolicy', ns, p, findings, `spec.policies[${i}]`) ?? '',
