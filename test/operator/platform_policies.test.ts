@@ -72,7 +72,7 @@ describe('platform policies on a real API server', () => {
     );
     const rejected = await waitFor('tenant rejected', async () => {
       const n = await tenantEntry('team-a.free');
-      return n?.rejected && n;
+      return n?.rejected ? n : undefined;
     });
     expect(rejected.rejected).toBe(
       'not rendered: platform AIPolicy "platform/ceiling" is not accepted (InvalidRefs)',
