@@ -8,7 +8,7 @@ import type { Rendered } from './provider.ts';
 import type { RefIndex } from './refs.ts';
 import { renderHeaderMatch } from './route.ts';
 import { type SecretReader, secretFileName, sha256Hex } from './secrets.ts';
-import { dataplaneName, keyOf, type NamespaceInput, namespaceOf, type SecretEntries } from './types.ts';
+import { dataplaneName, type NamespaceInput, namespaceOf, type SecretEntries } from './types.ts';
 import { compact } from './util.ts';
 
 export interface ApiKeyHash {
@@ -16,8 +16,8 @@ export interface ApiKeyHash {
   sha256: string;
 }
 
-/** sha256 -> owning AINamespace key, to refuse one API key in two tenants. */
-export type KeyOwners = Map<string, { owner: string; label: string }>;
+/** SHA-256 digests of the API keys that more than one tenant lists (neither serves them). */
+export type SharedKeys = ReadonlySet<string>;
 
 /**
  * SHA-256 of each non-empty value of a Secret's data, computed once per data object: the operator
@@ -90,36 +90,66 @@ export interface PlatformPolicies {
   names: readonly string[];
 }
 
+function tenantKeys(n: AINamespace, secrets: SecretReader, findings: Findings): KeyList | undefined {
+  const refs = n.spec.match?.apiKeys?.secretRefs;
+  if (!refs) return undefined;
+  const ns = namespaceOf(n);
+  const sources = refs.map((ref, i) =>
+    secrets.entries(ns, ref.name, findings, `spec.match.apiKeys.secretRefs[${i}].name`),
+  );
+  return apiKeyList(n, sources);
+}
+
+/**
+ * The API keys listed by more than one tenant. Such a key is served by neither, and both keep their
+ * other keys: when the older tenant kept it, a tenant that learnt another's key could add it to its
+ * own Secret and be served the other tenant's callers (their prompts on its routes), and the newer
+ * tenant lost every key it had, not just the shared one.
+ */
+export function sharedKeys(tenants: readonly AINamespace[], secrets: SecretReader): SharedKeys {
+  const firstOwner = new Map<string, AINamespace>();
+  const shared = new Set<string>();
+  for (const n of tenants)
+    for (const { sha256 } of tenantKeys(n, secrets, new Findings())?.keys ?? []) {
+      const first = firstOwner.get(sha256);
+      if (!first) firstOwner.set(sha256, n);
+      else if (first !== n) shared.add(sha256);
+    }
+  return shared;
+}
+
 export function renderNamespace(
   n: AINamespace,
   refs: RefIndex,
   secrets: SecretReader,
   secretOut: Record<string, string>,
-  keyOwners: KeyOwners,
+  shared: SharedKeys,
   platform?: PlatformPolicies,
 ): Rendered<NamespaceInput> {
   const findings = new Findings();
   const ns = namespaceOf(n);
   const { spec } = n;
-  const self = keyOf('AINamespace', n);
   const file = (item: string) => secretFileName('ainamespace', ns, n.metadata.name, item);
 
   let apiKeysFile: string | undefined;
-  if (spec.match?.apiKeys) {
-    const sources = spec.match.apiKeys.secretRefs.map((ref, i) =>
-      secrets.entries(ns, ref.name, findings, `spec.match.apiKeys.secretRefs[${i}].name`),
-    );
-    const list = apiKeyList(n, sources);
-    for (const { name: label, sha256 } of list.keys) {
-      const owner = keyOwners.get(sha256);
-      if (owner && owner.owner !== self)
-        findings.conflict(
-          `API key "${label}" is also a key of ${owner.owner.replace(/^AINamespace\//, 'AINamespace ')}`,
-        );
-      else keyOwners.set(sha256, { owner: self, label });
+  const list = tenantKeys(n, secrets, findings);
+  if (list) {
+    let json = list.json;
+    if (shared.size > 0 && list.keys.some((k) => shared.has(k.sha256))) {
+      const clashing = list.keys.filter((k) => shared.has(k.sha256)).map((k) => `"${k.name}"`);
+      const named =
+        clashing.length > 10
+          ? `${clashing.slice(0, 10).join(', ')} and ${clashing.length - 10} more`
+          : clashing.join(', ');
+      findings.leftOut(
+        'KeyConflict',
+        `API key ${named} ${clashing.length > 1 ? 'are also keys' : 'is also a key'} of another AINamespace, so neither serves ${clashing.length > 1 ? 'them' : 'it'} (replace it in one of them)`,
+        'spec.match.apiKeys',
+      );
+      json = JSON.stringify(list.keys.filter((k) => !shared.has(k.sha256)));
     }
     apiKeysFile = file('apikeys.json');
-    secretOut[apiKeysFile] = list.json;
+    secretOut[apiKeysFile] = json;
   }
 
   let jwt: NonNullable<NamespaceInput['match']>['jwt'];

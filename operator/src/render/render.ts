@@ -15,7 +15,7 @@ import {
 } from '../../../dataplane/src/config/contract.ts';
 import { configJson } from './encode.ts';
 import { Findings } from './findings.ts';
-import { type KeyOwners, renderNamespace } from './namespace.ts';
+import { renderNamespace, sharedKeys } from './namespace.ts';
 import { renderPolicy } from './policy.ts';
 import { renderProvider } from './provider.ts';
 import { RefIndex } from './refs.ts';
@@ -142,8 +142,8 @@ function renderPass(inv: Inventory, opts: RenderOptions, rejected: ReadonlyMap<s
     const { findings, input } = renderPolicy(p, refs);
     record('AIPolicy', p, findings, input, {}, 'policies');
   }
-  // oldest first: an older tenant keeps its default flag and its API keys when a newer one clashes
-  const keyOwners: KeyOwners = new Map();
+  // oldest first: an older tenant keeps its default flag and its header claims when a newer one
+  // clashes; an API key two tenants list is served by neither (namespace.ts, sharedKeys)
   const claims = new HeaderTenants<string>();
   let defaultOwner: string | undefined;
   // creation times have one-second resolution: within a second, a tenant already serving (Accepted
@@ -160,9 +160,10 @@ function renderPass(inv: Inventory, opts: RenderOptions, rejected: ReadonlyMap<s
         ),
       }
     : undefined;
+  const shared = sharedKeys(tenants, secrets);
   for (const n of tenants) {
     const out: Record<string, string> = {};
-    const { findings, input } = renderNamespace(n, refs, secrets, out, keyOwners, platform);
+    const { findings, input } = renderNamespace(n, refs, secrets, out, shared, platform);
     if (n.spec.default) {
       if (defaultOwner) findings.conflict(`${defaultOwner} is already the default namespace`);
       else defaultOwner = `AINamespace ${namespaceOf(n)}/${n.metadata.name}`;
