@@ -63,4 +63,21 @@ stringData: { x: y }
       'a.yaml#3: AIRoute other/chat: spec.backends[0].providerRef.name: AIProvider "openai" not found',
     ]);
   });
+
+  it('reports what an accepted object serves without (a missing fallback provider), as the cluster does', async () => {
+    // before: exit 0 and nothing printed, while the cluster shows the route ResolvedRefs=False
+    const { lines } = await check({
+      'a.yaml': `${PROVIDER}---
+apiVersion: gateway.sluice.dev/v1alpha1
+kind: AIRoute
+metadata: { name: chat }
+spec:
+  backends: [{ providerRef: { name: openai } }]
+  fallback: [{ providerRef: { name: azure } }]
+`,
+    });
+    expect(lines).toEqual([
+      'a.yaml#2: AIRoute demo/chat: spec.fallback[0].providerRef.name: AIProvider "azure" not found',
+    ]);
+  });
 });

@@ -71,7 +71,9 @@ export async function checkOffline(paths: string[], opts: OfflineOptions): Promi
   if (issues.length) return { issues, objects };
   const rendered = await renderChecked(inventoryOf(defaulted, opts.namespace), opts);
   for (const o of rendered.outcomes) {
-    if (o.accepted.ok) continue;
+    // also what an accepted object serves without (a missing fallback provider or tenant route, an
+    // API key another tenant lists): the cluster shows it as ResolvedRefs=False (ArgoCD: Degraded)
+    if (o.accepted.ok && o.resolvedRefs.ok) continue;
     for (const p of o.problems)
       issues.push({
         source: sourceOf.get(o.key) ?? '',
