@@ -1,6 +1,7 @@
 // The output must fit the ConfigMap and Secret (1 MiB of data each). One tenant whose Secret holds
 // more API keys than fit used to make the write fail on every render: the whole gateway stayed on
 // its last config, so another tenant's revoked key or lowered limit never reached the replicas.
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { overflowOf, type SecretEncoding } from './budget.ts';
 import { encodeData, OBJECT_DATA_LIMIT } from './encode.ts';
@@ -76,5 +77,34 @@ describe('output size budget', () => {
     expect(first).toBeUndefined();
     expect(encoding.of('Secret x', r.secretData)).toBe(encoding.of('Secret y', { ...r.secretData }));
     expect(calls).toEqual(['Secret', 'Secret x', 'Secret y']);
+  });
+
+  it('rejects the largest entries when the config itself cannot fit the ConfigMap', async () => {
+    // 400 header tenants with 4 KiB random values: ~1.6 MB that gzip cannot shrink below 1 MiB
+    const namespaces = [tenant('small', { match: { headers: [{ name: 'X-T', equals: 'small' }] } })];
+    for (let i = 0; i < 400; i++)
+      namespaces.push(
+        tenant(
+          `big-${i}`,
+          { match: { headers: [{ name: 'X-T', equals: randomBytes(3072).toString('base64') }] } },
+          'team-b',
+        ),
+      );
+    const inv = inventory({
+      providers: [provider('p')],
+      routes: [route('r', ['p'])],
+      namespaces,
+      secrets: { 'team-a/p-key': { apiKey: 'a' } },
+    });
+    const r = await renderChecked(inv, OPTS);
+    const rejected = r.outcomes.filter((o) => !o.accepted.ok);
+    expect(rejected.length).toBeGreaterThan(0);
+    expect(rejected.every((o) => o.namespace === 'team-b')).toBe(true);
+    expect(rejected[0]?.accepted.message).toMatch(/the ConfigMap the operator writes would need \d+ bytes/);
+    expect(r.outcomes.find((o) => o.name === 'small')?.accepted.ok).toBe(true);
+    expect(overflowOf(r)).toBeUndefined();
+    expect(encodeData('ConfigMap', { 'config.yaml': r.configText }).bytes).toBeLessThanOrEqual(
+      OBJECT_DATA_LIMIT,
+    );
   });
 });

@@ -77,11 +77,20 @@ function configShares(result: RenderResult): Map<string, number> {
   return shares;
 }
 
-/** The config text as it will be written: the revision stamp adds `objects`, one entry per object. */
-function stampedEstimate(result: RenderResult): string {
+/**
+ * The config text as it will be written: the revision stamp adds `objects`, one entry per object.
+ * Built only when the text may not fit plain (a render of 2,000 routes is ~850 KB: no copy of it
+ * is made on every render).
+ */
+function stampedConfig(result: RenderResult): Record<string, string> | undefined {
+  let stampBytes = 40;
+  for (const o of result.outcomes) if (o.accepted.ok) stampBytes += o.key.length + 32;
+  if (CONFIG_KEY.length + Buffer.byteLength(result.configText) + stampBytes <= PLAIN_BUDGET) return undefined;
   const objects: Record<string, [number, number]> = {};
   for (const o of result.outcomes) if (o.accepted.ok) objects[o.key] = [o.generation, 9_999_999_999];
-  return `${result.configText}${JSON.stringify({ revision: 9_999_999_999, objects })}`;
+  return {
+    [CONFIG_KEY]: `${result.configText}${JSON.stringify({ revision: 9_999_999_999, objects })}`,
+  };
 }
 
 interface Overflow {
@@ -119,11 +128,15 @@ function storedBytes(
 
 /** What of the rendered output cannot be stored, or undefined when both objects fit. */
 export function overflowOf(result: RenderResult, encoding?: SecretEncoding): Overflow | undefined {
-  const checks: Array<[string, Record<string, string>, () => Map<string, number>, SecretEncoding?]> = [
-    ['Secret', result.secretData, () => secretShares(result), encoding],
-    ['ConfigMap', { [CONFIG_KEY]: stampedEstimate(result) }, () => configShares(result)],
+  const checks: Array<
+    [string, () => Record<string, string> | undefined, () => Map<string, number>, SecretEncoding?]
+  > = [
+    ['Secret', () => result.secretData, () => secretShares(result), encoding],
+    ['ConfigMap', () => stampedConfig(result), () => configShares(result)],
   ];
-  for (const [object, data, shares, enc] of checks) {
+  for (const [object, dataOf, shares, enc] of checks) {
+    const data = dataOf();
+    if (!data) continue;
     const bytes = storedBytes(object, data, enc);
     if (bytes === undefined || bytes <= OBJECT_DATA_LIMIT) continue;
     return { object, bytes, plain: plainBytes(data), shares: shares() };
