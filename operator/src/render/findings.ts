@@ -10,7 +10,9 @@ export type RefReason =
   | 'SecretNotFound'
   | 'SecretKeyNotFound'
   /** an API key of the tenant's Secrets is also another tenant's: neither serves it */
-  | 'KeyConflict';
+  | 'KeyConflict'
+  /** a Secret entry that cannot be an API key (a line break: a file of keys as one entry) */
+  | 'InvalidApiKey';
 
 const MAX_MESSAGE = 2000;
 

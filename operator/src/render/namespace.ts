@@ -25,13 +25,26 @@ export type SharedKeys = ReadonlySet<string>;
  * changes, not on every render.
  */
 const hashed = new WeakMap<SecretEntries, Map<string, string>>();
+/**
+ * A value with a line break or another control character can never arrive in a header, so it is
+ * no key: typically a file of keys, one per line, stored as one entry (`--from-file`), which
+ * used to be hashed whole and accepted while none of its keys worked.
+ */
+function fitsAHeader(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f) return false;
+  }
+  return true;
+}
+const UNUSABLE = '';
 function hashesOf(data: SecretEntries): Map<string, string> {
   let out = hashed.get(data);
   if (!out) {
     out = new Map();
     for (const [entry, raw] of Object.entries(data)) {
       const value = raw.trim();
-      if (value) out.set(entry, sha256Hex(value));
+      if (value) out.set(entry, fitsAHeader(value) ? sha256Hex(value) : UNUSABLE);
     }
     hashed.set(data, out);
   }
@@ -44,6 +57,8 @@ interface KeyList {
   /** and the secretRefs' names (they label the keys) */
   names: string;
   keys: ApiKeyHash[];
+  /** entries that cannot be keys (fitsAHeader), as <secret>.<entry> */
+  unusable: string[];
   json: string;
 }
 
@@ -68,20 +83,28 @@ function apiKeyList(n: AINamespace, sources: ReadonlyArray<SecretEntries | undef
   // entries of one Secret) is listed once, under its first name: the dataplane refuses a key that
   // appears twice in its table, and the tenant was rejected for clashing with itself
   const seen = new Set<string>();
+  const unusable: string[] = [];
   refs.forEach((ref, i) => {
     const data = sources[i];
     if (!data) return;
     const hashes = hashesOf(data);
     for (const entry of Object.keys(data).sort()) {
       const sha256 = hashes.get(entry);
+      if (sha256 === UNUSABLE) unusable.push(`${ref.name}.${entry}`);
       if (!sha256 || seen.has(sha256)) continue;
       seen.add(sha256);
       keys.push({ name: `${ref.name}.${entry}`, sha256 });
     }
   });
-  const list = { sources, names, keys, json: JSON.stringify(keys) };
+  const list = { sources, names, keys, unusable, json: JSON.stringify(keys) };
   keyLists.set(n, list);
   return list;
+}
+
+/** Up to ten names, quoted, and how many more. */
+function quoteSome(names: readonly string[]): string {
+  const some = names.slice(0, 10).map((n) => `"${n}"`);
+  return names.length > 10 ? `${some.join(', ')} and ${names.length - 10} more` : some.join(', ');
 }
 
 /** The platform's AIPolicies, which apply to every tenant (RenderOptions.platformNamespace). */
@@ -134,13 +157,16 @@ export function renderNamespace(
   let apiKeysFile: string | undefined;
   const list = tenantKeys(n, secrets, findings);
   if (list) {
+    if (list.unusable.length > 0)
+      findings.leftOut(
+        'InvalidApiKey',
+        `Secret entries ${quoteSome(list.unusable)} hold a line break or control character, which no client can send: each entry is one API key (--from-literal=NAME=KEY, not a file of keys)`,
+        'spec.match.apiKeys.secretRefs',
+      );
     let json = list.json;
     if (shared.size > 0 && list.keys.some((k) => shared.has(k.sha256))) {
-      const clashing = list.keys.filter((k) => shared.has(k.sha256)).map((k) => `"${k.name}"`);
-      const named =
-        clashing.length > 10
-          ? `${clashing.slice(0, 10).join(', ')} and ${clashing.length - 10} more`
-          : clashing.join(', ');
+      const clashing = list.keys.filter((k) => shared.has(k.sha256)).map((k) => k.name);
+      const named = quoteSome(clashing);
       findings.leftOut(
         'KeyConflict',
         `API key ${named} ${clashing.length > 1 ? 'are also keys' : 'is also a key'} of another AINamespace, so neither serves ${clashing.length > 1 ? 'them' : 'it'} (replace it in one of them)`,
