@@ -209,7 +209,7 @@ export class Operator {
     const key = `${source}/${ns}/${name}`;
     const gen = obj.metadata.generation ?? 0;
     if (kind === 'delete') this.#generations.delete(key);
-    else if (kind === 'update' && this.#generations.get(key) === gen) {
+    else if (kind === 'update' && this.#generations.get(key) === gen && !obj.metadata.deletionTimestamp) {
       // a status or metadata-only change: the spec is the same, only make sure the status is right
       sq.add(`status/${key}`);
       return;

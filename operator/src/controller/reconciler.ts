@@ -39,7 +39,7 @@ import { summarize } from './summary.ts';
 import type { WorkQueue } from './workqueue.ts';
 
 export interface SecretObject {
-  metadata: { name?: string; namespace?: string; resourceVersion?: string };
+  metadata: { name?: string; namespace?: string; resourceVersion?: string; deletionTimestamp?: string };
   data?: Record<string, string>;
 }
 
@@ -155,13 +155,16 @@ export class Reconciler {
 
   #inventory(secretsRead: Set<string>): Inventory {
     const c = this.#caches;
-    const list = <T>(inf: Informer<Resource<unknown>>) => inf.list() as unknown as T[];
+    // an object being deleted (held by a finalizer) is gone for the gateway: deleting an AINamespace
+    // or a Secret of API keys revokes them now, not when some other controller lets go of it
+    const list = <T>(inf: Informer<Resource<unknown>>) =>
+      inf.list().filter((o) => !o.metadata.deletionTimestamp) as unknown as T[];
     const secrets = {
       get: (key: string): SecretEntries | undefined => {
         secretsRead.add(key);
         const [ns = '', name = ''] = key.split('/');
         const s = c.secrets.get(ns, name);
-        if (!s) return undefined;
+        if (!s || s.metadata.deletionTimestamp) return undefined;
         const version = s.metadata.resourceVersion;
         const known = this.#decoded.get(key);
         if (version && known?.version === version) return known.entries;
