@@ -80,4 +80,29 @@ spec:
       'a.yaml#2: AIRoute demo/chat: spec.fallback[0].providerRef.name: AIProvider "azure" not found',
     ]);
   });
+
+  it("applies the platform namespace's policies to every tenant, as the operator with --platform-namespace does", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-offline-'));
+    dirs.push(dir);
+    await writeFile(
+      join(dir, 'a.yaml'),
+      `${PROVIDER}${route('openai')}---
+apiVersion: gateway.sluice.dev/v1alpha1
+kind: AIPolicy
+metadata: { name: ceiling, namespace: platform }
+spec: { budget: { usd: 10, window: month } }
+---
+apiVersion: gateway.sluice.dev/v1alpha1
+kind: AINamespace
+metadata: { name: t }
+spec: { match: { headers: [{ name: X-T, equals: t }] } }
+`,
+    );
+    const opts = { namespace: 'demo', secretsDir: '/s' };
+    const without = await checkOffline([dir], opts);
+    expect(without.rendered?.config?.namespaces[0]?.policies).toEqual([]);
+    const withPlatform = await checkOffline([dir], { ...opts, platformNamespace: 'platform' });
+    expect(withPlatform.issues).toEqual([]);
+    expect(withPlatform.rendered?.config?.namespaces[0]?.policies).toEqual(['platform.ceiling']);
+  });
 });
