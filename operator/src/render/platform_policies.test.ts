@@ -71,4 +71,34 @@ describe('platform policies', () => {
     // rendered as rejected entries (403), never served without the platform's limits
     expect(r.config?.namespaces.every((n) => n.rejected !== undefined)).toBe(true);
   });
+
+  it("leave the default tenant to the platform namespace: a tenant admin's default is refused", () => {
+    const inv = inventory({
+      providers: [provider('p')],
+      routes: [route('r', ['p'])],
+      namespaces: [
+        // older than the platform's: without a platform namespace it would be the default
+        tenant('grab', { default: true }),
+        tenant('anonymous', { default: true }, PLATFORM),
+      ],
+      secrets: { 'team-a/p-key': { apiKey: 'a' } },
+    });
+    const r = render(inv, OPTS);
+    expect(r.outcomes.find((o) => o.key === 'AINamespace/team-a/grab')?.problems).toEqual([
+      {
+        path: 'spec.default',
+        message: 'only an AINamespace in the platform namespace "sluice-system" may be the default',
+      },
+    ]);
+    expect(r.outcomes.find((o) => o.key === 'AINamespace/sluice-system/anonymous')?.accepted.ok).toBe(true);
+    expect(r.config?.namespaces.map((n) => [n.name, n.default, n.rejected !== undefined])).toEqual([
+      ['sluice-system.anonymous', true, false],
+      ['team-a.grab', false, true],
+    ]);
+    // without a platform namespace the older one keeps the default, as before
+    const before = render(inv, { secretsDir: '/s' });
+    expect(
+      before.outcomes.find((o) => o.key === 'AINamespace/sluice-system/anonymous')?.accepted.reason,
+    ).toBe('Conflicted');
+  });
 });

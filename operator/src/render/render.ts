@@ -163,8 +163,18 @@ function renderPass(inv: Inventory, opts: RenderOptions, rejected: ReadonlyMap<s
   const shared = sharedKeys(tenants, secrets);
   for (const n of tenants) {
     const out: Record<string, string> = {};
-    const { findings, input } = renderNamespace(n, refs, secrets, out, shared, platform);
-    if (n.spec.default) {
+    const rendered = renderNamespace(n, refs, secrets, out, shared, platform);
+    const { findings } = rendered;
+    let { input } = rendered;
+    if (n.spec.default && platformNs && namespaceOf(n) !== platformNs) {
+      // with a platform namespace, only the platform decides who serves callers without credentials
+      // (a tenant admin's default would take them, or Conflict the platform's own if older)
+      findings.invalid(
+        `only an AINamespace in the platform namespace "${platformNs}" may be the default`,
+        'spec.default',
+      );
+      input = { ...input, default: false };
+    } else if (n.spec.default) {
       if (defaultOwner) findings.conflict(`${defaultOwner} is already the default namespace`);
       else defaultOwner = `AINamespace ${namespaceOf(n)}/${n.metadata.name}`;
     }
