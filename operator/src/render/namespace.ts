@@ -16,8 +16,13 @@ export interface ApiKeyHash {
   sha256: string;
 }
 
-/** SHA-256 digests of the API keys that more than one tenant lists (neither serves them). */
-export type SharedKeys = ReadonlySet<string>;
+/** SHA-256 digests of credentials more than one tenant holds (neither accepts them). */
+export interface SharedKeys {
+  /** API keys listed by two tenants */
+  apiKeys: ReadonlySet<string>;
+  /** HS256 secrets of two tenants' JWT rules: a holder of one could sign tokens naming the other */
+  hmacSecrets: ReadonlySet<string>;
+}
 
 /**
  * SHA-256 of each non-empty value of a Secret's data, computed once per data object: the operator
@@ -130,15 +135,34 @@ function tenantKeys(n: AINamespace, secrets: SecretReader, findings: Findings): 
  * tenant lost every key it had, not just the shared one.
  */
 export function sharedKeys(tenants: readonly AINamespace[], secrets: SecretReader): SharedKeys {
-  const firstOwner = new Map<string, AINamespace>();
-  const shared = new Set<string>();
+  const first = new Map<string, AINamespace>();
+  const apiKeys = new Set<string>();
+  const hmacSecrets = new Set<string>();
+  const note = (digest: string, n: AINamespace, into: Set<string>) => {
+    const owner = first.get(digest);
+    if (!owner) first.set(digest, n);
+    else if (owner !== n) into.add(digest);
+  };
   for (const n of tenants)
-    for (const { sha256 } of tenantKeys(n, secrets, new Findings())?.keys ?? []) {
-      const first = firstOwner.get(sha256);
-      if (!first) firstOwner.set(sha256, n);
-      else if (first !== n) shared.add(sha256);
-    }
-  return shared;
+    for (const { sha256 } of tenantKeys(n, secrets, new Findings())?.keys ?? []) note(sha256, n, apiKeys);
+  first.clear();
+  for (const n of tenants) {
+    const digest = hmacDigest(n, secrets, new Findings());
+    if (digest) note(digest, n, hmacSecrets);
+  }
+  return { apiKeys, hmacSecrets };
+}
+
+/**
+ * The digest of a tenant's HS256 secret (as the dataplane reads it: trimmed). Two tenants with one
+ * secret (a template's, copied to every namespace) could each sign tokens naming the other: the
+ * claim only says which tenant's key verifies the token, and both keys are the same.
+ */
+function hmacDigest(n: AINamespace, secrets: SecretReader, findings: Findings): string | undefined {
+  const ref = n.spec.match?.jwt?.secretRef;
+  if (!ref) return undefined;
+  const value = secrets.value(namespaceOf(n), ref.name, ref.key, findings, 'spec.match.jwt.secretRef');
+  return value ? sha256Hex(value.trim()) : undefined;
 }
 
 export function renderNamespace(
@@ -164,15 +188,15 @@ export function renderNamespace(
         'spec.match.apiKeys.secretRefs',
       );
     let json = list.json;
-    if (shared.size > 0 && list.keys.some((k) => shared.has(k.sha256))) {
-      const clashing = list.keys.filter((k) => shared.has(k.sha256)).map((k) => k.name);
+    if (shared.apiKeys.size > 0 && list.keys.some((k) => shared.apiKeys.has(k.sha256))) {
+      const clashing = list.keys.filter((k) => shared.apiKeys.has(k.sha256)).map((k) => k.name);
       const named = quoteSome(clashing);
       findings.leftOut(
         'KeyConflict',
         `API key ${named} ${clashing.length > 1 ? 'are also keys' : 'is also a key'} of another AINamespace, so neither serves ${clashing.length > 1 ? 'them' : 'it'} (replace it in one of them)`,
         'spec.match.apiKeys',
       );
-      json = JSON.stringify(list.keys.filter((k) => !shared.has(k.sha256)));
+      json = JSON.stringify(list.keys.filter((k) => !shared.apiKeys.has(k.sha256)));
     }
     apiKeysFile = file('apikeys.json');
     secretOut[apiKeysFile] = json;
@@ -180,7 +204,14 @@ export function renderNamespace(
 
   let jwt: NonNullable<NamespaceInput['match']>['jwt'];
   const j = spec.match?.jwt;
-  if (j) {
+  const hmac = shared.hmacSecrets.size > 0 ? hmacDigest(n, secrets, new Findings()) : undefined;
+  if (j && hmac && shared.hmacSecrets.has(hmac))
+    findings.leftOut(
+      'KeyConflict',
+      'the HS256 secret is also the secret of another AINamespace: either could sign tokens naming the other, so neither accepts tokens (give each its own secret)',
+      'spec.match.jwt.secretRef',
+    );
+  else if (j) {
     const source = (
       item: string,
       field: string,
