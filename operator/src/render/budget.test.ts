@@ -41,7 +41,7 @@ describe('output size budget', () => {
     expect(big?.accepted).toMatchObject({ ok: false, reason: 'Invalid' });
     expect(big?.accepted.message).toMatch(
       new RegExp(
-        `^its rendered data \\(\\d+ bytes\\) does not fit: the Secret the operator writes would need \\d+ bytes, over the ${OBJECT_DATA_LIMIT}-byte object limit`,
+        `^its rendered data \\(\\d+ bytes\\) does not fit: the Secret the operator writes would need \\d+ bytes, over the ${OBJECT_DATA_LIMIT}-byte object limit, so the largest objects of the namespace with the largest share are left out$`,
       ),
     );
     const small = r.outcomes.find((o) => o.key === 'AINamespace/team-a/small');
@@ -106,5 +106,32 @@ describe('output size budget', () => {
     expect(encodeData('ConfigMap', { 'config.yaml': r.configText }).bytes).toBeLessThanOrEqual(
       OBJECT_DATA_LIMIT,
     );
+  });
+
+  it('sheds the namespace holding the most first, not the single largest tenant', async () => {
+    // team-b spreads 48,000 keys over 16 AINamespaces (3,000 each); team-a has one honest tenant with
+    // 6,000: largest-object-first would have dropped team-a's tenant
+    const namespaces = [tenant('honest', { match: { apiKeys: { secretRefs: [{ name: 'honest' }] } } })];
+    const secrets: Record<string, Record<string, string>> = {
+      'team-a/p-key': { apiKey: 'a' },
+      'team-a/honest': manyKeys(6000),
+    };
+    for (let i = 0; i < 16; i++) {
+      namespaces.push(
+        tenant(`spread-${i}`, { match: { apiKeys: { secretRefs: [{ name: `k${i}` }] } } }, 'team-b'),
+      );
+      const keys: Record<string, string> = {};
+      for (let j = 0; j < 3000; j++) keys[`k${j}`] = `sk-b-${i}-${j}`;
+      secrets[`team-b/k${i}`] = keys;
+    }
+    const r = await renderChecked(
+      inventory({ providers: [provider('p')], routes: [route('r', ['p'])], namespaces, secrets }),
+      OPTS,
+    );
+    expect(r.outcomes.find((o) => o.name === 'honest')?.accepted.ok).toBe(true);
+    const shed = r.outcomes.filter((o) => !o.accepted.ok);
+    expect(shed.length).toBeGreaterThan(0);
+    expect(shed.every((o) => o.namespace === 'team-b')).toBe(true);
+    expect(encodeData('Secret', r.secretData).bytes).toBeLessThanOrEqual(OBJECT_DATA_LIMIT);
   });
 });

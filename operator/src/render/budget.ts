@@ -2,8 +2,9 @@
 // and the Secret). Without this check a render that did not fit failed only when it was written, and
 // the whole gateway froze on its last config: one tenant with a Secret of 50,000 API keys kept every
 // other tenant's changes (a revoked key, a lowered limit) from reaching the replicas. Now the objects
-// with the largest share of the object that does not fit are rejected (Accepted=False, naming the
-// sizes) and the rest is rendered again, like any other object the dataplane would refuse.
+// with the largest share of the object that does not fit (the namespace holding the most first)
+// are rejected (Accepted=False, naming the sizes) and the rest is rendered again, like any other
+// object the dataplane would refuse.
 import {
   CONFIG_KEY,
   compressText,
@@ -150,11 +151,26 @@ export function overflowOf(result: RenderResult, encoding?: SecretEncoding): Ove
  * A rejected tenant is rendered without match rules (its key list is what did not fit): its
  * callers get 401, never another tenant.
  */
+/** `Kind/namespace/name` -> namespace */
+function namespaceOfKey(owner: string): string {
+  return owner.split('/')[1] ?? '';
+}
+
 export function shedOverflow(over: Overflow, rejected: Map<string, Problem>): number {
   const ratio = over.bytes / Math.max(1, over.plain);
   let excess = over.bytes - OBJECT_DATA_LIMIT;
   let count = 0;
-  const largest = [...over.shares].sort((a, b) => b[1] - a[1]);
+  // by Kubernetes namespace first (the tenant boundary): the namespace holding the most goes first,
+  // its largest objects first. By object alone, a tenant spreading its keys over many small
+  // AINamespaces pushed out another namespace's one large but honest tenant.
+  const perNamespace = new Map<string, number>();
+  for (const [owner, share] of over.shares)
+    perNamespace.set(namespaceOfKey(owner), (perNamespace.get(namespaceOfKey(owner)) ?? 0) + share);
+  const total = (owner: string) => perNamespace.get(namespaceOfKey(owner)) ?? 0;
+  const largest = [...over.shares].sort(
+    (a, b) =>
+      total(b[0]) - total(a[0]) || namespaceOfKey(a[0]).localeCompare(namespaceOfKey(b[0])) || b[1] - a[1],
+  );
   for (const [owner, share] of largest) {
     if (excess <= 0) break;
     // an already rejected tenant's entry (its 403 rules) is what is large: render it without them
@@ -166,7 +182,7 @@ export function shedOverflow(over: Overflow, rejected: Map<string, Problem>): nu
     }
     rejected.set(owner, {
       path: 'spec',
-      message: `its rendered data (${share} bytes) does not fit: the ${over.object} the operator writes would need ${over.bytes} bytes, over the ${OBJECT_DATA_LIMIT}-byte object limit, so the objects with the largest share are left out`,
+      message: `its rendered data (${share} bytes) does not fit: the ${over.object} the operator writes would need ${over.bytes} bytes, over the ${OBJECT_DATA_LIMIT}-byte object limit, so the largest objects of the namespace with the largest share are left out`,
     });
     escalateDeny(owner, rejected);
     excess -= share * ratio;
