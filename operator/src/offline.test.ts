@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkOffline, formatIssue } from './offline.ts';
+import { checkOffline, formatIssue, readBaseConfig } from './offline.ts';
 
 const dirs: string[] = [];
 afterAll(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
@@ -104,5 +104,21 @@ spec: { match: { headers: [{ name: X-T, equals: t }] } }
     const withPlatform = await checkOffline([dir], { ...opts, platformNamespace: 'platform' });
     expect(withPlatform.issues).toEqual([]);
     expect(withPlatform.rendered?.config?.namespaces[0]?.policies).toEqual(['platform.ceiling']);
+  });
+
+  it('refuses a base config the dataplane schema rejects, naming the field', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-offline-'));
+    dirs.push(dir);
+    const file = join(dir, 'base.yaml');
+    await writeFile(file, 'server: { bodyLimitBytes: 1048576 }\nstore: { type: memory }\n');
+    expect(await readBaseConfig(file)).toEqual({
+      server: { bodyLimitBytes: 1048576 },
+      store: { type: 'memory' },
+    });
+    // before: accepted here, then every render failed with a RenderError and nothing was written
+    await writeFile(file, 'server: { bodyLimitBytes: -5 }\n');
+    await expect(readBaseConfig(file)).rejects.toThrow(
+      `${file}: server.bodyLimitBytes: Too small: expected number to be >0`,
+    );
   });
 });

@@ -3,6 +3,7 @@
 // API server would store it), then render with the operator's own renderer to check references.
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
+import { ConfigError, type SluiceConfigInput, validateConfig } from '../../dataplane/src/config/contract.ts';
 import { inventoryOf, isSluiceResource, type Manifest, readManifests } from './render/manifests.ts';
 import { renderChecked } from './render/preflight.ts';
 import type { RenderResult } from './render/render.ts';
@@ -131,5 +132,32 @@ export async function readBaseConfig(file: string | undefined): Promise<RenderOp
     throw new Error(
       `${file}: only server, store, cache, access and egress belong in a base config (found ${extra.join(', ')})`,
     );
-  return doc as RenderOptions['base'];
+  const base = doc as RenderOptions['base'];
+  checkBase(file, base);
+  return base;
+}
+
+/**
+ * Check the base config's sections with the dataplane's schema now, around a placeholder provider
+ * and route. An invalid value (a negative body limit, an unknown key, a bad egress CIDR) used to
+ * surface only as a render error on every change: the operator ran, wrote nothing, and no object's
+ * status said why; now `sluice operator` and `sluice render` refuse to start, naming the field.
+ */
+function checkBase(file: string, base: RenderOptions['base']): void {
+  try {
+    validateConfig(
+      {
+        version: 1,
+        access: base?.access ?? 'tenants',
+        ...base,
+        server: { ...base?.server, secretsDir: '/etc/sluice/secrets' },
+        providers: [{ name: 'base-config-check', type: 'mock' }],
+        routes: [{ name: 'base-config-check', backends: [{ provider: 'base-config-check' }] }],
+      } as SluiceConfigInput,
+      file,
+    );
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    throw new Error(`${file}: ${err.issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`);
+  }
 }
