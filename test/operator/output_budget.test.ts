@@ -3,21 +3,10 @@
 // forever): another tenant's key revocation never reached the replicas and no status said why. Now
 // the oversized tenant is rejected naming the sizes, and everyone else's changes keep landing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeStoredText } from '../../dataplane/src/config/load.ts';
 import type { Operator } from '../../operator/src/controller/operator.ts';
 import { type SluiceEnv, startSluiceEnv } from '../envtest/sluice_env.ts';
-import {
-  apply,
-  applySecret,
-  condition,
-  cr,
-  get,
-  OUT_NS,
-  pathOf,
-  secretPath,
-  startOperator,
-  waitFor,
-} from './helpers.ts';
+import { apply, applySecret, condition, cr, get, OUT_NS, pathOf, startOperator, waitFor } from './helpers.ts';
+import { applyProviderAndRoute, renderedKeyNames } from './tenant_outputs.ts';
 
 let env: SluiceEnv;
 let op: Operator;
@@ -34,31 +23,18 @@ afterAll(async () => {
   await env?.stop();
 });
 
-/** The key names the output Secret lists for a tenant, or undefined when it has no key list. */
-async function renderedKeys(ns: string, name: string): Promise<string[] | undefined> {
-  const s = await get<{ data?: Record<string, string> }>(env.rest, secretPath);
-  const raw = s?.data?.[`ainamespace.${ns}.${name}.apikeys.json`];
-  if (!raw) return undefined;
-  const list = JSON.parse(decodeStoredText(Buffer.from(raw, 'base64').toString('utf8'))) as Array<{
-    name: string;
-  }>;
-  return list.map((k) => k.name);
-}
-
 describe('output size budget on a real API server', () => {
   it('rejects the tenant whose keys do not fit, and another tenant’s revocation still lands', async () => {
-    await applySecret(env.rest, A, 'p-key', { apiKey: 'sk-provider' });
-    await apply(
-      env.rest,
-      cr('AIProvider', 'p', A, { type: 'openai', credentials: { apiKeySecretRef: { name: 'p-key' } } }),
-    );
-    await apply(env.rest, cr('AIRoute', 'chat', A, { backends: [{ providerRef: { name: 'p' } }] }));
+    await applyProviderAndRoute(env.rest, A);
     await applySecret(env.rest, A, 'keys', { alice: 'sk-alice', mallory: 'sk-leaked' });
     await apply(
       env.rest,
       cr('AINamespace', 'small', A, { match: { apiKeys: { secretRefs: [{ name: 'keys' }] } } }),
     );
-    await waitFor('team-a keys rendered', async () => (await renderedKeys(A, 'small'))?.length === 2);
+    await waitFor(
+      'team-a keys rendered',
+      async () => (await renderedKeyNames(env.rest, A, 'small'))?.length === 2,
+    );
 
     // 40,000 keys: about 0.5 MB as a Secret, but ~3.6 MB of name + SHA-256 entries, ~1.6 MB gzipped
     const many: Record<string, string> = {};
@@ -90,11 +66,11 @@ describe('output size budget on a real API server', () => {
     await waitFor(
       'revocation rendered',
       async () => {
-        const keys = await renderedKeys(A, 'small');
+        const keys = await renderedKeyNames(env.rest, A, 'small');
         return keys?.length === 1 && keys[0] === 'keys.alice';
       },
       30_000,
     );
-    expect(await renderedKeys(B, 'big')).toBeUndefined();
+    expect(await renderedKeyNames(env.rest, B, 'big')).toBeUndefined();
   }, 90_000);
 });

@@ -2,22 +2,10 @@
 // without policies gets the platform's, a tenant cannot list them away, and while one is broken every
 // tenant is rendered as a rejected entry (403) rather than without the platform's limits.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfigText, validateConfig } from '../../dataplane/src/config/load.ts';
 import type { Operator } from '../../operator/src/controller/operator.ts';
 import { type SluiceEnv, startSluiceEnv } from '../envtest/sluice_env.ts';
-import {
-  apply,
-  applySecret,
-  type ConfigMap,
-  cmPath,
-  condition,
-  cr,
-  get,
-  OUT_NS,
-  pathOf,
-  startOperator,
-  waitFor,
-} from './helpers.ts';
+import { apply, condition, cr, get, OUT_NS, pathOf, startOperator, waitFor } from './helpers.ts';
+import { applyProviderAndRoute, tenantEntry } from './tenant_outputs.ts';
 
 let env: SluiceEnv;
 let op: Operator;
@@ -34,29 +22,16 @@ afterAll(async () => {
   await env?.stop();
 });
 
-async function tenantEntry(name: string) {
-  const cm = await get<ConfigMap>(env.rest, cmPath);
-  const text = cm?.data?.['config.yaml'];
-  return text
-    ? validateConfig(parseConfigText(text, 'config.yaml')).namespaces.find((n) => n.name === name)
-    : undefined;
-}
-
 describe('platform policies on a real API server', () => {
   it('apply to a tenant without policies, and a broken one fails the tenant closed', async () => {
-    await applySecret(env.rest, A, 'p-key', { apiKey: 'sk-provider' });
-    await apply(
-      env.rest,
-      cr('AIProvider', 'p', A, { type: 'openai', credentials: { apiKeySecretRef: { name: 'p-key' } } }),
-    );
-    await apply(env.rest, cr('AIRoute', 'chat', A, { backends: [{ providerRef: { name: 'p' } }] }));
+    await applyProviderAndRoute(env.rest, A);
     await apply(env.rest, cr('AIPolicy', 'ceiling', PLATFORM, { budget: { usd: 50, window: 'month' } }));
     await apply(
       env.rest,
       cr('AINamespace', 'free', A, { match: { headers: [{ name: 'X-Team', equals: 'a' }] } }),
     );
     const entry = await waitFor('tenant rendered with the platform policy', async () => {
-      const n = await tenantEntry('team-a.free');
+      const n = await tenantEntry(env.rest, 'team-a.free');
       return n?.policies.includes('platform.ceiling') && n;
     });
     expect(entry).toMatchObject({ policies: ['platform.ceiling'], routes: ['team-a.chat'] });
@@ -71,7 +46,7 @@ describe('platform policies on a real API server', () => {
       }),
     );
     const rejected = await waitFor('tenant rejected', async () => {
-      const n = await tenantEntry('team-a.free');
+      const n = await tenantEntry(env.rest, 'team-a.free');
       return n?.rejected ? n : undefined;
     });
     expect(rejected.rejected).toBe(
