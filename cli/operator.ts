@@ -23,6 +23,8 @@ options:
   --dataplane-namespace NS  where dataplane replicas keep their Leases (default: the output namespace)
   --secrets-dir DIR         where dataplanes mount the rendered Secret (default: /etc/sluice/secrets)
   --base-config FILE        server/store/cache sections for the rendered config (YAML)
+  --platform-namespace NS   every AIPolicy in NS applies to every AINamespace, on top of its own
+                            (limits tenant admins cannot remove; NS must be watched)
   --owner-deployment NAME   make this Deployment (in the output namespace) own the rendered objects
   --leader-elect            elect one active replica with a Lease (run several for availability)
   --lease-name NAME         leader election Lease (default: sluice-operator)
@@ -49,6 +51,7 @@ export const operatorCommand: Command = {
         'secret-refresh': { type: 'string' },
         'secrets-dir': { type: 'string' },
         'base-config': { type: 'string' },
+        'platform-namespace': { type: 'string' },
         'owner-deployment': { type: 'string' },
         'leader-elect': { type: 'boolean' },
         'lease-name': { type: 'string' },
@@ -86,6 +89,16 @@ export const operatorCommand: Command = {
         return 2;
       }
     }
+    const watched = values.namespaces
+      ?.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    const platform = values['platform-namespace'] || undefined;
+    if (platform && watched && !watched.includes(platform)) {
+      // its policies would never be seen, and every tenant would run without them
+      console.error(`sluice operator: --platform-namespace ${platform} must be one of --namespaces`);
+      return 2;
+    }
     const leaseMs = durations['leader-elect-lease-duration'];
     const renewMs = durations['leader-elect-renew-deadline'];
     // as in client-go: a leader must give up before a standby may take over
@@ -114,10 +127,7 @@ export const operatorCommand: Command = {
     const op = new Operator({
       kc,
       log,
-      namespaces: values.namespaces
-        ?.split(',')
-        .map((s) => s.trim())
-        .filter(Boolean),
+      namespaces: watched,
       outputNamespace,
       configMapName: values['config-map'],
       secretName: values.secret,
@@ -129,6 +139,7 @@ export const operatorCommand: Command = {
       secretRefreshMs: durations['secret-refresh'],
       secretsDir: values['secrets-dir'],
       base: await readBaseConfig(values['base-config']),
+      platformNamespace: platform,
       owner,
       leaderElect: values['leader-elect'] ?? false,
       leaseName: values['lease-name'],

@@ -20,6 +20,7 @@ options:
       --secrets-out DIR   also write the rendered Secret's files (credentials, API-key hashes) to DIR
       --assume-secrets    render even when referenced Secrets are not in the manifests
       --base-config FILE  server/store/cache sections to include (YAML)
+      --platform-namespace NS  every AIPolicy of NS applies to every AINamespace (as the operator's flag)
 
 Exit code 1 when an object is invalid or is left out of the config (problems go to stderr).`;
 
@@ -35,6 +36,7 @@ export const renderCommand: Command = {
         'secrets-out': { type: 'string' },
         'assume-secrets': { type: 'boolean' },
         'base-config': { type: 'string' },
+        'platform-namespace': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -47,6 +49,7 @@ export const renderCommand: Command = {
       secretsDir: values['secrets-dir'] ?? '/etc/sluice/secrets',
       assumeSecrets: values['assume-secrets'] ?? false,
       base: await readBaseConfig(values['base-config']),
+      platformNamespace: values['platform-namespace'] || undefined,
     });
     for (const issue of result.issues) console.error(formatIssue(issue));
     const r = result.rendered;

@@ -3,12 +3,13 @@
 import { parseArgs } from 'node:util';
 import { checkOffline, formatIssue } from '../operator/src/offline.ts';
 
-export const VALIDATE_CRS_HELP = `usage: sluice validate -f DIR|FILE... [-n NAMESPACE] [--assume-secrets]
+export const VALIDATE_CRS_HELP = `usage: sluice validate -f DIR|FILE... [-n NAMESPACE] [--assume-secrets] [--platform-namespace NS]
 
 Checks AIProvider, AIRoute, AINamespace and AIPolicy manifests against the CRD schemas (types,
 required fields, enums, bounds, patterns and all CEL rules) and their references (providers, routes,
 policies, Secrets), as the cluster would. Prints "SOURCE: Kind ns/name: path.to.field: message" per
-problem, or "N objects ok".`;
+problem, or "N objects ok". --platform-namespace applies every AIPolicy of NS to every AINamespace,
+as the operator's flag of that name does.`;
 
 export async function validateCrs(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -17,6 +18,7 @@ export async function validateCrs(argv: string[]): Promise<number> {
       filename: { type: 'string', short: 'f', multiple: true },
       namespace: { type: 'string', short: 'n' },
       'assume-secrets': { type: 'boolean' },
+      'platform-namespace': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -28,6 +30,7 @@ export async function validateCrs(argv: string[]): Promise<number> {
     namespace: values.namespace ?? 'default',
     secretsDir: '/etc/sluice/secrets',
     assumeSecrets: values['assume-secrets'] ?? false,
+    platformNamespace: values['platform-namespace'] || undefined,
   });
   for (const issue of result.issues) console.error(formatIssue(issue));
   if (result.issues.length) return 1;

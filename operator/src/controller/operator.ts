@@ -42,6 +42,8 @@ export interface OperatorOptions {
   /** where dataplanes mount the rendered Secret */
   secretsDir?: string;
   base?: RenderOptions['base'];
+  /** every AIPolicy in this namespace applies to every tenant (RenderOptions.platformNamespace) */
+  platformNamespace?: string;
   owner?: OwnerReference;
   fieldManager?: string;
   leaderElect?: boolean;
@@ -144,7 +146,11 @@ export class Operator {
           fieldManager,
           owner: o.owner,
         },
-        render: { secretsDir: o.secretsDir ?? '/etc/sluice/secrets', base: o.base },
+        render: {
+          secretsDir: o.secretsDir ?? '/etc/sluice/secrets',
+          base: o.base,
+          platformNamespace: o.platformNamespace,
+        },
       },
     );
     if (o.leaderElect) {
@@ -203,7 +209,7 @@ export class Operator {
     const key = `${source}/${ns}/${name}`;
     const gen = obj.metadata.generation ?? 0;
     if (kind === 'delete') this.#generations.delete(key);
-    else if (kind === 'update' && this.#generations.get(key) === gen) {
+    else if (kind === 'update' && this.#generations.get(key) === gen && !obj.metadata.deletionTimestamp) {
       // a status or metadata-only change: the spec is the same, only make sure the status is right
       sq.add(`status/${key}`);
       return;

@@ -3,8 +3,11 @@
 // is written, so an operator restart or a no-op change causes no churn (resourceVersion stays).
 import { APPLY_PATCH, isNotFound, type KubeRest, PARTIAL_METADATA } from '../../../kube/kube_rest.ts';
 import { CONFIG_HASH_ANNOTATION } from '../../../kube/replica_lease.ts';
-import { CONFIG_KEY, contentHash, type Encoded, encodeData } from '../render/encode.ts';
+import { SecretEncoding } from '../render/budget.ts';
+import { CONFIG_KEY, contentHash, encodeData } from '../render/encode.ts';
 import type { RenderResult } from '../render/render.ts';
+
+export { SecretEncoding };
 
 export const CONTENT_HASH_ANNOTATION = 'gateway.sluice.dev/content-hash';
 export const MANAGED_BY = 'sluice-operator';
@@ -67,31 +70,6 @@ async function apply(
     // the answer is the whole object (the 850 KB config, the key lists): only its metadata is read
     accept: PARTIAL_METADATA,
   });
-}
-
-/**
- * The Secret's data as last encoded. At 10,000 API keys it is over the plain budget, so encoding it
- * gzips its largest key list; when every value is the same text as last time (nearly every render:
- * key lists are kept per Secret version), the last encoding is reused.
- */
-export class SecretEncoding {
-  #data: Record<string, string> | undefined;
-  #encoded: Encoded | undefined;
-
-  of(what: string, data: Record<string, string>): Encoded {
-    const last = this.#data;
-    const keys = Object.keys(data);
-    if (
-      this.#encoded &&
-      last &&
-      keys.length === Object.keys(last).length &&
-      keys.every((k) => last[k] === data[k])
-    )
-      return this.#encoded;
-    this.#encoded = encodeData(what, data);
-    this.#data = data;
-    return this.#encoded;
-  }
 }
 
 /** Apply the Secret first: a config that names new secret files should find them when it lands. */

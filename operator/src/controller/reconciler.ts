@@ -23,7 +23,7 @@ import type { EventRecorder } from './events.ts';
 import type { Informer } from './informers.ts';
 import { LastAccepted } from './last_accepted.ts';
 import type { OperatorMetrics } from './metrics.ts';
-import { type OutputOptions, SecretEncoding, writeOutputs } from './outputs.ts';
+import { type OutputOptions, writeOutputs } from './outputs.ts';
 import {
   type LeaseObject,
   liveReplicas,
@@ -39,7 +39,7 @@ import { summarize } from './summary.ts';
 import type { WorkQueue } from './workqueue.ts';
 
 export interface SecretObject {
-  metadata: { name?: string; namespace?: string; resourceVersion?: string };
+  metadata: { name?: string; namespace?: string; resourceVersion?: string; deletionTimestamp?: string };
   data?: Record<string, string>;
 }
 
@@ -91,7 +91,6 @@ export class Reconciler {
   readonly #lastAccepted = new LastAccepted();
   /** kept between renders so one change costs about one object (render/reuse.ts) */
   readonly #reuse = new RenderReuse();
-  readonly #secretEncoding = new SecretEncoding();
   /** each referenced Secret decoded once per resourceVersion (its API-key hashes hang off it) */
   readonly #decoded = new Map<string, { version: string; entries: SecretEntries }>();
   readonly #rest: KubeRest;
@@ -156,13 +155,16 @@ export class Reconciler {
 
   #inventory(secretsRead: Set<string>): Inventory {
     const c = this.#caches;
-    const list = <T>(inf: Informer<Resource<unknown>>) => inf.list() as unknown as T[];
+    // an object being deleted (held by a finalizer) is gone for the gateway: deleting an AINamespace
+    // or a Secret of API keys revokes them now, not when some other controller lets go of it
+    const list = <T>(inf: Informer<Resource<unknown>>) =>
+      inf.list().filter((o) => !o.metadata.deletionTimestamp) as unknown as T[];
     const secrets = {
       get: (key: string): SecretEntries | undefined => {
         secretsRead.add(key);
         const [ns = '', name = ''] = key.split('/');
         const s = c.secrets.get(ns, name);
-        if (!s) return undefined;
+        if (!s || s.metadata.deletionTimestamp) return undefined;
         const version = s.metadata.resourceVersion;
         const known = this.#decoded.get(key);
         if (version && known?.version === version) return known.entries;
@@ -212,7 +214,7 @@ export class Reconciler {
       const served = new Map(rendered.filter((o) => o.accepted.ok).map((o) => [o.key, o.generation]));
       this.#revision = nextRevision(this.#revision, result.configText, served);
       result = stampResult(result, this.#revision);
-      const report = await writeOutputs(this.#rest, result, this.#o.output, this.#secretEncoding);
+      const report = await writeOutputs(this.#rest, result, this.#o.output, this.#reuse.secretEncoding);
       this.#metrics.renderedBytes.set({ object: 'configmap' }, report.configMapBytes);
       this.#metrics.renderedBytes.set({ object: 'secret' }, report.secretBytes);
       if (report.secretWritten) {

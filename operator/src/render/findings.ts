@@ -4,7 +4,15 @@
 // Accepted saying so, and ResolvedRefs=False names the reference.
 import type { Outcome, Problem, Verdict } from './types.ts';
 
-export type RefReason = 'RefNotFound' | 'RefNotAccepted' | 'SecretNotFound' | 'SecretKeyNotFound';
+export type RefReason =
+  | 'RefNotFound'
+  | 'RefNotAccepted'
+  | 'SecretNotFound'
+  | 'SecretKeyNotFound'
+  /** an API key of the tenant's Secrets is also another tenant's: neither serves it */
+  | 'KeyConflict'
+  /** a Secret entry that cannot be an API key (a line break: a file of keys as one entry) */
+  | 'InvalidApiKey';
 
 const MAX_MESSAGE = 2000;
 
@@ -34,7 +42,7 @@ export class Findings {
     this.#leftOut.push({ reason, message, path });
   }
 
-  /** the object clashes with another one (two defaults, one API key in two tenants) */
+  /** the object clashes with another one (two defaults, header rules that overlap) */
   conflict(message: string, path = 'spec'): void {
     this.#conflicts.push({ path, message });
   }

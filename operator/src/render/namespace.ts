@@ -8,7 +8,7 @@ import type { Rendered } from './provider.ts';
 import type { RefIndex } from './refs.ts';
 import { renderHeaderMatch } from './route.ts';
 import { type SecretReader, secretFileName, sha256Hex } from './secrets.ts';
-import { dataplaneName, keyOf, type NamespaceInput, namespaceOf, type SecretEntries } from './types.ts';
+import { dataplaneName, type NamespaceInput, namespaceOf, type SecretEntries } from './types.ts';
 import { compact } from './util.ts';
 
 export interface ApiKeyHash {
@@ -16,8 +16,13 @@ export interface ApiKeyHash {
   sha256: string;
 }
 
-/** sha256 -> owning AINamespace key, to refuse one API key in two tenants. */
-export type KeyOwners = Map<string, { owner: string; label: string }>;
+/** SHA-256 digests of credentials more than one tenant holds (neither accepts them). */
+export interface SharedKeys {
+  /** API keys listed by two tenants */
+  apiKeys: ReadonlySet<string>;
+  /** HS256 secrets of two tenants' JWT rules: a holder of one could sign tokens naming the other */
+  hmacSecrets: ReadonlySet<string>;
+}
 
 /**
  * SHA-256 of each non-empty value of a Secret's data, computed once per data object: the operator
@@ -25,13 +30,26 @@ export type KeyOwners = Map<string, { owner: string; label: string }>;
  * changes, not on every render.
  */
 const hashed = new WeakMap<SecretEntries, Map<string, string>>();
+/**
+ * A value with a line break or another control character can never arrive in a header, so it is
+ * no key: typically a file of keys, one per line, stored as one entry (`--from-file`), which
+ * used to be hashed whole and accepted while none of its keys worked.
+ */
+function fitsAHeader(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f) return false;
+  }
+  return true;
+}
+const UNUSABLE = '';
 function hashesOf(data: SecretEntries): Map<string, string> {
   let out = hashed.get(data);
   if (!out) {
     out = new Map();
     for (const [entry, raw] of Object.entries(data)) {
       const value = raw.trim();
-      if (value) out.set(entry, sha256Hex(value));
+      if (value) out.set(entry, fitsAHeader(value) ? sha256Hex(value) : UNUSABLE);
     }
     hashed.set(data, out);
   }
@@ -44,6 +62,8 @@ interface KeyList {
   /** and the secretRefs' names (they label the keys) */
   names: string;
   keys: ApiKeyHash[];
+  /** entries that cannot be keys (fitsAHeader), as <secret>.<entry> */
+  unusable: string[];
   json: string;
 }
 
@@ -64,18 +84,85 @@ function apiKeyList(n: AINamespace, sources: ReadonlyArray<SecretEntries | undef
   )
     return known;
   const keys: ApiKeyHash[] = [];
+  // one key listed twice by the same tenant (the old and the new Secret during a rotation, or two
+  // entries of one Secret) is listed once, under its first name: the dataplane refuses a key that
+  // appears twice in its table, and the tenant was rejected for clashing with itself
+  const seen = new Set<string>();
+  const unusable: string[] = [];
   refs.forEach((ref, i) => {
     const data = sources[i];
     if (!data) return;
     const hashes = hashesOf(data);
     for (const entry of Object.keys(data).sort()) {
       const sha256 = hashes.get(entry);
-      if (sha256) keys.push({ name: `${ref.name}.${entry}`, sha256 });
+      if (sha256 === UNUSABLE) unusable.push(`${ref.name}.${entry}`);
+      if (!sha256 || seen.has(sha256)) continue;
+      seen.add(sha256);
+      keys.push({ name: `${ref.name}.${entry}`, sha256 });
     }
   });
-  const list = { sources, names, keys, json: JSON.stringify(keys) };
+  const list = { sources, names, keys, unusable, json: JSON.stringify(keys) };
   keyLists.set(n, list);
   return list;
+}
+
+/** Up to ten names, quoted, and how many more. */
+function quoteSome(names: readonly string[]): string {
+  const some = names.slice(0, 10).map((n) => `"${n}"`);
+  return names.length > 10 ? `${some.join(', ')} and ${names.length - 10} more` : some.join(', ');
+}
+
+/** The platform's AIPolicies, which apply to every tenant (RenderOptions.platformNamespace). */
+export interface PlatformPolicies {
+  namespace: string;
+  names: readonly string[];
+}
+
+function tenantKeys(n: AINamespace, secrets: SecretReader, findings: Findings): KeyList | undefined {
+  const refs = n.spec.match?.apiKeys?.secretRefs;
+  if (!refs) return undefined;
+  const ns = namespaceOf(n);
+  const sources = refs.map((ref, i) =>
+    secrets.entries(ns, ref.name, findings, `spec.match.apiKeys.secretRefs[${i}].name`),
+  );
+  return apiKeyList(n, sources);
+}
+
+/**
+ * The API keys listed by more than one tenant. Such a key is served by neither, and both keep their
+ * other keys: when the older tenant kept it, a tenant that learnt another's key could add it to its
+ * own Secret and be served the other tenant's callers (their prompts on its routes), and the newer
+ * tenant lost every key it had, not just the shared one.
+ */
+export function sharedKeys(tenants: readonly AINamespace[], secrets: SecretReader): SharedKeys {
+  const first = new Map<string, AINamespace>();
+  const apiKeys = new Set<string>();
+  const hmacSecrets = new Set<string>();
+  const note = (digest: string, n: AINamespace, into: Set<string>) => {
+    const owner = first.get(digest);
+    if (!owner) first.set(digest, n);
+    else if (owner !== n) into.add(digest);
+  };
+  for (const n of tenants)
+    for (const { sha256 } of tenantKeys(n, secrets, new Findings())?.keys ?? []) note(sha256, n, apiKeys);
+  first.clear();
+  for (const n of tenants) {
+    const digest = hmacDigest(n, secrets, new Findings());
+    if (digest) note(digest, n, hmacSecrets);
+  }
+  return { apiKeys, hmacSecrets };
+}
+
+/**
+ * The digest of a tenant's HS256 secret (as the dataplane reads it: trimmed). Two tenants with one
+ * secret (a template's, copied to every namespace) could each sign tokens naming the other: the
+ * claim only says which tenant's key verifies the token, and both keys are the same.
+ */
+function hmacDigest(n: AINamespace, secrets: SecretReader, findings: Findings): string | undefined {
+  const ref = n.spec.match?.jwt?.secretRef;
+  if (!ref) return undefined;
+  const value = secrets.value(namespaceOf(n), ref.name, ref.key, findings, 'spec.match.jwt.secretRef');
+  return value ? sha256Hex(value.trim()) : undefined;
 }
 
 export function renderNamespace(
@@ -83,35 +170,48 @@ export function renderNamespace(
   refs: RefIndex,
   secrets: SecretReader,
   secretOut: Record<string, string>,
-  keyOwners: KeyOwners,
+  shared: SharedKeys,
+  platform?: PlatformPolicies,
 ): Rendered<NamespaceInput> {
   const findings = new Findings();
   const ns = namespaceOf(n);
   const { spec } = n;
-  const self = keyOf('AINamespace', n);
   const file = (item: string) => secretFileName('ainamespace', ns, n.metadata.name, item);
 
   let apiKeysFile: string | undefined;
-  if (spec.match?.apiKeys) {
-    const sources = spec.match.apiKeys.secretRefs.map((ref, i) =>
-      secrets.entries(ns, ref.name, findings, `spec.match.apiKeys.secretRefs[${i}].name`),
-    );
-    const list = apiKeyList(n, sources);
-    for (const { name: label, sha256 } of list.keys) {
-      const owner = keyOwners.get(sha256);
-      if (owner && owner.owner !== self)
-        findings.conflict(
-          `API key "${label}" is also a key of ${owner.owner.replace(/^AINamespace\//, 'AINamespace ')}`,
-        );
-      else keyOwners.set(sha256, { owner: self, label });
+  const list = tenantKeys(n, secrets, findings);
+  if (list) {
+    if (list.unusable.length > 0)
+      findings.leftOut(
+        'InvalidApiKey',
+        `Secret entries ${quoteSome(list.unusable)} hold a line break or control character, which no client can send: each entry is one API key (--from-literal=NAME=KEY, not a file of keys)`,
+        'spec.match.apiKeys.secretRefs',
+      );
+    let json = list.json;
+    if (shared.apiKeys.size > 0 && list.keys.some((k) => shared.apiKeys.has(k.sha256))) {
+      const clashing = list.keys.filter((k) => shared.apiKeys.has(k.sha256)).map((k) => k.name);
+      const named = quoteSome(clashing);
+      findings.leftOut(
+        'KeyConflict',
+        `API key ${named} ${clashing.length > 1 ? 'are also keys' : 'is also a key'} of another AINamespace, so neither serves ${clashing.length > 1 ? 'them' : 'it'} (replace it in one of them)`,
+        'spec.match.apiKeys',
+      );
+      json = JSON.stringify(list.keys.filter((k) => !shared.apiKeys.has(k.sha256)));
     }
     apiKeysFile = file('apikeys.json');
-    secretOut[apiKeysFile] = list.json;
+    secretOut[apiKeysFile] = json;
   }
 
   let jwt: NonNullable<NamespaceInput['match']>['jwt'];
   const j = spec.match?.jwt;
-  if (j) {
+  const hmac = shared.hmacSecrets.size > 0 ? hmacDigest(n, secrets, new Findings()) : undefined;
+  if (j && hmac && shared.hmacSecrets.has(hmac))
+    findings.leftOut(
+      'KeyConflict',
+      'the HS256 secret is also the secret of another AINamespace: either could sign tokens naming the other, so neither accepts tokens (give each its own secret)',
+      'spec.match.jwt.secretRef',
+    );
+  else if (j) {
     const source = (
       item: string,
       field: string,
@@ -136,12 +236,22 @@ export function renderNamespace(
     });
   }
 
+  // a listed route that is missing or not accepted is left out of the list (Accepted, ResolvedRefs
+  // False naming it): the tenant may use less, never more, and its other routes keep serving.
+  // Rejecting the tenant instead turned the platform's deletion of one route into a 403 for every
+  // request of every tenant that listed it.
   const routes = spec.routes
-    ? spec.routes.map((r, i) => refs.resolve('AIRoute', ns, r, findings, `spec.routes[${i}]`) ?? '')
+    ? spec.routes.flatMap((r, i) => {
+        const c = refs.check('AIRoute', ns, r);
+        if (!('problem' in c)) return [c.dataplaneName];
+        findings.leftOut(c.reason, c.problem, `spec.routes[${i}]`);
+        return [];
+      })
     : refs.acceptedIn('AIRoute', ns);
   const policies = (spec.policies ?? []).map(
     (p, i) => refs.resolve('AIPolicy', ns, p, findings, `spec.policies[${i}]`) ?? '',
   );
+  policies.push(...platformPolicies(ns, spec.policies ?? [], refs, findings, platform));
 
   const input: NamespaceInput = compact({
     name: dataplaneName(ns, n.metadata.name),
@@ -174,4 +284,31 @@ export function renderNamespace(
       : undefined,
   });
   return { findings, input };
+}
+
+/**
+ * The platform's policies for a tenant: all of them, after its own. One that is not usable fails the
+ * tenant closed (it would otherwise run without the platform's limits), naming the policy.
+ */
+function platformPolicies(
+  ns: string,
+  own: readonly string[],
+  refs: RefIndex,
+  findings: Findings,
+  platform: PlatformPolicies | undefined,
+): string[] {
+  if (!platform) return [];
+  const out: string[] = [];
+  for (const name of platform.names) {
+    if (ns === platform.namespace && own.includes(name)) continue;
+    const r = refs.check('AIPolicy', platform.namespace, name);
+    if ('problem' in r)
+      findings.ref(
+        r.reason,
+        `platform ${r.problem.replace(`"${name}"`, `"${platform.namespace}/${name}"`)}`,
+        'spec.policies',
+      );
+    else out.push(r.dataplaneName);
+  }
+  return out;
 }

@@ -59,4 +59,48 @@ describe('preflight', () => {
     ]);
     expect(Object.keys(r.secretData).some((k) => k.includes('badkey'))).toBe(false);
   });
+
+  it('lists a key once when a tenant lists it twice (a rotation overlap), instead of rejecting the tenant', async () => {
+    const inv = inventory({
+      ...base,
+      namespaces: [
+        tenant('rotating', { match: { apiKeys: { secretRefs: [{ name: 'old' }, { name: 'new' }] } } }),
+      ],
+      secrets: {
+        'team-a/p-key': { apiKey: 'k' },
+        // the new Secret carries the key still in use plus its successor; the old one two copies
+        'team-a/old': { current: 'sk-current', copy: 'sk-current' },
+        'team-a/new': { current: 'sk-current', next: 'sk-next' },
+      },
+    });
+    const r = await renderChecked(inv, OPTS);
+    // before: "the dataplane rejects match.apiKeys: key "new.current" is also listed by namespace
+    // "team-a.rotating"", and the tenant's callers all got 401
+    expect(r.outcomes.filter((o) => !o.accepted.ok)).toEqual([]);
+    const list = JSON.parse(r.secretData['ainamespace.team-a.rotating.apikeys.json'] ?? '[]');
+    expect(list.map((k: { name: string }) => k.name)).toEqual(['old.copy', 'new.next']);
+  });
+
+  it('reports a Secret entry holding several keys (a file of keys), instead of accepting a key none can send', async () => {
+    const inv = inventory({
+      ...base,
+      namespaces: [tenant('t', { match: { apiKeys: { secretRefs: [{ name: 'ks' }] } } })],
+      secrets: {
+        'team-a/p-key': { apiKey: 'k' },
+        // kubectl create secret generic ks --from-file=keys.txt --from-literal=carol=sk-carol
+        'team-a/ks': { 'keys.txt': 'sk-alice\nsk-bob\n', carol: 'sk-carol' },
+      },
+    });
+    const r = await renderChecked(inv, OPTS);
+    const t = r.outcomes.find((o) => o.name === 't');
+    expect(t?.accepted.ok).toBe(true);
+    expect(t?.resolvedRefs).toEqual({
+      ok: false,
+      reason: 'InvalidApiKey',
+      message:
+        'Secret entries "ks.keys.txt" hold a line break or control character, which no client can send: each entry is one API key (--from-literal=NAME=KEY, not a file of keys)',
+    });
+    const list = JSON.parse(r.secretData['ainamespace.team-a.t.apikeys.json'] ?? '[]');
+    expect(list.map((k: { name: string }) => k.name)).toEqual(['ks.carol']);
+  });
 });

@@ -7,6 +7,7 @@
 // to one route loads about one route; see loadable.ts for why the verdict is still a fresh load's).
 // Objects whose entries fail are rejected and the render repeats.
 import { loadableIssues } from '../../../dataplane/src/config/contract.ts';
+import { overflowOf, shedOverflow } from './budget.ts';
 import { blame, type RenderResult, render } from './render.ts';
 import type { Inventory, Problem, RenderOptions } from './types.ts';
 
@@ -20,7 +21,12 @@ export async function renderChecked(inv: Inventory, opts: RenderOptions): Promis
     const issues = opts.reuse
       ? await opts.reuse.preflight.issues(result.config, result.secretData)
       : await loadableIssues(result.config, result.secretData);
-    if (issues.length === 0) return result;
+    if (issues.length === 0) {
+      // loadable, but it must also fit the ConfigMap and Secret (budget.ts)
+      const over = overflowOf(result, opts.reuse?.secretEncoding);
+      if (!over || shedOverflow(over, rejected) === 0) return result;
+      continue;
+    }
     const before = rejected.size;
     blame(issues, result.owners, rejected);
     if (rejected.size === before) return result; // nothing more to blame: write it and let status say why

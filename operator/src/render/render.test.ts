@@ -195,7 +195,7 @@ describe('render', () => {
     expect(a.hash).toMatch(/^[0-9a-f]{16}$/);
   });
 
-  it('keeps the older tenant on conflicts: a second default, or the same API key twice', () => {
+  it('keeps the older tenant on a second default; an API key in two tenants is served by neither', () => {
     const inv = inventory({
       providers: [provider('p')],
       routes: [route('r', ['p'])],
@@ -218,10 +218,21 @@ describe('render', () => {
       reason: 'Conflicted',
       message: 'AINamespace team-a/first is already the default namespace',
     });
-    expect(outcome(r, 'AINamespace/team-a/keys-a')?.accepted.ok).toBe(true);
-    expect(outcome(r, 'AINamespace/team-a/keys-b')?.accepted.message).toBe(
-      'API key "kb.two" is also a key of AINamespace team-a/keys-a',
-    );
+    // both stay accepted without the shared key, and both say so (ResolvedRefs=False, KeyConflict)
+    expect(outcome(r, 'AINamespace/team-a/keys-a')?.resolvedRefs).toEqual({
+      ok: false,
+      reason: 'KeyConflict',
+      message:
+        'API key "ka.one" is also a key of another AINamespace, so neither serves it (replace it in one of them)',
+    });
+    expect(outcome(r, 'AINamespace/team-a/keys-b')?.accepted).toEqual({
+      ok: true,
+      reason: 'AcceptedWithoutUnresolved',
+      message:
+        'rendered into the dataplane config as team-a.keys-b without spec.match.apiKeys: API key "kb.two" is also a key of another AINamespace, so neither serves it (replace it in one of them)',
+    });
+    expect(r.secretData['ainamespace.team-a.keys-a.apikeys.json']).toBe('[]');
+    expect(r.secretData['ainamespace.team-a.keys-b.apikeys.json']).toBe('[]');
   });
 
   it('a tenant with a missing policy is not accepted (fail closed), and one without routes gets its namespace routes', () => {

@@ -15,7 +15,7 @@ import {
 } from '../../../dataplane/src/config/contract.ts';
 import { configJson } from './encode.ts';
 import { Findings } from './findings.ts';
-import { type KeyOwners, renderNamespace } from './namespace.ts';
+import { renderNamespace, sharedKeys } from './namespace.ts';
 import { renderPolicy } from './policy.ts';
 import { renderProvider } from './provider.ts';
 import { RefIndex } from './refs.ts';
@@ -68,6 +68,9 @@ interface Pass {
   emptyReason?: string;
 }
 
+/** the longest name the dataplane's config takes (dataplane/src/config/schema_shared.ts) */
+const NAME_MAX = 253;
+
 function creation(o: { metadata: { creationTimestamp?: string | Date } }): number {
   const t = o.metadata.creationTimestamp;
   return t ? new Date(t).getTime() : 0;
@@ -101,6 +104,12 @@ function renderPass(inv: Inventory, opts: RenderOptions, rejected: ReadonlyMap<s
     const why = rejected.get(key);
     if (why) findings.invalid(why.message, why.path);
     const ns = namespaceOf(obj);
+    const tooLong = dataplaneName(ns, obj.metadata.name).length - NAME_MAX;
+    if (tooLong > 0)
+      findings.invalid(
+        `the dataplane names it "<namespace>.<name>", at most ${NAME_MAX} characters: ${tooLong} too many`,
+        'metadata.name',
+      );
     const outcome = findings.outcome({
       key,
       kind,
@@ -133,8 +142,8 @@ function renderPass(inv: Inventory, opts: RenderOptions, rejected: ReadonlyMap<s
     const { findings, input } = renderPolicy(p, refs);
     record('AIPolicy', p, findings, input, {}, 'policies');
   }
-  // oldest first: an older tenant keeps its default flag and its API keys when a newer one clashes
-  const keyOwners: KeyOwners = new Map();
+  // oldest first: an older tenant keeps its default flag and its header claims when a newer one
+  // clashes; an API key two tenants list is served by neither (namespace.ts, sharedKeys)
   const claims = new HeaderTenants<string>();
   let defaultOwner: string | undefined;
   // creation times have one-second resolution: within a second, a tenant already serving (Accepted
@@ -142,16 +151,38 @@ function renderPass(inv: Inventory, opts: RenderOptions, rejected: ReadonlyMap<s
   const tenants = byNamespaceName(inv.namespaces).sort(
     (a, b) => creation(a) - creation(b) || Number(isServing(b)) - Number(isServing(a)),
   );
+  const platformNs = opts.platformNamespace;
+  const platform = platformNs
+    ? {
+        namespace: platformNs,
+        names: byNamespaceName(inv.policies.filter((p) => namespaceOf(p) === platformNs)).map(
+          (p) => p.metadata.name,
+        ),
+      }
+    : undefined;
+  const shared = sharedKeys(tenants, secrets);
   for (const n of tenants) {
     const out: Record<string, string> = {};
-    const { findings, input } = renderNamespace(n, refs, secrets, out, keyOwners);
-    if (n.spec.default) {
+    const rendered = renderNamespace(n, refs, secrets, out, shared, platform);
+    const { findings } = rendered;
+    let { input } = rendered;
+    if (n.spec.default && platformNs && namespaceOf(n) !== platformNs) {
+      // with a platform namespace, only the platform decides who serves callers without credentials
+      // (a tenant admin's default would take them, or Conflict the platform's own if older)
+      findings.invalid(
+        `only an AINamespace in the platform namespace "${platformNs}" may be the default`,
+        'spec.default',
+      );
+      input = { ...input, default: false };
+    } else if (n.spec.default) {
       if (defaultOwner) findings.conflict(`${defaultOwner} is already the default namespace`);
       else defaultOwner = `AINamespace ${namespaceOf(n)}/${n.metadata.name}`;
     }
     const claimed = claimHeaders(claims, n, input, findings);
     const outcome = record('AINamespace', n, findings, input, out, 'namespaces');
-    const deny = outcome.accepted.ok ? undefined : denyEntry(input, outcome, claimed, rejected);
+    // a name the dataplane cannot take cannot carry a rejected entry either (its callers get 401)
+    const nameless = outcome.dataplaneName.length > NAME_MAX;
+    const deny = outcome.accepted.ok || nameless ? undefined : denyEntry(input, outcome, claimed, rejected);
     if (deny) {
       // only the files its remaining match rules read (none once it is rendered without them)
       const used = JSON.stringify(deny.match);

@@ -61,7 +61,7 @@ describe('render with what the operator keeps between renders', () => {
       ['a provider lost its Secret', () => delete secrets['team-a/q-key']],
       ['the Secret is back', () => (secrets['team-a/q-key'] = { apiKey: 'sk-q2' })],
       ['a key Secret rotated', () => (secrets['team-a/keys-b'] = keys('b2', 50))],
-      // one key in two tenants: the newer tenant is rejected, with the kept key lists too
+      // one key in two tenants: neither serves it, with the kept key lists too
       ['a key clash', () => (secrets['team-a/keys-b'] = { ...keys('b2', 50), stolen: 'a-7' })],
       ['a route removed', () => routes.splice(1, 1)],
     ];
@@ -73,7 +73,7 @@ describe('render with what the operator keeps between renders', () => {
     }
     const outcome = (key: string) =>
       renderChecked(inv(), { ...OPTS, reuse }).then((r) => r.outcomes.find((o) => o.key === key));
-    expect((await outcome('AINamespace/team-a/b'))?.accepted.reason).toBe('Conflicted');
+    expect((await outcome('AINamespace/team-a/b'))?.resolvedRefs.reason).toBe('KeyConflict');
     delete secrets['team-a/q-key'];
     expect((await outcome('AIRoute/team-a/r3'))?.resolvedRefs.ok).toBe(false);
   });

@@ -10,6 +10,7 @@
 // API-key hashes are kept per Secret version by the reconciler and namespace.ts.
 import { LoadCheck, ReuseCache } from '../../../dataplane/src/config/contract.ts';
 import type { AIRoute } from '../api/airoute.ts';
+import { SecretEncoding } from './budget.ts';
 import type { Findings } from './findings.ts';
 import type { Rendered } from './provider.ts';
 import type { RefIndex } from './refs.ts';
@@ -26,6 +27,8 @@ export class RenderReuse {
   readonly routes = new ReuseCache();
   readonly config = new ReuseCache();
   readonly preflight = new LoadCheck();
+  /** the Secret's last encoding, shared by the size check (budget.ts) and the write */
+  readonly secretEncoding = new SecretEncoding();
 
   /** Removes the preflight's folder of secret files. */
   close(): Promise<void> {

@@ -8,9 +8,28 @@ export function sha256Hex(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
+/** A Secret key is at most 253 characters, and the dataplane reads it as a file name (at most 255). */
+const SECRET_KEY_MAX = 253;
+/** the longest item after the prefix: a credential name (63 characters, CRD bound) */
+const ITEM_MAX = 63;
+const SHORT_NAME = 80;
+
+/**
+ * The prefix of every output Secret key of one object: `<kind>.<namespace>.<name>.`. A name long
+ * enough to push a key past 253 characters (object names may have 253) is cut and followed by `_`
+ * and a digest of the full name: `_` cannot appear in an object name, so a short form never equals
+ * another object's full one. Without this, one long AIProvider or AINamespace name made the
+ * preflight fail with ENAMETOOLONG and the whole render was refused (nothing written for anyone).
+ */
+export function secretFilePrefix(kind: string, namespace: string, name: string): string {
+  const plain = `${kind}.${namespace}.${name}.`;
+  if (plain.length + ITEM_MAX <= SECRET_KEY_MAX) return plain;
+  return `${kind}.${namespace}.${name.slice(0, SHORT_NAME)}_${sha256Hex(`${namespace}/${name}`).slice(0, 32)}.`;
+}
+
 /** Output Secret key for one value, e.g. provider.team-a.openai.apiKey (Secret keys allow [-._a-zA-Z0-9]). */
 export function secretFileName(kind: string, namespace: string, name: string, item: string): string {
-  return `${kind}.${namespace}.${name}.${item}`;
+  return `${secretFilePrefix(kind, namespace, name)}${item}`;
 }
 
 export class SecretReader {

@@ -34,6 +34,11 @@ export interface RenderOptions {
    * `access: open` is honoured only while no AINamespace exists
    */
   base?: Pick<SluiceConfigInput, 'server' | 'store' | 'cache' | 'access' | 'egress'>;
+  /**
+   * the platform's namespace: every AIPolicy there applies to every AINamespace, on top of the
+   * tenant's own (a ceiling tenant admins cannot remove); unset: tenants have only their own
+   */
+  platformNamespace?: string;
   /** offline rendering without the Secrets: treat every Secret reference as present */
   assumeSecrets?: boolean;
   /** what the operator keeps between renders (reuse.ts); offline renders keep nothing */
