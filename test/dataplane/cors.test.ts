@@ -1,6 +1,7 @@
 // CORS per tenant, off by default: preflights answered from the tenants' policies without touching
 // limits; an actual request gets Access-Control-Allow-Origin only when its own tenant allows the
 // origin (whole and streamed answers alike).
+import { connect } from 'node:net';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type InProcessDataplane, startDataplane } from '../helpers/dataplane.ts';
@@ -93,5 +94,38 @@ describe('CORS', () => {
       await r.body.dump();
       expect(r.headers['access-control-allow-origin']).toBeUndefined();
     }
+  });
+
+  it('takes a blank Origin (spaces, tabs, NBSP) for none, as an empty one: no preflight; a padded one is the origin it names', async () => {
+    // raw bytes: an HTTP client library would drop or refuse a blank header before it is sent
+    const raw = (origin: string, path = '/v1/chat/completions', method = 'POST') =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(new URL(dp.url).port), '127.0.0.1');
+        const chunks: Buffer[] = [];
+        socket.on('data', (d: Buffer) => chunks.push(d));
+        socket.on('error', reject);
+        socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+        socket.end(
+          Buffer.from(
+            `OPTIONS ${path} HTTP/1.1\r\nhost: x\r\norigin: ${origin}\r\naccess-control-request-method: ${method}\r\naccess-control-request-headers: *\r\nconnection: close\r\n\r\n`,
+            'latin1',
+          ),
+        );
+      });
+    for (const [origin, path, method] of [
+      ['', '/v1/chat/completions', 'POST'],
+      [' ', '/v1/chat/completions', 'POST'],
+      ['\t ', '/v1/completions', 'POST'],
+      // a latin1 NBSP: whitespace to JavaScript, not to Node's header parser
+      ['\xa0', '/v1/completions', 'TRACE'],
+      ['\t\xa0 ', '/v1/chat/completions', 'POST'],
+    ] as const) {
+      const answer = await raw(origin, path, method);
+      expect(answer.slice(0, 12), JSON.stringify(origin)).toBe('HTTP/1.1 404');
+      expect(answer).not.toMatch(/access-control-allow-origin/i);
+    }
+    const padded = await raw(` ${APP} `);
+    expect(padded.slice(0, 12)).toBe('HTTP/1.1 204');
+    expect(padded).toContain(`access-control-allow-origin: ${APP}\r\n`);
   });
 });

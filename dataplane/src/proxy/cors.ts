@@ -35,9 +35,15 @@ function allows(c: CorsConfig, origin: string): boolean {
   return c.allowOrigins.includes('*') || c.allowOrigins.includes(origin);
 }
 
+/**
+ * The request's Origin, or undefined when it names none: absent, blank, or longer than any origin.
+ * Node strips spaces and tabs around a header value but not other whitespace (a latin1 NBSP, 0xA0):
+ * an Origin of only that was answered as a preflight while an empty one was not (found by
+ * header_framing_fuzz). Compared as sent otherwise: browsers send origins without whitespace.
+ */
 function originOf(req: FastifyRequest): string | undefined {
   const o = req.headers.origin;
-  return typeof o === 'string' && o.length <= 300 ? o : undefined;
+  return typeof o === 'string' && o.length <= 300 && o.trim() !== '' ? o : undefined;
 }
 
 function preflight(req: FastifyRequest, reply: FastifyReply, runtime: Runtime, origin: string): FastifyReply {
