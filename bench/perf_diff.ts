@@ -69,7 +69,12 @@ function mean(maps: Map<string, number>[]): Map<string, number> {
 }
 
 async function record(spec: TargetSpec, mockPort: number, tmpDir: string, o: Options): Promise<Profile> {
-  const t = await spec.start({ mockPort, tmpDir, sluiceExtraFlags: ['--perf-basic-prof-only-functions'] });
+  const t = await spec.start({
+    mockPort,
+    tmpDir,
+    useDist: true,
+    sluiceExtraFlags: ['--perf-basic-prof-only-functions'],
+  });
   try {
     const base = {
       url: t.endpoint.url,
@@ -155,6 +160,8 @@ async function main(): Promise<void> {
     rounds: Number(values.rounds),
     top: Number(values.top),
   };
+  // Sluice as the image runs it (and as the bench measures it): the compiled dist/, built now
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: REPO, stdio: ['ignore', 'ignore', 'inherit'] });
   pinSelf(CLIENT_CORE);
   const tmpDir = join(REPO, 'bench', 'results', 'tmp');
   mkdirSync(tmpDir, { recursive: true });
