@@ -21,7 +21,14 @@ import {
 } from './procs.ts';
 import { renderResults, updateDocs } from './report.ts';
 import type { BenchResults, TargetResult } from './results.ts';
-import { fixedRate, type Timing, throughput } from './scenarios.ts';
+import {
+  fixedRate,
+  summarizeThroughput,
+  type ThroughputRun,
+  type Timing,
+  throughputRun,
+  warmUp,
+} from './scenarios.ts';
 import { ensureLitellm } from './setup_litellm.ts';
 import {
   direct,
@@ -144,7 +151,14 @@ async function startRedis(): Promise<{ port: number; proc: Started; version: str
   return { port, proc, version };
 }
 
-async function benchTarget(spec: TargetSpec, ctx: Parameters<TargetSpec['start']>[0]): Promise<TargetResult> {
+interface Live {
+  spec: TargetSpec;
+  result: TargetResult;
+  t: Awaited<ReturnType<TargetSpec['start']>> | undefined;
+}
+
+/** Start and verify one target; a target that cannot start or answers wrongly is reported, not run. */
+async function startTarget(spec: TargetSpec, ctx: Parameters<TargetSpec['start']>[0]): Promise<Live> {
   const result: TargetResult = {
     name: spec.name,
     description: spec.description,
@@ -152,53 +166,99 @@ async function benchTarget(spec: TargetSpec, ctx: Parameters<TargetSpec['start']
     fixedRate: [],
     notes: [],
   };
+  const live: Live = { spec, result, t: undefined };
   if (spec.name === 'litellm') {
     const setup = ensureLitellm(log);
     if (!setup.ok) {
       result.error = `LiteLLM could not be installed: ${setup.reason}`;
-      return result;
+      return live;
     }
   }
   log(`${spec.name}: starting`);
-  let t: Awaited<ReturnType<TargetSpec['start']>>;
   try {
-    t = await spec.start(ctx);
+    live.t = await spec.start(ctx);
   } catch (err) {
     result.error = (err as Error).message;
-    return result;
+    return live;
   }
+  result.version = live.t.version;
+  const problems = await verifyTarget(live.t.endpoint);
+  result.verified = problems.length === 0;
+  if (problems.length) {
+    result.error = `correctness check failed: ${problems.join('; ')}`;
+    await stopTarget(live);
+  }
+  return live;
+}
+
+async function stopTarget(live: Live): Promise<void> {
+  const t = live.t;
+  live.t = undefined;
+  await t?.stop().catch(() => {});
+}
+
+/**
+ * The closed-loop scenarios, interleaved: every target is warmed up, then each repeat runs every target
+ * once before the next repeat begins. This machine goes through slow phases of minutes (docs/
+ * benchmarks.md); run target after target, a phase fell on one target's runs and the ratios the
+ * targets are judged by measured the phase. Interleaved, a phase touches every target alike.
+ */
+async function closedLoop(targets: Live[]): Promise<void> {
+  for (const stream of [false, true]) {
+    for (const c of CONNECTIONS) {
+      const mode = `${stream ? 'stream' : 'non-stream'} x${c}`;
+      const runs = new Map<Live, ThroughputRun[]>();
+      for (const live of targets.filter((l) => l.t)) {
+        log(`${live.spec.name}: ${mode} warm-up`);
+        await guarded(live, () => warmUp(live.t as NonNullable<Live['t']>, stream, c, timing, tmpDir));
+        runs.set(live, []);
+      }
+      for (let i = 0; i < timing.repeats; i++) {
+        for (const [live, done] of runs) {
+          if (!live.t) continue;
+          log(`${live.spec.name}: ${mode} run ${i + 1}/${timing.repeats}`);
+          await guarded(live, async () => {
+            done.push(await throughputRun(live.t as NonNullable<Live['t']>, stream, c, timing, tmpDir));
+          });
+        }
+      }
+      for (const [live, done] of runs)
+        if (done.length === timing.repeats)
+          live.result.throughput.push(summarizeThroughput(stream, c, timing.seconds, done));
+    }
+  }
+}
+
+/** A failing target is reported with its error and stopped; the others go on. */
+async function guarded(live: Live, run: () => Promise<void>): Promise<void> {
   try {
-    result.version = t.version;
-    const problems = await verifyTarget(t.endpoint);
-    result.verified = problems.length === 0;
-    if (problems.length) {
-      result.error = `correctness check failed: ${problems.join('; ')}`;
-      return result;
-    }
-    for (const stream of [false, true]) {
-      for (const c of CONNECTIONS) {
-        log(`${spec.name}: ${stream ? 'stream' : 'non-stream'} x${c}`);
-        result.throughput.push(await throughput(t, stream, c, timing, tmpDir));
-      }
-    }
-    for (const stream of values['no-fixed'] ? [] : [false, true]) {
-      // An open-loop rate above what the target can serve only measures an ever-growing queue.
-      const capacity = result.throughput.find((x) => x.stream === stream)?.reqPerSec.median ?? 0;
-      if (capacity < timing.fixedRate * 1.1) {
-        result.notes.push(
-          `fixed ${timing.fixedRate} req/s ${stream ? 'stream' : 'non-stream'} not run: the target serves at most ~${Math.round(capacity)} req/s on its core`,
-        );
-        continue;
-      }
-      log(`${spec.name}: fixed ${timing.fixedRate} req/s ${stream ? 'stream' : 'non-stream'}`);
-      result.fixedRate.push(await fixedRate(t, stream, timing));
-    }
+    await run();
   } catch (err) {
-    result.error = `${(err as Error).message}`;
-  } finally {
-    await t.stop();
+    live.result.error = `${(err as Error).message}`;
+    log(`${live.spec.name}: ${live.result.error.split('\n')[0]}`);
+    await stopTarget(live);
   }
-  return result;
+}
+
+/** The open-loop phase of one target (after the closed loop: it needs the target's capacity). */
+async function openLoop(live: Live): Promise<void> {
+  const t = live.t;
+  if (!t) return;
+  const result = live.result;
+  for (const stream of values['no-fixed'] ? [] : [false, true]) {
+    // An open-loop rate above what the target can serve only measures an ever-growing queue.
+    const capacity = result.throughput.find((x) => x.stream === stream)?.reqPerSec.median ?? 0;
+    if (capacity < timing.fixedRate * 1.1) {
+      result.notes.push(
+        `fixed ${timing.fixedRate} req/s ${stream ? 'stream' : 'non-stream'} not run: the target serves at most ~${Math.round(capacity)} req/s on its core`,
+      );
+      continue;
+    }
+    log(`${live.spec.name}: fixed ${timing.fixedRate} req/s ${stream ? 'stream' : 'non-stream'}`);
+    await guarded(live, async () => {
+      result.fixedRate.push(await fixedRate(t, stream, timing));
+    });
+  }
 }
 
 async function main(): Promise<void> {
@@ -212,7 +272,7 @@ async function main(): Promise<void> {
   log(
     `load average before: ${loadBefore.join(' ')}${loadBefore[0] > 0.5 ? ' (machine is busy: numbers will be noisier)' : ''}`,
   );
-  const children: Started[] = [];
+  const children: Array<Pick<Started, 'stop'>> = [];
   const cleanup = async () => {
     for (const c of children.reverse()) await c.stop().catch(() => {});
   };
@@ -247,25 +307,34 @@ async function main(): Promise<void> {
     // Redis backs the full policy stack and the limiter micro-benchmark; it shares the client core.
     const redis = await startRedis();
     children.push(redis.proc);
-    const targets: TargetResult[] = [];
+    // every target runs side by side on the gateway core (idle but for the one measured), so the
+    // closed loop can interleave them (closedLoop)
+    const live: Live[] = [];
     for (const spec of specs) {
       if (spec === litellm && quick && !ensureLitellmQuick()) {
-        targets.push({
-          name: 'litellm',
-          description: spec.description,
-          throughput: [],
-          fixedRate: [],
-          notes: [],
-          error: 'skipped in --quick (venv not installed)',
+        live.push({
+          spec,
+          t: undefined,
+          result: {
+            name: 'litellm',
+            description: spec.description,
+            throughput: [],
+            fixedRate: [],
+            notes: [],
+            error: 'skipped in --quick (venv not installed)',
+          },
         });
         continue;
       }
-      targets.push(
-        await benchTarget(spec, { mockPort, tmpDir, redisPort: redis.port, useDist: true, otlpUrl }),
-      );
-      const last = targets.at(-1);
-      if (last?.error) log(`${spec.name}: ${last.error.split('\n')[0]}`);
+      const l = await startTarget(spec, { mockPort, tmpDir, redisPort: redis.port, useDist: true, otlpUrl });
+      live.push(l);
+      if (l.result.error) log(`${spec.name}: ${l.result.error.split('\n')[0]}`);
+      if (l.t) children.push({ stop: () => stopTarget(l) });
     }
+    await closedLoop(live);
+    for (const l of live) await openLoop(l);
+    for (const l of live) await stopTarget(l);
+    const targets: TargetResult[] = live.map((l) => l.result);
     let alloc: AllocResult[] | undefined;
     if (!values['no-alloc'] && specs.includes(sluiceBare)) {
       // its own mock, pacing stream chunks (bench/alloc.ts CHUNK_GAP_MS)

@@ -42,39 +42,62 @@ export interface Timing {
   fixedSeconds: number;
 }
 
-export async function throughput(
+/** The target's warm-up for one scenario (JIT, pools, connections), before its measured runs. */
+export async function warmUp(
   t: RunningTarget,
   stream: boolean,
   connections: number,
   timing: Timing,
   tmpDir: string,
-): Promise<ThroughputResult> {
-  const base = { url: t.endpoint.url, headers: t.endpoint.headers, stream, connections, tmpDir };
+): Promise<void> {
   const warm = Math.max(1, Math.round(t.warmupSeconds * timing.warmupScale));
-  await runWrk({ ...base, seconds: warm });
-  const runs: ThroughputRun[] = [];
-  for (let i = 0; i < timing.repeats; i++) {
-    const cpu0 = t.pid === undefined ? 0 : treeCpuMs(t.pid);
-    const rss = t.pid === undefined ? undefined : rssSampler(t.pid);
-    const r = await runWrk({ ...base, seconds: timing.seconds });
-    const cpu1 = t.pid === undefined ? 0 : treeCpuMs(t.pid);
-    runs.push({
-      validPerSec: r.validPerSec,
-      cpuMsPerReq: t.pid === undefined || r.valid === 0 ? undefined : (cpu1 - cpu0) / r.valid,
-      p50Ms: r.latencyMs.p50,
-      p99Ms: r.latencyMs.p99,
-      rssPeakMiB: rss?.stop(),
-      valid: r.valid,
-      invalid: r.invalid,
-      socketErrors: r.socketErrors,
-    });
-  }
+  await runWrk({
+    url: t.endpoint.url,
+    headers: t.endpoint.headers,
+    stream,
+    connections,
+    tmpDir,
+    seconds: warm,
+  });
+}
+
+/** One measured closed-loop run: req/s, latency, and the target's CPU per request and peak RSS. */
+export async function throughputRun(
+  t: RunningTarget,
+  stream: boolean,
+  connections: number,
+  timing: Timing,
+  tmpDir: string,
+): Promise<ThroughputRun> {
+  const base = { url: t.endpoint.url, headers: t.endpoint.headers, stream, connections, tmpDir };
+  const cpu0 = t.pid === undefined ? 0 : treeCpuMs(t.pid);
+  const rss = t.pid === undefined ? undefined : rssSampler(t.pid);
+  const r = await runWrk({ ...base, seconds: timing.seconds });
+  const cpu1 = t.pid === undefined ? 0 : treeCpuMs(t.pid);
+  return {
+    validPerSec: r.validPerSec,
+    cpuMsPerReq: t.pid === undefined || r.valid === 0 ? undefined : (cpu1 - cpu0) / r.valid,
+    p50Ms: r.latencyMs.p50,
+    p99Ms: r.latencyMs.p99,
+    rssPeakMiB: rss?.stop(),
+    valid: r.valid,
+    invalid: r.invalid,
+    socketErrors: r.socketErrors,
+  };
+}
+
+export function summarizeThroughput(
+  stream: boolean,
+  connections: number,
+  seconds: number,
+  runs: ThroughputRun[],
+): ThroughputResult {
   const cpu = runs.map((r) => r.cpuMsPerReq).filter((x): x is number => x !== undefined);
   const rssPeaks = runs.map((r) => r.rssPeakMiB).filter((x): x is number => x !== undefined);
   return {
     stream,
     connections,
-    seconds: timing.seconds,
+    seconds,
     reqPerSec: summarize(runs.map((r) => r.validPerSec)),
     cpuMsPerReq: cpu.length ? summarize(cpu) : undefined,
     p50Ms: summarize(runs.map((r) => r.p50Ms)),
