@@ -15,6 +15,7 @@ import {
   loadAverage,
   pinSelf,
   rssSampler,
+  startMock,
   startPinned,
   treeCpuMs,
   waitForPort,
@@ -75,16 +76,7 @@ async function main(): Promise<void> {
   const tmpDir = join(REPO, 'bench', 'results', 'tmp');
   mkdirSync(tmpDir, { recursive: true });
   const sides = { A: tree(values.a as string), B: tree(values.b as string) };
-  const mockPort = await freePort();
-  const mock = startPinned(
-    'mock',
-    CLIENT_CORE,
-    process.execPath,
-    [join(REPO, 'bench/mock_upstream.ts'), String(mockPort)],
-    {
-      logFile: join(tmpDir, 'mock.log'),
-    },
-  );
+  const { port: mockPort, proc: mock } = await startMock(tmpDir);
   let redis: ReturnType<typeof startPinned> | undefined;
   let otlp: ReturnType<typeof startPinned> | undefined;
   let otlpUrl: string | undefined;
@@ -96,7 +88,6 @@ async function main(): Promise<void> {
   const ttft: Record<string, number[]> = { A: [], B: [] };
   const rss: Record<string, number[]> = { A: [], B: [] };
   try {
-    await waitForPort(mockPort, 10_000);
     let redisPort: number | undefined;
     if (values.full) {
       redisPort = await freePort();

@@ -14,7 +14,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runWrk } from './load/wrk.ts';
-import { CLIENT_CORE, freePort, pinSelf, startPinned, treeCpuMs, waitForPort } from './procs.ts';
+import { CLIENT_CORE, pinSelf, startMock, treeCpuMs } from './procs.ts';
 import { floor, REPO, sluiceBare, type TargetSpec } from './targets.ts';
 
 interface Sample {
@@ -165,19 +165,9 @@ async function main(): Promise<void> {
   pinSelf(CLIENT_CORE);
   const tmpDir = join(REPO, 'bench', 'results', 'tmp');
   mkdirSync(tmpDir, { recursive: true });
-  const mockPort = await freePort();
-  const mock = startPinned(
-    'mock',
-    CLIENT_CORE,
-    process.execPath,
-    [join(REPO, 'bench/mock_upstream.ts'), String(mockPort)],
-    {
-      logFile: join(tmpDir, 'mock.log'),
-    },
-  );
+  const { port: mockPort, proc: mock } = await startMock(tmpDir);
   const runs: { floor: Profile[]; sluice: Profile[] } = { floor: [], sluice: [] };
   try {
-    await waitForPort(mockPort, 10_000);
     for (let i = 0; i < o.rounds; i++) {
       runs.floor.push(await record(floor, mockPort, tmpDir, o));
       runs.sluice.push(await record(sluiceBare, mockPort, tmpDir, o));

@@ -3,6 +3,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { openSync, readdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { join } from 'node:path';
 
 /** Core the gateway under test runs on; the mock, Redis and the load generators share the other one. */
 export const GATEWAY_CORE = '0';
@@ -188,4 +189,28 @@ export function rssSampler(root: number, everyMs = 250): { stop(): number } {
 export function loadAverage(): [number, number, number] {
   const [a = 0, b = 0, c = 0] = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
   return [a, b, c];
+}
+
+/**
+ * The mock upstream (bench/mock_upstream.ts) on the client core, listening: `chunkGapMs` paces its
+ * stream chunks (bench/alloc.ts). Its log is `<name>.log` in tmpDir.
+ */
+export async function startMock(
+  tmpDir: string,
+  opts: { name?: string; chunkGapMs?: number } = {},
+): Promise<{ port: number; proc: Started }> {
+  const name = opts.name ?? 'mock';
+  const port = await freePort();
+  const args = [join(import.meta.dirname, 'mock_upstream.ts'), String(port)];
+  if (opts.chunkGapMs !== undefined) args.push(String(opts.chunkGapMs));
+  const proc = startPinned(name, CLIENT_CORE, process.execPath, args, {
+    logFile: join(tmpDir, `${name}.log`),
+  });
+  try {
+    await waitForPort(port, 10_000, () => proc.child.exitCode === null);
+  } catch (err) {
+    await proc.stop();
+    throw err;
+  }
+  return { port, proc };
 }

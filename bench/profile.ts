@@ -7,7 +7,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runWrk } from './load/wrk.ts';
-import { CLIENT_CORE, freePort, pinSelf, startPinned, treeCpuMs, waitForPort } from './procs.ts';
+import { CLIENT_CORE, freePort, pinSelf, startMock, startPinned, treeCpuMs, waitForPort } from './procs.ts';
 import { floor, REPO, sluiceBare, sluiceFull } from './targets.ts';
 
 interface ProfileNode {
@@ -97,19 +97,9 @@ async function main(): Promise<void> {
   const profDir = join(tmpDir, 'profiles');
   rmSync(profDir, { recursive: true, force: true });
   mkdirSync(profDir, { recursive: true });
-  const mockPort = await freePort();
-  const mock = startPinned(
-    'mock',
-    CLIENT_CORE,
-    process.execPath,
-    [join(REPO, 'bench/mock_upstream.ts'), String(mockPort)],
-    {
-      logFile: join(tmpDir, 'mock.log'),
-    },
-  );
+  const { port: mockPort, proc: mock } = await startMock(tmpDir);
   let redis: ReturnType<typeof startPinned> | undefined;
   try {
-    await waitForPort(mockPort, 10_000);
     let redisPort: number | undefined;
     if (values.full) {
       redisPort = await freePort();

@@ -16,6 +16,7 @@ import {
   loadAverage,
   pinSelf,
   type Started,
+  startMock,
   startPinned,
   waitForPort,
 } from './procs.ts';
@@ -278,18 +279,8 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
   try {
-    const mockPort = await freePort();
-    const mock = startPinned(
-      'mock',
-      CLIENT_CORE,
-      process.execPath,
-      [join(REPO, 'bench/mock_upstream.ts'), String(mockPort)],
-      {
-        logFile: join(tmpDir, 'mock.log'),
-      },
-    );
+    const { port: mockPort, proc: mock } = await startMock(tmpDir);
     children.push(mock);
-    await waitForPort(mockPort, 10_000, () => mock.child.exitCode === null);
     // where the traced target's spans go: a sink on the client core, like the mock
     const otlpPort = await freePort();
     const otlp = startPinned(
@@ -338,16 +329,11 @@ async function main(): Promise<void> {
     let alloc: AllocResult[] | undefined;
     if (!values['no-alloc'] && specs.includes(sluiceBare)) {
       // its own mock, pacing stream chunks (bench/alloc.ts CHUNK_GAP_MS)
-      const pacedPort = await freePort();
-      const paced = startPinned(
-        'mock-paced',
-        CLIENT_CORE,
-        process.execPath,
-        [join(REPO, 'bench/mock_upstream.ts'), String(pacedPort), String(CHUNK_GAP_MS)],
-        { logFile: join(tmpDir, 'mock-paced.log') },
-      );
+      const { port: pacedPort, proc: paced } = await startMock(tmpDir, {
+        name: 'mock-paced',
+        chunkGapMs: CHUNK_GAP_MS,
+      });
       children.push(paced);
-      await waitForPort(pacedPort, 10_000, () => paced.child.exitCode === null);
       const run = { mockPort: pacedPort, redisPort: redis.port, otlpUrl, tmpDir };
       alloc = await runAllocTable(
         quick ? { ...run, count: 800, warmup: 300 } : { ...run, count: 4000, warmup: WARMUP_REQUESTS },
