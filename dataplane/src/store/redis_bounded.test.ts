@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisServer, startRedis } from '../../../test/helpers/redis.ts';
 import { RedisStore } from './redis.ts';
+import { EVICT_MAX } from './redis_bounded.ts';
 
 let redis: RedisServer;
 let one: RedisStore;
@@ -84,6 +85,24 @@ describe("a tenant's records in Redis", () => {
     expect(await one.recordSet('resp:huge', bytes(10_001, 'c'), MINUTE, bound)).toBe(false);
     expect(await one.recordGet('resp:huge', 'team-c')).toBeUndefined();
     expect((await live('rec', 'team-c')).keys.length).toBe(2);
+  });
+
+  it('make room by at most EVICT_MAX deletions per write: a write that needs more is not stored, the next goes on', async () => {
+    const n = EVICT_MAX + 500;
+    const bound = { tenant: 'team-g', maxBytes: n * 10 };
+    // n tiny records fill the bound (written concurrently: n round trips one by one are slow)
+    const keys = Array.from({ length: n }, (_, i) => `resp:g${i}`);
+    await Promise.all(keys.map((k) => one.recordSet(k, bytes(10, 'g'), MINUTE, bound)));
+    expect(Number(await raw.get('b:rec:{team-g}:#used'))).toBe(n * 10);
+    // a record as large as the whole bound needs every one of them gone
+    expect(await one.recordSet('resp:big', bytes(n * 10, 'G'), MINUTE, bound)).toBe(false);
+    expect((await live('rec', 'team-g')).keys.length).toBe(500);
+    expect(Number(await raw.get('b:rec:{team-g}:#used'))).toBe(500 * 10);
+    expect(await raw.pttl('b:rec:{team-g}:#used')).toBeGreaterThan(0);
+    // the next write finds the rest within its share and is stored
+    expect(await one.recordSet('resp:big', bytes(n * 10, 'G'), MINUTE, bound)).toBe(true);
+    expect((await live('rec', 'team-g')).keys).toEqual(['b:rec:{team-g}:resp:big']);
+    expect(Number(await raw.get('b:rec:{team-g}:#used'))).toBe(n * 10);
   });
 
   it('forget records that expired, so they take no room', async () => {

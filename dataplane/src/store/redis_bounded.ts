@@ -23,11 +23,19 @@ import { rejectAfter } from './deadline.ts';
 
 /** Expired entries a write forgets at most (a backlog is worked off by the next writes). */
 const SWEEP_MAX = 1_000;
+/**
+ * Live records one write deletes at most to make room. A script holds Redis for every tenant while it
+ * runs: a tenant at its bound with thousands of tiny records writing one large one made a single
+ * write delete them all in one go (8,000 per 8 MiB record of 1 KiB ones). Beyond this the write is
+ * not stored (as for a record over the bound) and the next write goes on making room.
+ */
+export const EVICT_MAX = 1_000;
 
 /**
- * KEYS: record, index, sizes, used. ARGV: value, ttlMs, maxBytes, sweepMax.
- * Returns the number of the tenant's records deleted to make room, or -1 when the value alone is
- * over the bound (nothing written).
+ * KEYS: record, index, sizes, used. ARGV: value, ttlMs, maxBytes, sweepMax, evictMax.
+ * Returns the number of the tenant's records deleted to make room, -1 when the value alone is over
+ * the bound, or -2 when making room would take more than evictMax deletions (nothing written; the
+ * ones done stay done, and counted).
  */
 const SET_LUA = `
 local t = redis.call('TIME')
@@ -47,6 +55,10 @@ end
 if redis.call('ZSCORE', KEYS[2], KEYS[1]) then forget(KEYS[1]) end
 local evicted = 0
 while used + size > max do
+  if evicted >= tonumber(ARGV[5]) then
+    redis.call('SET', KEYS[4], math.max(used, 0), 'KEEPTTL')
+    return -2
+  end
   local oldest = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
   if not oldest then used = 0 break end
   redis.call('DEL', oldest)
@@ -140,8 +152,9 @@ export class BoundedRecords {
   }
 
   /**
-   * Store a record within its tenant's bound: the tenant's soonest-expiring records make room. False
-   * when the value alone is larger than the bound (nothing stored). Throws when Redis does not answer.
+   * Store a record within its tenant's bound: the tenant's soonest-expiring records make room. Not
+   * stored when the value alone is larger than the bound, or when making room would delete more than
+   * EVICT_MAX records (then `evicted` says how many went). Throws when Redis does not answer.
    */
   async set(
     kind: RecordKind,
@@ -156,7 +169,9 @@ export class BoundedRecords {
       ttlMs,
       maxBytes,
       SWEEP_MAX,
+      EVICT_MAX,
     ]);
+    if (n === -2) return { stored: false, evicted: EVICT_MAX };
     return n < 0 ? { stored: false, evicted: 0 } : { stored: true, evicted: n };
   }
 
