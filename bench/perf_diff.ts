@@ -24,7 +24,7 @@ interface Sample {
 }
 
 /** `perf script -F comm,ip,sym,dso` output: a header line per sample, then one line per frame. */
-export function parsePerfScript(text: string): Sample[] {
+function parsePerfScript(text: string): Sample[] {
   const out: Sample[] = [];
   let cur: Sample | undefined;
   for (const line of text.split('\n')) {

@@ -66,7 +66,7 @@ export function shortToolCallIds(messages: unknown[], max: number): unknown[] | 
 }
 
 /** A 40-character stand-in for a tool call id, the same for the same id (portableToolId). */
-export function toolIdDigest(id: string): string {
+function toolIdDigest(id: string): string {
   return `toolu_sx${createHash('sha256').update(id).digest('base64url').slice(0, 32)}`;
 }
 
