@@ -1,6 +1,7 @@
 // Where Sluice's CPU per request goes beyond the floor's, by the kernel's own accounting:
-// `node bench/perf_diff.ts [--stream] [--seconds 6] [--rounds 2] [--top 30]`. Needs Linux `perf`
-// and leave to record another process (root, or kernel.perf_event_paranoid <= 1).
+// `node bench/perf_diff.ts [--stream] [--seconds 6] [--rounds 2] [--top 30] [--full]`. Needs Linux
+// `perf` and leave to record another process (root, or kernel.perf_event_paranoid <= 1). `--full`
+// compares the full policy stack on Redis with bare Sluice instead (what the stack costs).
 //
 // The floor and Sluice run alternately under the bench's closed loop while `perf record -e cpu-clock
 // -g` samples the gateway. cpu-clock counts only time a thread is on the CPU, so a thread that waits
@@ -14,8 +15,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runWrk } from './load/wrk.ts';
-import { CLIENT_CORE, pinSelf, startMock, treeCpuMs } from './procs.ts';
-import { floor, REPO, sluiceBare, type TargetSpec } from './targets.ts';
+import { CLIENT_CORE, pinSelf, startMock, startRedis, treeCpuMs } from './procs.ts';
+import { floor, REPO, sluiceBare, sluiceFull, type TargetSpec } from './targets.ts';
 
 interface Sample {
   thread: string;
@@ -72,6 +73,7 @@ async function record(spec: TargetSpec, mockPort: number, tmpDir: string, o: Opt
   const t = await spec.start({
     mockPort,
     tmpDir,
+    ...(o.redisPort ? { redisPort: o.redisPort } : {}),
     useDist: true,
     sluiceExtraFlags: ['--perf-basic-prof-only-functions'],
   });
@@ -130,6 +132,8 @@ interface Options {
   seconds: number;
   rounds: number;
   top: number;
+  /** the full stack's Redis, when comparing it with bare Sluice */
+  redisPort?: number;
 }
 
 function table(title: string, f: Map<string, number>, s: Map<string, number>, top: number): string {
@@ -152,6 +156,7 @@ async function main(): Promise<void> {
       seconds: { type: 'string', default: '6' },
       rounds: { type: 'string', default: '2' },
       top: { type: 'string', default: '30' },
+      full: { type: 'boolean', default: false },
     },
   });
   const o: Options = {
@@ -166,13 +171,18 @@ async function main(): Promise<void> {
   const tmpDir = join(REPO, 'bench', 'results', 'tmp');
   mkdirSync(tmpDir, { recursive: true });
   const { port: mockPort, proc: mock } = await startMock(tmpDir);
+  const redis = values.full ? await startRedis(tmpDir) : undefined;
+  if (redis) o.redisPort = redis.port;
+  // "floor" is the baseline side of the report: bare Sluice when the full stack is measured
+  const [baseline, measured] = redis ? [sluiceBare, sluiceFull] : [floor, sluiceBare];
   const runs: { floor: Profile[]; sluice: Profile[] } = { floor: [], sluice: [] };
   try {
     for (let i = 0; i < o.rounds; i++) {
-      runs.floor.push(await record(floor, mockPort, tmpDir, o));
-      runs.sluice.push(await record(sluiceBare, mockPort, tmpDir, o));
+      runs.floor.push(await record(baseline, mockPort, tmpDir, o));
+      runs.sluice.push(await record(measured, mockPort, tmpDir, o));
     }
   } finally {
+    await redis?.proc.stop();
     await mock.stop();
   }
   const both = (key: (s: Sample) => string | undefined) =>
@@ -198,7 +208,7 @@ async function main(): Promise<void> {
     report += table(`Called from, for ${sym.replace('\t', ' ')}`, callers[0], callers[1], 6);
   }
   process.stdout.write(
-    `${o.stream ? 'stream' : 'non-stream'} x50, ${o.rounds} alternating rounds of ${o.seconds} s; floor ${runs.floor.map((p) => p.usPerRequest.toFixed(1)).join(', ')} µs/req, Sluice ${runs.sluice.map((p) => p.usPerRequest.toFixed(1)).join(', ')}\n${report}`,
+    `${redis ? 'bare Sluice ("floor") vs the full stack ("Sluice"); ' : ''}${o.stream ? 'stream' : 'non-stream'} x50, ${o.rounds} alternating rounds of ${o.seconds} s; floor ${runs.floor.map((p) => p.usPerRequest.toFixed(1)).join(', ')} µs/req, Sluice ${runs.sluice.map((p) => p.usPerRequest.toFixed(1)).join(', ')}\n${report}`,
   );
 }
 

@@ -214,3 +214,35 @@ export async function startMock(
   }
   return { port, proc };
 }
+
+/** A Redis for the full policy stack on the client core, without persistence. Its log is redis.log. */
+export async function startRedis(tmpDir: string): Promise<{ port: number; proc: Started; version: string }> {
+  const port = await freePort();
+  const proc = startPinned(
+    'redis',
+    CLIENT_CORE,
+    'redis-server',
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--protected-mode',
+      'yes',
+    ],
+    { logFile: join(tmpDir, 'redis.log') },
+  );
+  try {
+    await waitForPort(port, 10_000, () => proc.child.exitCode === null);
+  } catch (err) {
+    await proc.stop();
+    throw err;
+  }
+  const version =
+    execFileSync('redis-server', ['--version'], { encoding: 'utf8' }).trim().split(' ')[2] ?? '';
+  return { port, proc, version };
+}

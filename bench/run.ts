@@ -18,6 +18,7 @@ import {
   type Started,
   startMock,
   startPinned,
+  startRedis,
   waitForPort,
 } from './procs.ts';
 import { renderResults, updateDocs } from './report.ts';
@@ -124,32 +125,6 @@ function machine(): BenchResults['machine'] {
     node: process.versions.node,
     wrk,
   };
-}
-
-async function startRedis(): Promise<{ port: number; proc: Started; version: string }> {
-  const port = await freePort();
-  const proc = startPinned(
-    'redis',
-    CLIENT_CORE,
-    'redis-server',
-    [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--protected-mode',
-      'yes',
-    ],
-    { logFile: join(tmpDir, 'redis.log') },
-  );
-  await waitForPort(port, 10_000, () => proc.child.exitCode === null);
-  const version =
-    execFileSync('redis-server', ['--version'], { encoding: 'utf8' }).trim().split(' ')[2] ?? '';
-  return { port, proc, version };
 }
 
 interface Live {
@@ -296,7 +271,7 @@ async function main(): Promise<void> {
     await waitForPort(otlpPort, 10_000, () => otlp.child.exitCode === null);
     const otlpUrl = `http://127.0.0.1:${otlpPort}/v1/traces`;
     // Redis backs the full policy stack and the limiter micro-benchmark; it shares the client core.
-    const redis = await startRedis();
+    const redis = await startRedis(tmpDir);
     children.push(redis.proc);
     // every target runs side by side on the gateway core (idle but for the one measured), so the
     // closed loop can interleave them (closedLoop)
