@@ -55,11 +55,13 @@ export function renderMicro(m: MicroResults): string {
       '',
       'Limiter: one operation = admit (GCRA request bucket + token window) + settle, through the real stores.',
       '',
-      '| store | in flight | ops/s | mean ms | p99 ms |',
-      '|---|---:|---:|---:|---:|',
+      "On Redis, Redis's own CPU per operation (its main thread: the scripts, the commands in them, the network) and the scripts' share of it: what one Redis core can serve across all replicas.",
+      '',
+      '| store | in flight | ops/s | mean ms | p99 ms | Redis CPU µs/op | in scripts µs/op |',
+      '|---|---:|---:|---:|---:|---:|---:|',
       ...m.limiter.map(
         (r) =>
-          `| ${r.store} | ${r.inFlight} | ${r.opsPerSec.toLocaleString('en-US')} | ${f(r.meanMs, 4)} | ${f(r.p99Ms, 3)} |`,
+          `| ${r.store} | ${r.inFlight} | ${r.opsPerSec.toLocaleString('en-US')} | ${f(r.meanMs, 4)} | ${f(r.p99Ms, 3)} | ${r.redisCpuUsPerOp === undefined ? '–' : f(r.redisCpuUsPerOp, 1)} | ${r.scriptUsPerOp === undefined ? '–' : f(r.scriptUsPerOp, 1)} |`,
       ),
     );
   }
