@@ -205,3 +205,16 @@ export const ALL_TOGGLES_ON = {
     dashboard: { enabled: true },
   },
 };
+
+/** The container `name` of a Deployment's pod template. */
+export function container(deploy: K8sObject, name: string): Record<string, unknown> {
+  const c = getArray(deploy, 'spec.template.spec.containers').find((x) => get(x, 'name') === name);
+  if (!c || typeof c !== 'object') throw new Error(`no container ${name}`);
+  return c as Record<string, unknown>;
+}
+
+/** The value of `--flag=value` among a container's args. */
+export function argValue(args: unknown[], flag: string): string | undefined {
+  const hit = args.find((a) => typeof a === 'string' && a.startsWith(`${flag}=`));
+  return typeof hit === 'string' ? hit.slice(flag.length + 1) : undefined;
+}
