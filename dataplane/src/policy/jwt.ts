@@ -6,6 +6,7 @@ import { createLocalJWKSet, decodeJwt, type JWTPayload, type JWTVerifyGetKey, jw
 import { ConfigError } from '../config/load.ts';
 import type { NamespaceConfig, SecretSource } from '../config/schema.ts';
 import { describeParseError } from '../security/parse_errors.ts';
+import { checkJwks } from './jwks.ts';
 
 type JwtConfig = NonNullable<NamespaceConfig['match']['jwt']>;
 
@@ -63,7 +64,11 @@ export function compileJwt(
     } else if (cfg.publicKey) key = createPublicKey(readSecret(cfg.publicKey, `${path}.publicKey`));
     else {
       const text = readSecret({ file: cfg.jwksFile as string }, `${path}.jwksFile`);
-      key = createLocalJWKSet(JSON.parse(text) as Parameters<typeof createLocalJWKSet>[0]);
+      // a JWKS with no usable key would load and refuse every token (jwks.ts): refuse the config
+      const jwks = checkJwks(text, cfg.algorithms);
+      if (jwks.problem)
+        throw new ConfigError('config', [{ path: `${path}.jwksFile`, message: `the JWKS ${jwks.problem}` }]);
+      key = createLocalJWKSet(jwks.usable as Parameters<typeof createLocalJWKSet>[0]);
     }
   } catch (err) {
     if (err instanceof ConfigError) throw err;
