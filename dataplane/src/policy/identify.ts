@@ -112,6 +112,8 @@ export class Identifier {
   readonly #jwt: JwtMatcher[] = [];
   readonly #headerRules = new Map<string, HeaderRule>();
   readonly #headerOnly: HeaderRule[] = [];
+  /** header-only rules of rejected namespaces: tried after every served one (they only refuse) */
+  readonly #headerOnlyRejected: HeaderRule[] = [];
   #default: string | undefined;
   readonly #rejected = new Set<string>();
 
@@ -173,7 +175,7 @@ export class Identifier {
           withCredentials: keys.length > 0 || ns.match.jwt !== undefined,
         };
         this.#headerRules.set(ns.name, rule);
-        if (!rule.withCredentials) this.#headerOnly.push(rule);
+        if (!rule.withCredentials) (ns.rejected ? this.#headerOnlyRejected : this.#headerOnly).push(rule);
       }
       yield;
     }
@@ -262,6 +264,8 @@ export class Identifier {
   #withoutKey(get: (name: string) => string | undefined, credential: string | undefined): Identity {
     // Header-identified callers may still send a placeholder key (SDKs insist on one).
     for (const rule of this.#headerOnly) if (rule.matches(get)) return { namespace: rule.namespace };
+    // a rejected tenant's callers get 403, not the default tenant; a served tenant's rule came first
+    for (const rule of this.#headerOnlyRejected) if (rule.matches(get)) return { namespace: rule.namespace };
     if (credential) throw unauthenticated('invalid API key');
     // `Authorization: <key>` or `Basic ...` carries a credential too, just not one Sluice reads: the
     // default tenant would serve it with someone's key on the wire, so it is refused like a wrong key

@@ -175,8 +175,12 @@ function renderPass(inv: Inventory, opts: RenderOptions, rejected: ReadonlyMap<s
       );
       input = { ...input, default: false };
     } else if (n.spec.default) {
-      if (defaultOwner) findings.conflict(`${defaultOwner} is already the default namespace`);
-      else defaultOwner = `AINamespace ${namespaceOf(n)}/${n.metadata.name}`;
+      if (defaultOwner) {
+        findings.conflict(`${defaultOwner} is already the default namespace`, 'spec.default');
+        // its rejected entry must not be a second default (the dataplane refuses two, and that
+        // issue names no entry: every render would fail)
+        input = { ...input, default: false };
+      } else defaultOwner = `AINamespace ${namespaceOf(n)}/${n.metadata.name}`;
     }
     const claimed = claimHeaders(claims, n, input, findings);
     const outcome = record('AINamespace', n, findings, input, out, 'namespaces');
