@@ -223,6 +223,12 @@ function renderPass(inv: Inventory, opts: RenderOptions, rejected: ReadonlyMap<s
 
 const OWNER_PATH = /^(providers|routes|namespaces|policies)\[(\d+)\]\.?(.*)$/;
 
+/** The object whose config entry an issue's path names, or undefined (e.g. `server.x`, or ''). */
+export function ownerOf(path: string, owners: RenderResult['owners']): string | undefined {
+  const m = OWNER_PATH.exec(path);
+  return m ? owners[m[1] as keyof RenderResult['owners']][Number(m[2])] : undefined;
+}
+
 /**
  * Mark the object behind each issue (by its config path) as rejected with the dataplane's message.
  * Issues no object is to blame for (the base config) throw a RenderError.
