@@ -16,6 +16,7 @@ import type { ReuseCache } from '../config/reuse_cache.ts';
 import type { NamespaceConfig, SecretSource } from '../config/schema.ts';
 import type { Slicer, Steps } from '../config/steps.ts';
 import { runSteps } from '../config/steps.ts';
+import { isHeaderOnly } from '../config/tenancy.ts';
 import { GatewayError } from '../errors.ts';
 import type { Identity, RequestHeaders } from '../proxy/policy_interface.ts';
 import { describeParseError } from '../security/parse_errors.ts';
@@ -172,7 +173,11 @@ export class Identifier {
         const rule: HeaderRule = {
           namespace: ns.name,
           matches: (get) => matchers.every((m) => m(get)),
-          withCredentials: keys.length > 0 || ns.match.jwt !== undefined,
+          // as the tenancy check decides (isHeaderOnly): a namespace that names a key file or a
+          // JWT rule is identified by them even when its key list is empty; its header rules only
+          // narrow them. Counting the keys instead made such a namespace header-only, unchecked:
+          // a `regex: ".*"` rule and an empty key list took every caller without a valid key
+          withCredentials: !isHeaderOnly(ns),
         };
         this.#headerRules.set(ns.name, rule);
         if (!rule.withCredentials) (ns.rejected ? this.#headerOnlyRejected : this.#headerOnly).push(rule);

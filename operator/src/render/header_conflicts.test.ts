@@ -148,3 +148,53 @@ describe('a tenant whose credentials could not be rendered', () => {
     expect(await whoServes(id, { 'x-channel-code': 'ch-1' })).toBe('team-b.channel');
   });
 });
+
+describe('a tenant whose HS256 secret another tenant also uses', () => {
+  it('is not rendered as header-only: its narrowing header rule alone would serve callers without a token', async () => {
+    const copied = 'template-secret-0123456789abcdef-xyz';
+    const jwtAnd = (headers: Array<{ name: string; equals: string }>) => ({
+      match: { headers, jwt: { algorithms: ['HS256' as const], secretRef: { name: 'hs', key: 'k' } } },
+    });
+    const inv = setup(tenant('narrow', jwtAnd([{ name: 'X-Team', equals: 'narrow' }])));
+    const secrets = new Map(inv.secrets as Map<string, Record<string, string>>);
+    secrets.set('team-a/hs', { k: copied });
+    secrets.set('team-c/hs', { k: copied });
+    const other = at(tenant('other', jwtAnd([{ name: 'X-Team', equals: 'other' }]), 'team-c'), NEWER);
+    const r = await renderChecked({ ...inv, namespaces: [...inv.namespaces, other], secrets }, OPTS);
+    expect(r.outcomes.find((x) => x.key === 'AINamespace/team-a/narrow')?.resolvedRefs.reason).toBe(
+      'KeyConflict',
+    );
+    const config = r.config as SluiceConfig;
+    const id = new Identifier(config.namespaces, (s) => ('file' in s ? (r.secretData[s.file] ?? '') : ''));
+    // no token at all: it was served as team-a.narrow
+    expect(await whoServes(id, { 'x-team': 'narrow' })).toBe('platform.anonymous');
+    expect(await whoServes(id, { 'x-team': 'other' })).toBe('platform.anonymous');
+    expect(config.namespaces.find((n) => n.name === 'team-a.narrow')?.match.headers).toBeUndefined();
+  });
+});
+
+describe('a tenant whose API-key list ends up empty', () => {
+  it('is not identified by its narrowing header rules alone (a regex one took every caller)', async () => {
+    // its only key is also another tenant's (KeyConflict): the rendered list is empty
+    const narrow = tenant('narrow', {
+      match: { apiKeys: { secretRefs: [{ name: 'keys' }] }, headers: [{ name: 'User-Agent', regex: '.*' }] },
+    });
+    const inv = setup(narrow);
+    const other = at(
+      tenant('other', { match: { apiKeys: { secretRefs: [{ name: 'keys' }] } } }, 'team-c'),
+      NEWER,
+    );
+    const secrets = new Map(inv.secrets as Map<string, Record<string, string>>);
+    secrets.set('team-a/keys', { k: 'sk-shared-0001' });
+    secrets.set('team-c/keys', { k: 'sk-shared-0001', own: 'sk-other-0002' });
+    const r = await renderChecked({ ...inv, namespaces: [...inv.namespaces, other], secrets }, OPTS);
+    expect(r.outcomes.find((x) => x.key === 'AINamespace/team-a/narrow')?.resolvedRefs.reason).toBe(
+      'KeyConflict',
+    );
+    const config = r.config as SluiceConfig;
+    const id = new Identifier(config.namespaces, (s) => ('file' in s ? (r.secretData[s.file] ?? '') : ''));
+    expect(await whoServes(id, { 'user-agent': 'OpenAI/Python 1.0' })).toBe('platform.anonymous');
+    expect(await whoServes(id, {})).toBe('platform.anonymous');
+    expect(await whoServes(id, { authorization: 'Bearer sk-other-0002' })).toBe('team-c.other');
+  });
+});

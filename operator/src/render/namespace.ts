@@ -265,7 +265,14 @@ export function renderNamespace(
     default: spec.default,
     match: compact({
       apiKeysFile,
-      headers: spec.match?.headers?.map(renderHeaderMatch),
+      // rules that narrow credentials never stand alone: with the credentials left out (an HS256
+      // secret another tenant shares) they made a header-only tenant, served without any token
+      headers:
+        spec.match?.apiKeys || spec.match?.jwt
+          ? apiKeysFile || jwt
+            ? spec.match.headers?.map(renderHeaderMatch)
+            : undefined
+          : spec.match?.headers?.map(renderHeaderMatch),
       jwt,
     }),
     routes,
