@@ -5,7 +5,7 @@
 // why. It is checked here when the config loads, with the rules jose applies when it picks a key
 // (jwks/local.js isUsableJWK, RSA keys of at least 2048 bits), and only the usable keys are handed
 // to jose, so a malformed key next to a good one cannot make verification fail.
-import { createPublicKey, type JsonWebKey } from 'node:crypto';
+import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 
 /** kty and curve each algorithm verifies with (the namespace schema allows these two) */
 const FAMILY: Record<string, { kty: string; crv?: string }> = {
@@ -58,15 +58,41 @@ function keyProblem(jwk: Record<string, unknown>, alg: string): string | undefin
   const members = family.kty === 'RSA' ? ['n', 'e'] : ['x', 'y'];
   const bad = members.find((m) => typeof jwk[m] !== 'string' || !BASE64URL.test(jwk[m] as string));
   if (bad) return `it is not a valid ${family.kty} public key ("${bad}" is not base64url)`;
+  let key: KeyObject;
   try {
-    const key = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' });
-    const bits = key.asymmetricKeyDetails?.modulusLength;
-    if (family.kty === 'RSA' && bits !== undefined && bits < MIN_RSA_BITS)
-      return `its modulus has ${bits} bits, fewer than the ${MIN_RSA_BITS} RS256 needs`;
+    key = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' });
   } catch {
     return `it is not a valid ${family.kty} public key`;
   }
-  return undefined;
+  return fitProblem(key, alg);
+}
+
+/** Why a parsed public key cannot verify `alg` tokens (jose's checks), or undefined. */
+function fitProblem(key: KeyObject, alg: string): string | undefined {
+  const type = key.asymmetricKeyType;
+  if (alg === 'RS256') {
+    if (type !== 'rsa') return `it is ${type ?? 'not an asymmetric'} key, not RSA`;
+    const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+    if (bits < MIN_RSA_BITS)
+      return `its modulus has ${bits} bits, fewer than the ${MIN_RSA_BITS} RS256 needs`;
+    return undefined;
+  }
+  if (alg === 'ES256') {
+    if (type !== 'ec') return `it is ${type ?? 'not an asymmetric'} key, not EC`;
+    const curve = key.asymmetricKeyDetails?.namedCurve;
+    return curve === 'prime256v1' ? undefined : `its curve is ${curve}, not P-256`;
+  }
+  return `${alg} does not verify with a public key`;
+}
+
+/**
+ * Why a PEM public key cannot verify a token of any of `algorithms` (an RSA key for ES256, a P-384
+ * key, a 1024-bit modulus): it parsed, and every token would then be refused with 401.
+ */
+export function publicKeyProblem(key: KeyObject, algorithms: readonly string[]): string | undefined {
+  const problems = algorithms.map((alg) => fitProblem(key, alg));
+  if (problems.some((p) => p === undefined)) return undefined;
+  return `the public key cannot verify ${algorithms.join('/')} tokens: ${problems.join('; ')}`;
 }
 
 /** Check a JWKS document's text for the algorithms a namespace accepts. */

@@ -6,7 +6,7 @@ import { createLocalJWKSet, decodeJwt, type JWTPayload, type JWTVerifyGetKey, jw
 import { ConfigError } from '../config/load.ts';
 import type { NamespaceConfig, SecretSource } from '../config/schema.ts';
 import { describeParseError } from '../security/parse_errors.ts';
-import { checkJwks } from './jwks.ts';
+import { checkJwks, publicKeyProblem } from './jwks.ts';
 
 type JwtConfig = NonNullable<NamespaceConfig['match']['jwt']>;
 
@@ -61,8 +61,11 @@ export function compileJwt(
           },
         ]);
       key = createSecretKey(secret);
-    } else if (cfg.publicKey) key = createPublicKey(readSecret(cfg.publicKey, `${path}.publicKey`));
-    else {
+    } else if (cfg.publicKey) {
+      key = createPublicKey(readSecret(cfg.publicKey, `${path}.publicKey`));
+      const unfit = publicKeyProblem(key, cfg.algorithms);
+      if (unfit) throw new ConfigError('config', [{ path: `${path}.publicKey`, message: unfit }]);
+    } else {
       const text = readSecret({ file: cfg.jwksFile as string }, `${path}.jwksFile`);
       // a JWKS with no usable key would load and refuse every token (jwks.ts): refuse the config
       const jwks = checkJwks(text, cfg.algorithms);

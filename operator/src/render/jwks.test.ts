@@ -131,6 +131,48 @@ describe('a JWKS with no usable key', () => {
   });
 });
 
+describe('a PEM public key that cannot verify the listed algorithms', () => {
+  const pem = (k: ReturnType<typeof generateKeyPairSync>['publicKey']) =>
+    k.export({ type: 'spki', format: 'pem' }).toString();
+  it.each([
+    ['an RSA key for ES256', pem(rsa.publicKey), ['ES256'], 'it is rsa key, not EC'],
+    [
+      'a P-384 key for ES256',
+      pem(generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey),
+      ['ES256'],
+      'its curve is secp384r1, not P-256',
+    ],
+    [
+      'a 1024-bit key for RS256',
+      pem(generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey),
+      ['RS256'],
+      'its modulus has 1024 bits',
+    ],
+  ] as const)(
+    '(%s) rejects that tenant alone, naming the field the dataplane refuses',
+    async (_, key, algorithms, why) => {
+      const inv = twoTenants({ keys: [] });
+      const namespaces = inv.namespaces.map((n) =>
+        n.metadata.name === 'broken'
+          ? tenant('broken', {
+              match: { jwt: { algorithms: [...algorithms], publicKeySecretRef: { name: 'pem', key: 'k' } } },
+            })
+          : n,
+      );
+      const secrets = new Map(inv.secrets as Map<string, Record<string, string>>);
+      secrets.set('team-a/pem', { k: key });
+      const r = await renderChecked({ ...inv, namespaces, secrets }, OPTS);
+      const broken = r.outcomes.find((o) => o.key === 'AINamespace/team-a/broken');
+      expect(broken?.accepted.ok).toBe(false);
+      expect(broken?.accepted.message).toContain(
+        `the dataplane rejects match.jwt.publicKey: the public key cannot verify ${algorithms.join('/')} tokens: ${why}`,
+      );
+      expect(r.outcomes.find((o) => o.key === 'AINamespace/team-b/fine')?.accepted.reason).toBe('Accepted');
+      expect(await loadableIssues(r.config as SluiceConfig, r.secretData)).toEqual([]);
+    },
+  );
+});
+
 const dirs: string[] = [];
 afterAll(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
 
