@@ -177,8 +177,8 @@ function renderPass(inv: Inventory, opts: RenderOptions, rejected: ReadonlyMap<s
     } else if (n.spec.default) {
       if (defaultOwner) {
         findings.conflict(`${defaultOwner} is already the default namespace`, 'spec.default');
-        // its rejected entry must not be a second default (the dataplane refuses two, and that
-        // issue names no entry: every render would fail)
+        // its rejected entry (403 for its keys and tokens) must not be a second default: the
+        // dataplane refuses two
         input = { ...input, default: false };
       } else defaultOwner = `AINamespace ${namespaceOf(n)}/${n.metadata.name}`;
     }
