@@ -7,6 +7,7 @@
 // so neither side can drift from the other.
 
 export { patternProblem } from '../compiled/patterns.ts';
+export { checkJwks } from '../policy/jwks.ts';
 export { getPreset, listPresets } from '../providers/presets.ts';
 export { configHash } from './hash.ts';
 export {

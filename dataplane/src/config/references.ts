@@ -103,7 +103,10 @@ export function* checkReferenceSteps(cfg: SluiceConfig): Steps<ConfigIssue[]> {
   let defaults = 0;
   for (const [i, ns] of cfg.namespaces.entries()) {
     if (i % EVERY === EVERY - 1) yield;
-    if (ns.default) defaults++;
+    // each default after the first is named: an issue without an entry's index is blamed on no
+    // object, and the operator could then write nothing for anyone
+    if (ns.default && defaults++ > 0)
+      issues.push({ path: `namespaces[${i}].default`, message: 'at most one namespace may be the default' });
     ns.policies.forEach((p, j) => {
       if (!policies.has(p))
         issues.push({ path: `namespaces[${i}].policies[${j}]`, message: `unknown policy "${p}"` });
@@ -113,7 +116,6 @@ export function* checkReferenceSteps(cfg: SluiceConfig): Steps<ConfigIssue[]> {
         issues.push({ path: `namespaces[${i}].routes[${j}]`, message: `unknown route "${r}"` });
     });
   }
-  if (defaults > 1) issues.push({ path: 'namespaces', message: 'at most one namespace may be the default' });
   if (cfg.store.type === 'redis' && !cfg.store.redis)
     issues.push({ path: 'store.redis', message: 'required when store.type is redis' });
   issues.push(...(yield* checkTenancySteps(cfg)), ...checkEgress(cfg));

@@ -7,7 +7,8 @@
 //     proven disjoint from it.
 //   * No two header-only tenants may both match one request: they must share a header whose allowed
 //     values do not intersect. The later entry is the one reported (the operator renders older
-//     objects first, so the older tenant keeps its traffic).
+//     objects first, so the older tenant keeps its traffic). A `rejected` entry is exempt: it only
+//     refuses, after every served tenant had its turn (identify.ts), so it can take no one's traffic.
 // And the egress policy: every provider URL as written is checked against it (proxy/egress.ts).
 
 import { getPreset } from '../providers/presets.ts';
@@ -150,7 +151,12 @@ export function* checkTenancySteps(cfg: SluiceConfig): Steps<ConfigIssue[]> {
     if (i % 100 === 99) yield;
     if (!isHeaderOnly(ns)) continue;
     const headers = ns.match.headers ?? [];
-    const c = claims.claim(ns.name, headers);
+    // a rejected entry only refuses (403) and is matched after every served one (identify.ts), so
+    // it may overlap them, e.g. the part of a Conflicted tenant's values an older tenant keeps; its
+    // values must still be exact, or it could refuse requests meant for the default tenant
+    const c = ns.rejected
+      ? new HeaderTenants<string>().claim(ns.name, headers)
+      : claims.claim(ns.name, headers);
     if (c.ok) continue;
     if ('inexact' in c)
       for (const j of c.inexact)

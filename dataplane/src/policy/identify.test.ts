@@ -214,3 +214,30 @@ describe('JWT configuration errors', () => {
     );
   });
 });
+
+describe('header rules that narrow credentials', () => {
+  it('never identify a namespace alone, even when its key file lists no key', async () => {
+    // a tenant whose keys were all left out (another tenant lists them; entries no client can
+    // send): its `.*` rule used to make it header-only, unchecked, taking every caller without a key
+    const empty = join(dir, 'empty-keys.json');
+    writeFileSync(empty, '[]');
+    const id = identifier([
+      { name: 'anyone', default: true },
+      { name: 'narrow', match: { apiKeysFile: empty, headers: [{ name: 'user-agent', regex: '.*' }] } },
+    ]);
+    expect(await id.identify({ 'user-agent': 'OpenAI/Python 1.0' })).toEqual({ namespace: 'anyone' });
+  });
+
+  it('try a rejected header-only namespace after every served one: it only refuses what they leave', async () => {
+    const id = identifier([
+      {
+        name: 'a-copy',
+        rejected: 'Conflicted',
+        match: { headers: [{ name: 'x-channel-code', in: ['c1', 'c2'] }] },
+      },
+      { name: 'b-owner', match: { headers: [{ name: 'x-channel-code', equals: 'c1' }] } },
+    ]);
+    expect(await id.identify({ 'x-channel-code': 'c1' })).toEqual({ namespace: 'b-owner' });
+    expect((await rejection(id.identify({ 'x-channel-code': 'c2' }))).code).toBe('SLUICE_ERR_FORBIDDEN');
+  });
+});

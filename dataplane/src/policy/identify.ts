@@ -16,6 +16,7 @@ import type { ReuseCache } from '../config/reuse_cache.ts';
 import type { NamespaceConfig, SecretSource } from '../config/schema.ts';
 import type { Slicer, Steps } from '../config/steps.ts';
 import { runSteps } from '../config/steps.ts';
+import { isHeaderOnly } from '../config/tenancy.ts';
 import { GatewayError } from '../errors.ts';
 import type { Identity, RequestHeaders } from '../proxy/policy_interface.ts';
 import { describeParseError } from '../security/parse_errors.ts';
@@ -112,6 +113,8 @@ export class Identifier {
   readonly #jwt: JwtMatcher[] = [];
   readonly #headerRules = new Map<string, HeaderRule>();
   readonly #headerOnly: HeaderRule[] = [];
+  /** header-only rules of rejected namespaces: tried after every served one (they only refuse) */
+  readonly #headerOnlyRejected: HeaderRule[] = [];
   #default: string | undefined;
   readonly #rejected = new Set<string>();
 
@@ -170,10 +173,14 @@ export class Identifier {
         const rule: HeaderRule = {
           namespace: ns.name,
           matches: (get) => matchers.every((m) => m(get)),
-          withCredentials: keys.length > 0 || ns.match.jwt !== undefined,
+          // as the tenancy check decides (isHeaderOnly): a namespace that names a key file or a
+          // JWT rule is identified by them even when its key list is empty; its header rules only
+          // narrow them. Counting the keys instead made such a namespace header-only, unchecked:
+          // a `regex: ".*"` rule and an empty key list took every caller without a valid key
+          withCredentials: !isHeaderOnly(ns),
         };
         this.#headerRules.set(ns.name, rule);
-        if (!rule.withCredentials) this.#headerOnly.push(rule);
+        if (!rule.withCredentials) (ns.rejected ? this.#headerOnlyRejected : this.#headerOnly).push(rule);
       }
       yield;
     }
@@ -262,6 +269,8 @@ export class Identifier {
   #withoutKey(get: (name: string) => string | undefined, credential: string | undefined): Identity {
     // Header-identified callers may still send a placeholder key (SDKs insist on one).
     for (const rule of this.#headerOnly) if (rule.matches(get)) return { namespace: rule.namespace };
+    // a rejected tenant's callers get 403, not the default tenant; a served tenant's rule came first
+    for (const rule of this.#headerOnlyRejected) if (rule.matches(get)) return { namespace: rule.namespace };
     if (credential) throw unauthenticated('invalid API key');
     // `Authorization: <key>` or `Basic ...` carries a credential too, just not one Sluice reads: the
     // default tenant would serve it with someone's key on the wire, so it is refused like a wrong key

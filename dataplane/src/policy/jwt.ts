@@ -6,6 +6,7 @@ import { createLocalJWKSet, decodeJwt, type JWTPayload, type JWTVerifyGetKey, jw
 import { ConfigError } from '../config/load.ts';
 import type { NamespaceConfig, SecretSource } from '../config/schema.ts';
 import { describeParseError } from '../security/parse_errors.ts';
+import { checkJwks, publicKeyProblem } from './jwks.ts';
 
 type JwtConfig = NonNullable<NamespaceConfig['match']['jwt']>;
 
@@ -60,10 +61,17 @@ export function compileJwt(
           },
         ]);
       key = createSecretKey(secret);
-    } else if (cfg.publicKey) key = createPublicKey(readSecret(cfg.publicKey, `${path}.publicKey`));
-    else {
+    } else if (cfg.publicKey) {
+      key = createPublicKey(readSecret(cfg.publicKey, `${path}.publicKey`));
+      const unfit = publicKeyProblem(key, cfg.algorithms);
+      if (unfit) throw new ConfigError('config', [{ path: `${path}.publicKey`, message: unfit }]);
+    } else {
       const text = readSecret({ file: cfg.jwksFile as string }, `${path}.jwksFile`);
-      key = createLocalJWKSet(JSON.parse(text) as Parameters<typeof createLocalJWKSet>[0]);
+      // a JWKS with no usable key would load and refuse every token (jwks.ts): refuse the config
+      const jwks = checkJwks(text, cfg.algorithms);
+      if (jwks.problem)
+        throw new ConfigError('config', [{ path: `${path}.jwksFile`, message: `the JWKS ${jwks.problem}` }]);
+      key = createLocalJWKSet(jwks.usable as Parameters<typeof createLocalJWKSet>[0]);
     }
   } catch (err) {
     if (err instanceof ConfigError) throw err;

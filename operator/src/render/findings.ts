@@ -12,7 +12,9 @@ export type RefReason =
   /** an API key of the tenant's Secrets is also another tenant's: neither serves it */
   | 'KeyConflict'
   /** a Secret entry that cannot be an API key (a line break: a file of keys as one entry) */
-  | 'InvalidApiKey';
+  | 'InvalidApiKey'
+  /** a JWKS with no key that can verify the tenant's algorithms (empty, enc-only, malformed keys) */
+  | 'InvalidJWKS';
 
 const MAX_MESSAGE = 2000;
 

@@ -1,6 +1,6 @@
 // AINamespace -> dataplane namespace entry. API keys are hashed here: the plaintext never leaves the
 // source Secret; the dataplane gets {name, sha256} lists through `apiKeysFile` in the output Secret.
-import type { SecretSource } from '../../../dataplane/src/config/contract.ts';
+import { checkJwks } from '../../../dataplane/src/config/contract.ts';
 import type { AINamespace } from '../api/ainamespace.ts';
 import { durationMs } from '../api/common.ts';
 import { Findings } from './findings.ts';
@@ -216,7 +216,7 @@ export function renderNamespace(
       item: string,
       field: string,
       ref?: { name: string; key: string },
-    ): SecretSource | undefined => {
+    ): { file: string } | undefined => {
       if (!ref) return undefined;
       const value = secrets.value(ns, ref.name, ref.key, findings, `spec.match.jwt.${field}`);
       if (value === undefined) return undefined;
@@ -225,15 +225,22 @@ export function renderNamespace(
       return { file: f };
     };
     const jwks = source('jwks.json', 'jwksSecretRef', j.jwksSecretRef);
-    jwt = compact({
-      issuer: j.issuer,
-      audience: j.audience,
-      algorithms: j.algorithms,
-      secret: source('jwt-secret', 'secretRef', j.secretRef),
-      publicKey: source('jwt-public-key.pem', 'publicKeySecretRef', j.publicKeySecretRef),
-      jwksFile: jwks && 'file' in jwks ? jwks.file : undefined,
-      claim: j.claim,
-    });
+    const unusable = jwks ? jwksProblem(j, secretOut[jwks.file]) : undefined;
+    if (unusable) {
+      // not rendered at all, so no replica ever serves it: the tenant is rejected (its callers get
+      // 403 through its other rules, or 401), and its status names the Secret and the reason
+      findings.ref('InvalidJWKS', unusable, 'spec.match.jwt.jwksSecretRef');
+      if (jwks) delete secretOut[jwks.file];
+    } else
+      jwt = compact({
+        issuer: j.issuer,
+        audience: j.audience,
+        algorithms: j.algorithms,
+        secret: source('jwt-secret', 'secretRef', j.secretRef),
+        publicKey: source('jwt-public-key.pem', 'publicKeySecretRef', j.publicKeySecretRef),
+        jwksFile: jwks?.file,
+        claim: j.claim,
+      });
   }
 
   // a listed route that is missing or not accepted is left out of the list (Accepted, ResolvedRefs
@@ -258,7 +265,14 @@ export function renderNamespace(
     default: spec.default,
     match: compact({
       apiKeysFile,
-      headers: spec.match?.headers?.map(renderHeaderMatch),
+      // rules that narrow credentials never stand alone: with the credentials left out (an HS256
+      // secret another tenant shares) they made a header-only tenant, served without any token
+      headers:
+        spec.match?.apiKeys || spec.match?.jwt
+          ? apiKeysFile || jwt
+            ? spec.match.headers?.map(renderHeaderMatch)
+            : undefined
+          : spec.match?.headers?.map(renderHeaderMatch),
       jwt,
     }),
     routes,
@@ -284,6 +298,19 @@ export function renderNamespace(
       : undefined,
   });
   return { findings, input };
+}
+
+/**
+ * Why the JWKS a tenant names cannot verify any of its tokens (checkJwks, the dataplane's own check),
+ * or undefined when it can or its Secret is not read (offline, without Secrets).
+ */
+function jwksProblem(j: NonNullable<NonNullable<AINamespace['spec']['match']>['jwt']>, text?: string) {
+  const ref = j.jwksSecretRef;
+  if (text === undefined || !ref) return undefined;
+  const { problem } = checkJwks(text.trim(), j.algorithms);
+  return (
+    problem && `the JWKS in Secret "${ref.name}" key "${ref.key}" (spec.match.jwt.jwksSecretRef) ${problem}`
+  );
 }
 
 /**

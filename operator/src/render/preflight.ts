@@ -5,10 +5,13 @@
 // dataplane's own compiler, its secrets laid out in a private temp folder and the store forced to
 // memory (no connections): the contract's LoadCheck, kept across renders by the operator (so a change
 // to one route loads about one route; see loadable.ts for why the verdict is still a fresh load's).
-// Objects whose entries fail are rejected and the render repeats.
-import { loadableIssues } from '../../../dataplane/src/config/contract.ts';
+// Objects whose entries fail are rejected and the render repeats; a failure that names no entry is
+// traced to the tenant object behind it (isolate.ts), or fails the render when the platform's is.
+import { loadableIssues, type SluiceConfig } from '../../../dataplane/src/config/contract.ts';
 import { overflowOf, shedOverflow } from './budget.ts';
-import { blame, type RenderResult, render } from './render.ts';
+import { culpritOf, unattributed } from './isolate.ts';
+import { blame, RenderError, type RenderResult, render } from './render.ts';
+import { escalateDeny } from './tenants.ts';
 import type { Inventory, Problem, RenderOptions } from './types.ts';
 
 /** render(), then preflight: what this returns, a replica loads. */
@@ -18,9 +21,10 @@ export async function renderChecked(inv: Inventory, opts: RenderOptions): Promis
   for (let round = 0; round <= objects; round++) {
     const result = render(inv, opts, rejected);
     if (!result.config) return result;
-    const issues = opts.reuse
-      ? await opts.reuse.preflight.issues(result.config, result.secretData)
-      : await loadableIssues(result.config, result.secretData);
+    const data = result.secretData;
+    const load = (config: SluiceConfig) =>
+      opts.reuse ? opts.reuse.preflight.issues(config, data) : loadableIssues(config, data);
+    const issues = await load(result.config);
     if (issues.length === 0) {
       // loadable, but it must also fit the ConfigMap and Secret (budget.ts)
       const over = overflowOf(result, opts.reuse?.secretEncoding);
@@ -28,7 +32,23 @@ export async function renderChecked(inv: Inventory, opts: RenderOptions): Promis
       continue;
     }
     const before = rejected.size;
-    blame(issues, result.owners, rejected);
+    const stray = unattributed(issues, result.owners);
+    if (stray.length > 0) {
+      const culprit = await culpritOf(result.config, result.owners, load);
+      const what = stray.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ');
+      // the platform's part (providers, routes, base config) fails on its own: fail closed
+      if (!culprit) throw new RenderError(`rendered config cannot be loaded: ${what}`);
+      if (!escalateDeny(culprit, rejected))
+        rejected.set(culprit, {
+          path: 'spec',
+          message: `a dataplane replica cannot load it: ${what.slice(0, 500)}`,
+        });
+    }
+    blame(
+      issues.filter((i) => !stray.includes(i)),
+      result.owners,
+      rejected,
+    );
     if (rejected.size === before) return result; // nothing more to blame: write it and let status say why
   }
   return render(inv, opts, rejected);

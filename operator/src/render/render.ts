@@ -175,8 +175,12 @@ function renderPass(inv: Inventory, opts: RenderOptions, rejected: ReadonlyMap<s
       );
       input = { ...input, default: false };
     } else if (n.spec.default) {
-      if (defaultOwner) findings.conflict(`${defaultOwner} is already the default namespace`);
-      else defaultOwner = `AINamespace ${namespaceOf(n)}/${n.metadata.name}`;
+      if (defaultOwner) {
+        findings.conflict(`${defaultOwner} is already the default namespace`, 'spec.default');
+        // its rejected entry (403 for its keys and tokens) must not be a second default: the
+        // dataplane refuses two
+        input = { ...input, default: false };
+      } else defaultOwner = `AINamespace ${namespaceOf(n)}/${n.metadata.name}`;
     }
     const claimed = claimHeaders(claims, n, input, findings);
     const outcome = record('AINamespace', n, findings, input, out, 'namespaces');
@@ -218,6 +222,12 @@ function renderPass(inv: Inventory, opts: RenderOptions, rejected: ReadonlyMap<s
 }
 
 const OWNER_PATH = /^(providers|routes|namespaces|policies)\[(\d+)\]\.?(.*)$/;
+
+/** The object whose config entry an issue's path names, or undefined (e.g. `server.x`, or ''). */
+export function ownerOf(path: string, owners: RenderResult['owners']): string | undefined {
+  const m = OWNER_PATH.exec(path);
+  return m ? owners[m[1] as keyof RenderResult['owners']][Number(m[2])] : undefined;
+}
 
 /**
  * Mark the object behind each issue (by its config path) as rejected with the dataplane's message.

@@ -38,7 +38,7 @@ describe('access', () => {
 });
 
 describe('rejected tenants', () => {
-  it('keep their claimed headers as a rejected entry; a later copy gets no entry at all', () => {
+  it('keep their claimed headers as a rejected entry; a later copy gets one too, tried after it', () => {
     const headers = [{ name: 'X-Channel-Code', equals: 'ch-1' }];
     const r = render(
       inventory({
@@ -56,8 +56,11 @@ describe('rejected tenants', () => {
       ok: false,
       reason: 'Conflicted',
     });
+    // both only refuse; the older one's claim is what kept the copy from being accepted
+    // (header_conflicts.test.ts: the dataplane tries served entries first)
     expect(r.config?.namespaces.map((n) => [n.name, n.match.headers, n.rejected !== undefined])).toEqual([
       ['team-a.first', headers, true],
+      ['team-z.copy', headers, true],
     ]);
   });
 });

@@ -6,8 +6,10 @@
 //     regex ".*" or present:false cannot capture team-b's traffic);
 //   * a tenant that is not accepted is still rendered, as a `rejected` entry with whatever match rules
 //     could be rendered, so its callers get 403 instead of falling through to another tenant (the
-//     default one) or, if it was the only tenant, to nobody at all. A rejected entry the dataplane
-//     refuses is rendered again without match rules, and dropped if even that fails.
+//     default one) or, if it was the only tenant, to nobody at all. A Conflicted tenant too: the
+//     dataplane tries rejected entries after served ones, so the older tenant keeps what both match.
+//     A rejected entry the dataplane refuses is rendered again without match rules, and dropped if
+//     even that fails.
 import {
   DISJOINT,
   emptyMessage,
@@ -32,52 +34,72 @@ export function isHeaderOnlySpec(n: AINamespace): boolean {
   return (m?.headers?.length ?? 0) > 0 && !m?.apiKeys && !m?.jwt;
 }
 
+/**
+ * What became of a tenant's header rules: `claimed` (a header-only tenant's, now its own),
+ * `overlap` (exact, but an older tenant claimed some request they match: Conflicted), `unusable`
+ * (not exact values, or no common value) or `narrowing` (they only narrow its keys or tokens).
+ */
+export type HeaderClaim = 'claimed' | 'overlap' | 'unusable' | 'narrowing';
+
 /** Claim a header-only tenant's headers (oldest first), recording why it may not. */
 export function claimHeaders(
   claims: HeaderTenants<string>,
   n: AINamespace,
   input: NamespaceInput,
   findings: Findings,
-): boolean {
-  if (!isHeaderOnlySpec(n)) return true;
+): HeaderClaim {
+  if (!isHeaderOnlySpec(n)) return 'narrowing';
   const headers = input.match?.headers ?? [];
   const label = `AINamespace ${n.metadata.namespace ?? 'default'}/${n.metadata.name}`;
   const c = claims.claim(label, headers);
-  if (c.ok) return true;
+  if (c.ok) return 'claimed';
+  if ('overlaps' in c) {
+    findings.conflict(
+      `matches requests that ${c.overlaps} (created earlier) also matches: ${DISJOINT}`,
+      'spec.match.headers',
+    );
+    return 'overlap';
+  }
   if ('inexact' in c)
     for (const j of c.inexact)
       findings.invalid(
         `${INEXACT} (${headers[j]?.regex !== undefined ? 'regex' : 'present'} could match another tenant's requests)`,
         `spec.match.headers[${j}]`,
       );
-  else if ('empty' in c) findings.invalid(emptyMessage(c.empty), 'spec.match.headers');
-  else
-    findings.conflict(
-      `matches requests that ${c.overlaps} (created earlier) also matches: ${DISJOINT}`,
-      'spec.match.headers',
-    );
-  return false;
+  else findings.invalid(emptyMessage(c.empty), 'spec.match.headers');
+  return 'unusable';
 }
 
 /**
  * The entry that keeps a rejected tenant's callers from being served as anyone else, or undefined
- * when none is rendered: a Conflicted tenant's rules belong to the older tenant it clashes with.
+ * when none is rendered. A Conflicted header-only tenant gets one too, with its exact header rules:
+ * the dataplane tries rejected entries after every served one, so the older tenant keeps every
+ * request both match, and the newer one's other callers get 403 instead of being served as the
+ * default tenant (they were, on its routes and budget).
  */
 export function denyEntry(
   input: NamespaceInput,
   outcome: Outcome,
-  headersClaimed: boolean,
+  headers: HeaderClaim,
   rejected: ReadonlyMap<string, Problem>,
 ): NamespaceInput | undefined {
-  if (outcome.accepted.reason === 'Conflicted' || rejected.has(DROP + outcome.key)) return undefined;
+  if (rejected.has(DROP + outcome.key)) return undefined;
   const m = input.match ?? {};
+  const credentials = {
+    ...(m.apiKeysFile ? { apiKeysFile: m.apiKeysFile } : {}),
+    ...(m.jwt ? { jwt: m.jwt } : {}),
+  };
+  // header rules are kept only where they identify the tenant: a header-only tenant's exact values,
+  // or rules narrowing credentials still in the entry; alone, narrowing rules (which may be regex
+  // or absent-header rules) would turn the entry into a header-only one matching others' callers
+  const keepHeaders =
+    m.headers &&
+    (headers === 'claimed' ||
+      headers === 'overlap' ||
+      (headers === 'narrowing' && Object.keys(credentials).length > 0));
   const match = rejected.has(STRIP + outcome.key)
     ? {}
-    : {
-        ...(m.apiKeysFile ? { apiKeysFile: m.apiKeysFile } : {}),
-        ...(m.jwt ? { jwt: m.jwt } : {}),
-        ...(m.headers && headersClaimed ? { headers: m.headers } : {}),
-      };
+    : { ...credentials, ...(keepHeaders ? { headers: m.headers } : {}) };
   return {
     name: input.name,
     ...(input.default ? { default: true } : {}),
