@@ -72,7 +72,6 @@ async function checkPrompt(
   policies: CompiledPolicy[],
   input: AdmitInput,
 ): Promise<void> {
-  if (!policies.some((p) => p.config.maxPromptChars !== undefined || p.filters.length > 0)) return;
   let text = input.promptText();
   // embeddings given as token ids: filters see the text they decode to
   if (input.spec.api === 'openai-embeddings') {
@@ -153,10 +152,20 @@ export async function admitRequest(ctx: AdmitContext, input: AdmitInput): Promis
   const policies = ns.policies.filter((p) => p.appliesTo(route.name, request.model));
   const producesOutput = spec.api !== 'openai-embeddings';
 
-  await checkPrompt(ns, policies, input);
+  // The checks that may wait (content filters, a large prompt's count) are awaited only when they
+  // apply: an async function's promise and its turn of the microtask queue on every request were
+  // most of what a limited request allocated before its store call (bench/alloc.ts --profile).
+  if (policies.some(checksPrompt)) await checkPrompt(ns, policies, input);
   const outputCap = producesOutput ? capOutput(ns, policies, input) : undefined;
-  const counted = policies.some((p) => p.needsTokens) ? await countInput(ns, policies, input) : undefined;
-  const storePolicies = policies.filter((p) => p.needsStore);
+  let counted: Counted | undefined;
+  if (policies.some(needsTokens)) {
+    const text = input.promptText();
+    counted =
+      text.length >= ASYNC_MIN_CHARS
+        ? countedInput(ns, policies, input, await countLarge(ns, input, text))
+        : countedInput(ns, policies, input, input.inputTokens());
+  }
+  const storePolicies = policies.filter(needsStore);
   const reserved =
     storePolicies.length > 0
       ? await reserve(ctx, storePolicies, policies, input, counted?.inputTokens ?? 0, outputCap)
@@ -170,19 +179,30 @@ export async function admitRequest(ctx: AdmitContext, input: AdmitInput): Promis
   });
 }
 
+const checksPrompt = (p: CompiledPolicy) => p.config.maxPromptChars !== undefined || p.filters.length > 0;
+const needsTokens = (p: CompiledPolicy) => p.needsTokens;
+const needsStore = (p: CompiledPolicy) => p.needsStore;
+
+interface Counted {
+  inputTokens: number;
+  rawEstimate: number | undefined;
+}
+
+/** A large prompt's tokens, counted off the event loop (tokens/pool.ts), tenants in turn. */
+function countLarge(ns: CompiledNamespace, input: AdmitInput, text: string): Promise<number> {
+  const { spec, request, encoding } = input;
+  return countPromptTokensAsync(text, spec.turns(request.body), encoding, ns.name);
+}
+
 /** The prompt's tokens as limits count them (corrected estimates, non-text parts), against max input. */
-async function countInput(
+function countedInput(
   ns: CompiledNamespace,
   policies: CompiledPolicy[],
   input: AdmitInput,
-): Promise<{ inputTokens: number; rawEstimate: number | undefined }> {
+  raw: number,
+): Counted {
   const { spec, request, encoding } = input;
   const model = request.model;
-  const text = input.promptText();
-  const raw =
-    text.length >= ASYNC_MIN_CHARS
-      ? await countPromptTokensAsync(text, spec.turns(request.body), encoding, ns.name)
-      : input.inputTokens();
   const inputTokens =
     (encoding === 'estimate' ? estimateCorrection.apply(ns.name, model, raw) : raw) +
     nonText(spec, request.body);
