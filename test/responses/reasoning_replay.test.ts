@@ -182,6 +182,15 @@ for (const storeType of ['memory', 'redis'] as const) {
       expect(namedIds(lastInput(orgA))).toEqual([itemOf(t2, 'reasoning').id, itemOf(t2, 'message').id]);
     });
 
+    it('a client that also sends the previous output back by id gets each id named once', async () => {
+      const t1 = await turn('whole', 'gpt-a', 'Weather in Paris?');
+      const back = t1.output as unknown as OpenAI.Responses.ResponseInputItem[];
+      const t2 = await turn('whole', 'gpt-a', [...back, output('call_paris', 'cold')], t1.id);
+      expect(t2.output_text).toBe('The weather is cold.');
+      const ids = namedIds(lastInput(orgA));
+      expect(ids).toEqual([itemOf(t1, 'reasoning').id, itemOf(t1, 'function_call').id]);
+    });
+
     it('OpenAI refuses a reasoning item without its following item, and that item without it (the fake too)', async () => {
       const t1 = await turn('whole', 'gpt-a', 'Weather in Paris?');
       const [rs, fc] = t1.output as unknown as OpenAI.Responses.ResponseInputItem[];

@@ -118,7 +118,7 @@ export async function prepareConversation(request: ClientRequest, scope: Exchang
       );
     }
     // content, but reasoning by id for its issuer (with the item that followed it)
-    history = await replayHistory(record, statesFor(scope.runtime), scope.namespace);
+    history = await replayHistory(record, statesFor(scope.runtime), scope.namespace, turn);
   }
   // this turn's ids stay: the translator of a native backend keeps those it issued (ITEM_ISSUER)
   const items = history.length > 0 ? history.concat(turn) : turn;

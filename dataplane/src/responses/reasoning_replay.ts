@@ -98,17 +98,21 @@ function alive(found: Map<string, StoredItem>, id: string, issuer: string): bool
  * A stored conversation as the next turn's history: every item as content, but each reasoning pair
  * (`byId`) by id for its issuer, provided both items are still among the tenant's stored items (one
  * read for all; a response deleted since, at Sluice and at its provider, would be OpenAI's 404). At
- * most the last MAX_STORED_ITEM_IDS ids are looked up: older reasoning is left out.
+ * most the last MAX_STORED_ITEM_IDS ids are looked up: older reasoning is left out. A pair whose ids
+ * this turn's own items name again (a client that sends the previous output back beside
+ * previous_response_id) goes as content, as before: OpenAI refuses an id named twice.
  */
 export async function replayHistory(
   record: StoredResponse,
   states: ResponseStates,
   namespace: string,
+  turn: Obj[],
 ): Promise<Obj[]> {
   const byId = record.byId;
   if (!byId) return record.items.map(withoutId);
   const ids = Object.keys(byId).slice(-MAX_STORED_ITEM_IDS);
   const found = await states.loadItems(namespace, ids);
+  for (const item of turn) if (typeof item.id === 'string') found.delete(item.id);
   const out: Obj[] = [];
   const items = record.items;
   for (let i = 0; i < items.length; i++) {
