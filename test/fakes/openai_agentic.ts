@@ -7,7 +7,7 @@
 // store, the Responses side resolves an input item's `id` (or an `item_reference`) only if this
 // server issued it in a response it stored (`store` not false): any other id is OpenAI's 404 "Item
 // with id '...' not found", so ids minted for another backend (or another OpenAI org) cannot pass.
-// A whole (non-streamed) answer to a request with `reasoning` starts with a reasoning item; with
+// An answer to a request with `reasoning` (whole or streamed) starts with a reasoning item; with
 // `include: ['reasoning.encrypted_content']` it carries encrypted content only this server can read
 // back (any other is a 400), which is how OpenAI's stateless `store: false` loop keeps reasoning.
 // DELETE /v1/responses/{id} removes a stored response and its items (openai_store.ts).
@@ -139,6 +139,8 @@ function readResponses(
       toolResult = typeof item.output === 'string' ? item.output : partsText(item.output);
     } else throw new Rejection(`input[${i}].type`, `Invalid type '${type}'`);
   });
+  const order = store.checkOrder(input);
+  if (order) throw new Rejection(order.param, order.message, order.status);
   if (typeof body.instructions === 'string') turns.unshift({ role: 'system', text: body.instructions });
   return { turns, toolResult, hasTool: Array.isArray(body.tools) && body.tools.length > 0 };
 }
@@ -213,10 +215,7 @@ function responsesAnswer(res: ServerResponse, body: Obj, a: Answer, store: OpenA
           arguments: a.args,
           status: 'completed',
         };
-  const reasoning =
-    body.reasoning !== undefined && body.stream !== true
-      ? store.reasoningItem(body, `rs_fake${seq}`)
-      : undefined;
+  const reasoning = body.reasoning !== undefined ? store.reasoningItem(body, `rs_fake${seq}`) : undefined;
   const output: Obj[] = reasoning ? [reasoning, item] : [item];
   store.keep(body, id, output);
   const usage = {
@@ -254,14 +253,20 @@ function responsesAnswer(res: ServerResponse, body: Obj, a: Answer, store: OpenA
     `event: ${type}\ndata: ${JSON.stringify({ type, ...fields, sequence_number: n++ })}\n\n`;
   const started = { ...response, status: 'in_progress', output: [], usage: null };
   let out = ev('response.created', { response: started }) + ev('response.in_progress', { response: started });
+  if (reasoning) {
+    out += ev('response.output_item.added', { output_index: 0, item: { ...reasoning, summary: [] } });
+    out += ev('response.output_item.done', { output_index: 0, item: reasoning });
+  }
+  // the answer's item comes after its reasoning item, if any
+  const at = reasoning ? 1 : 0;
   if (item.type === 'message') {
     out += ev('response.output_item.added', {
-      output_index: 0,
+      output_index: at,
       item: { ...item, status: 'in_progress', content: [] },
     });
     out += ev('response.content_part.added', {
       item_id: item.id,
-      output_index: 0,
+      output_index: at,
       content_index: 0,
       part: { type: 'output_text', text: '', annotations: [] },
     });
@@ -269,41 +274,41 @@ function responsesAnswer(res: ServerResponse, body: Obj, a: Answer, store: OpenA
     for (const w of text.split(/(?= )/))
       out += ev('response.output_text.delta', {
         item_id: item.id,
-        output_index: 0,
+        output_index: at,
         content_index: 0,
         delta: w,
         logprobs: [],
       });
     out += ev('response.output_text.done', {
       item_id: item.id,
-      output_index: 0,
+      output_index: at,
       content_index: 0,
       text,
       logprobs: [],
     });
     out += ev('response.content_part.done', {
       item_id: item.id,
-      output_index: 0,
+      output_index: at,
       content_index: 0,
       part: item.content?.[0],
     });
   } else {
     out += ev('response.output_item.added', {
-      output_index: 0,
+      output_index: at,
       item: { ...item, status: 'in_progress', arguments: '' },
     });
     out += ev('response.function_call_arguments.delta', {
       item_id: item.id,
-      output_index: 0,
+      output_index: at,
       delta: item.arguments,
     });
     out += ev('response.function_call_arguments.done', {
       item_id: item.id,
-      output_index: 0,
+      output_index: at,
       arguments: item.arguments,
     });
   }
-  out += ev('response.output_item.done', { output_index: 0, item });
+  out += ev('response.output_item.done', { output_index: at, item });
   res.end(out + ev('response.completed', { response }));
 }
 

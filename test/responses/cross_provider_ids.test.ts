@@ -337,7 +337,7 @@ describe('previous_response_id chains whose turns different providers serve', ()
     expect((sent.input as Obj[]).some((i) => 'id' in i)).toBe(false);
   });
 
-  it('a reasoning item sent inline in one turn is not replayed, id-less, by previous_response_id', async () => {
+  it('a reasoning item sent inline in one turn is replayed by id, with its message, to its issuer only', async () => {
     const first = await client.responses.create({
       model: 'gpt-a',
       input: 'Think.',
@@ -348,10 +348,16 @@ describe('previous_response_id chains whose turns different providers serve', ()
       input: [{ role: 'user', content: 'Think.' }, ...back(first), { role: 'user', content: 'More.' }],
     });
     expect(lastInput(orgA)[1]).toMatchObject({ type: 'reasoning', id: first.output[0]?.id });
-    // the stored conversation keeps content only: OpenAI refuses a reasoning item without its id
+    // the stored conversation names it by id, right before the message that followed it (OpenAI
+    // refuses a reasoning item without its following item), to the organization that issued it
     const t3 = await client.responses.create({ model: 'gpt-a', input: 'Last.', previous_response_id: t2.id });
     expect(t3.status).toBe('completed');
-    expect(lastInput(orgA).some((i) => i.type === 'reasoning')).toBe(false);
+    expect(lastInput(orgA)[1]).toEqual({ type: 'reasoning', id: first.output[0]?.id, summary: [] });
+    expect(lastInput(orgA)[2]).toMatchObject({ type: 'message', id: first.output[1]?.id });
+    // another organization: neither the reasoning item nor an id (it was never replayed without its id)
+    const t4 = await client.responses.create({ model: 'gpt-b', input: 'Last.', previous_response_id: t2.id });
+    expect(t4.status).toBe('completed');
+    expect(lastInput(orgB).some((i) => i.type === 'reasoning' || 'id' in i)).toBe(false);
   });
 
   it('an item_reference to an item another provider produced reaches native OpenAI as content', async () => {

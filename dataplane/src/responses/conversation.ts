@@ -7,6 +7,7 @@ import { invalid } from '../api/validate.ts';
 import type { Runtime } from '../compiled/compile.ts';
 import { GatewayError } from '../errors.ts';
 import { ITEM_ISSUER, type ResponseObject } from '../wire/responses/format.ts';
+import { replayHistory } from './reasoning_replay.ts';
 import { inputItems, ResponseStates, recordFor, type StoredItem } from './state.ts';
 
 type Obj = Record<string, unknown>;
@@ -25,13 +26,6 @@ export function statesFor(runtime: Runtime): ResponseStates {
 
 /** What prepare learned, for completed: the expanded input and where this turn's part starts. */
 const expanded = new WeakMap<ClientRequest, { items: Obj[]; inputStart: number }>();
-
-/** Ids belong to the response that made an item; a later request carries the content only. */
-function withoutId(item: Obj): Obj {
-  if (item.id === undefined) return item;
-  const { id: _id, status: _status, ...rest } = item;
-  return rest;
-}
 
 function unknownItem(id: string): GatewayError {
   // OpenAI's own answer to an id its store does not hold (404, param input, no code)
@@ -123,7 +117,8 @@ export async function prepareConversation(request: ClientRequest, scope: Exchang
         },
       );
     }
-    history = record.items.map(withoutId);
+    // content, but reasoning by id for its issuer (with the item that followed it)
+    history = await replayHistory(record, statesFor(scope.runtime), scope.namespace, turn);
   }
   // this turn's ids stay: the translator of a native backend keeps those it issued (ITEM_ISSUER)
   const items = history.length > 0 ? history.concat(turn) : turn;

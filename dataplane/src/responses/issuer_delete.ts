@@ -12,6 +12,9 @@ import type { ResolvedProvider } from '../providers/types.ts';
 /** The bound on the provider's answer to a DELETE (its body is a small JSON object or an error). */
 const DELETE_TIMEOUT_MS = 10_000;
 
+/** The most of a 404's body read to tell "no such response" from "no such path" (an error is small). */
+const MAX_NOT_FOUND_BYTES = 16 * 1024;
+
 function failed(provider: string, detail: string, cause?: unknown): GatewayError {
   return new GatewayError(
     'SLUICE_ERR_UPSTREAM_ERROR',
@@ -29,6 +32,21 @@ export function deletePath(provider: ResolvedProvider, id: string): string {
 }
 
 /**
+ * Does a 404's body say the response is gone? OpenAI and Azure name it: "Response with id 'resp_...'
+ * not found.". Any other 404 says the request never reached the Responses API (Azure's "Resource not
+ * found" for a path or api-version it does not serve, OpenAI's "Invalid URL (DELETE ...)", a proxy's
+ * page), and the provider may still hold the response: that is not a deletion.
+ */
+function namesMissingResponse(body: Buffer, id: string): boolean {
+  try {
+    const message = (JSON.parse(body.toString('utf8')) as { error?: { message?: unknown } }).error?.message;
+    return typeof message === 'string' && message.includes(`'${id}'`);
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Delete response `id` at the provider that issued it. A provider no longer configured (or no longer
  * speaking the Responses API over HTTP) cannot be asked: its copy is the operator's to remove, and
  * Sluice's record goes anyway.
@@ -42,6 +60,8 @@ export async function deleteAtIssuer(runtime: Runtime, issuer: string, id: strin
   const path = deletePath(p.resolved, id);
   const timeoutMs = Math.min(DELETE_TIMEOUT_MS, p.timeouts.totalMs);
   let status: number;
+  const kept: Buffer[] = [];
+  let keptBytes = 0;
   try {
     const res = await endpoint.transport.send(
       {
@@ -53,14 +73,25 @@ export async function deleteAtIssuer(runtime: Runtime, issuer: string, id: strin
       AbortSignal.timeout(timeoutMs),
       { ...p.timeouts, firstByteMs: Math.min(p.timeouts.firstByteMs, timeoutMs), totalMs: timeoutMs },
     );
-    for await (const _ of res.body) {
-      // drained so the connection returns to the pool; the answer's body is not needed
+    for await (const chunk of res.body) {
+      // drained so the connection returns to the pool; a 404's start is kept (namesMissingResponse)
+      if (res.status === 404 && keptBytes < MAX_NOT_FOUND_BYTES) {
+        kept.push(chunk);
+        keptBytes += chunk.length;
+      }
     }
     status = res.status;
   } catch (err) {
     throw failed(issuer, 'not reachable', err);
   }
-  // 404: the provider no longer has it (deleted there, expired, or never stored): nothing to remove
-  if ((status >= 200 && status < 300) || status === 404) return;
+  if (status >= 200 && status < 300) return;
+  // 404 naming the response: the provider no longer has it (deleted there, expired): nothing to remove
+  if (status === 404) {
+    if (namesMissingResponse(Buffer.concat(kept).subarray(0, MAX_NOT_FOUND_BYTES), id)) return;
+    throw failed(
+      issuer,
+      'it answered 404 for its Responses path, not for the response: check its baseUrl and apiVersion',
+    );
+  }
   throw failed(issuer, `it answered ${status}`);
 }

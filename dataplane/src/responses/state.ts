@@ -9,6 +9,7 @@ import { GatewayError } from '../errors.ts';
 import type { Store } from '../store/types.ts';
 import type { OutputItem, ResponseObject } from '../wire/responses/format.ts';
 import { RESPONSE_ID } from '../wire/responses/format.ts';
+import { outputAsInput, reasoningPairs } from './reasoning_replay.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -33,6 +34,11 @@ export interface StoredResponse {
   inputEnd: number;
   /** the provider that keeps its own copy of the response (a native backend, `store` on): DELETE asks it too */
   issuer?: string;
+  /**
+   * The items of `items` a next turn names by id, each to the provider that issued it: reasoning
+   * items and the item that followed each (reasoning_replay.ts). Absent: every item goes as content.
+   */
+  byId?: Record<string, string>;
 }
 
 /** A stored output item as loadItems finds it. */
@@ -237,14 +243,10 @@ export function recordFor(
   inputStart: number,
   issuer: string | undefined,
 ): StoredResponse {
-  const output = response.output.map(asInput).filter((x): x is Obj => x !== undefined);
-  const record: StoredResponse = {
-    v: 1,
-    response,
-    items: items.concat(output),
-    inputStart,
-    inputEnd: items.length,
-  };
+  const all = items.concat(outputAsInput(response, issuer, asInput));
+  const record: StoredResponse = { v: 1, response, items: all, inputStart, inputEnd: items.length };
   if (issuer !== undefined) record.issuer = issuer;
+  const byId = reasoningPairs(all);
+  if (byId) record.byId = byId;
   return record;
 }
