@@ -246,3 +246,27 @@ export async function startRedis(tmpDir: string): Promise<{ port: number; proc: 
     execFileSync('redis-server', ['--version'], { encoding: 'utf8' }).trim().split(' ')[2] ?? '';
   return { port, proc, version };
 }
+
+/** One core's busy and total jiffies so far (/proc/stat: everything but idle and iowait is busy). */
+function coreJiffies(core: string): { busy: number; total: number } | undefined {
+  const line = readFileSync('/proc/stat', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`cpu${core} `));
+  if (!line) return undefined;
+  const v = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = v.reduce((a, b) => a + b, 0);
+  return { busy: total - (v[3] ?? 0) - (v[4] ?? 0), total };
+}
+
+/**
+ * How busy one core is from now until the returned function is called (0..1): for the client core,
+ * whether wrk, the mock and Redis left the gateway waiting (a round bounded by the harness, not it).
+ */
+export function coreBusySampler(core: string): () => number | undefined {
+  const a = coreJiffies(core);
+  return () => {
+    const b = coreJiffies(core);
+    if (!a || !b || b.total === a.total) return undefined;
+    return (b.busy - a.busy) / (b.total - a.total);
+  };
+}

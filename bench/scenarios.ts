@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import type { FixedRateOptions, FixedRateResult } from './load/fixed_rate.ts';
 import { runWrk } from './load/wrk.ts';
-import { CLIENT_CORE, rssSampler, treeCpuMs } from './procs.ts';
+import { CLIENT_CORE, coreBusySampler, rssSampler, treeCpuMs } from './procs.ts';
 import { round, type Summary, summarize } from './stats.ts';
 import type { RunningTarget } from './targets.ts';
 
@@ -18,6 +18,10 @@ export interface ThroughputRun {
   valid: number;
   invalid: number;
   socketErrors: number;
+  /** the gateway's CPU over the run's wall time (1 = its pinned core never waited); undefined for direct */
+  gatewayBusy?: number | undefined;
+  /** how busy the client core (wrk, the mock, Redis) was: near 1 with a gateway below 1, the harness bounds the round */
+  clientCoreBusy?: number | undefined;
 }
 
 export interface ThroughputResult {
@@ -72,9 +76,15 @@ export async function throughputRun(
   const base = { url: t.endpoint.url, headers: t.endpoint.headers, stream, connections, tmpDir };
   const cpu0 = t.pid === undefined ? 0 : treeCpuMs(t.pid);
   const rss = t.pid === undefined ? undefined : rssSampler(t.pid);
+  const client = coreBusySampler(CLIENT_CORE);
+  const wall0 = performance.now();
   const r = await runWrk({ ...base, seconds: timing.seconds });
   const cpu1 = t.pid === undefined ? 0 : treeCpuMs(t.pid);
+  const wallMs = performance.now() - wall0;
+  const clientBusy = client();
   return {
+    gatewayBusy: t.pid === undefined ? undefined : round((cpu1 - cpu0) / wallMs, 2),
+    clientCoreBusy: clientBusy === undefined ? undefined : round(clientBusy, 2),
     validPerSec: r.validPerSec,
     cpuMsPerReq: t.pid === undefined || r.valid === 0 ? undefined : (cpu1 - cpu0) / r.valid,
     p50Ms: r.latencyMs.p50,
