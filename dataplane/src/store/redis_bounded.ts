@@ -35,7 +35,9 @@ export const EVICT_MAX = 1_000;
  * KEYS: record, index, sizes, used. ARGV: value, ttlMs, maxBytes, sweepMax, evictMax.
  * Returns the number of the tenant's records deleted to make room, -1 when the value alone is over
  * the bound, or -2 when making room would take more than evictMax deletions (nothing written; the
- * ones done stay done, and counted).
+ * ones done stay done, and counted). A record the write would have replaced is forgotten only for as
+ * long as room is made: on -2 it is still there, so it is counted again (it was left uncounted, in
+ * Redis until its TTL and outside the tenant's bound).
  */
 const SET_LUA = `
 local t = redis.call('TIME')
@@ -52,10 +54,18 @@ end
 for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, tonumber(ARGV[4]))) do
   forget(m)
 end
-if redis.call('ZSCORE', KEYS[2], KEYS[1]) then forget(KEYS[1]) end
+local oldAt = redis.call('ZSCORE', KEYS[2], KEYS[1])
+local oldSize = tonumber(redis.call('HGET', KEYS[3], KEYS[1]) or '0')
+if oldAt then forget(KEYS[1]) end
 local evicted = 0
 while used + size > max do
   if evicted >= tonumber(ARGV[5]) then
+    -- nothing written: a record this write would have replaced stays, and so does its count
+    if oldAt and redis.call('EXISTS', KEYS[1]) == 1 then
+      redis.call('ZADD', KEYS[2], oldAt, KEYS[1])
+      redis.call('HSET', KEYS[3], KEYS[1], oldSize)
+      used = used + oldSize
+    end
     redis.call('SET', KEYS[4], math.max(used, 0), 'KEEPTTL')
     return -2
   end
