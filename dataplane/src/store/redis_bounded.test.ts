@@ -110,16 +110,16 @@ describe("a tenant's records in Redis", () => {
     // when making room took more than EVICT_MAX deletions, the old value stayed in Redis, uncounted
     // until its TTL, outside the tenant's bound (a cache key two identical requests both wrote).
     const n = EVICT_MAX + 500;
-    const bound = { tenant: 'team-h', maxBytes: 100 + n * 10 };
+    const bound = { tenant: 'team-k', maxBytes: 100 + n * 10 };
     expect(await one.recordSet('resp:kept', bytes(100, 'k'), MINUTE, bound)).toBe(true);
     const keys = Array.from({ length: n }, (_, i) => `resp:h${i}`);
     await Promise.all(keys.map((k) => one.recordSet(k, bytes(10, 'h'), MINUTE, bound)));
     expect(await one.recordSet('resp:kept', bytes(bound.maxBytes, 'K'), MINUTE, bound)).toBe(false);
-    const after = await live('rec', 'team-h');
-    expect(after.keys).toContain('b:rec:{team-h}:resp:kept');
-    expect((await one.recordGet('resp:kept', 'team-h'))?.toString()).toBe('k'.repeat(100));
-    expect(Number(await raw.get('b:rec:{team-h}:#used'))).toBe(after.bytes);
-    expect(await raw.zscore('b:rec:{team-h}:#idx', 'b:rec:{team-h}:resp:kept')).not.toBeNull();
+    const after = await live('rec', 'team-k');
+    expect(after.keys).toContain('b:rec:{team-k}:resp:kept');
+    expect((await one.recordGet('resp:kept', 'team-k'))?.toString()).toBe('k'.repeat(100));
+    expect(Number(await raw.get('b:rec:{team-k}:#used'))).toBe(after.bytes);
+    expect(await raw.zscore('b:rec:{team-k}:#idx', 'b:rec:{team-k}:resp:kept')).not.toBeNull();
   });
 
   it('forget records that expired, so they take no room', async () => {

@@ -107,6 +107,20 @@ if counted then redis.call('SET', KEYS[3], math.max(used, 0), 'KEEPTTL') end
 return gone
 `;
 
+/**
+ * KEYS: records of one tenant (one hash tag, one slot). ARGV[1]: maxBytes, ARGV[1 + i]: how many times
+ * KEYS[i] counts. Their values (one MGET), or -1, with nothing read, when their stored sizes so
+ * counted exceed maxBytes: STRLEN reads a size without the value.
+ */
+const GET_WITHIN_LUA = `
+local max, total = tonumber(ARGV[1]), 0
+for i, k in ipairs(KEYS) do
+  total = total + redis.call('STRLEN', k) * tonumber(ARGV[i + 1])
+  if total > max then return -1 end
+end
+return redis.call('MGET', unpack(KEYS))
+`;
+
 interface Script {
   source: string;
   sha: string;
@@ -115,6 +129,7 @@ interface Script {
 const script = (source: string): Script => ({ source, sha: createHash('sha1').update(source).digest('hex') });
 const SET = script(SET_LUA);
 const DELETE = script(DELETE_LUA);
+const GET_WITHIN = script(GET_WITHIN_LUA);
 
 /**
  * A cache key's tenant and the rest (cache/key.ts: `<namespace>/<digest>.<ttl>`); a key without one
@@ -149,15 +164,23 @@ export class BoundedRecords {
     return [this.key(kind, tenant, key), `${base}idx`, `${base}size`, `${base}used`];
   }
 
-  async #call<T>(s: Script, keys: string[], argv: Array<string | number | Buffer>): Promise<T> {
+  /** `buffers`: bulk replies as Buffers (record values), not strings */
+  async #call<T>(
+    s: Script,
+    keys: string[],
+    argv: Array<string | number | Buffer>,
+    buffers = false,
+  ): Promise<T> {
     const args = [s.sha, keys.length, ...keys, ...argv];
+    const send = (command: string) =>
+      buffers ? this.#client.callBuffer(command, args) : this.#client.call(command, args);
     try {
-      return (await rejectAfter(this.#client.call('evalsha', args), this.#waitMs)) as T;
+      return (await rejectAfter(send('evalsha'), this.#waitMs)) as T;
     } catch (err) {
       // a restarted Redis has an empty script cache: send the source once
       if (!(err instanceof Error && err.message.startsWith('NOSCRIPT'))) throw err;
       args[0] = s.source;
-      return (await rejectAfter(this.#client.call('eval', args), this.#waitMs)) as T;
+      return (await rejectAfter(send('eval'), this.#waitMs)) as T;
     }
   }
 
@@ -213,6 +236,38 @@ export class BoundedRecords {
     const old = await this.#legacyGet(missing);
     let j = 0;
     return found.map((v) => v ?? old[j++]);
+  }
+
+  /**
+   * Like getRecords, but only when the records' stored sizes, each counted `weights[i]` times, come to
+   * at most `maxBytes`: checked in the script that reads them, before any value is read (undefined
+   * then). A request names up to 2048 records, each up to responses.maxRecordBytes: reading them all
+   * to find the total too large pulled a tenant's whole share of Redis into the replica. Records
+   * written before the bound are read as by getRecords and counted after (they expire).
+   */
+  async getRecordsWithin(
+    tenant: string,
+    keys: readonly string[],
+    weights: readonly number[],
+    maxBytes: number,
+  ): Promise<Array<Buffer | undefined> | undefined> {
+    if (keys.length === 0) return [];
+    const full = keys.map((k) => this.key('rec', tenant, k));
+    const got = await this.#call<Array<Buffer | null> | number>(
+      GET_WITHIN,
+      full,
+      [maxBytes, ...weights],
+      true,
+    );
+    if (!Array.isArray(got)) return undefined;
+    const found = got.map((v) => v ?? undefined);
+    const missing = keys.flatMap((k, i) => (found[i] !== undefined ? [] : [this.#legacy(tenant, k)]));
+    if (missing.length === 0) return found;
+    const old = await this.#legacyGet(missing);
+    let j = 0;
+    const all = found.map((v) => v ?? old[j++]);
+    const total = all.reduce((sum, v, i) => sum + (v?.length ?? 0) * (weights[i] ?? 1), 0);
+    return total > maxBytes ? undefined : all;
   }
 
   /**

@@ -103,6 +103,11 @@ describe.each([
         undefined,
       ]);
       expect(await s.recordGetMany(keys, `${ns}-other`)).toEqual(keys.map(() => undefined));
+      // the bounded read (sizes first, in one script) works in the tenant's slot too
+      expect((await s.recordGetWithin(keys, ns, [1, 1, 1, 1, 1], 50))?.map((v) => v?.length)).toEqual(
+        keys.map(() => 10),
+      );
+      expect(await s.recordGetWithin(keys, ns, [1, 1, 1, 1, 2], 50)).toBeUndefined();
       expect(await s.recordDelete([...keys.slice(0, 4), 'ritem:missing'], ns)).toBe(4);
       // the deleted records' bytes were given back: four more fit beside the one left, evicting nothing
       for (const k of ['ritem:e', 'ritem:f', 'ritem:g', 'ritem:h'])
