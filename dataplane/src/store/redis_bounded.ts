@@ -14,12 +14,28 @@
 // share a TTL) until it does: a tenant at its bound loses its own oldest records, never another
 // tenant's. A record larger than the whole bound is not stored. Record keys hold '#' nowhere after the
 // tag (ids are [A-Za-z0-9_-], cache keys hex), so they never meet the index keys.
+// A record is counted as what Redis holds for it (recordCost): its value, its key three times (the
+// keyspace, the index, the sizes hash) and RECORD_OVERHEAD. Counted by its value alone, a tenant
+// storing tiny records (a reasoning id is ~30 bytes of value and ~560 in Redis) held ~20 times its
+// bound.
 // Reads and deletes of several records are one tenant's at a time: the items a request names are one
 // MGET, a response and its items one delete script that gives their bytes back, each in the tenant's
 // one slot, so they work on a Redis Cluster as on a single Redis.
 import { createHash } from 'node:crypto';
 import { Cluster, type Redis } from 'ioredis';
 import { rejectAfter } from './deadline.ts';
+
+/**
+ * What Redis holds for a record beside its value and its key's three copies: the key's entries and
+ * expiry in the keyspace, the index's skiplist node and hash entry, the sizes hash's entry (Redis 7,
+ * jemalloc: 470-730 bytes in all per record for keys of 49-149 characters, the value aside).
+ */
+export const RECORD_OVERHEAD = 320;
+
+/** What a record counts against its tenant's bound: roughly what Redis holds for it. */
+export function recordCost(redisKey: string, valueBytes: number): number {
+  return valueBytes + 3 * Buffer.byteLength(redisKey) + RECORD_OVERHEAD;
+}
 
 /** Expired entries a write forgets at most (a backlog is worked off by the next writes). */
 const SWEEP_MAX = 1_000;
@@ -32,8 +48,9 @@ const SWEEP_MAX = 1_000;
 export const EVICT_MAX = 1_000;
 
 /**
- * KEYS: record, index, sizes, used. ARGV: value, ttlMs, maxBytes, sweepMax, evictMax.
- * Returns the number of the tenant's records deleted to make room, -1 when the value alone is over
+ * KEYS: record, index, sizes, used. ARGV: value, ttlMs, maxBytes, sweepMax, evictMax, overhead.
+ * A record's size is its cost (recordCost: the value, three copies of the key, the overhead).
+ * Returns the number of the tenant's records deleted to make room, -1 when the record alone is over
  * the bound, or -2 when making room would take more than evictMax deletions (nothing written; the
  * ones done stay done, and counted). A record the write would have replaced is forgotten only for as
  * long as room is made: on -2 it is still there, so it is counted again (it was left uncounted, in
@@ -43,7 +60,7 @@ const SET_LUA = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ttl, max = tonumber(ARGV[2]), tonumber(ARGV[3])
-local size = string.len(ARGV[1])
+local size = string.len(ARGV[1]) + 3 * string.len(KEYS[1]) + tonumber(ARGV[6])
 if size > max then return -1 end
 local used = tonumber(redis.call('GET', KEYS[4]) or '0')
 local function forget(member)
@@ -186,7 +203,7 @@ export class BoundedRecords {
 
   /**
    * Store a record within its tenant's bound: the tenant's soonest-expiring records make room. Not
-   * stored when the value alone is larger than the bound, or when making room would delete more than
+   * stored when the record alone (recordCost) is larger than the bound, or when making room would delete more than
    * EVICT_MAX records (then `evicted` says how many went). Throws when Redis does not answer.
    */
   async set(
@@ -203,6 +220,7 @@ export class BoundedRecords {
       maxBytes,
       SWEEP_MAX,
       EVICT_MAX,
+      RECORD_OVERHEAD,
     ]);
     if (n === -2) return { stored: false, evicted: EVICT_MAX };
     return n < 0 ? { stored: false, evicted: 0 } : { stored: true, evicted: n };
@@ -303,7 +321,7 @@ export class BoundedRecords {
     return counts.reduce((a, b) => a + b, 0);
   }
 
-  /** The bytes the tenant's live records of `kind` take, as the bound counts them (for tests and status). */
+  /** The bytes the tenant's live records of `kind` take, as the bound counts them (recordCost each). */
   async used(kind: RecordKind, tenant: string): Promise<number> {
     const keys = this.#keys(kind, tenant, '');
     return Number((await this.#client.get(keys[3] as string)) ?? 0);
