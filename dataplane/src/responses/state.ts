@@ -12,6 +12,12 @@ import { RESPONSE_ID } from '../wire/responses/format.ts';
 
 type Obj = Record<string, unknown>;
 
+/**
+ * What the memory store holds per entry beside its value and key: the Map entry, the entry object,
+ * the Buffer's object and backing store (~450 bytes measured with Node 24; a 30-byte item took ~480).
+ */
+const ENTRY_OVERHEAD = 512;
+
 /** The ids Sluice gives output items (msg_..., fc_..., rs_...) and OpenAI's: bounded, key-safe. */
 const ITEM_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
@@ -50,11 +56,13 @@ export type RecordStore = Pick<Store, 'recordGet' | 'recordGetWithin' | 'recordS
  * One per process: records survive config reloads like the response cache does. When full it drops
  * the oldest record of the tenant holding the most bytes (lru.ts), so one tenant's flood of stored
  * responses only ever evicts its own (a single LRU let it evict every other tenant's conversations).
+ * Entries are not bounded in number, so each counts its key and ENTRY_OVERHEAD beside its value.
  */
 const memory = new LruCache({
   maxEntries: Number.POSITIVE_INFINITY,
   maxBytes: 64 * 1024 * 1024,
   maxEntryBytes: Number.POSITIVE_INFINITY,
+  entryOverhead: ENTRY_OVERHEAD,
 });
 
 /** A record's key in memory: the tenant first, as the LRU tells tenants apart. */
