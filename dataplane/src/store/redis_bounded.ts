@@ -203,8 +203,9 @@ export class BoundedRecords {
 
   /**
    * Store a record within its tenant's bound: the tenant's soonest-expiring records make room. Not
-   * stored when the record alone (recordCost) is larger than the bound, or when making room would delete more than
-   * EVICT_MAX records (then `evicted` says how many went). Throws when Redis does not answer.
+   * stored when the record alone (recordCost) is larger than the bound, or when making room would
+   * delete more than EVICT_MAX records (then `evicted` says how many went). Throws when Redis does
+   * not answer.
    */
   async set(
     kind: RecordKind,
