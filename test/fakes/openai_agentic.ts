@@ -34,6 +34,10 @@ export interface FakeAgentic {
   store: OpenAIStore;
   /** answer the next `n` requests with OpenAI's 503 (overloaded: a gateway then falls back) */
   failNext(n: number): void;
+  /** answer each DELETE after `ms` (a slow provider), 0 for at once */
+  holdDeletes(ms: number): void;
+  /** the most requests it was answering at once since the last reset */
+  maxInFlight(reset?: boolean): number;
   close(): Promise<void>;
 }
 
@@ -316,7 +320,15 @@ export async function startFakeAgentic(apiKey: string): Promise<FakeAgentic> {
   const requests: AgenticRecord[] = [];
   const store = new OpenAIStore();
   let failing = 0;
+  let deleteDelayMs = 0;
+  let inFlight = 0;
+  let mostInFlight = 0;
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
+    inFlight++;
+    mostInFlight = Math.max(mostInFlight, inFlight);
+    res.on('close', () => {
+      inFlight--;
+    });
     const parts: Buffer[] = [];
     for await (const c of req) parts.push(c as Buffer);
     const fail = (status: number, param: string | null, message: string) => {
@@ -351,6 +363,7 @@ export async function startFakeAgentic(apiKey: string): Promise<FakeAgentic> {
       return;
     }
     if (req.method === 'DELETE' && path.startsWith('/v1/responses/')) {
+      if (deleteDelayMs > 0) await new Promise((r) => setTimeout(r, deleteDelayMs));
       const done = store.delete(decodeURIComponent(path.slice('/v1/responses/'.length)));
       res.writeHead(done.status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(done.body));
@@ -384,6 +397,14 @@ export async function startFakeAgentic(apiKey: string): Promise<FakeAgentic> {
     store,
     failNext(n) {
       failing = n;
+    },
+    holdDeletes(ms) {
+      deleteDelayMs = ms;
+    },
+    maxInFlight(reset = false) {
+      const most = mostInFlight;
+      if (reset) mostInFlight = inFlight;
+      return most;
     },
     close: () =>
       new Promise<void>((r) => {

@@ -55,6 +55,37 @@ describe('L1 LRU', () => {
   });
 });
 
+describe('L1 LRU memory', () => {
+  it('keeps each value in memory of its own, never a slice of a shared pool or a larger read', () => {
+    const lru = new LruCache({ maxEntries: 10, maxBytes: 1_000, maxEntryBytes: 100 });
+    // a small Buffer.from is a slice of Node's shared pool (64 KiB on Node 24); a subarray, of its read
+    const pooled = Buffer.from('a small answer');
+    const read = Buffer.alloc(4_096, 'r');
+    expect(pooled.buffer.byteLength).toBeGreaterThan(pooled.length);
+    lru.set('p', pooled, Number.MAX_SAFE_INTEGER);
+    lru.set('s', read.subarray(8, 40), Number.MAX_SAFE_INTEGER);
+    expect(lru.get('p')?.value.buffer.byteLength).toBe(pooled.length);
+    expect(lru.get('p')?.value.toString()).toBe('a small answer');
+    expect(lru.get('s')?.value.buffer.byteLength).toBe(32);
+  });
+
+  it('counts each entry its key and entryOverhead when asked (a store bounded in bytes alone)', () => {
+    const lru = new LruCache({
+      maxEntries: Number.POSITIVE_INFINITY,
+      maxBytes: 1_000,
+      maxEntryBytes: 1_000,
+      entryOverhead: 100,
+    });
+    lru.set('t/a', Buffer.from('0123456789'), Number.MAX_SAFE_INTEGER);
+    expect(lru.bytes).toBe(10 + 3 + 100);
+    for (let i = 0; i < 20; i++) lru.set(`t/${i}`, Buffer.from('0123456789'), Number.MAX_SAFE_INTEGER);
+    expect(lru.bytes).toBeLessThanOrEqual(1_000);
+    expect(lru.size).toBe(8);
+    // an entry whose overhead alone passes the bound is not kept
+    expect(lru.set('t/x'.repeat(400), Buffer.from('x'), Number.MAX_SAFE_INTEGER)).toBe(false);
+  });
+});
+
 describe('L1 LRU between tenants', () => {
   it("evicts the largest holder's least recently used entries: a flood evicts only its own", () => {
     const lru = new LruCache({ maxEntries: 10, maxBytes: 100, maxEntryBytes: 20 });

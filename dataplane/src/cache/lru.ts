@@ -6,15 +6,35 @@
 // count bound) loses its least recently used entry: one tenant's flood of entries only ever evicts
 // its own, where a single LRU let it evict every other tenant's cached answers (and so bill them for
 // upstream calls their hits would have saved) or stored conversations.
+//
+// A value is kept in memory of its own: a small Buffer is a slice of Node's shared pool
+// (Buffer.poolSize, 64 KiB on Node 24), a subarray one of a larger read, and kept as it was, one
+// 30-byte entry kept its whole pool alive: 20,000 tiny Responses items, 0.6 MB counted, held ~93 MB
+// (responses/state_memory.test.ts).
 export interface LruLimits {
   maxEntries: number;
   maxBytes: number;
   maxEntryBytes: number;
+  /**
+   * bytes counted per entry beside its value and its key (the Map entry, the objects that hold it):
+   * for a store without a count bound, where tiny entries would otherwise cost far more than counted
+   */
+  entryOverhead?: number;
 }
 
 interface Entry {
   value: Buffer;
   expireAt: number;
+  /** what it counts against maxBytes (its value, with entryOverhead its key and the overhead) */
+  cost: number;
+}
+
+/** The value in memory of its own (a copy when it shares a larger allocation). */
+function owned(value: Buffer): Buffer {
+  if (value.byteOffset === 0 && value.buffer.byteLength === value.length) return value;
+  const own = Buffer.allocUnsafeSlow(value.length);
+  value.copy(own);
+  return own;
 }
 
 interface TenantEntries {
@@ -57,6 +77,11 @@ export class LruCache {
   set(key: string, value: Buffer, expireAt: number): boolean {
     const { maxEntries, maxBytes, maxEntryBytes } = this.limits;
     if (value.length > maxEntryBytes || value.length > maxBytes) return false;
+    const cost =
+      this.limits.entryOverhead === undefined
+        ? value.length
+        : value.length + key.length + this.limits.entryOverhead;
+    if (cost > maxBytes) return false;
     this.delete(key);
     const tenant = tenantOf(key);
     let t = this.#tenants.get(tenant);
@@ -64,9 +89,9 @@ export class LruCache {
       t = { entries: new Map(), bytes: 0 };
       this.#tenants.set(tenant, t);
     }
-    t.entries.set(key, { value, expireAt });
-    t.bytes += value.length;
-    this.#bytes += value.length;
+    t.entries.set(key, { value: owned(value), expireAt, cost });
+    t.bytes += cost;
+    this.#bytes += cost;
     this.#size++;
     while (this.#size > maxEntries || this.#bytes > maxBytes) {
       const [holder, most] = this.#largest(this.#bytes > maxBytes);
@@ -87,8 +112,8 @@ export class LruCache {
 
   #drop(tenant: string, t: TenantEntries, key: string, e: Entry): void {
     t.entries.delete(key);
-    t.bytes -= e.value.length;
-    this.#bytes -= e.value.length;
+    t.bytes -= e.cost;
+    this.#bytes -= e.cost;
     this.#size--;
     if (t.entries.size === 0) this.#tenants.delete(tenant);
   }

@@ -59,16 +59,24 @@ function referenced(id: string, stored: StoredItem): Obj | undefined {
  * it, and is tagged with the provider that issued the id (ITEM_ISSUER), for a native backend to be
  * sent ids its own store knows and no others. An
  * unknown id is OpenAI's 404 naming `input` (the reasoning ids of a native `store: false` answer are
- * known: storeConversation). What the references expand to is bounded like a stored conversation
- * (responses.maxRecordBytes): a few bytes of references must not become gigabytes of prompt.
+ * known: storeConversation). What the named items take as stored, each counted as often as it is
+ * named, is bounded like a stored conversation (responses.maxRecordBytes), and checked before any of
+ * them is read: a few bytes of references must not become gigabytes of prompt, nor inline stubs
+ * carrying ids megabytes of reads.
  */
 async function resolveStoredItems(items: Obj[], scope: ExchangeScope): Promise<Obj[]> {
-  const ids: string[] = [];
-  for (const item of items) if (typeof item.id === 'string') ids.push(item.id);
-  if (ids.length === 0) return items;
-  const found = await statesFor(scope.runtime).loadItems(scope.namespace, ids);
+  const named = new Map<string, number>();
+  for (const item of items)
+    if (typeof item.id === 'string') named.set(item.id, (named.get(item.id) ?? 0) + 1);
+  if (named.size === 0) return items;
   const limit = scope.runtime.config.responses.maxRecordBytes;
-  let bytes = 0;
+  const found = await statesFor(scope.runtime).loadItems(scope.namespace, named, limit);
+  if (!found) {
+    invalid(
+      'input',
+      `The stored items named in 'input' (item_reference items and items carrying an id) take more than ${limit} bytes (responses.maxRecordBytes); send fewer of them, or the items themselves without their ids.`,
+    );
+  }
   let changed = false;
   const out: Obj[] = [];
   for (const item of items) {
@@ -85,13 +93,6 @@ async function resolveStoredItems(items: Obj[], scope: ExchangeScope): Promise<O
       continue;
     }
     changed = true;
-    bytes += stored.bytes;
-    if (bytes > limit) {
-      invalid(
-        'input',
-        `The items named by item_reference expand to more than ${limit} bytes (responses.maxRecordBytes); send fewer references or the items themselves.`,
-      );
-    }
     const resolved = referenced(id, stored);
     if (resolved) out.push(resolved);
   }
@@ -118,7 +119,13 @@ export async function prepareConversation(request: ClientRequest, scope: Exchang
       );
     }
     // content, but reasoning by id for its issuer (with the item that followed it)
-    history = await replayHistory(record, statesFor(scope.runtime), scope.namespace, turn);
+    history = await replayHistory(
+      record,
+      statesFor(scope.runtime),
+      scope.namespace,
+      turn,
+      scope.runtime.config.responses.maxRecordBytes,
+    );
   }
   // this turn's ids stay: the translator of a native backend keeps those it issued (ITEM_ISSUER)
   const items = history.length > 0 ? history.concat(turn) : turn;

@@ -4,7 +4,13 @@
 // a client that deleted a conversation through Sluice would still have it at the provider for the
 // provider's retention. The provider's DELETE comes first: if it fails, Sluice's record stays and
 // the client's DELETE fails with it, so a retry can finish the job (a provider's 404 counts as done).
+// The call is a request to the provider like an attempt: it takes a slot (an endpoint the breaker lets
+// through, the caller's turn under `maxConcurrency`, its tenant's share of the endpoint's connections)
+// and gives its outcome to the breaker. It went straight to an endpoint: a tenant deleting its stored
+// responses at once put any number of requests on a provider configured for two at a time.
+
 import type { Runtime } from '../compiled/compile.ts';
+import type { SlotOutcome } from '../compiled/provider_runtime.ts';
 import { GatewayError } from '../errors.ts';
 import { authHeaders, upstreamPath } from '../providers/request_parts.ts';
 import type { ResolvedProvider } from '../providers/types.ts';
@@ -47,30 +53,43 @@ function namesMissingResponse(body: Buffer, id: string): boolean {
 }
 
 /**
- * Delete response `id` at the provider that issued it. A provider no longer configured (or no longer
- * speaking the Responses API over HTTP) cannot be asked: its copy is the operator's to remove, and
- * Sluice's record goes anyway.
+ * Delete response `id` at the provider that issued it, for the caller's tenant `namespace`. A provider
+ * no longer configured (or no longer speaking the Responses API over HTTP) cannot be asked: its copy
+ * is the operator's to remove, and Sluice's record goes anyway.
  */
-export async function deleteAtIssuer(runtime: Runtime, issuer: string, id: string): Promise<void> {
+export async function deleteAtIssuer(
+  runtime: Runtime,
+  issuer: string,
+  id: string,
+  namespace: string,
+): Promise<void> {
   const p = runtime.providers.get(issuer);
   if (p?.resolved.preset.transport !== 'http') return;
   if (!p.resolved.preset.pathTemplateByOperation['openai-responses']) return;
-  const endpoint = p.endpoints.list.find((e) => e.healthy) ?? p.endpoints.list[0];
-  if (!endpoint) throw failed(issuer, 'no endpoint');
+  // as an attempt names its tenant: '' when the replica serves one (exchange.ts)
+  const tenant = runtime.config.namespaces.length > 1 ? namespace : '';
+  const slot = p.acquire({ promptText: () => '', random: Math.random, tenant }, undefined);
+  if (!slot) throw failed(issuer, 'no endpoint can take a request now');
   const path = deletePath(p.resolved, id);
   const timeoutMs = Math.min(DELETE_TIMEOUT_MS, p.timeouts.totalMs);
+  const signal = AbortSignal.timeout(timeoutMs);
   let status: number;
   const kept: Buffer[] = [];
   let keptBytes = 0;
+  // until the request is sent, nothing is the provider's doing (a full queue, a turn that came late)
+  let outcome: SlotOutcome = 'neutral';
   try {
-    const res = await endpoint.transport.send(
+    // a full queue is the provider's 503 SLUICE_ERR_QUEUE_FULL, as for any request; the record stays
+    await slot.waitTurn(signal, issuer);
+    outcome = 'failure';
+    const res = await slot.endpoint.transport.send(
       {
         method: 'DELETE',
         path,
         headers: { accept: 'application/json', ...authHeaders(p.resolved) },
         body: '',
       },
-      AbortSignal.timeout(timeoutMs),
+      signal,
       { ...p.timeouts, firstByteMs: Math.min(p.timeouts.firstByteMs, timeoutMs), totalMs: timeoutMs },
     );
     for await (const chunk of res.body) {
@@ -81,8 +100,13 @@ export async function deleteAtIssuer(runtime: Runtime, issuer: string, id: strin
       }
     }
     status = res.status;
+    // a 4xx other than 404 says nothing of the provider's health
+    outcome = status >= 500 || status === 429 ? 'failure' : status < 300 || status === 404 ? 'ok' : 'neutral';
   } catch (err) {
-    throw failed(issuer, 'not reachable', err);
+    if (err instanceof GatewayError) throw err;
+    throw failed(issuer, outcome === 'neutral' ? 'its turn did not come in time' : 'not reachable', err);
+  } finally {
+    slot.release(outcome);
   }
   if (status >= 200 && status < 300) return;
   // 404 naming the response: the provider no longer has it (deleted there, expired): nothing to remove

@@ -107,11 +107,15 @@ export async function replayHistory(
   states: ResponseStates,
   namespace: string,
   turn: Obj[],
+  maxBytes: number,
 ): Promise<Obj[]> {
   const byId = record.byId;
   if (!byId) return record.items.map(withoutId);
-  const ids = Object.keys(byId).slice(-MAX_STORED_ITEM_IDS);
-  const found = await states.loadItems(namespace, ids);
+  const named = new Map<string, number>();
+  for (const id of Object.keys(byId).slice(-MAX_STORED_ITEM_IDS)) named.set(id, 1);
+  // the read is bounded like any read of stored items (responses.maxRecordBytes, checked before any
+  // item is read): past it, every pair goes as content, as when its items are gone
+  const found = (await states.loadItems(namespace, named, maxBytes)) ?? new Map<string, StoredItem>();
   for (const item of turn) if (typeof item.id === 'string') found.delete(item.id);
   const out: Obj[] = [];
   const items = record.items;

@@ -132,7 +132,7 @@ export function registerResponseRoutes(app: FastifyInstance, deps: ResponseRoute
     handle(async (_reply, states, namespace, id, runtime) => {
       // the provider's own copy first (issuer_delete.ts): a failure there keeps Sluice's record
       const deleted = await states.delete(namespace, id, (record) =>
-        record.issuer === undefined ? undefined : deleteAtIssuer(runtime, record.issuer, id),
+        record.issuer === undefined ? undefined : deleteAtIssuer(runtime, record.issuer, id, namespace),
       );
       if (!deleted) throw notFound(id);
       return { id, object: 'response', deleted: true };

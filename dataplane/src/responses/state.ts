@@ -13,6 +13,12 @@ import { outputAsInput, reasoningPairs } from './reasoning_replay.ts';
 
 type Obj = Record<string, unknown>;
 
+/**
+ * What the memory store holds per entry beside its value and key: the Map entry, the entry object,
+ * the Buffer's object and backing store (~450 bytes measured with Node 24; a 30-byte item took ~480).
+ */
+const ENTRY_OVERHEAD = 512;
+
 /** The ids Sluice gives output items (msg_..., fc_..., rs_...) and OpenAI's: bounded, key-safe. */
 const ITEM_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
@@ -45,23 +51,24 @@ export interface StoredResponse {
 export interface StoredItem {
   /** as a later turn's input item; null for one that carries nothing into a turn (reasoning) */
   item: Obj | null;
-  bytes: number;
   /** the provider whose own store issued the id (a native Responses API backend), if any */
   issuer?: string;
 }
 
 /** The store's shared records, or none (then this replica's memory). */
-export type RecordStore = Pick<Store, 'recordGet' | 'recordGetMany' | 'recordSet' | 'recordDelete'>;
+export type RecordStore = Pick<Store, 'recordGet' | 'recordGetWithin' | 'recordSet' | 'recordDelete'>;
 
 /**
  * One per process: records survive config reloads like the response cache does. When full it drops
  * the oldest record of the tenant holding the most bytes (lru.ts), so one tenant's flood of stored
  * responses only ever evicts its own (a single LRU let it evict every other tenant's conversations).
+ * Entries are not bounded in number, so each counts its key and ENTRY_OVERHEAD beside its value.
  */
 const memory = new LruCache({
   maxEntries: Number.POSITIVE_INFINITY,
   maxBytes: 64 * 1024 * 1024,
   maxEntryBytes: Number.POSITIVE_INFINITY,
+  entryOverhead: ENTRY_OVERHEAD,
 });
 
 /** A record's key in memory: the tenant first, as the LRU tells tenants apart. */
@@ -79,7 +86,7 @@ export class ResponseStates {
 
   constructor(shared: RecordStore | undefined, settings: StateSettings) {
     this.#shared =
-      shared?.recordGet && shared.recordGetMany && shared.recordSet && shared.recordDelete
+      shared?.recordGet && shared.recordGetWithin && shared.recordSet && shared.recordDelete
         ? shared
         : undefined;
     this.#settings = settings;
@@ -129,31 +136,50 @@ export class ResponseStates {
 
   /**
    * Stored output items by id, as the input items a later turn sends back (an `item_reference`
-   * names one; an inline item may carry its id): one read for all of them (one MGET, one pass over
-   * memory), whatever their number. The map holds null for an item that carries nothing into a next
-   * turn (reasoning); an id this tenant's stored responses never had is absent. `bytes`: the size of
-   * each found item as stored, for the caller's bound on what the references expand to; `issuer`:
+   * names one; an inline item may carry its id): one read for all of them (one script on Redis, one
+   * pass over memory), whatever their number. The map holds null for an item that carries nothing
+   * into a next turn (reasoning); an id this tenant's stored responses never had is absent. `issuer`:
    * the provider whose own store issued the id (a native Responses API backend), if any.
+   * `named`: each id and how many times the request names it. Undefined, with no item read or
+   * parsed, when the items take more than `maxBytes` as stored, each counted as often as it is
+   * named: a few bytes of ids must not make the replica read and parse megabytes (a tenant's stored
+   * items in Redis may total 256 MiB), least of all for a request that is then refused before its
+   * admission counts it.
    */
-  async loadItems(namespace: string, ids: Iterable<string>): Promise<Map<string, StoredItem>> {
-    const wanted = [...new Set(ids)].filter((id) => ITEM_ID.test(id));
-    let raws: Array<Buffer | undefined>;
+  async loadItems(
+    namespace: string,
+    named: ReadonlyMap<string, number>,
+    maxBytes: number,
+  ): Promise<Map<string, StoredItem> | undefined> {
+    const wanted = [...named.keys()].filter((id) => ITEM_ID.test(id));
+    const weights = wanted.map((id) => named.get(id) ?? 1);
+    let raws: Array<Buffer | undefined> | undefined;
     try {
-      raws = this.#shared
-        ? await (this.#shared.recordGetMany as NonNullable<RecordStore['recordGetMany']>)(
-            wanted.map((id) => this.#itemKey(id)),
-            namespace,
-          )
-        : wanted.map((id) => memory.get(memoryKey(namespace, `item:${id}`))?.value);
+      if (this.#shared)
+        raws = await (this.#shared.recordGetWithin as NonNullable<RecordStore['recordGetWithin']>)(
+          wanted.map((id) => this.#itemKey(id)),
+          namespace,
+          weights,
+          maxBytes,
+        );
+      else {
+        raws = wanted.map((id) => memory.get(memoryKey(namespace, `item:${id}`))?.value);
+        let total = 0;
+        raws.forEach((raw, i) => {
+          total += (raw?.length ?? 0) * (weights[i] as number);
+        });
+        if (total > maxBytes) raws = undefined;
+      }
     } catch (err) {
       throw unavailable(err);
     }
+    if (!raws) return undefined;
     const found = new Map<string, StoredItem>();
     wanted.forEach((id, i) => {
-      const raw = raws[i];
+      const raw = (raws as Array<Buffer | undefined>)[i];
       if (!raw) return;
       const { item, issuer } = JSON.parse(raw.toString('utf8')) as { item: Obj | null; issuer?: string };
-      found.set(id, { item, bytes: raw.length, issuer });
+      found.set(id, { item, issuer });
     });
     return found;
   }

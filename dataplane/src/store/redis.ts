@@ -84,6 +84,7 @@ export class RedisStore implements Store {
   readonly cacheSet: TenantRecords['cacheSet'];
   readonly recordGet: TenantRecords['recordGet'];
   readonly recordGetMany: TenantRecords['recordGetMany'];
+  readonly recordGetWithin: TenantRecords['recordGetWithin'];
   readonly recordSet: TenantRecords['recordSet'];
   readonly recordDelete: TenantRecords['recordDelete'];
   #failures = 0;
@@ -126,6 +127,7 @@ export class RedisStore implements Store {
     });
     ({ cacheGet: this.cacheGet, cacheSet: this.cacheSet } = records);
     ({ recordGet: this.recordGet, recordGetMany: this.recordGetMany } = records);
+    this.recordGetWithin = records.recordGetWithin;
     ({ recordSet: this.recordSet, recordDelete: this.recordDelete } = records);
     // #replay first: the local share records its usage there
     this.#replay = new ReplayQueue({

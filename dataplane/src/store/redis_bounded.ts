@@ -14,12 +14,28 @@
 // share a TTL) until it does: a tenant at its bound loses its own oldest records, never another
 // tenant's. A record larger than the whole bound is not stored. Record keys hold '#' nowhere after the
 // tag (ids are [A-Za-z0-9_-], cache keys hex), so they never meet the index keys.
+// A record is counted as what Redis holds for it (recordCost): its value, its key three times (the
+// keyspace, the index, the sizes hash) and RECORD_OVERHEAD. Counted by its value alone, a tenant
+// storing tiny records (a reasoning id is ~30 bytes of value and ~560 in Redis) held ~20 times its
+// bound.
 // Reads and deletes of several records are one tenant's at a time: the items a request names are one
 // MGET, a response and its items one delete script that gives their bytes back, each in the tenant's
 // one slot, so they work on a Redis Cluster as on a single Redis.
 import { createHash } from 'node:crypto';
 import { Cluster, type Redis } from 'ioredis';
 import { rejectAfter } from './deadline.ts';
+
+/**
+ * What Redis holds for a record beside its value and its key's three copies: the key's entries and
+ * expiry in the keyspace, the index's skiplist node and hash entry, the sizes hash's entry (Redis 7,
+ * jemalloc: 470-730 bytes in all per record for keys of 49-149 characters, the value aside).
+ */
+export const RECORD_OVERHEAD = 320;
+
+/** What a record counts against its tenant's bound: roughly what Redis holds for it. */
+export function recordCost(redisKey: string, valueBytes: number): number {
+  return valueBytes + 3 * Buffer.byteLength(redisKey) + RECORD_OVERHEAD;
+}
 
 /** Expired entries a write forgets at most (a backlog is worked off by the next writes). */
 const SWEEP_MAX = 1_000;
@@ -32,16 +48,19 @@ const SWEEP_MAX = 1_000;
 export const EVICT_MAX = 1_000;
 
 /**
- * KEYS: record, index, sizes, used. ARGV: value, ttlMs, maxBytes, sweepMax, evictMax.
- * Returns the number of the tenant's records deleted to make room, -1 when the value alone is over
+ * KEYS: record, index, sizes, used. ARGV: value, ttlMs, maxBytes, sweepMax, evictMax, overhead.
+ * A record's size is its cost (recordCost: the value, three copies of the key, the overhead).
+ * Returns the number of the tenant's records deleted to make room, -1 when the record alone is over
  * the bound, or -2 when making room would take more than evictMax deletions (nothing written; the
- * ones done stay done, and counted).
+ * ones done stay done, and counted). A record the write would have replaced is forgotten only for as
+ * long as room is made: on -2 it is still there, so it is counted again (it was left uncounted, in
+ * Redis until its TTL and outside the tenant's bound).
  */
 const SET_LUA = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ttl, max = tonumber(ARGV[2]), tonumber(ARGV[3])
-local size = string.len(ARGV[1])
+local size = string.len(ARGV[1]) + 3 * string.len(KEYS[1]) + tonumber(ARGV[6])
 if size > max then return -1 end
 local used = tonumber(redis.call('GET', KEYS[4]) or '0')
 local function forget(member)
@@ -52,10 +71,18 @@ end
 for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, tonumber(ARGV[4]))) do
   forget(m)
 end
-if redis.call('ZSCORE', KEYS[2], KEYS[1]) then forget(KEYS[1]) end
+local oldAt = redis.call('ZSCORE', KEYS[2], KEYS[1])
+local oldSize = tonumber(redis.call('HGET', KEYS[3], KEYS[1]) or '0')
+if oldAt then forget(KEYS[1]) end
 local evicted = 0
 while used + size > max do
   if evicted >= tonumber(ARGV[5]) then
+    -- nothing written: a record this write would have replaced stays, and so does its count
+    if oldAt and redis.call('EXISTS', KEYS[1]) == 1 then
+      redis.call('ZADD', KEYS[2], oldAt, KEYS[1])
+      redis.call('HSET', KEYS[3], KEYS[1], oldSize)
+      used = used + oldSize
+    end
     redis.call('SET', KEYS[4], math.max(used, 0), 'KEEPTTL')
     return -2
   end
@@ -97,6 +124,20 @@ if counted then redis.call('SET', KEYS[3], math.max(used, 0), 'KEEPTTL') end
 return gone
 `;
 
+/**
+ * KEYS: records of one tenant (one hash tag, one slot). ARGV[1]: maxBytes, ARGV[1 + i]: how many times
+ * KEYS[i] counts. Their values (one MGET), or -1, with nothing read, when their stored sizes so
+ * counted exceed maxBytes: STRLEN reads a size without the value.
+ */
+const GET_WITHIN_LUA = `
+local max, total = tonumber(ARGV[1]), 0
+for i, k in ipairs(KEYS) do
+  total = total + redis.call('STRLEN', k) * tonumber(ARGV[i + 1])
+  if total > max then return -1 end
+end
+return redis.call('MGET', unpack(KEYS))
+`;
+
 interface Script {
   source: string;
   sha: string;
@@ -105,6 +146,7 @@ interface Script {
 const script = (source: string): Script => ({ source, sha: createHash('sha1').update(source).digest('hex') });
 const SET = script(SET_LUA);
 const DELETE = script(DELETE_LUA);
+const GET_WITHIN = script(GET_WITHIN_LUA);
 
 /**
  * A cache key's tenant and the rest (cache/key.ts: `<namespace>/<digest>.<ttl>`); a key without one
@@ -139,22 +181,31 @@ export class BoundedRecords {
     return [this.key(kind, tenant, key), `${base}idx`, `${base}size`, `${base}used`];
   }
 
-  async #call<T>(s: Script, keys: string[], argv: Array<string | number | Buffer>): Promise<T> {
+  /** `buffers`: bulk replies as Buffers (record values), not strings */
+  async #call<T>(
+    s: Script,
+    keys: string[],
+    argv: Array<string | number | Buffer>,
+    buffers = false,
+  ): Promise<T> {
     const args = [s.sha, keys.length, ...keys, ...argv];
+    const send = (command: string) =>
+      buffers ? this.#client.callBuffer(command, args) : this.#client.call(command, args);
     try {
-      return (await rejectAfter(this.#client.call('evalsha', args), this.#waitMs)) as T;
+      return (await rejectAfter(send('evalsha'), this.#waitMs)) as T;
     } catch (err) {
       // a restarted Redis has an empty script cache: send the source once
       if (!(err instanceof Error && err.message.startsWith('NOSCRIPT'))) throw err;
       args[0] = s.source;
-      return (await rejectAfter(this.#client.call('eval', args), this.#waitMs)) as T;
+      return (await rejectAfter(send('eval'), this.#waitMs)) as T;
     }
   }
 
   /**
    * Store a record within its tenant's bound: the tenant's soonest-expiring records make room. Not
-   * stored when the value alone is larger than the bound, or when making room would delete more than
-   * EVICT_MAX records (then `evicted` says how many went). Throws when Redis does not answer.
+   * stored when the record alone (recordCost) is larger than the bound, or when making room would
+   * delete more than EVICT_MAX records (then `evicted` says how many went). Throws when Redis does
+   * not answer.
    */
   async set(
     kind: RecordKind,
@@ -170,6 +221,7 @@ export class BoundedRecords {
       maxBytes,
       SWEEP_MAX,
       EVICT_MAX,
+      RECORD_OVERHEAD,
     ]);
     if (n === -2) return { stored: false, evicted: EVICT_MAX };
     return n < 0 ? { stored: false, evicted: 0 } : { stored: true, evicted: n };
@@ -206,6 +258,38 @@ export class BoundedRecords {
   }
 
   /**
+   * Like getRecords, but only when the records' stored sizes, each counted `weights[i]` times, come to
+   * at most `maxBytes`: checked in the script that reads them, before any value is read (undefined
+   * then). A request names up to 2048 records, each up to responses.maxRecordBytes: reading them all
+   * to find the total too large pulled a tenant's whole share of Redis into the replica. Records
+   * written before the bound are read as by getRecords and counted after (they expire).
+   */
+  async getRecordsWithin(
+    tenant: string,
+    keys: readonly string[],
+    weights: readonly number[],
+    maxBytes: number,
+  ): Promise<Array<Buffer | undefined> | undefined> {
+    if (keys.length === 0) return [];
+    const full = keys.map((k) => this.key('rec', tenant, k));
+    const got = await this.#call<Array<Buffer | null> | number>(
+      GET_WITHIN,
+      full,
+      [maxBytes, ...weights],
+      true,
+    );
+    if (!Array.isArray(got)) return undefined;
+    const found = got.map((v) => v ?? undefined);
+    const missing = keys.flatMap((k, i) => (found[i] !== undefined ? [] : [this.#legacy(tenant, k)]));
+    if (missing.length === 0) return found;
+    const old = await this.#legacyGet(missing);
+    let j = 0;
+    const all = found.map((v) => v ?? old[j++]);
+    const total = all.reduce((sum, v, i) => sum + (v?.length ?? 0) * (weights[i] ?? 1), 0);
+    return total > maxBytes ? undefined : all;
+  }
+
+  /**
    * Delete several of one tenant's Responses records (a response and its items) in one script, which
    * gives their bytes back to the tenant's count exactly; the ones it did not hold are deleted where
    * they were written before the bound. How many of the records were there.
@@ -238,7 +322,7 @@ export class BoundedRecords {
     return counts.reduce((a, b) => a + b, 0);
   }
 
-  /** The bytes the tenant's live records of `kind` take, as the bound counts them (for tests and status). */
+  /** The bytes the tenant's live records of `kind` take, as the bound counts them (recordCost each). */
   async used(kind: RecordKind, tenant: string): Promise<number> {
     const keys = this.#keys(kind, tenant, '');
     return Number((await this.#client.get(keys[3] as string)) ?? 0);

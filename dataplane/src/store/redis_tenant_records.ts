@@ -58,6 +58,15 @@ export class TenantRecords {
   readonly recordGetMany = (keys: readonly string[], tenant: string): Promise<Array<Buffer | undefined>> =>
     this.#bounded.getRecords(tenant, keys);
 
+  /** the same, read only when their stored sizes (weighted) fit maxBytes: undefined, nothing read */
+  readonly recordGetWithin = (
+    keys: readonly string[],
+    tenant: string,
+    weights: readonly number[],
+    maxBytes: number,
+  ): Promise<Array<Buffer | undefined> | undefined> =>
+    this.#bounded.getRecordsWithin(tenant, keys, weights, maxBytes);
+
   readonly recordSet = async (
     key: string,
     value: Buffer,

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisGroup, startCluster, startSentinel } from '../../../test/helpers/redis.ts';
 import { RedisStore } from './redis.ts';
+import { recordCost } from './redis_bounded.ts';
 import type { AdmitBatch } from './types.ts';
 
 let sentinel: RedisGroup;
@@ -77,7 +78,8 @@ describe.each([
     expect((await s.cacheGet('k1'))?.toString()).toBe('v1');
     // a tenant's bounded records (one script over the record and its tenant's index, one slot)
     for (const ns of names) {
-      const bound = { tenant: ns, maxBytes: 4 };
+      // room for one of the two records
+      const bound = { tenant: ns, maxBytes: recordCost(`topo:rec:{${ns}}:resp:r1`, 3) + 1 };
       for (const id of ['r1', 'r2']) await s.recordSet(`resp:${id}`, Buffer.from('abc'), 10_000, bound);
       expect(await s.recordGet('resp:r1', ns)).toBeUndefined();
       expect((await s.recordGet('resp:r2', ns))?.toString()).toBe('abc');
@@ -95,7 +97,8 @@ describe.each([
     // the tenants themselves spread over the shards
     const keys = ['resp:r', 'ritem:a', 'ritem:b', 'ritem:c', 'ritem:d'];
     for (const ns of ['alpha', 'beta', 'gamma', 'delta']) {
-      const bound = { tenant: ns, maxBytes: 50 };
+      // room for five 10-byte records
+      const bound = { tenant: ns, maxBytes: 5 * recordCost(`topo:rec:{${ns}}:ritem:a`, 10) };
       for (const k of keys) expect(await s.recordSet(k, Buffer.alloc(10, k), 60_000, bound)).toBe(true);
       const got = await s.recordGetMany([...keys, 'ritem:missing'], ns);
       expect(got.map((v) => v?.toString())).toEqual([
@@ -103,6 +106,11 @@ describe.each([
         undefined,
       ]);
       expect(await s.recordGetMany(keys, `${ns}-other`)).toEqual(keys.map(() => undefined));
+      // the bounded read (sizes first, in one script) works in the tenant's slot too
+      expect((await s.recordGetWithin(keys, ns, [1, 1, 1, 1, 1], 50))?.map((v) => v?.length)).toEqual(
+        keys.map(() => 10),
+      );
+      expect(await s.recordGetWithin(keys, ns, [1, 1, 1, 1, 2], 50)).toBeUndefined();
       expect(await s.recordDelete([...keys.slice(0, 4), 'ritem:missing'], ns)).toBe(4);
       // the deleted records' bytes were given back: four more fit beside the one left, evicting nothing
       for (const k of ['ritem:e', 'ritem:f', 'ritem:g', 'ritem:h'])

@@ -133,6 +133,16 @@ export interface Store {
   recordGet?(key: string, tenant: string): Promise<Buffer | undefined>;
   /** several of one tenant's records in one read (one MGET, in the tenant's slot), in the order of `keys` */
   recordGetMany?(keys: readonly string[], tenant: string): Promise<Array<Buffer | undefined>>;
+  /**
+   * the same, but only when the records' stored sizes, `weights[i]` times each, total at most
+   * `maxBytes`: checked before any value is read (undefined then, nothing read)
+   */
+  recordGetWithin?(
+    keys: readonly string[],
+    tenant: string,
+    weights: readonly number[],
+    maxBytes: number,
+  ): Promise<Array<Buffer | undefined> | undefined>;
   /** false when the value alone is over the tenant's bound (not stored); store/redis_bounded.ts */
   recordSet?(key: string, value: Buffer, ttlMs: number, bound: TenantBound): Promise<boolean>;
   /**
