@@ -147,6 +147,25 @@ describe('a newer tenant with a copy of an older tenant’s public JWKS', () => 
   });
 });
 
+describe('which of two clashing tenants keeps its tokens', () => {
+  it('is the older one, and the newer serves them again once the older is gone', async () => {
+    const secrets = {
+      'team-b/jwks': { 'jwks.json': jwksOf(victimKey.publicKey, 'b1') },
+      'api/jwks': { 'jwks.json': jwksOf(victimKey.publicKey, 'b1') },
+    };
+    // the tenant with claim aud created first: it holds the key, the later one loses its rule
+    const first = tenant('example.com', rule({ claim: 'aud' }), 'api');
+    const later = tenant('victim', rule(), 'team-b');
+    const both = await render([first, later], secrets);
+    expect(both.outcome('AINamespace/team-b/victim')?.resolvedRefs.reason).toBe('KeyConflict');
+    expect(both.outcome('AINamespace/api/example.com')?.accepted.reason).toBe('Accepted');
+    expect(await both.who(await victimToken())).toBe('api.example.com');
+    const alone = await render([later], secrets);
+    expect(alone.outcome('AINamespace/team-b/victim')?.accepted.reason).toBe('Accepted');
+    expect(await alone.who(await victimToken())).toBe('team-b.victim');
+  });
+});
+
 describe('a tenant named after a claim value of another tenant’s tokens, with keys of its own', () => {
   it('is no conflict, and cannot make those tokens fail', async () => {
     const r = await render(

@@ -121,7 +121,7 @@ export function jwtKeyConflicts(
     if (older) {
       out.set(n, {
         path,
-        message: `a public key of ${path} already verifies the tokens of ${older} (created earlier), whose JWT rule names another claim and ${issuer ? 'the same or no' : 'an'} issuer: a token could name both, so only ${older} accepts them (use a signing key of your own, the same claim, or another issuer)`,
+        message: `a public key of ${path} already verifies the tokens of ${older} (created earlier), whose JWT rule names another claim and ${issuer ? 'the same or no' : 'an'} issuer: a token could name both, so only ${older} accepts them: tokens naming this tenant too are served as ${older} (use a signing key of your own, the same claim, or another issuer)`,
       });
       continue;
     }
