@@ -53,13 +53,21 @@ describe('JwtTenants', () => {
     expect(calls.n).toBe(MAX_JWT_CANDIDATES);
   });
 
-  it('refuses a token two rules verify, whichever comes first', async () => {
-    const { tenants } = rules(3, (i) => i > 0);
-    const claims = naming(3);
-    expect(await tenants.resolve(token(claims), claims)).toMatchObject({
-      kind: 'refused',
-      message: expect.stringContaining('more than one namespace'),
-    });
+  it('refuses a token two rules verify, whichever comes first, and logs the pair once', async () => {
+    const warned: object[] = [];
+    const tenants = new JwtTenants({ warn: (obj) => warned.push(obj) });
+    for (const [namespace, claim] of [
+      ['ns-0', 'c0'],
+      ['ns-1', 'c1'],
+    ] as const)
+      tenants.add({ namespace, claim, algorithms: ['RS256'], verify: async () => ({}) });
+    const claims = naming(2);
+    for (let i = 0; i < 3; i++)
+      expect(await tenants.resolve(token(claims), claims)).toMatchObject({
+        kind: 'refused',
+        message: expect.stringContaining('more than one namespace'),
+      });
+    expect(warned).toEqual([{ reason: 'several_verify', namespaces: ['ns-0', 'ns-1'] }]);
   });
 
   it('never verifies a rule whose algorithms or issuer the token does not fit', async () => {
