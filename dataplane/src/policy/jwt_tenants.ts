@@ -144,7 +144,9 @@ export class JwtTenants {
     this.#logged.add(key);
     this.#log.warn(
       { reason, namespaces },
-      'a JWT matched the rules of several namespaces and was refused: two tenants accept the same token (shared keys under different claims); logged once per config load',
+      reason === 'several_verify'
+        ? 'a JWT verified for several namespaces and was refused: they accept the same tokens (a shared key under different claims); logged once per config load'
+        : `a JWT named more than ${MAX_JWT_CANDIDATES} namespaces whose rules fit it and was refused unverified; logged once per config load`,
     );
   }
 }
