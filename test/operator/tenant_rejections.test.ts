@@ -4,7 +4,10 @@
 //     InvalidJWKS naming spec.match.jwt.jwksSecretRef, its entry is a rejected one without the JWT
 //     rule, and another tenant's change made meanwhile is still written; a usable JWKS serves it;
 //   * a header-only AINamespace overlapping an older one is Conflicted and rendered as a rejected
-//     entry (its callers get 403 rather than the default tenant), while the older stays Accepted.
+//     entry (its callers get 403 rather than the default tenant), while the older stays Accepted;
+//   * a newer AINamespace with a copy of an older one's public JWKS under another claim (a token could
+//     name both) loses its JWT rule, KeyConflict naming the field; the older keeps serving
+//     (operator/src/render/jwt_conflicts.test.ts holds the cases).
 import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Resource } from '../../operator/src/api/common.ts';
@@ -111,5 +114,56 @@ describe('a header-only tenant overlapping an older one', () => {
       'True',
     ]);
     expect((await tenantEntry(env.rest, 'team-b.channel'))?.rejected).toBeUndefined();
+  });
+});
+
+describe('a newer tenant with a copy of an older tenant’s public JWKS under another claim', () => {
+  it('loses its JWT rule (KeyConflict naming the field); the older one keeps its tokens and is not told', async () => {
+    const jwks = JSON.stringify({
+      keys: [
+        {
+          ...generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' }),
+          kid: 'b1',
+        },
+      ],
+    });
+    await applySecret(env.rest, B, 'idp-jwks', { 'jwks.json': jwks });
+    // no claim: the CRD's default ("namespace") applies
+    await apply(
+      env.rest,
+      cr('AINamespace', 'idp-users', B, {
+        match: { jwt: { algorithms: ['RS256'], jwksSecretRef: { name: 'idp-jwks', key: 'jwks.json' } } },
+      }),
+    );
+    await conditionOf(B, 'idp-users', 'Accepted', 'True');
+    await applySecret(env.rest, A, 'copied-jwks', { 'jwks.json': jwks });
+    await apply(
+      env.rest,
+      cr('AINamespace', 'copier', A, {
+        match: {
+          jwt: {
+            algorithms: ['RS256'],
+            jwksSecretRef: { name: 'copied-jwks', key: 'jwks.json' },
+            claim: 'aud',
+          },
+        },
+      }),
+    );
+    const refs = await conditionOf(A, 'copier', 'ResolvedRefs', 'False');
+    expect(refs.reason).toBe('KeyConflict');
+    expect(refs.message).toContain(
+      'spec.match.jwt.jwksSecretRef already verifies the tokens of AINamespace team-b/idp-users',
+    );
+    expect((await conditionOf(A, 'copier', 'Accepted', 'True')).reason).toBe('AcceptedWithoutUnresolved');
+    const copier = await waitFor('team-a.copier rendered', () => tenantEntry(env.rest, 'team-a.copier'));
+    expect(copier.match.jwt).toBeUndefined();
+    const older = await get<Resource<unknown>>(env.rest, pathOf('AINamespace', B, 'idp-users'));
+    expect([condition(older, 'Accepted')?.status, condition(older, 'ResolvedRefs')?.status]).toEqual([
+      'True',
+      'True',
+    ]);
+    expect((await tenantEntry(env.rest, 'team-b.idp-users'))?.match.jwt?.jwksFile).toBe(
+      'ainamespace.team-b.idp-users.jwks.json',
+    );
   });
 });

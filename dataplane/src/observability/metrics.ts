@@ -146,6 +146,12 @@ export const metrics = {
     labelNames: ['namespace', 'limit'] as const,
     registers: [registry],
   }),
+  jwtAmbiguous: new Counter({
+    name: 'sluice_jwt_ambiguous_total',
+    help: 'JWTs refused because the rules of several namespaces matched them: several_verify (two tenants accept the same token) or too_many_candidates',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  }),
   cache: new Counter({
     name: 'sluice_cache_requests_total',
     help: 'Response cache lookups by result (hit, miss)',

@@ -175,10 +175,11 @@ export async function createPolicyGate(
   previous?: PolicyGate,
   slicer: Slicer = new Slicer(),
   cache?: ReuseCache,
+  log?: StoreLogger,
 ): Promise<PolicyGate> {
   // already compiled when this config was validated (the same object): reused, not redone
   const namespaces = await slicer.run(compileNamespaceSteps(cfg));
-  const identifier = await Identifier.load(cfg.namespaces, readSecret, slicer, cache);
+  const identifier = await Identifier.load(cfg.namespaces, readSecret, slicer, cache, log);
   const password = cfg.store.redis?.password
     ? readSecret(cfg.store.redis.password, 'store.redis.password')
     : undefined;
@@ -194,7 +195,7 @@ export function policyGateFactory(log?: StoreLogger): NonNullable<CompileOptions
   const stores = new StoreRegistry(log);
   let last: PolicyGate | undefined;
   return async (cfg, readSecret, _secretsDir, slicer, cache) => {
-    last = await createPolicyGate(cfg, readSecret, stores, last, slicer, cache);
+    last = await createPolicyGate(cfg, readSecret, stores, last, slicer, cache, log);
     return last;
   };
 }

@@ -1,6 +1,7 @@
 // Which namespace (tenant) is calling. Precedence, first match wins:
 //   1. an API key (Authorization: Bearer, x-api-key or api-key) whose SHA-256 is listed by a namespace;
-//   2. a JWT in Authorization: Bearer, verified with the keys of the namespace its claim names;
+//   2. a JWT in Authorization: Bearer, verified with the keys of every namespace its claims name,
+//      and attributed only when exactly one verifies it (jwt_tenants.ts);
 //   3. a namespace matched by headers alone (e.g. X-Channel-Code), for callers on a trusted network:
 //      exact header values only, and no two such namespaces can match one request (config/tenancy.ts);
 //      the caller is identified by the headers, and a credential it sends that is no tenant's key is
@@ -21,7 +22,8 @@ import { GatewayError } from '../errors.ts';
 import type { Identity, RequestHeaders } from '../proxy/policy_interface.ts';
 import { describeParseError } from '../security/parse_errors.ts';
 import { apiKeyCaller, jwtCaller } from './caller.ts';
-import { compileJwt, type JwtMatcher, jwtRefusal, looksLikeJwt, unverifiedClaims } from './jwt.ts';
+import { compileJwt, looksLikeJwt, unverifiedClaims } from './jwt.ts';
+import { type JwtLog, JwtTenants } from './jwt_tenants.ts';
 
 type Getter = (name: string) => string | undefined;
 
@@ -110,7 +112,7 @@ function* parseKeysFile(text: string, path: string): Steps<Array<{ name: string;
 
 export class Identifier {
   readonly #keys = new Map<string, KeyEntry>();
-  readonly #jwt: JwtMatcher[] = [];
+  readonly #jwt: JwtTenants;
   readonly #headerRules = new Map<string, HeaderRule>();
   readonly #headerOnly: HeaderRule[] = [];
   /** header-only rules of rejected namespaces: tried after every served one (they only refuse) */
@@ -119,7 +121,12 @@ export class Identifier {
   readonly #rejected = new Set<string>();
 
   /** Builds it in one go; `Identifier.load` builds the same in slices. */
-  constructor(namespaces: NamespaceConfig[], readSecret: (s: SecretSource, path?: string) => string) {
+  constructor(
+    namespaces: NamespaceConfig[],
+    readSecret: (s: SecretSource, path?: string) => string,
+    log?: JwtLog,
+  ) {
+    this.#jwt = new JwtTenants(log);
     runSteps(this.#fill(namespaces, readSecret));
   }
 
@@ -133,8 +140,9 @@ export class Identifier {
     readSecret: (s: SecretSource, path?: string) => string,
     slicer: Slicer,
     cache?: ReuseCache,
+    log?: JwtLog,
   ): Promise<Identifier> {
-    const id = new Identifier([], readSecret);
+    const id = new Identifier([], readSecret, log);
     await slicer.run(id.#fill(namespaces, readSecret, cache));
     return id;
   }
@@ -166,7 +174,7 @@ export class Identifier {
           ]);
         this.#keys.set(k.sha256, k);
       }
-      if (ns.match.jwt) this.#jwt.push(compileJwt(ns.name, ns.match.jwt, `${path}.jwt`, readSecret));
+      if (ns.match.jwt) this.#jwt.add(compileJwt(ns.name, ns.match.jwt, `${path}.jwt`, readSecret));
       const headers = ns.match.headers ?? [];
       if (headers.length > 0) {
         const matchers = headers.map(compileHeaderMatch);
@@ -208,16 +216,13 @@ export class Identifier {
   async #byJwt(token: string): Promise<Identity | undefined> {
     const claims = unverifiedClaims(token);
     if (!claims) return undefined;
-    const candidate = this.#jwt.find((m) => claims[m.claim] === m.namespace);
-    if (!candidate) throw unauthenticated('the token does not name a namespace this gateway knows');
-    let payload: Awaited<ReturnType<JwtMatcher['verify']>>;
-    try {
-      payload = await candidate.verify(token);
-    } catch (err) {
-      throw unauthenticated(`invalid token: ${jwtRefusal(err)}`);
-    }
-    if (typeof payload.sub !== 'string') return { namespace: candidate.namespace };
-    return { namespace: candidate.namespace, keyName: `jwt:${payload.sub}`, caller: jwtCaller(payload.sub) };
+    const found = await this.#jwt.resolve(token, claims);
+    if (found.kind === 'none')
+      throw unauthenticated('the token does not name a namespace this gateway knows');
+    if (found.kind === 'refused') throw unauthenticated(found.message);
+    const { namespace, payload } = found;
+    if (typeof payload.sub !== 'string') return { namespace };
+    return { namespace, keyName: `jwt:${payload.sub}`, caller: jwtCaller(payload.sub) };
   }
 
   /**
@@ -255,7 +260,7 @@ export class Identifier {
         this.#checkHeaders(key.namespace, get);
         return { namespace: key.namespace, keyName: key.keyName, caller: key.caller };
       }
-      if (this.#jwt.length > 0 && looksLikeJwt(credential))
+      if (this.#jwt.size > 0 && looksLikeJwt(credential))
         return this.#byJwt(credential).then((id) => {
           if (!id) return this.#withoutKey(get, credential);
           this.#checkHeaders(id.namespace, get);

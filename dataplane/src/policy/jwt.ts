@@ -13,6 +13,10 @@ type JwtConfig = NonNullable<NamespaceConfig['match']['jwt']>;
 export interface JwtMatcher {
   namespace: string;
   claim: string;
+  /** the algorithms it accepts: a token of another `alg` is not verified at all */
+  algorithms: readonly string[];
+  /** the `iss` it requires, if any: a token from another issuer is not verified at all */
+  issuer?: string;
   verify(token: string): Promise<JWTPayload>;
 }
 
@@ -94,6 +98,8 @@ export function compileJwt(
   return {
     namespace,
     claim: cfg.claim,
+    algorithms: cfg.algorithms,
+    ...(cfg.issuer === undefined ? {} : { issuer: cfg.issuer }),
     async verify(token) {
       const { payload } =
         typeof key === 'function'

@@ -9,7 +9,10 @@ export type RefReason =
   | 'RefNotAccepted'
   | 'SecretNotFound'
   | 'SecretKeyNotFound'
-  /** an API key of the tenant's Secrets is also another tenant's: neither serves it */
+  /**
+   * an API key or HS256 secret of the tenant's Secrets is also another tenant's (neither serves it),
+   * or an older tenant accepts its JWTs with the same public key under another claim (jwt_conflicts.ts)
+   */
   | 'KeyConflict'
   /** a Secret entry that cannot be an API key (a line break: a file of keys as one entry) */
   | 'InvalidApiKey'

@@ -4,6 +4,7 @@ import { checkJwks } from '../../../dataplane/src/config/contract.ts';
 import type { AINamespace } from '../api/ainamespace.ts';
 import { durationMs } from '../api/common.ts';
 import { Findings } from './findings.ts';
+import { type JwtKeyConflict, jwtKeyConflicts } from './jwt_conflicts.ts';
 import type { Rendered } from './provider.ts';
 import type { RefIndex } from './refs.ts';
 import { renderHeaderMatch } from './route.ts';
@@ -22,6 +23,8 @@ export interface SharedKeys {
   apiKeys: ReadonlySet<string>;
   /** HS256 secrets of two tenants' JWT rules: a holder of one could sign tokens naming the other */
   hmacSecrets: ReadonlySet<string>;
+  /** newer tenants whose public key an older tenant accepts the same tokens with (jwt_conflicts.ts) */
+  jwtKeys: ReadonlyMap<AINamespace, JwtKeyConflict>;
 }
 
 /**
@@ -150,7 +153,7 @@ export function sharedKeys(tenants: readonly AINamespace[], secrets: SecretReade
     const digest = hmacDigest(n, secrets, new Findings());
     if (digest) note(digest, n, hmacSecrets);
   }
-  return { apiKeys, hmacSecrets };
+  return { apiKeys, hmacSecrets, jwtKeys: jwtKeyConflicts(tenants, secrets) };
 }
 
 /**
@@ -211,7 +214,11 @@ export function renderNamespace(
       'the HS256 secret is also the secret of another AINamespace: either could sign tokens naming the other, so neither accepts tokens (give each its own secret)',
       'spec.match.jwt.secretRef',
     );
-  else if (j) {
+  else if (j && shared.jwtKeys.has(n)) {
+    // its rule is left out; its API keys, if any, still serve
+    const lost = shared.jwtKeys.get(n) as JwtKeyConflict;
+    findings.leftOut('KeyConflict', lost.message, lost.path);
+  } else if (j) {
     const source = (
       item: string,
       field: string,
