@@ -43,11 +43,11 @@ afterAll(async () => {
   await collector?.stop();
 });
 
-const chat = (key: string, headers: Record<string, string> = {}) =>
+const chat = (key: string, headers: Record<string, string> = {}, stream = false) =>
   fetch(`${dp.url}/v1/chat/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${key}`, ...headers },
-    body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }),
+    body: JSON.stringify({ model: 'm', stream, messages: [{ role: 'user', content: 'hi' }] }),
   });
 
 /** access lines whose `field` is `value`, once the writer has flushed them */
@@ -84,6 +84,22 @@ describe("another tenant's request id", () => {
     // a search by team-b's request id finds team-b's line alone
     const found = await accessLines('reqId', theirId, 1);
     expect(found.map((l) => l.namespace)).toEqual(['team-b']);
+  });
+});
+
+describe("the client's own id on a streamed answer", () => {
+  // A stream's headers were written by hand after the reply was hijacked, from a list that left out
+  // what the request's hooks had put on the reply: the echo of the client's id went missing on every
+  // streamed answer (header_fuzz.test.ts found it), while whole answers had it.
+  it('is echoed as on a whole answer, by either header', async () => {
+    for (const header of ['x-request-id', 'x-client-request-id']) {
+      const r = await chat(KEY_A, { [header]: `stream-${header}` }, true);
+      expect(r.status).toBe(200);
+      expect(r.headers.get('content-type')).toContain('text/event-stream');
+      expect(r.headers.get('x-request-id')).toMatch(UUID);
+      expect(r.headers.get('x-client-request-id')).toBe(`stream-${header}`);
+      expect(await r.text()).toContain('[DONE]');
+    }
   });
 });
 

@@ -3,6 +3,7 @@
 // attempt ends with what happened (complete, cut, client gone, failed after the first byte), the
 // admission is completed with the usage delivered, and a failure is reported in the outcome (the
 // HTTP status was already 200).
+import type { OutgoingHttpHeaders } from 'node:http';
 import {
   answerCollector,
   attemptAnswered,
@@ -29,9 +30,14 @@ export async function answerStream(
   outcome.provider = provider;
   outcome.model = model;
   outcome.pricing = attempt.provider.modelConfig(model)?.pricing;
+  // What the request's hooks put on the reply (the client's echoed `x-client-request-id`, `connection:
+  // close` while draining or after an Expect: 100-continue) is fastify's until it sends: read before
+  // hijacking, or a stream would go out without them as it did.
+  const hooked = reply.getHeaders() as OutgoingHttpHeaders;
   reply.hijack();
   const res = reply.raw;
-  const headers: Record<string, string> = {
+  const headers: OutgoingHttpHeaders = {
+    ...hooked,
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',
     'x-accel-buffering': 'no',
