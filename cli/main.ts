@@ -1,6 +1,8 @@
 // `sluice <command>`: one CLI for the dataplane, the operator and offline GitOps checks.
 // first: stops an older Node with a clear message before the dependencies below load
 import './node_version.ts';
+// before the dataplane's modules load: V8 settings NODE_OPTIONS cannot carry
+import './v8_flags.ts';
 import { commands } from './commands.ts';
 
 function usage(): string {
