@@ -7,12 +7,13 @@
 // decided to allocate a site of per-request objects in the old generation (docs/benchmarks.md,
 // "Issue 16, session 12"). A start counts as slow above 2 KiB promoted per request.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { ALLOC_CONFIGS, type AllocConfig, startProbed } from './alloc_measure.ts';
 import { runWrk } from './load/wrk.ts';
 import { CLIENT_CORE, pinSelf, startMock, treeCpuMs } from './procs.ts';
-import { REPO, sluiceBare } from './targets.ts';
+import { REPO } from './targets.ts';
 
 const SLOW_PROMOTED_BYTES = 2048;
 
@@ -22,33 +23,29 @@ interface Alloc {
   markCompacts: number;
 }
 
+/** Bare Sluice as the bench runs it (access log and metrics on, open access): the shipped-defaults row. */
+const SHIPPED_ROW = ALLOC_CONFIGS.find(
+  (c) => !c.stream && c.name.includes('shipped defaults'),
+) as AllocConfig;
+
 async function oneStart(
   mockPort: number,
   tmpDir: string,
   flags: string[],
   windows: number,
 ): Promise<boolean> {
-  const portFile = join(tmpDir, `gc-modes-${process.pid}.port`);
-  rmSync(portFile, { force: true });
-  const t = await sluiceBare.start({
+  const run = {
     mockPort,
     tmpDir,
-    useDist: true,
-    env: { BENCH_ALLOC_PROBE_FILE: portFile },
-    sluiceExtraFlags: ['--import', join(import.meta.dirname, 'alloc_probe.ts'), ...flags],
-  });
+    redisPort: undefined,
+    otlpUrl: undefined,
+    count: 0,
+    warmup: 0,
+    extraFlags: flags,
+  };
+  const { t, probe } = await startProbed(SHIPPED_ROW, run);
   try {
-    let port = 0;
-    for (let i = 0; i < 100 && !port; i++) {
-      try {
-        port = Number(readFileSync(portFile, 'utf8'));
-      } catch {
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
-    if (!port) throw new Error('the allocation probe did not start');
-    const alloc = async (): Promise<Alloc> =>
-      (await fetch(`http://127.0.0.1:${port}/alloc`)).json() as Promise<Alloc>;
+    const alloc = () => probe('GET', '/alloc') as Promise<Alloc>;
     const base = { url: t.endpoint.url, headers: t.endpoint.headers, stream: false, connections: 50, tmpDir };
     await runWrk({ ...base, seconds: 4 });
     let slow = false;
