@@ -14,7 +14,8 @@ export type InvalidCode =
   | 'integer_above_max_value'
   | 'decimal_below_min_value'
   | 'decimal_above_max_value'
-  | 'unsupported_parameter';
+  | 'unsupported_parameter'
+  | 'duplicate_parameter';
 
 export function invalid(param: string, message: string, code: InvalidCode = 'invalid_value'): never {
   throw new GatewayError('SLUICE_ERR_INVALID_REQUEST', message, { param, publicCode: code });

@@ -11,6 +11,7 @@ import type { Runtime } from '../compiled/compile.ts';
 import { GatewayError } from '../errors.ts';
 import type { Identity } from '../proxy/policy_interface.ts';
 import { statesFor } from './conversation.ts';
+import { type InputItemsQuery, inputItemsQuery } from './input_items_query.ts';
 import { deleteAtIssuer } from './issuer_delete.ts';
 import type { ResponseStates, StoredResponse } from './state.ts';
 
@@ -57,14 +58,14 @@ function listedItem(record: StoredResponse, index: number): Obj {
   return listed;
 }
 
-function page(record: StoredResponse, query: Obj): Obj {
-  const limit = Math.min(100, Math.max(1, Number(query.limit ?? 20) || 20));
+function page(record: StoredResponse, query: InputItemsQuery): Obj {
+  const { limit, order, after } = query;
   const all = [];
   for (let i = record.inputStart; i < record.inputEnd; i++) all.push(listedItem(record, i));
-  if (query.order !== 'asc') all.reverse();
+  if (order === 'desc') all.reverse();
   let start = 0;
-  if (typeof query.after === 'string') {
-    const at = all.findIndex((it) => it.id === query.after);
+  if (after !== undefined) {
+    const at = all.findIndex((it) => it.id === after);
     start = at < 0 ? all.length : at + 1;
   }
   const data = all.slice(start, start + limit);
@@ -122,9 +123,11 @@ export function registerResponseRoutes(app: FastifyInstance, deps: ResponseRoute
   app.get(
     '/v1/responses/:id/input_items',
     { config: { api: 'openai-responses-input-items' } },
-    handle(async (reply, states, namespace, id) =>
-      page(await load(states, namespace, id), reply.request.query as Obj),
-    ),
+    handle(async (reply, states, namespace, id) => {
+      // the query first: a bad one is the client's 400 whether or not the response exists
+      const query = inputItemsQuery((reply.request.query ?? {}) as Obj);
+      return page(await load(states, namespace, id), query);
+    }),
   );
   app.delete(
     '/v1/responses/:id',
