@@ -146,3 +146,31 @@ describe('StatusText', () => {
     expect(out).not.toContain(OTHER_OBJECT);
   });
 });
+
+describe('a JWKS Secret the check quotes from (a real input, no injection)', () => {
+  it("names the Secret and the field in the tenant's status, never a piece of the Secret's text", async () => {
+    // any JSON Secret of the tenant's namespace shaped like a JWKS, the tenant perhaps unable to read it
+    const hidden = 'db-password-Zq81kLmN0pQ7xW';
+    const inv = inventory({
+      providers: [provider('p', {}, 'platform')],
+      routes: [route('r', ['p'], {}, 'platform')],
+      namespaces: [
+        tenant('jwt', {
+          match: { jwt: { algorithms: ['RS256'], jwksSecretRef: { name: 'other', key: 'k' } } },
+        }),
+      ],
+      secrets: {
+        'platform/p-key': { apiKey: PLATFORM_KEY },
+        'team-a/other': { k: JSON.stringify({ keys: [{ kty: hidden }] }) },
+      },
+    });
+    const r = await renderChecked(inv, { secretsDir: '/s' });
+    const refs = r.outcomes.find((o) => o.key === 'AINamespace/team-a/jwt')?.resolvedRefs;
+    expect(refs?.reason).toBe('InvalidJWKS');
+    expect(refs?.message).not.toContain(hidden.slice(0, 8));
+    expect(refs?.message).toBe(
+      'the JWKS in Secret "other" key "k" (spec.match.jwt.jwksSecretRef) has no key that can verify ' +
+        'RS256 tokens: keys[0]: kty [redacted] is not RSA',
+    );
+  });
+});

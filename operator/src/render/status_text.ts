@@ -23,6 +23,17 @@ const TOKEN = /[a-z0-9][a-z0-9.-]*/g;
 
 type Owners = RenderResult['owners'];
 
+function redactorOf(values: readonly string[]): Redactor {
+  // a value shorter than MIN_FRAGMENT would be matched anywhere, garbling ordinary words (and the
+  // credential-shaped tokens are found by their shape regardless)
+  return new Redactor({ providers: new Map(), other: values.filter((v) => v.trim().length >= MIN_FRAGMENT) });
+}
+
+/** `text` without any of `values` (whole or pieces of MIN_FRAGMENT characters) or credential shapes. */
+export function withoutSecrets(text: string, values: readonly string[]): string {
+  return redactorOf(values).redact(text);
+}
+
 export class StatusText {
   readonly #secretData: Readonly<Record<string, string>>;
   readonly #owners: Owners;
@@ -43,12 +54,7 @@ export class StatusText {
 
   /** `text` without secret values or credential-shaped tokens (for the operator's own log). */
   redact(text: string): string {
-    // a value shorter than MIN_FRAGMENT would be matched anywhere, garbling ordinary words (and the
-    // credential-shaped tokens are found by their shape regardless)
-    this.#redactor ??= new Redactor({
-      providers: new Map(),
-      other: Object.values(this.#secretData).filter((v) => v.trim().length >= MIN_FRAGMENT),
-    });
+    this.#redactor ??= redactorOf(Object.values(this.#secretData));
     return this.#redactor.redact(text);
   }
 
