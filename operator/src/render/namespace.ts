@@ -9,6 +9,7 @@ import type { Rendered } from './provider.ts';
 import type { RefIndex } from './refs.ts';
 import { renderHeaderMatch } from './route.ts';
 import { type SecretReader, secretFileName, sha256Hex } from './secrets.ts';
+import { withoutSecrets } from './status_text.ts';
 import { dataplaneName, type NamespaceInput, namespaceOf, type SecretEntries } from './types.ts';
 import { compact } from './util.ts';
 
@@ -315,8 +316,11 @@ function jwksProblem(j: NonNullable<NonNullable<AINamespace['spec']['match']>['j
   const ref = j.jwksSecretRef;
   if (text === undefined || !ref) return undefined;
   const { problem } = checkJwks(text.trim(), j.algorithms);
+  // the check quotes up to 37 characters of a key's members (kty, crv, alg, use); the tenant may name
+  // a Secret of its namespace it cannot read itself, so no piece of it reaches its status (status_text.ts)
   return (
-    problem && `the JWKS in Secret "${ref.name}" key "${ref.key}" (spec.match.jwt.jwksSecretRef) ${problem}`
+    problem &&
+    `the JWKS in Secret "${ref.name}" key "${ref.key}" (spec.match.jwt.jwksSecretRef) ${withoutSecrets(problem, [text])}`
   );
 }
 

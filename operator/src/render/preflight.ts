@@ -11,6 +11,7 @@ import { loadableIssues, type SluiceConfig } from '../../../dataplane/src/config
 import { overflowOf, shedOverflow } from './budget.ts';
 import { culpritOf, unattributed } from './isolate.ts';
 import { blame, RenderError, type RenderResult, render } from './render.ts';
+import { StatusText } from './status_text.ts';
 import { escalateDeny } from './tenants.ts';
 import type { Inventory, Problem, RenderOptions } from './types.ts';
 
@@ -33,21 +34,26 @@ export async function renderChecked(inv: Inventory, opts: RenderOptions): Promis
     }
     const before = rejected.size;
     const stray = unattributed(issues, result.owners);
+    const text = new StatusText(data, result.owners);
     if (stray.length > 0) {
       const culprit = await culpritOf(result.config, result.owners, load);
-      const what = stray.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ');
+      // an exception's message is anyone's text (the paths are the dataplane's own): scrubbed for
+      // the reader, the tenant or, when the platform's part fails, the operator's log (status_text.ts)
+      const what = (scrub: (message: string) => string) =>
+        stray.map((i) => `${i.path || '(root)'}: ${scrub(i.message)}`).join('; ');
       // the platform's part (providers, routes, base config) fails on its own: fail closed
-      if (!culprit) throw new RenderError(`rendered config cannot be loaded: ${what}`);
+      if (!culprit) throw new RenderError(`rendered config cannot be loaded: ${what((m) => text.redact(m))}`);
       if (!escalateDeny(culprit, rejected))
         rejected.set(culprit, {
           path: 'spec',
-          message: `a dataplane replica cannot load it: ${what.slice(0, 500)}`,
+          message: `a dataplane replica cannot load it: ${what((m) => text.for(culprit, m)).slice(0, 500)}`,
         });
     }
     blame(
       issues.filter((i) => !stray.includes(i)),
       result.owners,
       rejected,
+      text,
     );
     if (rejected.size === before) return result; // nothing more to blame: write it and let status say why
   }

@@ -22,6 +22,7 @@ import { RefIndex } from './refs.ts';
 import { renderRouteReusing } from './reuse.ts';
 import { routeOrder } from './route.ts';
 import { SecretReader } from './secrets.ts';
+import { StatusText } from './status_text.ts';
 import { suspendedMessage } from './suspended.ts';
 import { claimHeaders, denyEntry, escalateDeny, isServing } from './tenants.ts';
 import {
@@ -237,6 +238,7 @@ export function blame(
   issues: ReadonlyArray<{ path: string; message: string }>,
   owners: RenderResult['owners'],
   rejected: Map<string, Problem>,
+  text: StatusText,
 ): void {
   const global: string[] = [];
   for (const issue of issues) {
@@ -253,7 +255,9 @@ export function blame(
     const field = m?.[3] ?? '';
     rejected.set(owner, {
       path: field ? `rendered ${field}` : 'spec',
-      message: `the dataplane rejects ${field || 'it'}: ${issue.message}`,
+      // the owner's status is read by its tenant: no secret, no other tenant's object (status_text.ts)
+      // (the path is the dataplane's own, structural; only the message is anyone's text)
+      message: `the dataplane rejects ${field || 'it'}: ${text.for(owner, issue.message)}`,
     });
   }
   if (global.length) throw new RenderError(`rendered config is invalid: ${global.join('; ')}`);
@@ -289,7 +293,7 @@ export function render(
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       const before = rejected.size;
-      blame(err.issues, pass.owners, rejected);
+      blame(err.issues, pass.owners, rejected, new StatusText(pass.secretData, pass.owners));
       if (rejected.size === before) throw new RenderError(`rendered config is invalid: ${err.message}`);
       continue;
     }
