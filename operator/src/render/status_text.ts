@@ -8,8 +8,7 @@
 // and every object name of another Kubernetes namespace in it (a dataplane name `<namespace>.<name>`,
 // or inside a secret file name `<kind>.<namespace>.<name>.<item>`) is replaced. Field paths
 // (`namespaces[3].match.jwt`) stay, so the message still says where the problem is.
-import { Redactor } from '../../../dataplane/src/security/redactor.ts';
-import { MIN_FRAGMENT } from '../../../dataplane/src/security/secret_matcher.ts';
+import { MIN_FRAGMENT, Redactor } from '../../../dataplane/src/config/contract.ts';
 import type { RenderResult } from './render.ts';
 
 export const OTHER_OBJECT = "[another namespace's object]";
