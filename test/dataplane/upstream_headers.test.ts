@@ -1,13 +1,17 @@
 // Which provider response headers reach the client: its rate-limit state under x-upstream-*, its
-// request id as x-upstream-request-id, openai-processing-ms; never cookies or account details.
+// request id as x-upstream-request-id, openai-processing-ms; never cookies or account details. The
+// rate-limit state describes the provider account, so by default it is passed only while one tenant can
+// reach the provider: on an account tenants share it would show each the others' use.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type InProcessDataplane, startDataplane } from '../helpers/dataplane.ts';
+import { type InProcessDataplane, reloadTo, startDataplane } from '../helpers/dataplane.ts';
+import { sha256 } from '../policy/fixtures.ts';
 
 let upstream: Server;
 let dp: InProcessDataplane;
+let url: string;
 
 const PROVIDER_HEADERS = {
   'x-request-id': 'req_provider_123',
@@ -43,25 +47,40 @@ beforeAll(async () => {
     );
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1`;
-  dp = await startDataplane({
-    providers: [
-      { name: 'oa', type: 'openai', baseUrl: url, credentials: { apiKey: { env: 'SLUICE_TEST_KEY' } } },
-    ],
-    routes: [{ name: 'oa', match: { models: ['m'] }, backends: [{ provider: 'oa' }] }],
-  });
+  url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1`;
+  dp = await startDataplane(config({}, []));
 });
+
+/** One provider `oa` behind route `oa`; `tenants` (name -> routes it may use, undefined = all) */
+function config(provider: object, tenants: Array<[string, string[] | undefined]>): object {
+  const oa = { type: 'openai', baseUrl: url, credentials: { apiKey: { env: 'SLUICE_TEST_KEY' } } };
+  return {
+    providers: [
+      { name: 'oa', ...oa, ...provider },
+      { name: 'ob', ...oa },
+    ],
+    routes: [
+      { name: 'oa', match: { models: ['m'] }, backends: [{ provider: 'oa' }] },
+      { name: 'ob', match: { models: ['n'] }, backends: [{ provider: 'ob' }] },
+    ],
+    namespaces: tenants.map(([name, routes]) => ({
+      name,
+      match: { apiKeys: [{ name: 'k', sha256: sha256(`sk-${name}`) }] },
+      ...(routes ? { routes } : {}),
+    })),
+  };
+}
 
 afterAll(async () => {
   await dp?.stop();
   await new Promise((r) => upstream?.close(r));
 });
 
-function check(h: Headers): void {
+function check(h: Headers, rateLimits = true): void {
   expect(h.get('x-upstream-request-id')).toBe('req_provider_123');
   expect(h.get('openai-processing-ms')).toBe('321');
-  expect(h.get('x-upstream-x-ratelimit-remaining-requests')).toBe('499');
-  expect(h.get('x-upstream-x-ratelimit-reset-tokens')).toBe('6ms');
+  expect(h.get('x-upstream-x-ratelimit-remaining-requests')).toBe(rateLimits ? '499' : null);
+  expect(h.get('x-upstream-x-ratelimit-reset-tokens')).toBe(rateLimits ? '6ms' : null);
   // Sluice's own request id stays Sluice's
   expect(h.get('x-request-id')).not.toBe('req_provider_123');
   for (const hidden of [
@@ -73,23 +92,85 @@ function check(h: Headers): void {
     expect(h.get(hidden)).toBeNull();
 }
 
-describe('provider response headers', () => {
-  const client = () => new OpenAI({ baseURL: dp.baseURL, apiKey: 'unused', maxRetries: 0 });
+const client = (apiKey = 'unused') => new OpenAI({ baseURL: dp.baseURL, apiKey, maxRetries: 0 });
 
-  it('whole answers', async () => {
-    const { response } = await client()
-      .chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'x' }] })
-      .withResponse();
-    check(response.headers);
+/** a whole answer and a stream for `tenant` (its key), each checked */
+async function both(tenant: string, rateLimits: boolean): Promise<void> {
+  const c = client(`sk-${tenant}`);
+  const whole = await c.chat.completions
+    .create({ model: 'm', messages: [{ role: 'user', content: 'x' }] })
+    .withResponse();
+  check(whole.response.headers, rateLimits);
+  const { data, response } = await c.chat.completions
+    .create({ model: 'm', stream: true, messages: [{ role: 'user', content: 'x' }] })
+    .withResponse();
+  for await (const _ of data) {
+    // drain
+  }
+  check(response.headers, rateLimits);
+}
+
+describe('provider response headers', () => {
+  it('whole answers and streams of an open gateway (one tenant)', () => both('anyone', true));
+});
+
+// Each case reloads the one dataplane, so the setting is also shown to follow a reload of a provider
+// whose pool (runtime) is kept.
+describe('rate-limit headers of a provider account tenants share', () => {
+  it('one tenant: passed', async () => {
+    await reloadTo(dp, config({}, [['a', undefined]]));
+    await both('a', true);
   });
 
-  it('streams', async () => {
-    const { data, response } = await client()
-      .chat.completions.create({ model: 'm', stream: true, messages: [{ role: 'user', content: 'x' }] })
-      .withResponse();
-    for await (const _ of data) {
-      // drain
-    }
-    check(response.headers);
+  it('two tenants reaching the provider: not passed by default (request id still is)', async () => {
+    await reloadTo(
+      dp,
+      config({}, [
+        ['a', undefined],
+        ['b', undefined],
+      ]),
+    );
+    await both('a', false);
+    await both('b', false);
+  });
+
+  it('two tenants, each reaching its own provider: passed', async () => {
+    await reloadTo(
+      dp,
+      config({}, [
+        ['a', ['oa']],
+        ['b', ['ob']],
+      ]),
+    );
+    await both('a', true);
+  });
+
+  it('a rejected entry is no tenant of the provider', async () => {
+    const cfg = config({}, [['a', undefined]]) as { namespaces: object[] };
+    cfg.namespaces.push({
+      name: 'gone',
+      match: { apiKeys: [{ name: 'k', sha256: sha256('sk-gone') }] },
+      rejected: 'x',
+    });
+    await reloadTo(dp, cfg);
+    await both('a', true);
+  });
+
+  it('rateLimitHeaders: always passes them to shared tenants', async () => {
+    await reloadTo(
+      dp,
+      config({ rateLimitHeaders: 'always' }, [
+        ['a', undefined],
+        ['b', undefined],
+      ]),
+    );
+    await both('b', true);
+  });
+
+  it('rateLimitHeaders: never keeps them from a single tenant and from an open gateway', async () => {
+    await reloadTo(dp, config({ rateLimitHeaders: 'never' }, [['a', undefined]]));
+    await both('a', false);
+    await reloadTo(dp, config({ rateLimitHeaders: 'never' }, []));
+    await both('anyone', false);
   });
 });

@@ -16,6 +16,7 @@ import { type Gate, openGate } from '../proxy/policy_interface.ts';
 import type { EffectiveTimeouts } from '../proxy/transport.ts';
 import { Redactor } from '../security/redactor.ts';
 import type { ProviderRegistry, ProviderRuntime } from './provider_runtime.ts';
+import { rateLimitHeaderProviders } from './rate_limit_headers.ts';
 import { type CompiledRoute, compileRoute } from './route.ts';
 
 export interface Runtime {
@@ -187,8 +188,10 @@ export async function compileRuntime(config: SluiceConfig, opts: CompileOptions)
   const readSecret = makeSecretReader(secretsDir, opts.env ?? process.env, secretFiles);
   const providers = new Map<string, ProviderRuntime>();
   const applyProviders: Array<() => void> = [];
+  const passRateLimits = rateLimitHeaderProviders(config);
   config.providers.forEach((p, i) => {
     const resolved = resolveProvider(p, i, readSecret);
+    resolved.passRateLimitHeaders = passRateLimits.has(p.name);
     const timeouts = effectiveTimeouts(config.server.timeouts, p.timeouts);
     const prepared = opts.state.prepare(resolved, timeouts);
     providers.set(p.name, prepared.runtime);

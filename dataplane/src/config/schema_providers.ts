@@ -142,6 +142,12 @@ export const providerSchema = z.strictObject({
     .describe(
       'anthropic-beta values a client may pass on to this (Anthropic-API) provider; omit to pass all, [] for none',
     ),
+  rateLimitHeaders: z
+    .enum(['single-tenant', 'always', 'never'])
+    .optional()
+    .describe(
+      "pass the provider's own rate-limit headers to clients as x-upstream-*: single-tenant (default) only while at most one namespace can reach this provider, since on a shared account they show the other tenants' use; always; never",
+    ),
   models: z.array(modelSchema).default([]),
   timeouts: timeoutsSchema.optional(),
   maxConcurrency: z.number().int().positive().optional(),

@@ -98,6 +98,11 @@ export interface ResolvedProvider {
   basePath: string;
   credentials: Readonly<Record<string, string>>;
   models: ReadonlyMap<string, ModelConfig>;
+  /**
+   * the provider's rate-limit headers reach clients (resolved at load from config rateLimitHeaders
+   * and the namespaces that can reach it; absent = no)
+   */
+  passRateLimitHeaders?: boolean;
 }
 
 export interface TranslateContext {

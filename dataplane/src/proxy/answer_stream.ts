@@ -43,7 +43,10 @@ export async function answerStream(
     'x-accel-buffering': 'no',
     'x-request-id': String(ex.req.id),
     ...(runtime.config.server.exposeProvider ? { 'x-sluice-provider': provider } : {}),
-    ...passedUpstreamHeaders(attempt.response?.headers ?? {}),
+    ...passedUpstreamHeaders(
+      attempt.response?.headers ?? {},
+      attempt.provider.resolved.passRateLimitHeaders === true,
+    ),
     ...admission.headers,
   };
   res.writeHead(200, headers);

@@ -113,6 +113,11 @@ function send(ex: Exchange, attempt: Attempt, body: string | Buffer): void {
   const { reply } = ex;
   // the internal provider name is the operator's business unless they choose to show it
   if (ex.runtime.config.server.exposeProvider) reply.header('x-sluice-provider', attempt.provider.name);
-  reply.headers(passedUpstreamHeaders(attempt.response?.headers ?? {}));
+  reply.headers(
+    passedUpstreamHeaders(
+      attempt.response?.headers ?? {},
+      attempt.provider.resolved.passRateLimitHeaders === true,
+    ),
+  );
   reply.header('content-type', 'application/json').send(body);
 }

@@ -1,6 +1,7 @@
 // The provider's response headers a client can use, passed on under names that cannot be mistaken for
 // Sluice's own: the provider's rate-limit state (`x-ratelimit-*`, `anthropic-ratelimit-*`) as
-// `x-upstream-<name>` (Sluice's x-ratelimit-* describe the tenant's limits in the gateway), the
+// `x-upstream-<name>` (Sluice's x-ratelimit-* describe the tenant's limits in the gateway; only where
+// the provider's `rateLimitHeaders` setting allows, see compiled/rate_limit_headers.ts), the
 // provider's request id as `x-upstream-request-id` (what its support asks for), and
 // `openai-processing-ms` as it is. Everything else stays at the gateway (cookies, server names,
 // organisation and project ids). Values are bounded and must be printable.
@@ -15,7 +16,14 @@ function one(v: string | string[] | undefined): string | undefined {
   return s !== undefined && VALUE.test(s) ? s : undefined;
 }
 
-export function passedUpstreamHeaders(headers: UpstreamResponse['headers']): Record<string, string> {
+/**
+ * `rateLimits`: the provider's rate-limit headers pass too (decided at load, compiled/rate_limit_headers.ts:
+ * on an account several tenants share they would show one tenant the others' use).
+ */
+export function passedUpstreamHeaders(
+  headers: UpstreamResponse['headers'],
+  rateLimits: boolean,
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name of REQUEST_ID_HEADERS) {
     const v = one(headers[name]);
@@ -26,6 +34,7 @@ export function passedUpstreamHeaders(headers: UpstreamResponse['headers']): Rec
   }
   const ms = one(headers['openai-processing-ms']);
   if (ms && /^\d{1,9}$/.test(ms)) out['openai-processing-ms'] = ms;
+  if (!rateLimits) return out;
   for (const name of Object.keys(headers)) {
     if (!RATE_LIMIT.test(name)) continue;
     const v = one(headers[name]);
