@@ -103,6 +103,10 @@ export const aiProviderSpec = cel(
       str('a beta name', { pattern: '^[A-Za-z0-9._-]{1,128}$' }),
       { maxItems: 100, 'x-kubernetes-list-type': 'set' },
     ),
+    rateLimitHeaders: oneOf(
+      "pass the provider's own rate-limit headers to clients (as x-upstream-*): single-tenant (default) only while one AINamespace can reach this provider, as on a shared account they show the other tenants' use; always; never",
+      ['single-tenant', 'always', 'never'],
+    ),
     models: arr('models this provider serves, with their limits and prices', model, {
       maxItems: 512,
       'x-kubernetes-list-type': 'map',

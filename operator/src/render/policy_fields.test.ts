@@ -40,3 +40,19 @@ describe('AIProvider forwardBetas', () => {
     }
   });
 });
+
+describe('AIProvider rateLimitHeaders', () => {
+  it('passes through and validates; absent stays absent (the dataplane default, single-tenant)', () => {
+    for (const rateLimitHeaders of ['always', 'never', undefined] as const) {
+      const inv = inventory({
+        providers: [provider('openai', rateLimitHeaders ? { rateLimitHeaders } : {})],
+        routes: [route('chat', ['openai'])],
+        namespaces: [tenant('t', { match: { headers: [{ name: 'x-team', equals: 't' }] } })],
+        secrets: { 'team-a/openai-key': { apiKey: 'k1' } },
+      });
+      const r = render(inv, OPTS);
+      expect(r.config?.providers[0]?.rateLimitHeaders).toBe(rateLimitHeaders);
+      expect(() => validateConfig(JSON.parse(JSON.stringify(r.config)), 'rendered')).not.toThrow();
+    }
+  });
+});

@@ -57,6 +57,7 @@ export function renderProvider(
     region: spec.region,
     headers: spec.headers,
     forwardBetas: spec.forwardBetas,
+    rateLimitHeaders: spec.rateLimitHeaders,
     models: spec.models?.map((m) => compact({ ...m })),
     timeouts: renderTimeouts(spec.timeouts),
     maxConcurrency: spec.maxConcurrency,
