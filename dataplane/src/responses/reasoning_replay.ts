@@ -10,13 +10,10 @@
 // backend that issued it; the translators leave the reasoning out and send the other item as content
 // everywhere else (responses_to_openai.ts), as for a reasoning item a client sends inline.
 import { MAX_STORED_ITEM_IDS } from '../api/responses_validate.ts';
-import { ITEM_ISSUER, type OutputItem, type ResponseObject } from '../wire/responses/format.ts';
+import { ITEM_ID, ITEM_ISSUER, type OutputItem, type ResponseObject } from '../wire/responses/format.ts';
 import type { ResponseStates, StoredItem, StoredResponse } from './state.ts';
 
 type Obj = Record<string, unknown>;
-
-/** The ids Sluice keeps for items (as state.ts): bounded, key-safe. */
-const ITEM_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 const issuerOf = (item: Obj | undefined): string | undefined =>
   (item as { [ITEM_ISSUER]?: string } | undefined)?.[ITEM_ISSUER];

@@ -8,7 +8,7 @@ import { LruCache } from '../cache/lru.ts';
 import { GatewayError } from '../errors.ts';
 import type { Store } from '../store/types.ts';
 import type { OutputItem, ResponseObject } from '../wire/responses/format.ts';
-import { RESPONSE_ID } from '../wire/responses/format.ts';
+import { ITEM_ID, RESPONSE_ID } from '../wire/responses/format.ts';
 import { outputAsInput, reasoningPairs } from './reasoning_replay.ts';
 
 type Obj = Record<string, unknown>;
@@ -18,9 +18,6 @@ type Obj = Record<string, unknown>;
  * the Buffer's object and backing store (~450 bytes measured with Node 24; a 30-byte item took ~480).
  */
 const ENTRY_OVERHEAD = 512;
-
-/** The ids Sluice gives output items (msg_..., fc_..., rs_...) and OpenAI's: bounded, key-safe. */
-const ITEM_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 export interface StateSettings {
   ttlSeconds: number;

@@ -97,6 +97,9 @@ export const ITEM_ISSUER: unique symbol = Symbol('sluice.responses.itemIssuer');
 /** A response id as Sluice issues or accepts them: bounded, path-safe (it is a key in the state store). */
 export const RESPONSE_ID = /^resp_[A-Za-z0-9_-]{1,120}$/;
 
+/** The ids Sluice gives output items (msg_..., fc_..., rs_...) and OpenAI's: bounded, key-safe. */
+export const ITEM_ID = /^[A-Za-z0-9_-]{1,128}$/;
+
 export function toResponsesUsage(u: Usage): ResponsesUsage {
   return {
     input_tokens: u.inputTokens,
