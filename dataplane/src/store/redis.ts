@@ -83,7 +83,6 @@ export class RedisStore implements Store {
   readonly cacheGet: TenantRecords['cacheGet'];
   readonly cacheSet: TenantRecords['cacheSet'];
   readonly recordGet: TenantRecords['recordGet'];
-  readonly recordGetMany: TenantRecords['recordGetMany'];
   readonly recordGetWithin: TenantRecords['recordGetWithin'];
   readonly recordSet: TenantRecords['recordSet'];
   readonly recordDelete: TenantRecords['recordDelete'];
@@ -126,7 +125,7 @@ export class RedisStore implements Store {
       failed: (err) => this.#failed(err),
     });
     ({ cacheGet: this.cacheGet, cacheSet: this.cacheSet } = records);
-    ({ recordGet: this.recordGet, recordGetMany: this.recordGetMany } = records);
+    ({ recordGet: this.recordGet } = records);
     this.recordGetWithin = records.recordGetWithin;
     ({ recordSet: this.recordSet, recordDelete: this.recordDelete } = records);
     // #replay first: the local share records its usage there

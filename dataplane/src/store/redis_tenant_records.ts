@@ -54,11 +54,10 @@ export class TenantRecords {
   readonly recordGet = async (key: string, tenant: string): Promise<Buffer | undefined> =>
     (await this.#bounded.getRecords(tenant, [key]))[0];
 
-  /** one MGET of the tenant's records, all in its hash tag's slot */
-  readonly recordGetMany = (keys: readonly string[], tenant: string): Promise<Array<Buffer | undefined>> =>
-    this.#bounded.getRecords(tenant, keys);
-
-  /** the same, read only when their stored sizes (weighted) fit maxBytes: undefined, nothing read */
+  /**
+   * the tenant's records, all in its hash tag's slot, read only when their stored sizes (weighted)
+   * fit maxBytes: undefined, nothing read
+   */
   readonly recordGetWithin = (
     keys: readonly string[],
     tenant: string,

@@ -131,11 +131,10 @@ export interface Store {
    * have none (the records stay in the replica's own bounded memory). `key` is unique in its tenant.
    */
   recordGet?(key: string, tenant: string): Promise<Buffer | undefined>;
-  /** several of one tenant's records in one read (one MGET, in the tenant's slot), in the order of `keys` */
-  recordGetMany?(keys: readonly string[], tenant: string): Promise<Array<Buffer | undefined>>;
   /**
-   * the same, but only when the records' stored sizes, `weights[i]` times each, total at most
-   * `maxBytes`: checked before any value is read (undefined then, nothing read)
+   * several of one tenant's records in one read (in the tenant's slot), in the order of `keys`, only
+   * when their stored sizes, `weights[i]` times each, total at most `maxBytes`: checked before any
+   * value is read (undefined then, nothing read)
    */
   recordGetWithin?(
     keys: readonly string[],
