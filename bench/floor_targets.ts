@@ -4,6 +4,7 @@
 // full policy stack against bare Sluice, RSS under load, and the allocation table (bench/alloc.ts).
 import type { TargetCheck } from './report.ts';
 import type { BenchResults, TargetResult } from './results.ts';
+import { median } from './stats.ts';
 
 const fmt = (x: number, d: number) =>
   x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
@@ -82,8 +83,8 @@ export function floorTargets(r: BenchResults): TargetCheck[] {
     // full measures the harness).
     const runs = tp(full, s)?.runs ?? [];
     const med = (xs: (number | undefined)[]) => {
-      const v = xs.filter((x): x is number => x !== undefined).sort((a, b) => a - b);
-      return v.length ? v[Math.floor((v.length - 1) / 2)] : undefined;
+      const v = xs.filter((x): x is number => x !== undefined);
+      return v.length ? median(v) : undefined;
     };
     const cpu = ratio(tp(full, s)?.cpuMsPerReq?.median, tp(sluice, s)?.cpuMsPerReq?.median);
     const busy = med(runs.map((r) => r.gatewayBusy));

@@ -1,7 +1,7 @@
 // Processes of the bench: start them pinned to a core (taskset), wait for their port, read the CPU time
 // and memory of a whole process tree from /proc, and stop exactly the PIDs we started.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { openSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 
@@ -191,6 +191,17 @@ export function loadAverage(): [number, number, number] {
   return [a, b, c];
 }
 
+/** Waits until `s` listens on `port`; else stops it and throws with the end of its log. */
+export async function started(s: Started, port: number, timeoutMs: number): Promise<void> {
+  try {
+    await waitForPort(port, timeoutMs, () => s.child.exitCode === null);
+  } catch (err) {
+    const log = existsSync(s.logFile) ? readFileSync(s.logFile, 'utf8').slice(-2000) : '';
+    await s.stop();
+    throw new Error(`${s.name} did not start: ${(err as Error).message}\n${log}`);
+  }
+}
+
 /**
  * The mock upstream (bench/mock_upstream.ts) on the client core, listening: `chunkGapMs` paces its
  * stream chunks (bench/alloc.ts). Its log is `<name>.log` in tmpDir.
@@ -206,12 +217,7 @@ export async function startMock(
   const proc = startPinned(name, CLIENT_CORE, process.execPath, args, {
     logFile: join(tmpDir, `${name}.log`),
   });
-  try {
-    await waitForPort(port, 10_000, () => proc.child.exitCode === null);
-  } catch (err) {
-    await proc.stop();
-    throw err;
-  }
+  await started(proc, port, 10_000);
   return { port, proc };
 }
 
@@ -236,12 +242,7 @@ export async function startRedis(tmpDir: string): Promise<{ port: number; proc: 
     ],
     { logFile: join(tmpDir, 'redis.log') },
   );
-  try {
-    await waitForPort(port, 10_000, () => proc.child.exitCode === null);
-  } catch (err) {
-    await proc.stop();
-    throw err;
-  }
+  await started(proc, port, 10_000);
   const version =
     execFileSync('redis-server', ['--version'], { encoding: 'utf8' }).trim().split(' ')[2] ?? '';
   return { port, proc, version };

@@ -2,9 +2,9 @@
 // LiteLLM, each started pinned to the gateway core, pointed at the same mock, and described by the
 // endpoint + headers a client uses. Every process is started here and stopped by its own PID group.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { freePort, GATEWAY_CORE, type Started, startPinned, waitForPort } from './procs.ts';
+import { freePort, GATEWAY_CORE, started, startPinned } from './procs.ts';
 import { ensureLitellm, VENV } from './setup_litellm.ts';
 import type { TargetEndpoint } from './verify.ts';
 import { MODEL, UPSTREAM_KEY } from './workload.ts';
@@ -78,16 +78,6 @@ const pkgVersion = (dir: string) =>
 
 function chatUrl(port: number): string {
   return `http://127.0.0.1:${port}/v1/chat/completions`;
-}
-
-async function started(s: Started, port: number, timeoutMs: number): Promise<void> {
-  try {
-    await waitForPort(port, timeoutMs, () => s.child.exitCode === null);
-  } catch (err) {
-    const log = existsSync(s.logFile) ? readFileSync(s.logFile, 'utf8').slice(-2000) : '';
-    await s.stop();
-    throw new Error(`${s.name} did not start: ${(err as Error).message}\n${log}`);
-  }
 }
 
 export const direct: TargetSpec = {
