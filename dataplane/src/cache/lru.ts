@@ -75,13 +75,10 @@ export class LruCache {
 
   /** Returns false when the value is larger than maxEntryBytes (it is not stored). */
   set(key: string, value: Buffer, expireAt: number): boolean {
-    const { maxEntries, maxBytes, maxEntryBytes } = this.limits;
-    if (value.length > maxEntryBytes || value.length > maxBytes) return false;
-    const cost =
-      this.limits.entryOverhead === undefined
-        ? value.length
-        : value.length + key.length + this.limits.entryOverhead;
-    if (cost > maxBytes) return false;
+    const { maxEntries, maxBytes, maxEntryBytes, entryOverhead } = this.limits;
+    // the cost is at least the value's bytes: over maxBytes when the value alone is
+    const cost = entryOverhead === undefined ? value.length : value.length + key.length + entryOverhead;
+    if (value.length > maxEntryBytes || cost > maxBytes) return false;
     this.delete(key);
     const tenant = tenantOf(key);
     let t = this.#tenants.get(tenant);

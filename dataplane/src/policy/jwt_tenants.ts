@@ -97,16 +97,15 @@ export class JwtTenants {
     // token no rule fits is never attributed, whatever it says
     if (fit.length === 0)
       return { kind: 'refused', message: `invalid token: ${await reason(matching[0], token)}` };
-    const candidates = fit;
-    if (candidates.length > MAX_JWT_CANDIDATES) {
-      this.#ambiguous('too_many_candidates', candidates);
+    if (fit.length > MAX_JWT_CANDIDATES) {
+      this.#ambiguous('too_many_candidates', fit);
       return {
         kind: 'refused',
         message: `the token names more than ${MAX_JWT_CANDIDATES} namespaces this gateway knows, so it identifies none`,
       };
     }
     const results = await Promise.all(
-      candidates.map((m) =>
+      fit.map((m) =>
         m.verify(token).then(
           (payload) => ({ m, payload, err: undefined }),
           (err: unknown) => ({ m, payload: undefined, err }),
