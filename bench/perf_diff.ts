@@ -53,14 +53,26 @@ interface Profile {
   samples: Sample[];
 }
 
-function tally(p: Profile, key: (s: Sample) => string | undefined): Map<string, number> {
+function tally(p: Profile, key: (s: Sample) => string | string[] | undefined): Map<string, number> {
   const m = new Map<string, number>();
   const each = p.usPerRequest / Math.max(1, p.samples.length);
   for (const s of p.samples) {
     const k = key(s);
-    if (k !== undefined) m.set(k, (m.get(k) ?? 0) + each);
+    if (k === undefined) continue;
+    for (const one of typeof k === 'string' ? [k] : k) m.set(one, (m.get(one) ?? 0) + each);
   }
   return m;
+}
+
+/** The distinct JavaScript functions on a sample's stack, named without their tier (`*`, `+`, `~`). */
+function jsFrames(s: Sample): string[] {
+  const names = new Set<string>();
+  for (const f of s.frames) {
+    if (!f.startsWith('JIT\t')) continue;
+    const m = /^JIT\tJS:[*+~^]?'?(.*?)(:\d+)?$/.exec(f);
+    if (m) names.add(`JIT\t${m[1]}`);
+  }
+  return [...names];
 }
 
 function mean(maps: Map<string, number>[]): Map<string, number> {
@@ -157,6 +169,7 @@ async function main(): Promise<void> {
       rounds: { type: 'string', default: '2' },
       top: { type: 'string', default: '30' },
       full: { type: 'boolean', default: false },
+      inclusive: { type: 'boolean', default: false },
     },
   });
   const o: Options = {
@@ -185,7 +198,7 @@ async function main(): Promise<void> {
     await redis?.proc.stop();
     await mock.stop();
   }
-  const both = (key: (s: Sample) => string | undefined) =>
+  const both = (key: (s: Sample) => string | string[] | undefined) =>
     [mean(runs.floor.map((p) => tally(p, key))), mean(runs.sluice.map((p) => tally(p, key)))] as const;
   const byDso = both((s) => `${s.thread}\t${(s.frames[0] ?? '?\t').split('\t')[0]}`);
   const bySym = both((s) => (s.thread === 'MainThread' ? s.frames[0] : undefined));
@@ -206,6 +219,12 @@ async function main(): Promise<void> {
         : undefined,
     );
     report += table(`Called from, for ${sym.replace('\t', ' ')}`, callers[0], callers[1], 6);
+  }
+  if (values.inclusive) {
+    // every JavaScript function on a sample's stack is charged once (recursion counted once), so a
+    // function's figure is all the main thread spent under it: which feature the gap sits in
+    const inclusive = both((s) => (s.thread === 'MainThread' ? jsFrames(s) : undefined));
+    report += table('Main thread, JavaScript functions inclusive', inclusive[0], inclusive[1], o.top);
   }
   process.stdout.write(
     `${redis ? 'bare Sluice ("floor") vs the full stack ("Sluice"); ' : ''}${o.stream ? 'stream' : 'non-stream'} x50, ${o.rounds} alternating rounds of ${o.seconds} s; floor ${runs.floor.map((p) => p.usPerRequest.toFixed(1)).join(', ')} µs/req, Sluice ${runs.sluice.map((p) => p.usPerRequest.toFixed(1)).join(', ')}\n${report}`,

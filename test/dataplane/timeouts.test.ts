@@ -53,6 +53,25 @@ describe('timeouts and broken upstream answers', () => {
     expect(err.message).toMatch(/no response \(first byte\) within 200 ms/);
   });
 
+  it('waits for a first token up to the first-byte timeout, not the idle one (headers came at once)', async () => {
+    // a reasoning model: the stream's headers at once, its first event after thinking for 600 ms
+    up.setFault(() => ({ firstChunkDelayMs: 600 }));
+    const client = await gateway({ firstByteMs: 2000, idleMs: 200 });
+    const { text, err } = await drain(
+      await client.chat.completions.create({ model: 'm', messages, stream: true }),
+    );
+    expect(err).toBeUndefined();
+    expect(text.startsWith('[up]')).toBe(true);
+    // past the first-byte timeout: nothing reached the client yet, so it is a plain 504
+    await dp?.stop();
+    const strict = await gateway({ firstByteMs: 250, idleMs: 5000 });
+    const e = (await strict.chat.completions
+      .create({ model: 'm', messages, stream: true })
+      .catch((x: unknown) => x)) as InstanceType<typeof OpenAI.APIError>;
+    expect(e.status).toBe(504);
+    expect(e.message).toMatch(/no response \(first byte\) within 250 ms/);
+  });
+
   it('ends a stalled stream with an error event naming the idle timeout', async () => {
     up.setFault(() => ({ stallAfterChunks: 2, chunkDelayMs: 10 }));
     const client = await gateway({ idleMs: 300 });

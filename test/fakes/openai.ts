@@ -16,6 +16,8 @@ export interface Fault {
   tokens?: number;
   /** wait between stream chunks */
   chunkDelayMs?: number;
+  /** streaming: send the headers at once, then wait this long before the first chunk (a model thinking) */
+  firstChunkDelayMs?: number;
   /** destroy the socket after this many content chunks */
   resetAfterChunks?: number;
   /** stop sending (but keep the socket open) after this many content chunks */
@@ -242,6 +244,10 @@ export async function startFakeOpenAI(opts: { name?: string; apiKey?: string } =
       return;
     }
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    if (f.firstChunkDelayMs) {
+      res.flushHeaders();
+      await sleep(f.firstChunkDelayMs);
+    }
     const object = isChat ? 'chat.completion.chunk' : 'text_completion';
     const frame = (choices: unknown[], extra: Record<string, unknown> = {}) =>
       `data: ${JSON.stringify({ id, object, created, model, system_fingerprint: 'fp_fake', choices, ...extra })}\n\n`;

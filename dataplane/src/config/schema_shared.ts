@@ -27,8 +27,18 @@ export type SecretSource = z.infer<typeof secretSourceSchema>;
 
 export const timeoutsSchema = z.strictObject({
   connectMs: z.number().int().positive().optional(),
-  firstByteMs: z.number().int().positive().optional().describe('time to response headers / first token'),
-  idleMs: z.number().int().positive().optional().describe('max gap between two stream chunks'),
+  firstByteMs: z
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .describe("time to the answer's first byte (a stream's first event: a model may think first)"),
+  idleMs: z
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .describe('max gap between two reads of the answer, after its first byte'),
   totalMs: z.number().int().positive().optional(),
 });
 export type Timeouts = z.infer<typeof timeoutsSchema>;

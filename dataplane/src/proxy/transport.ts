@@ -1,7 +1,7 @@
 // Sending one upstream request. HTTP goes over an undici Pool per origin (keep-alive, pipelining off,
-// pools survive config reloads); the built-in mock answers in-process. Timeouts map onto undici's:
-// connect -> connect.timeout, first byte -> headersTimeout, idle between chunks -> bodyTimeout;
-// total is a cancel signal (cancellation.ts). Every failure becomes a GatewayError that says which timeout or what broke.
+// pools survive config reloads); the built-in mock answers in-process. Timeouts: connect is undici's
+// connect.timeout; first byte (of the body: the first token of a stream) and idle between reads are
+// kept by the dispatch handler (upstream_call.ts); total is a cancel signal (cancellation.ts). Every failure becomes a GatewayError that says which timeout or what broke.
 import { Pool } from 'undici';
 import { GatewayError } from '../errors.ts';
 import type { UpstreamRequest } from '../providers/types.ts';
@@ -48,13 +48,13 @@ export function upstreamFailure(err: unknown, provider: string, timeouts: Effect
         `provider '${provider}': connect timeout after ${timeouts.connectMs} ms`,
         cause,
       );
-    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'SLUICE_UPSTREAM_FIRST_BYTE_TIMEOUT':
       return new GatewayError(
         'SLUICE_ERR_UPSTREAM_TIMEOUT',
         `provider '${provider}': no response (first byte) within ${timeouts.firstByteMs} ms`,
         cause,
       );
-    case 'UND_ERR_BODY_TIMEOUT':
+    case 'SLUICE_UPSTREAM_IDLE_TIMEOUT':
       return new GatewayError(
         'SLUICE_ERR_UPSTREAM_TIMEOUT',
         `provider '${provider}': stream idle for more than ${timeouts.idleMs} ms`,
@@ -102,10 +102,9 @@ export class HttpTransport implements Transport {
         path: req.path,
         headers: req.headers,
         body: req.method === 'POST' ? req.body : null,
-        headersTimeout: timeouts.firstByteMs,
-        bodyTimeout: timeouts.idleMs,
       },
       signal,
+      timeouts,
     );
   }
 

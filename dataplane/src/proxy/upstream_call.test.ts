@@ -1,7 +1,7 @@
 // callUpstream is the proxy's one way to an HTTP upstream: undici's dispatch with our handler. These
 // pin the behaviour request() gave and the proxy relies on, against a real node:http server: headers,
 // 1xx skipped, abort before and after the headers, a destroyed body cancelling the upstream request,
-// backpressure reaching the socket, a broken body and undici's timeouts reaching the reader.
+// backpressure reaching the socket, a broken body, and the handler's own first-byte and idle deadlines.
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -30,6 +30,9 @@ async function serve(handler: (req: IncomingMessage, res: ServerResponse) => voi
   return pool;
 }
 
+/** Deadlines no test here reaches, unless it is about them. */
+const LONG = { firstByteMs: 10_000, idleMs: 10_000 };
+
 const post = (body = '{"q":1}') => ({
   method: 'POST' as const,
   path: '/v1/chat/completions',
@@ -49,7 +52,7 @@ describe('callUpstream', () => {
         res.end(JSON.stringify({ echoed: got }));
       });
     });
-    const r = await callUpstream(p, post('{"hello":"world"}'), new AbortController().signal);
+    const r = await callUpstream(p, post('{"hello":"world"}'), new AbortController().signal, LONG);
     expect(r.status).toBe(201);
     expect(r.headers['x-upstream']).toBe('yes');
     expect(r.headers['content-type']).toBe('application/json');
@@ -62,7 +65,7 @@ describe('callUpstream', () => {
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.end('final');
     });
-    const r = await callUpstream(p, post(), new AbortController().signal);
+    const r = await callUpstream(p, post(), new AbortController().signal, LONG);
     expect(r.status).toBe(200);
     expect((await r.body.readAll(100)).toString()).toBe('final');
   });
@@ -74,7 +77,7 @@ describe('callUpstream', () => {
       // never answers
     });
     const ac = new AbortController();
-    const call = callUpstream(p, post(), ac.signal);
+    const call = callUpstream(p, post(), ac.signal, LONG);
     await new Promise((r) => setTimeout(r, 30));
     const reason = new DOMException('total timeout of 30 ms', 'TimeoutError');
     ac.abort(reason);
@@ -90,7 +93,7 @@ describe('callUpstream', () => {
     });
     const ac = new AbortController();
     ac.abort(new Error('client gone'));
-    await expect(callUpstream(p, post(), ac.signal)).rejects.toThrow('client gone');
+    await expect(callUpstream(p, post(), ac.signal, LONG)).rejects.toThrow('client gone');
     expect(requests).toBe(0);
   });
 
@@ -101,7 +104,7 @@ describe('callUpstream', () => {
       // the rest never comes
     });
     const ac = new AbortController();
-    const r = await callUpstream(p, post(), ac.signal);
+    const r = await callUpstream(p, post(), ac.signal, LONG);
     const read = r.body.readAll(1_000_000);
     ac.abort(new Error('cap reached'));
     await expect(read).rejects.toThrow('cap reached');
@@ -114,7 +117,7 @@ describe('callUpstream', () => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write('data: 1\n\n');
     });
-    const r = await callUpstream(p, post(), new AbortController().signal);
+    const r = await callUpstream(p, post(), new AbortController().signal, LONG);
     r.body.destroy();
     await upstreamClosed;
   });
@@ -142,7 +145,7 @@ describe('callUpstream', () => {
       };
       pump();
     });
-    const r = await callUpstream(p, post(), new AbortController().signal);
+    const r = await callUpstream(p, post(), new AbortController().signal, LONG);
     await writerStalled;
     await new Promise((res) => setTimeout(res, 100));
     // socket buffers on both sides plus the stream's high-water mark, far below the whole answer
@@ -156,20 +159,82 @@ describe('callUpstream', () => {
       res.write('{"partial":');
       setTimeout(() => req.socket.destroy(), 20);
     });
-    const r = await callUpstream(p, post(), new AbortController().signal);
+    const r = await callUpstream(p, post(), new AbortController().signal, LONG);
     await expect(r.body.readAll(10_000)).rejects.toThrow();
   });
 
-  it("undici's first-byte and idle timeouts reach the caller with their codes", async () => {
-    const p = await serve((req, res) => {
-      if (req.url === '/slow-headers') return;
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.write('data: 1\n\n');
-    });
+  it('a missed first byte fails the call before the headers with its code', async () => {
+    const p = await serve(() => {});
+    const t0 = performance.now();
     await expect(
-      callUpstream(p, { ...post(), path: '/slow-headers', headersTimeout: 50 }, new AbortController().signal),
-    ).rejects.toMatchObject({ code: 'UND_ERR_HEADERS_TIMEOUT' });
-    const r = await callUpstream(p, { ...post(), bodyTimeout: 50 }, new AbortController().signal);
-    await expect(r.body.readAll(10_000)).rejects.toMatchObject({ code: 'UND_ERR_BODY_TIMEOUT' });
+      callUpstream(p, post(), new AbortController().signal, { firstByteMs: 80, idleMs: 10_000 }),
+    ).rejects.toMatchObject({ code: 'SLUICE_UPSTREAM_FIRST_BYTE_TIMEOUT' });
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(75);
+  });
+
+  it("the first byte is the body's: headers at once, a first token after longer than the idle timeout", async () => {
+    // a reasoning model streaming: its headers come at once, its first event after it thought
+    const p = await serve((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.flushHeaders();
+      const wait = req.url === '/too-slow' ? 400 : 150;
+      setTimeout(() => res.end('data: thought\n\n'), wait);
+    });
+    const deadlines = { firstByteMs: 300, idleMs: 50 };
+    const r = await callUpstream(p, post(), new AbortController().signal, deadlines);
+    expect((await r.body.readAll(1000)).toString()).toBe('data: thought\n\n');
+    const slow = await callUpstream(
+      p,
+      { ...post(), path: '/too-slow' },
+      new AbortController().signal,
+      deadlines,
+    );
+    await expect(slow.body.readAll(1000)).rejects.toMatchObject({
+      code: 'SLUICE_UPSTREAM_FIRST_BYTE_TIMEOUT',
+    });
+  });
+
+  it('a gap between reads over the idle timeout fails the body; shorter gaps never do', async () => {
+    const p = await serve((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      let n = 0;
+      // ten gaps of 40 ms (4x the idle timeout in all), then, on /stall, a gap of 300 ms
+      const tick = setInterval(() => {
+        res.write(`data: ${n}\n\n`);
+        if (++n < 10) return;
+        clearInterval(tick);
+        if (req.url === '/stall') setTimeout(() => res.end('data: late\n\n'), 300);
+        else res.end();
+      }, 40);
+    });
+    const deadlines = { firstByteMs: 1000, idleMs: 100 };
+    const ok = await callUpstream(p, post(), new AbortController().signal, deadlines);
+    expect((await ok.body.readAll(10_000)).toString()).toContain('data: 9');
+    const stalled = await callUpstream(
+      p,
+      { ...post(), path: '/stall' },
+      new AbortController().signal,
+      deadlines,
+    );
+    const t0 = performance.now();
+    await expect(stalled.body.readAll(10_000)).rejects.toMatchObject({
+      code: 'SLUICE_UPSTREAM_IDLE_TIMEOUT',
+    });
+    // the stall began ~360 ms in; the idle timeout fired ~100 ms after the last byte, not at the end
+    expect(performance.now() - t0).toBeLessThan(700);
+  });
+
+  it('a read paused by its slow reader is not an idle upstream', async () => {
+    // more than the body's high-water mark at once: the read pauses until the reader takes it
+    const big = 'x'.repeat(256 * 1024);
+    const p = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end(big);
+    });
+    const r = await callUpstream(p, post(), new AbortController().signal, { firstByteMs: 1000, idleMs: 60 });
+    await new Promise((res) => setTimeout(res, 300));
+    let got = 0;
+    for await (const chunk of r.body) got += chunk.length;
+    expect(got).toBe(big.length);
   });
 });

@@ -13,12 +13,49 @@
 //   - the signal's abort cancels the request before the headers, or fails the body after them, with
 //     the signal's reason;
 //   - the body applies backpressure, and destroying it before its end aborts the upstream request.
+//
+// The first-byte and idle timeouts are this handler's, not undici's (headersTimeout and bodyTimeout
+// are turned off per request by transport.ts). undici re-creates its parser timer whenever the delay
+// changes, and the first-byte and idle timeouts differ (60 s and 30 s by default): two timer objects
+// per request that lived until undici's next 500 ms tick, so they were promoted to the old generation,
+// and the largest single item of the bench's per-request CPU beyond the floor (~4 µs of ~50 under
+// `perf_diff.ts --inclusive`). Here one plain timer per request, cleared when it ends, is re-armed
+// only when it fires before the answer is over (a byte arriving costs a clock read, not a timer
+// operation). And the first byte is the body's first byte, not the headers: a streaming upstream
+// sends its headers at once and may think for a minute before the first token, which undici's
+// bodyTimeout bounded by the idle timeout.
 import type { Dispatcher } from 'undici';
 import type { CancelSignal } from './cancellation.ts';
 import type { UpstreamResponse } from './transport.ts';
 import { type BodySource, UpstreamBody } from './upstream_body.ts';
 
 type Controller = Dispatcher.DispatchController;
+
+/** How long an upstream may take to its answer's first byte, and then between two reads. */
+export interface CallDeadlines {
+  firstByteMs: number;
+  idleMs: number;
+}
+
+export type UpstreamTimeoutCode = 'SLUICE_UPSTREAM_FIRST_BYTE_TIMEOUT' | 'SLUICE_UPSTREAM_IDLE_TIMEOUT';
+
+/** A missed first-byte or idle deadline; transport.ts turns it into SLUICE_ERR_UPSTREAM_TIMEOUT. */
+export class UpstreamTimeoutError extends Error {
+  readonly code: UpstreamTimeoutCode;
+  constructor(code: UpstreamTimeoutCode, ms: number) {
+    super(
+      code === 'SLUICE_UPSTREAM_FIRST_BYTE_TIMEOUT'
+        ? `no first byte within ${ms} ms`
+        : `no data for more than ${ms} ms`,
+    );
+    this.name = 'UpstreamTimeoutError';
+    this.code = code;
+  }
+}
+
+function onDeadline(call: UpstreamCall): void {
+  call.checkDeadline();
+}
 
 class UpstreamCall implements Dispatcher.DispatchHandler, BodySource {
   #controller: Controller | undefined;
@@ -28,9 +65,22 @@ class UpstreamCall implements Dispatcher.DispatchHandler, BodySource {
   #body: UpstreamBody | undefined;
   /** the upstream request is over (answered to its end, failed or aborted): nothing left to cancel */
   #over = false;
+  readonly #deadlines: CallDeadlines;
+  #timer: NodeJS.Timeout | undefined;
+  #sentAt = 0;
+  /** when the body last moved (a chunk, or its reader resuming a paused read); 0 before the first byte */
+  #lastByteAt = 0;
+  /** the reader paused the socket read (backpressure): no byte can come, so the upstream is not idle */
+  #paused = false;
 
-  constructor(signal: CancelSignal, resolve: (r: UpstreamResponse) => void, reject: (err: unknown) => void) {
+  constructor(
+    signal: CancelSignal,
+    deadlines: CallDeadlines,
+    resolve: (r: UpstreamResponse) => void,
+    reject: (err: unknown) => void,
+  ) {
     this.#signal = signal;
+    this.#deadlines = deadlines;
     this.#resolve = resolve;
     this.#reject = reject;
     signal.addEventListener('abort', this.#onAbort, { once: true });
@@ -49,6 +99,10 @@ class UpstreamCall implements Dispatcher.DispatchHandler, BodySource {
    */
   #finish(): void {
     this.#over = true;
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
     this.#signal.removeEventListener('abort', this.#onAbort);
     this.#body = undefined;
     this.#controller = undefined;
@@ -57,10 +111,14 @@ class UpstreamCall implements Dispatcher.DispatchHandler, BodySource {
   // --- BodySource: what the body asks of the request feeding it ---
 
   pause(): void {
+    this.#paused = true;
     this.#controller?.pause();
   }
 
   resume(): void {
+    // the idle clock starts again from here: the upstream could not send while the read was paused
+    this.#paused = false;
+    this.#lastByteAt = performance.now();
     this.#controller?.resume();
   }
 
@@ -71,11 +129,55 @@ class UpstreamCall implements Dispatcher.DispatchHandler, BodySource {
     controller?.abort(err);
   }
 
+  // --- the deadlines ---
+
+  /**
+   * The timer fired: fail the call if its deadline has passed, else wait again for what is left. The
+   * wait is never longer than the idle timeout, so a byte arriving meanwhile (which only moves the
+   * deadline later) can never make the next check late.
+   */
+  checkDeadline(): void {
+    this.#timer = undefined;
+    if (this.#over) return;
+    const now = performance.now();
+    const { firstByteMs, idleMs } = this.#deadlines;
+    let due: number;
+    if (this.#lastByteAt === 0) {
+      due = this.#sentAt + firstByteMs;
+      if (now >= due) {
+        this.#expire(new UpstreamTimeoutError('SLUICE_UPSTREAM_FIRST_BYTE_TIMEOUT', firstByteMs));
+        return;
+      }
+    } else if (this.#paused) {
+      due = now + idleMs;
+    } else {
+      due = this.#lastByteAt + idleMs;
+      if (now >= due) {
+        this.#expire(new UpstreamTimeoutError('SLUICE_UPSTREAM_IDLE_TIMEOUT', idleMs));
+        return;
+      }
+    }
+    this.#timer = setTimeout(onDeadline, Math.ceil(Math.min(due - now, idleMs)), this);
+  }
+
+  #expire(err: UpstreamTimeoutError): void {
+    if (this.#body) this.#body.destroy(err);
+    else this.#controller?.abort(err);
+  }
+
   // --- undici's dispatch handler ---
 
   onRequestStart(controller: Controller): void {
     this.#controller = controller;
-    if (this.#signal.aborted) controller.abort(this.#signal.reason as Error);
+    if (this.#signal.aborted) {
+      controller.abort(this.#signal.reason as Error);
+      return;
+    }
+    // as undici's own timers: from the moment the request has a connection
+    this.#sentAt = performance.now();
+    const { firstByteMs, idleMs } = this.#deadlines;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = setTimeout(onDeadline, Math.min(firstByteMs, idleMs), this);
   }
 
   onResponseStart(
@@ -90,6 +192,7 @@ class UpstreamCall implements Dispatcher.DispatchHandler, BodySource {
   }
 
   onResponseData(_controller: Controller, chunk: Buffer): void {
+    this.#lastByteAt = performance.now();
     this.#body?.push(chunk);
   }
 
@@ -107,14 +210,22 @@ class UpstreamCall implements Dispatcher.DispatchHandler, BodySource {
   }
 }
 
-/** Sends one request on `dispatcher`; resolves at the response headers (see the top of the file). */
+/**
+ * Sends one request on `dispatcher`; resolves at the response headers (see the top of the file). The
+ * deadlines fail the call with an UpstreamTimeoutError: before the headers as its rejection, after
+ * them as the body's error.
+ */
 export function callUpstream(
   dispatcher: Dispatcher,
   opts: Dispatcher.DispatchOptions,
   signal: CancelSignal,
+  deadlines: CallDeadlines,
 ): Promise<UpstreamResponse> {
   if (signal.aborted) return Promise.reject(signal.reason);
+  // undici's own parser timers off: the handler keeps the deadlines (opts is the caller's fresh object)
+  opts.headersTimeout = 0;
+  opts.bodyTimeout = 0;
   return new Promise((resolve, reject) => {
-    dispatcher.dispatch(opts, new UpstreamCall(signal, resolve, reject));
+    dispatcher.dispatch(opts, new UpstreamCall(signal, deadlines, resolve, reject));
   });
 }
