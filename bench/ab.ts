@@ -83,7 +83,7 @@ async function main(): Promise<void> {
   const load0 = loadAverage();
   const cpu: Record<string, number[]> = { A: [], B: [] };
   const rps: Record<string, number[]> = { A: [], B: [] };
-  // p99 per round (open loop: from the scheduled send time); open-loop runs also sample the peak RSS
+  // p99 per round (open loop: from the scheduled send time) and the gateway's peak RSS
   const p99: Record<string, number[]> = { A: [], B: [] };
   const ttft: Record<string, number[]> = { A: [], B: [] };
   const rss: Record<string, number[]> = { A: [], B: [] };
@@ -176,8 +176,10 @@ async function main(): Promise<void> {
           } else {
             await runWrk({ ...base, seconds: 3 });
             const c0 = treeCpuMs(t.pid as number);
+            const peak = rssSampler(t.pid as number);
             const r = await runWrk({ ...base, seconds: Number(values.seconds) });
             cpu[side]?.push((treeCpuMs(t.pid as number) - c0) / r.valid);
+            rss[side]?.push(peak.stop());
             p99[side]?.push(r.latencyMs.p99);
             valid = r.valid;
             perSec = r.validPerSec;
@@ -185,7 +187,7 @@ async function main(): Promise<void> {
           if (valid === 0) throw new Error(`${side}: no valid responses`);
           rps[side]?.push(perSec);
           process.stderr.write(
-            `round ${round + 1} ${side}: ${Math.round(perSec)} req/s, ${((cpu[side]?.at(-1) ?? 0) * 1000).toFixed(1)} µs CPU/req, p99 ${p99[side]?.at(-1)?.toFixed(2)} ms${values.rate ? `, RSS ${rss[side]?.at(-1)?.toFixed(0)} MiB` : ''}\n`,
+            `round ${round + 1} ${side}: ${Math.round(perSec)} req/s, ${((cpu[side]?.at(-1) ?? 0) * 1000).toFixed(1)} µs CPU/req, p99 ${p99[side]?.at(-1)?.toFixed(2)} ms, RSS ${rss[side]?.at(-1)?.toFixed(0)} MiB\n`,
           );
         } finally {
           await t.stop();
@@ -203,9 +205,7 @@ async function main(): Promise<void> {
   const line = (side: 'A' | 'B', spec: string) =>
     `${side} (${spec}${(side === 'A' ? values['a-flags'] : values['b-flags']) ? ` ${side === 'A' ? values['a-flags'] : values['b-flags']}` : ''}): ${(median(cpu[side] ?? []) * 1000).toFixed(1)} µs CPU/req [${(cpu[side] ?? []).map((x) => (x * 1000).toFixed(1)).join(', ')}], ${Math.round(median(rps[side] ?? []))} req/s` +
     `, p99 ${median(p99[side] ?? []).toFixed(2)} ms [${list(p99[side], 2)}]` +
-    (values.rate
-      ? `${ttft[side]?.length ? `, TTFT p50 ${median(ttft[side] ?? []).toFixed(2)} ms` : ''}, peak RSS ${median(rss[side] ?? []).toFixed(0)} MiB [${list(rss[side], 0)}]`
-      : '');
+    `${ttft[side]?.length ? `, TTFT p50 ${median(ttft[side] ?? []).toFixed(2)} ms` : ''}, peak RSS ${median(rss[side] ?? []).toFixed(0)} MiB [${list(rss[side], 0)}]`;
   process.stdout.write(
     [
       `${values.full ? 'sluice-full' : 'sluice'} ${values.stream ? 'stream' : 'non-stream'} ${values.rate ? `at ${values.rate} req/s` : `x${values.connections}`}, ${values.rounds} alternating rounds of ${values.seconds} s, load average ${load0.join(' ')} -> ${loadAverage().join(' ')}`,
