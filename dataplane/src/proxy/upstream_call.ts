@@ -17,9 +17,9 @@
 // The first-byte and idle timeouts are this handler's, not undici's (headersTimeout and bodyTimeout
 // are turned off per request by transport.ts). undici re-creates its parser timer whenever the delay
 // changes, and the first-byte and idle timeouts differ (60 s and 30 s by default): two timer objects
-// per request that lived until undici's next 500 ms tick, so they were promoted to the old generation,
-// and the largest single item of the bench's per-request CPU beyond the floor (~4 µs of ~50 under
-// `perf_diff.ts --inclusive`). Here one plain timer per request, cleared when it ends, is re-armed
+// per request that lived until undici's next 500 ms tick, so they were promoted to the old generation
+// (taking them out: 4% less CPU per whole request, p99 at c=50 11.5 -> 9.7 ms, docs/benchmarks.md
+// "Issue 16, session 13"). Here one plain timer per request, cleared when it ends, is re-armed
 // only when it fires before the answer is over (a byte arriving costs a clock read, not a timer
 // operation). And the first byte is the body's first byte, not the headers: a streaming upstream
 // sends its headers at once and may think for a minute before the first token, which undici's
