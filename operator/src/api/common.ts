@@ -63,7 +63,9 @@ export const timeouts = obj(
   'timeouts of an upstream call; unset ones use the next layer (route > provider)',
   {
     connect: duration('time to open the TCP/TLS connection'),
-    firstByte: duration("time until the answer's first byte; for a stream its first event, after any thinking"),
+    firstByte: duration(
+      "time until the answer's first byte; for a stream its first event, after any thinking",
+    ),
     idle: duration('longest gap allowed between two reads of the answer after its first byte'),
     total: duration('longest time for the whole call, stream included'),
   },
