@@ -5,6 +5,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { Pool } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { callUpstream } from './upstream_call.ts';
@@ -236,5 +237,48 @@ describe('callUpstream', () => {
     let got = 0;
     for await (const chunk of r.body) got += chunk.length;
     expect(got).toBe(big.length);
+  });
+
+  it('a gateway stalled longer than the idle timeout does not blame an upstream that kept sending', async () => {
+    // The upstream runs on its own thread and sends the rest of its answer while this event loop is
+    // blocked; the blocked loop waits (synchronously) until it has, and for 3x the idle timeout.
+    const { port1, port2 } = new MessageChannel();
+    const worker = new Worker(
+      `const { createServer } = require('node:http');
+       const { workerData: { port } } = require('node:worker_threads');
+       const server = createServer((_req, res) => {
+         res.writeHead(200, { 'content-type': 'text/event-stream' });
+         res.write('data: 0\\n\\n');
+         port.once('message', () => {
+           for (let n = 1; n < 30; n++) res.write('data: ' + n + '\\n\\n');
+           res.end(() => port.postMessage('sent'));
+         });
+       });
+       server.listen(0, '127.0.0.1', () => port.postMessage(server.address().port));`,
+      { eval: true, workerData: { port: port2 }, transferList: [port2] },
+    );
+    try {
+      const [port] = (await once(port1, 'message')) as [number];
+      pool = new Pool(`http://127.0.0.1:${port}`, { connections: 1, pipelining: 1 });
+      const r = await callUpstream(pool, post(), new AbortController().signal, {
+        firstByteMs: 1000,
+        idleMs: 100,
+      });
+      const it = r.body[Symbol.asyncIterator]();
+      expect((await it.next()).value?.toString()).toBe('data: 0\n\n');
+      port1.postMessage('go');
+      // the gateway's own stall (a long GC, a starved CPU), the upstream's bytes waiting in the socket
+      const start = performance.now();
+      let sent = false;
+      while (performance.now() - start < 5000 && !(sent && performance.now() - start >= 300))
+        sent ||= receiveMessageOnPort(port1) !== undefined;
+      expect(sent).toBe(true);
+      let text = '';
+      for (let c = await it.next(); !c.done; c = await it.next()) text += c.value.toString();
+      expect(text).toContain('data: 29');
+    } finally {
+      port1.close();
+      await worker.terminate();
+    }
   });
 });

@@ -54,7 +54,11 @@ export class UpstreamTimeoutError extends Error {
 }
 
 function onDeadline(call: UpstreamCall): void {
-  call.checkDeadline();
+  call.checkDeadline(false);
+}
+
+function onDeadlineConfirm(call: UpstreamCall): void {
+  call.checkDeadline(true);
 }
 
 class UpstreamCall implements Dispatcher.DispatchHandler, BodySource {
@@ -135,8 +139,13 @@ class UpstreamCall implements Dispatcher.DispatchHandler, BodySource {
    * The timer fired: fail the call if its deadline has passed, else wait again for what is left. The
    * wait is never longer than the idle timeout, so a byte arriving meanwhile (which only moves the
    * deadline later) can never make the next check late.
+   *
+   * A deadline found passed is confirmed once more after the event loop's next I/O phase: timers run
+   * before I/O, so after the loop was blocked (a long GC, a CPU-starved pod) the bytes that arrived
+   * meanwhile are still unread when the timer fires, and the upstream would be blamed for the
+   * gateway's own stall.
    */
-  checkDeadline(): void {
+  checkDeadline(confirmed: boolean): void {
     this.#timer = undefined;
     if (this.#over) return;
     const now = performance.now();
@@ -145,7 +154,9 @@ class UpstreamCall implements Dispatcher.DispatchHandler, BodySource {
     if (this.#lastByteAt === 0) {
       due = this.#sentAt + firstByteMs;
       if (now >= due) {
-        this.#expire(new UpstreamTimeoutError('SLUICE_UPSTREAM_FIRST_BYTE_TIMEOUT', firstByteMs));
+        if (confirmed)
+          this.#expire(new UpstreamTimeoutError('SLUICE_UPSTREAM_FIRST_BYTE_TIMEOUT', firstByteMs));
+        else setImmediate(onDeadlineConfirm, this);
         return;
       }
     } else if (this.#paused) {
@@ -153,7 +164,8 @@ class UpstreamCall implements Dispatcher.DispatchHandler, BodySource {
     } else {
       due = this.#lastByteAt + idleMs;
       if (now >= due) {
-        this.#expire(new UpstreamTimeoutError('SLUICE_UPSTREAM_IDLE_TIMEOUT', idleMs));
+        if (confirmed) this.#expire(new UpstreamTimeoutError('SLUICE_UPSTREAM_IDLE_TIMEOUT', idleMs));
+        else setImmediate(onDeadlineConfirm, this);
         return;
       }
     }
