@@ -72,6 +72,28 @@ describe('timeouts and broken upstream answers', () => {
     expect(e.message).toMatch(/no response \(first byte\) within 250 ms/);
   });
 
+  it('serves with timeouts longer than a Node timer can hold (an operator meaning "no limit")', async () => {
+    // Node clamps a timer over 2^31-1 ms (~24.8 days) to 1 ms: a 1000-hour total fired at once
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      up.setFault(() => ({ chunkDelayMs: 5 }));
+      const hours1000 = 1000 * 3600 * 1000;
+      const client = await gateway({ firstByteMs: hours1000, idleMs: hours1000, totalMs: hours1000 });
+      const whole = await client.chat.completions.create({ model: 'm', messages });
+      expect(whole.choices[0]?.message.content).toContain('[up]');
+      const { text, err } = await drain(
+        await client.chat.completions.create({ model: 'm', messages, stream: true }),
+      );
+      expect(err).toBeUndefined();
+      expect(text.startsWith('[up]')).toBe(true);
+      expect(warnings).not.toContain('TimeoutOverflowWarning');
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('ends a stalled stream with an error event naming the idle timeout', async () => {
     up.setFault(() => ({ stallAfterChunks: 2, chunkDelayMs: 10 }));
     const client = await gateway({ idleMs: 300 });

@@ -6,6 +6,7 @@ import { configHash } from '../config/hash.ts';
 import { ConfigError, decodeStoredText } from '../config/load.ts';
 import type { ReuseCache } from '../config/reuse_cache.ts';
 import type { ModelConfig, ProviderConfig, SecretSource, SluiceConfig, Timeouts } from '../config/schema.ts';
+import { MAX_TIMER_MS } from '../config/schema_shared.ts';
 import { missingSecrets, secretsDirFor } from '../config/secret_refs.ts';
 import { Slicer, type Steps } from '../config/steps.ts';
 import { metrics } from '../observability/metrics.ts';
@@ -102,14 +103,18 @@ const DEFAULT_TIMEOUTS: EffectiveTimeouts = {
   totalMs: 600_000,
 };
 
+/**
+ * Timeouts held at the longest delay a timer can hold: a longer one fired after 1 ms, so a 1000-hour
+ * total timeout, an operator's way of saying "no limit", failed every request at once.
+ */
 export function effectiveTimeouts(...layers: Array<Timeouts | undefined>): EffectiveTimeouts {
   const t = { ...DEFAULT_TIMEOUTS };
   for (const l of layers) {
     if (!l) continue;
-    if (l.connectMs) t.connectMs = l.connectMs;
-    if (l.firstByteMs) t.firstByteMs = l.firstByteMs;
-    if (l.idleMs) t.idleMs = l.idleMs;
-    if (l.totalMs) t.totalMs = l.totalMs;
+    if (l.connectMs) t.connectMs = Math.min(l.connectMs, MAX_TIMER_MS);
+    if (l.firstByteMs) t.firstByteMs = Math.min(l.firstByteMs, MAX_TIMER_MS);
+    if (l.idleMs) t.idleMs = Math.min(l.idleMs, MAX_TIMER_MS);
+    if (l.totalMs) t.totalMs = Math.min(l.totalMs, MAX_TIMER_MS);
   }
   return t;
 }

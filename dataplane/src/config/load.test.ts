@@ -21,6 +21,27 @@ const base = () => ({
 });
 
 describe('config validation', () => {
+  it('refuses an interval or delay longer than a timer can hold, naming the field', () => {
+    // Node fires a longer timer after 1 ms: a 1000-hour health interval would probe every millisecond
+    const hours1000 = 1000 * 3600 * 1000;
+    const raw = base() as Record<string, unknown> & { providers: Array<Record<string, unknown>> };
+    (raw.providers[0] as Record<string, unknown>).healthCheck = { intervalMs: hours1000 };
+    (raw.routes as Array<Record<string, unknown>>)[0] = {
+      name: 'r',
+      backends: [{ provider: 'p' }],
+      retry: { maxDelayMs: hours1000 },
+    };
+    const found = issues(raw);
+    expect(found.map((i) => i.path)).toEqual(
+      expect.arrayContaining(['providers[0].healthCheck.intervalMs', 'routes[0].retry.maxDelayMs']),
+    );
+    expect(found[0]?.message).toMatch(/at most 2147483647 ms/);
+    // the longest a timer holds is accepted
+    (raw.providers[0] as Record<string, unknown>).healthCheck = { intervalMs: 2 ** 31 - 1 };
+    (raw.routes as Array<Record<string, unknown>>)[0] = { name: 'r', backends: [{ provider: 'p' }] };
+    expect(issues(raw)).toEqual([]);
+  });
+
   it('accepts a minimal config and fills defaults', () => {
     const cfg = validateConfig(base());
     expect(cfg.server.port).toBe(8080);

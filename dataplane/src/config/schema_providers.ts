@@ -1,7 +1,7 @@
 // The providers section of the config contract (schema.ts): a provider, its models and prices, and how
 // its endpoints are reached, balanced and watched.
 import { z } from 'zod';
-import { name, secretSourceSchema, timeoutsSchema } from './schema_shared.ts';
+import { name, secretSourceSchema, timeoutsSchema, timerMs } from './schema_shared.ts';
 
 export const pricingSchema = z.strictObject({
   inputPerMTok: z.number().nonnegative().describe('USD per million input tokens'),
@@ -44,8 +44,8 @@ export const healthCheckSchema = z.strictObject({
     .startsWith('/')
     .optional()
     .describe("path below baseUrl to probe; defaults to the provider type's health path (e.g. /models)"),
-  intervalMs: z.number().int().positive().default(10_000),
-  timeoutMs: z.number().int().positive().default(2_000),
+  intervalMs: timerMs().positive().default(10_000),
+  timeoutMs: timerMs().positive().default(2_000),
   unhealthyThreshold: z.number().int().positive().default(2),
   healthyThreshold: z.number().int().positive().default(1),
 });
@@ -57,8 +57,8 @@ export const loadMetricsSchema = z.strictObject({
     .startsWith('/')
     .default('/metrics')
     .describe("path on each endpoint's origin (not below baseUrl's path)"),
-  intervalMs: z.number().int().min(100).default(1_000),
-  timeoutMs: z.number().int().positive().default(500),
+  intervalMs: timerMs().min(100).default(1_000),
+  timeoutMs: timerMs().positive().default(500),
   queue: z.array(z.string().min(1)).optional().describe('requests waiting; default: vLLM, SGLang, TGI names'),
   running: z
     .array(z.string().min(1))

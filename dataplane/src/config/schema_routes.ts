@@ -1,7 +1,7 @@
 // The routes section of the config contract (schema.ts): what a route matches, the backends it balances
 // over, its fallbacks, retries and complexity scoring.
 import { z } from 'zod';
-import { headerMatchSchema, name, timeoutsSchema } from './schema_shared.ts';
+import { headerMatchSchema, name, timeoutsSchema, timerMs } from './schema_shared.ts';
 
 export const backendSchema = z.strictObject({
   provider: name,
@@ -19,14 +19,14 @@ export const retrySchema = z.strictObject({
     .nonnegative()
     .default(2)
     .describe('retries after the first try, across backends'),
-  baseDelayMs: z.number().int().nonnegative().default(50),
-  maxDelayMs: z.number().int().positive().default(2_000),
+  baseDelayMs: timerMs().nonnegative().default(50),
+  maxDelayMs: timerMs().positive().default(2_000),
   budgetPercent: z.number().min(0).max(100).default(20).describe('retries allowed as % of recent requests'),
   onStatus: z
     .array(z.number().int().min(400).max(599))
     .default([429, 500, 502, 503, 504, 529])
     .describe("statuses worth another try; 529 is Anthropic's 'overloaded'"),
-  respectRetryAfterMaxMs: z.number().int().nonnegative().default(5_000),
+  respectRetryAfterMaxMs: timerMs().nonnegative().default(5_000),
 });
 export type RetryConfig = z.infer<typeof retrySchema>;
 

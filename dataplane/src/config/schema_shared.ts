@@ -25,6 +25,17 @@ export const secretSourceSchema = z.union(
 );
 export type SecretSource = z.infer<typeof secretSourceSchema>;
 
+/**
+ * The longest delay a Node timer holds (2^31-1 ms, ~24.8 days); a longer one fires after 1 ms. A
+ * timeout above it is held at it (compiled/compile.ts: "no limit" in practice); an interval or delay
+ * above it is refused here, where it would otherwise probe or retry every millisecond.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+const TIMER_BOUND = `at most ${MAX_TIMER_MS} ms (~24.8 days), the longest a timer holds`;
+
+/** A delay or interval that runs a timer: bounded to what a timer can hold. */
+export const timerMs = () => z.number().int().max(MAX_TIMER_MS, TIMER_BOUND);
+
 export const timeoutsSchema = z.strictObject({
   connectMs: z.number().int().positive().optional(),
   firstByteMs: z

@@ -41,7 +41,9 @@ describe('the in-memory Responses store', () => {
       await states.saveItems('team-a', response as unknown as ResponseObject, 'openai');
     }
     const grown = held() - before;
-    expect(grown).toBeLessThan(2 * MAX);
+    // ~3.3 MB alone; this measures the whole process, and in the loaded full suite the same run read
+    // 9 MB once (other work in the reused worker process). The flaw it guards against held ~93 MB.
+    expect(grown).toBeLessThan(4 * MAX);
     // the latest are there, as stored
     const last = `rs_${(19_999).toString(16).padStart(40, '0')}`;
     const found = await states.loadItems('team-a', new Map([[last, 1]]), MAX);
