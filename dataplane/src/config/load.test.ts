@@ -31,14 +31,20 @@ describe('config validation', () => {
       backends: [{ provider: 'p' }],
       retry: { maxDelayMs: hours1000 },
     };
+    raw.server = { drainTimeoutMs: hours1000 };
     const found = issues(raw);
     expect(found.map((i) => i.path)).toEqual(
-      expect.arrayContaining(['providers[0].healthCheck.intervalMs', 'routes[0].retry.maxDelayMs']),
+      expect.arrayContaining([
+        'providers[0].healthCheck.intervalMs',
+        'routes[0].retry.maxDelayMs',
+        'server.drainTimeoutMs',
+      ]),
     );
     expect(found[0]?.message).toMatch(/at most 2147483647 ms/);
     // the longest a timer holds is accepted
     (raw.providers[0] as Record<string, unknown>).healthCheck = { intervalMs: 2 ** 31 - 1 };
     (raw.routes as Array<Record<string, unknown>>)[0] = { name: 'r', backends: [{ provider: 'p' }] };
+    raw.server = { drainTimeoutMs: 2 ** 31 - 1 };
     expect(issues(raw)).toEqual([]);
   });
 

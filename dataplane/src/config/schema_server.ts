@@ -1,7 +1,7 @@
 // The process-wide sections of the config contract (schema.ts): the listeners and their limits (server,
 // admin), tracing, the store (memory or Redis), the response cache, Responses API state and egress.
 import { z } from 'zod';
-import { corsSchema, secretSourceSchema, timeoutsSchema } from './schema_shared.ts';
+import { corsSchema, secretSourceSchema, timeoutsSchema, timerMs } from './schema_shared.ts';
 
 /** The admin listener: /metrics and detailed readiness, apart from the API port (admin_server.ts). */
 export const adminSchema = z
@@ -27,9 +27,7 @@ export const storeSchema = z
         url: z.string().min(1).describe('redis://, rediss://, redis-sentinel:// or a comma list for cluster'),
         password: secretSourceSchema.optional(),
         keyPrefix: z.string().default('sluice:'),
-        commandTimeoutMs: z
-          .number()
-          .int()
+        commandTimeoutMs: timerMs()
           .positive()
           .default(250)
           .describe(
@@ -48,19 +46,15 @@ export const storeSchema = z
           .positive()
           .default(5)
           .describe('consecutive failed commands that open the circuit to Redis (with openAfterMs)'),
-        openAfterMs: z
-          .number()
-          .int()
+        openAfterMs: timerMs()
           .nonnegative()
           .default(1_000)
           .describe('how long commands must keep failing before the circuit opens'),
-        retryIntervalMs: z
-          .number()
-          .int()
+        retryIntervalMs: timerMs()
           .positive()
           .default(1_000)
           .describe('how often an open circuit probes Redis to recover'),
-        connectTimeoutMs: z.number().int().positive().default(2_000),
+        connectTimeoutMs: timerMs().positive().default(2_000),
       })
       .optional(),
   })
@@ -94,7 +88,7 @@ export const tracingSchema = z.strictObject({
     .record(z.string().min(1), z.string())
     .default({})
     .describe('added to every span, e.g. deployment.environment.name: prod'),
-  exportTimeoutMs: z.number().int().positive().default(10_000),
+  exportTimeoutMs: timerMs().positive().default(10_000),
 });
 export type TracingConfig = z.infer<typeof tracingSchema>;
 
@@ -128,18 +122,14 @@ export const serverSchema = z
       .string()
       .optional()
       .describe('base for relative secret file paths; defaults to the config folder'),
-    drainTimeoutMs: z.number().int().positive().default(30_000),
-    drainDelayMs: z
-      .number()
-      .int()
+    drainTimeoutMs: timerMs().positive().default(30_000),
+    drainDelayMs: timerMs()
       .nonnegative()
       .default(0)
       .describe(
         'after SIGTERM, keep accepting (answering with connection: close) this long before closing the listener',
       ),
-    requestReceiveTimeoutMs: z
-      .number()
-      .int()
+    requestReceiveTimeoutMs: timerMs()
       .positive()
       .default(30_000)
       .describe('max time to receive a request (headers and body); slow senders get 408'),
