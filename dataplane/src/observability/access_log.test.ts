@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { type Logger, pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { type AccessEntry, accessWriter } from './access_log.ts';
+import { type AccessEntry, accessWriter, quotedNamesHeld } from './access_log.ts';
 import { createLogger } from './logger.ts';
 
 /** A pino logger like createLogger's, writing synchronously into an array of lines. */
@@ -129,5 +129,23 @@ describe('access log line', () => {
       /^\{"level":30,"time":"\d{4}-\d\d-\d\dT[\d:.]+Z","svc":"sluice-dataplane","reqId":/,
     );
     expect(JSON.parse(lines[0] as string)).toMatchObject({ ...full, msg: 'request' });
+  });
+
+  it('quotes names an upstream makes up on every line exactly, and holds only a bounded number of them', () => {
+    const fast = capture();
+    const slow = capture();
+    const write = accessWriter(fast.log);
+    // more distinct models than are held, some too long to hold, then the first ones again
+    const models = Array.from({ length: 3000 }, (_, i) =>
+      i % 7 === 0 ? `m${i}"\\${'x'.repeat(300)}` : `model-${i}\u00e9"`,
+    );
+    for (const model of [...models, ...models.slice(0, 50)]) {
+      const entry = { ...full, model };
+      write(entry);
+      slow.log.info(entry, 'request');
+    }
+    expect(fast.lines).toEqual(slow.lines);
+    expect(quotedNamesHeld()).toBeGreaterThan(0);
+    expect(quotedNamesHeld()).toBeLessThanOrEqual(1024);
   });
 });
