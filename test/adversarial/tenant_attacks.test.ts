@@ -7,7 +7,10 @@
 // - sending huge bodies while over its request rate, which the replica parsed (and its neighbours
 //   waited for) only to answer 429;
 // - fetching its own large stored response (or counting tokens) over and over, which counted against
-//   no limit.
+//   no limit;
+// - sending bodies that are refused for what they are (not JSON, an invalid request, a model it may
+//   not use), which were read and parsed but counted against no limit, so a tenant limited to a few
+//   requests a minute could keep the replica parsing them.
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -22,6 +25,7 @@ const KEY_A = 'sk-attacker-tenant-a-000111';
 const KEY_B = 'sk-victim-tenant-b-222333';
 const KEY_C = 'sk-rate-limited-tenant-c-444555';
 const KEY_D = 'sk-rate-limited-tenant-d-666777';
+const KEY_E = 'sk-rate-limited-tenant-e-888999';
 
 let dp: DataplaneProcess;
 let cfg: TestConfigDir;
@@ -82,10 +86,18 @@ beforeAll(async () => {
         routes: ['shared'],
         policies: ['two-a-minute'],
       },
+      {
+        name: 'team-e',
+        match: { apiKeys: [{ name: 'e', sha256: sha256(KEY_E) }] },
+        routes: ['shared'],
+        policies: ['six-a-minute'],
+        limits: { maxBodyBytes: 1024 * 1024 },
+      },
     ],
     policies: [
       { name: 'one-a-minute', requests: { limit: 1, window: 'minute' } },
       { name: 'two-a-minute', requests: { limit: 2, window: 'minute' } },
+      { name: 'six-a-minute', requests: { limit: 6, window: 'minute' } },
     ],
   });
   dp = await spawnDataplane(cfg.file);
@@ -249,5 +261,48 @@ describe('requests that reach no upstream (stored-response lookups, token counts
     const b = client(KEY_B);
     const mine = await b.responses.create({ model: 'gpt-4o-mini', input: 'hello' });
     for (let i = 0; i < 5; i++) expect((await b.responses.retrieve(mine.id)).id).toBe(mine.id);
+  });
+});
+
+describe('requests refused for what they are', () => {
+  it("count against the caller's request rate, so a flood of them is refused before its bodies", async () => {
+    const post = (path: string, body: string, headers: Record<string, string> = {}) =>
+      fetch(`${dp.baseURL}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${KEY_E}`, 'content-type': 'application/json', ...headers },
+        body,
+      });
+    // within team-e's 1 MiB body limit: read and parsed, then refused as not JSON
+    const garbage = `{"model": "gpt-4o-mini", "messages": [${'x'.repeat(512 * 1024)}`;
+    // six refusals of six kinds, each answered for what it is: a body that is not JSON, an invalid
+    // request, a model on a route the tenant may not use, an invalid token count, a declared body over
+    // the tenant's limit, a compressed body
+    expect((await post('/chat/completions', garbage)).status).toBe(400);
+    expect((await post('/chat/completions', JSON.stringify({ model: 'gpt-4o-mini' }))).status).toBe(400);
+    const otherRoute = JSON.stringify({ model: 'slow-model', messages: [{ role: 'user', content: 'hi' }] });
+    expect((await post('/chat/completions', otherRoute)).status).toBe(404);
+    const count = await post('/messages/count_tokens', JSON.stringify({ model: 'gpt-4o-mini' }), {
+      'anthropic-version': '2023-06-01',
+    });
+    expect(count.status).toBe(400);
+    expect((await post('/chat/completions', 'x'.repeat(2 * 1024 * 1024))).status).toBe(413);
+    expect((await post('/chat/completions', '{}', { 'content-encoding': 'gzip' })).status).toBe(415);
+    // they used up the six requests a minute: a valid request is refused by the rate
+    const e = client(KEY_E);
+    const hi = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hi' }] };
+    const err = await sdkError(e.chat.completions.create(hi));
+    expect(err.status).toBe(429);
+    expect(err.headers?.get('x-sluice-limit')).toBe('six-a-minute/requests');
+    // and from then on the caller is refused before its body: the same garbage is a 429, not a parse
+    const early = await post('/chat/completions', garbage);
+    expect(early.status).toBe(429);
+    expect(early.headers.get('x-sluice-limit')).toBe('six-a-minute/requests');
+    // a tenant without a request rate is unaffected: its garbage is still parsed and refused as such
+    const b = await fetch(`${dp.baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY_B}`, 'content-type': 'application/json' },
+      body: garbage,
+    });
+    expect(b.status).toBe(400);
   });
 });

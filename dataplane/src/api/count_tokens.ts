@@ -34,6 +34,8 @@ export async function countTokensHandler(
   runtime: Runtime,
   identity: Identity,
 ): Promise<FastifyReply> {
+  // first: a count refused for its body or model is a request too (Gate.chargeRefused)
+  await runtime.gate.admitRequestRate?.(identity);
   const { model, body } = parse(req.body);
   const route = findRoute(
     runtime,
@@ -46,7 +48,6 @@ export async function countTokensHandler(
     identity,
   );
   runtime.gate.authorize(identity, route, model);
-  await runtime.gate.admitRequestRate?.(identity);
   const encoding = encodingForRoute(route, model);
   const turns = (body.messages as unknown[]).length + (body.system ? 1 : 0);
   const tokens = await countPromptTokensAsync(anthropicPromptText(body), turns, encoding, identity.namespace);

@@ -133,6 +133,12 @@ export class PolicyGate implements Gate {
     );
   }
 
+  chargeRefused(identity: Identity): void {
+    // the refused request already has its answer: a 429 here only matters for the next ones, which
+    // deniedByStore remembers; a store that cannot answer charges nothing (the request was refused)
+    this.admitRequestRate(identity).catch(() => {});
+  }
+
   refuseBeforeBody(identity: Identity): GatewayError | undefined {
     // every request asks: the clock is read only when some caller is remembered
     return this.#denials.empty ? undefined : this.#denials.refusal(identity, this.#now());

@@ -314,6 +314,13 @@ export class Exchange {
     this.#status = gwErr.status;
     this.#code = gwErr.code;
     if (gwErr.code === 'SLUICE_ERR_RATE_LIMITED') this.outcome.limit = gwErr.param ?? 'unknown';
+    // refused for what it was before its admission (not by a limit, nor a failure of ours or an
+    // upstream's): a request all the same, charged to the caller's request rates (identified by the
+    // intake before the body, so also when parse() refused it before identify() ran)
+    const caller = this.identity ?? intakeOf(req)?.identity;
+    const own = gwErr.status >= 400 && gwErr.status < 500 && gwErr.status !== 429;
+    if (own && caller && !this.#admission && !this.clientGone.signal.aborted)
+      runtime.gate.chargeRefused?.(caller);
     // no-ops when the answer already ended the attempt and completed the admission
     this.#attempt?.end('neutral');
     this.complete(undefined, undefined);

@@ -161,6 +161,13 @@ function jsonBody(parseJson: JsonParser, runtime: () => Runtime) {
     let size = 0;
     let refused: GatewayError | undefined;
     let discarded = 0;
+    // a body refused for what it is (too large, too deep, not JSON) counts against the caller's
+    // request rates like any refused request (Gate.chargeRefused); the memory budget's 503 does not
+    const fail = (err: Error & { statusCode?: number }) => {
+      const status = err instanceof GatewayError ? err.status : (err.statusCode ?? 400);
+      if (intake && status >= 400 && status < 500) intake.runtime.gate.chargeRefused?.(intake.identity);
+      done(err);
+    };
     const stop = () => {
       payload.off('data', onData);
       payload.off('end', onEnd);
@@ -177,7 +184,7 @@ function jsonBody(parseJson: JsonParser, runtime: () => Runtime) {
         if (discarded > DISCARD_MAX_BYTES) {
           stop();
           payload.on('error', () => {});
-          done(refused);
+          fail(refused);
         }
         return;
       }
@@ -192,7 +199,7 @@ function jsonBody(parseJson: JsonParser, runtime: () => Runtime) {
     }
     function onEnd() {
       stop();
-      if (refused) return done(refused);
+      if (refused) return fail(refused);
       // a GET or DELETE with `content-type: application/json` and no body, as the openai Python SDK
       // sends for responses.delete(): nothing to parse, not an empty-JSON error
       if (size === 0 && req.method !== 'POST') return done(null, undefined);
@@ -205,9 +212,9 @@ function jsonBody(parseJson: JsonParser, runtime: () => Runtime) {
       try {
         checkJsonDepth(text);
       } catch (err) {
-        return done(err as GatewayError);
+        return fail(err as GatewayError);
       }
-      parseJson(req, text, done);
+      parseJson(req, text, (err, body) => (err ? fail(err) : done(null, body)));
     }
     function onError(err: Error & { statusCode?: number }) {
       stop();
@@ -259,14 +266,15 @@ export function installIntake(app: FastifyInstance, opts: IntakeOptions): void {
     done: (err?: Error) => void,
   ): void {
     if (codedBody(req)) {
-      refuse(
+      refuseOwn(
         req,
         reply,
+        runtime,
+        identity,
         new GatewayError(
           'SLUICE_ERR_UNSUPPORTED_MEDIA_TYPE',
           'the body must be plain JSON: a Content-Encoding (gzip, br, ...) is not supported; send it uncompressed',
         ),
-        identity,
       );
       return;
     }
@@ -278,7 +286,13 @@ export function installIntake(app: FastifyInstance, opts: IntakeOptions): void {
     const limit = bodyLimitFor(runtime, identity.namespace);
     const declared = declaredLength(req);
     if (declared > limit) {
-      refuse(req, reply, tooLarge(limit, identity.namespace, runtime.config.server.bodyLimitBytes), identity);
+      refuseOwn(
+        req,
+        reply,
+        runtime,
+        identity,
+        tooLarge(limit, identity.namespace, runtime.config.server.bodyLimitBytes),
+      );
       return;
     }
     // with several tenants, none may hold more than its share: the rest stays for the others
@@ -299,6 +313,21 @@ export function installIntake(app: FastifyInstance, opts: IntakeOptions): void {
     return isGatewayError(err)
       ? err
       : new GatewayError('SLUICE_ERR_INTERNAL', `internal error (request ${req.id})`, { cause: err });
+  }
+
+  /**
+   * A refusal for what the request is (a 415, a 413) is charged to the caller's request rates, like
+   * the body's refusals (Gate.chargeRefused); a spent rate (429) and the memory budget (503) are not.
+   */
+  function refuseOwn(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    runtime: Runtime,
+    identity: Identity,
+    err: GatewayError,
+  ): void {
+    runtime.gate.chargeRefused?.(identity);
+    refuse(req, reply, err, identity);
   }
 
   /** Answers now (the hook's done() is not called) and discards the body the client is still sending. */
