@@ -26,6 +26,7 @@ const KEY_B = 'sk-victim-tenant-b-222333';
 const KEY_C = 'sk-rate-limited-tenant-c-444555';
 const KEY_D = 'sk-rate-limited-tenant-d-666777';
 const KEY_E = 'sk-rate-limited-tenant-e-888999';
+const KEY_F = 'sk-token-limited-tenant-f-000222';
 
 let dp: DataplaneProcess;
 let cfg: TestConfigDir;
@@ -93,11 +94,22 @@ beforeAll(async () => {
         policies: ['six-a-minute'],
         limits: { maxBodyBytes: 1024 * 1024 },
       },
+      {
+        name: 'team-f',
+        match: { apiKeys: [{ name: 'f', sha256: sha256(KEY_F) }] },
+        routes: ['shared'],
+        policies: ['three-a-minute-200-tokens-a-day'],
+      },
     ],
     policies: [
       { name: 'one-a-minute', requests: { limit: 1, window: 'minute' } },
       { name: 'two-a-minute', requests: { limit: 2, window: 'minute' } },
       { name: 'six-a-minute', requests: { limit: 6, window: 'minute' } },
+      {
+        name: 'three-a-minute-200-tokens-a-day',
+        requests: { limit: 3, window: 'minute' },
+        tokens: [{ limit: 200, window: 'day' }],
+      },
     ],
   });
   dp = await spawnDataplane(cfg.file);
@@ -304,5 +316,30 @@ describe('requests refused for what they are', () => {
       body: garbage,
     });
     expect(b.status).toBe(400);
+  });
+
+  it('a token limit that refuses every body it parses spends the request rate too', async () => {
+    const f = client(KEY_F);
+    // each prompt needs more than the day's 200 tokens: parsed, counted, refused by the token window
+    const big = {
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user' as const, content: 'hello '.repeat(400) }],
+    };
+    for (let i = 0; i < 3; i++) {
+      const err = await sdkError(f.chat.completions.create(big));
+      expect(err.status).toBe(429);
+      expect(err.headers?.get('x-sluice-limit')).toBe('three-a-minute-200-tokens-a-day/tokens');
+    }
+    // three refusals spent the three requests a minute: the fourth is refused by the rate
+    const fourth = await sdkError(f.chat.completions.create(big));
+    expect(fourth.headers?.get('x-sluice-limit')).toBe('three-a-minute-200-tokens-a-day/requests');
+    // and the next body is refused before it is read: garbage gets the rate's 429, not a parse's 400
+    const early = await fetch(`${dp.baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY_F}`, 'content-type': 'application/json' },
+      body: `{"model": "gpt-4o-mini", "messages": [${'x'.repeat(512 * 1024)}`,
+    });
+    expect(early.status).toBe(429);
+    expect(early.headers.get('x-sluice-limit')).toBe('three-a-minute-200-tokens-a-day/requests');
   });
 });

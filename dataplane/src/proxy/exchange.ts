@@ -31,6 +31,7 @@ import { answerWhole } from './answer_whole.ts';
 import type { Attempt } from './attempt.ts';
 import { type AttemptInput, runAttempts } from './attempt_loop.ts';
 import { Cancellation } from './cancellation.ts';
+import { forwardedHeaders, headerGetter } from './client_headers.ts';
 import { findRoute } from './find_route.ts';
 import { incomingHops } from './hops.ts';
 import { intakeOf } from './intake.ts';
@@ -314,12 +315,12 @@ export class Exchange {
     this.#status = gwErr.status;
     this.#code = gwErr.code;
     if (gwErr.code === 'SLUICE_ERR_RATE_LIMITED') this.outcome.limit = gwErr.param ?? 'unknown';
-    // refused for what it was before its admission (not by a limit, nor a failure of ours or an
-    // upstream's): a request all the same, charged to the caller's request rates (identified by the
-    // intake before the body, so also when parse() refused it before identify() ran)
+    // refused before its admission (for what it was, or by a token, budget or concurrency limit;
+    // not by a failure of ours or an upstream's): a request all the same, charged to the caller's
+    // request rates unless one of those refused it (identified by the intake before the body, so
+    // also when parse() refused it before identify() ran)
     const caller = this.identity ?? intakeOf(req)?.identity;
-    const own = gwErr.status >= 400 && gwErr.status < 500 && gwErr.status !== 429;
-    if (own && caller && !this.#admission && !this.clientGone.signal.aborted)
+    if (caller && !this.#admission && chargedAsRefused(gwErr) && !this.clientGone.signal.aborted)
       runtime.gate.chargeRefused?.(caller);
     // no-ops when the answer already ended the attempt and completed the admission
     this.#attempt?.end('neutral');
@@ -381,24 +382,7 @@ export class Exchange {
   }
 }
 
-function headerGetter(req: FastifyRequest): (name: string) => string | undefined {
-  return (name) => {
-    const v = req.headers[name];
-    return Array.isArray(v) ? v[0] : v;
-  };
-}
-
-/** The client headers a client API passes on to its backends (bounded: a header is at most 1 KiB). */
-function forwardedHeaders(req: FastifyRequest, names: readonly string[]): Record<string, string> | undefined {
-  const out: Record<string, string> = {};
-  let any = false;
-  for (const n of names) {
-    const v = req.headers[n];
-    const value = Array.isArray(v) ? v.join(',') : v;
-    if (value && value.length <= 1024) {
-      out[n] = value;
-      any = true;
-    }
-  }
-  return any ? out : undefined;
+/** A 4xx refusal other than a spent request rate's (charging that one again would change nothing). */
+function chargedAsRefused(err: GatewayError): boolean {
+  return err.status >= 400 && err.status < 500 && !(err.status === 429 && err.param === 'requests');
 }

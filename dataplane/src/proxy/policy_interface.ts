@@ -77,11 +77,11 @@ export interface Gate {
    */
   admitRequestRate?(identity: Identity): Promise<void>;
   /**
-   * A request of this caller was refused before its admission, for what it was (a body too large or
-   * not JSON, an invalid request, a model it may not use, a policy's check). It counts against the
-   * caller's request rates all the same: such bodies were read and parsed, and a caller must not be
-   * able to send them without limit. Never throws; a rate it uses up refuses the caller's next
-   * requests before their bodies (refuseBeforeBody).
+   * A request of this caller was refused before its admission: for what it was (a body too large or
+   * not JSON, an invalid request, a model it may not use, a policy's check) or by a token, budget or
+   * concurrency limit. It counts against the caller's request rates all the same: such bodies were
+   * read and parsed, and a caller must not be able to send them without limit. Never throws; a rate
+   * it uses up refuses the caller's next requests before their bodies (refuseBeforeBody).
    */
   chargeRefused?(identity: Identity): void;
   /**
