@@ -1,6 +1,7 @@
 // The accuracy target: three `sluice serve` PROCESSES on one real Redis share every limit exactly.
 // Under concurrent load spread over all replicas, a 100 requests/minute limit and a 10,000
-// tokens/minute limit each admit within ±2% of the limit in total.
+// tokens/minute limit each admit within ±2% of the limit in total, and requests refused as invalid
+// on any replica spend the one shared request rate.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { Agent, fetch } from 'undici';
@@ -49,10 +50,13 @@ beforeAll(async () => {
       namespaces: [
         { name: 'rpm', match: { apiKeys: [{ name: 'k', sha256: sha256('sk-rpm') }] }, policies: ['rpm-100'] },
         { name: 'tpm', match: { apiKeys: [{ name: 'k', sha256: sha256('sk-tpm') }] }, policies: ['tpm-10k'] },
+        { name: 'bad', match: { apiKeys: [{ name: 'k', sha256: sha256('sk-bad') }] }, policies: ['rpd-30'] },
       ],
       policies: [
         { name: 'rpm-100', requests: { limit: 100, window: 'minute' } },
         { name: 'tpm-10k', tokens: [{ limit: 10_000, window: 'minute', kind: 'total' }] },
+        // a day's window: nothing refills while the test runs
+        { name: 'rpd-30', requests: { limit: 30, window: 'day' } },
       ],
     }),
   );
@@ -105,6 +109,30 @@ describe(`${REPLICAS} replicas on one Redis`, () => {
     );
     expect(admitted).toBeGreaterThanOrEqual(98);
     expect(admitted).toBeLessThanOrEqual(102 + refilled);
+  });
+
+  it('count refused requests against the shared request rate, whichever replica refused them', async () => {
+    // 30 invalid requests (no messages), spread over the replicas at once: each is refused for what
+    // it is and charged to the one bucket in Redis
+    const refused = await Promise.all(
+      Array.from({ length: 30 }, async (_, i) => {
+        const r = await send(i, 'sk-bad', { model: 'gpt-4o-mini' });
+        await r.arrayBuffer();
+        return r.status;
+      }),
+    );
+    expect(refused).toEqual(Array.from({ length: 30 }, () => 400));
+    // the charge follows the answer: let the last ones land
+    await sleep(200);
+    for (let i = 0; i < REPLICAS; i++) {
+      const r = await send(i, 'sk-bad', {
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: 'hi' }],
+      });
+      await r.arrayBuffer();
+      expect(r.status).toBe(429);
+      expect(r.headers.get('x-sluice-limit')).toBe('rpd-30/requests');
+    }
   });
 
   it('admit a 10,000 tokens/minute limit within ±2%, counted identically in Redis', async () => {
