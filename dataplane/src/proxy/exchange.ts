@@ -315,10 +315,10 @@ export class Exchange {
     this.#status = gwErr.status;
     this.#code = gwErr.code;
     if (gwErr.code === 'SLUICE_ERR_RATE_LIMITED') this.outcome.limit = gwErr.param ?? 'unknown';
-    // refused before its admission (for what it was, or by a token, budget or concurrency limit;
-    // not by a failure of ours or an upstream's): a request all the same, charged to the caller's
-    // request rates unless one of those refused it (identified by the intake before the body, so
-    // also when parse() refused it before identify() ran)
+    // Refused before its admission, for what it was or by a token, budget or concurrency limit (not
+    // by its request rate, nor by a failure of ours or an upstream's): a request all the same, charged
+    // to the caller's request rates. The intake identified the caller before the body, so this holds
+    // also when parse() refused the request before identify() ran.
     const caller = this.identity ?? intakeOf(req)?.identity;
     if (caller && !this.#admission && chargedAsRefused(gwErr) && !this.clientGone.signal.aborted)
       runtime.gate.chargeRefused?.(caller);
