@@ -133,7 +133,10 @@ export class PolicyGate implements Gate {
     );
   }
 
-  chargeRefused(identity: Identity): void {
+  chargeRefused(identity: Identity, status: number, param?: string | null): void {
+    // the caller's refusals only (a 5xx is a failure of ours or an upstream's), and not a spent
+    // request rate's own 429: charging that again would change nothing
+    if (status < 400 || status >= 500 || (status === 429 && param === 'requests')) return;
     // the refused request already has its answer: a 429 here only matters for the next ones, which
     // deniedByStore remembers; a store that cannot answer charges nothing (the request was refused)
     this.admitRequestRate(identity).catch(() => {});

@@ -315,13 +315,12 @@ export class Exchange {
     this.#status = gwErr.status;
     this.#code = gwErr.code;
     if (gwErr.code === 'SLUICE_ERR_RATE_LIMITED') this.outcome.limit = gwErr.param ?? 'unknown';
-    // Refused before its admission, for what it was or by a token, budget or concurrency limit (not
-    // by its request rate, nor by a failure of ours or an upstream's): a request all the same, charged
-    // to the caller's request rates. The intake identified the caller before the body, so this holds
-    // also when parse() refused the request before identify() ran.
+    // Refused before its admission: a request all the same, charged to the caller's request rates
+    // (the gate decides which refusals count). The intake identified the caller before the body, so
+    // this holds also when parse() refused the request before identify() ran.
     const caller = this.identity ?? intakeOf(req)?.identity;
-    if (caller && !this.#admission && chargedAsRefused(gwErr) && !this.clientGone.signal.aborted)
-      runtime.gate.chargeRefused?.(caller);
+    if (caller && !this.#admission && !this.clientGone.signal.aborted)
+      runtime.gate.chargeRefused?.(caller, gwErr.status, gwErr.param);
     // no-ops when the answer already ended the attempt and completed the admission
     this.#attempt?.end('neutral');
     this.complete(undefined, undefined);
@@ -380,9 +379,4 @@ export class Exchange {
       accessLog: accessWriter(this.log),
     });
   }
-}
-
-/** A 4xx refusal other than a spent request rate's (charging that one again would change nothing). */
-function chargedAsRefused(err: GatewayError): boolean {
-  return err.status >= 400 && err.status < 500 && !(err.status === 429 && err.param === 'requests');
 }

@@ -161,11 +161,11 @@ function jsonBody(parseJson: JsonParser, runtime: () => Runtime) {
     let size = 0;
     let refused: GatewayError | undefined;
     let discarded = 0;
-    // a body refused for what it is (too large, too deep, not JSON) counts against the caller's
-    // request rates like any refused request (Gate.chargeRefused); the memory budget's 503 does not
+    // a body refused for what it is (too large, too deep, not JSON) is charged like any refused
+    // request; the gate decides which count (Gate.chargeRefused: not the memory budget's 503)
     const fail = (err: Error & { statusCode?: number }) => {
       const status = err instanceof GatewayError ? err.status : (err.statusCode ?? 400);
-      if (intake && status >= 400 && status < 500) intake.runtime.gate.chargeRefused?.(intake.identity);
+      intake?.runtime.gate.chargeRefused?.(intake.identity, status);
       done(err);
     };
     const stop = () => {
@@ -266,7 +266,7 @@ export function installIntake(app: FastifyInstance, opts: IntakeOptions): void {
     done: (err?: Error) => void,
   ): void {
     if (codedBody(req)) {
-      refuseOwn(
+      refuseCaller(
         req,
         reply,
         runtime,
@@ -280,13 +280,13 @@ export function installIntake(app: FastifyInstance, opts: IntakeOptions): void {
     }
     const limited = runtime.gate.refuseBeforeBody?.(identity);
     if (limited) {
-      refuse(req, reply, limited, identity);
+      refuseCaller(req, reply, runtime, identity, limited);
       return;
     }
     const limit = bodyLimitFor(runtime, identity.namespace);
     const declared = declaredLength(req);
     if (declared > limit) {
-      refuseOwn(
+      refuseCaller(
         req,
         reply,
         runtime,
@@ -300,7 +300,7 @@ export function installIntake(app: FastifyInstance, opts: IntakeOptions): void {
     memoryBudget.setLimit(runtime.config.server.memoryBudgetBytes, share);
     const hold = new BudgetHold(memoryBudget, reply.raw, identity.namespace);
     if (declared > 0 && !hold.take(declared * BODY_COST)) {
-      refuse(req, reply, hold.refusal('request body'), identity);
+      refuseCaller(req, reply, runtime, identity, hold.refusal('request body'));
       return;
     }
     req.sluiceIntake = { runtime, identity, limit, hold };
@@ -316,17 +316,17 @@ export function installIntake(app: FastifyInstance, opts: IntakeOptions): void {
   }
 
   /**
-   * A refusal for what the request is (a 415, a 413) is charged to the caller's request rates, like
-   * the body's refusals (Gate.chargeRefused); a spent rate (429) and the memory budget (503) are not.
+   * A refusal of an identified caller, charged to its request rates as the gate decides
+   * (Gate.chargeRefused: a 415 or 413 counts, a spent rate's 429 and the memory budget's 503 do not).
    */
-  function refuseOwn(
+  function refuseCaller(
     req: FastifyRequest,
     reply: FastifyReply,
     runtime: Runtime,
     identity: Identity,
     err: GatewayError,
   ): void {
-    runtime.gate.chargeRefused?.(identity);
+    runtime.gate.chargeRefused?.(identity, err.status, err.param);
     refuse(req, reply, err, identity);
   }
 

@@ -77,13 +77,15 @@ export interface Gate {
    */
   admitRequestRate?(identity: Identity): Promise<void>;
   /**
-   * A request of this caller was refused before its admission: for what it was (a body too large or
-   * not JSON, an invalid request, a model it may not use, a policy's check) or by a token, budget or
-   * concurrency limit. It counts against the caller's request rates all the same: such bodies were
-   * read and parsed, and a caller must not be able to send them without limit. Never throws; a rate
-   * it uses up refuses the caller's next requests before their bodies (refuseBeforeBody).
+   * A request of this caller was refused before its admission, with this status (and the error's
+   * param). A refusal for what it was (a body too large or not JSON, an invalid request, a model it
+   * may not use, a policy's check) or by a token, budget or concurrency limit counts against the
+   * caller's request rates all the same: such bodies were read and parsed, and a caller must not be
+   * able to send them without limit. A 5xx and a spent request rate's own 429 do not count. Never
+   * throws; a rate it uses up refuses the caller's next requests before their bodies
+   * (refuseBeforeBody).
    */
-  chargeRefused?(identity: Identity): void;
+  chargeRefused?(identity: Identity, status: number, param?: string | null): void;
   /**
    * The 429 a caller would get from admit() whatever its request (a request rate it ran out of), so
    * the intake refuses it before reading the body; undefined when it may send one.
